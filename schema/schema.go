@@ -1,0 +1,246 @@
+package schema
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+)
+
+// Schema is a validated, compiled set of declarations. It is immutable and
+// safe for concurrent use. Create one with [Define].
+type Schema struct {
+	version  int
+	tables   []*TableInfo
+	mutators []*MutatorInfo
+	actions  []*ActionInfo
+	byName   map[string]any // *TableInfo, *MutatorInfo or *ActionInfo
+}
+
+// TableInfo describes a declared table.
+type TableInfo struct {
+	Name        string
+	Description string
+	// ServerOnly tables are never shown to clients.
+	ServerOnly bool
+	// RowType is the Go type of a row.
+	RowType reflect.Type
+	// RowSchema is the row's flat JSON Schema.
+	RowSchema json.RawMessage
+	// Rows validates a row's JSON.
+	Rows *Validator
+}
+
+// MutatorInfo describes a declared mutator.
+type MutatorInfo struct {
+	Name        string
+	Description string
+	Idempotent  bool
+	Destructive bool
+	// InputType is the Go type of the input.
+	InputType reflect.Type
+	// InputSchema is the input's flat JSON Schema.
+	InputSchema json.RawMessage
+	// Input validates an input's JSON.
+	Input *Validator
+}
+
+// ActionInfo describes a declared action.
+type ActionInfo struct {
+	Name        string
+	Description string
+	Idempotent  bool
+	Destructive bool
+	// InputType is the Go type of the input.
+	InputType reflect.Type
+	// InputSchema is the input's flat JSON Schema.
+	InputSchema json.RawMessage
+	// Input validates an input's JSON.
+	Input *Validator
+	// OutputType is the Go type of the output.
+	OutputType reflect.Type
+	// TextOutput is true when the output is a string: plain text, with no
+	// output schema.
+	TextOutput bool
+	// OutputSchema is the output's flat JSON Schema; nil when TextOutput.
+	OutputSchema json.RawMessage
+	// Output validates an output's JSON; nil when TextOutput.
+	Output *Validator
+}
+
+// namePattern is what MCP accepts as a tool name; tables follow it too, so
+// every name can appear in a tool name or URI without escaping.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Define validates the declarations and compiles them into a Schema with the
+// given version (an integer >= 1, stored in data files; raise it when rows
+// change shape). Every problem is reported, each naming the declaration at
+// fault: invalid or duplicate names (tables, mutators and actions share one
+// namespace), types that are not JSON-object structs, and options that do not
+// apply to a declaration's kind.
+func Define(version int, decls ...Decl) (*Schema, error) {
+	var errs []error
+	if version < 1 {
+		errs = append(errs, fmt.Errorf("schema version is %d: it must be 1 or more", version))
+	}
+	s := &Schema{version: version, byName: make(map[string]any)}
+	seen := make(map[string]string) // name -> "table todos" for duplicate messages
+	for i, d := range decls {
+		if d == nil || d.spec() == nil {
+			errs = append(errs, fmt.Errorf("declaration #%d is nil or was not made with schema.Table, schema.Mutator or schema.Action", i+1))
+			continue
+		}
+		sp := d.spec()
+		what := fmt.Sprintf("%s %q", sp.kind, sp.name)
+		if !namePattern.MatchString(sp.name) {
+			errs = append(errs, fmt.Errorf("%s: invalid name: use 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-' (MCP tool names allow no others)", what))
+			continue
+		}
+		if prev, dup := seen[sp.name]; dup {
+			errs = append(errs, fmt.Errorf("%s: the name is already declared by %s: tables, mutators and actions share one namespace", what, prev))
+			continue
+		}
+		seen[sp.name] = what
+		if err := checkOptions(sp); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+			continue
+		}
+		info, err := compile(sp)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+			continue
+		}
+		s.byName[sp.name] = info
+		switch info := info.(type) {
+		case *TableInfo:
+			s.tables = append(s.tables, info)
+		case *MutatorInfo:
+			s.mutators = append(s.mutators, info)
+		case *ActionInfo:
+			s.actions = append(s.actions, info)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &DefineError{Errs: errs}
+	}
+	return s, nil
+}
+
+// MustDefine is like [Define] but panics on error. It is meant for
+// package-level variables, where a bad declaration is a programming error
+// that should stop the program at start-up.
+func MustDefine(version int, decls ...Decl) *Schema {
+	s, err := Define(version, decls...)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// DefineError lists every problem [Define] found.
+type DefineError struct {
+	Errs []error
+}
+
+// Error lists the problems, one a line.
+func (e *DefineError) Error() string {
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		msgs[i] = err.Error()
+	}
+	if len(msgs) == 1 {
+		return "schema: " + msgs[0]
+	}
+	return fmt.Sprintf("schema: %d problems:\n  %s", len(msgs), strings.Join(msgs, "\n  "))
+}
+
+// Unwrap returns the individual problems.
+func (e *DefineError) Unwrap() []error { return e.Errs }
+
+func checkOptions(sp *declSpec) error {
+	var bad []string
+	if sp.kind != KindTable {
+		if sp.opts.serverOnly {
+			bad = append(bad, "ServerOnly applies to tables only (mutators and actions run on the server anyway; keep secrets in a ServerOnly table)")
+		}
+		if sp.opts.description != "" {
+			bad = append(bad, "the Description option is for tables: pass the description as the second argument")
+		}
+	} else {
+		if sp.opts.idempotent {
+			bad = append(bad, "Idempotent applies to mutators and actions, not tables")
+		}
+		if sp.opts.destructive {
+			bad = append(bad, "Destructive applies to mutators and actions, not tables")
+		}
+	}
+	if len(bad) > 0 {
+		return errors.New(strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+func compile(sp *declSpec) (any, error) {
+	role, subject := "input type", fmt.Sprintf("input of %s %s", sp.kind, sp.name)
+	if sp.kind == KindTable {
+		role, subject = "row type", "row of table "+sp.name
+	}
+	inSchema, inV, err := compileType(sp.in, subject)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", role, err)
+	}
+	switch sp.kind {
+	case KindTable:
+		return &TableInfo{Name: sp.name, Description: sp.description, ServerOnly: sp.opts.serverOnly,
+			RowType: sp.in, RowSchema: inSchema, Rows: inV}, nil
+	case KindMutator:
+		return &MutatorInfo{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
+			Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV}, nil
+	}
+	a := &ActionInfo{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
+		Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV, OutputType: sp.out}
+	if sp.out.Kind() == reflect.String {
+		a.TextOutput = true
+		return a, nil
+	}
+	a.OutputSchema, a.Output, err = compileType(sp.out, "output of action "+sp.name)
+	if err != nil {
+		return nil, fmt.Errorf("output type: %w (or use string, for plain text output)", err)
+	}
+	return a, nil
+}
+
+// Version returns the schema version given to Define.
+func (s *Schema) Version() int { return s.version }
+
+// Tables returns the declared tables in declaration order, server-only ones
+// included. The slice is shared: do not modify it.
+func (s *Schema) Tables() []*TableInfo { return s.tables }
+
+// Mutators returns the declared mutators in declaration order. The slice is
+// shared: do not modify it.
+func (s *Schema) Mutators() []*MutatorInfo { return s.mutators }
+
+// Actions returns the declared actions in declaration order. The slice is
+// shared: do not modify it.
+func (s *Schema) Actions() []*ActionInfo { return s.actions }
+
+// Table returns the table named name, if declared.
+func (s *Schema) Table(name string) (*TableInfo, bool) {
+	t, ok := s.byName[name].(*TableInfo)
+	return t, ok
+}
+
+// Mutator returns the mutator named name, if declared.
+func (s *Schema) Mutator(name string) (*MutatorInfo, bool) {
+	m, ok := s.byName[name].(*MutatorInfo)
+	return m, ok
+}
+
+// Action returns the action named name, if declared.
+func (s *Schema) Action(name string) (*ActionInfo, bool) {
+	a, ok := s.byName[name].(*ActionInfo)
+	return a, ok
+}
