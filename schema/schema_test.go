@@ -55,6 +55,7 @@ type Order struct {
 	Counts   map[string]int    `json:"counts,omitempty"`
 	Placed   time.Time         `json:"placed"`
 	Note     *string           `json:"note,omitempty"`
+	//lint:ignore U1000 unexported fields must be left out of the generated schema; this one exists only to prove that.
 	internal int
 	Skipped  string `json:"-"`
 }

@@ -1,0 +1,174 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/backend/ai"
+	"github.com/mcp-sync/mcp-sync/schema"
+)
+
+// Config is an app: its schema and the implementation of every mutator and
+// action it declares.
+type Config struct {
+	// Schema is the app's declared schema.
+	Schema *schema.Schema
+	// Mutators implements every declared mutator, each made with [Mutator].
+	Mutators []MutatorImpl
+	// Actions implements every declared action, each made with [Action].
+	Actions []ActionImpl
+	// Platform holds host functions actions reach with ctx.Platform.Call
+	// (for example reading an API key from the environment or a
+	// server-only table). Names are free-form.
+	Platform map[string]PlatformFunc
+	// AI is the provider actions reach with ctx.AI(); nil makes ctx.AI()
+	// return a provider whose every call fails with a clear error.
+	AI ai.Provider
+}
+
+// PlatformFunc is a host-provided server function. args is the JSON of what
+// the action passed; the result is returned to it as JSON.
+type PlatformFunc func(ctx context.Context, args json.RawMessage) (json.RawMessage, error)
+
+// MutatorImpl is the implementation of one declared mutator. Make it with
+// [Mutator].
+type MutatorImpl struct {
+	name   string
+	inType reflect.Type
+	run    func(ctx *MutatorCtx, input []byte) error
+}
+
+// Mutator binds fn to the declared mutator d. The input has been validated
+// against d's schema before fn runs. fn runs inside the mutator's single
+// transaction: it must not block on other mutator calls (that deadlocks the
+// commit loop) and should be deterministic, because a Go client runs the same
+// code optimistically.
+func Mutator[In any](d schema.MutatorDef[In], fn func(ctx *MutatorCtx, in In) error) MutatorImpl {
+	return MutatorImpl{name: d.Name(), inType: reflect.TypeFor[In](), run: func(ctx *MutatorCtx, input []byte) error {
+		var in In
+		if err := json.Unmarshal(input, &in); err != nil {
+			return &decodeError{withKind(ErrInvalidInput, "mutator "+d.Name(), err)}
+		}
+		return fn(ctx, in)
+	}}
+}
+
+// ActionImpl is the implementation of one declared action. Make it with
+// [Action].
+type ActionImpl struct {
+	name    string
+	inType  reflect.Type
+	outType reflect.Type
+	run     func(ctx *ActionCtx, input []byte) (any, error)
+}
+
+// Action binds fn to the declared action d. The input has been validated
+// before fn runs, and the output is validated against d's output schema
+// before it is returned to the caller.
+func Action[In, Out any](d schema.ActionDef[In, Out], fn func(ctx *ActionCtx, in In) (Out, error)) ActionImpl {
+	return ActionImpl{name: d.Name(), inType: reflect.TypeFor[In](), outType: reflect.TypeFor[Out](),
+		run: func(ctx *ActionCtx, input []byte) (any, error) {
+			var in In
+			if err := json.Unmarshal(input, &in); err != nil {
+				return nil, &decodeError{withKind(ErrInvalidInput, "action "+d.Name(), err)}
+			}
+			return fn(ctx, in)
+		}}
+}
+
+// check refuses a config whose implementations and declarations do not
+// match one to one, listing every mismatch.
+func (c *Config) check() error {
+	if c.Schema == nil {
+		return fmt.Errorf("backend: Config.Schema is nil: set it to the schema.Define result")
+	}
+	var problems []string
+	mutators := make(map[string]bool)
+	for _, m := range c.Mutators {
+		decl, ok := c.Schema.Mutator(m.name)
+		switch {
+		case m.run == nil:
+			problems = append(problems, "a MutatorImpl was not made with backend.Mutator")
+		case !ok:
+			problems = append(problems, fmt.Sprintf("mutator %q is implemented but not declared in the schema", m.name))
+		case mutators[m.name]:
+			problems = append(problems, fmt.Sprintf("mutator %q is implemented twice", m.name))
+		case decl.InputType != m.inType:
+			problems = append(problems, fmt.Sprintf("mutator %q: the implementation takes %s, the declaration %s", m.name, m.inType, decl.InputType))
+		}
+		mutators[m.name] = true
+	}
+	actions := make(map[string]bool)
+	for _, a := range c.Actions {
+		decl, ok := c.Schema.Action(a.name)
+		switch {
+		case a.run == nil:
+			problems = append(problems, "an ActionImpl was not made with backend.Action")
+		case !ok:
+			problems = append(problems, fmt.Sprintf("action %q is implemented but not declared in the schema", a.name))
+		case actions[a.name]:
+			problems = append(problems, fmt.Sprintf("action %q is implemented twice", a.name))
+		case decl.InputType != a.inType || decl.OutputType != a.outType:
+			problems = append(problems, fmt.Sprintf("action %q: the implementation has types (%s, %s), the declaration (%s, %s)", a.name, a.inType, a.outType, decl.InputType, decl.OutputType))
+		}
+		actions[a.name] = true
+	}
+	for _, m := range c.Schema.Mutators() {
+		if !mutators[m.Name] {
+			problems = append(problems, fmt.Sprintf("mutator %q is declared but has no implementation: add backend.Mutator(...) to Config.Mutators", m.Name))
+		}
+	}
+	for _, a := range c.Schema.Actions() {
+		if !actions[a.Name] {
+			problems = append(problems, fmt.Sprintf("action %q is declared but has no implementation: add backend.Action(...) to Config.Actions", a.Name))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("backend: the config does not match the schema:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// Options tune an engine. Zero values mean the defaults.
+type Options struct {
+	// Path is the bbolt data file. Required.
+	Path string
+	// Logger receives the engine's logs; default slog.Default().
+	Logger *slog.Logger
+	// Workers is how many enqueued action runs execute at once; default 4.
+	Workers int
+	// MaxAttempts is how many times an enqueued run is attempted before it
+	// is marked failed; default 3. Only errors marked [Retryable] (or a
+	// process that stopped mid-run) cause another attempt; any other error
+	// fails the run at once.
+	MaxAttempts int
+	// RetryBackoff is the wait before the second attempt; it doubles for
+	// each attempt after that, up to a minute. Default 1s.
+	RetryBackoff time.Duration
+	// LockTimeout is how long Open waits for another process to release the
+	// data file; default 2s.
+	LockTimeout time.Duration
+	// LogRetention is how many versions the change log keeps for
+	// subscribers to resume from; default 10000.
+	LogRetention int
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 3
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = time.Second
+	}
+}

@@ -1,0 +1,30 @@
+// Package backend runs what a schema declares: it executes mutators in
+// storage transactions, calls actions, runs enqueued actions durably after
+// their mutator commits, and offers client-facing reads that never show
+// server-only tables.
+//
+// An app registers typed implementations in a [Config]:
+//
+//	cfg := backend.Config{
+//		Schema: app.Schema,
+//		Mutators: []backend.MutatorImpl{
+//			backend.Mutator(app.SetTodo, func(ctx *backend.MutatorCtx, in app.Todo) error {
+//				return backend.TableOf(ctx, app.Todos).Set(in.ID, in)
+//			}),
+//		},
+//		Actions: []backend.ActionImpl{
+//			backend.Action(app.Generate, generate),
+//		},
+//	}
+//	eng, err := backend.Open(cfg, backend.Options{Path: "todo.db"})
+//
+// Mutators run in exactly one transaction each: everything they write, and
+// every action they enqueue, commits together or not at all. Actions are not
+// transactional: they write only through [ActionCtx.Mutate], each call its
+// own committed transaction that subscribers see at once.
+//
+// Enqueued actions (the transactional outbox) are recorded as [Run]s in the
+// same transaction as the mutator and run by a pool of workers after the
+// commit; a run that was queued or running when the process stopped runs
+// again on the next Open. See [Options] for the retry policy.
+package backend

@@ -1,0 +1,191 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+
+	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/storage"
+)
+
+// Engine runs an app's mutators and actions against its data file. It is
+// safe for concurrent use. Open one with [Open]; Close it when done.
+type Engine struct {
+	cfg      Config
+	opts     Options
+	log      *slog.Logger
+	store    *storage.Store
+	mutators map[string]MutatorImpl
+	actions  map[string]ActionImpl
+
+	ctx    context.Context // cancelled by Close: stops workers and enqueued runs
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	work   *workQueue
+	closed sync.Once
+}
+
+// Open checks cfg against its schema, opens the data file and starts the
+// action workers, which first pick up every run left unfinished by an earlier
+// process.
+func Open(cfg Config, opts Options) (*Engine, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if opts.Path == "" {
+		return nil, fmt.Errorf("backend: Options.Path is empty: name the data file")
+	}
+	opts.defaults()
+	tables := []string{RunsTable, queueTable}
+	for _, t := range cfg.Schema.Tables() {
+		tables = append(tables, t.Name)
+	}
+	st, err := storage.Open(opts.Path, storage.Options{
+		SchemaVersion: cfg.Schema.Version(),
+		Tables:        tables,
+		LockTimeout:   opts.LockTimeout,
+		LogRetention:  uint64(max(opts.LogRetention, 0)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, opts: opts, log: opts.Logger, store: st, work: newWorkQueue(),
+		mutators: make(map[string]MutatorImpl), actions: make(map[string]ActionImpl)}
+	for _, m := range cfg.Mutators {
+		e.mutators[m.name] = m
+	}
+	for _, a := range cfg.Actions {
+		e.actions[a.name] = a
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	for range opts.Workers {
+		e.wg.Add(1)
+		go e.worker()
+	}
+	if err := e.recoverRuns(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close stops the workers (a run cut off by Close runs again on the next
+// Open), waits for them, and closes the data file.
+func (e *Engine) Close() error {
+	var err error
+	e.closed.Do(func() {
+		e.cancel()
+		e.wg.Wait()
+		err = e.store.Close()
+	})
+	return err
+}
+
+// Schema returns the app's schema.
+func (e *Engine) Schema() *schema.Schema { return e.cfg.Schema }
+
+// Store returns the underlying store, for server code. It reaches every
+// table, server-only ones included: never hand what it returns to a client.
+func (e *Engine) Store() *storage.Store { return e.store }
+
+// Mutate runs the named mutator with input (JSON) in one transaction and
+// returns the committed version. Errors wrap ErrUnknown, ErrInvalidInput or
+// ErrHandler; on any error nothing was written.
+func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage) (uint64, error) {
+	m, ok := e.mutators[name]
+	if !ok {
+		return 0, unknownf("no mutator named %q", name)
+	}
+	info, _ := e.cfg.Schema.Mutator(name)
+	if err := info.Input.Validate(input); err != nil {
+		return 0, withKind(ErrInvalidInput, "", err)
+	}
+	var enqueued []string
+	v, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
+		mc := &MutatorCtx{Context: ctx, eng: e, name: name, tx: tx}
+		if err := e.runMutator(m, mc, input); err != nil {
+			return err
+		}
+		enqueued = mc.enqueued
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, storage.ErrClosed) {
+			return 0, fmt.Errorf("mutator %s: %w", name, ErrClosed)
+		}
+		return 0, err
+	}
+	for _, id := range enqueued {
+		e.work.push(id)
+	}
+	return v, nil
+}
+
+func (e *Engine) runMutator(m MutatorImpl, mc *MutatorCtx, input []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("mutator panicked", "mutator", m.name, "panic", r, "stack", string(debug.Stack()))
+			err = withKind(ErrHandler, "mutator "+m.name, fmt.Errorf("panicked: %v", r))
+		}
+	}()
+	err = m.run(mc, input)
+	if _, ok := err.(*decodeError); ok || err == nil {
+		return err
+	}
+	return withKind(ErrHandler, "mutator "+m.name, err)
+}
+
+// Act calls the named action with input (JSON) and returns its output as
+// JSON (a JSON string for text-output actions), validated against the
+// declared output schema. ctx carries the caller's cancellation and, through
+// [WithReporter], where progress and logs go. Errors wrap ErrUnknown,
+// ErrInvalidInput, ErrHandler or ErrInvalidOutput.
+func (e *Engine) Act(ctx context.Context, name string, input json.RawMessage) (json.RawMessage, error) {
+	return e.act(ctx, name, input, "")
+}
+
+func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, runID string) (json.RawMessage, error) {
+	a, ok := e.actions[name]
+	if !ok {
+		return nil, unknownf("no action named %q", name)
+	}
+	info, _ := e.cfg.Schema.Action(name)
+	if err := info.Input.Validate(input); err != nil {
+		return nil, withKind(ErrInvalidInput, "", err)
+	}
+	ac := &ActionCtx{Context: ctx, eng: e, name: name, runID: runID, rep: reporterFrom(ctx),
+		Platform: &Platform{ctx: ctx, funcs: e.cfg.Platform}}
+	out, err := e.runAction(a, ac, input)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return nil, withKind(ErrInvalidOutput, "action "+name, fmt.Errorf("encode output: %w", err))
+	}
+	if info.Output != nil {
+		if err := info.Output.Validate(data); err != nil {
+			return nil, withKind(ErrInvalidOutput, "action "+name, err)
+		}
+	}
+	return data, nil
+}
+
+func (e *Engine) runAction(a ActionImpl, ac *ActionCtx, input []byte) (out any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("action panicked", "action", a.name, "panic", r, "stack", string(debug.Stack()))
+			out, err = nil, withKind(ErrHandler, "action "+a.name, fmt.Errorf("panicked: %v", r))
+		}
+	}()
+	out, err = a.run(ac, input)
+	if _, ok := err.(*decodeError); ok || err == nil {
+		return out, err
+	}
+	return nil, withKind(ErrHandler, "action "+a.name, err)
+}

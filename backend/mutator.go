@@ -1,0 +1,76 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/storage"
+)
+
+// MutatorCtx is what a mutator sees: its transaction's tables, whether it
+// runs on the server, and EnqueueAction. It is valid only until the mutator
+// returns.
+type MutatorCtx struct {
+	context.Context
+	eng      *Engine
+	name     string
+	tx       *storage.WriteTx
+	enqueued []string // run ids, dispatched after the commit
+}
+
+// Table returns read-write access to the table named name within this
+// mutator's transaction. Writes are validated against the table's schema.
+// Server-only tables are reachable here: mutators run on the server.
+func (c *MutatorCtx) Table(name string) *Table {
+	info, ok := c.eng.cfg.Schema.Table(name)
+	t := &Table{info: info, name: name, w: c.tx, view: func(fn func(r reader) error) error { return fn(c.tx) }}
+	if !ok {
+		t.err = unknownf("table %q is not declared in the schema", name)
+	}
+	return t
+}
+
+// IsServer reports whether the mutator runs on the server (true here) or
+// optimistically on a client's local replica.
+func (c *MutatorCtx) IsServer() bool { return true }
+
+// Version returns the version this mutator commits as.
+func (c *MutatorCtx) Version() uint64 { return c.tx.Version() }
+
+// Name returns the mutator's name.
+func (c *MutatorCtx) Name() string { return c.name }
+
+// EnqueueAction records a run of the named action with input, in this
+// mutator's transaction (a transactional outbox): if the mutator fails,
+// nothing is enqueued; once it commits, a worker runs the action, even if
+// the process stops first. It returns the run's id. On a client it is a
+// no-op.
+func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
+	info, ok := c.eng.cfg.Schema.Action(name)
+	if !ok {
+		return "", unknownf("enqueue: action %q is not declared in the schema", name)
+	}
+	data, err := json.Marshal(input)
+	if err != nil {
+		return "", fmt.Errorf("enqueue %s: encode input: %w", name, err)
+	}
+	if err := info.Input.Validate(data); err != nil {
+		return "", withKind(ErrInvalidInput, "enqueue "+name, err)
+	}
+	run := Run{
+		ID:         fmt.Sprintf("%016d-%d", c.tx.Version(), len(c.enqueued)+1),
+		Action:     name,
+		Input:      data,
+		Status:     RunQueued,
+		EnqueuedBy: c.name,
+		Version:    c.tx.Version(),
+		EnqueuedAt: time.Now().UTC(),
+	}
+	if err := putRun(c.tx, &run); err != nil {
+		return "", fmt.Errorf("enqueue %s: %w", name, err)
+	}
+	c.enqueued = append(c.enqueued, run.ID)
+	return run.ID, nil
+}

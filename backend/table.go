@@ -1,0 +1,181 @@
+package backend
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/storage"
+)
+
+// reader is the read side of a storage transaction.
+type reader interface {
+	Get(table, key string) ([]byte, bool, error)
+	Scan(table string, o storage.ScanOptions) ([]storage.KV, string, error)
+}
+
+// writer is a storage write transaction.
+type writer interface {
+	reader
+	Put(table, key string, value []byte) error
+	Delete(table, key string) error
+}
+
+// Row is one row as JSON.
+type Row struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
+}
+
+// ScanOptions selects rows for Scan, in key order. Limit 0 means 100; at most
+// 1000 rows come back per call, with a cursor for the next page.
+type ScanOptions = storage.ScanOptions
+
+// Table gives access to one table by name inside a mutator (read and write)
+// or an action (read only). Get one with MutatorCtx.Table or ActionCtx.Table,
+// or typed with [TableOf]. Errors, such as an undeclared table name, are
+// reported by each method.
+type Table struct {
+	info *schema.TableInfo
+	name string
+	err  error // set when the table cannot be used
+	view func(fn func(r reader) error) error
+	w    writer // nil: read only
+}
+
+func (t *Table) read(fn func(r reader) error) error {
+	if t.err != nil {
+		return t.err
+	}
+	return t.view(fn)
+}
+
+// GetJSON returns the row stored under key as JSON, and whether it exists.
+func (t *Table) GetJSON(key string) (json.RawMessage, bool, error) {
+	var v []byte
+	var ok bool
+	err := t.read(func(r reader) error {
+		var err error
+		v, ok, err = r.Get(t.name, key)
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("table %s: get %q: %w", t.name, key, err)
+	}
+	return v, ok, nil
+}
+
+// Get decodes the row stored under key into dst and reports whether it
+// exists; dst is left alone when it does not.
+func (t *Table) Get(key string, dst any) (bool, error) {
+	v, ok, err := t.GetJSON(key)
+	if err != nil || !ok {
+		return ok, err
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		return true, fmt.Errorf("table %s: decode %q: %w", t.name, key, err)
+	}
+	return true, nil
+}
+
+// Scan returns rows in key order, and a cursor for the next page ("" when
+// there is none): pass it as ScanOptions.After.
+func (t *Table) Scan(o ScanOptions) ([]Row, string, error) {
+	var kvs []storage.KV
+	var next string
+	err := t.read(func(r reader) error {
+		var err error
+		kvs, next, err = r.Scan(t.name, o)
+		return err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("table %s: scan: %w", t.name, err)
+	}
+	rows := make([]Row, len(kvs))
+	for i, kv := range kvs {
+		rows[i] = Row{Key: kv.Key, Value: kv.Value}
+	}
+	return rows, next, nil
+}
+
+var errReadOnly = errors.New("actions cannot write tables directly: call ctx.Mutate with a mutator, so the write is one transaction subscribers see")
+
+// Set stores v under key. v must encode to JSON matching the table's row
+// schema; otherwise Set fails and, returned from the mutator, aborts its
+// transaction.
+func (t *Table) Set(key string, v any) error {
+	if t.err != nil {
+		return t.err
+	}
+	if t.w == nil {
+		return fmt.Errorf("table %s: set %q: %w", t.name, key, errReadOnly)
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("table %s: set %q: encode: %w", t.name, key, err)
+	}
+	if err := t.info.Rows.Validate(data); err != nil {
+		return fmt.Errorf("table %s: set %q: %w", t.name, key, err)
+	}
+	if err := t.w.Put(t.name, key, data); err != nil {
+		return fmt.Errorf("table %s: set %q: %w", t.name, key, err)
+	}
+	return nil
+}
+
+// Delete removes the row under key; deleting a missing row is not an error.
+func (t *Table) Delete(key string) error {
+	if t.err != nil {
+		return t.err
+	}
+	if t.w == nil {
+		return fmt.Errorf("table %s: delete %q: %w", t.name, key, errReadOnly)
+	}
+	if err := t.w.Delete(t.name, key); err != nil {
+		return fmt.Errorf("table %s: delete %q: %w", t.name, key, err)
+	}
+	return nil
+}
+
+// Tables is what offers table access by name: *MutatorCtx and *ActionCtx.
+type Tables interface {
+	Table(name string) *Table
+}
+
+// TypedTable is a [Table] whose rows are T. Get one with [TableOf].
+type TypedTable[T any] struct{ t *Table }
+
+// TableOf returns typed access to the declared table d through ctx (a
+// *MutatorCtx or *ActionCtx): backend.TableOf(ctx, Todos).Set(id, todo).
+func TableOf[T any](ctx Tables, d schema.TableDef[T]) TypedTable[T] {
+	return TypedTable[T]{ctx.Table(d.Name())}
+}
+
+// Get returns the row under key and whether it exists.
+func (tt TypedTable[T]) Get(key string) (T, bool, error) {
+	var v T
+	ok, err := tt.t.Get(key, &v)
+	return v, ok, err
+}
+
+// Set stores v under key.
+func (tt TypedTable[T]) Set(key string, v T) error { return tt.t.Set(key, v) }
+
+// Delete removes the row under key.
+func (tt TypedTable[T]) Delete(key string) error { return tt.t.Delete(key) }
+
+// Scan returns decoded rows in key order and the cursor for the next page.
+func (tt TypedTable[T]) Scan(o ScanOptions) ([]T, string, error) {
+	rows, next, err := tt.t.Scan(o)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		if err := json.Unmarshal(r.Value, &out[i]); err != nil {
+			return nil, "", fmt.Errorf("table %s: decode %q: %w", tt.t.name, r.Key, err)
+		}
+	}
+	return out, next, nil
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// newFlags returns a flag set that reports to env and prints a usage line.
+func newFlags(env *environ, name, usageLine, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: mcp-sync %s\n\n%s\n", usageLine, about)
+		if hasFlags(fs) {
+			fmt.Fprintln(fs.Output(), "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// parse parses args; ok is false when the command should exit with code.
+func parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// dataPath is where the data file lives: the --data flag, else
+// $MCP_SYNC_DATA, else mcp-sync/todo.db in the user's data directory
+// ($XDG_DATA_HOME, or ~/.local/share).
+func dataPath(flagValue string, getenv func(string) string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if p := getenv("MCP_SYNC_DATA"); p != "" {
+		return p, nil
+	}
+	dir := getenv("XDG_DATA_HOME")
+	if dir == "" {
+		home := getenv("HOME")
+		if home == "" {
+			var err error
+			if home, err = os.UserHomeDir(); err != nil {
+				return "", fmt.Errorf("no data file given and no home directory to put one in: pass --data FILE or set MCP_SYNC_DATA")
+			}
+		}
+		dir = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(dir, "mcp-sync", "todo.db"), nil
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/mcp-sync/mcp-sync/examples/todo"
+	"github.com/mcp-sync/mcp-sync/schema"
+)
+
+func runSchema(ctx context.Context, env *environ, args []string) int {
+	fs := newFlags(env, "schema", "schema [--json]",
+		"Prints the todo app's declared schema: tables (server-only ones marked), mutators and\n"+
+			"actions, each with the JSON Schema generated from its Go type.")
+	asJSON := fs.Bool("json", false, "print one JSON document instead of text")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "mcp-sync schema: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	s := todo.Schema
+	if *asJSON {
+		return printSchemaJSON(env, s)
+	}
+	fmt.Fprintf(env.stdout, "Schema version %d\n", s.Version())
+	for _, t := range s.Tables() {
+		note := ""
+		if t.ServerOnly {
+			note = " (server-only: never shown to clients)"
+		}
+		fmt.Fprintf(env.stdout, "\ntable %s%s\n  %s\n  row: %s\n", t.Name, note, t.Description, t.RowSchema)
+	}
+	for _, m := range s.Mutators() {
+		fmt.Fprintf(env.stdout, "\nmutator %s\n  %s\n  input: %s\n", m.Name, m.Description, m.InputSchema)
+	}
+	for _, a := range s.Actions() {
+		out := "text"
+		if !a.TextOutput {
+			out = string(a.OutputSchema)
+		}
+		fmt.Fprintf(env.stdout, "\naction %s\n  %s\n  input: %s\n  output: %s\n", a.Name, a.Description, a.InputSchema, out)
+	}
+	return exitOK
+}
+
+func printSchemaJSON(env *environ, s *schema.Schema) int {
+	type decl struct {
+		Kind         string          `json:"kind"`
+		Name         string          `json:"name"`
+		Description  string          `json:"description,omitempty"`
+		ServerOnly   bool            `json:"serverOnly,omitempty"`
+		Schema       json.RawMessage `json:"schema"`
+		OutputSchema json.RawMessage `json:"outputSchema,omitempty"`
+		TextOutput   bool            `json:"textOutput,omitempty"`
+	}
+	var out []decl
+	for _, t := range s.Tables() {
+		out = append(out, decl{Kind: "table", Name: t.Name, Description: t.Description, ServerOnly: t.ServerOnly, Schema: t.RowSchema})
+	}
+	for _, m := range s.Mutators() {
+		out = append(out, decl{Kind: "mutator", Name: m.Name, Description: m.Description, Schema: m.InputSchema})
+	}
+	for _, a := range s.Actions() {
+		out = append(out, decl{Kind: "action", Name: a.Name, Description: a.Description, Schema: a.InputSchema,
+			OutputSchema: a.OutputSchema, TextOutput: a.TextOutput})
+	}
+	enc := json.NewEncoder(env.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(map[string]any{"version": s.Version(), "declarations": out}); err != nil {
+		fmt.Fprintf(env.stderr, "mcp-sync schema: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}

@@ -1,0 +1,157 @@
+// Package todo is the seed's todo app in Go: a todos table, mutators to set,
+// delete, and create-and-generate a todo, and the generateWithAI action that
+// streams an AI answer into the todo row chunk by chunk.
+//
+// It serves as the example of the API, as the app behind `mcp-sync demo`, and
+// as the fixture of the backend and MCP tests.
+package todo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/backend/ai"
+	"github.com/mcp-sync/mcp-sync/schema"
+)
+
+// Todo is one row of the todos table.
+type Todo struct {
+	ID        string `json:"id" jsonschema:"description=Unique id of the todo, chosen by the caller,minLength=1"`
+	Text      string `json:"text" jsonschema:"description=What to do"`
+	Completed bool   `json:"completed" jsonschema:"description=Whether it is done"`
+	Status    string `json:"status,omitempty" jsonschema:"description=ready once the text is final; generating while AI writes it; error if generation failed,enum=ready,enum=generating,enum=error"`
+}
+
+// The todo statuses.
+const (
+	StatusReady      = "ready"
+	StatusGenerating = "generating"
+	StatusError      = "error"
+)
+
+// DeleteInput names the todo to delete.
+type DeleteInput struct {
+	ID string `json:"id" jsonschema:"description=Id of the todo to delete,minLength=1"`
+}
+
+// GenerateInput asks for a todo's text to be written by AI from a prompt.
+type GenerateInput struct {
+	ID     string `json:"id" jsonschema:"description=Id of the todo to write,minLength=1"`
+	Prompt string `json:"prompt" jsonschema:"description=What the todo should be about,minLength=1"`
+}
+
+// GenerateOutput is the text AI wrote.
+type GenerateOutput struct {
+	Text string `json:"text" jsonschema:"description=The generated todo text"`
+}
+
+// Secret is a row of the server-only secrets table (for example the AI API
+// key under the key "openai").
+type Secret struct {
+	Value string `json:"value"`
+}
+
+// The declarations. They are immutable values, used as typed handles.
+var (
+	Todos   = schema.Table[Todo]("todos", schema.Description("The todo list"))
+	Secrets = schema.Table[Secret]("secrets", schema.ServerOnly())
+
+	SetTodo    = schema.Mutator[Todo]("setTodo", "Create or replace a todo", schema.Idempotent())
+	DeleteTodo = schema.Mutator[DeleteInput]("deleteTodo", "Delete a todo",
+		schema.Idempotent(), schema.Destructive())
+	CreateAndGenerate = schema.Mutator[GenerateInput]("createAndGenerate",
+		"Create a todo and have AI write its text from a prompt; the text streams into the todo (status generating, then ready)")
+	Generate = schema.Action[GenerateInput, GenerateOutput]("generateWithAI",
+		"Generate a todo's text from a prompt using AI, streaming it into the todo as it is written")
+
+	Schema = schema.MustDefine(1, Todos, Secrets, SetTodo, DeleteTodo, CreateAndGenerate, Generate)
+)
+
+// KeyPlatformFunc is the platform function that returns the AI API key.
+const KeyPlatformFunc = "aiKey"
+
+// Config returns the todo app's backend. provider streams the AI text; nil
+// leaves generateWithAI failing with a clear error. getenv (os.Getenv when
+// nil) backs the aiKey platform function.
+func Config(provider ai.Provider, getenv func(string) string) backend.Config {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return backend.Config{
+		Schema: Schema,
+		AI:     provider,
+		Mutators: []backend.MutatorImpl{
+			backend.Mutator(SetTodo, func(ctx *backend.MutatorCtx, in Todo) error {
+				return backend.TableOf(ctx, Todos).Set(in.ID, in)
+			}),
+			backend.Mutator(DeleteTodo, func(ctx *backend.MutatorCtx, in DeleteInput) error {
+				return backend.TableOf(ctx, Todos).Delete(in.ID)
+			}),
+			backend.Mutator(CreateAndGenerate, createAndGenerate),
+		},
+		Actions: []backend.ActionImpl{
+			backend.Action(Generate, generate),
+		},
+		Platform: map[string]backend.PlatformFunc{
+			KeyPlatformFunc: func(context.Context, json.RawMessage) (json.RawMessage, error) {
+				return json.Marshal(getenv("OPENAI_API_KEY"))
+			},
+		},
+	}
+}
+
+func createAndGenerate(ctx *backend.MutatorCtx, in GenerateInput) error {
+	todos := backend.TableOf(ctx, Todos)
+	if _, exists, err := todos.Get(in.ID); err != nil {
+		return err
+	} else if exists {
+		return fmt.Errorf("a todo with id %q already exists: choose another id", in.ID)
+	}
+	if err := todos.Set(in.ID, Todo{ID: in.ID, Status: StatusGenerating}); err != nil {
+		return err
+	}
+	_, err := ctx.EnqueueAction(Generate.Name(), in)
+	return err
+}
+
+// generate streams the AI answer into the todo: one setTodo per chunk, so
+// subscribers watch the text grow, then one with status ready. On a failure
+// the todo keeps the text received so far, with status error.
+func generate(ctx *backend.ActionCtx, in GenerateInput) (GenerateOutput, error) {
+	current, _, err := backend.TableOf(ctx, Todos).Get(in.ID)
+	if err != nil {
+		return GenerateOutput{}, err
+	}
+	row := Todo{ID: in.ID, Completed: current.Completed, Status: StatusGenerating}
+	var text strings.Builder
+	req := ai.Request{
+		System: "You write one short, concrete todo item from the user's prompt. Answer with the todo text only.",
+		Prompt: in.Prompt,
+	}
+	for chunk, err := range ctx.AI().Stream(ctx, req) {
+		if err != nil {
+			row.Text, row.Status = text.String(), StatusError
+			// Record the failure even if the caller has gone: the row must
+			// not stay "generating" forever.
+			if merr := ctx.Detached().Mutate(SetTodo.Name(), row); merr != nil {
+				err = errors.Join(err, merr)
+			}
+			return GenerateOutput{}, err
+		}
+		text.WriteString(chunk)
+		row.Text = text.String()
+		if err := ctx.Mutate(SetTodo.Name(), row); err != nil {
+			return GenerateOutput{}, err
+		}
+	}
+	row.Status = StatusReady
+	if err := ctx.Mutate(SetTodo.Name(), row); err != nil {
+		return GenerateOutput{}, err
+	}
+	return GenerateOutput{Text: row.Text}, nil
+}

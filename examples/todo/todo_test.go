@@ -1,0 +1,185 @@
+package todo_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/backend/ai"
+	"github.com/mcp-sync/mcp-sync/examples/todo"
+	"github.com/mcp-sync/mcp-sync/storage"
+)
+
+// chunks is a fake AI provider yielding fixed chunks, then err if set.
+type chunks struct {
+	parts []string
+	err   error
+}
+
+func (c chunks) Stream(ctx context.Context, _ ai.Request) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for _, p := range c.parts {
+			if err := ctx.Err(); err != nil {
+				yield("", err)
+				return
+			}
+			if !yield(p, nil) {
+				return
+			}
+		}
+		if c.err != nil {
+			yield("", c.err)
+		}
+	}
+}
+
+func numbered(n int) []string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("w%d ", i)
+	}
+	return parts
+}
+
+func openTodo(t testing.TB, p ai.Provider) *backend.Engine {
+	t.Helper()
+	e, err := backend.Open(todo.Config(p, func(string) string { return "" }),
+		backend.Options{Path: filepath.Join(t.TempDir(), "todo.db"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// watchRow collects the todo's values until one has a final status.
+func watchRow(t *testing.T, sub *storage.Subscription) []todo.Todo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var seen []todo.Todo
+	for {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d values: %v", len(seen), err)
+		}
+		if ev.Resync {
+			t.Fatalf("resync after %d values: the subscriber missed changes", len(seen))
+		}
+		for _, c := range ev.Changes {
+			var row todo.Todo
+			if err := json.Unmarshal(c.Value, &row); err != nil {
+				t.Fatal(err)
+			}
+			seen = append(seen, row)
+			if row.Status == todo.StatusReady || row.Status == todo.StatusError {
+				return seen
+			}
+		}
+	}
+}
+
+// TestStreamingIntoARow: 200 chunks, each committed as it comes; a subscriber
+// sees every intermediate text in order, each a prefix of the next, then the
+// final text with status ready; the action returns the full text.
+func TestStreamingIntoARow(t *testing.T) {
+	parts := numbered(200)
+	e := openTodo(t, chunks{parts: parts})
+	ctx := t.Context()
+	if _, err := e.Mutate(ctx, "setTodo", json.RawMessage(`{"id":"t1","text":"","completed":true,"status":"generating"}`)); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.Subscribe(storage.Filter{Table: "todos", Key: "t1"}, e.Version())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	out, err := e.Act(ctx, "generateWithAI", json.RawMessage(`{"id":"t1","prompt":"count"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := strings.Join(parts, "")
+	if want, _ := json.Marshal(todo.GenerateOutput{Text: full}); string(out) != string(want) {
+		t.Errorf("output = %s", out)
+	}
+	seen := watchRow(t, sub)
+	if len(seen) != 201 {
+		t.Fatalf("subscriber saw %d values, want 200 chunks + ready", len(seen))
+	}
+	for i, row := range seen[:200] {
+		if want := strings.Join(parts[:i+1], ""); row.Text != want || row.Status != todo.StatusGenerating {
+			t.Fatalf("value %d = %q (%s), want %q generating", i, row.Text, row.Status, want)
+		}
+		if !row.Completed {
+			t.Fatalf("value %d lost the completed flag", i)
+		}
+	}
+	if last := seen[200]; last.Text != full || last.Status != todo.StatusReady {
+		t.Errorf("last value = %+v", last)
+	}
+}
+
+// TestCreateAndGenerate goes through the outbox: the mutator writes the
+// placeholder and enqueues the action, which a worker runs after the commit.
+func TestCreateAndGenerate(t *testing.T) {
+	e := openTodo(t, chunks{parts: numbered(20)})
+	sub, err := e.Subscribe(storage.Filter{Table: "todos", Key: "t2"}, e.Version())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if _, err := e.Mutate(t.Context(), "createAndGenerate", json.RawMessage(`{"id":"t2","prompt":"p"}`)); err != nil {
+		t.Fatal(err)
+	}
+	seen := watchRow(t, sub)
+	if seen[0].Text != "" || seen[0].Status != todo.StatusGenerating {
+		t.Errorf("placeholder = %+v", seen[0])
+	}
+	if last := seen[len(seen)-1]; last.Status != todo.StatusReady || last.Text != strings.Join(numbered(20), "") {
+		t.Errorf("final = %+v", last)
+	}
+	_, err = e.Mutate(t.Context(), "createAndGenerate", json.RawMessage(`{"id":"t2","prompt":"p"}`))
+	if err == nil || !strings.Contains(err.Error(), `a todo with id "t2" already exists`) {
+		t.Errorf("second create: %v", err)
+	}
+}
+
+// TestGenerationFailureKeepsPartialText: the row ends with status error and
+// the text received before the failure.
+func TestGenerationFailureKeepsPartialText(t *testing.T) {
+	e := openTodo(t, chunks{parts: []string{"half ", "way"}, err: errors.New("stream cut")})
+	if _, err := e.Mutate(t.Context(), "setTodo", json.RawMessage(`{"id":"t3","text":"","completed":false}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Act(t.Context(), "generateWithAI", json.RawMessage(`{"id":"t3","prompt":"p"}`))
+	if err == nil || !strings.Contains(err.Error(), "stream cut") {
+		t.Fatalf("err = %v", err)
+	}
+	raw, _, _, _ := e.Get("todos", "t3")
+	var row todo.Todo
+	if json.Unmarshal(raw, &row) != nil || row.Text != "half way" || row.Status != todo.StatusError {
+		t.Errorf("row = %s", raw)
+	}
+}
+
+// TestSecretsStayOnTheServer: the todo app's secrets table is not a client
+// table.
+func TestSecretsStayOnTheServer(t *testing.T) {
+	e := openTodo(t, nil)
+	for _, tbl := range e.ClientTables() {
+		if tbl.Name != "todos" {
+			t.Errorf("client table %q", tbl.Name)
+		}
+	}
+	if _, _, _, err := e.Get("secrets", "openai"); backend.KindOf(err) != backend.ErrUnknown {
+		t.Errorf("Get secrets: %v", err)
+	}
+}

@@ -1,0 +1,20 @@
+// Package storage is mcp-sync's embedded store: one bbolt file holding the
+// app's tables (string key → JSON value), a global version bumped by every
+// commit, a change log that subscribers resume from, and the stored schema
+// version.
+//
+// Writes go through [Store.Update]. A single commit loop runs every queued
+// write function in one bbolt transaction and one fsync (group commit), so
+// sixteen concurrent writers share a commit while a lone writer never waits for
+// company. Each function still commits all or nothing: the loop keeps an undo
+// log per function and rolls back the writes of one that fails.
+//
+// Every successful write function gets its own version. Its changes are
+// appended to the change log under that version, and live [Subscription]s
+// receive them in commit order. A subscriber that falls behind its buffer
+// reads the missed versions back from the log; one that falls behind the
+// log's retention gets an [Event] with Resync set, and must read a snapshot.
+//
+// storage knows tables and bytes, not mutators or schemas: validation is the
+// caller's job.
+package storage

@@ -1,0 +1,229 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// formatVersion is the layout of the file itself (buckets, log encoding),
+// independent of the app's schema version.
+const formatVersion = 1
+
+var (
+	metaBucket = []byte("meta")
+	logBucket  = []byte("log")
+
+	keyFormat        = []byte("format")
+	keySchemaVersion = []byte("schemaVersion")
+	keyVersion       = []byte("version")
+	keyLogFloor      = []byte("logFloor")
+)
+
+// tablePrefix keeps table buckets apart from the store's own.
+const tablePrefix = "t/"
+
+// Options configure [Open]. Zero values take the defaults shown.
+type Options struct {
+	// SchemaVersion of the app. Opening a file stored by a higher version
+	// fails with ErrSchemaTooNew; a lower one is upgraded in place.
+	SchemaVersion int
+	// Tables the app declares; a bucket is created for each missing one.
+	// Reads and writes of any other table fail with ErrNoTable.
+	Tables []string
+	// LockTimeout bounds the wait for a file another process holds (2s).
+	LockTimeout time.Duration
+	// LogRetention is how many versions the change log keeps (10000).
+	LogRetention uint64
+	// SubscriberBuffer is how many events a subscription queues before it
+	// falls back to reading the log itself (1024).
+	SubscriberBuffer int
+	// MaxBatch caps how many write functions share one commit (256).
+	MaxBatch int
+	// NoSync skips fsync: for benchmarks that measure everything but the disk.
+	NoSync bool
+}
+
+func (o *Options) defaults() {
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 2 * time.Second
+	}
+	if o.LogRetention == 0 {
+		o.LogRetention = 10000
+	}
+	if o.SubscriberBuffer <= 0 {
+		o.SubscriberBuffer = 1024
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+}
+
+// Store is an open data file. It is safe for concurrent use.
+type Store struct {
+	db     *bolt.DB
+	path   string
+	opts   Options
+	tables map[string][]byte // table → bucket name
+
+	reqs      chan *request
+	closing   chan struct{}
+	loopDone  chan struct{}
+	closeOnce sync.Once
+
+	version  atomic.Uint64 // last committed version
+	logFloor atomic.Uint64 // the log holds every version > logFloor
+
+	pubMu sync.Mutex // orders publishing with subscribers joining live mode
+	subs  map[*Subscription]struct{}
+}
+
+// Open opens (or creates) the data file at path. It fails with ErrLocked
+// after opts.LockTimeout when another process holds the file, and with
+// ErrSchemaTooNew when the file was written by a newer schema.
+func Open(path string, opts Options) (*Store, error) {
+	opts.defaults()
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("storage: create directory for %s: %w", path, err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("storage: %s is in use by another process (waited %s for its lock): stop the other mcp-sync using it, or choose another data file with --data or MCP_SYNC_DATA: %w", path, opts.LockTimeout, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, opts: opts, tables: make(map[string][]byte),
+		reqs: make(chan *request), closing: make(chan struct{}), loopDone: make(chan struct{}),
+		subs: make(map[*Subscription]struct{})}
+	for _, t := range opts.Tables {
+		s.tables[t] = []byte(tablePrefix + t)
+	}
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// init creates missing buckets, checks the format and schema versions, and
+// loads the committed version.
+func (s *Store) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(metaBucket)
+		if err != nil {
+			return fmt.Errorf("storage: %s: create meta bucket: %w", s.path, err)
+		}
+		if _, err := tx.CreateBucketIfNotExists(logBucket); err != nil {
+			return fmt.Errorf("storage: %s: create log bucket: %w", s.path, err)
+		}
+		if f := getUint(meta, keyFormat); f > formatVersion {
+			return fmt.Errorf("storage: %s has file format %d, this binary reads up to %d: upgrade mcp-sync: %w", s.path, f, formatVersion, ErrSchemaTooNew)
+		}
+		if sv := getUint(meta, keySchemaVersion); sv > uint64(max(s.opts.SchemaVersion, 0)) {
+			return fmt.Errorf("storage: %s was written by schema version %d, but this app declares version %d: run the newer build, or use another data file: %w", s.path, sv, s.opts.SchemaVersion, ErrSchemaTooNew)
+		}
+		if err := putUint(meta, keyFormat, formatVersion); err != nil {
+			return err
+		}
+		if err := putUint(meta, keySchemaVersion, uint64(max(s.opts.SchemaVersion, 0))); err != nil {
+			return err
+		}
+		for t, b := range s.tables {
+			if t == "" {
+				return fmt.Errorf("storage: empty table name")
+			}
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("storage: %s: create table %q: %w", s.path, t, err)
+			}
+		}
+		s.version.Store(getUint(meta, keyVersion))
+		s.logFloor.Store(getUint(meta, keyLogFloor))
+		return nil
+	})
+}
+
+// Path returns the data file's path.
+func (s *Store) Path() string { return s.path }
+
+// Version returns the last committed version (0 for a new file).
+func (s *Store) Version() uint64 { return s.version.Load() }
+
+// Close stops the commit loop, ends every subscription with ErrClosed and
+// closes the file. Writes queued before Close are committed first.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.loopDone
+		s.pubMu.Lock()
+		for sub := range s.subs {
+			sub.end(ErrClosed)
+		}
+		s.subs = nil
+		s.pubMu.Unlock()
+		err = s.db.Close()
+	})
+	return err
+}
+
+// View runs fn in a read transaction: a consistent snapshot at one version.
+func (s *Store) View(fn func(tx *ReadTx) error) error {
+	select {
+	case <-s.closing:
+		return ErrClosed
+	default:
+	}
+	return s.db.View(func(btx *bolt.Tx) error {
+		return fn(&ReadTx{s: s, tx: btx, version: getUint(btx.Bucket(metaBucket), keyVersion)})
+	})
+}
+
+// Update runs fn in a write transaction and returns the version it committed
+// as. fn may share the underlying commit with other callers' functions, but
+// its writes are all or nothing: when fn returns an error (or panics) none
+// of them happen. fn must not keep the transaction after it returns.
+func (s *Store) Update(ctx context.Context, fn func(tx *WriteTx) error) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	r := &request{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case s.reqs <- r:
+	case <-s.closing:
+		return 0, ErrClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	<-r.done // once queued, wait: the caller must learn whether it committed
+	return r.version, r.err
+}
+
+func getUint(b *bolt.Bucket, k []byte) uint64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func putUint(b *bolt.Bucket, k []byte, v uint64) error {
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], v)
+	if err := b.Put(k, buf[:]); err != nil {
+		return fmt.Errorf("storage: write %s: %w", k, err)
+	}
+	return nil
+}
