@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 )
 
@@ -135,8 +136,19 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 func (sub *Subscription) catchUp(read uint64) (Event, bool, error) {
 	s := sub.s
 	upto := s.version.Load()
-	if read > upto { // a version this store never reached: its history differs
-		return sub.resync(upto), true, nil
+	if read > upto {
+		// A snapshot (View) can show a version bbolt has committed but the
+		// commit loop has not yet published: wait for it. Only a version
+		// past the file's is one this store never reached.
+		var committed uint64
+		if err := s.View(func(tx *ReadTx) error { committed = tx.version; return nil }); err != nil {
+			return Event{}, false, err
+		}
+		if read > committed { // its history differs
+			return sub.resync(upto), true, nil
+		}
+		runtime.Gosched() // publish follows the commit at once
+		return Event{}, false, nil
 	}
 	if read == upto {
 		s.pubMu.Lock()
