@@ -102,7 +102,7 @@ func demoProvider(env *environ, delay time.Duration) (ai.Provider, func(), error
 		srv.Close()
 		return nil, nil, err
 	}
-	fmt.Fprintf(env.stdout, "AI: no OPENAI_API_KEY set, so this demo uses mcp-sync's built-in local stream at %s:\n"+
+	fmt.Fprintf(env.stdout, "AI: no OPENAI_API_KEY set, so mcp-sync uses its built-in local stream at %s:\n"+
 		"    canned text, not a real model. Set OPENAI_API_KEY to use one.\n", srv.URL())
 	return p, func() { srv.Close() }, nil
 }

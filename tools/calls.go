@@ -1,0 +1,206 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+)
+
+var mutatorOutputSchema = json.RawMessage(`{"type":"object","properties":{"version":{"type":"integer","description":"the version the mutator's transaction committed"}},"required":["version"]}`)
+
+// mutatorResult is a mutator tool's structured result.
+type mutatorResult struct {
+	Version uint64 `json:"version"`
+}
+
+func (s *Server) addCallTools() {
+	sch := s.eng.Schema()
+	for _, m := range sch.Mutators() {
+		t := mcp.NewToolWithRawSchema(m.Name, m.Description, m.InputSchema)
+		t.RawOutputSchema = mutatorOutputSchema
+		t.Annotations = hints(false, m.Destructive, m.Idempotent, false)
+		name := m.Name
+		s.mcp.AddTool(t, func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return s.callMutator(ctx, name, req)
+		})
+	}
+	for _, a := range sch.Actions() {
+		t := mcp.NewToolWithRawSchema(a.Name, a.Description, a.InputSchema)
+		if !a.TextOutput {
+			t.RawOutputSchema = a.OutputSchema
+		}
+		t.Annotations = hints(false, a.Destructive, a.Idempotent, true)
+		name, text := a.Name, a.TextOutput
+		s.mcp.AddTool(t, func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return s.callAction(ctx, name, text, req)
+		})
+	}
+}
+
+// arguments returns a call's arguments as JSON; absent arguments are {}.
+func arguments(req mcp.CallToolRequest) (json.RawMessage, error) {
+	args := req.GetRawArguments()
+	if args == nil {
+		return json.RawMessage("{}"), nil
+	}
+	if raw, ok := args.(json.RawMessage); ok {
+		return raw, nil
+	}
+	return json.Marshal(args)
+}
+
+func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
+	ctx, done := s.calls.start(ctx)
+	defer done()
+	defer s.recoverCall(name, &res)
+	input, err := arguments(req)
+	if err != nil {
+		return mcp.NewToolResultError(fmt.Sprintf("%s: arguments are not JSON: %v", name, err)), nil
+	}
+	v, err := s.eng.Mutate(ctx, name, input)
+	if err != nil {
+		return s.errorResult(ctx, "mutator", name, err), nil
+	}
+	out := mutatorResult{Version: v}
+	return mcp.NewToolResultStructured(out, fmt.Sprintf(`{"version":%d}`, v)), nil
+}
+
+func (s *Server) callAction(ctx context.Context, name string, textOutput bool, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
+	ctx, done := s.calls.start(ctx)
+	defer done()
+	defer s.recoverCall(name, &res)
+	input, err := arguments(req)
+	if err != nil {
+		return mcp.NewToolResultError(fmt.Sprintf("%s: arguments are not JSON: %v", name, err)), nil
+	}
+	rep := newReporter(ctx, s.mcp, req)
+	out, err := s.eng.Act(backend.WithReporter(ctx, rep), name, input)
+	rep.settle()
+	if err != nil {
+		return s.errorResult(ctx, "action", name, err), nil
+	}
+	if textOutput {
+		var text string
+		if err := json.Unmarshal(out, &text); err != nil {
+			return s.errorResult(ctx, "action", name, err), nil
+		}
+		return mcp.NewToolResultText(text), nil
+	}
+	return mcp.NewToolResultStructured(json.RawMessage(out), string(out)), nil
+}
+
+// errorResult turns an engine error into an isError result whose message a
+// model can act on.
+func (s *Server) errorResult(ctx context.Context, kind, name string, err error) *mcp.CallToolResult {
+	var msg string
+	switch backend.KindOf(err) {
+	case backend.ErrInvalidInput:
+		msg = fmt.Sprintf("invalid arguments for %s %s: %v. Nothing was written; fix the arguments to match the tool's inputSchema and call again.", kind, name, err)
+	case backend.ErrInvalidOutput:
+		s.log.Error("action output does not match its declared schema", "action", name, "err", err)
+		msg = fmt.Sprintf("%s %s failed: its output did not match its declared output schema (a server bug): %v", kind, name, err)
+	case backend.ErrClosed:
+		msg = fmt.Sprintf("%s %s: the server is shutting down; call again once it is back", kind, name)
+	default:
+		switch {
+		case ctx.Err() != nil && errors.Is(err, context.Canceled):
+			msg = fmt.Sprintf("%s %s was cancelled", kind, name)
+		case ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded):
+			msg = fmt.Sprintf("%s %s ran out of time", kind, name)
+		default:
+			msg = err.Error()
+		}
+	}
+	return mcp.NewToolResultError(msg)
+}
+
+// recoverCall keeps a panic in user code (or ours) from ending the server.
+// The engine already recovers panics in mutators and actions; this is the
+// last line.
+func (s *Server) recoverCall(name string, res **mcp.CallToolResult) {
+	if r := recover(); r != nil {
+		s.log.Error("tool call panicked", "tool", name, "panic", r, "stack", string(debug.Stack()))
+		*res = mcp.NewToolResultError(fmt.Sprintf("%s failed: internal error (panic: %v); the server logged it and keeps serving", name, r))
+	}
+}
+
+// inflight tracks running calls per session so that they can be cancelled
+// when their session ends: mcp-go's SSE transport runs calls on a context
+// that outlives the connection.
+type inflight struct {
+	mu     sync.Mutex
+	byID   map[string]map[*callEntry]struct{}
+	closed bool
+}
+
+type callEntry struct{ cancel context.CancelFunc }
+
+func newInflight() *inflight { return &inflight{byID: map[string]map[*callEntry]struct{}{}} }
+
+func (f *inflight) start(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	id := ""
+	if sess := server.ClientSessionFromContext(ctx); sess != nil {
+		id = sess.SessionID()
+	}
+	e := &callEntry{cancel: cancel}
+	f.mu.Lock()
+	if f.closed {
+		cancel()
+	}
+	if f.byID[id] == nil {
+		f.byID[id] = map[*callEntry]struct{}{}
+	}
+	f.byID[id][e] = struct{}{}
+	f.mu.Unlock()
+	return ctx, func() {
+		cancel()
+		f.mu.Lock()
+		delete(f.byID[id], e)
+		if len(f.byID[id]) == 0 {
+			delete(f.byID, id)
+		}
+		f.mu.Unlock()
+	}
+}
+
+func (f *inflight) cancelSession(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for e := range f.byID[id] {
+		e.cancel()
+	}
+}
+
+func (f *inflight) cancelAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	for _, calls := range f.byID {
+		for e := range calls {
+			e.cancel()
+		}
+	}
+}
+
+// levels maps slog levels to MCP logging levels.
+func mcpLevel(l slog.Level) mcp.LoggingLevel {
+	switch {
+	case l >= slog.LevelError:
+		return mcp.LoggingLevelError
+	case l >= slog.LevelWarn:
+		return mcp.LoggingLevelWarning
+	case l >= slog.LevelInfo:
+		return mcp.LoggingLevelInfo
+	}
+	return mcp.LoggingLevelDebug
+}

@@ -1,0 +1,147 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+)
+
+// Options configures a [Server]. The zero value serves the engine's schema
+// with nothing else.
+type Options struct {
+	// Name and Version are the server's implementation info (defaults
+	// "mcp-sync" and "dev").
+	Name, Version string
+	// Instructions are shown to models by clients that support them.
+	Instructions string
+	// Logger receives the server's own logs (default: discard). In a stdio
+	// server it must not write to stdout.
+	Logger *slog.Logger
+	// Resources, Templates and Prompts are the app's own, served beside the
+	// table resources with their own handlers.
+	Resources []server.ServerResource
+	Templates []server.ServerResourceTemplate
+	Prompts   []server.ServerPrompt
+	// NotifyRetry is how long a subscription waits before retrying an
+	// update a client's full notification queue refused (default 20 ms).
+	NotifyRetry time.Duration
+}
+
+// Server is an engine served over MCP. Serve it with [ServeStdio],
+// [Server.StreamableHTTP] or [Server.SSE]. Close it before closing the engine.
+type Server struct {
+	eng   *backend.Engine
+	mcp   *server.MCPServer
+	log   *slog.Logger
+	subs  *registry
+	calls *inflight
+	opts  Options
+
+	closeOnce sync.Once
+}
+
+// Names of the read tools; an app may not declare mutators or actions with
+// these names.
+const (
+	toolGetRow   = "get_row"
+	toolListRows = "list_rows"
+	toolGetRun   = "get_run"
+)
+
+// New builds the MCP server for eng. It fails when a declared name clashes
+// with a read tool's.
+func New(eng *backend.Engine, opts Options) (*Server, error) {
+	if opts.Name == "" {
+		opts.Name = "mcp-sync"
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.NotifyRetry <= 0 {
+		opts.NotifyRetry = 20 * time.Millisecond
+	}
+	s := &Server{eng: eng, log: opts.Logger, opts: opts, calls: newInflight()}
+	sch := eng.Schema()
+	for _, name := range []string{toolGetRow, toolListRows, toolGetRun} {
+		if _, ok := sch.Mutator(name); ok {
+			return nil, fmt.Errorf("mutator %q: the name is taken by mcp-sync's read tool of that name; rename the mutator", name)
+		}
+		if _, ok := sch.Action(name); ok {
+			return nil, fmt.Errorf("action %q: the name is taken by mcp-sync's read tool of that name; rename the action", name)
+		}
+	}
+
+	hooks := &server.Hooks{}
+	s.subs = newRegistry(eng, s.log, opts.NotifyRetry)
+	opt := []server.ServerOption{
+		server.WithHooks(hooks),
+		server.WithToolCapabilities(false),
+		server.WithResourceCapabilities(true, false),
+		server.WithLogging(),
+		server.WithRecovery(),
+		server.WithResourceRecovery(),
+	}
+	if opts.Instructions != "" {
+		opt = append(opt, server.WithInstructions(opts.Instructions))
+	}
+	if len(opts.Prompts) > 0 {
+		opt = append(opt, server.WithPromptCapabilities(false))
+	}
+	s.mcp = server.NewMCPServer(opts.Name, opts.Version, opt...)
+	s.subs.mcp = s.mcp
+
+	s.addCallTools()
+	s.addReadTools()
+	s.addResources()
+	if len(opts.Resources) > 0 {
+		s.mcp.AddResources(opts.Resources...)
+	}
+	if len(opts.Templates) > 0 {
+		s.mcp.AddResourceTemplates(opts.Templates...)
+	}
+	if len(opts.Prompts) > 0 { // adding none would still advertise prompts
+		s.mcp.AddPrompts(opts.Prompts...)
+	}
+
+	s.subs.hook(hooks)
+	hooks.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
+		// SSE runs calls on a context that outlives the connection: end them
+		// with the session.
+		s.calls.cancelSession(sess.SessionID())
+	})
+	return s, nil
+}
+
+// MCP returns the underlying mcp-go server, for transports this package
+// does not wrap.
+func (s *Server) MCP() *server.MCPServer { return s.mcp }
+
+// Close stops delivering subscription updates and cancels calls in flight.
+// It does not close the engine.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.calls.cancelAll()
+		s.subs.close()
+	})
+}
+
+// hints builds explicit tool annotations: mcp-go's defaults (destructive,
+// open-world) are wrong for most of ours.
+func hints(readOnly, destructive, idempotent, openWorld bool) mcp.ToolAnnotation {
+	return mcp.ToolAnnotation{
+		ReadOnlyHint:    &readOnly,
+		DestructiveHint: &destructive,
+		IdempotentHint:  &idempotent,
+		OpenWorldHint:   &openWorld,
+	}
+}

@@ -1,0 +1,168 @@
+package tools_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcp-sync/mcp-sync/tools"
+)
+
+// subscribe watches uris the way the client's era does it: resources/subscribe
+// before 2026-07-28, a subscriptions/listen stream from it.
+func subscribe(t *testing.T, c *client.Client, e era, uris ...string) {
+	t.Helper()
+	ctx := context.Background()
+	if e.legacy {
+		for _, uri := range uris {
+			//lint:ignore SA1019 the legacy protocol era is tested on purpose
+			if err := c.Subscribe(ctx, mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: uri}}); err != nil {
+				t.Fatalf("subscribe %s: %v", uri, err)
+			}
+		}
+		return
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.Listen(lctx, mcp.SubscriptionFilter{ResourceSubscriptions: uris})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func updatedURIs(n *notes) []string {
+	var out []string
+	for _, x := range n.byMethod("notifications/resources/updated") {
+		if uri, ok := x.Params.AdditionalFields["uri"].(string); ok {
+			out = append(out, uri)
+		}
+	}
+	return out
+}
+
+func count(uris []string, uri string) int {
+	k := 0
+	for _, u := range uris {
+		if u == uri {
+			k++
+		}
+	}
+	return k
+}
+
+// mutateUntilNotified writes key until a notification for uri arrives: a
+// modern subscription is live only once the server has its listen request.
+func mutateUntilNotified(t *testing.T, c *client.Client, n *notes, key, uri string) {
+	t.Helper()
+	for i := range 20 {
+		if res := call(t, c, "putItem", map[string]any{"key": key, "name": fmt.Sprint("v", i)}); res.IsError {
+			t.Fatal(text(res))
+		}
+		if waitFor(250*time.Millisecond, func() bool { return count(updatedURIs(n), uri) > 0 }) {
+			return
+		}
+	}
+	t.Fatalf("no notifications/resources/updated for %s after 20 writes", uri)
+}
+
+func TestSubscriptions(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	for _, e := range eras {
+		t.Run(e.name, func(t *testing.T) {
+			c, n := connect(t, base, e, nil)
+			key := "sub-" + e.name
+			row, other, secret := tools.RowURI("items", key), tools.RowURI("items", key+"-other"), tools.RowURI("secrets", "api")
+			subscribe(t, c, e, row, tools.TableURI("items"), secret, "mcp-sync://table/nosuch/x")
+			mutateUntilNotified(t, c, n, key, row)
+			if !waitFor(time.Second, func() bool { return count(updatedURIs(n), tools.TableURI("items")) > 0 }) {
+				t.Error("no update for the table URI")
+			}
+
+			// A write to another row notifies the table, not this row; a
+			// write to the server-only table notifies nothing.
+			before := count(updatedURIs(n), row)
+			if res := call(t, c, "putItem", map[string]any{"key": key + "-other", "name": "x"}); res.IsError {
+				t.Fatal(text(res))
+			}
+			if res := call(t, c, "putSecret", map[string]any{"key": "api", "name": "sk"}); res.IsError {
+				t.Fatal(text(res))
+			}
+			time.Sleep(200 * time.Millisecond)
+			got := updatedURIs(n)
+			if count(got, row) != before || count(got, other) != 0 || count(got, secret) != 0 {
+				t.Errorf("unexpected updates: %v", got)
+			}
+
+			// A burst of 300 commits to the row: updates may be coalesced, but a
+			// client that re-reads on each update ends on the final value.
+			var latest atomic.Int64
+			reread := make(chan struct{}, 1)
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				seen := len(updatedURIs(n))
+				for {
+					select {
+					case <-stop:
+						return
+					case <-n.wake:
+					case <-reread:
+					case <-time.After(20 * time.Millisecond):
+					}
+					all := updatedURIs(n)
+					if count(all[seen:], row) == 0 {
+						continue
+					}
+					seen = len(all)
+					res, err := c.ReadResource(context.Background(), mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: row}})
+					if err != nil {
+						continue
+					}
+					var it Item
+					_ = json.Unmarshal([]byte(res.Contents[0].(mcp.TextResourceContents).Text), &it)
+					latest.Store(int64(it.Count))
+				}
+			}()
+			start := len(updatedURIs(n))
+			res := call(t, c, "stream", map[string]any{"key": key, "n": 300})
+			if res.IsError {
+				t.Fatal(text(res))
+			}
+			ok := waitFor(3*time.Second, func() bool { return latest.Load() == 300 })
+			close(stop)
+			wg.Wait()
+			if !ok {
+				t.Errorf("after 300 commits the re-reading client last saw count %d, want 300", latest.Load())
+			}
+			t.Logf("%s: 300 commits to one row gave %d updates for it", e.name, count(updatedURIs(n)[start:], row))
+		})
+	}
+}
+
+func TestSubscriptionsEndWithSession(t *testing.T) {
+	a := newApp(t)
+	srv, base := serveHTTP(t, a, tools.HTTPOptions{})
+	for _, e := range eras {
+		c, n := connect(t, base, e, nil)
+		key := "end-" + e.name
+		subscribe(t, c, e, tools.RowURI("items", key))
+		mutateUntilNotified(t, c, n, key, tools.RowURI("items", key))
+		c.Close()
+	}
+	// Modern streams end with their request, legacy SSE with its connection;
+	// legacy streamable HTTP sessions end on DELETE (Close sends it).
+	if !waitFor(3*time.Second, func() bool { return tools.Subscribers(srv) == 0 }) {
+		t.Errorf("%d subscribers remain after every client closed", tools.Subscribers(srv))
+	}
+}

@@ -1,0 +1,119 @@
+package tools
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// ServeStdio serves the MCP protocol on in and out (a process's stdin and
+// stdout) until in closes or ctx is cancelled. Nothing else is written to out.
+func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error {
+	stdio := server.NewStdioServer(s.mcp)
+	stdio.SetErrorLogger(slog.NewLogLogger(s.log.Handler(), slog.LevelError))
+	err := stdio.Listen(ctx, in, out)
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return fmt.Errorf("serving MCP on stdio: %w", err)
+}
+
+// HTTPOptions configures [Server.HTTPHandler].
+type HTTPOptions struct {
+	// Token, when set, is the bearer token every request must carry in
+	// Authorization: Bearer <token>.
+	Token string
+	// SessionIdleTTL ends streamable HTTP sessions idle this long (default
+	// 30 minutes); a heartbeat on open streams (every HeartbeatInterval,
+	// default 25 s) keeps a live watch from counting as idle.
+	SessionIdleTTL    time.Duration
+	HeartbeatInterval time.Duration
+}
+
+// Paths of the HTTP endpoints.
+const (
+	PathStreamable = "/mcp"     // streamable HTTP, both protocol eras
+	PathSSE        = "/sse"     // SSE stream (deprecated by the spec; kept for older hosts)
+	PathSSEMessage = "/message" // SSE client-to-server messages
+)
+
+// HTTPHandler serves streamable HTTP at /mcp and SSE at /sse and /message.
+// mcp-go's DNS-rebinding protection (Host and Origin must be local) stays on.
+func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
+	if o.SessionIdleTTL <= 0 {
+		o.SessionIdleTTL = 30 * time.Minute
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = 25 * time.Second
+	}
+	streamable := server.NewStreamableHTTPServer(s.mcp,
+		server.WithEndpointPath(PathStreamable),
+		// Track session ids, so a request on an expired or unknown session
+		// gets 404 and the client starts a new one (the spec's behaviour).
+		server.WithStateful(true),
+		server.WithSessionIdleTTL(o.SessionIdleTTL),
+		server.WithHeartbeatInterval(o.HeartbeatInterval),
+		server.WithStreamableHTTPLogger(s.log),
+	)
+	sse := server.NewSSEServer(s.mcp,
+		server.WithSSEEndpoint(PathSSE),
+		server.WithMessageEndpoint(PathSSEMessage),
+		server.WithKeepAlive(true),
+		server.WithKeepAliveInterval(o.HeartbeatInterval),
+	)
+	mux := http.NewServeMux()
+	mux.Handle(PathStreamable, streamable)
+	mux.Handle(PathSSE, sse)
+	mux.Handle(PathSSEMessage, sse)
+	if o.Token == "" {
+		return mux
+	}
+	want := []byte("Bearer " + o.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp-sync"`)
+			http.Error(w, "mcp-sync: missing or wrong bearer token (send Authorization: Bearer <token>)", http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP listens on addr (host:port; port 0 picks a free one), calls
+// ready with the base URL once it accepts connections, and serves
+// [Server.HTTPHandler] until ctx is cancelled.
+func (s *Server) ServeHTTP(ctx context.Context, addr string, o HTTPOptions, ready func(baseURL string)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: s.HTTPHandler(o), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready("http://" + ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving HTTP on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	// Long-lived streams never finish on their own: end the calls, then
+	// give the rest a moment before closing what is left.
+	s.calls.cancelAll()
+	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		srv.Close()
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package tools
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// URI scheme of the resources this package serves.
+const (
+	tablePrefix = "mcp-sync://table/"
+	runPrefix   = "mcp-sync://run/"
+)
+
+// TableURI is the resource URI of a table (its first page of rows).
+func TableURI(table string) string { return tablePrefix + table }
+
+// RowURI is the resource URI of one row. The key is path-escaped, so keys
+// holding '/' or other reserved characters round-trip.
+func RowURI(table, key string) string { return tablePrefix + table + "/" + url.PathEscape(key) }
+
+// RunURI is the resource URI of an enqueued action run.
+func RunURI(id string) string { return runPrefix + url.PathEscape(id) }
+
+// target is what a resource URI names.
+type target struct {
+	table  string // "" for a run
+	key    string // "" for a whole table
+	hasKey bool
+	run    string
+}
+
+func parseURI(uri string) (target, error) {
+	switch {
+	case strings.HasPrefix(uri, tablePrefix):
+		rest := uri[len(tablePrefix):]
+		table, escKey, hasKey := strings.Cut(rest, "/")
+		if table == "" {
+			return target{}, fmt.Errorf("resource URI %q names no table: use %s{table} or %s{table}/{key}", uri, tablePrefix, tablePrefix)
+		}
+		if !hasKey {
+			return target{table: table}, nil
+		}
+		key, err := url.PathUnescape(escKey)
+		if err != nil || key == "" {
+			return target{}, fmt.Errorf("resource URI %q: the row key must be a non-empty, path-escaped string", uri)
+		}
+		return target{table: table, key: key, hasKey: true}, nil
+	case strings.HasPrefix(uri, runPrefix):
+		id, err := url.PathUnescape(uri[len(runPrefix):])
+		if err != nil || id == "" {
+			return target{}, fmt.Errorf("resource URI %q: the run id must be a non-empty, path-escaped string", uri)
+		}
+		return target{run: id}, nil
+	}
+	return target{}, fmt.Errorf("resource URI %q is not one of this server's (%s… or %s…)", uri, tablePrefix, runPrefix)
+}
