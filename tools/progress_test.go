@@ -27,7 +27,7 @@ func progressFor(n *notes, token string) []float64 {
 	return out
 }
 
-// TestProgressLastDelivered calls an action that commits 20 times, 30 times
+// TestProgressLastDelivered calls an action that commits 20 times, 50 times
 // per transport: every call must deliver all 20 progress reports, ending
 // with 20. mcp-go's streamable HTTP transport loses the notification sent
 // just before a handler returns unless the server waits for it.
@@ -38,7 +38,7 @@ func TestProgressLastDelivered(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			c, n := connect(t, base, e, nil)
 			late := 0
-			for i := range 30 {
+			for i := range 50 {
 				token := fmt.Sprintf("%s-%d", e.name, i)
 				req := mcp.CallToolRequest{}
 				req.Params.Name = "stream"
@@ -69,7 +69,7 @@ func TestProgressLastDelivered(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%s: %d of 30 calls had progress arrive after the result", e.name, late)
+			t.Logf("%s: %d of 50 calls had progress arrive after the result", e.name, late)
 		})
 	}
 }
