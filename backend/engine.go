@@ -97,13 +97,20 @@ func (e *Engine) Store() *storage.Store { return e.store }
 // returns the committed version. Errors wrap ErrUnknown, ErrInvalidInput or
 // ErrHandler; on any error nothing was written.
 func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage) (uint64, error) {
+	v, _, err := e.MutateRuns(ctx, name, input)
+	return v, err
+}
+
+// MutateRuns is Mutate that also returns the ids of the action runs the
+// mutator enqueued (see [Engine.Run]), so a caller can follow them.
+func (e *Engine) MutateRuns(ctx context.Context, name string, input json.RawMessage) (uint64, []string, error) {
 	m, ok := e.mutators[name]
 	if !ok {
-		return 0, unknownf("no mutator named %q", name)
+		return 0, nil, unknownf("no mutator named %q", name)
 	}
 	info, _ := e.cfg.Schema.Mutator(name)
 	if err := info.Input.Validate(input); err != nil {
-		return 0, withKind(ErrInvalidInput, "", err)
+		return 0, nil, withKind(ErrInvalidInput, "", err)
 	}
 	var enqueued []string
 	v, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
@@ -116,14 +123,14 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage)
 	})
 	if err != nil {
 		if errors.Is(err, storage.ErrClosed) {
-			return 0, fmt.Errorf("mutator %s: %w", name, ErrClosed)
+			return 0, nil, fmt.Errorf("mutator %s: %w", name, ErrClosed)
 		}
-		return 0, err
+		return 0, nil, err
 	}
 	for _, id := range enqueued {
 		e.work.push(id)
 	}
-	return v, nil
+	return v, enqueued, nil
 }
 
 func (e *Engine) runMutator(m MutatorImpl, mc *MutatorCtx, input []byte) (err error) {

@@ -65,12 +65,13 @@ var (
 	putTwoFail = schema.Mutator[PutIn]("putTwoThenFail", "Writes two rows, then fails")
 	boom       = schema.Mutator[PutIn]("boom", "Panics", schema.Destructive())
 	putSecret  = schema.Mutator[PutIn]("putSecret", "Writes the secret table")
+	putAndEcho = schema.Mutator[PutIn]("putAndEcho", "Puts an item and enqueues echo of its name")
 	echo       = schema.Action[EchoIn, EchoOut]("echo", "Echo text with its length")
 	shout      = schema.Action[EchoIn, string]("shout", "Upper-case text")
 	stream     = schema.Action[StreamIn, StreamOut]("stream", "Rewrite one item n times, reporting progress and logs")
 	badOut     = schema.Action[EchoIn, EchoOut]("badOut", "Returns output that breaks its schema")
 	actPanic   = schema.Action[EchoIn, EchoOut]("actPanic", "Panics")
-	appSchema  = schema.MustDefine(1, items, secrets, putItem, putTwoFail, boom, putSecret, echo, shout, stream, badOut, actPanic)
+	appSchema  = schema.MustDefine(1, items, secrets, putItem, putTwoFail, boom, putSecret, putAndEcho, echo, shout, stream, badOut, actPanic)
 )
 
 // app is a running engine and what its actions observed.
@@ -101,6 +102,13 @@ func newApp(t testing.TB) *app {
 			backend.Mutator(boom, func(ctx *backend.MutatorCtx, in PutIn) error {
 				_ = put(ctx, in)
 				panic("user code bug")
+			}),
+			backend.Mutator(putAndEcho, func(ctx *backend.MutatorCtx, in PutIn) error {
+				if err := put(ctx, in); err != nil {
+					return err
+				}
+				_, err := ctx.EnqueueAction("echo", EchoIn{Text: in.Name})
+				return err
 			}),
 			backend.Mutator(putSecret, func(ctx *backend.MutatorCtx, in PutIn) error {
 				return backend.TableOf(ctx, secrets).Set(in.Key, Secret{Value: in.Name})

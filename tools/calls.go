@@ -15,11 +15,12 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 )
 
-var mutatorOutputSchema = json.RawMessage(`{"type":"object","properties":{"version":{"type":"integer","description":"the version the mutator's transaction committed"}},"required":["version"]}`)
+var mutatorOutputSchema = json.RawMessage(`{"type":"object","properties":{"version":{"type":"integer","description":"the version the mutator's transaction committed"},"runs":{"type":"array","items":{"type":"string"},"description":"ids of the action runs the call enqueued; follow one with get_run"}},"required":["version"]}`)
 
 // mutatorResult is a mutator tool's structured result.
 type mutatorResult struct {
-	Version uint64 `json:"version"`
+	Version uint64   `json:"version"`
+	Runs    []string `json:"runs,omitempty"`
 }
 
 func (s *Server) addCallTools() {
@@ -66,12 +67,15 @@ func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolR
 	if err != nil {
 		return mcp.NewToolResultError(fmt.Sprintf("%s: arguments are not JSON: %v", name, err)), nil
 	}
-	v, err := s.eng.Mutate(ctx, name, input)
+	v, runs, err := s.eng.MutateRuns(ctx, name, input)
 	if err != nil {
 		return s.errorResult(ctx, "mutator", name, err), nil
 	}
-	out := mutatorResult{Version: v}
-	return mcp.NewToolResultStructured(out, fmt.Sprintf(`{"version":%d}`, v)), nil
+	res, err = structured(mutatorResult{Version: v, Runs: runs})
+	if err != nil {
+		return s.errorResult(ctx, "mutator", name, err), nil
+	}
+	return res, nil
 }
 
 func (s *Server) callAction(ctx context.Context, name string, textOutput bool, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {

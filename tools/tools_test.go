@@ -169,6 +169,48 @@ func TestActionCalls(t *testing.T) {
 	}
 }
 
+// TestEnqueuedRunsVisible: a mutator that enqueues an action answers with
+// the run's id, and get_run and the run resource report it to completion.
+func TestEnqueuedRunsVisible(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	for _, e := range eras {
+		t.Run(e.name, func(t *testing.T) {
+			c, _ := connect(t, base, e, nil)
+			res := call(t, c, "putAndEcho", map[string]any{"key": "r-" + e.name, "name": "echo me"})
+			var out struct {
+				Version uint64
+				Runs    []string
+			}
+			b, _ := json.Marshal(res.StructuredContent)
+			if err := json.Unmarshal(b, &out); err != nil || res.IsError || len(out.Runs) != 1 {
+				t.Fatalf("putAndEcho: %s %q", b, text(res))
+			}
+			var run struct {
+				Status string
+				Output json.RawMessage
+			}
+			if !waitFor(5*time.Second, func() bool {
+				r := call(t, c, "get_run", map[string]any{"id": out.Runs[0]})
+				_ = json.Unmarshal([]byte(text(r)), &run)
+				return run.Status == "succeeded"
+			}) {
+				t.Fatalf("run %s did not succeed: %+v", out.Runs[0], run)
+			}
+			if string(run.Output) != `{"text":"echo me","len":7}` {
+				t.Errorf("run output %s", run.Output)
+			}
+			r, err := c.ReadResource(context.Background(), mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: tools.RunURI(out.Runs[0])}})
+			if err != nil || !strings.Contains(r.Contents[0].(mcp.TextResourceContents).Text, `"succeeded"`) {
+				t.Errorf("run resource: %v %v", r, err)
+			}
+			if r := call(t, c, "get_run", map[string]any{"id": "nope"}); !r.IsError {
+				t.Error("get_run of an unknown id is not an error")
+			}
+		})
+	}
+}
+
 func TestReadsAndResources(t *testing.T) {
 	a := newApp(t)
 	_, base := serveHTTP(t, a, tools.HTTPOptions{})
