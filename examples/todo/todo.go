@@ -133,25 +133,29 @@ func generate(ctx *backend.ActionCtx, in GenerateInput) (GenerateOutput, error) 
 		System: "You write one short, concrete todo item from the user's prompt. Answer with the todo text only.",
 		Prompt: in.Prompt,
 	}
+	// On any failure the row keeps the text so far with status error, even
+	// if the caller has gone (a cancelled call): it must not stay
+	// "generating" forever.
+	fail := func(err error) (GenerateOutput, error) {
+		row.Text, row.Status = text.String(), StatusError
+		if merr := ctx.Detached().Mutate(SetTodo.Name(), row); merr != nil {
+			err = errors.Join(err, merr)
+		}
+		return GenerateOutput{}, err
+	}
 	for chunk, err := range ctx.AI().Stream(ctx, req) {
 		if err != nil {
-			row.Text, row.Status = text.String(), StatusError
-			// Record the failure even if the caller has gone: the row must
-			// not stay "generating" forever.
-			if merr := ctx.Detached().Mutate(SetTodo.Name(), row); merr != nil {
-				err = errors.Join(err, merr)
-			}
-			return GenerateOutput{}, err
+			return fail(err)
 		}
 		text.WriteString(chunk)
 		row.Text = text.String()
 		if err := ctx.Mutate(SetTodo.Name(), row); err != nil {
-			return GenerateOutput{}, err
+			return fail(err)
 		}
 	}
 	row.Status = StatusReady
 	if err := ctx.Mutate(SetTodo.Name(), row); err != nil {
-		return GenerateOutput{}, err
+		return fail(err)
 	}
 	return GenerateOutput{Text: row.Text}, nil
 }

@@ -183,3 +183,43 @@ func TestSecretsStayOnTheServer(t *testing.T) {
 		t.Errorf("Get secrets: %v", err)
 	}
 }
+
+// cancelling yields its chunks and cancels the caller's context just before
+// the last one, so the action's next ctx.Mutate fails on the cancelled
+// context rather than the stream reporting it.
+type cancelling struct {
+	parts  []string
+	cancel context.CancelFunc
+}
+
+func (c cancelling) Stream(ctx context.Context, _ ai.Request) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for i, p := range c.parts {
+			if i == len(c.parts)-1 {
+				c.cancel()
+			}
+			if !yield(p, nil) {
+				return
+			}
+		}
+	}
+}
+
+// TestCancelledGenerationEndsWithError: a call cancelled between chunks
+// leaves the row with status error and its text, not "generating" forever.
+func TestCancelledGenerationEndsWithError(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	e := openTodo(t, cancelling{parts: []string{"a ", "b ", "c "}, cancel: cancel})
+	if _, err := e.Mutate(t.Context(), "setTodo", json.RawMessage(`{"id":"t4","text":"","completed":false}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Act(ctx, "generateWithAI", json.RawMessage(`{"id":"t4","prompt":"p"}`)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	raw, _, _, _ := e.Get("todos", "t4")
+	var row todo.Todo
+	if json.Unmarshal(raw, &row) != nil || row.Status != todo.StatusError || !strings.HasPrefix(row.Text, "a b ") {
+		t.Errorf("row after a cancelled call = %s, want status error with the text so far", raw)
+	}
+}
