@@ -106,13 +106,27 @@ func (r *reporter) note(err error) {
 	// the call's result still reports its outcome.
 }
 
-// settle waits until the session's notification queue is empty and then a
-// little longer, so the notifications an action sent reach the client before
-// its reply: mcp-go's streamable HTTP transport drops a notification its
-// forwarder has taken off the queue but not yet written when the reply is
-// written (measured: most calls lost their last progress message without
-// this). It first sends a progress report still pending. Bounded: a client
-// that does not read costs at most 250 ms.
+// flushMethod is the notification settle uses as a marker. Clients ignore
+// notifications they do not know (JSON-RPC), so it may arrive or not.
+const flushMethod = "notifications/mcp-sync/flush"
+
+// settle makes the notifications an action sent reach the client before its
+// reply. mcp-go writes notifications from a queue on another goroutine, so a
+// reply written when the handler returns can overtake them (stdio, SSE), or
+// be written while the streamable HTTP forwarder still holds one it then
+// drops (measured: most calls lost their last progress message).
+//
+// It first sends a progress report still pending, waits for the queue to
+// empty, then queues a marker and waits until the writer has taken it: the
+// writer takes messages one at a time and writes each before taking the
+// next, so by then everything before the marker has been written. Bounded:
+// a client that does not read costs at most 250 ms.
+//
+// Legacy streamable HTTP with a GET stream open is the exception: mcp-go
+// feeds the session's queue to both streams, so the marker proves nothing
+// about the other reader; a short pause covers it, and a report can still go
+// out on the GET stream after the reply (clients see reports out of order
+// there too).
 func (r *reporter) settle() {
 	deadline := time.Now().Add(250 * time.Millisecond)
 	r.mu.Lock()
@@ -131,8 +145,26 @@ func (r *reporter) settle() {
 		return
 	}
 	ch := sess.NotificationChannel()
-	for len(ch) > 0 && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Microsecond)
+	drained := func() bool {
+		for len(ch) > 0 {
+			if time.Now().After(deadline) {
+				return false
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		return true
 	}
-	time.Sleep(2 * time.Millisecond) // the forwarder writes what it took
+	if !drained() {
+		return
+	}
+	marker := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{Method: flushMethod}}
+	select {
+	case ch <- marker:
+		drained()
+	default:
+	}
+	// With two readers of the queue (legacy streamable HTTP with a GET
+	// stream), the marker proves nothing about the other one: give it a
+	// moment to write what it took.
+	time.Sleep(2 * time.Millisecond)
 }

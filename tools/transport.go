@@ -1,16 +1,20 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 )
 
@@ -70,7 +74,7 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 		server.WithKeepAliveInterval(o.HeartbeatInterval),
 	)
 	mux := http.NewServeMux()
-	mux.Handle(PathStreamable, streamable)
+	mux.Handle(PathStreamable, withNotificationMeta(streamable))
 	mux.Handle(PathSSE, sse)
 	mux.Handle(PathSSEMessage, sse)
 	if o.Token == "" {
@@ -116,4 +120,67 @@ func (s *Server) ServeHTTP(ctx context.Context, addr string, o HTTPOptions, read
 		srv.Close()
 	}
 	return nil
+}
+
+// withNotificationMeta bridges an interop gap between mcp-go and the
+// official Go SDK on protocol 2026-07-28: mcp-go requires every POST to carry
+// the protocol version in its body's _meta as well as in the
+// Mcp-Protocol-Version header, while the SDK sends notifications (such as
+// notifications/cancelled) with the header only. mcp-go answers those with
+// 400, and the SDK's session breaks. For a notification that names a modern
+// version in the header but not in _meta, the version is copied in.
+func withNotificationMeta(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		version := r.Header.Get(mcp.HeaderProtocolVersion)
+		if r.Method != http.MethodPost || !mcp.IsModernProtocol(version) || r.ContentLength > maxPatchedBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxPatchedBody+1))
+		r.Body.Close()
+		if err != nil {
+			http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if len(body) <= maxPatchedBody {
+			body = addNotificationMeta(body, version)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// maxPatchedBody bounds the bodies withNotificationMeta looks into:
+// notifications are small.
+const maxPatchedBody = 64 << 10
+
+func addNotificationMeta(body []byte, version string) []byte {
+	var msg map[string]any
+	if json.Unmarshal(body, &msg) != nil {
+		return body
+	}
+	method, _ := msg["method"].(string)
+	if _, isRequest := msg["id"]; isRequest || !strings.HasPrefix(method, "notifications/") {
+		return body
+	}
+	params, _ := msg["params"].(map[string]any)
+	if params == nil {
+		params = map[string]any{}
+	}
+	meta, _ := params["_meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	if _, ok := meta[mcp.MetaKeyProtocolVersion]; ok {
+		return body
+	}
+	meta[mcp.MetaKeyProtocolVersion] = version
+	params["_meta"] = meta
+	msg["params"] = params
+	out, err := json.Marshal(msg)
+	if err != nil {
+		return body
+	}
+	return out
 }

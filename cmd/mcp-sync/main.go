@@ -35,6 +35,7 @@ type environ struct {
 func commands() []command {
 	return []command{
 		{"demo", "watch an AI answer stream into a todo, on a local data file (no set-up needed)", runDemo},
+		{"serve", "serve the todo app over MCP (stdio, or streamable HTTP and SSE with --http)", runServe},
 		{"schema", "print the todo app's tables, mutators and actions with their JSON Schemas", runSchema},
 	}
 }

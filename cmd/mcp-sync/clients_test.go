@@ -1,0 +1,692 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mgclient "github.com/mark3labs/mcp-go/client"
+	mgtransport "github.com/mark3labs/mcp-go/client/transport"
+	mg "github.com/mark3labs/mcp-go/mcp"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-sync/mcp-sync/examples/todo"
+	"github.com/mcp-sync/mcp-sync/tools"
+)
+
+// goClient is what these tests need of an MCP client; it is implemented by
+// mcp-go's client and by the official Go SDK's, so every check runs against
+// both real clients.
+type goClient interface {
+	call(ctx context.Context, name string, args any, progressToken any) (result, error)
+	subscribe(ctx context.Context, uri string) error
+	read(ctx context.Context, uri string) (string, error)
+	listings(ctx context.Context) (string, error) // tools, resources and templates, as JSON
+	close()
+}
+
+type result struct {
+	isError    bool
+	text       string
+	structured json.RawMessage
+}
+
+// events collects what a client was told: updated URIs and progress.
+type events struct {
+	mu       sync.Mutex
+	updated  []string
+	progress map[string][]float64
+	wake     chan struct{}
+}
+
+func newEvents() *events {
+	return &events{progress: map[string][]float64{}, wake: make(chan struct{}, 1)}
+}
+
+func (e *events) addUpdate(uri string) {
+	e.mu.Lock()
+	e.updated = append(e.updated, uri)
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (e *events) addProgress(token any, p float64) {
+	e.mu.Lock()
+	k := fmt.Sprint(token)
+	e.progress[k] = append(e.progress[k], p)
+	e.mu.Unlock()
+}
+
+func (e *events) progressOf(token string) []float64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]float64(nil), e.progress[token]...)
+}
+
+func (e *events) updates(uri string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, u := range e.updated {
+		if u == uri {
+			n++
+		}
+	}
+	return n
+}
+
+// --- mcp-go ---
+
+type mgClient struct {
+	c      *mgclient.Client
+	legacy bool
+	listen context.CancelFunc
+	subs   []string
+	mu     sync.Mutex
+}
+
+func newMG(t *testing.T, tr mgtransport.Interface, legacy bool, ev *events) goClient {
+	t.Helper()
+	var opts []mgclient.ClientOption
+	if legacy {
+		//lint:ignore SA1019 the legacy protocol era is tested on purpose
+		opts = append(opts, mgclient.WithLegacyProtocolOnly())
+	}
+	c := mgclient.NewClient(tr, opts...)
+	c.OnNotification(func(n mg.JSONRPCNotification) {
+		switch n.Method {
+		case "notifications/resources/updated":
+			uri, _ := n.Params.AdditionalFields["uri"].(string)
+			ev.addUpdate(uri)
+		case "notifications/progress":
+			p, _ := n.Params.AdditionalFields["progress"].(float64)
+			ev.addProgress(n.Params.AdditionalFields["progressToken"], p)
+		}
+	})
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatalf("mcp-go start: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := mg.InitializeRequest{}
+	req.Params.ClientInfo = mg.Implementation{Name: "mcp-go-test", Version: "1"}
+	if legacy {
+		req.Params.ProtocolVersion = mg.ProtocolVersion20251125
+	}
+	if _, err := c.Initialize(ctx, req); err != nil {
+		t.Fatalf("mcp-go initialize: %v", err)
+	}
+	return &mgClient{c: c, legacy: legacy}
+}
+
+func (m *mgClient) call(ctx context.Context, name string, args any, token any) (result, error) {
+	req := mg.CallToolRequest{}
+	req.Params.Name = name
+	req.Params.Arguments = args
+	if token != nil {
+		req.Params.Meta = &mg.Meta{ProgressToken: token}
+	}
+	res, err := m.c.CallTool(ctx, req)
+	if err != nil {
+		return result{}, err
+	}
+	r := result{isError: res.IsError}
+	for _, c := range res.Content {
+		if tc, ok := c.(mg.TextContent); ok {
+			r.text += tc.Text
+		}
+	}
+	if res.StructuredContent != nil {
+		r.structured, _ = json.Marshal(res.StructuredContent)
+	}
+	return r, nil
+}
+
+func (m *mgClient) subscribe(ctx context.Context, uri string) error {
+	if m.legacy {
+		//lint:ignore SA1019 the legacy protocol era is tested on purpose
+		return m.c.Subscribe(ctx, mg.SubscribeRequest{Params: mg.SubscribeParams{URI: uri}})
+	}
+	// 2026-07-28: one subscriptions/listen stream with every URI so far.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.listen != nil {
+		m.listen()
+	}
+	m.subs = append(m.subs, uri)
+	lctx, cancel := context.WithCancel(context.Background())
+	m.listen = cancel
+	go func(uris []string) { _ = m.c.Listen(lctx, mg.SubscriptionFilter{ResourceSubscriptions: uris}) }(append([]string(nil), m.subs...))
+	return nil
+}
+
+func (m *mgClient) read(ctx context.Context, uri string) (string, error) {
+	res, err := m.c.ReadResource(ctx, mg.ReadResourceRequest{Params: mg.ReadResourceParams{URI: uri}})
+	if err != nil {
+		return "", err
+	}
+	return res.Contents[0].(mg.TextResourceContents).Text, nil
+}
+
+func (m *mgClient) listings(ctx context.Context) (string, error) {
+	tl, err := m.c.ListTools(ctx, mg.ListToolsRequest{})
+	if err != nil {
+		return "", err
+	}
+	rl, err := m.c.ListResources(ctx, mg.ListResourcesRequest{})
+	if err != nil {
+		return "", err
+	}
+	rt, err := m.c.ListResourceTemplates(ctx, mg.ListResourceTemplatesRequest{})
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal([]any{tl, rl, rt})
+	return string(b), err
+}
+
+func (m *mgClient) close() {
+	m.mu.Lock()
+	if m.listen != nil {
+		m.listen()
+	}
+	m.mu.Unlock()
+	m.c.Close()
+}
+
+// --- the official Go SDK ---
+
+type sdkClient struct{ s *sdk.ClientSession }
+
+func newSDK(t *testing.T, tr sdk.Transport, version string, ev *events) goClient {
+	t.Helper()
+	c := sdk.NewClient(&sdk.Implementation{Name: "go-sdk-test", Version: "1"}, &sdk.ClientOptions{
+		ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) {
+			ev.addUpdate(r.Params.URI)
+		},
+		ProgressNotificationHandler: func(_ context.Context, r *sdk.ProgressNotificationClientRequest) {
+			ev.addProgress(r.Params.ProgressToken, r.Params.Progress)
+		},
+	})
+	// Connect's context lives as long as the session (the SSE stream).
+	s, err := c.Connect(context.Background(), tr, &sdk.ClientSessionOptions{ProtocolVersion: version})
+	if err != nil {
+		t.Fatalf("go-sdk connect: %v", err)
+	}
+	return &sdkClient{s: s}
+}
+
+func (c *sdkClient) call(ctx context.Context, name string, args any, token any) (result, error) {
+	p := &sdk.CallToolParams{Name: name, Arguments: args}
+	if token != nil {
+		p.SetProgressToken(token)
+	}
+	res, err := c.s.CallTool(ctx, p)
+	if err != nil {
+		return result{}, err
+	}
+	r := result{isError: res.IsError}
+	for _, ct := range res.Content {
+		if tc, ok := ct.(*sdk.TextContent); ok {
+			r.text += tc.Text
+		}
+	}
+	if res.StructuredContent != nil {
+		r.structured, _ = json.Marshal(res.StructuredContent)
+	}
+	return r, nil
+}
+
+func (c *sdkClient) subscribe(ctx context.Context, uri string) error {
+	return c.s.Subscribe(ctx, &sdk.SubscribeParams{URI: uri})
+}
+
+func (c *sdkClient) read(ctx context.Context, uri string) (string, error) {
+	res, err := c.s.ReadResource(ctx, &sdk.ReadResourceParams{URI: uri})
+	if err != nil {
+		return "", err
+	}
+	return res.Contents[0].Text, nil
+}
+
+func (c *sdkClient) listings(ctx context.Context) (string, error) {
+	tl, err := c.s.ListTools(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	rl, err := c.s.ListResources(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	rt, err := c.s.ListResourceTemplates(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal([]any{tl, rl, rt})
+	return string(b), err
+}
+
+func (c *sdkClient) close() { c.s.Close() }
+
+// --- connections ---
+
+// stdioArgs is how the stdio tests start the server.
+func stdioArgs(t *testing.T, extra ...string) []string {
+	return append([]string{"serve", "--data", filepath.Join(t.TempDir(), "app.db"), "--ai-delay", "1ms"}, extra...)
+}
+
+var quietEnv = append(os.Environ(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=", "MCP_SYNC_TOKEN=")
+
+type clientCase struct {
+	name    string
+	connect func(t *testing.T, ev *events) goClient
+}
+
+// clientCases is every client × transport × protocol era.
+func clientCases(t *testing.T) []clientCase {
+	bin := interopBinary(t)
+	base := strings.TrimSuffix(startHTTPServer(t), tools.PathStreamable)
+	return []clientCase{
+		{"mcp-go/stdio/modern", func(t *testing.T, ev *events) goClient {
+			tr := mgtransport.NewStdioWithOptions(bin, quietEnv, stdioArgs(t))
+			if err := tr.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return newMG(t, tr, false, ev)
+		}},
+		{"mcp-go/stdio/legacy", func(t *testing.T, ev *events) goClient {
+			tr := mgtransport.NewStdioWithOptions(bin, quietEnv, stdioArgs(t))
+			if err := tr.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return newMG(t, tr, true, ev)
+		}},
+		{"mcp-go/http/modern", func(t *testing.T, ev *events) goClient {
+			tr, err := mgtransport.NewStreamableHTTP(base + tools.PathStreamable)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return newMG(t, tr, false, ev)
+		}},
+		{"mcp-go/http/legacy", func(t *testing.T, ev *events) goClient {
+			//lint:ignore SA1019 the legacy protocol era is tested on purpose
+			tr, err := mgtransport.NewStreamableHTTP(base+tools.PathStreamable, mgtransport.WithContinuousListening())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return newMG(t, tr, true, ev)
+		}},
+		{"mcp-go/sse/legacy", func(t *testing.T, ev *events) goClient {
+			tr, err := mgtransport.NewSSE(base + tools.PathSSE)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return newMG(t, tr, true, ev)
+		}},
+		{"go-sdk/stdio", func(t *testing.T, ev *events) goClient {
+			cmd := exec.Command(bin, stdioArgs(t)...)
+			cmd.Env = quietEnv
+			return newSDK(t, &sdk.CommandTransport{Command: cmd}, "", ev)
+		}},
+		{"go-sdk/http/modern", func(t *testing.T, ev *events) goClient {
+			return newSDK(t, &sdk.StreamableClientTransport{Endpoint: base + tools.PathStreamable}, "", ev)
+		}},
+		{"go-sdk/http/legacy", func(t *testing.T, ev *events) goClient {
+			return newSDK(t, &sdk.StreamableClientTransport{Endpoint: base + tools.PathStreamable}, "2025-11-25", ev)
+		}},
+		{"go-sdk/sse/legacy", func(t *testing.T, ev *events) goClient {
+			return newSDK(t, &sdk.SSEClientTransport{Endpoint: base + tools.PathSSE}, "2025-11-25", ev)
+		}},
+	}
+}
+
+func mustCall(t *testing.T, c goClient, name string, args any) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := c.call(ctx, name, args, nil)
+	if err != nil {
+		t.Fatalf("call %s: %v", name, err)
+	}
+	return r
+}
+
+func getTodo(t *testing.T, c goClient, id string) (todo.Todo, bool, uint64) {
+	t.Helper()
+	r := mustCall(t, c, "get_row", map[string]any{"table": "todos", "key": id})
+	var out struct {
+		Found   bool
+		Value   todo.Todo
+		Version uint64
+	}
+	if r.isError || json.Unmarshal([]byte(r.text), &out) != nil {
+		t.Fatalf("get_row %s: %+v", id, r)
+	}
+	return out.Value, out.Found, out.Version
+}
+
+// TestGoClients runs the same checks with mcp-go's client and the official
+// Go SDK's, over stdio, streamable HTTP and SSE, on both protocol eras,
+// against the real binary.
+func TestGoClients(t *testing.T) {
+	for _, cc := range clientCases(t) {
+		t.Run(cc.name, func(t *testing.T) {
+			ev := newEvents()
+			c := cc.connect(t, ev)
+			defer c.close()
+			ctx := context.Background()
+			id := strings.NewReplacer("/", "-").Replace(cc.name)
+
+			// Every surface, and no sign of the server-only table.
+			all, err := c.listings(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{`"setTodo"`, `"generateWithAI"`, `"get_row"`, `"mcp-sync://table/todos"`} {
+				if !strings.Contains(all, want) {
+					t.Errorf("listings lack %s", want)
+				}
+			}
+			if strings.Contains(all, "secrets") {
+				t.Errorf("listings mention the server-only table: %s", all)
+			}
+			hidden := mustCall(t, c, "list_rows", map[string]any{"table": "secrets"})
+			absent := mustCall(t, c, "list_rows", map[string]any{"table": "nosuch"})
+			if !hidden.isError || strings.ReplaceAll(hidden.text, "secrets", "nosuch") != absent.text {
+				t.Errorf("the server-only table answers unlike a missing one: %q vs %q", hidden.text, absent.text)
+			}
+			if _, err := c.read(ctx, tools.TableURI("secrets")); err == nil {
+				t.Error("reading the server-only table's resource worked")
+			}
+
+			// A mutator; invalid input writes nothing.
+			r := mustCall(t, c, "setTodo", map[string]any{"id": id, "text": "first", "completed": false})
+			if r.isError || !strings.Contains(string(r.structured), `"version"`) {
+				t.Fatalf("setTodo: %+v", r)
+			}
+			r = mustCall(t, c, "setTodo", map[string]any{"id": id + "-bad", "text": "x", "completed": "yes"})
+			if !r.isError || !strings.Contains(r.text, "/completed") {
+				t.Errorf("invalid input: want isError naming /completed, got %+v", r)
+			}
+			if _, found, _ := getTodo(t, c, id+"-bad"); found {
+				t.Error("an invalid call wrote its row")
+			}
+
+			// A subscriber sees the row's changes; re-reading on each update
+			// ends on the exact final value.
+			row := tools.RowURI("todos", id)
+			if err := c.subscribe(ctx, row); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; ev.updates(row) == 0; i++ {
+				if i == 40 {
+					t.Fatal("no update for a subscribed row after 40 writes")
+				}
+				mustCall(t, c, "setTodo", map[string]any{"id": id, "text": fmt.Sprint("wait ", i), "completed": false})
+				waitUntil(100*time.Millisecond, func() bool { return ev.updates(row) > 0 })
+			}
+			gen := id + "-gen"
+			genURI := tools.RowURI("todos", gen)
+			if err := c.subscribe(ctx, genURI); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(cc.name, "mcp-go") || !strings.HasSuffix(cc.name, "modern") {
+				time.Sleep(50 * time.Millisecond) // resources/subscribe has returned; listen needs its stream
+			} else {
+				time.Sleep(300 * time.Millisecond)
+			}
+			r = mustCall(t, c, "createAndGenerate", map[string]any{"id": gen, "prompt": "plan a picnic"})
+			var created struct{ Runs []string }
+			if r.isError || json.Unmarshal(r.structured, &created) != nil || len(created.Runs) != 1 {
+				t.Fatalf("createAndGenerate: %+v", r)
+			}
+			var texts []string
+			seen := 0
+			deadline := time.Now().Add(30 * time.Second)
+			for time.Now().Before(deadline) {
+				select {
+				case <-ev.wake:
+				case <-time.After(50 * time.Millisecond):
+				}
+				if n := ev.updates(genURI); n == seen {
+					continue
+				} else {
+					seen = n
+				}
+				txt, err := c.read(ctx, genURI)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var v todo.Todo
+				_ = json.Unmarshal([]byte(txt), &v)
+				if len(texts) == 0 || texts[len(texts)-1] != v.Text {
+					texts = append(texts, v.Text)
+				}
+				if v.Status == todo.StatusReady {
+					break
+				}
+			}
+			final, _, _ := getTodo(t, c, gen)
+			var rec struct {
+				Status string
+				Output struct{ Text string }
+			}
+			var run result
+			waitUntil(5*time.Second, func() bool { // the run is marked after its last write
+				run = mustCall(t, c, "get_run", map[string]any{"id": created.Runs[0]})
+				_ = json.Unmarshal([]byte(run.text), &rec)
+				return rec.Status == "succeeded"
+			})
+			if final.Status != todo.StatusReady || len(texts) == 0 || texts[len(texts)-1] != final.Text || rec.Output.Text != final.Text || rec.Status != "succeeded" {
+				t.Fatalf("watched %d values ending %q; final row %+v; run %s", len(texts), texts[len(texts)-1:], final, run.text)
+			}
+			for i := 1; i < len(texts); i++ {
+				if !strings.HasPrefix(texts[i], texts[i-1]) {
+					t.Fatalf("value %d %q is not a continuation of %q", i, texts[i], texts[i-1])
+				}
+			}
+
+			// An action with progress: one report per ctx.Mutate, the last
+			// included, for several calls in a row.
+			calls := 5
+			if cc.name == "go-sdk/http/modern" || cc.name == "go-sdk/sse/legacy" {
+				calls = 50
+			}
+			for i := range calls {
+				key := fmt.Sprintf("%s-p%d", id, i)
+				mustCall(t, c, "setTodo", map[string]any{"id": key, "text": "", "completed": false})
+				_, _, before := getTodo(t, c, key)
+				token := fmt.Sprintf("tok-%s-%d", id, i)
+				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				r, err := c.call(cctx, "generateWithAI", map[string]any{"id": key, "prompt": "p"}, token)
+				cancel()
+				if err != nil || r.isError {
+					t.Fatalf("generateWithAI: %v %+v", err, r)
+				}
+				_, _, after := getTodo(t, c, key)
+				commits := int(after - before) // nothing else writes meanwhile on this server…
+				if !strings.Contains(cc.name, "stdio") {
+					commits = 0 // …but the HTTP server is shared by the parallel subtests
+				}
+				if !waitUntil(time.Second, func() bool {
+					p := ev.progressOf(token)
+					return len(p) > 1 && (commits == 0 || len(p) == commits)
+				}) {
+					t.Fatalf("call %d: progress %v, want one per commit (%d)", i, ev.progressOf(token), commits)
+				}
+				p := ev.progressOf(token)
+				for j, v := range p {
+					if v != float64(j+1) && !strings.Contains(cc.name, "http/legacy") {
+						t.Fatalf("call %d: progress %v is not 1..n", i, p)
+					}
+				}
+			}
+		})
+	}
+}
+
+func waitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return cond()
+}
+
+// TestGoClientCancelStopsAction: cancelling a streaming call stops the
+// stream, and the row ends with status error and the text so far.
+func TestGoClientCancelStopsAction(t *testing.T) {
+	bin := interopBinary(t)
+	base := strings.TrimSuffix(startHTTPServer(t, "--ai-delay", "100ms"), tools.PathStreamable)
+	cases := map[string]func(t *testing.T) goClient{
+		"go-sdk/http": func(t *testing.T) goClient {
+			return newSDK(t, &sdk.StreamableClientTransport{Endpoint: base + tools.PathStreamable}, "", newEvents())
+		},
+		"mcp-go/stdio": func(t *testing.T) goClient {
+			tr := mgtransport.NewStdioWithOptions(bin, quietEnv, stdioArgs(t, "--ai-delay", "100ms"))
+			if err := tr.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return newMG(t, tr, false, newEvents())
+		},
+	}
+	for name, connect := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := connect(t)
+			defer c.close()
+			id := "cancel-" + strings.ReplaceAll(name, "/", "-")
+			mustCall(t, c, "setTodo", map[string]any{"id": id, "text": "", "completed": false})
+			ctx, cancel := context.WithTimeout(context.Background(), 450*time.Millisecond)
+			_, err := c.call(ctx, "generateWithAI", map[string]any{"id": id, "prompt": "p"}, nil)
+			cancel()
+			if err == nil {
+				t.Fatal("the cancelled call returned no error")
+			}
+			var row todo.Todo
+			if !waitUntil(time.Second, func() bool { row, _, _ = getTodo(t, c, id); return row.Status == todo.StatusError }) {
+				t.Fatalf("1 s after cancelling, the row is %+v; want status error", row)
+			}
+			time.Sleep(300 * time.Millisecond)
+			if again, _, _ := getTodo(t, c, id); again.Text != row.Text || row.Text == "" {
+				t.Errorf("the text kept growing after the cancel (%q → %q), or none was kept", row.Text, again.Text)
+			}
+		})
+	}
+}
+
+// TestGoClientBearerToken: a server with a token refuses clients without it.
+func TestGoClientBearerToken(t *testing.T) {
+	base := strings.TrimSuffix(startHTTPServer(t, "--token", "s3cret"), tools.PathStreamable)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := sdk.NewClient(&sdk.Implementation{Name: "no-token", Version: "1"}, nil)
+	if s, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: base + tools.PathStreamable, MaxRetries: -1}, nil); err == nil {
+		s.Close()
+		t.Fatal("connected without the token")
+	}
+	withToken := &http.Client{Transport: bearer{"s3cret"}}
+	s := newSDK(t, &sdk.StreamableClientTransport{Endpoint: base + tools.PathStreamable, HTTPClient: withToken}, "", newEvents())
+	defer s.close()
+	if r := mustCall(t, s, "setTodo", map[string]any{"id": "t", "text": "x", "completed": false}); r.isError {
+		t.Fatalf("with the token: %+v", r)
+	}
+}
+
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestStdioStdoutIsProtocolOnly feeds the stdio server good and bad input
+// and checks that every line it writes to stdout is a JSON-RPC message.
+func TestStdioStdoutIsProtocolOnly(t *testing.T) {
+	bin := interopBinary(t)
+	cmd := exec.Command(bin, stdioArgs(t)...)
+	cmd.Env = quietEnv
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	in := []string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"setTodo","arguments":{"id":"a","text":"hi","completed":false}}}`,
+		`this is not json`,
+		`{"jsonrpc":"2.0","id":3,"method":"no/such/method"}`,
+		`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"noSuchTool","arguments":{}}}`,
+		`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"generateWithAI","arguments":{"id":"a","prompt":"p"},"_meta":{"progressToken":"t"}}}`,
+	}
+	go func() {
+		for _, l := range in {
+			fmt.Fprintln(stdin, l)
+		}
+	}()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	got := map[float64]bool{}
+	timeout := time.After(20 * time.Second)
+	for !got[5] {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("stdout closed early; stderr:\n%s", stderr.String())
+			}
+			var msg struct {
+				JSONRPC string   `json:"jsonrpc"`
+				ID      *float64 `json:"id"`
+			}
+			if err := json.Unmarshal([]byte(l), &msg); err != nil || msg.JSONRPC != "2.0" {
+				t.Fatalf("stdout carried a line that is not JSON-RPC: %q", l)
+			}
+			if msg.ID != nil {
+				got[*msg.ID] = true
+			}
+		case <-timeout:
+			t.Fatalf("no answer to every request within 20 s (got %v); stderr:\n%s", got, stderr.String())
+		}
+	}
+	stdin.Close()
+	done := make(chan error, 1)
+	go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v after stdin closed; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("serve did not exit within 10 s of stdin closing")
+	}
+	if !strings.Contains(stderr.String(), "serving MCP on stdio") {
+		t.Errorf("the log did not go to stderr: %q", stderr.String())
+	}
+}

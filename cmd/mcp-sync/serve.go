@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/examples/conformance"
+	"github.com/mcp-sync/mcp-sync/examples/todo"
+	"github.com/mcp-sync/mcp-sync/tools"
+)
+
+func runServe(ctx context.Context, env *environ, args []string) int {
+	fs := newFlags(env, "serve", "serve [flags]",
+		"Serves the todo app (or, with --app conformance, the MCP conformance suite's\n"+
+			"fixtures) over MCP: every mutator and action is a tool, every table a\n"+
+			"resource. stdio by default (register it in Claude or an IDE as a command);\n"+
+			"with --http, streamable HTTP at /mcp and SSE at /sse on that address.\n"+
+			"Logs go to stderr; in stdio mode stdout carries only the protocol.")
+	data := fs.String("data", "", "data file (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
+	httpAddr := fs.String("http", "", "serve HTTP on this address instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
+	token := fs.String("token", "", "require Authorization: Bearer <token> on HTTP (default $MCP_SYNC_TOKEN)")
+	delay := fs.Duration("ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
+	verbose := fs.Bool("v", false, "log debug detail")
+	app := fs.String("app", "todo", "the app to serve: todo, or conformance (the fixtures of the MCP conformance suite)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "mcp-sync serve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if *app != "todo" && *app != "conformance" {
+		fmt.Fprintf(env.stderr, "mcp-sync serve: unknown app %q (want todo or conformance)\n", *app)
+		return exitUsage
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	fail := func(format string, a ...any) int {
+		logger.Error(fmt.Sprintf(format, a...))
+		return exitFail
+	}
+	if *token == "" {
+		*token = env.getenv("MCP_SYNC_TOKEN")
+	}
+	path, err := dataPath(*data, env.getenv)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fail("creating the data directory: %v", err)
+	}
+
+	// The AI notice goes to stderr: stdout is the protocol.
+	provider, closeAI, err := demoProvider(&environ{stdout: env.stderr, stderr: env.stderr, getenv: env.getenv}, *delay)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer closeAI()
+	cfg, opts := todo.Config(provider, env.getenv), tools.Options{Name: "mcp-sync-todo",
+		Instructions: "A todo list kept in a transactional store. Use setTodo/deleteTodo to change todos, createAndGenerate to have AI write one (it runs after the commit; follow it with get_row or get_run), and list_rows/get_row to read."}
+	if *app == "conformance" {
+		cfg, opts = conformance.Config(), conformance.Options()
+	}
+	opts.Logger = logger
+	eng, err := backend.Open(cfg, backend.Options{Path: path, Logger: logger})
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer eng.Close()
+	srv, err := tools.New(eng, opts)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer srv.Close()
+
+	if *httpAddr == "" {
+		logger.Info("serving MCP on stdio", "app", *app, "data", path)
+		if err := srv.ServeStdio(ctx, os.Stdin, env.stdout); err != nil {
+			return fail("%v", err)
+		}
+		return exitOK
+	}
+	err = srv.ServeHTTP(ctx, *httpAddr, tools.HTTPOptions{Token: *token}, func(base string) {
+		logger.Info("serving MCP over HTTP", "url", base+tools.PathStreamable, "sse", base+tools.PathSSE,
+			"app", *app, "data", path, "token", *token != "")
+	})
+	if err != nil {
+		return fail("%v", err)
+	}
+	return exitOK
+}
