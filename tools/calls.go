@@ -108,7 +108,8 @@ func (s *Server) errorResult(ctx context.Context, kind, name string, err error) 
 	var msg string
 	switch backend.KindOf(err) {
 	case backend.ErrInvalidInput:
-		msg = fmt.Sprintf("invalid arguments for %s %s: %v. Nothing was written; fix the arguments to match the tool's inputSchema and call again.", kind, name, err)
+		// The engine's message already names the mutator or action.
+		msg = fmt.Sprintf("%v. Nothing was written; fix the arguments to match the tool's inputSchema and call again.", err)
 	case backend.ErrInvalidOutput:
 		s.log.Error("action output does not match its declared schema", "action", name, "err", err)
 		msg = fmt.Sprintf("%s %s failed: its output did not match its declared output schema (a server bug): %v", kind, name, err)

@@ -14,7 +14,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend/ai"
 	"github.com/mcp-sync/mcp-sync/backend/ai/localai"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
-	"github.com/mcp-sync/mcp-sync/storage"
+	"github.com/mcp-sync/mcp-sync/tools"
 )
 
 func runDemo(ctx context.Context, env *environ, args []string) int {
@@ -57,28 +57,109 @@ func runDemo(ctx context.Context, env *environ, args []string) int {
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	id := fmt.Sprintf("demo-%d", time.Now().UnixNano())
-	sub, err := eng.Subscribe(storage.Filter{Table: todo.Todos.Name(), Key: id}, eng.Version())
-	if err != nil {
-		return fail("%v", err)
-	}
-	defer sub.Close()
-	input, _ := json.Marshal(todo.GenerateInput{ID: id, Prompt: *prompt})
-	if _, err := eng.Mutate(ctx, todo.CreateAndGenerate.Name(), input); err != nil {
-		return fail("%v", err)
-	}
-	fmt.Fprintf(env.stdout, "createAndGenerate committed todo %q; generateWithAI runs after the commit.\nPrompt: %s\n\n", id, *prompt)
 
-	final, updates, err := follow(ctx, env, eng, sub, id)
+	// The demo is an MCP client of the server it starts, on loopback, like
+	// any other client: it subscribes to the row and re-reads it on every
+	// notifications/resources/updated.
+	srv, err := tools.New(eng, tools.Options{Name: "mcp-sync-todo", Logger: logger})
 	if err != nil {
 		return fail("%v", err)
+	}
+	defer srv.Close()
+	serveCtx, stopServe := context.WithCancel(ctx)
+	urlc, served := make(chan string, 1), make(chan error, 1)
+	go func() {
+		served <- srv.ServeHTTP(serveCtx, "127.0.0.1:0", tools.HTTPOptions{}, func(u string) { urlc <- u })
+	}()
+	defer func() { stopServe(); <-served }()
+	var base string
+	select {
+	case base = <-urlc:
+	case err := <-served:
+		return fail("%v", err)
+	}
+	cn, err := dial(ctx, env, &connFlags{url: base + tools.PathStreamable})
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer cn.close()
+	fmt.Fprintf(env.stdout, "MCP server: %s (this demo is its client)\n", base+tools.PathStreamable)
+
+	id := fmt.Sprintf("demo-%d", time.Now().UnixNano())
+	uri := tools.RowURI(todo.Todos.Name(), id)
+	if err := cn.subscribe(ctx, uri); err != nil {
+		return fail("subscribing to %s: %v", uri, err)
+	}
+	time.Sleep(50 * time.Millisecond) // the subscriptions/listen stream opens in the background
+	before := eng.Version()
+	input, _ := json.Marshal(todo.GenerateInput{ID: id, Prompt: *prompt})
+	res, err := cn.call(ctx, todo.CreateAndGenerate.Name(), input, nil)
+	if err != nil {
+		return fail("calling createAndGenerate: %v", err)
+	}
+	if res.IsError {
+		return fail("createAndGenerate: %s", resultText(res))
+	}
+	var created struct{ Runs []string }
+	_ = json.Unmarshal([]byte(resultText(res)), &created)
+	fmt.Fprintf(env.stdout, "Called createAndGenerate: todo %q committed; generateWithAI runs after the commit.\nPrompt: %s\n\n", id, *prompt)
+
+	final, seen, err := follow(ctx, env, cn, uri)
+	if err != nil {
+		return fail("watching todo %s: %v", id, err)
 	}
 	fmt.Fprintln(env.stdout)
 	if final.Status != todo.StatusReady {
-		return fail("the todo ended with status %q: see the action run's error above", final.Status)
+		if len(created.Runs) > 0 {
+			if r, err := cn.call(ctx, "get_run", json.RawMessage(fmt.Sprintf(`{"id":%q}`, created.Runs[0])), nil); err == nil {
+				var run struct{ Error string }
+				if json.Unmarshal([]byte(resultText(r)), &run) == nil && run.Error != "" {
+					fmt.Fprintf(env.stderr, "\ngenerateWithAI failed: %s\n", run.Error)
+				}
+			}
+		}
+		return fail("the todo ended with status %q", final.Status)
 	}
-	fmt.Fprintf(env.stdout, "\nReady: %d updates streamed into the row, each its own committed transaction (now at version %d).\n", updates, eng.Version())
+	commits := eng.Version() - before
+	fmt.Fprintf(env.stdout, "\nReady: %d commits, each its own transaction; this client saw %d of them (updates coalesce while it reads).\n", commits, seen)
 	return exitOK
+}
+
+// follow re-reads the todo at uri on each update and prints its text as it
+// grows, until its status is final. It returns the last value and how many
+// distinct values it saw.
+func follow(ctx context.Context, env *environ, cn *conn, uri string) (todo.Todo, int, error) {
+	var (
+		row   todo.Todo
+		shown string
+		seen  int
+		last  string
+	)
+	for {
+		text, err := cn.read(ctx, uri)
+		if err == nil && text != last {
+			last = text
+			seen++
+			if err := json.Unmarshal([]byte(text), &row); err != nil {
+				return row, seen, err
+			}
+			if strings.HasPrefix(row.Text, shown) {
+				fmt.Fprint(env.stdout, row.Text[len(shown):]) // the text grows in place
+			} else {
+				fmt.Fprintf(env.stdout, "\n%s", row.Text) // rewritten: start over
+			}
+			shown = row.Text
+			if row.Status == todo.StatusReady || row.Status == todo.StatusError {
+				return row, seen, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return row, seen, ctx.Err()
+		case <-cn.updates:
+		case <-time.After(time.Second): // a lost subscription must not hang the demo
+		}
+	}
 }
 
 // demoProvider picks the AI endpoint: the one configured in the environment,
@@ -105,72 +186,4 @@ func demoProvider(env *environ, delay time.Duration) (ai.Provider, func(), error
 	fmt.Fprintf(env.stdout, "AI: no OPENAI_API_KEY set, so mcp-sync uses its built-in local stream at %s:\n"+
 		"    canned text, not a real model. Set OPENAI_API_KEY to use one.\n", srv.URL())
 	return p, func() { srv.Close() }, nil
-}
-
-// follow prints the todo's text as it grows, until its status is final. It
-// returns the last value and how many values it saw.
-func follow(ctx context.Context, env *environ, eng *backend.Engine, sub *storage.Subscription, id string) (todo.Todo, int, error) {
-	var shown string
-	var row todo.Todo
-	updates := 0
-	show := func(next todo.Todo) {
-		updates++
-		row = next
-		if strings.HasPrefix(next.Text, shown) {
-			fmt.Fprint(env.stdout, next.Text[len(shown):]) // the text grows in place
-		} else {
-			fmt.Fprintf(env.stdout, "\n%s", next.Text) // rewritten: start over
-		}
-		shown = next.Text
-	}
-	for row.Status != todo.StatusReady && row.Status != todo.StatusError || updates == 0 {
-		ev, err := sub.Next(ctx)
-		if err != nil {
-			return row, updates, fmt.Errorf("watching todo %s: %w", id, err)
-		}
-		if ev.Resync { // fell behind the change log: read the row as it is now
-			raw, ok, _, err := eng.Get(todo.Todos.Name(), id)
-			if err != nil || !ok {
-				return row, updates, fmt.Errorf("re-reading todo %s after a resync: %v", id, err)
-			}
-			var next todo.Todo
-			if err := json.Unmarshal(raw, &next); err != nil {
-				return row, updates, err
-			}
-			show(next)
-			continue
-		}
-		for _, c := range ev.Changes {
-			if c.Op == storage.OpDelete {
-				return row, updates, fmt.Errorf("todo %s was deleted while it was being written", id)
-			}
-			var next todo.Todo
-			if err := json.Unmarshal(c.Value, &next); err != nil {
-				return row, updates, err
-			}
-			show(next)
-		}
-	}
-	if row.Status == todo.StatusError {
-		if run, _, _ := lastRun(eng); run != nil && run.Error != "" {
-			fmt.Fprintf(env.stderr, "\ngenerateWithAI failed: %s\n", run.Error)
-		}
-	}
-	return row, updates, nil
-}
-
-// lastRun returns the most recent action run.
-func lastRun(eng *backend.Engine) (*backend.Run, bool, error) {
-	var id string
-	err := eng.Store().View(func(tx *storage.ReadTx) error {
-		rows, _, err := tx.Scan(backend.RunsTable, storage.ScanOptions{Reverse: true, Limit: 1})
-		if len(rows) > 0 {
-			id = rows[0].Key
-		}
-		return err
-	})
-	if err != nil || id == "" {
-		return nil, false, err
-	}
-	return eng.Run(id)
 }

@@ -62,3 +62,23 @@ func dataPath(flagValue string, getenv func(string) string) (string, error) {
 	}
 	return filepath.Join(dir, "mcp-sync", "todo.db"), nil
 }
+
+// parseArgs is parse that also takes flags after positional arguments
+// (`watch todos/1 --until status=ready`), returning the positional ones.
+// A "--" ends the flags.
+func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	for {
+		if code, ok := parse(fs, args); !ok {
+			return nil, code, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, true
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), 0, true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

@@ -35,7 +35,10 @@ type environ struct {
 func commands() []command {
 	return []command{
 		{"demo", "watch an AI answer stream into a todo, on a local data file (no set-up needed)", runDemo},
-		{"serve", "serve the todo app over MCP (stdio, or streamable HTTP and SSE with --http)", runServe},
+		{"serve", "serve an app over MCP (stdio, or streamable HTTP and SSE with --http)", runServe},
+		{"tools", "list a server's tools with their schemas", runTools},
+		{"call", "call a tool and print its result, with progress", runCall},
+		{"watch", "print a table's or a row's changes live", runWatch},
 		{"schema", "print the todo app's tables, mutators and actions with their JSON Schemas", runSchema},
 	}
 }

@@ -29,7 +29,7 @@ func TestDemoRunsToReady(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"Data file: " + data, "built-in local stream", "createAndGenerate committed", "Ready:"} {
+	for _, want := range []string{"Data file: " + data, "built-in local stream", "MCP server: http://127.0.0.1:", "Called createAndGenerate", "Hello!", "Ready:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

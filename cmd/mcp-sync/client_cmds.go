@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	mg "github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcp-sync/mcp-sync/tools"
+)
+
+func runTools(ctx context.Context, env *environ, args []string) int {
+	fs := newFlags(env, "tools", "tools [flags]",
+		"Lists a server's tools with their descriptions, hints and input schemas.\n"+
+			"By default it starts `mcp-sync serve` on the data file over stdio; --url talks to\n"+
+			"a running server instead.")
+	asJSON := fs.Bool("json", false, "print the tools/list result as JSON")
+	cf := addConnFlags(fs)
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(env.stderr, "mcp-sync tools: unexpected argument %q\n", pos[0])
+		return exitUsage
+	}
+	cn, err := dial(ctx, env, cf)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcp-sync tools: %v\n", err)
+		return exitFail
+	}
+	defer cn.close()
+	res, err := cn.c.ListTools(ctx, mg.ListToolsRequest{})
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcp-sync tools: %v\n", err)
+		return exitFail
+	}
+	if *asJSON {
+		out, _ := json.MarshalIndent(res, "", "  ")
+		fmt.Fprintln(env.stdout, string(out))
+		return exitOK
+	}
+	for i, t := range res.Tools {
+		if i > 0 {
+			fmt.Fprintln(env.stdout)
+		}
+		fmt.Fprintf(env.stdout, "%s%s\n  %s\n", t.Name, hintSummary(t.Annotations), t.Description)
+		raw, _ := json.Marshal(t)
+		var schemas struct {
+			In  json.RawMessage `json:"inputSchema"`
+			Out json.RawMessage `json:"outputSchema"`
+		}
+		_ = json.Unmarshal(raw, &schemas)
+		fmt.Fprintf(env.stdout, "  input:  %s\n", compactSchema(schemas.In))
+		if len(schemas.Out) > 0 {
+			fmt.Fprintf(env.stdout, "  output: %s\n", compactSchema(schemas.Out))
+		}
+	}
+	return exitOK
+}
+
+// hintSummary says in words what a tool's hints promise.
+func hintSummary(a mg.ToolAnnotation) string {
+	var h []string
+	is := func(b *bool) bool { return b != nil && *b }
+	if is(a.ReadOnlyHint) {
+		h = append(h, "read-only")
+	}
+	if is(a.DestructiveHint) {
+		h = append(h, "destructive")
+	}
+	if is(a.IdempotentHint) {
+		h = append(h, "idempotent")
+	}
+	if is(a.OpenWorldHint) {
+		h = append(h, "open-world")
+	}
+	if len(h) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(h, ", ") + ")"
+}
+
+// compactSchema prints an object schema as {field: type, …}, required
+// fields marked with *; anything else as compact JSON.
+func compactSchema(raw json.RawMessage) string {
+	var s struct {
+		Type       string                     `json:"type"`
+		Properties map[string]json.RawMessage `json:"properties"`
+		Required   []string                   `json:"required"`
+	}
+	if json.Unmarshal(raw, &s) != nil || s.Type != "object" {
+		var b bytes.Buffer
+		_ = json.Compact(&b, raw)
+		return b.String()
+	}
+	req := map[string]bool{}
+	for _, r := range s.Required {
+		req[r] = true
+	}
+	names := make([]string, 0, len(s.Properties))
+	for n := range s.Properties {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		var p struct {
+			Type any   `json:"type"`
+			Enum []any `json:"enum"`
+		}
+		_ = json.Unmarshal(s.Properties[n], &p)
+		t := fmt.Sprint(p.Type)
+		if p.Type == nil {
+			t = "any"
+		}
+		if len(p.Enum) > 0 {
+			t = fmt.Sprint(p.Enum)
+		}
+		mark := ""
+		if req[n] {
+			mark = "*"
+		}
+		parts[i] = n + mark + ": " + t
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func runCall(ctx context.Context, env *environ, args []string) int {
+	fs := newFlags(env, "call", "call [flags] TOOL [JSON|-]",
+		"Calls a tool and prints its result: structured results as JSON, text as text.\n"+
+			"JSON is the arguments object (default {}; - reads it from stdin). Progress from\n"+
+			"an action is shown on stderr while it runs. Exits 1 when the tool reports an\n"+
+			"error (isError), printing its message on stderr.")
+	cf := addConnFlags(fs)
+	quiet := fs.Bool("q", false, "do not show progress")
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		fs.Usage()
+		return exitUsage
+	}
+	name, input := pos[0], "{}"
+	if len(pos) == 2 {
+		input = pos[1]
+	}
+	if input == "-" {
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "mcp-sync call: reading arguments from stdin: %v\n", err)
+			return exitFail
+		}
+		input = string(b)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(input), &obj); err != nil {
+		fmt.Fprintf(env.stderr, "mcp-sync call: the arguments must be a JSON object, e.g. '{\"id\":\"1\"}': %v\n", err)
+		return exitUsage
+	}
+	cn, err := dial(ctx, env, cf)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcp-sync call: %v\n", err)
+		return exitFail
+	}
+	defer cn.close()
+	var onProgress func(float64, float64, string)
+	progressShown := false
+	if !*quiet {
+		onProgress = func(p, total float64, msg string) {
+			line := fmt.Sprintf("progress %g", p)
+			if total > 0 {
+				line = fmt.Sprintf("progress %g/%g", p, total)
+			}
+			if msg != "" {
+				line += ": " + msg
+			}
+			if env.isTerminal {
+				fmt.Fprintf(env.stderr, "\r\033[K%s", line) // redraw one status line
+			} else {
+				fmt.Fprintln(env.stderr, line)
+			}
+			progressShown = true
+		}
+	}
+	res, err := cn.call(ctx, name, json.RawMessage(input), onProgress)
+	if progressShown && env.isTerminal {
+		fmt.Fprintln(env.stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcp-sync call %s: %v\n", name, err)
+		return exitFail
+	}
+	if res.IsError {
+		fmt.Fprintf(env.stderr, "mcp-sync call %s: the tool reported an error: %s\n", name, resultText(res))
+		return exitFail
+	}
+	if res.StructuredContent != nil {
+		out, _ := json.MarshalIndent(res.StructuredContent, "", "  ")
+		fmt.Fprintln(env.stdout, string(out))
+		return exitOK
+	}
+	fmt.Fprintln(env.stdout, resultText(res))
+	return exitOK
+}
+
+func runWatch(ctx context.Context, env *environ, args []string) int {
+	fs := newFlags(env, "watch", "watch [flags] TABLE[/KEY]",
+		"Prints a table's or a row's changes live, as they are committed. A row whose\n"+
+			"text grows is redrawn in place on a terminal (only the new text is printed);\n"+
+			"otherwise each value is printed as one JSON line. A table prints a line per\n"+
+			"changed row: KEY VALUE (or KEY deleted). Stops on Ctrl-C, or with --until.")
+	cf := addConnFlags(fs)
+	until := fs.String("until", "", "stop once the row's FIELD equals VALUE, e.g. status=ready (rows only)")
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	table, key, isRow := strings.Cut(pos[0], "/")
+	if table == "" || isRow && key == "" {
+		fmt.Fprintf(env.stderr, "mcp-sync watch: want TABLE or TABLE/KEY, got %q\n", pos[0])
+		return exitUsage
+	}
+	untilField, untilValue, hasUntil := strings.Cut(*until, "=")
+	if *until != "" && (!hasUntil || !isRow) {
+		fmt.Fprintln(env.stderr, "mcp-sync watch: --until takes FIELD=VALUE and needs TABLE/KEY")
+		return exitUsage
+	}
+	cn, err := dial(ctx, env, cf)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcp-sync watch: %v\n", err)
+		return exitFail
+	}
+	defer cn.close()
+	uri := tools.TableURI(table)
+	if isRow {
+		uri = tools.RowURI(table, key)
+	}
+	if err := cn.subscribe(ctx, uri); err != nil {
+		fmt.Fprintf(env.stderr, "mcp-sync watch: subscribing to %s: %v\n", uri, err)
+		return exitFail
+	}
+	var show func() (done bool, err error)
+	if isRow {
+		w := &rowWatch{env: env, field: untilField, value: untilValue}
+		show = func() (bool, error) {
+			text, err := cn.read(ctx, uri)
+			if err != nil && strings.Contains(err.Error(), "no row") {
+				return false, nil // not written yet: wait for it
+			}
+			if err != nil {
+				return false, err
+			}
+			return w.show(text), nil
+		}
+	} else {
+		w := &tableWatch{env: env, last: map[string]string{}}
+		first := true
+		show = func() (bool, error) {
+			text, err := cn.read(ctx, uri)
+			if err != nil {
+				return false, err
+			}
+			w.show(text, first)
+			first = false
+			return false, nil
+		}
+	}
+	if done, err := show(); err != nil {
+		fmt.Fprintf(env.stderr, "mcp-sync watch: reading %s: %v\n", uri, err)
+		return exitFail
+	} else if done {
+		return exitOK
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-cn.updates:
+		}
+		// Coalesce: one read answers every update queued so far.
+		for drained := false; !drained; {
+			select {
+			case <-cn.updates:
+			default:
+				drained = true
+			}
+		}
+		done, err := show()
+		if err != nil {
+			fmt.Fprintf(env.stderr, "mcp-sync watch: reading %s: %v\n", uri, err)
+			return exitFail
+		}
+		if done {
+			return exitOK
+		}
+	}
+}
+
+// rowWatch prints a row's successive values.
+type rowWatch struct {
+	env          *environ
+	field, value string
+	last         string // the last JSON printed
+	shownText    string // on a terminal: the text printed so far
+	started      bool
+}
+
+// show prints a value and reports whether --until is met.
+func (w *rowWatch) show(text string) bool {
+	var row map[string]any
+	_ = json.Unmarshal([]byte(text), &row)
+	if text != w.last {
+		w.last = text
+		t, hasText := row["text"].(string)
+		switch {
+		case w.env.isTerminal && hasText && w.started && strings.HasPrefix(t, w.shownText):
+			fmt.Fprint(w.env.stdout, t[len(w.shownText):]) // the text grows in place
+			w.shownText = t
+		case w.env.isTerminal && hasText:
+			if w.started {
+				fmt.Fprintln(w.env.stdout)
+			}
+			fmt.Fprint(w.env.stdout, t)
+			w.shownText = t
+		default:
+			var b bytes.Buffer
+			_ = json.Compact(&b, []byte(text))
+			fmt.Fprintln(w.env.stdout, b.String())
+		}
+		w.started = true
+	}
+	if w.field == "" {
+		return false
+	}
+	done := fmt.Sprint(row[w.field]) == w.value
+	if done && w.env.isTerminal && w.shownText != "" {
+		fmt.Fprintln(w.env.stdout)
+	}
+	return done
+}
+
+// tableWatch prints the rows of a table's first page that changed.
+type tableWatch struct {
+	env  *environ
+	last map[string]string
+}
+
+func (w *tableWatch) show(text string, first bool) {
+	var page struct {
+		Rows []struct {
+			Key   string          `json:"key"`
+			Value json.RawMessage `json:"value"`
+		} `json:"rows"`
+	}
+	_ = json.Unmarshal([]byte(text), &page)
+	seen := map[string]bool{}
+	for _, r := range page.Rows {
+		seen[r.Key] = true
+		v := string(r.Value)
+		if w.last[r.Key] != v {
+			fmt.Fprintf(w.env.stdout, "%s %s\n", r.Key, v)
+			w.last[r.Key] = v
+		}
+	}
+	for k := range w.last {
+		if !seen[k] && !first {
+			fmt.Fprintf(w.env.stdout, "%s deleted\n", k)
+			delete(w.last, k)
+		}
+	}
+}
