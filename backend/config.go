@@ -156,13 +156,18 @@ type Options struct {
 	// LogRetention is how many versions the change log keeps for
 	// subscribers to resume from; default 10000.
 	LogRetention int
+	// Replica opens the engine as a client's local replica (see package
+	// client): mutators run with IsServer() false, EnqueueAction records
+	// nothing, no action workers run, and commits are not fsync'd (the
+	// server holds the durable copy).
+	Replica bool
 }
 
 func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Workers <= 0 {
+	if o.Workers <= 0 && !o.Replica {
 		o.Workers = 4
 	}
 	if o.MaxAttempts <= 0 {

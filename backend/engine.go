@@ -41,7 +41,7 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("backend: Options.Path is empty: name the data file")
 	}
 	opts.defaults()
-	tables := []string{RunsTable, queueTable}
+	tables := []string{RunsTable, queueTable, clientsTable}
 	for _, t := range cfg.Schema.Tables() {
 		tables = append(tables, t.Name)
 	}
@@ -50,6 +50,7 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 		Tables:        tables,
 		LockTimeout:   opts.LockTimeout,
 		LogRetention:  uint64(max(opts.LogRetention, 0)),
+		NoSync:        opts.Replica,
 	})
 	if err != nil {
 		return nil, err
@@ -67,9 +68,11 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 		e.wg.Add(1)
 		go e.worker()
 	}
-	if err := e.recoverRuns(); err != nil {
-		e.Close()
-		return nil, err
+	if !opts.Replica {
+		if err := e.recoverRuns(); err != nil {
+			e.Close()
+			return nil, err
+		}
 	}
 	return e, nil
 }

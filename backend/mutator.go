@@ -32,9 +32,9 @@ func (c *MutatorCtx) Table(name string) *Table {
 	return t
 }
 
-// IsServer reports whether the mutator runs on the server (true here) or
-// optimistically on a client's local replica.
-func (c *MutatorCtx) IsServer() bool { return true }
+// IsServer reports whether the mutator runs on the server, or optimistically
+// on a client's local replica (an engine opened with Options.Replica).
+func (c *MutatorCtx) IsServer() bool { return !c.eng.opts.Replica }
 
 // Version returns the version this mutator commits as.
 func (c *MutatorCtx) Version() uint64 { return c.tx.Version() }
@@ -51,6 +51,9 @@ func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 	info, ok := c.eng.cfg.Schema.Action(name)
 	if !ok {
 		return "", unknownf("enqueue: action %q is not declared in the schema", name)
+	}
+	if c.eng.opts.Replica { // the server enqueues when it runs the mutator
+		return "", nil
 	}
 	data, err := json.Marshal(input)
 	if err != nil {

@@ -1,0 +1,129 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/mcp-sync/mcp-sync/storage"
+)
+
+// clientsTable records, per client id, the last pushed mutation applied:
+// what makes a retried push apply once.
+const clientsTable = ".clients"
+
+// ClientState is the last mutation a client pushed that the server applied.
+type ClientState struct {
+	Seq     uint64 `json:"seq"`
+	Version uint64 `json:"version"` // the version that mutation committed as
+}
+
+// Pushed is the outcome of [Engine.MutateOnce].
+type Pushed struct {
+	// Version is the version the mutation committed as; for a duplicate,
+	// the version of the client's last applied mutation.
+	Version uint64
+	// Applied is false when seq was already applied (a retried push).
+	Applied bool
+	// Runs are the ids of the action runs the mutation enqueued.
+	Runs []string
+}
+
+// MutateOnce runs a mutation a client pushed, at most once per (client,
+// seq): the mutator and the client's new sequence number commit in one
+// transaction, so a push retried after a lost reply is recognised and not
+// applied again. Sequence numbers must increase per client; gaps are fine
+// (a rejected push records nothing). Errors are Mutate's.
+func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, name string, input json.RawMessage) (Pushed, error) {
+	if clientID == "" || seq == 0 {
+		return Pushed{}, withKind(ErrInvalidInput, "push", errors.New("a pushed mutation needs a client id and a sequence number from 1"))
+	}
+	if st, err := e.ClientState(clientID); err != nil {
+		return Pushed{}, err
+	} else if seq <= st.Seq {
+		return Pushed{Version: st.Version}, nil
+	}
+	m, ok := e.mutators[name]
+	if !ok {
+		return Pushed{}, unknownf("no mutator named %q", name)
+	}
+	info, _ := e.cfg.Schema.Mutator(name)
+	if err := info.Input.Validate(input); err != nil {
+		return Pushed{}, withKind(ErrInvalidInput, "", err)
+	}
+	var (
+		enqueued []string
+		dup      *ClientState
+	)
+	v, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
+		// Checked again inside the transaction: two retries may race.
+		st, err := clientState(tx, clientID)
+		if err != nil {
+			return err
+		}
+		if seq <= st.Seq {
+			dup = &st
+			return nil
+		}
+		mc := &MutatorCtx{Context: ctx, eng: e, name: name, tx: tx}
+		if err := e.runMutator(m, mc, input); err != nil {
+			return err
+		}
+		enqueued = mc.enqueued
+		rec, _ := json.Marshal(ClientState{Seq: seq, Version: tx.Version()})
+		return tx.Put(clientsTable, clientID, rec)
+	})
+	if err != nil {
+		if errors.Is(err, storage.ErrClosed) {
+			return Pushed{}, fmt.Errorf("mutator %s: %w", name, ErrClosed)
+		}
+		return Pushed{}, err
+	}
+	if dup != nil {
+		return Pushed{Version: dup.Version}, nil
+	}
+	for _, id := range enqueued {
+		e.work.push(id)
+	}
+	return Pushed{Version: v, Applied: true, Runs: enqueued}, nil
+}
+
+// ClientState returns the last mutation clientID pushed that was applied
+// (zero when none was).
+func (e *Engine) ClientState(clientID string) (ClientState, error) {
+	var st ClientState
+	err := e.store.View(func(tx *storage.ReadTx) error {
+		var err error
+		st, err = clientState(tx, clientID)
+		return err
+	})
+	return st, err
+}
+
+type getter interface {
+	Get(table, key string) ([]byte, bool, error)
+}
+
+func clientState(tx getter, clientID string) (ClientState, error) {
+	var st ClientState
+	raw, ok, err := tx.Get(clientsTable, clientID)
+	if err != nil || !ok {
+		return st, err
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return st, fmt.Errorf("client %s: corrupt state %q: %w", clientID, raw, err)
+	}
+	return st, nil
+}
+
+// ChangesSince returns up to limit committed versions after the given one
+// that touched what f selects in a client-visible table, in order. It fails
+// with storage.ErrResync when the change log no longer reaches back that
+// far: read a snapshot instead.
+func (e *Engine) ChangesSince(f storage.Filter, after uint64, limit int) ([]storage.Event, error) {
+	if _, err := e.clientTable(f.Table); err != nil {
+		return nil, err
+	}
+	return e.store.ChangesSince(after, f, limit)
+}

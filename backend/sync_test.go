@@ -1,0 +1,131 @@
+package backend_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/storage"
+)
+
+// TestMutateOnceAppliesEachSeqOnce: a push retried after a lost reply is
+// recognised by (client, seq) and not applied again, even when the retries
+// race.
+func TestMutateOnceAppliesEachSeqOnce(t *testing.T) {
+	e := open(t, (&testApp{}).config(), filepath.Join(t.TempDir(), "a.db"))
+	ctx := context.Background()
+	item := func(id, name string) json.RawMessage {
+		b, _ := json.Marshal(Item{ID: id, Name: name})
+		return b
+	}
+	p1, err := e.MutateOnce(ctx, "c1", 1, "putItem", item("x", "one"))
+	if err != nil || !p1.Applied || p1.Version == 0 {
+		t.Fatalf("first push: %+v %v", p1, err)
+	}
+	// The retry: same seq, even with different content, changes nothing.
+	again, err := e.MutateOnce(ctx, "c1", 1, "putItem", item("x", "changed"))
+	if err != nil || again.Applied || again.Version != p1.Version || e.Version() != p1.Version {
+		t.Fatalf("retried push: %+v %v (version now %d)", again, err, e.Version())
+	}
+	if raw, _, _, _ := e.Get("items", "x"); string(raw) != string(item("x", "one")) {
+		t.Errorf("row after the retry: %s", raw)
+	}
+	// A rejected push records nothing; gaps are fine; older seqs are duplicates.
+	if _, err := e.MutateOnce(ctx, "c1", 2, "putItem", item("y", "")); backend.KindOf(err) != backend.ErrInvalidInput {
+		t.Fatalf("invalid push: %v", err)
+	}
+	if st, _ := e.ClientState("c1"); st.Seq != 1 {
+		t.Fatalf("a rejected push moved the client's seq: %+v", st)
+	}
+	if _, err := e.MutateOnce(ctx, "c1", 3, "putPair", json.RawMessage(`{"a":"p","b":"q","fail":true}`)); backend.KindOf(err) != backend.ErrHandler {
+		t.Fatalf("failing push: %v", err)
+	}
+	p4, err := e.MutateOnce(ctx, "c1", 4, "putItem", item("z", "four"))
+	if err != nil || !p4.Applied {
+		t.Fatalf("push after a gap: %+v %v", p4, err)
+	}
+	if p, _ := e.MutateOnce(ctx, "c1", 3, "putItem", item("w", "late")); p.Applied {
+		t.Error("a seq below the client's last was applied")
+	}
+	if _, ok, _, _ := e.Get("items", "w"); ok {
+		t.Error("the late push wrote its row")
+	}
+	// Another client has its own sequence.
+	if p, err := e.MutateOnce(ctx, "c2", 1, "putItem", item("v", "c2")); err != nil || !p.Applied {
+		t.Errorf("client c2's first push: %+v %v", p, err)
+	}
+
+	// Sixteen racing retries of one push: exactly one applies.
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		applied int
+	)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := e.MutateOnce(ctx, "c3", 7, "putItem", item("r", "race"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			if p.Applied {
+				applied++
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if applied != 1 {
+		t.Errorf("%d of 16 racing retries applied, want 1", applied)
+	}
+	if _, err := e.MutateOnce(ctx, "", 1, "putItem", item("n", "n")); err == nil {
+		t.Error("a push without a client id was accepted")
+	}
+}
+
+// TestChangesSinceIsClientFacing: changes of a client table are readable
+// from a version; the server-only table reads like a missing one.
+func TestChangesSinceIsClientFacing(t *testing.T) {
+	e := open(t, (&testApp{}).config(), filepath.Join(t.TempDir(), "a.db"))
+	ctx := context.Background()
+	v0 := e.Version()
+	for _, id := range []string{"a", "b"} {
+		if _, err := e.Mutate(ctx, "putItem", json.RawMessage(`{"id":"`+id+`","name":"n"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := e.ChangesSince(storage.Filter{Table: "items", Key: "b"}, v0, 0)
+	if err != nil || len(evs) != 1 || evs[0].Changes[0].Key != "b" {
+		t.Fatalf("changes of b since %d: %+v %v", v0, evs, err)
+	}
+	_, err = e.ChangesSince(storage.Filter{Table: "secrets"}, 0, 0)
+	if backend.KindOf(err) != backend.ErrUnknown {
+		t.Errorf("server-only table: %v", err)
+	}
+}
+
+// TestReplicaRunsMutatorsAsClient: a replica engine runs the same mutator
+// code with IsServer() false and EnqueueAction recording nothing.
+func TestReplicaRunsMutatorsAsClient(t *testing.T) {
+	e := open(t, (&testApp{}).config(), filepath.Join(t.TempDir(), "r.db"), func(o *backend.Options) { o.Replica = true })
+	ctx := context.Background()
+	if _, err := e.Mutate(ctx, "setSecret", json.RawMessage(`{"key":"k"}`)); err == nil || !errors.Is(err, backend.ErrHandler) {
+		t.Errorf("setSecret refuses off the server; on a replica it returned %v", err)
+	}
+	if _, runs, err := e.MutateRuns(ctx, "enqueue", json.RawMessage(`{"id":"i","text":"t"}`)); err != nil || len(runs) != 0 {
+		t.Fatalf("enqueue on a replica: runs %v, %v", runs, err)
+	}
+	if _, ok, _, _ := e.Get("items", "i"); !ok {
+		t.Error("the replica's mutator did not write its row")
+	}
+	if _, ok, _ := e.Run("0000000000000002-1"); ok {
+		t.Error("a replica recorded an action run")
+	}
+}
