@@ -102,30 +102,44 @@ func (s *Server) callAction(ctx context.Context, name string, textOutput bool, r
 	return mcp.NewToolResultStructured(json.RawMessage(out), string(out)), nil
 }
 
+// ErrorMetaKey is the _meta key of a failed call's result that says what
+// kind of failure it was, for programs (the Go client) that must tell them
+// apart: {"kind": "invalid_input" | "handler" | "invalid_output" |
+// "unknown" | "unavailable" | "cancelled"}.
+const ErrorMetaKey = "io.github.mcp-sync/error"
+
 // errorResult turns an engine error into an isError result whose message a
-// model can act on.
+// model can act on, and whose _meta says the kind for programs.
 func (s *Server) errorResult(ctx context.Context, kind, name string, err error) *mcp.CallToolResult {
-	var msg string
+	var msg, k string
 	switch backend.KindOf(err) {
 	case backend.ErrInvalidInput:
 		// The engine's message already names the mutator or action.
-		msg = fmt.Sprintf("%v. Nothing was written; fix the arguments to match the tool's inputSchema and call again.", err)
+		k, msg = "invalid_input", fmt.Sprintf("%v. Nothing was written; fix the arguments to match the tool's inputSchema and call again.", err)
 	case backend.ErrInvalidOutput:
 		s.log.Error("action output does not match its declared schema", "action", name, "err", err)
-		msg = fmt.Sprintf("%s %s failed: its output did not match its declared output schema (a server bug): %v", kind, name, err)
+		k, msg = "invalid_output", fmt.Sprintf("%s %s failed: its output did not match its declared output schema (a server bug): %v", kind, name, err)
 	case backend.ErrClosed:
-		msg = fmt.Sprintf("%s %s: the server is shutting down; call again once it is back", kind, name)
+		k, msg = "unavailable", fmt.Sprintf("%s %s: the server is shutting down; call again once it is back", kind, name)
+	case backend.ErrUnknown:
+		k, msg = "unknown", err.Error()
 	default:
 		switch {
 		case ctx.Err() != nil && errors.Is(err, context.Canceled):
-			msg = fmt.Sprintf("%s %s was cancelled", kind, name)
+			k, msg = "cancelled", fmt.Sprintf("%s %s was cancelled", kind, name)
 		case ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded):
-			msg = fmt.Sprintf("%s %s ran out of time", kind, name)
+			k, msg = "cancelled", fmt.Sprintf("%s %s ran out of time", kind, name)
 		default:
-			msg = err.Error()
+			k, msg = "handler", err.Error()
 		}
 	}
-	return mcp.NewToolResultError(msg)
+	return errorWithKind(k, msg)
+}
+
+func errorWithKind(kind, msg string) *mcp.CallToolResult {
+	res := mcp.NewToolResultError(msg)
+	res.Meta = &mcp.Meta{AdditionalFields: map[string]any{ErrorMetaKey: map[string]any{"kind": kind}}}
+	return res
 }
 
 // recoverCall keeps a panic in user code (or ours) from ending the server.

@@ -72,7 +72,7 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	}
 	s := &Server{eng: eng, log: opts.Logger, opts: opts, calls: newInflight()}
 	sch := eng.Schema()
-	for _, name := range []string{toolGetRow, toolListRows, toolGetRun} {
+	for _, name := range append([]string{toolGetRow, toolListRows, toolGetRun}, syncToolNames...) {
 		if _, ok := sch.Mutator(name); ok {
 			return nil, fmt.Errorf("mutator %q: the name is taken by mcp-sync's read tool of that name; rename the mutator", name)
 		}
@@ -90,6 +90,7 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		server.WithLogging(),
 		server.WithRecovery(),
 		server.WithResourceRecovery(),
+		server.WithToolFilter(hideSyncTools),
 	}
 	if opts.Instructions != "" {
 		opt = append(opt, server.WithInstructions(opts.Instructions))
@@ -102,6 +103,7 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 
 	s.addCallTools()
 	s.addReadTools()
+	s.addSyncTools()
 	s.addResources()
 	if len(opts.Resources) > 0 {
 		s.mcp.AddResources(opts.Resources...)
