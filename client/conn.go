@@ -1,0 +1,397 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	mgclient "github.com/mark3labs/mcp-go/client"
+	mgtransport "github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcp-sync/mcp-sync/tools"
+)
+
+// Errors a call can fail with; the error returned wraps one (errors.Is).
+var (
+	// ErrInvalidInput: the arguments do not match the tool's schema; nothing
+	// was written. The message names the field paths.
+	ErrInvalidInput = errors.New("invalid input")
+	// ErrHandler: the mutator or action ran and returned an error (or
+	// panicked, or produced output that breaks its schema).
+	ErrHandler = errors.New("handler failed")
+	// ErrUnknown: no such tool, table, row or run.
+	ErrUnknown = errors.New("unknown")
+	// ErrTransport: the call did not get an answer: the connection failed,
+	// the server went away, or the context ended. For a mutation, whether it
+	// was applied is unknown (a Replica's pushes are safe to retry).
+	ErrTransport = errors.New("transport failed")
+)
+
+// CallError is a tool call that the server answered with isError.
+type CallError struct {
+	Tool    string
+	Kind    string // as the server says: invalid_input, handler, unknown, cancelled, …
+	Message string
+}
+
+func (e *CallError) Error() string { return e.Tool + ": " + e.Message }
+
+// Unwrap maps the server's kind to this package's sentinels.
+func (e *CallError) Unwrap() error {
+	switch e.Kind {
+	case "invalid_input":
+		return ErrInvalidInput
+	case "unknown":
+		return ErrUnknown
+	case "unavailable", "cancelled":
+		return ErrTransport
+	}
+	return ErrHandler
+}
+
+// Options configure a connection.
+type Options struct {
+	// Token is sent as Authorization: Bearer <Token> (HTTP only).
+	Token string
+	// Legacy speaks protocol 2025-11-25 instead of 2026-07-28.
+	Legacy bool
+	// Env is the environment of a server started with DialCommand
+	// (default: this process's).
+	Env []string
+}
+
+// Conn is a connection to an mcp-sync server. It is safe for concurrent use.
+// After the connection fails, [Conn.Reconnect] dials again (Watch and
+// Replica do so themselves).
+type Conn struct {
+	dialFn func(ctx context.Context) (*mgclient.Client, bool, error)
+
+	mu       sync.Mutex
+	c        *mgclient.Client
+	legacy   bool
+	closed   bool
+	gen      int                               // bumped by each reconnect
+	watches  map[string]map[chan struct{}]bool // URI → wake channels
+	listen   context.CancelFunc
+	progress map[string]ProgressFunc // by progress token
+}
+
+// DialHTTP connects to a server's streamable HTTP endpoint (…/mcp), or its
+// SSE endpoint when url ends in /sse.
+func DialHTTP(ctx context.Context, url string, o Options) (*Conn, error) {
+	headers := map[string]string{}
+	if o.Token != "" {
+		headers["Authorization"] = "Bearer " + o.Token
+	}
+	sse := strings.HasSuffix(url, "/sse")
+	return dial(ctx, o.Legacy || sse, func() (mgtransport.Interface, error) {
+		if sse {
+			return mgtransport.NewSSE(url, mgtransport.WithHeaders(headers))
+		}
+		opts := []mgtransport.StreamableHTTPCOption{mgtransport.WithHTTPHeaders(headers)}
+		if o.Legacy {
+			//lint:ignore SA1019 the legacy era receives updates on the GET stream
+			opts = append(opts, mgtransport.WithContinuousListening())
+		}
+		return mgtransport.NewStreamableHTTP(url, opts...)
+	})
+}
+
+// DialCommand starts command (for example "mcp-sync" with args "serve",
+// "--data", file) and talks to it over stdio. Its stderr is discarded.
+func DialCommand(ctx context.Context, command string, args []string, o Options) (*Conn, error) {
+	return dial(ctx, o.Legacy, func() (mgtransport.Interface, error) {
+		st := mgtransport.NewStdioWithOptions(command, o.Env, args)
+		if err := st.Start(context.WithoutCancel(ctx)); err != nil {
+			return nil, fmt.Errorf("starting %s: %w", command, err)
+		}
+		go func() { _, _ = io.Copy(io.Discard, st.Stderr()) }()
+		return st, nil
+	})
+}
+
+func dial(ctx context.Context, legacy bool, transport func() (mgtransport.Interface, error)) (*Conn, error) {
+	cn := &Conn{legacy: legacy, watches: map[string]map[chan struct{}]bool{}}
+	cn.dialFn = func(ctx context.Context) (*mgclient.Client, bool, error) {
+		tr, err := transport()
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: %v", ErrTransport, err)
+		}
+		var opts []mgclient.ClientOption
+		if legacy {
+			//lint:ignore SA1019 chosen by Options.Legacy (or SSE)
+			opts = append(opts, mgclient.WithLegacyProtocolOnly())
+		}
+		c := mgclient.NewClient(tr, opts...)
+		c.OnNotification(cn.notified)
+		if err := c.Start(context.WithoutCancel(ctx)); err != nil { // lives as long as the session
+			return nil, false, fmt.Errorf("%w: connecting: %v", ErrTransport, err)
+		}
+		req := mcp.InitializeRequest{}
+		req.Params.ClientInfo = mcp.Implementation{Name: "mcp-sync-go-client", Version: "1"}
+		if legacy {
+			req.Params.ProtocolVersion = mcp.ProtocolVersion20251125
+		}
+		ictx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if _, err := c.Initialize(ictx, req); err != nil {
+			c.Close()
+			return nil, false, fmt.Errorf("%w: initializing: %v", ErrTransport, err)
+		}
+		return c, legacy, nil
+	}
+	c, _, err := cn.dialFn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cn.c = c
+	return cn, nil
+}
+
+// Close ends the connection.
+func (cn *Conn) Close() error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.closed {
+		return nil
+	}
+	cn.closed = true
+	if cn.listen != nil {
+		cn.listen()
+	}
+	for _, chs := range cn.watches {
+		for ch := range chs {
+			close(ch)
+		}
+	}
+	cn.watches = nil
+	return cn.c.Close()
+}
+
+// Reconnect replaces a failed connection with a new one and subscribes
+// again to everything watched. A caller that saw an ErrTransport from
+// connection gen calls it with that gen; concurrent callers reconnect once.
+func (cn *Conn) Reconnect(ctx context.Context, gen int) error {
+	cn.mu.Lock()
+	if cn.closed {
+		cn.mu.Unlock()
+		return fmt.Errorf("%w: the connection is closed", ErrTransport)
+	}
+	if gen != cn.gen { // someone else reconnected already
+		cn.mu.Unlock()
+		return nil
+	}
+	old := cn.c
+	cn.mu.Unlock()
+	_ = old.Close()
+	c, _, err := cn.dialFn(ctx)
+	if err != nil {
+		return err
+	}
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.closed {
+		c.Close()
+		return fmt.Errorf("%w: the connection is closed", ErrTransport)
+	}
+	cn.c, cn.gen = c, cn.gen+1
+	return cn.resubscribeLocked(ctx)
+}
+
+// client returns the current MCP client and its generation.
+func (cn *Conn) client() (*mgclient.Client, int, error) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.closed {
+		return nil, 0, fmt.Errorf("%w: the connection is closed", ErrTransport)
+	}
+	return cn.c, cn.gen, nil
+}
+
+// Call calls a tool with args (anything that marshals to a JSON object) and
+// returns its structured result as JSON (text results as a JSON string).
+func (cn *Conn) Call(ctx context.Context, tool string, args any) (json.RawMessage, error) {
+	out, _, err := cn.call(ctx, tool, args, nil)
+	return out, err
+}
+
+// ProgressFunc receives an action's progress reports.
+type ProgressFunc func(progress, total float64, message string)
+
+func (cn *Conn) call(ctx context.Context, tool string, args any, onProgress ProgressFunc) (json.RawMessage, int, error) {
+	c, gen, err := cn.client()
+	if err != nil {
+		return nil, gen, err
+	}
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return nil, gen, fmt.Errorf("%s: encoding the arguments: %w", tool, err)
+	}
+	req := mcp.CallToolRequest{}
+	req.Params.Name = tool
+	req.Params.Arguments = json.RawMessage(raw)
+	if onProgress != nil {
+		token := fmt.Sprintf("p%d", time.Now().UnixNano())
+		req.Params.Meta = &mcp.Meta{ProgressToken: token}
+		cn.onProgress(token, onProgress)
+		defer cn.onProgress(token, nil)
+	}
+	res, err := c.CallTool(ctx, req)
+	if err != nil {
+		var te *mgtransport.Error
+		switch {
+		case errors.As(err, &te) || ctx.Err() != nil:
+			return nil, gen, fmt.Errorf("%s: %w: %v", tool, ErrTransport, err)
+		case errors.Is(err, mcp.ErrInvalidParams) && strings.Contains(err.Error(), "not found"),
+			errors.Is(err, mcp.ErrMethodNotFound):
+			return nil, gen, &CallError{Tool: tool, Kind: "unknown", Message: err.Error()}
+		case errors.Is(err, mcp.ErrInvalidParams):
+			return nil, gen, &CallError{Tool: tool, Kind: "invalid_input", Message: err.Error()}
+		}
+		return nil, gen, fmt.Errorf("%s: %w: %v", tool, ErrTransport, err)
+	}
+	if res.IsError {
+		ce := &CallError{Tool: tool, Kind: "handler", Message: textOf(res)}
+		if res.Meta != nil {
+			if m, ok := res.Meta.AdditionalFields[tools.ErrorMetaKey].(map[string]any); ok {
+				if k, ok := m["kind"].(string); ok {
+					ce.Kind = k
+				}
+			}
+		}
+		return nil, gen, ce
+	}
+	if res.StructuredContent != nil {
+		out, err := json.Marshal(res.StructuredContent)
+		return out, gen, err
+	}
+	out, err := json.Marshal(textOf(res))
+	return out, gen, err
+}
+
+func textOf(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if t, ok := c.(mcp.TextContent); ok {
+			b.WriteString(t.Text)
+		}
+	}
+	return b.String()
+}
+
+func (cn *Conn) onProgress(token string, f ProgressFunc) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.progress == nil {
+		cn.progress = map[string]ProgressFunc{}
+	}
+	if f == nil {
+		delete(cn.progress, token)
+		return
+	}
+	cn.progress[token] = f
+}
+
+func (cn *Conn) notified(n mcp.JSONRPCNotification) {
+	switch n.Method {
+	case "notifications/progress":
+		token := fmt.Sprint(n.Params.AdditionalFields["progressToken"])
+		cn.mu.Lock()
+		f := cn.progress[token]
+		cn.mu.Unlock()
+		if f != nil {
+			p, _ := n.Params.AdditionalFields["progress"].(float64)
+			total, _ := n.Params.AdditionalFields["total"].(float64)
+			msg, _ := n.Params.AdditionalFields["message"].(string)
+			f(p, total, msg)
+		}
+	case "notifications/resources/updated":
+		uri, _ := n.Params.AdditionalFields["uri"].(string)
+		cn.mu.Lock()
+		for ch := range cn.watches[uri] {
+			select {
+			case ch <- struct{}{}:
+			default: // a wake-up is pending already
+			}
+		}
+		cn.mu.Unlock()
+	}
+}
+
+// watch subscribes to uri and returns a channel that receives a value after
+// each update (coalesced: one pending wake-up at most), and a function that
+// stops it.
+func (cn *Conn) watch(ctx context.Context, uri string) (<-chan struct{}, func(), error) {
+	ch := make(chan struct{}, 1)
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.closed {
+		return nil, nil, fmt.Errorf("%w: the connection is closed", ErrTransport)
+	}
+	first := len(cn.watches[uri]) == 0
+	if first {
+		cn.watches[uri] = map[chan struct{}]bool{}
+	}
+	cn.watches[uri][ch] = true
+	if first {
+		if err := cn.subscribeLocked(ctx, uri); err != nil {
+			delete(cn.watches[uri], ch)
+			return nil, nil, err
+		}
+	}
+	stop := func() {
+		cn.mu.Lock()
+		defer cn.mu.Unlock()
+		if cn.watches != nil && cn.watches[uri][ch] {
+			delete(cn.watches[uri], ch)
+			close(ch)
+		}
+	}
+	return ch, stop, nil
+}
+
+func (cn *Conn) subscribeLocked(ctx context.Context, uri string) error {
+	if cn.legacy {
+		//lint:ignore SA1019 the legacy era subscribes with resources/subscribe
+		if err := cn.c.Subscribe(ctx, mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: uri}}); err != nil {
+			return fmt.Errorf("%w: subscribing to %s: %v", ErrTransport, uri, err)
+		}
+		return nil
+	}
+	return cn.relistenLocked(ctx)
+}
+
+// relistenLocked opens a subscriptions/listen stream for every watched URI
+// (2026-07-28 has one stream per filter).
+func (cn *Conn) relistenLocked(ctx context.Context) error {
+	if cn.listen != nil {
+		cn.listen()
+	}
+	var uris []string
+	for uri := range cn.watches {
+		uris = append(uris, uri)
+	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cn.listen = cancel
+	c := cn.c
+	go func() { _ = c.Listen(lctx, mcp.SubscriptionFilter{ResourceSubscriptions: uris}) }()
+	return nil
+}
+
+func (cn *Conn) resubscribeLocked(ctx context.Context) error {
+	if !cn.legacy {
+		return cn.relistenLocked(ctx)
+	}
+	for uri := range cn.watches {
+		if err := cn.subscribeLocked(ctx, uri); err != nil {
+			return err
+		}
+	}
+	return nil
+}

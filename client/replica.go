@@ -1,0 +1,482 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/storage"
+	"github.com/mcp-sync/mcp-sync/tools"
+)
+
+// Replica is a local copy of some of a server's tables on which the app's
+// own mutators run first. See the package documentation.
+type Replica struct {
+	c        *Conn
+	eng      *backend.Engine // the local copy: a replica-mode engine on a temp file
+	dir      string
+	clientID string
+	tables   []string
+	log      *slog.Logger
+	onChange func(table string, version uint64)
+
+	mu        sync.RWMutex
+	confirmed map[string]map[string]json.RawMessage // table → key → the server's value
+	seen      map[string]uint64                     // table → version its watcher reached
+	pending   []*Pending
+	touched   map[[2]string]bool // rows pending mutations wrote locally
+	nextSeq   uint64
+	watchers  map[string]*Watcher[json.RawMessage]
+	ready     chan struct{} // closed once every table's first snapshot is in
+	nReady    int
+
+	pushWake chan struct{}
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// Pending is a mutation applied locally and pushed to the server.
+type Pending struct {
+	Seq     uint64
+	Mutator string
+	input   json.RawMessage
+	done    chan struct{}
+	err     error
+	version uint64 // the server's version for it, once pushed
+	pushed  bool
+}
+
+// Wait returns once the server has applied the mutation and the replica has
+// caught up with it (nil), or rejected it (its error: the local change has
+// been rolled back).
+func (p *Pending) Wait(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ReplicaOptions configure a Replica.
+type ReplicaOptions struct {
+	// Logger receives the replica's own logs (default: discard).
+	Logger *slog.Logger
+	// OnChange, when set, is called after the local copy of table took in
+	// the server's changes up to version (a UI re-renders there). It runs on
+	// the replica's goroutine: keep it short.
+	OnChange func(table string, version uint64)
+}
+
+// NewReplica keeps a local copy of tables (all client-visible tables of
+// cfg's schema when none are named) from the server c connects to, and
+// runs cfg's mutators on it. cfg is the app's backend config: the same
+// mutator code the server runs (its actions never run here). It returns
+// once the first snapshot of every table is in.
+func NewReplica(ctx context.Context, c *Conn, cfg backend.Config, o ReplicaOptions, tables ...string) (*Replica, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(tables) == 0 {
+		for _, t := range cfg.Schema.Tables() {
+			if !t.ServerOnly {
+				tables = append(tables, t.Name)
+			}
+		}
+	}
+	dir, err := os.MkdirTemp("", "mcp-sync-replica-")
+	if err != nil {
+		return nil, fmt.Errorf("replica: a directory for the local copy: %w", err)
+	}
+	eng, err := backend.Open(cfg, backend.Options{Path: filepath.Join(dir, "replica.db"), Replica: true, Logger: o.Logger})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("replica: %w", err)
+	}
+	id := make([]byte, 12)
+	_, _ = rand.Read(id)
+	r := &Replica{c: c, eng: eng, dir: dir, clientID: hex.EncodeToString(id), tables: tables, log: o.Logger, onChange: o.OnChange,
+		confirmed: map[string]map[string]json.RawMessage{}, seen: map[string]uint64{},
+		touched: map[[2]string]bool{}, watchers: map[string]*Watcher[json.RawMessage]{},
+		ready: make(chan struct{}), pushWake: make(chan struct{}, 1)}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	for _, t := range tables {
+		info, ok := cfg.Schema.Table(t)
+		if !ok || info.ServerOnly {
+			r.Close()
+			return nil, fmt.Errorf("replica: %w: no client table %q in the schema", ErrUnknown, t)
+		}
+		uri := tools.TableURI(t)
+		wake, stop, err := c.watch(ctx, uri)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		r.confirmed[t] = map[string]json.RawMessage{}
+		r.watchers[t] = newWatcher[json.RawMessage](c, t, Selector{}, 0, wake, stop)
+	}
+	for t, w := range r.watchers {
+		r.wg.Add(1)
+		go r.follow(t, w)
+	}
+	r.wg.Add(1)
+	go r.pusher()
+	select {
+	case <-r.ready:
+		return r, nil
+	case <-ctx.Done():
+		r.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// ClientID is the id the replica's pushes carry.
+func (r *Replica) ClientID() string { return r.clientID }
+
+// Conn is the connection the replica uses.
+func (r *Replica) Conn() *Conn { return r.c }
+
+// Close stops the replica and removes its local copy. Pending mutations
+// not yet pushed are dropped.
+func (r *Replica) Close() {
+	r.cancel()
+	r.wg.Wait()
+	for _, w := range r.watchers {
+		w.Close()
+	}
+	r.eng.Close()
+	os.RemoveAll(r.dir)
+}
+
+// Get returns a row of the local copy: the server's confirmed state with the
+// pending mutations applied on top.
+func (r *Replica) Get(table, key string) (json.RawMessage, bool, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var (
+		val []byte
+		ok  bool
+	)
+	err := r.eng.Store().View(func(tx *storage.ReadTx) error {
+		var err error
+		val, ok, err = tx.Get(table, key)
+		return err
+	})
+	return val, ok, err
+}
+
+// Scan returns the local copy's rows of table with keys starting with
+// prefix, in key order.
+func (r *Replica) Scan(table, prefix string) ([]storage.KV, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var all []storage.KV
+	err := r.eng.Store().View(func(tx *storage.ReadTx) error {
+		after := ""
+		for {
+			kvs, next, err := tx.Scan(table, storage.ScanOptions{Prefix: prefix, After: after, Limit: 1000})
+			if err != nil {
+				return err
+			}
+			all = append(all, kvs...)
+			if next == "" {
+				return nil
+			}
+			after = next
+		}
+	})
+	return all, err
+}
+
+// Get is the typed form of [Replica.Get].
+func Get[T any](r *Replica, t schema.TableDef[T], key string) (T, bool, error) {
+	var v T
+	raw, ok, err := r.Get(t.Name(), key)
+	if err != nil || !ok {
+		return v, ok, err
+	}
+	return v, true, json.Unmarshal(raw, &v)
+}
+
+// Mutate runs the named mutator on the local copy at once (IsServer()
+// false), so reads see its effect, and queues it to be pushed to the server.
+// Invalid input fails here and is not pushed; a mutator that fails locally
+// is still pushed (the server, which sees all the data, decides). Wait on
+// the returned Pending for the server's verdict.
+func (r *Replica) Mutate(ctx context.Context, name string, input any) (*Pending, error) {
+	raw, err := json.Marshal(input)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encoding the input: %w", name, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx.Err() != nil {
+		return nil, fmt.Errorf("%w: the replica is closed", ErrTransport)
+	}
+	if err := r.applyLocked(ctx, name, raw); err != nil && backend.KindOf(err) != backend.ErrHandler {
+		if backend.KindOf(err) == backend.ErrInvalidInput {
+			return nil, &CallError{Tool: name, Kind: "invalid_input", Message: err.Error()}
+		}
+		return nil, err
+	}
+	r.nextSeq++
+	p := &Pending{Seq: r.nextSeq, Mutator: name, input: raw, done: make(chan struct{})}
+	r.pending = append(r.pending, p)
+	select {
+	case r.pushWake <- struct{}{}:
+	default:
+	}
+	return p, nil
+}
+
+// MutateLocal is the typed form of [Replica.Mutate].
+func MutateLocal[In any](ctx context.Context, r *Replica, d schema.MutatorDef[In], in In) (*Pending, error) {
+	return r.Mutate(ctx, d.Name(), in)
+}
+
+// Settled waits until every pending mutation has been confirmed or
+// rejected.
+func (r *Replica) Settled(ctx context.Context) error {
+	for {
+		r.mu.RLock()
+		var last *Pending
+		if n := len(r.pending); n > 0 {
+			last = r.pending[n-1]
+		}
+		r.mu.RUnlock()
+		if last == nil {
+			return nil
+		}
+		if err := last.Wait(ctx); err != nil && ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// ReplicaAction calls an action once the replica's pending mutations are
+// confirmed, so the action sees them.
+func ReplicaAction[In, Out any](ctx context.Context, r *Replica, d schema.ActionDef[In, Out], in In, opts ...CallOption) (Out, error) {
+	if err := r.Settled(ctx); err != nil {
+		var zero Out
+		return zero, err
+	}
+	return Action(ctx, r.c, d, in, opts...)
+}
+
+// applyLocked runs a mutator on the local copy and records the rows it
+// wrote. Callers hold r.mu.
+func (r *Replica) applyLocked(ctx context.Context, name string, input json.RawMessage) error {
+	v0 := r.eng.Version()
+	v, err := r.eng.Mutate(ctx, name, input)
+	if err != nil {
+		return err
+	}
+	for _, t := range r.tables {
+		evs, err := r.eng.Store().ChangesSince(v0, storage.Filter{Table: t}, 0)
+		if err != nil {
+			return fmt.Errorf("replica: reading back local changes: %w", err)
+		}
+		for _, ev := range evs {
+			if ev.Version > v {
+				break
+			}
+			for _, c := range ev.Changes {
+				r.touched[[2]string{t, c.Key}] = true
+			}
+		}
+	}
+	return nil
+}
+
+// follow applies one table's confirmed changes as the server commits them.
+func (r *Replica) follow(table string, w *Watcher[json.RawMessage]) {
+	defer r.wg.Done()
+	first := true
+	for {
+		ev, err := w.Next(r.ctx)
+		if err != nil {
+			if r.ctx.Err() == nil {
+				r.log.Error("replica: following the table stopped", "table", table, "err", err)
+			}
+			return
+		}
+		r.mu.Lock()
+		server := map[string]bool{}
+		if ev.Resync { // a snapshot: replace what was known
+			for k := range r.confirmed[table] {
+				server[k] = true
+			}
+			r.confirmed[table] = map[string]json.RawMessage{}
+		}
+		for _, c := range ev.Changes {
+			server[c.Key] = true
+			if c.Deleted {
+				delete(r.confirmed[table], c.Key)
+			} else {
+				r.confirmed[table][c.Key] = c.Value
+			}
+		}
+		r.seen[table] = w.Version()
+		r.confirmLocked()
+		r.rebaseLocked(table, server)
+		if first {
+			first = false
+			if r.nReady++; r.nReady == len(r.tables) {
+				close(r.ready)
+			}
+		}
+		r.mu.Unlock()
+		if r.onChange != nil {
+			r.onChange(table, ev.Version)
+		}
+	}
+}
+
+// confirmLocked ends the pending mutations every table's watcher has caught
+// up with, and reports whether it ended any. Callers hold r.mu.
+func (r *Replica) confirmLocked() bool {
+	low := ^uint64(0)
+	for _, t := range r.tables {
+		low = min(low, r.seen[t])
+	}
+	kept := r.pending[:0]
+	for _, p := range r.pending {
+		if p.pushed && p.version <= low {
+			close(p.done)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	ended := len(kept) < len(r.pending)
+	r.pending = kept
+	return ended
+}
+
+// rebaseLocked makes the local copy the confirmed state with the pending
+// mutations applied on top: rows the server changed (in table) and rows
+// pending mutations wrote are reset to the server's values, then the
+// pending mutations run again, in order. Callers hold r.mu.
+func (r *Replica) rebaseLocked(table string, server map[string]bool) {
+	reset := map[[2]string]bool{}
+	for k := range server {
+		reset[[2]string{table, k}] = true
+	}
+	for tk := range r.touched {
+		reset[tk] = true
+	}
+	if len(reset) == 0 {
+		return
+	}
+	_, err := r.eng.Store().Update(r.ctx, func(tx *storage.WriteTx) error {
+		for tk := range reset {
+			if v, ok := r.confirmed[tk[0]][tk[1]]; ok {
+				if err := tx.Put(tk[0], tk[1], v); err != nil {
+					return err
+				}
+			} else if err := tx.Delete(tk[0], tk[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.log.Error("replica: resetting the local copy", "err", err)
+		return
+	}
+	clear(r.touched)
+	for _, p := range r.pending {
+		if err := r.applyLocked(r.ctx, p.Mutator, p.input); err != nil {
+			r.log.Debug("replica: a pending mutation fails on the new state; the server decides", "mutator", p.Mutator, "err", err)
+		}
+	}
+}
+
+// pusher sends pending mutations to the server in order, each once per
+// (client, seq): a push whose reply was lost is sent again after
+// reconnecting, and the server applies it once.
+func (r *Replica) pusher() {
+	defer r.wg.Done()
+	backoff := 50 * time.Millisecond
+	for {
+		r.mu.RLock()
+		var next *Pending
+		for _, p := range r.pending {
+			if !p.pushed {
+				next = p
+				break
+			}
+		}
+		r.mu.RUnlock()
+		if next == nil {
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-r.pushWake:
+				continue
+			}
+		}
+		raw, gen, err := r.c.call(r.ctx, "_sync_push", tools.SyncPushIn{Client: r.clientID, Seq: next.Seq, Mutator: next.Mutator, Args: next.input}, nil)
+		var ce *CallError
+		switch {
+		case err == nil:
+			backoff = 50 * time.Millisecond
+			var out tools.SyncPushOut
+			if err := json.Unmarshal(raw, &out); err != nil {
+				r.reject(next, fmt.Errorf("_sync_push: decoding %s: %w", raw, err))
+				continue
+			}
+			r.mu.Lock()
+			next.pushed, next.version = true, out.Version
+			if r.confirmLocked() {
+				// The confirmed state already holds its effect, which the
+				// local copy applied on top once more: rebase.
+				r.rebaseLocked("", nil)
+			}
+			r.mu.Unlock()
+			for _, w := range r.watchers {
+				w.poke() // the change may touch no watched row: let the watchers catch up to it
+			}
+		case errors.As(err, &ce) && !errors.Is(err, ErrTransport):
+			r.reject(next, ce)
+		default:
+			if r.ctx.Err() != nil {
+				return
+			}
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			_ = r.c.Reconnect(r.ctx, gen)
+		}
+	}
+}
+
+// reject ends a pending mutation with the server's error and rolls its
+// local effect back.
+func (r *Replica) reject(p *Pending, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kept := r.pending[:0]
+	for _, q := range r.pending {
+		if q != p {
+			kept = append(kept, q)
+		}
+	}
+	r.pending = kept
+	p.err = err
+	close(p.done)
+	r.rebaseLocked("", nil)
+}

@@ -1,0 +1,254 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/tools"
+)
+
+// Selector narrows a watch to a key prefix or one key of a table; the zero
+// value selects the whole table.
+type Selector struct {
+	Prefix string
+	Key    string
+}
+
+// Change is one row written (Value) or deleted.
+type Change[T any] struct {
+	Key     string
+	Value   T
+	Deleted bool
+}
+
+// Event is one committed version's changes to what a watcher selects. An
+// event with Resync set instead carries everything the watcher selects as
+// of Version (as puts): replace what you held. The first event of a watch
+// started from version 0 is such a snapshot; so is the event after the
+// server's change log stopped reaching back to the last version seen.
+type Event[T any] struct {
+	Version uint64
+	Changes []Change[T]
+	Resync  bool
+}
+
+// PollInterval is how often a watcher asks for changes when no update
+// notification arrived: a safety net for notifications lost with a
+// connection.
+const PollInterval = 2 * time.Second
+
+// Watcher streams committed changes; see [Watch].
+type Watcher[T any] struct {
+	c       *Conn
+	table   string
+	sel     Selector
+	version uint64
+	fresh   bool // started from 0: begin with a snapshot
+	pending []Event[T]
+	wake    <-chan struct{}
+	kick    chan struct{} // ask for changes now (a Replica after a push)
+	stop    func()
+}
+
+// Watch streams the committed changes of table t that sel selects, after
+// version from (0: start with a snapshot), in commit order and without
+// gaps. After a connection failure it reconnects and resumes from the last
+// version it returned.
+func Watch[T any](ctx context.Context, c *Conn, t schema.TableDef[T], sel Selector, from uint64) (*Watcher[T], error) {
+	uri := tools.TableURI(t.Name())
+	if sel.Key != "" {
+		uri = tools.RowURI(t.Name(), sel.Key)
+	}
+	wake, stop, err := c.watch(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	return newWatcher[T](c, t.Name(), sel, from, wake, stop), nil
+}
+
+func newWatcher[T any](c *Conn, table string, sel Selector, from uint64, wake <-chan struct{}, stop func()) *Watcher[T] {
+	return &Watcher[T]{c: c, table: table, sel: sel, version: from, fresh: from == 0, wake: wake, stop: stop, kick: make(chan struct{}, 1)}
+}
+
+// Version is the last version the watcher has returned (or started from).
+func (w *Watcher[T]) Version() uint64 { return w.version }
+
+// Close stops the watch.
+func (w *Watcher[T]) Close() { w.stop() }
+
+// Next returns the next event, waiting for one until ctx ends.
+func (w *Watcher[T]) Next(ctx context.Context) (Event[T], error) {
+	backoff := 50 * time.Millisecond
+	for {
+		if len(w.pending) > 0 {
+			ev := w.pending[0]
+			w.pending = w.pending[1:]
+			return ev, nil
+		}
+		if w.fresh {
+			ev, err := w.snapshot(ctx)
+			if err == nil {
+				w.fresh = false
+				return ev, nil
+			}
+			if !w.retry(ctx, err, &backoff) {
+				return Event[T]{}, err
+			}
+			continue
+		}
+		more, err := w.fetch(ctx)
+		if err != nil {
+			if !w.retry(ctx, err, &backoff) {
+				return Event[T]{}, err
+			}
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		if len(w.pending) > 0 || more || w.fresh {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return Event[T]{}, ctx.Err()
+		case _, ok := <-w.wake:
+			if !ok {
+				return Event[T]{}, fmt.Errorf("%w: the connection is closed", ErrTransport)
+			}
+		case <-w.kick:
+		case <-time.After(PollInterval):
+		}
+	}
+}
+
+// poke makes a waiting Next ask for changes now.
+func (w *Watcher[T]) poke() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// retry reconnects after a transport failure, waiting backoff (doubling to
+// 2 s); it reports false when the error is not worth retrying.
+func (w *Watcher[T]) retry(ctx context.Context, err error, backoff *time.Duration) bool {
+	if !errors.Is(err, ErrTransport) || ctx.Err() != nil {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(*backoff):
+	}
+	*backoff = min(*backoff*2, 2*time.Second)
+	_, gen, cerr := w.c.client()
+	if cerr != nil {
+		return false
+	}
+	_ = w.c.Reconnect(ctx, gen) // on failure, the next fetch fails and retries
+	return true
+}
+
+// fetch asks for the changes after w.version and queues them. more says a
+// page limit cut them short.
+func (w *Watcher[T]) fetch(ctx context.Context) (more bool, err error) {
+	raw, err := w.c.Call(ctx, "_sync_changes", tools.SyncChangesIn{Table: w.table, Prefix: w.sel.Prefix, Key: w.sel.Key, After: w.version, Limit: 500})
+	if err != nil {
+		return false, err
+	}
+	var out tools.SyncChangesOut
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return false, fmt.Errorf("_sync_changes: decoding %s: %w", raw, err)
+	}
+	if out.Resync {
+		w.fresh = true
+		return false, nil
+	}
+	for _, se := range out.Events {
+		ev := Event[T]{Version: se.Version}
+		for _, sc := range se.Changes {
+			ch := Change[T]{Key: sc.Key, Deleted: sc.Op == "delete"}
+			if !ch.Deleted {
+				if err := json.Unmarshal(sc.Value, &ch.Value); err != nil {
+					return false, fmt.Errorf("table %s row %s: decoding %s: %w", w.table, sc.Key, sc.Value, err)
+				}
+			}
+			ev.Changes = append(ev.Changes, ch)
+		}
+		w.pending = append(w.pending, ev)
+		w.version = se.Version
+	}
+	if !out.More && out.Version > w.version {
+		w.version = out.Version // nothing selected changed up to here
+	}
+	return out.More, nil
+}
+
+// snapshot reads everything selected, as of a version the watch then goes
+// on from. Pages may be read at later versions than the first; changes
+// after the first page's version are fetched again, and re-applying a put
+// or delete is harmless.
+func (w *Watcher[T]) snapshot(ctx context.Context) (Event[T], error) {
+	ev := Event[T]{Resync: true}
+	if w.sel.Key != "" {
+		raw, err := w.c.Call(ctx, "get_row", map[string]any{"table": w.table, "key": w.sel.Key})
+		if err != nil {
+			return ev, err
+		}
+		var out struct {
+			Found   bool            `json:"found"`
+			Value   json.RawMessage `json:"value"`
+			Version uint64          `json:"version"`
+		}
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return ev, fmt.Errorf("get_row: decoding %s: %w", raw, err)
+		}
+		ev.Version = out.Version
+		if out.Found {
+			ch := Change[T]{Key: w.sel.Key}
+			if err := json.Unmarshal(out.Value, &ch.Value); err != nil {
+				return ev, fmt.Errorf("table %s row %s: decoding %s: %w", w.table, w.sel.Key, out.Value, err)
+			}
+			ev.Changes = append(ev.Changes, ch)
+		}
+		w.version = ev.Version
+		return ev, nil
+	}
+	after := ""
+	for first := true; ; first = false {
+		raw, err := w.c.Call(ctx, "list_rows", map[string]any{"table": w.table, "prefix": w.sel.Prefix, "after": after, "limit": 1000})
+		if err != nil {
+			return ev, err
+		}
+		var page struct {
+			Rows []struct {
+				Key   string          `json:"key"`
+				Value json.RawMessage `json:"value"`
+			} `json:"rows"`
+			Next    string `json:"next"`
+			Version uint64 `json:"version"`
+		}
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return ev, fmt.Errorf("list_rows: decoding %s: %w", raw, err)
+		}
+		if first {
+			ev.Version = page.Version
+		}
+		for _, r := range page.Rows {
+			ch := Change[T]{Key: r.Key}
+			if err := json.Unmarshal(r.Value, &ch.Value); err != nil {
+				return ev, fmt.Errorf("table %s row %s: decoding %s: %w", w.table, r.Key, r.Value, err)
+			}
+			ev.Changes = append(ev.Changes, ch)
+		}
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	w.version = ev.Version
+	return ev, nil
+}
