@@ -14,7 +14,7 @@ import (
 	mgtransport "github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 // Errors a call can fail with; the error returned wraps one (errors.Is).
@@ -259,7 +259,7 @@ func (cn *Conn) call(ctx context.Context, tool string, args any, onProgress Prog
 	if res.IsError {
 		ce := &CallError{Tool: tool, Kind: "handler", Message: textOf(res)}
 		if res.Meta != nil {
-			if m, ok := res.Meta.AdditionalFields[tools.ErrorMetaKey].(map[string]any); ok {
+			if m, ok := res.Meta.AdditionalFields[wire.ErrorMetaKey].(map[string]any); ok {
 				if k, ok := m["kind"].(string); ok {
 					ce.Kind = k
 				}

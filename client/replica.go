@@ -16,7 +16,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
-	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 // Replica is a local copy of some of a server's tables on which the app's
@@ -117,7 +117,7 @@ func NewReplica(ctx context.Context, c *Conn, cfg backend.Config, o ReplicaOptio
 			r.Close()
 			return nil, fmt.Errorf("replica: %w: no client table %q in the schema", ErrUnknown, t)
 		}
-		uri := tools.TableURI(t)
+		uri := wire.TableURI(t)
 		wake, stop, err := c.watch(ctx, uri)
 		if err != nil {
 			r.Close()
@@ -426,12 +426,12 @@ func (r *Replica) pusher() {
 				continue
 			}
 		}
-		raw, gen, err := r.c.call(r.ctx, "_sync_push", tools.SyncPushIn{Client: r.clientID, Seq: next.Seq, Mutator: next.Mutator, Args: next.input}, nil)
+		raw, gen, err := r.c.call(r.ctx, "_sync_push", wire.SyncPushIn{Client: r.clientID, Seq: next.Seq, Mutator: next.Mutator, Args: next.input}, nil)
 		var ce *CallError
 		switch {
 		case err == nil:
 			backoff = 50 * time.Millisecond
-			var out tools.SyncPushOut
+			var out wire.SyncPushOut
 			if err := json.Unmarshal(raw, &out); err != nil {
 				r.reject(next, fmt.Errorf("_sync_push: decoding %s: %w", raw, err))
 				continue

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/schema"
-	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 // Selector narrows a watch to a key prefix or one key of a table; the zero
@@ -59,9 +59,9 @@ type Watcher[T any] struct {
 // gaps. After a connection failure it reconnects and resumes from the last
 // version it returned.
 func Watch[T any](ctx context.Context, c *Conn, t schema.TableDef[T], sel Selector, from uint64) (*Watcher[T], error) {
-	uri := tools.TableURI(t.Name())
+	uri := wire.TableURI(t.Name())
 	if sel.Key != "" {
-		uri = tools.RowURI(t.Name(), sel.Key)
+		uri = wire.RowURI(t.Name(), sel.Key)
 	}
 	wake, stop, err := c.watch(ctx, uri)
 	if err != nil {
@@ -155,11 +155,11 @@ func (w *Watcher[T]) retry(ctx context.Context, err error, backoff *time.Duratio
 // fetch asks for the changes after w.version and queues them. more says a
 // page limit cut them short.
 func (w *Watcher[T]) fetch(ctx context.Context) (more bool, err error) {
-	raw, err := w.c.Call(ctx, "_sync_changes", tools.SyncChangesIn{Table: w.table, Prefix: w.sel.Prefix, Key: w.sel.Key, After: w.version, Limit: 500})
+	raw, err := w.c.Call(ctx, "_sync_changes", wire.SyncChangesIn{Table: w.table, Prefix: w.sel.Prefix, Key: w.sel.Key, After: w.version, Limit: 500})
 	if err != nil {
 		return false, err
 	}
-	var out tools.SyncChangesOut
+	var out wire.SyncChangesOut
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return false, fmt.Errorf("_sync_changes: decoding %s: %w", raw, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 var mutatorOutputSchema = json.RawMessage(`{"type":"object","properties":{"version":{"type":"integer","description":"the version the mutator's transaction committed"},"runs":{"type":"array","items":{"type":"string"},"description":"ids of the action runs the call enqueued; follow one with get_run"}},"required":["version"]}`)
@@ -102,12 +103,6 @@ func (s *Server) callAction(ctx context.Context, name string, textOutput bool, r
 	return mcp.NewToolResultStructured(json.RawMessage(out), string(out)), nil
 }
 
-// ErrorMetaKey is the _meta key of a failed call's result that says what
-// kind of failure it was, for programs (the Go client) that must tell them
-// apart: {"kind": "invalid_input" | "handler" | "invalid_output" |
-// "unknown" | "unavailable" | "cancelled"}.
-const ErrorMetaKey = "io.github.mcp-sync/error"
-
 // errorResult turns an engine error into an isError result whose message a
 // model can act on, and whose _meta says the kind for programs.
 func (s *Server) errorResult(ctx context.Context, kind, name string, err error) *mcp.CallToolResult {
@@ -138,7 +133,7 @@ func (s *Server) errorResult(ctx context.Context, kind, name string, err error) 
 
 func errorWithKind(kind, msg string) *mcp.CallToolResult {
 	res := mcp.NewToolResultError(msg)
-	res.Meta = &mcp.Meta{AdditionalFields: map[string]any{ErrorMetaKey: map[string]any{"kind": kind}}}
+	res.Meta = &mcp.Meta{AdditionalFields: map[string]any{wire.ErrorMetaKey: map[string]any{"kind": kind}}}
 	return res
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 // TestIdleSessionsExpireButWatchesLive: with a 1 s idle TTL, a legacy HTTP
@@ -19,8 +20,8 @@ func TestIdleSessionsExpireButWatchesLive(t *testing.T) {
 	a := newApp(t)
 	srv, base := serveHTTP(t, a, tools.HTTPOptions{SessionIdleTTL: time.Second, HeartbeatInterval: 200 * time.Millisecond})
 	watcher, n := connect(t, base, era{"watch", "http", true}, nil)
-	subscribe(t, watcher, era{"watch", "http", true}, tools.RowURI("items", "w"))
-	mutateUntilNotified(t, watcher, n, "w", tools.RowURI("items", "w"))
+	subscribe(t, watcher, era{"watch", "http", true}, wire.RowURI("items", "w"))
+	mutateUntilNotified(t, watcher, n, "w", wire.RowURI("items", "w"))
 
 	// A legacy session with no stream open, made by hand.
 	resp := postJSON(t, base+tools.PathStreamable, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"idle","version":"1"}}}`)

@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 // rowOut is one row as the read tools and resources show it.
@@ -181,7 +182,7 @@ func (s *Server) addResources() {
 		if desc == "" {
 			desc = "rows of table " + t.Name
 		}
-		s.mcp.AddResource(mcp.NewResource(TableURI(t.Name), t.Name,
+		s.mcp.AddResource(mcp.NewResource(wire.TableURI(t.Name), t.Name,
 			mcp.WithResourceDescription(desc+" (first page; list_rows pages further)"),
 			mcp.WithMIMEType("application/json")), s.readResource)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/storage"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 // registry tracks resource subscriptions and turns committed changes into
@@ -259,9 +260,9 @@ func (r *registry) watch(ctx context.Context, table string, sub *storage.Subscri
 		uris := make([]string, 0, 2*len(ev.Changes))
 		for _, c := range ev.Changes {
 			if table == backend.RunsTable {
-				uris = append(uris, RunURI(c.Key))
+				uris = append(uris, wire.RunURI(c.Key))
 			} else {
-				uris = append(uris, TableURI(table), RowURI(table, c.Key))
+				uris = append(uris, wire.TableURI(table), wire.RowURI(table, c.Key))
 			}
 		}
 		r.mark(uris)

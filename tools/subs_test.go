@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 // subscribe watches uris the way the client's era does it: resources/subscribe
@@ -80,10 +81,10 @@ func TestSubscriptions(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			c, n := connect(t, base, e, nil)
 			key := "sub-" + e.name
-			row, other, secret := tools.RowURI("items", key), tools.RowURI("items", key+"-other"), tools.RowURI("secrets", "api")
-			subscribe(t, c, e, row, tools.TableURI("items"), secret, "mcp-sync://table/nosuch/x")
+			row, other, secret := wire.RowURI("items", key), wire.RowURI("items", key+"-other"), wire.RowURI("secrets", "api")
+			subscribe(t, c, e, row, wire.TableURI("items"), secret, "mcp-sync://table/nosuch/x")
 			mutateUntilNotified(t, c, n, key, row)
-			if !waitFor(time.Second, func() bool { return count(updatedURIs(n), tools.TableURI("items")) > 0 }) {
+			if !waitFor(time.Second, func() bool { return count(updatedURIs(n), wire.TableURI("items")) > 0 }) {
 				t.Error("no update for the table URI")
 			}
 
@@ -156,8 +157,8 @@ func TestSubscriptionsEndWithSession(t *testing.T) {
 	for _, e := range eras {
 		c, n := connect(t, base, e, nil)
 		key := "end-" + e.name
-		subscribe(t, c, e, tools.RowURI("items", key))
-		mutateUntilNotified(t, c, n, key, tools.RowURI("items", key))
+		subscribe(t, c, e, wire.RowURI("items", key))
+		mutateUntilNotified(t, c, n, key, wire.RowURI("items", key))
 		c.Close()
 	}
 	// Modern streams end with their request, legacy SSE with its connection;

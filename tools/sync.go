@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/storage"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 // The sync tools serve the Go client (package client): the change log from a
@@ -18,65 +19,13 @@ import (
 // tools/list, where they would only distract a model. The protocol is in
 // the README ("Sync protocol").
 const (
-	toolSyncChanges = "_sync_changes"
-	toolSyncPush    = "_sync_push"
-	toolSyncState   = "_sync_state"
+	toolSyncChanges = wire.ToolSyncChanges
+	toolSyncPush    = wire.ToolSyncPush
+	toolSyncState   = wire.ToolSyncState
 )
 
 // syncToolNames are the hidden tools' names; apps may not declare them.
 var syncToolNames = []string{toolSyncChanges, toolSyncPush, toolSyncState}
-
-// SyncChangesIn is _sync_changes's input.
-type SyncChangesIn struct {
-	Table  string `json:"table"`
-	Prefix string `json:"prefix,omitempty"`
-	Key    string `json:"key,omitempty"`
-	After  uint64 `json:"after"`
-	Limit  int    `json:"limit,omitempty"`
-}
-
-// SyncChangesOut is _sync_changes's output: the versions after After that
-// touched what the input selects, oldest first. With Resync set the log no
-// longer reaches back to After: read a snapshot (list_rows/get_row) and go on
-// from its version.
-type SyncChangesOut struct {
-	Events []SyncEvent `json:"events"`
-	Resync bool        `json:"resync,omitempty"`
-	// Version is the store's version when the read began: with no more
-	// events, the reader is up to date as of it.
-	Version uint64 `json:"version"`
-	// More says a page limit cut the answer short: ask again after the last
-	// event's version.
-	More bool `json:"more,omitempty"`
-}
-
-// SyncEvent is one committed version's changes.
-type SyncEvent struct {
-	Version uint64       `json:"version"`
-	Changes []SyncChange `json:"changes"`
-}
-
-// SyncChange is one row written ("put", with its value) or deleted.
-type SyncChange struct {
-	Key   string          `json:"key"`
-	Op    string          `json:"op"`
-	Value json.RawMessage `json:"value,omitempty"`
-}
-
-// SyncPushIn is _sync_push's input: a mutation a client ran optimistically.
-type SyncPushIn struct {
-	Client  string          `json:"client"`
-	Seq     uint64          `json:"seq"`
-	Mutator string          `json:"mutator"`
-	Args    json.RawMessage `json:"args"`
-}
-
-// SyncPushOut is _sync_push's output.
-type SyncPushOut struct {
-	Version uint64   `json:"version"`
-	Applied bool     `json:"applied"`
-	Runs    []string `json:"runs,omitempty"`
-}
 
 func (s *Server) addSyncTools() {
 	t := mcp.NewToolWithRawSchema(toolSyncChanges, "mcp-sync client protocol: committed changes after a version.",
@@ -112,14 +61,14 @@ func hideSyncTools(_ context.Context, ts []mcp.Tool) []mcp.Tool {
 }
 
 func (s *Server) syncChanges(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	var in SyncChangesIn
+	var in wire.SyncChangesIn
 	if err := decodeArgs(req, &in); err != nil || in.Table == "" {
 		return errorWithKind("invalid_input", fmt.Sprintf("invalid arguments for %s: want {table, after, prefix?, key?, limit?}: %v", toolSyncChanges, err)), nil
 	}
 	if in.Limit <= 0 || in.Limit > 1000 {
 		in.Limit = 1000
 	}
-	out := SyncChangesOut{Events: []SyncEvent{}, Version: s.eng.Version()}
+	out := wire.SyncChangesOut{Events: []wire.SyncEvent{}, Version: s.eng.Version()}
 	evs, err := s.eng.ChangesSince(storage.Filter{Table: in.Table, Prefix: in.Prefix, Key: in.Key}, in.After, in.Limit+1)
 	switch {
 	case errors.Is(err, storage.ErrResync):
@@ -132,11 +81,11 @@ func (s *Server) syncChanges(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		evs, out.More = evs[:in.Limit], true
 	}
 	for _, ev := range evs {
-		se := SyncEvent{Version: ev.Version, Changes: make([]SyncChange, len(ev.Changes))}
+		se := wire.SyncEvent{Version: ev.Version, Changes: make([]wire.SyncChange, len(ev.Changes))}
 		for i, c := range ev.Changes {
-			se.Changes[i] = SyncChange{Key: c.Key, Op: "put", Value: c.Value}
+			se.Changes[i] = wire.SyncChange{Key: c.Key, Op: "put", Value: c.Value}
 			if c.Op == storage.OpDelete {
-				se.Changes[i] = SyncChange{Key: c.Key, Op: "delete"}
+				se.Changes[i] = wire.SyncChange{Key: c.Key, Op: "delete"}
 			}
 		}
 		out.Events = append(out.Events, se)
@@ -151,7 +100,7 @@ func (s *Server) syncPush(ctx context.Context, req mcp.CallToolRequest) (res *mc
 	ctx, done := s.calls.start(ctx)
 	defer done()
 	defer s.recoverCall(toolSyncPush, &res)
-	var in SyncPushIn
+	var in wire.SyncPushIn
 	if err := decodeArgs(req, &in); err != nil {
 		return errorWithKind("invalid_input", fmt.Sprintf("invalid arguments for %s: want {client, seq, mutator, args}: %v", toolSyncPush, err)), nil
 	}
@@ -162,7 +111,7 @@ func (s *Server) syncPush(ctx context.Context, req mcp.CallToolRequest) (res *mc
 	if err != nil {
 		return s.errorResult(ctx, "mutator", in.Mutator, err), nil
 	}
-	return structured(SyncPushOut{Version: p.Version, Applied: p.Applied, Runs: p.Runs})
+	return structured(wire.SyncPushOut{Version: p.Version, Applied: p.Applied, Runs: p.Runs})
 }
 
 func (s *Server) syncState(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 func TestToolsListFromSchema(t *testing.T) {
@@ -200,7 +201,7 @@ func TestEnqueuedRunsVisible(t *testing.T) {
 			if string(run.Output) != `{"text":"echo me","len":7}` {
 				t.Errorf("run output %s", run.Output)
 			}
-			r, err := c.ReadResource(context.Background(), mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: tools.RunURI(out.Runs[0])}})
+			r, err := c.ReadResource(context.Background(), mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: wire.RunURI(out.Runs[0])}})
 			if err != nil || !strings.Contains(r.Contents[0].(mcp.TextResourceContents).Text, `"succeeded"`) {
 				t.Errorf("run resource: %v %v", r, err)
 			}
@@ -273,7 +274,7 @@ func TestReadsAndResources(t *testing.T) {
 				t.Fatal(err)
 			}
 			listed, _ := json.Marshal([]any{rl, rt})
-			if !strings.Contains(string(listed), tools.TableURI("items")) || strings.Contains(string(listed), "secrets") {
+			if !strings.Contains(string(listed), wire.TableURI("items")) || strings.Contains(string(listed), "secrets") {
 				t.Errorf("resources: %s", listed)
 			}
 			read := func(uri string) (string, error) {
@@ -283,13 +284,13 @@ func TestReadsAndResources(t *testing.T) {
 				}
 				return r.Contents[0].(mcp.TextResourceContents).Text, nil
 			}
-			if got, err := read(tools.RowURI("items", "a/1")); err != nil || got != `{"name":"n-a/1"}` {
+			if got, err := read(wire.RowURI("items", "a/1")); err != nil || got != `{"name":"n-a/1"}` {
 				t.Errorf("row resource: %q %v", got, err)
 			}
-			if got, err := read(tools.TableURI("items")); err != nil || !strings.Contains(got, `"key":"b/1"`) {
+			if got, err := read(wire.TableURI("items")); err != nil || !strings.Contains(got, `"key":"b/1"`) {
 				t.Errorf("table resource: %q %v", got, err)
 			}
-			for _, uri := range []string{tools.RowURI("secrets", "api"), tools.TableURI("secrets"), tools.RowURI("items", "nope")} {
+			for _, uri := range []string{wire.RowURI("secrets", "api"), wire.TableURI("secrets"), wire.RowURI("items", "nope")} {
 				got, err := read(uri)
 				if err == nil || strings.Contains(got, "sk-live") || strings.Contains(err.Error(), "sk-live") {
 					t.Errorf("read %s: want not found, got %q %v", uri, got, err)

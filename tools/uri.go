@@ -4,23 +4,15 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
-// URI scheme of the resources this package serves.
+// URI prefixes, from the wire contract.
 const (
-	tablePrefix = "mcp-sync://table/"
-	runPrefix   = "mcp-sync://run/"
+	tablePrefix = wire.TablePrefix
+	runPrefix   = wire.RunPrefix
 )
-
-// TableURI is the resource URI of a table (its first page of rows).
-func TableURI(table string) string { return tablePrefix + table }
-
-// RowURI is the resource URI of one row. The key is path-escaped, so keys
-// holding '/' or other reserved characters round-trip.
-func RowURI(table, key string) string { return tablePrefix + table + "/" + url.PathEscape(key) }
-
-// RunURI is the resource URI of an enqueued action run.
-func RunURI(id string) string { return runPrefix + url.PathEscape(id) }
 
 // target is what a resource URI names.
 type target struct {

@@ -12,7 +12,7 @@ import (
 
 	mg "github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 func runTools(ctx context.Context, env *environ, args []string) int {
@@ -243,9 +243,9 @@ func runWatch(ctx context.Context, env *environ, args []string) int {
 		return exitFail
 	}
 	defer cn.close()
-	uri := tools.TableURI(table)
+	uri := wire.TableURI(table)
 	if isRow {
-		uri = tools.RowURI(table, key)
+		uri = wire.RowURI(table, key)
 	}
 	if err := cn.subscribe(ctx, uri); err != nil {
 		fmt.Fprintf(env.stderr, "mcp-sync watch: subscribing to %s: %v\n", uri, err)

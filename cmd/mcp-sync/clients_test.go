@@ -22,6 +22,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/examples/todo"
 	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 // goClient is what these tests need of an MCP client; it is implemented by
@@ -408,7 +409,7 @@ func TestGoClients(t *testing.T) {
 			if !hidden.isError || strings.ReplaceAll(hidden.text, "secrets", "nosuch") != absent.text {
 				t.Errorf("the server-only table answers unlike a missing one: %q vs %q", hidden.text, absent.text)
 			}
-			if _, err := c.read(ctx, tools.TableURI("secrets")); err == nil {
+			if _, err := c.read(ctx, wire.TableURI("secrets")); err == nil {
 				t.Error("reading the server-only table's resource worked")
 			}
 
@@ -427,7 +428,7 @@ func TestGoClients(t *testing.T) {
 
 			// A subscriber sees the row's changes; re-reading on each update
 			// ends on the exact final value.
-			row := tools.RowURI("todos", id)
+			row := wire.RowURI("todos", id)
 			if err := c.subscribe(ctx, row); err != nil {
 				t.Fatal(err)
 			}
@@ -439,7 +440,7 @@ func TestGoClients(t *testing.T) {
 				waitUntil(100*time.Millisecond, func() bool { return ev.updates(row) > 0 })
 			}
 			gen := id + "-gen"
-			genURI := tools.RowURI("todos", gen)
+			genURI := wire.RowURI("todos", gen)
 			if err := c.subscribe(ctx, genURI); err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend/ai/localai"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
 	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 func runDemo(ctx context.Context, env *environ, args []string) int {
@@ -86,7 +87,7 @@ func runDemo(ctx context.Context, env *environ, args []string) int {
 	fmt.Fprintf(env.stdout, "MCP server: %s (this demo is its client)\n", base+tools.PathStreamable)
 
 	id := fmt.Sprintf("demo-%d", time.Now().UnixNano())
-	uri := tools.RowURI(todo.Todos.Name(), id)
+	uri := wire.RowURI(todo.Todos.Name(), id)
 	if err := cn.subscribe(ctx, uri); err != nil {
 		return fail("subscribing to %s: %v", uri, err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/examples/todo"
 	"github.com/mcp-sync/mcp-sync/storage"
 	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 const testKey = "sk-e2e-test-key"
@@ -144,7 +145,7 @@ func resultText(res *mcp.CallToolResult) string {
 
 // readRow reads the todo's row resource over MCP.
 func readRow(ctx context.Context, c *client.Client, id string) (todo.Todo, error) {
-	res, err := c.ReadResource(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: tools.RowURI("todos", id)}})
+	res, err := c.ReadResource(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: wire.RowURI("todos", id)}})
 	if err != nil {
 		return todo.Todo{}, err
 	}
@@ -239,8 +240,8 @@ type rowWatcher struct {
 
 func newRowWatcher(id, probeID string) *rowWatcher {
 	return &rowWatcher{
-		uri:   tools.RowURI("todos", id),
-		probe: tools.RowURI("todos", probeID),
+		uri:   wire.RowURI("todos", id),
+		probe: wire.RowURI("todos", probeID),
 		dirty: make(chan struct{}, 1),
 		done:  make(chan struct{}),
 	}
