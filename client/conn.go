@@ -64,6 +64,9 @@ type Options struct {
 	// Env is the environment of a server started with DialCommand
 	// (default: this process's).
 	Env []string
+	// Stderr receives the stderr of a server started with DialCommand
+	// (default: discarded).
+	Stderr io.Writer
 }
 
 // Conn is a connection to an mcp-sync server. It is safe for concurrent use.
@@ -104,14 +107,18 @@ func DialHTTP(ctx context.Context, url string, o Options) (*Conn, error) {
 }
 
 // DialCommand starts command (for example "mcp-sync" with args "serve",
-// "--data", file) and talks to it over stdio. Its stderr is discarded.
+// "--data", file) and talks to it over stdio; its stderr goes to o.Stderr.
 func DialCommand(ctx context.Context, command string, args []string, o Options) (*Conn, error) {
+	stderr := o.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	return dial(ctx, o.Legacy, func() (mgtransport.Interface, error) {
 		st := mgtransport.NewStdioWithOptions(command, o.Env, args)
 		if err := st.Start(context.WithoutCancel(ctx)); err != nil {
 			return nil, fmt.Errorf("starting %s: %w", command, err)
 		}
-		go func() { _, _ = io.Copy(io.Discard, st.Stderr()) }()
+		go func() { _, _ = io.Copy(stderr, st.Stderr()) }()
 		return st, nil
 	})
 }
@@ -219,6 +226,54 @@ func (cn *Conn) client() (*mgclient.Client, int, error) {
 func (cn *Conn) Call(ctx context.Context, tool string, args any) (json.RawMessage, error) {
 	out, _, err := cn.call(ctx, tool, args, nil)
 	return out, err
+}
+
+// CallWithProgress is Call that passes the tool's progress reports to f.
+func (cn *Conn) CallWithProgress(ctx context.Context, tool string, args any, f ProgressFunc) (json.RawMessage, error) {
+	out, _, err := cn.call(ctx, tool, args, f)
+	return out, err
+}
+
+// ListTools returns the server's tool list.
+func (cn *Conn) ListTools(ctx context.Context) (*mcp.ListToolsResult, error) {
+	c, _, err := cn.client()
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.ListTools(ctx, mcp.ListToolsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: listing tools: %v", ErrTransport, err)
+	}
+	return res, nil
+}
+
+// ReadResource returns the text of the resource at uri.
+func (cn *Conn) ReadResource(ctx context.Context, uri string) (string, error) {
+	c, _, err := cn.client()
+	if err != nil {
+		return "", err
+	}
+	res, err := c.ReadResource(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: uri}})
+	if err != nil {
+		var te *mgtransport.Error
+		if errors.As(err, &te) || ctx.Err() != nil {
+			return "", fmt.Errorf("%w: reading %s: %v", ErrTransport, uri, err)
+		}
+		return "", fmt.Errorf("%w: %s: %v", ErrUnknown, uri, err)
+	}
+	for _, c := range res.Contents {
+		if t, ok := c.(mcp.TextResourceContents); ok {
+			return t.Text, nil
+		}
+	}
+	return "", fmt.Errorf("resource %s has no text content", uri)
+}
+
+// Subscribe asks for updates of the resource at uri: the channel receives a
+// value after each (coalesced: at most one pending), and is closed by stop
+// or when the connection closes. It outlives reconnects.
+func (cn *Conn) Subscribe(ctx context.Context, uri string) (updates <-chan struct{}, stop func(), err error) {
+	return cn.watch(ctx, uri)
 }
 
 // ProgressFunc receives an action's progress reports.

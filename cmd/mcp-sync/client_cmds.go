@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	mg "github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
@@ -35,8 +37,8 @@ func runTools(ctx context.Context, env *environ, args []string) int {
 		fmt.Fprintf(env.stderr, "mcp-sync tools: %v\n", err)
 		return exitFail
 	}
-	defer cn.close()
-	res, err := cn.c.ListTools(ctx, mg.ListToolsRequest{})
+	defer cn.Close()
+	res, err := cn.ListTools(ctx)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "mcp-sync tools: %v\n", err)
 		return exitFail
@@ -170,8 +172,8 @@ func runCall(ctx context.Context, env *environ, args []string) int {
 		fmt.Fprintf(env.stderr, "mcp-sync call: %v\n", err)
 		return exitFail
 	}
-	defer cn.close()
-	var onProgress func(float64, float64, string)
+	defer cn.Close()
+	var onProgress client.ProgressFunc
 	progressShown := false
 	if !*quiet {
 		onProgress = func(p, total float64, msg string) {
@@ -190,24 +192,27 @@ func runCall(ctx context.Context, env *environ, args []string) int {
 			progressShown = true
 		}
 	}
-	res, err := cn.call(ctx, name, json.RawMessage(input), onProgress)
+	out, err := cn.CallWithProgress(ctx, name, json.RawMessage(input), onProgress)
 	if progressShown && env.isTerminal {
 		fmt.Fprintln(env.stderr)
 	}
-	if err != nil {
+	var ce *client.CallError
+	switch {
+	case errors.As(err, &ce) && !errors.Is(err, client.ErrUnknown):
+		fmt.Fprintf(env.stderr, "mcp-sync call %s: the tool reported an error: %s\n", name, ce.Message)
+		return exitFail
+	case err != nil:
 		fmt.Fprintf(env.stderr, "mcp-sync call %s: %v\n", name, err)
 		return exitFail
 	}
-	if res.IsError {
-		fmt.Fprintf(env.stderr, "mcp-sync call %s: the tool reported an error: %s\n", name, resultText(res))
-		return exitFail
-	}
-	if res.StructuredContent != nil {
-		out, _ := json.MarshalIndent(res.StructuredContent, "", "  ")
-		fmt.Fprintln(env.stdout, string(out))
+	var text string
+	if json.Unmarshal(out, &text) == nil { // a text result
+		fmt.Fprintln(env.stdout, text)
 		return exitOK
 	}
-	fmt.Fprintln(env.stdout, resultText(res))
+	var pretty bytes.Buffer
+	_ = json.Indent(&pretty, out, "", "  ")
+	fmt.Fprintln(env.stdout, pretty.String())
 	return exitOK
 }
 
@@ -242,20 +247,22 @@ func runWatch(ctx context.Context, env *environ, args []string) int {
 		fmt.Fprintf(env.stderr, "mcp-sync watch: %v\n", err)
 		return exitFail
 	}
-	defer cn.close()
+	defer cn.Close()
 	uri := wire.TableURI(table)
 	if isRow {
 		uri = wire.RowURI(table, key)
 	}
-	if err := cn.subscribe(ctx, uri); err != nil {
+	updates, stop, err := cn.Subscribe(ctx, uri)
+	if err != nil {
 		fmt.Fprintf(env.stderr, "mcp-sync watch: subscribing to %s: %v\n", uri, err)
 		return exitFail
 	}
+	defer stop()
 	var show func() (done bool, err error)
 	if isRow {
 		w := &rowWatch{env: env, field: untilField, value: untilValue}
 		show = func() (bool, error) {
-			text, err := cn.read(ctx, uri)
+			text, err := cn.ReadResource(ctx, uri)
 			if err != nil && strings.Contains(err.Error(), "no row") {
 				return false, nil // not written yet: wait for it
 			}
@@ -268,7 +275,7 @@ func runWatch(ctx context.Context, env *environ, args []string) int {
 		w := &tableWatch{env: env, last: map[string]string{}}
 		first := true
 		show = func() (bool, error) {
-			text, err := cn.read(ctx, uri)
+			text, err := cn.ReadResource(ctx, uri)
 			if err != nil {
 				return false, err
 			}
@@ -287,14 +294,10 @@ func runWatch(ctx context.Context, env *environ, args []string) int {
 		select {
 		case <-ctx.Done():
 			return exitOK
-		case <-cn.updates:
-		}
-		// Coalesce: one read answers every update queued so far.
-		for drained := false; !drained; {
-			select {
-			case <-cn.updates:
-			default:
-				drained = true
+		case _, ok := <-updates: // coalesced: one read answers every update so far
+			if !ok {
+				fmt.Fprintln(env.stderr, "mcp-sync watch: the connection closed")
+				return exitFail
 			}
 		}
 		done, err := show()

@@ -13,6 +13,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/backend/ai"
 	"github.com/mcp-sync/mcp-sync/backend/ai/localai"
+	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/tools/wire"
@@ -83,38 +84,34 @@ func runDemo(ctx context.Context, env *environ, args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer cn.close()
+	defer cn.Close()
 	fmt.Fprintf(env.stdout, "MCP server: %s (this demo is its client)\n", base+tools.PathStreamable)
 
 	id := fmt.Sprintf("demo-%d", time.Now().UnixNano())
 	uri := wire.RowURI(todo.Todos.Name(), id)
-	if err := cn.subscribe(ctx, uri); err != nil {
+	updates, stopWatch, err := cn.Subscribe(ctx, uri)
+	if err != nil {
 		return fail("subscribing to %s: %v", uri, err)
 	}
+	defer stopWatch()
 	time.Sleep(50 * time.Millisecond) // the subscriptions/listen stream opens in the background
 	before := eng.Version()
-	input, _ := json.Marshal(todo.GenerateInput{ID: id, Prompt: *prompt})
-	res, err := cn.call(ctx, todo.CreateAndGenerate.Name(), input, nil)
+	created, err := client.Mutate(ctx, cn, todo.CreateAndGenerate, todo.GenerateInput{ID: id, Prompt: *prompt})
 	if err != nil {
-		return fail("calling createAndGenerate: %v", err)
+		return fail("%v", err)
 	}
-	if res.IsError {
-		return fail("createAndGenerate: %s", resultText(res))
-	}
-	var created struct{ Runs []string }
-	_ = json.Unmarshal([]byte(resultText(res)), &created)
 	fmt.Fprintf(env.stdout, "Called createAndGenerate: todo %q committed; generateWithAI runs after the commit.\nPrompt: %s\n\n", id, *prompt)
 
-	final, seen, err := follow(ctx, env, cn, uri)
+	final, seen, err := follow(ctx, env, cn, uri, updates)
 	if err != nil {
 		return fail("watching todo %s: %v", id, err)
 	}
 	fmt.Fprintln(env.stdout)
 	if final.Status != todo.StatusReady {
 		if len(created.Runs) > 0 {
-			if r, err := cn.call(ctx, "get_run", json.RawMessage(fmt.Sprintf(`{"id":%q}`, created.Runs[0])), nil); err == nil {
+			if raw, err := cn.Call(ctx, "get_run", map[string]string{"id": created.Runs[0]}); err == nil {
 				var run struct{ Error string }
-				if json.Unmarshal([]byte(resultText(r)), &run) == nil && run.Error != "" {
+				if json.Unmarshal(raw, &run) == nil && run.Error != "" {
 					fmt.Fprintf(env.stderr, "\ngenerateWithAI failed: %s\n", run.Error)
 				}
 			}
@@ -129,7 +126,7 @@ func runDemo(ctx context.Context, env *environ, args []string) int {
 // follow re-reads the todo at uri on each update and prints its text as it
 // grows, until its status is final. It returns the last value and how many
 // distinct values it saw.
-func follow(ctx context.Context, env *environ, cn *conn, uri string) (todo.Todo, int, error) {
+func follow(ctx context.Context, env *environ, cn *client.Conn, uri string, updates <-chan struct{}) (todo.Todo, int, error) {
 	var (
 		row   todo.Todo
 		shown string
@@ -137,7 +134,7 @@ func follow(ctx context.Context, env *environ, cn *conn, uri string) (todo.Todo,
 		last  string
 	)
 	for {
-		text, err := cn.read(ctx, uri)
+		text, err := cn.ReadResource(ctx, uri)
 		if err == nil && text != last {
 			last = text
 			seen++
@@ -157,7 +154,7 @@ func follow(ctx context.Context, env *environ, cn *conn, uri string) (todo.Todo,
 		select {
 		case <-ctx.Done():
 			return row, seen, ctx.Err()
-		case <-cn.updates:
+		case <-updates:
 		case <-time.After(time.Second): // a lost subscription must not hang the demo
 		}
 	}

@@ -103,6 +103,14 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"help", "schema"}, exitOK, "err", "Usage: mcp-sync schema"},
 		{[]string{"demo", "--nosuchflag"}, exitUsage, "err", "nosuchflag"},
 		{[]string{"schema", "extra"}, exitUsage, "err", `unexpected argument "extra"`},
+		{[]string{"serve", "--help"}, exitOK, "err", "Usage: mcp-sync serve"},
+		{[]string{"tools", "--help"}, exitOK, "err", "Usage: mcp-sync tools"},
+		{[]string{"call", "--help"}, exitOK, "err", "Usage: mcp-sync call"},
+		{[]string{"watch", "--help"}, exitOK, "err", "Usage: mcp-sync watch"},
+		{[]string{"call"}, exitUsage, "err", "Usage: mcp-sync call"},
+		{[]string{"watch", "a", "b"}, exitUsage, "err", "Usage: mcp-sync watch"},
+		{[]string{"watch", "todos", "--until", "status=ready"}, exitUsage, "err", "needs TABLE/KEY"},
+		{[]string{"serve", "--app", "nope"}, exitUsage, "err", "unknown app"},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCmd(t, nil, c.args...)
