@@ -187,6 +187,16 @@ func (f *inflight) start(ctx context.Context) (context.Context, func()) {
 	}
 }
 
+func (f *inflight) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, calls := range f.byID {
+		n += len(calls)
+	}
+	return n
+}
+
 func (f *inflight) cancelSession(id string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

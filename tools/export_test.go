@@ -1,8 +1,4 @@
 package tools
 
 // Subscribers reports how many clients hold subscriptions, for tests.
-func Subscribers(s *Server) int {
-	s.subs.mu.Lock()
-	defer s.subs.mu.Unlock()
-	return len(s.subs.clients)
-}
+func Subscribers(s *Server) int { return s.Stats().Subscribers }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -45,6 +46,28 @@ type Server struct {
 	opts  Options
 
 	closeOnce sync.Once
+	sessions  atomic.Int64
+}
+
+// Stats are counts of what a server holds, for load tests and monitoring.
+type Stats struct {
+	Sessions      int64 // registered sessions (stdio, SSE, legacy streamable HTTP)
+	Subscribers   int   // clients holding resource subscriptions
+	Subscriptions int   // (client, URI) pairs
+	WatchedTables int   // tables with a storage subscription feeding them
+	Calls         int   // tool calls in flight
+}
+
+// Stats returns the server's current counts.
+func (s *Server) Stats() Stats {
+	st := Stats{Sessions: s.sessions.Load(), Calls: s.calls.count()}
+	s.subs.mu.Lock()
+	st.Subscribers, st.WatchedTables = len(s.subs.clients), len(s.subs.watchers)
+	for _, c := range s.subs.clients {
+		st.Subscriptions += len(c.uris)
+	}
+	s.subs.mu.Unlock()
+	return st
 }
 
 // Names of the read tools; an app may not declare mutators or actions with
@@ -116,7 +139,9 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	}
 
 	s.subs.hook(hooks)
+	hooks.AddOnRegisterSession(func(context.Context, server.ClientSession) { s.sessions.Add(1) })
 	hooks.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
+		s.sessions.Add(-1)
 		// SSE runs calls on a context that outlives the connection: end them
 		// with the session.
 		s.calls.cancelSession(sess.SessionID())
