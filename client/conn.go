@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,10 @@ type Options struct {
 	// Stderr receives the stderr of a server started with DialCommand
 	// (default: discarded).
 	Stderr io.Writer
+	// Logger receives the transport's own logs (mcp-go's: stream errors,
+	// reconnects); default: discarded, since failures reach the caller as
+	// errors.
+	Logger *slog.Logger
 }
 
 // Conn is a connection to an mcp-sync server. It is safe for concurrent use.
@@ -93,11 +98,15 @@ func DialHTTP(ctx context.Context, url string, o Options) (*Conn, error) {
 		headers["Authorization"] = "Bearer " + o.Token
 	}
 	sse := strings.HasSuffix(url, "/sse")
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return dial(ctx, o.Legacy || sse, func() (mgtransport.Interface, error) {
 		if sse {
-			return mgtransport.NewSSE(url, mgtransport.WithHeaders(headers))
+			return mgtransport.NewSSE(url, mgtransport.WithHeaders(headers), mgtransport.WithSSELogger(logger))
 		}
-		opts := []mgtransport.StreamableHTTPCOption{mgtransport.WithHTTPHeaders(headers)}
+		opts := []mgtransport.StreamableHTTPCOption{mgtransport.WithHTTPHeaders(headers), mgtransport.WithHTTPLogger(logger)}
 		if o.Legacy {
 			//lint:ignore SA1019 the legacy era receives updates on the GET stream
 			opts = append(opts, mgtransport.WithContinuousListening())

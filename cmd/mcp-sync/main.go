@@ -39,6 +39,7 @@ func commands() []command {
 		{"tools", "list a server's tools with their schemas", runTools},
 		{"call", "call a tool and print its result, with progress", runCall},
 		{"watch", "print a table's or a row's changes live", runWatch},
+		{"bench", "measure calls/s and latency against a bare mcp-go server, in one run", runBench},
 		{"schema", "print the todo app's tables, mutators and actions with their JSON Schemas", runSchema},
 	}
 }
@@ -66,6 +67,9 @@ func run(ctx context.Context, env *environ, args []string) int {
 		if c.name == args[0] {
 			return c.run(ctx, env, args[1:])
 		}
+	}
+	if args[0] == "bare-serve" { // bench's baseline server, not a user command
+		return runBareServe(ctx, env, args[1:])
 	}
 	fmt.Fprintf(env.stderr, "mcp-sync: unknown command %q\n\n", args[0])
 	usage(env.stderr)

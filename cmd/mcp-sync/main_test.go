@@ -15,9 +15,15 @@ import (
 // OPENAI_* variables, so nothing leaves the machine.
 func runCmd(t *testing.T, vars map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runCmdTimeout(t, 60*time.Second, vars, args...)
+}
+
+// runCmdTimeout is runCmd with a bound of its own.
+func runCmdTimeout(t *testing.T, timeout time.Duration, vars map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	env := &environ{stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	code = run(ctx, env, args)
 	return code, out.String(), errb.String()

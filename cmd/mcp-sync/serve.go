@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
@@ -26,7 +27,8 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 	token := fs.String("token", "", "require Authorization: Bearer <token> on HTTP (default $MCP_SYNC_TOKEN)")
 	delay := fs.Duration("ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
 	verbose := fs.Bool("v", false, "log debug detail")
-	app := fs.String("app", "todo", "the app to serve: todo, or conformance (the fixtures of the MCP conformance suite)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (for tuning)")
+	app := fs.String("app", "todo", "the app to serve: todo; conformance (the fixtures of the MCP conformance suite); bench (what `mcp-sync bench` measures)")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -34,9 +36,21 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 		fmt.Fprintf(env.stderr, "mcp-sync serve: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	if *app != "todo" && *app != "conformance" {
-		fmt.Fprintf(env.stderr, "mcp-sync serve: unknown app %q (want todo or conformance)\n", *app)
+	if *app != "todo" && *app != "conformance" && *app != "bench" {
+		fmt.Fprintf(env.stderr, "mcp-sync serve: unknown app %q (want todo, conformance or bench)\n", *app)
 		return exitUsage
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "mcp-sync serve: %v\n", err)
+			return exitFail
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(env.stderr, "mcp-sync serve: %v\n", err)
+			return exitFail
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -66,8 +80,11 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 	defer closeAI()
 	cfg, opts := todo.Config(provider, env.getenv), tools.Options{Name: "mcp-sync-todo",
 		Instructions: "A todo list kept in a transactional store. Use setTodo/deleteTodo to change todos, createAndGenerate to have AI write one (it runs after the commit; follow it with get_row or get_run), and list_rows/get_row to read."}
-	if *app == "conformance" {
+	switch *app {
+	case "conformance":
 		cfg, opts = conformance.Config(), conformance.Options()
+	case "bench":
+		cfg, opts = benchConfig(), tools.Options{Name: "mcp-sync-bench"}
 	}
 	opts.Logger = logger
 	eng, err := backend.Open(cfg, backend.Options{Path: path, Logger: logger})

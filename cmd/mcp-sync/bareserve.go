@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// runBareServe serves a bare mcp-go server: the baseline `mcp-sync bench`
+// measures mcp-sync against. Hidden from the command list.
+//
+//   - noop: answers "ok" at once.
+//   - broadcast {n, intervalMs}: sends n notifications/resources/updated
+//     (uri bare://row, t = the wall clock in Unix ns) to every session,
+//     intervalMs apart.
+func runBareServe(ctx context.Context, env *environ, args []string) int {
+	fs := newFlags(env, "bare-serve", "bare-serve [--http ADDR]", "A bare mcp-go server with a no-op tool: the baseline of `mcp-sync bench`.")
+	httpAddr := fs.String("http", "", "serve streamable HTTP at /mcp on this address instead of stdio")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	logger := slog.New(slog.NewTextHandler(env.stderr, nil))
+	s := server.NewMCPServer("bare", "1", server.WithToolCapabilities(false))
+	noop := mcp.NewTool("noop", mcp.WithDescription("Does nothing"))
+	s.AddTool(noop, func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText("ok"), nil
+	})
+	bc := mcp.NewTool("broadcast", mcp.WithDescription("Notify every session n times"),
+		mcp.WithNumber("n"), mcp.WithNumber("intervalMs"))
+	s.AddTool(bc, func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		n, every := req.GetInt("n", 1), time.Duration(req.GetInt("intervalMs", 0))*time.Millisecond
+		for i := range n {
+			if i > 0 && every > 0 {
+				time.Sleep(every)
+			}
+			s.SendNotificationToAllClients("notifications/resources/updated", map[string]any{"uri": "bare://row", "n": i + 1, "t": time.Now().UnixNano()})
+		}
+		return mcp.NewToolResultText("ok"), nil
+	})
+	if *httpAddr == "" {
+		if err := server.NewStdioServer(s).Listen(ctx, os.Stdin, env.stdout); err != nil && ctx.Err() == nil {
+			logger.Error("bare server", "err", err)
+			return exitFail
+		}
+		return exitOK
+	}
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		logger.Error("bare server", "err", err)
+		return exitFail
+	}
+	h := server.NewStreamableHTTPServer(s, server.WithEndpointPath("/mcp"), server.WithStateful(true))
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	logger.Info("serving bare mcp-go over HTTP", "url", fmt.Sprintf("http://%s/mcp", ln.Addr()))
+	if err := srv.Serve(ln); err != nil && ctx.Err() == nil {
+		logger.Error("bare server", "err", err)
+		return exitFail
+	}
+	return exitOK
+}

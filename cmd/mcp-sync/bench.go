@@ -1,0 +1,502 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mgclient "github.com/mark3labs/mcp-go/client"
+	mgtransport "github.com/mark3labs/mcp-go/client/transport"
+	mg "github.com/mark3labs/mcp-go/mcp"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/mcp-sync/mcp-sync/client"
+)
+
+// benchBinary is the mcp-sync binary bench starts its servers from; empty
+// means this program. Tests set it (a test binary cannot serve).
+var benchBinary string
+
+// benchResult is one measured scenario.
+type benchResult struct {
+	Scenario  string  `json:"scenario"`
+	Transport string  `json:"transport"`
+	Era       string  `json:"era"`
+	Sessions  int     `json:"sessions"`
+	Calls     int     `json:"calls"`
+	PerSec    float64 `json:"perSec"`
+	P50Ms     float64 `json:"p50Ms"`
+	P99Ms     float64 `json:"p99Ms"`
+	Errors    int     `json:"errors"`
+	Baseline  string  `json:"baseline,omitempty"`
+	// Ratio is calls/s over the baseline's calls/s; for the subscriber
+	// scenario, p50 latency over the baseline's p50 latency.
+	Ratio float64 `json:"ratio,omitempty"`
+}
+
+// benchReport is everything one run measured.
+type benchReport struct {
+	Duration      string        `json:"duration"`
+	BoltCommitP50 float64       `json:"boltCommitP50Ms"`
+	Results       []benchResult `json:"results"`
+	Targets       []benchTarget `json:"targets"`
+}
+
+// benchTarget is one of the issue's targets, checked against the run.
+type benchTarget struct {
+	What string  `json:"what"`
+	Got  float64 `json:"got"`
+	Want string  `json:"want"`
+	Met  bool    `json:"met"`
+}
+
+func runBench(ctx context.Context, env *environ, args []string) int {
+	fs := newFlags(env, "bench", "bench [flags]",
+		"Measures mcp-sync against a bare mcp-go server with a no-op tool, in one run: calls/s\n"+
+			"and p50/p99 latency for the no-op tool, a mutator call (durable: fsync'd before the\n"+
+			"reply), an action making 10 ctx.Mutate calls, and one row streamed to many\n"+
+			"subscribers; over streamable HTTP (both protocol eras, concurrent sessions) and\n"+
+			"stdio (one session). Servers run as child processes on loopback and temp files.")
+	duration := fs.Duration("duration", 5*time.Second, "how long each scenario runs")
+	sessions := fs.Int("sessions", 16, "concurrent HTTP sessions")
+	subscribers := fs.Int("subscribers", 10, "subscribers of the streamed row")
+	chunks := fs.Int("chunks", 200, "updates streamed to the subscribers, 5 ms apart")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(env.stderr, "mcp-sync bench: "+format+"\n", a...)
+		return exitFail
+	}
+	bin := benchBinary
+	if bin == "" {
+		var err error
+		if bin, err = os.Executable(); err != nil {
+			return fail("finding this program: %v", err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "mcp-sync-bench-")
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer os.RemoveAll(dir)
+	progress := func(format string, a ...any) {
+		if !*asJSON {
+			fmt.Fprintf(env.stderr, format+"\n", a...)
+		}
+	}
+
+	rep := benchReport{Duration: duration.String()}
+	if rep.BoltCommitP50, err = boltCommitP50(filepath.Join(dir, "bare.bolt"), 300); err != nil {
+		return fail("raw bbolt commits: %v", err)
+	}
+	progress("raw bbolt commit p50: %.3f ms", rep.BoltCommitP50)
+
+	bareURL, stopBare, err := startServerProc(ctx, bin, "bare-serve", "--http", "127.0.0.1:0")
+	if err != nil {
+		return fail("starting the bare mcp-go server: %v", err)
+	}
+	defer stopBare()
+	appURL, stopApp, err := startServerProc(ctx, bin, "serve", "--app", "bench", "--data", filepath.Join(dir, "http.db"), "--http", "127.0.0.1:0")
+	if err != nil {
+		return fail("starting mcp-sync serve: %v", err)
+	}
+	defer stopApp()
+
+	add := func(r benchResult, base *benchResult) benchResult {
+		if base != nil && base.PerSec > 0 {
+			r.Baseline, r.Ratio = base.Scenario, r.PerSec/base.PerSec
+		}
+		rep.Results = append(rep.Results, r)
+		progress("%-28s %-5s %-6s %3d sessions  %8.0f calls/s  p50 %7.3f ms  p99 %7.3f ms  errors %d", r.Scenario, r.Transport, r.Era, r.Sessions, r.PerSec, r.P50Ms, r.P99Ms, r.Errors)
+		return r
+	}
+	for _, legacy := range []bool{false, true} {
+		era := eraName(legacy)
+		httpDial := func(url string) func(context.Context) (*client.Conn, error) {
+			return func(ctx context.Context) (*client.Conn, error) {
+				return client.DialHTTP(ctx, url, client.Options{Legacy: legacy})
+			}
+		}
+		noop := add(loadCalls(ctx, "noop (bare mcp-go)", "http", era, *sessions, *duration, httpDial(bareURL), noopCall), nil)
+		put := add(loadCalls(ctx, "mutator put", "http", era, *sessions, *duration, httpDial(appURL), putCall), &noop)
+		add(loadCalls(ctx, "action: 10 ctx.Mutate", "http", era, *sessions, *duration, httpDial(appURL), streamCall(10)), &noop)
+		rep.Targets = append(rep.Targets, benchTarget{
+			What: fmt.Sprintf("HTTP %s, %d sessions: mutator calls/s ÷ bare no-op calls/s", era, *sessions),
+			Got:  put.Ratio, Want: "≥ 0.7", Met: put.Ratio >= 0.7})
+
+		stdioDial := func(args ...string) func(context.Context) (*client.Conn, error) {
+			return func(ctx context.Context) (*client.Conn, error) {
+				return client.DialCommand(ctx, bin, args, client.Options{Legacy: legacy})
+			}
+		}
+		noop = add(loadCalls(ctx, "noop (bare mcp-go)", "stdio", era, 1, *duration, stdioDial("bare-serve"), noopCall), nil)
+		put = add(loadCalls(ctx, "mutator put", "stdio", era, 1, *duration,
+			stdioDial("serve", "--app", "bench", "--data", filepath.Join(dir, "stdio-"+era+".db")), putCall), &noop)
+		add(loadCalls(ctx, "action: 10 ctx.Mutate", "stdio", era, 1, *duration,
+			stdioDial("serve", "--app", "bench", "--data", filepath.Join(dir, "stdio-"+era+".db")), streamCall(10)), &noop)
+		limit := (noop.P50Ms + rep.BoltCommitP50) * 1.2
+		rep.Targets = append(rep.Targets, benchTarget{
+			What: fmt.Sprintf("stdio %s: mutator p50 (ms) ≤ (no-op p50 %.3f + bbolt commit p50 %.3f) × 1.2 = %.3f", era, noop.P50Ms, rep.BoltCommitP50, limit),
+			Got:  put.P50Ms, Want: fmt.Sprintf("≤ %.3f", limit), Met: put.P50Ms <= limit})
+	}
+	bare := add(bareBroadcast(ctx, bareURL, *subscribers, *chunks), nil)
+	ours := add(streamToSubscribers(ctx, appURL, *subscribers, *chunks), nil)
+	if bare.P50Ms > 0 {
+		rep.Results[len(rep.Results)-1].Baseline = bare.Scenario
+		rep.Results[len(rep.Results)-1].Ratio = ours.P50Ms / bare.P50Ms
+	}
+
+	if *asJSON {
+		out, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(env.stdout, string(out))
+		return exitOK
+	}
+	printBench(env, rep)
+	return exitOK
+}
+
+func eraName(legacy bool) string {
+	if legacy {
+		return "legacy"
+	}
+	return "modern"
+}
+
+func printBench(env *environ, rep benchReport) {
+	w := env.stdout
+	fmt.Fprintf(w, "\nmcp-sync bench: %s per scenario; raw bbolt commit p50 %.3f ms\n\n", rep.Duration, rep.BoltCommitP50)
+	fmt.Fprintf(w, "%-30s %-5s %-6s %8s %10s %9s %9s %7s %s\n", "scenario", "via", "era", "sessions", "per sec", "p50 ms", "p99 ms", "errors", "vs baseline")
+	for _, r := range rep.Results {
+		ratio := ""
+		if r.Ratio > 0 {
+			unit := "calls/s"
+			if r.Scenario == streamScenario {
+				unit = "p50 latency"
+			}
+			ratio = fmt.Sprintf("%.2f× %s of %s", r.Ratio, unit, r.Baseline)
+		}
+		fmt.Fprintf(w, "%-30s %-5s %-6s %8d %10.0f %9.3f %9.3f %7d %s\n", r.Scenario, r.Transport, r.Era, r.Sessions, r.PerSec, r.P50Ms, r.P99Ms, r.Errors, ratio)
+	}
+	fmt.Fprintln(w, "\nTargets:")
+	for _, t := range rep.Targets {
+		mark := "met"
+		if !t.Met {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(w, "  %-6s %s: %.3f (want %s)\n", mark, t.What, t.Got, t.Want)
+	}
+}
+
+// callFunc makes one call as session i.
+type callFunc func(ctx context.Context, c *client.Conn, i, n int) error
+
+func noopCall(ctx context.Context, c *client.Conn, _, _ int) error {
+	_, err := c.Call(ctx, "noop", map[string]any{})
+	return err
+}
+
+func putCall(ctx context.Context, c *client.Conn, i, n int) error {
+	_, err := c.Call(ctx, "put", benchPut{Key: fmt.Sprint("s", i), Text: "some text of a row", N: n})
+	return err
+}
+
+func streamCall(mutates int) callFunc {
+	return func(ctx context.Context, c *client.Conn, i, _ int) error {
+		_, err := c.Call(ctx, "stream", benchStreamIn{Key: fmt.Sprint("a", i), N: mutates})
+		return err
+	}
+}
+
+// loadCalls runs sessions workers, each on its own connection, calling as
+// fast as it can for d, and reports calls/s and latency.
+func loadCalls(ctx context.Context, scenario, transport, era string, sessions int, d time.Duration, dial func(context.Context) (*client.Conn, error), call callFunc) benchResult {
+	r := benchResult{Scenario: scenario, Transport: transport, Era: era, Sessions: sessions}
+	conns := make([]*client.Conn, sessions)
+	for i := range conns {
+		c, err := dial(ctx)
+		if err != nil {
+			r.Errors++
+			continue
+		}
+		defer c.Close()
+		if call(ctx, c, i, 0) != nil { // warm up: first-call costs are not the steady state
+			r.Errors++
+		}
+		conns[i] = c
+	}
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		errs atomic.Int64
+		wg   sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(d)
+	for i, c := range conns {
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			own := make([]time.Duration, 0, 1024)
+			for n := 1; time.Now().Before(deadline) && ctx.Err() == nil; n++ {
+				t0 := time.Now()
+				if err := call(ctx, c, i, n); err != nil {
+					errs.Add(1)
+					continue
+				}
+				own = append(own, time.Since(t0))
+			}
+			mu.Lock()
+			lats = append(lats, own...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	r.Errors += int(errs.Load())
+	r.Calls = len(lats)
+	r.PerSec = float64(len(lats)) / elapsed.Seconds()
+	r.P50Ms, r.P99Ms = percentileMs(lats, 0.50), percentileMs(lats, 0.99)
+	return r
+}
+
+func percentileMs(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return float64(s[min(len(s)-1, int(float64(len(s))*p))].Nanoseconds()) / 1e6
+}
+
+const streamScenario = "1 row → subscribers"
+
+// streamToSubscribers: subscribers watch one row (client.Watch: notification,
+// then _sync_changes) while an action rewrites it chunks times, 5 ms apart;
+// latency is from the ctx.Mutate call to the subscriber holding the change.
+func streamToSubscribers(ctx context.Context, url string, subscribers, chunks int) benchResult {
+	r := benchResult{Scenario: streamScenario, Transport: "http", Era: "legacy", Sessions: subscribers}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(chunks)*5*time.Millisecond+30*time.Second)
+	defer cancel()
+	key := fmt.Sprint("live-", time.Now().UnixNano())
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		wg   sync.WaitGroup
+	)
+	ready := make(chan struct{}, subscribers)
+	for range subscribers {
+		c, err := client.DialHTTP(ctx, url, client.Options{Legacy: true})
+		if err != nil {
+			r.Errors++
+			continue
+		}
+		defer c.Close()
+		w, err := client.Watch(ctx, c, benchRows, client.Selector{Key: key}, 0)
+		if err != nil {
+			r.Errors++
+			continue
+		}
+		defer w.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := w.Next(ctx); err != nil { // the snapshot
+				return
+			}
+			ready <- struct{}{}
+			for {
+				ev, err := w.Next(ctx)
+				if err != nil {
+					return
+				}
+				now := time.Now().UnixNano()
+				for _, ch := range ev.Changes {
+					mu.Lock()
+					lats = append(lats, time.Duration(now-ch.Value.T))
+					mu.Unlock()
+					if ch.Value.N >= chunks {
+						return
+					}
+				}
+			}
+		}()
+	}
+	for range subscribers - r.Errors {
+		<-ready
+	}
+	trigger, err := client.DialHTTP(ctx, url, client.Options{})
+	if err != nil {
+		r.Errors++
+		return r
+	}
+	defer trigger.Close()
+	start := time.Now()
+	if _, err := trigger.Call(ctx, "stream", benchStreamIn{Key: key, N: chunks, IntervalMs: 5}); err != nil {
+		r.Errors++
+	}
+	wg.Wait()
+	r.Calls = len(lats)
+	r.PerSec = float64(len(lats)) / time.Since(start).Seconds()
+	r.P50Ms, r.P99Ms = percentileMs(lats, 0.50), percentileMs(lats, 0.99)
+	return r
+}
+
+// bareBroadcast is streamToSubscribers's baseline: the bare mcp-go server
+// sends chunks notifications, 5 ms apart, to subscribers sessions; latency is
+// from the send to the receipt.
+func bareBroadcast(ctx context.Context, url string, subscribers, chunks int) benchResult {
+	r := benchResult{Scenario: "broadcast (bare mcp-go)", Transport: "http", Era: "legacy", Sessions: subscribers}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(chunks)*5*time.Millisecond+30*time.Second)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		got  atomic.Int64
+	)
+	for range subscribers {
+		//lint:ignore SA1019 the legacy era's GET stream is where broadcasts arrive
+		tr, err := mgtransport.NewStreamableHTTP(url, mgtransport.WithContinuousListening(), mgtransport.WithHTTPLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			r.Errors++
+			continue
+		}
+		//lint:ignore SA1019 the baseline runs on the legacy era, like the scenario it is the baseline of
+		c := mgclient.NewClient(tr, mgclient.WithLegacyProtocolOnly())
+		c.OnNotification(func(n mg.JSONRPCNotification) {
+			t, ok := n.Params.AdditionalFields["t"].(float64)
+			if n.Method != "notifications/resources/updated" || !ok {
+				return
+			}
+			now := time.Now().UnixNano()
+			mu.Lock()
+			lats = append(lats, time.Duration(now-int64(t)))
+			mu.Unlock()
+			got.Add(1)
+		})
+		if err := c.Start(context.WithoutCancel(ctx)); err != nil {
+			r.Errors++
+			continue
+		}
+		defer c.Close()
+		req := mg.InitializeRequest{}
+		req.Params.ProtocolVersion = mg.ProtocolVersion20251125
+		req.Params.ClientInfo = mg.Implementation{Name: "bench", Version: "1"}
+		if _, err := c.Initialize(ctx, req); err != nil {
+			r.Errors++
+			continue
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // GET streams open
+	trigger, err := client.DialHTTP(ctx, url, client.Options{Legacy: true})
+	if err != nil {
+		r.Errors++
+		return r
+	}
+	defer trigger.Close()
+	start := time.Now()
+	if _, err := trigger.Call(ctx, "broadcast", map[string]any{"n": chunks, "intervalMs": 5}); err != nil {
+		r.Errors++
+	}
+	want := int64((subscribers - r.Errors) * chunks)
+	for got.Load() < want && ctx.Err() == nil && time.Since(start) < time.Duration(chunks)*5*time.Millisecond+5*time.Second {
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	r.Calls = len(lats)
+	r.PerSec = float64(len(lats)) / time.Since(start).Seconds()
+	r.P50Ms, r.P99Ms = percentileMs(lats, 0.50), percentileMs(lats, 0.99)
+	return r
+}
+
+// boltCommitP50 is the median of n fsync'd bbolt commits of one 100-byte
+// row: the cost of durability on this disk.
+func boltCommitP50(path string, n int) (float64, error) {
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	val := make([]byte, 100)
+	lats := make([]time.Duration, 0, n)
+	for i := range n {
+		t0 := time.Now()
+		err := db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("rows"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte(fmt.Sprint("k", i%10)), val)
+		})
+		if err != nil {
+			return 0, err
+		}
+		lats = append(lats, time.Since(t0))
+	}
+	return percentileMs(lats, 0.5), nil
+}
+
+var benchURLPattern = regexp.MustCompile(`url=(http://\S+/mcp)`)
+
+// startServerProc starts bin with args (a server that logs url=…/mcp on
+// stderr once listening) and returns the URL and a function that stops it.
+func startServerProc(ctx context.Context, bin string, args ...string) (string, func(), error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=", "MCP_SYNC_TOKEN=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := benchURLPattern.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case u := <-found:
+		return u, stop, nil
+	case <-time.After(15 * time.Second):
+	case <-ctx.Done():
+	}
+	stop()
+	return "", nil, errors.New("the server did not say where it listens within 15 s")
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// TestBenchSmoke runs a short `mcp-sync bench` and checks that every
+// scenario ran without errors and the targets were evaluated. The figures
+// of so short a run mean nothing; the full run is `mcp-sync bench`.
+func TestBenchSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	benchBinary = interopBinary(t)
+	defer func() { benchBinary = "" }()
+	code, out, errOut := runCmdTimeout(t, 3*time.Minute, nil, "bench", "--duration", "300ms", "--sessions", "2", "--subscribers", "2", "--chunks", "10", "--json")
+	if code != exitOK {
+		t.Fatalf("bench exited %d\n%s\n%s", code, out, errOut)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bench --json printed no report: %v\n%s", err, out)
+	}
+	if len(rep.Results) != 14 || len(rep.Targets) != 4 || rep.BoltCommitP50 <= 0 {
+		t.Fatalf("report: %d results, %d targets, bolt p50 %v", len(rep.Results), len(rep.Targets), rep.BoltCommitP50)
+	}
+	for _, r := range rep.Results {
+		if r.Calls == 0 || r.Errors != 0 || r.P50Ms <= 0 {
+			t.Errorf("%s over %s (%s): %d calls, %d errors, p50 %v", r.Scenario, r.Transport, r.Era, r.Calls, r.Errors, r.P50Ms)
+		}
+		if r.Scenario == "mutator put" && r.Ratio <= 0 {
+			t.Errorf("%s over %s has no ratio to its baseline", r.Scenario, r.Transport)
+		}
+	}
+}
