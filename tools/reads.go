@@ -100,14 +100,14 @@ func decodeArgs(req mcp.CallToolRequest, into any) error {
 func (s *Server) getRowTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	var in getRowIn
 	if err := decodeArgs(req, &in); err != nil {
-		return mcp.NewToolResultError("invalid arguments for get_row: " + err.Error() + `; expected {"table": string, "key": string}`), nil
+		return errorWithKind("invalid_input", "invalid arguments for get_row: "+err.Error()+`; expected {"table": string, "key": string}`), nil
 	}
 	if in.Key == "" {
-		return mcp.NewToolResultError(`invalid arguments for get_row: at "/key": a non-empty key is required`), nil
+		return errorWithKind("invalid_input", `invalid arguments for get_row: at "/key": a non-empty key is required`), nil
 	}
 	val, ok, v, err := s.eng.Get(in.Table, in.Key)
 	if err != nil {
-		return mcp.NewToolResultError(s.readError(err)), nil
+		return s.readErrorResult(err), nil
 	}
 	return structured(getRowOut{Table: in.Table, Key: in.Key, Found: ok, Value: val, Version: v})
 }
@@ -115,14 +115,14 @@ func (s *Server) getRowTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 func (s *Server) listRowsTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	var in listRowsIn
 	if err := decodeArgs(req, &in); err != nil {
-		return mcp.NewToolResultError("invalid arguments for list_rows: " + err.Error()), nil
+		return errorWithKind("invalid_input", "invalid arguments for list_rows: "+err.Error()), nil
 	}
 	if in.Limit < 0 || in.Limit > 1000 {
-		return mcp.NewToolResultError(fmt.Sprintf(`invalid arguments for list_rows: at "/limit": want 0..1000, got %d`, in.Limit)), nil
+		return errorWithKind("invalid_input", fmt.Sprintf(`invalid arguments for list_rows: at "/limit": want 0..1000, got %d`, in.Limit)), nil
 	}
 	p, err := s.readPage(in)
 	if err != nil {
-		return mcp.NewToolResultError(s.readError(err)), nil
+		return s.readErrorResult(err), nil
 	}
 	return structured(p)
 }
@@ -144,16 +144,24 @@ func (s *Server) getRunTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 		ID string `json:"id"`
 	}
 	if err := decodeArgs(req, &in); err != nil || in.ID == "" {
-		return mcp.NewToolResultError(`invalid arguments for get_run: expected {"id": "<run id>"} with a non-empty id`), nil
+		return errorWithKind("invalid_input", `invalid arguments for get_run: expected {"id": "<run id>"} with a non-empty id`), nil
 	}
 	run, ok, err := s.eng.Run(in.ID)
 	if err != nil {
-		return mcp.NewToolResultError(s.readError(err)), nil
+		return s.readErrorResult(err), nil
 	}
 	if !ok {
-		return mcp.NewToolResultError(fmt.Sprintf("no action run with id %q", in.ID)), nil
+		return errorWithKind("unknown", fmt.Sprintf("no action run with id %q", in.ID)), nil
 	}
 	return structured(run)
+}
+
+// readErrorResult is readError as an isError result with its kind.
+func (s *Server) readErrorResult(err error) *mcp.CallToolResult {
+	if backend.KindOf(err) == backend.ErrUnknown {
+		return errorWithKind("unknown", s.readError(err))
+	}
+	return errorWithKind("handler", s.readError(err))
 }
 
 // readError words a read failure for the client. Unknown and server-only

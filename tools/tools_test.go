@@ -353,3 +353,43 @@ func TestNameClashRefused(t *testing.T) {
 }
 
 var _ = time.Second
+
+// TestErrorKinds: every isError result says its kind in _meta, read tools
+// included (the soak found get_row answering without one).
+func TestErrorKinds(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	c, _ := connect(t, base, eras[0], nil)
+	kindOf := func(res *mcp.CallToolResult) string {
+		if !res.IsError || res.Meta == nil {
+			return ""
+		}
+		m, _ := res.Meta.AdditionalFields[wire.ErrorMetaKey].(map[string]any)
+		k, _ := m["kind"].(string)
+		return k
+	}
+	cases := []struct {
+		tool string
+		args map[string]any
+		want string
+	}{
+		{"get_row", map[string]any{"table": "nope", "key": "x"}, "unknown"},
+		{"get_row", map[string]any{"table": "secrets", "key": "x"}, "unknown"},
+		{"get_row", map[string]any{"table": 7, "key": []int{1}}, "invalid_input"},
+		{"get_row", map[string]any{"table": "items", "key": ""}, "invalid_input"},
+		{"list_rows", map[string]any{"table": "items", "limit": 5000}, "invalid_input"},
+		{"list_rows", map[string]any{"table": "nope"}, "unknown"},
+		{"get_run", map[string]any{"id": "nope"}, "unknown"},
+		{"get_run", map[string]any{}, "invalid_input"},
+		{"putItem", map[string]any{"key": "k"}, "invalid_input"},
+		{"putTwoThenFail", map[string]any{"key": "k", "name": "n"}, "handler"},
+		{"badOut", map[string]any{"text": "x"}, "invalid_output"},
+		{"_sync_changes", map[string]any{"table": "nope", "after": 0}, "unknown"},
+		{"_sync_push", map[string]any{"client": "c", "seq": 1, "mutator": "nope", "args": map[string]any{}}, "unknown"},
+	}
+	for _, tc := range cases {
+		if got := kindOf(call(t, c, tc.tool, tc.args)); got != tc.want {
+			t.Errorf("%s %v: error kind %q, want %q", tc.tool, tc.args, got, tc.want)
+		}
+	}
+}
