@@ -39,6 +39,7 @@ func commands() []command {
 		{"tools", "list a server's tools with their schemas", runTools},
 		{"call", "call a tool and print its result, with progress", runCall},
 		{"watch", "print a table's or a row's changes live", runWatch},
+		{"soak", "drive the todo app with mixed load and check nothing leaks (--idle-sessions N: measure idle sessions' memory)", runSoak},
 		{"bench", "measure calls/s and latency against a bare mcp-go server, in one run", runBench},
 		{"schema", "print the todo app's tables, mutators and actions with their JSON Schemas", runSchema},
 	}
