@@ -49,6 +49,10 @@ type Options struct {
 	SubscriberBuffer int
 	// MaxBatch caps how many write functions share one commit (256).
 	MaxBatch int
+	// Linger is how long a commit waits for more writers after one that
+	// several shared (default 300 µs; negative: never). A lone writer never
+	// waits.
+	Linger time.Duration
 	// NoSync skips fsync: for benchmarks that measure everything but the disk.
 	NoSync bool
 }
@@ -62,6 +66,9 @@ func (o *Options) defaults() {
 	}
 	if o.SubscriberBuffer <= 0 {
 		o.SubscriberBuffer = 1024
+	}
+	if o.Linger == 0 {
+		o.Linger = 300 * time.Microsecond
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
