@@ -89,11 +89,21 @@ func (r *reporter) Log(level slog.Level, msg string, args ...any) {
 		})
 		data = fields
 	}
-	err := r.srv.SendLogMessageToClient(r.ctx, mcp.NewLoggingMessageNotification(mcpLevel(level), "mcp-sync", data))
-	if errors.Is(err, server.ErrSessionDoesNotSupportLogging) || errors.Is(err, server.ErrNotificationNotInitialized) {
+	lvl := mcpLevel(level)
+	if !r.logWanted(lvl) { // mcp-go would drop it silently: nothing to settle
 		return
 	}
-	r.note(err)
+	r.note(r.srv.SendLogMessageToClient(r.ctx, mcp.NewLoggingMessageNotification(lvl, "mcp-sync", data)))
+}
+
+// logWanted says whether the client asked for log messages at level: per
+// request on 2026-07-28, per session (logging/setLevel) before.
+func (r *reporter) logWanted(level mcp.LoggingLevel) bool {
+	if info := server.RequestProtocolInfoFromContext(r.ctx); info != nil && info.Modern {
+		return info.LogLevel != "" && level.ShouldSendTo(info.LogLevel)
+	}
+	sess, ok := server.ClientSessionFromContext(r.ctx).(server.SessionWithLogging)
+	return ok && sess.Initialized() && level.ShouldSendTo(sess.GetLogLevel())
 }
 
 func (r *reporter) note(err error) {
@@ -166,5 +176,9 @@ func (r *reporter) settle() {
 	// With two readers of the queue (legacy streamable HTTP with a GET
 	// stream), the marker proves nothing about the other one: give it a
 	// moment to write what it took.
-	time.Sleep(2 * time.Millisecond)
+	if _, http := sess.(server.SessionWithStreamableHTTPConfig); http {
+		if info := server.RequestProtocolInfoFromContext(r.ctx); info == nil || !info.Modern {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 }

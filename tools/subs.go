@@ -157,7 +157,7 @@ func (r *registry) add(key any, send func(string) error, uris ...string) {
 			r.clients[key] = c
 			go r.deliver(c)
 		}
-		if c.uris[uri] {
+		if c.uris[uri] || !r.retain(table) {
 			continue
 		}
 		c.uris[uri] = true
@@ -165,7 +165,6 @@ func (r *registry) add(key any, send func(string) error, uris ...string) {
 			r.byURI[uri] = map[*client]bool{}
 		}
 		r.byURI[uri][c] = true
-		r.retain(table)
 	}
 }
 
@@ -183,18 +182,29 @@ func (r *registry) remove(key any, uri string) {
 	}
 }
 
+// dropClient drops c unless its key has since been taken by another client.
+func (r *registry) dropClient(c *client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.clients[c.key] == c {
+		r.dropLocked(c)
+	}
+}
+
 // drop removes every subscription of a client.
 func (r *registry) drop(key any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c := r.clients[key]
-	if c == nil {
-		return
+	if c := r.clients[key]; c != nil {
+		r.dropLocked(c)
 	}
+}
+
+func (r *registry) dropLocked(c *client) {
 	for uri := range c.uris {
 		r.unlink(c, uri)
 	}
-	delete(r.clients, key)
+	delete(r.clients, c.key)
 	close(c.stop)
 }
 
@@ -207,28 +217,31 @@ func (r *registry) unlink(c *client, uri string) {
 	r.release(r.watchTable(uri))
 }
 
-// retain starts watching table on its first subscriber. Callers hold r.mu.
-func (r *registry) retain(table string) {
+// retain starts watching table on its first subscriber, and reports false
+// when it cannot. Callers hold r.mu.
+func (r *registry) retain(table string) bool {
 	if w := r.watchers[table]; w != nil {
 		w.refs++
-		return
+		return true
 	}
-	var (
-		sub *storage.Subscription
-		err error
-	)
-	if table == backend.RunsTable {
-		sub, err = r.eng.Store().Subscribe(storage.Filter{Table: table}, r.eng.Version())
-	} else {
-		sub, err = r.eng.Subscribe(storage.Filter{Table: table}, r.eng.Version())
-	}
+	sub, err := r.subscribe(table)
 	if err != nil {
 		r.log.Error("cannot watch table for subscribers", "table", table, "err", err)
-		return
+		return false
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r.watchers[table] = &watcher{refs: 1, sub: sub, stop: cancel}
-	go r.watch(ctx, table, sub)
+	w := &watcher{refs: 1, sub: sub, stop: cancel}
+	r.watchers[table] = w
+	go r.watch(ctx, table, w)
+	return true
+}
+
+// subscribe opens the storage subscription behind table's URIs, from now.
+func (r *registry) subscribe(table string) (*storage.Subscription, error) {
+	if table == backend.RunsTable {
+		return r.eng.Store().Subscribe(storage.Filter{Table: table}, r.eng.Version())
+	}
+	return r.eng.Subscribe(storage.Filter{Table: table}, r.eng.Version())
 }
 
 // release stops watching table after its last subscriber. Callers hold r.mu.
@@ -244,25 +257,45 @@ func (r *registry) release(table string) {
 	}
 }
 
-func (r *registry) watch(ctx context.Context, table string, sub *storage.Subscription) {
+func (r *registry) watch(ctx context.Context, table string, w *watcher) {
+	sub := w.sub
 	for {
 		ev, err := sub.Next(ctx)
 		if err != nil {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, storage.ErrClosed) {
-				r.log.Error("table watch stopped", "table", table, "err", err)
+			if errors.Is(err, context.Canceled) || errors.Is(err, storage.ErrClosed) {
+				return
 			}
-			return
+			// An unexpected failure: subscribe again from now, and tell every
+			// subscriber of the table to re-read what it may have missed.
+			r.log.Error("table watch failed; restarting it", "table", table, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			sub.Close()
+			if sub, err = r.subscribe(table); err != nil {
+				continue
+			}
+			r.mu.Lock()
+			w.sub = sub
+			r.mu.Unlock()
+			r.markTable(table)
+			continue
 		}
 		if ev.Resync { // changes were skipped: every watched URI of the table may be stale
 			r.markTable(table)
 			continue
 		}
-		uris := make([]string, 0, 2*len(ev.Changes))
-		for _, c := range ev.Changes {
-			if table == backend.RunsTable {
+		uris := make([]string, 0, len(ev.Changes)+1)
+		if table == backend.RunsTable {
+			for _, c := range ev.Changes {
 				uris = append(uris, wire.RunURI(c.Key))
-			} else {
-				uris = append(uris, wire.TableURI(table), wire.RowURI(table, c.Key))
+			}
+		} else {
+			uris = append(uris, wire.TableURI(table))
+			for _, c := range ev.Changes {
+				uris = append(uris, wire.RowURI(table, c.Key))
 			}
 		}
 		r.mark(uris)
@@ -338,7 +371,7 @@ func (r *registry) deliver(c *client) {
 			}
 			// The session is gone (or never finished initializing): forget it.
 			r.log.Debug("dropping subscriber", "err", err)
-			go r.drop(c.key)
+			go r.dropClient(c)
 			return
 		}
 	}

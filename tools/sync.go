@@ -63,7 +63,7 @@ func hideSyncTools(_ context.Context, ts []mcp.Tool) []mcp.Tool {
 func (s *Server) syncChanges(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	var in wire.SyncChangesIn
 	if err := decodeArgs(req, &in); err != nil || in.Table == "" {
-		return errorWithKind("invalid_input", fmt.Sprintf("invalid arguments for %s: want {table, after, prefix?, key?, limit?}: %v", toolSyncChanges, err)), nil
+		return errorWithKind("invalid_input", fmt.Sprintf("invalid arguments for %s: want {table, after, prefix?, key?, limit?} with a table (%v)", toolSyncChanges, err)), nil
 	}
 	if in.Limit <= 0 || in.Limit > 1000 {
 		in.Limit = 1000
@@ -123,7 +123,7 @@ func (s *Server) syncState(ctx context.Context, req mcp.CallToolRequest) (*mcp.C
 	}
 	st, err := s.eng.ClientState(in.Client)
 	if err != nil {
-		return nil, err
+		return s.errorResult(ctx, "tool", toolSyncState, err), nil
 	}
 	return structured(st)
 }

@@ -3,6 +3,7 @@ package tools_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -390,6 +391,37 @@ func TestErrorKinds(t *testing.T) {
 	for _, tc := range cases {
 		if got := kindOf(call(t, c, tc.tool, tc.args)); got != tc.want {
 			t.Errorf("%s %v: error kind %q, want %q", tc.tool, tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestLargeChunkedRequest: a modern request over 64 KiB sent without a
+// Content-Length (chunked) reaches the server whole (withNotificationMeta
+// once cut it to its first 64 KiB).
+func TestLargeChunkedRequest(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	key := strings.Repeat("x", 70000)
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"putItem","arguments":{"key":"` + key + `","name":"big"},"_meta":{"` + mcp.MetaKeyProtocolVersion + `":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"}}}}`
+	for _, chunked := range []bool{false, true} {
+		var rd io.Reader = strings.NewReader(body)
+		if chunked {
+			rd = io.MultiReader(rd) // unknown length: Transfer-Encoding: chunked
+		}
+		req, _ := http.NewRequest("POST", base+tools.PathStreamable, rd)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set(mcp.HeaderProtocolVersion, "2026-07-28")
+		req.Header.Set("Mcp-Method", "tools/call")
+		req.Header.Set("Mcp-Name", "putItem")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(out), `"version`) {
+			t.Errorf("chunked=%v: the 70 KB call did not commit: %d %.300s", chunked, resp.StatusCode, out)
 		}
 	}
 }

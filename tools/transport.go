@@ -137,18 +137,26 @@ func withNotificationMeta(next http.Handler) http.Handler {
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxPatchedBody+1))
-		r.Body.Close()
 		if err != nil {
 			http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		if len(body) <= maxPatchedBody {
+		rest := io.Reader(bytes.NewReader(nil))
+		if len(body) > maxPatchedBody {
+			rest = r.Body // a large chunked body: pass it through whole
+		} else if bytes.Contains(body, []byte(`"notifications/`)) {
 			body = addNotificationMeta(body, version)
+			r.ContentLength = int64(len(body))
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), rest), r.Body}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readCloser reads from one reader and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // maxPatchedBody bounds the bodies withNotificationMeta looks into:
