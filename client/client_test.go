@@ -57,13 +57,14 @@ type StreamOut struct {
 
 var (
 	items   = schema.Table[Item]("items")
+	notes   = schema.Table[Item]("notes", schema.Description("a second client table, rarely written"))
 	locks   = schema.Table[Lock]("locks", schema.ServerOnly())
 	put     = schema.Mutator[PutIn]("put", "Put an item; restrict: refuse if the server holds a lock on the key")
 	bump    = schema.Mutator[KeyIn]("bump", "Add one to an item's count")
 	lockKey = schema.Mutator[KeyIn]("lock", "Lock a key (server-only table)")
 	stream  = schema.Action[StreamIn, StreamOut]("stream", "Grow an item's name n times")
 	rename  = schema.Mutator[PutIn]("rename", "Alias of put used by the stream action")
-	app     = schema.MustDefine(1, items, locks, put, bump, lockKey, stream, rename)
+	app     = schema.MustDefine(1, items, notes, locks, put, bump, lockKey, stream, rename)
 )
 
 func putItem(ctx *backend.MutatorCtx, in PutIn) error {

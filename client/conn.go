@@ -80,14 +80,15 @@ type Options struct {
 type Conn struct {
 	dialFn func(ctx context.Context) (*mgclient.Client, bool, error)
 
-	mu       sync.Mutex
-	c        *mgclient.Client
-	legacy   bool
-	closed   bool
-	gen      int                               // bumped by each reconnect
-	watches  map[string]map[chan struct{}]bool // URI → wake channels
-	listen   context.CancelFunc
-	progress map[string]ProgressFunc // by progress token
+	mu           sync.Mutex
+	c            *mgclient.Client
+	legacy       bool
+	closed       bool
+	gen          int                               // bumped by each reconnect
+	reconnecting sync.Mutex                        // held for a whole Reconnect
+	watches      map[string]map[chan struct{}]bool // URI → wake channels
+	listen       context.CancelFunc
+	progress     map[string]ProgressFunc // by progress token
 }
 
 // DialHTTP connects to a server's streamable HTTP endpoint (…/mcp), or its
@@ -191,9 +192,12 @@ func (cn *Conn) Close() error {
 }
 
 // Reconnect replaces a failed connection with a new one and subscribes
-// again to everything watched. A caller that saw an ErrTransport from
-// connection gen calls it with that gen; concurrent callers reconnect once.
+// again to everything watched. gen is the generation of the connection the
+// caller saw fail (see the errors' context); when it has been replaced
+// already, Reconnect does nothing, so concurrent callers reconnect once.
 func (cn *Conn) Reconnect(ctx context.Context, gen int) error {
+	cn.reconnecting.Lock()
+	defer cn.reconnecting.Unlock()
 	cn.mu.Lock()
 	if cn.closed {
 		cn.mu.Unlock()
@@ -211,13 +215,15 @@ func (cn *Conn) Reconnect(ctx context.Context, gen int) error {
 		return err
 	}
 	cn.mu.Lock()
-	defer cn.mu.Unlock()
 	if cn.closed {
+		cn.mu.Unlock()
 		c.Close()
 		return fmt.Errorf("%w: the connection is closed", ErrTransport)
 	}
 	cn.c, cn.gen = c, cn.gen+1
-	return cn.resubscribeLocked(ctx)
+	uris := cn.watchedLocked()
+	cn.mu.Unlock()
+	return cn.subscribeAll(ctx, c, uris)
 }
 
 // client returns the current MCP client and its generation.
@@ -394,8 +400,8 @@ func (cn *Conn) notified(n mcp.JSONRPCNotification) {
 func (cn *Conn) watch(ctx context.Context, uri string) (<-chan struct{}, func(), error) {
 	ch := make(chan struct{}, 1)
 	cn.mu.Lock()
-	defer cn.mu.Unlock()
 	if cn.closed {
+		cn.mu.Unlock()
 		return nil, nil, fmt.Errorf("%w: the connection is closed", ErrTransport)
 	}
 	first := len(cn.watches[uri]) == 0
@@ -403,59 +409,68 @@ func (cn *Conn) watch(ctx context.Context, uri string) (<-chan struct{}, func(),
 		cn.watches[uri] = map[chan struct{}]bool{}
 	}
 	cn.watches[uri][ch] = true
-	if first {
-		if err := cn.subscribeLocked(ctx, uri); err != nil {
-			delete(cn.watches[uri], ch)
-			return nil, nil, err
-		}
-	}
+	c, uris := cn.c, cn.watchedLocked()
+	cn.mu.Unlock()
 	stop := func() {
 		cn.mu.Lock()
 		defer cn.mu.Unlock()
 		if cn.watches != nil && cn.watches[uri][ch] {
 			delete(cn.watches[uri], ch)
+			if len(cn.watches[uri]) == 0 {
+				delete(cn.watches, uri) // not subscribed again on a reconnect
+			}
 			close(ch)
+		}
+	}
+	if first {
+		// Not under cn.mu: mcp-go's stdio and SSE transports deliver
+		// notifications (which take cn.mu) on the goroutine that reads
+		// this call's reply.
+		if err := cn.subscribeAll(ctx, c, pick(cn.legacy, []string{uri}, uris)); err != nil {
+			stop()
+			return nil, nil, err
 		}
 	}
 	return ch, stop, nil
 }
 
-func (cn *Conn) subscribeLocked(ctx context.Context, uri string) error {
-	if cn.legacy {
-		//lint:ignore SA1019 the legacy era subscribes with resources/subscribe
-		if err := cn.c.Subscribe(ctx, mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: uri}}); err != nil {
-			return fmt.Errorf("%w: subscribing to %s: %v", ErrTransport, uri, err)
-		}
-		return nil
+func pick(legacy bool, one, all []string) []string {
+	if legacy {
+		return one
 	}
-	return cn.relistenLocked(ctx)
+	return all
 }
 
-// relistenLocked opens a subscriptions/listen stream for every watched URI
-// (2026-07-28 has one stream per filter).
-func (cn *Conn) relistenLocked(ctx context.Context) error {
-	if cn.listen != nil {
-		cn.listen()
-	}
-	var uris []string
+// watchedLocked lists the watched URIs. Callers hold cn.mu.
+func (cn *Conn) watchedLocked() []string {
+	uris := make([]string, 0, len(cn.watches))
 	for uri := range cn.watches {
 		uris = append(uris, uri)
 	}
-	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	cn.listen = cancel
-	c := cn.c
-	go func() { _ = c.Listen(lctx, mcp.SubscriptionFilter{ResourceSubscriptions: uris}) }()
-	return nil
+	return uris
 }
 
-func (cn *Conn) resubscribeLocked(ctx context.Context) error {
-	if !cn.legacy {
-		return cn.relistenLocked(ctx)
-	}
-	for uri := range cn.watches {
-		if err := cn.subscribeLocked(ctx, uri); err != nil {
-			return err
+// subscribeAll asks c for updates of uris: one resources/subscribe each
+// before 2026-07-28; from it, one subscriptions/listen stream for all of
+// them (the filter is the whole set, so it replaces the previous stream).
+func (cn *Conn) subscribeAll(ctx context.Context, c *mgclient.Client, uris []string) error {
+	if cn.legacy {
+		for _, uri := range uris {
+			//lint:ignore SA1019 the legacy era subscribes with resources/subscribe
+			if err := c.Subscribe(ctx, mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: uri}}); err != nil {
+				return fmt.Errorf("%w: subscribing to %s: %v", ErrTransport, uri, err)
+			}
 		}
+		return nil
 	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cn.mu.Lock()
+	if cn.listen != nil {
+		cn.listen()
+	}
+	cn.listen = cancel
+	uris = cn.watchedLocked() // the set now: a concurrent watch may have grown it
+	cn.mu.Unlock()
+	go func() { _ = c.Listen(lctx, mcp.SubscriptionFilter{ResourceSubscriptions: uris}) }()
 	return nil
 }

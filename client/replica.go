@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,6 +41,7 @@ type Replica struct {
 	watchers  map[string]*Watcher[json.RawMessage]
 	ready     chan struct{} // closed once every table's first snapshot is in
 	nReady    int
+	failed    chan error // a table's watcher stopped before its first snapshot
 
 	pushWake chan struct{}
 	ctx      context.Context
@@ -73,9 +76,10 @@ func (p *Pending) Wait(ctx context.Context) error {
 type ReplicaOptions struct {
 	// Logger receives the replica's own logs (default: discard).
 	Logger *slog.Logger
-	// OnChange, when set, is called after the local copy of table took in
-	// the server's changes up to version (a UI re-renders there). It runs on
-	// the replica's goroutine: keep it short.
+	// OnChange, when set, is called after the local copy may have changed
+	// (server changes arrived, a mutation was confirmed or rolled back), once
+	// per replicated table with the version its copy has reached: a UI
+	// re-renders there. It runs on the replica's goroutines: keep it short.
 	OnChange func(table string, version uint64)
 }
 
@@ -95,6 +99,7 @@ func NewReplica(ctx context.Context, c *Conn, cfg backend.Config, o ReplicaOptio
 			}
 		}
 	}
+	tables = slices.Compact(slices.Sorted(slices.Values(tables)))
 	dir, err := os.MkdirTemp("", "mcp-sync-replica-")
 	if err != nil {
 		return nil, fmt.Errorf("replica: a directory for the local copy: %w", err)
@@ -109,7 +114,7 @@ func NewReplica(ctx context.Context, c *Conn, cfg backend.Config, o ReplicaOptio
 	r := &Replica{c: c, eng: eng, dir: dir, clientID: hex.EncodeToString(id), tables: tables, log: o.Logger, onChange: o.OnChange,
 		confirmed: map[string]map[string]json.RawMessage{}, seen: map[string]uint64{},
 		touched: map[[2]string]bool{}, watchers: map[string]*Watcher[json.RawMessage]{},
-		ready: make(chan struct{}), pushWake: make(chan struct{}, 1)}
+		ready: make(chan struct{}), failed: make(chan error, len(tables)), pushWake: make(chan struct{}, 1)}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for _, t := range tables {
 		info, ok := cfg.Schema.Table(t)
@@ -124,7 +129,9 @@ func NewReplica(ctx context.Context, c *Conn, cfg backend.Config, o ReplicaOptio
 			return nil, err
 		}
 		r.confirmed[t] = map[string]json.RawMessage{}
-		r.watchers[t] = newWatcher[json.RawMessage](c, t, Selector{}, 0, wake, stop)
+		w := newWatcher[json.RawMessage](c, t, Selector{}, 0, wake, stop)
+		w.ticks = true // confirmations need the position even when nothing changed
+		r.watchers[t] = w
 	}
 	for t, w := range r.watchers {
 		r.wg.Add(1)
@@ -135,6 +142,9 @@ func NewReplica(ctx context.Context, c *Conn, cfg backend.Config, o ReplicaOptio
 	select {
 	case <-r.ready:
 		return r, nil
+	case err := <-r.failed:
+		r.Close()
+		return nil, fmt.Errorf("replica: %w", err)
 	case <-ctx.Done():
 		r.Close()
 		return nil, ctx.Err()
@@ -155,6 +165,13 @@ func (r *Replica) Close() {
 	for _, w := range r.watchers {
 		w.Close()
 	}
+	r.mu.Lock()
+	for _, p := range r.pending {
+		p.err = fmt.Errorf("%w: the replica closed before the server confirmed %s", ErrTransport, p.Mutator)
+		close(p.done)
+	}
+	r.pending = nil
+	r.mu.Unlock()
 	r.eng.Close()
 	os.RemoveAll(r.dir)
 }
@@ -308,28 +325,30 @@ func (r *Replica) follow(table string, w *Watcher[json.RawMessage]) {
 		if err != nil {
 			if r.ctx.Err() == nil {
 				r.log.Error("replica: following the table stopped", "table", table, "err", err)
+				if first {
+					r.failed <- fmt.Errorf("table %s: %w", table, err)
+				}
 			}
 			return
 		}
 		r.mu.Lock()
 		server := map[string]bool{}
-		if ev.Resync { // a snapshot: replace what was known
-			for k := range r.confirmed[table] {
-				server[k] = true
+		for {
+			r.takeLocked(table, ev, server)
+			if len(w.pending) == 0 {
+				break
 			}
-			r.confirmed[table] = map[string]json.RawMessage{}
-		}
-		for _, c := range ev.Changes {
-			server[c.Key] = true
-			if c.Deleted {
-				delete(r.confirmed[table], c.Key)
-			} else {
-				r.confirmed[table][c.Key] = c.Value
+			// Take in every event already fetched before rebasing once: a
+			// replica must keep up with the server's write rate.
+			if ev, err = w.Next(r.ctx); err != nil {
+				break
 			}
 		}
 		r.seen[table] = w.Version()
-		r.confirmLocked()
-		r.rebaseLocked(table, server)
+		confirmed := r.confirmLocked()
+		if len(server) > 0 || confirmed {
+			r.rebaseLocked(table, server)
+		}
 		if first {
 			first = false
 			if r.nReady++; r.nReady == len(r.tables) {
@@ -337,9 +356,40 @@ func (r *Replica) follow(table string, w *Watcher[json.RawMessage]) {
 			}
 		}
 		r.mu.Unlock()
-		if r.onChange != nil {
-			r.onChange(table, ev.Version)
+		r.changed()
+	}
+}
+
+// takeLocked takes one event's changes into the confirmed state, noting
+// the keys it touched in server. Callers hold r.mu.
+func (r *Replica) takeLocked(table string, ev Event[json.RawMessage], server map[string]bool) {
+	if ev.Resync { // a snapshot: replace what was known
+		for k := range r.confirmed[table] {
+			server[k] = true
 		}
+		r.confirmed[table] = map[string]json.RawMessage{}
+	}
+	for _, c := range ev.Changes {
+		server[c.Key] = true
+		if c.Deleted {
+			delete(r.confirmed[table], c.Key)
+		} else {
+			r.confirmed[table][c.Key] = c.Value
+		}
+	}
+}
+
+// changed tells OnChange that the local copy may have changed.
+func (r *Replica) changed() {
+	if r.onChange == nil {
+		return
+	}
+	r.mu.RLock()
+	seen := make(map[string]uint64, len(r.seen))
+	maps.Copy(seen, r.seen)
+	r.mu.RUnlock()
+	for _, t := range r.tables {
+		r.onChange(t, seen[t])
 	}
 }
 
@@ -438,12 +488,16 @@ func (r *Replica) pusher() {
 			}
 			r.mu.Lock()
 			next.pushed, next.version = true, out.Version
-			if r.confirmLocked() {
+			rebased := r.confirmLocked()
+			if rebased {
 				// The confirmed state already holds its effect, which the
 				// local copy applied on top once more: rebase.
 				r.rebaseLocked("", nil)
 			}
 			r.mu.Unlock()
+			if rebased {
+				r.changed()
+			}
 			for _, w := range r.watchers {
 				w.poke() // the change may touch no watched row: let the watchers catch up to it
 			}
@@ -467,6 +521,7 @@ func (r *Replica) pusher() {
 // reject ends a pending mutation with the server's error and rolls its
 // local effect back.
 func (r *Replica) reject(p *Pending, err error) {
+	defer r.changed()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	kept := r.pending[:0]

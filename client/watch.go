@@ -46,12 +46,15 @@ type Watcher[T any] struct {
 	c       *Conn
 	table   string
 	sel     Selector
-	version uint64
-	fresh   bool // started from 0: begin with a snapshot
+	version uint64 // the last version returned
+	cursor  uint64 // how far fetch has read: pending events run up to it
+	fresh   bool   // started from 0: begin with a snapshot
 	pending []Event[T]
 	wake    <-chan struct{}
 	kick    chan struct{} // ask for changes now (a Replica after a push)
 	stop    func()
+	gen     int  // the connection generation of the last failed call
+	ticks   bool // also return empty events when the position moves (Replica)
 }
 
 // Watch streams the committed changes of table t that sel selects, after
@@ -71,7 +74,7 @@ func Watch[T any](ctx context.Context, c *Conn, t schema.TableDef[T], sel Select
 }
 
 func newWatcher[T any](c *Conn, table string, sel Selector, from uint64, wake <-chan struct{}, stop func()) *Watcher[T] {
-	return &Watcher[T]{c: c, table: table, sel: sel, version: from, fresh: from == 0, wake: wake, stop: stop, kick: make(chan struct{}, 1)}
+	return &Watcher[T]{c: c, table: table, sel: sel, version: from, cursor: from, fresh: from == 0, wake: wake, stop: stop, kick: make(chan struct{}, 1)}
 }
 
 // Version is the last version the watcher has returned (or started from).
@@ -87,6 +90,10 @@ func (w *Watcher[T]) Next(ctx context.Context) (Event[T], error) {
 		if len(w.pending) > 0 {
 			ev := w.pending[0]
 			w.pending = w.pending[1:]
+			w.version = ev.Version
+			if len(w.pending) == 0 {
+				w.version = w.cursor
+			}
 			return ev, nil
 		}
 		if w.fresh {
@@ -110,6 +117,10 @@ func (w *Watcher[T]) Next(ctx context.Context) (Event[T], error) {
 		backoff = 50 * time.Millisecond
 		if len(w.pending) > 0 || more || w.fresh {
 			continue
+		}
+		if w.ticks && w.cursor > w.version { // nothing selected changed, but time moved on
+			w.version = w.cursor
+			return Event[T]{Version: w.version}, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -144,18 +155,23 @@ func (w *Watcher[T]) retry(ctx context.Context, err error, backoff *time.Duratio
 	case <-time.After(*backoff):
 	}
 	*backoff = min(*backoff*2, 2*time.Second)
-	_, gen, cerr := w.c.client()
-	if cerr != nil {
-		return false
-	}
-	_ = w.c.Reconnect(ctx, gen) // on failure, the next fetch fails and retries
+	_ = w.c.Reconnect(ctx, w.gen) // on failure, the next call fails and retries
 	return true
 }
 
-// fetch asks for the changes after w.version and queues them. more says a
+// call is Conn.call that remembers the connection generation it failed on.
+func (w *Watcher[T]) call(ctx context.Context, tool string, args any) (json.RawMessage, error) {
+	out, gen, err := w.c.call(ctx, tool, args, nil)
+	if err != nil {
+		w.gen = gen
+	}
+	return out, err
+}
+
+// fetch asks for the changes after w.cursor and queues them. more says a
 // page limit cut them short.
 func (w *Watcher[T]) fetch(ctx context.Context) (more bool, err error) {
-	raw, err := w.c.Call(ctx, "_sync_changes", wire.SyncChangesIn{Table: w.table, Prefix: w.sel.Prefix, Key: w.sel.Key, After: w.version, Limit: 500})
+	raw, err := w.call(ctx, "_sync_changes", wire.SyncChangesIn{Table: w.table, Prefix: w.sel.Prefix, Key: w.sel.Key, After: w.cursor, Limit: 500})
 	if err != nil {
 		return false, err
 	}
@@ -179,10 +195,10 @@ func (w *Watcher[T]) fetch(ctx context.Context) (more bool, err error) {
 			ev.Changes = append(ev.Changes, ch)
 		}
 		w.pending = append(w.pending, ev)
-		w.version = se.Version
+		w.cursor = se.Version
 	}
-	if !out.More && out.Version > w.version {
-		w.version = out.Version // nothing selected changed up to here
+	if !out.More && out.Version > w.cursor {
+		w.cursor = out.Version // nothing selected changed up to here
 	}
 	return out.More, nil
 }
@@ -194,7 +210,7 @@ func (w *Watcher[T]) fetch(ctx context.Context) (more bool, err error) {
 func (w *Watcher[T]) snapshot(ctx context.Context) (Event[T], error) {
 	ev := Event[T]{Resync: true}
 	if w.sel.Key != "" {
-		raw, err := w.c.Call(ctx, "get_row", map[string]any{"table": w.table, "key": w.sel.Key})
+		raw, err := w.call(ctx, "get_row", map[string]any{"table": w.table, "key": w.sel.Key})
 		if err != nil {
 			return ev, err
 		}
@@ -214,12 +230,12 @@ func (w *Watcher[T]) snapshot(ctx context.Context) (Event[T], error) {
 			}
 			ev.Changes = append(ev.Changes, ch)
 		}
-		w.version = ev.Version
+		w.version, w.cursor = ev.Version, ev.Version
 		return ev, nil
 	}
 	after := ""
 	for first := true; ; first = false {
-		raw, err := w.c.Call(ctx, "list_rows", map[string]any{"table": w.table, "prefix": w.sel.Prefix, "after": after, "limit": 1000})
+		raw, err := w.call(ctx, "list_rows", map[string]any{"table": w.table, "prefix": w.sel.Prefix, "after": after, "limit": 1000})
 		if err != nil {
 			return ev, err
 		}
@@ -249,6 +265,6 @@ func (w *Watcher[T]) snapshot(ctx context.Context) (Event[T], error) {
 		}
 		after = page.Next
 	}
-	w.version = ev.Version
+	w.version, w.cursor = ev.Version, ev.Version
 	return ev, nil
 }
