@@ -471,6 +471,20 @@ func (cn *Conn) subscribeAll(ctx context.Context, c *mgclient.Client, uris []str
 	cn.listen = cancel
 	uris = cn.watchedLocked() // the set now: a concurrent watch may have grown it
 	cn.mu.Unlock()
-	go func() { _ = c.Listen(lctx, mcp.SubscriptionFilter{ResourceSubscriptions: uris}) }()
+	go func() {
+		// The stream ends when lctx does (a new set, a reconnect, Close); if
+		// it ends otherwise, open it again, so updates keep coming instead
+		// of watchers falling back to polling.
+		backoff := 50 * time.Millisecond
+		for {
+			_ = c.Listen(lctx, mcp.SubscriptionFilter{ResourceSubscriptions: uris})
+			select {
+			case <-lctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 2*time.Second)
+		}
+	}()
 	return nil
 }

@@ -198,3 +198,37 @@ func TestReplicaCloseEndsWaits(t *testing.T) {
 		t.Errorf("Wait after Close: %v", err)
 	}
 }
+
+// TestListenStreamReopens: on 2026-07-28 updates come on one
+// subscriptions/listen stream; when the network cuts it, it is opened again
+// and updates keep coming.
+func TestListenStreamReopens(t *testing.T) {
+	s := newServer(t)
+	c := dial(t, s, false)
+	ctx := ctx10(t)
+	updates, stop, err := c.Subscribe(ctx, wire.RowURI("items", "live"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	got := func() bool {
+		for i := range 40 {
+			if _, err := s.eng.Mutate(ctx, "put", json.RawMessage(fmt.Sprintf(`{"key":"live","name":"v%d"}`, i))); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-updates:
+				return true
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		return false
+	}
+	if !got() {
+		t.Fatal("no update before the cut")
+	}
+	s.cut()
+	if !got() {
+		t.Fatal("no update within 4 s of the listen stream being cut")
+	}
+}
