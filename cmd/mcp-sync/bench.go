@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,16 +104,17 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 	}
 	progress("raw bbolt commit p50: %.3f ms", rep.BoltCommitP50)
 
-	bareURL, stopBare, err := startServerProc(ctx, bin, "bare-serve", "--http", "127.0.0.1:0")
+	bareSrv, err := startServerProc(ctx, bin, "bare-serve", "--http", "127.0.0.1:0")
 	if err != nil {
 		return fail("starting the bare mcp-go server: %v", err)
 	}
-	defer stopBare()
-	appURL, stopApp, err := startServerProc(ctx, bin, "serve", "--app", "bench", "--data", filepath.Join(dir, "http.db"), "--http", "127.0.0.1:0")
+	defer bareSrv.Stop()
+	appSrv, err := startServerProc(ctx, bin, "serve", "--app", "bench", "--data", filepath.Join(dir, "http.db"), "--http", "127.0.0.1:0")
 	if err != nil {
 		return fail("starting mcp-sync serve: %v", err)
 	}
-	defer stopApp()
+	defer appSrv.Stop()
+	bareURL, appURL := bareSrv.URL, appSrv.URL
 
 	add := func(r benchResult, base *benchResult) benchResult {
 		if base != nil && base.PerSec > 0 {
@@ -453,36 +453,36 @@ func boltCommitP50(path string, n int) (float64, error) {
 	return percentileMs(lats, 0.5), nil
 }
 
-var benchURLPattern = regexp.MustCompile(`url=(http://\S+/mcp)`)
+// serverURLPattern finds the URL in a serving mcp-sync's log line.
+var serverURLPattern = regexp.MustCompile(`url=(http://\S+/mcp)`)
+
+// serverProc is a server started by startServerProc.
+type serverProc struct {
+	URL  string
+	PID  int
+	Stop func()
+}
 
 // startServerProc starts bin with args (a server that logs url=…/mcp on
-// stderr once listening) and returns the URL and a function that stops it.
-func startServerProc(ctx context.Context, bin string, args ...string) (string, func(), error) {
+// stderr once listening) and waits until it says where it listens.
+func startServerProc(ctx context.Context, bin string, args ...string) (serverProc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=", "MCP_SYNC_TOKEN=")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return "", nil, err
+		return serverProc{}, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return serverProc{}, err
 	}
-	stop := func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
+	exited := make(chan struct{})
+	logs := &lockedBuffer{}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			if m := benchURLPattern.FindStringSubmatch(sc.Text()); m != nil {
+			fmt.Fprintln(logs, sc.Text())
+			if m := serverURLPattern.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case found <- m[1]:
 				default:
@@ -490,13 +490,26 @@ func startServerProc(ctx context.Context, bin string, args ...string) (string, f
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
+		_ = cmd.Wait()
+		close(exited)
 	}()
+	stop := func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
 	select {
 	case u := <-found:
-		return u, stop, nil
-	case <-time.After(15 * time.Second):
+		return serverProc{URL: u, PID: cmd.Process.Pid, Stop: stop}, nil
+	case <-exited:
+		return serverProc{}, fmt.Errorf("%s exited before serving:\n%s", bin, logs.String())
+	case <-time.After(30 * time.Second):
 	case <-ctx.Done():
 	}
 	stop()
-	return "", nil, errors.New("the server did not say where it listens within 15 s")
+	return serverProc{}, fmt.Errorf("%s did not say where it listens within 30 s:\n%s", bin, logs.String())
 }

@@ -173,8 +173,6 @@ func endGroup(cmd *exec.Cmd, done <-chan struct{}) {
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 }
 
-var urlPattern = regexp.MustCompile(`url=(http://\S+/mcp)`)
-
 // startHTTPServer starts `mcp-sync serve --http 127.0.0.1:0` with args and
 // returns the streamable HTTP URL from its log. The server's process group
 // is ended when the test ends; its log is printed if the test failed.
@@ -202,7 +200,7 @@ func startHTTPServer(t *testing.T, args ...string) (mcpURL string) {
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(log, line)
-			if m := urlPattern.FindStringSubmatch(line); m != nil {
+			if m := serverURLPattern.FindStringSubmatch(line); m != nil {
 				select {
 				case found <- m[1]:
 				default:

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,9 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -378,7 +375,7 @@ func runSoakLoad(ctx context.Context, env *environ, cfg soakConfig, asJSON bool)
 		slices.Sort(d)
 		kd := soakKind{Kind: k, Calls: len(d), PerSec: float64(len(d)) / elapsed.Seconds(), Errors: st.errs[k]}
 		if len(d) > 0 {
-			kd.P50Ms, kd.P99Ms, kd.MaxMs = soakPercentileMs(d, 0.50), soakPercentileMs(d, 0.99), soakPercentileMs(d, 1)
+			kd.P50Ms, kd.P99Ms, kd.MaxMs = percentileMs(d, 0.50), percentileMs(d, 0.99), percentileMs(d, 1)
 		}
 		rep.Kinds = append(rep.Kinds, kd)
 		rep.Operations += len(d)
@@ -474,15 +471,6 @@ func printSoak(w io.Writer, r soakReport, elapsed time.Duration) {
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  %s\n", p)
 	}
-}
-
-func soakPercentileMs(sorted []time.Duration, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return float64(sorted[i].Microseconds()) / 1000
 }
 
 // soakBoltCheck opens the closed data file read-only and runs bbolt's
@@ -939,8 +927,6 @@ type idleReport struct {
 	ClientProcessMB float64 `json:"clientProcessRSSMB"`
 }
 
-var soakURLPattern = regexp.MustCompile(`url=(http://\S+/mcp)`)
-
 func runIdleSessions(ctx context.Context, env *environ, n int, legacy bool, binary string, maxRSS float64, asJSON bool) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(env.stderr, "mcp-sync soak: "+format+"\n", a...)
@@ -982,51 +968,12 @@ func runIdleSessions(ctx context.Context, env *environ, n int, legacy bool, bina
 
 	setupCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	cmd := exec.Command(binary, "serve", "--http", "127.0.0.1:0", "--data", filepath.Join(dir, "idle.db"))
-	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=", "MCP_SYNC_TOKEN=")
-	stderr, err := cmd.StderrPipe()
+	srv, err := startServerProc(setupCtx, binary, "serve", "--http", "127.0.0.1:0", "--data", filepath.Join(dir, "idle.db"))
 	if err != nil {
 		return fail("%v", err)
 	}
-	if err := cmd.Start(); err != nil {
-		return fail("starting %s serve: %v", binary, err)
-	}
-	exited := make(chan struct{})
-	logs := &lockedBuffer{}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(logs, line)
-			if m := soakURLPattern.FindStringSubmatch(line); m != nil {
-				select {
-				case urlc <- m[1]:
-				default:
-				}
-			}
-		}
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	var url string
-	select {
-	case url = <-urlc:
-	case <-exited:
-		return fail("the server exited before serving:\n%s", logs.String())
-	case <-time.After(30 * time.Second):
-		return fail("the server did not say its URL within 30 s:\n%s", logs.String())
-	}
-	pid := cmd.Process.Pid
+	defer srv.Stop()
+	url, pid := srv.URL, srv.PID
 
 	// Seed one row per session with one client, then measure the baseline:
 	// the server up, its rows written, no session open.
