@@ -156,6 +156,11 @@ type Options struct {
 	// LogRetention is how many versions the change log keeps for
 	// subscribers to resume from; default 10000.
 	LogRetention int
+	// ClientRetention is how long the record of a client's last applied
+	// push is kept after its last push (default 30 days). A client that
+	// comes back later and retries a push it sent before then gets it
+	// applied again.
+	ClientRetention time.Duration
 	// Replica opens the engine as a client's local replica (see package
 	// client): mutators run with IsServer() false, EnqueueAction records
 	// nothing, no action workers run, and commits are not fsync'd (the
@@ -169,6 +174,9 @@ func (o *Options) defaults() {
 	}
 	if o.Workers <= 0 && !o.Replica {
 		o.Workers = 4
+	}
+	if o.ClientRetention <= 0 {
+		o.ClientRetention = 30 * 24 * time.Hour
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 3

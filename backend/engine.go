@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
@@ -28,6 +29,7 @@ type Engine struct {
 	wg     sync.WaitGroup
 	work   *workQueue
 	closed sync.Once
+	pushes atomic.Uint64 // applied pushes, to prune .clients now and then
 }
 
 // Open checks cfg against its schema, opens the data file and starts the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mcp-sync/mcp-sync/storage"
 )
@@ -17,6 +18,7 @@ const clientsTable = ".clients"
 type ClientState struct {
 	Seq     uint64 `json:"seq"`
 	Version uint64 `json:"version"` // the version that mutation committed as
+	At      int64  `json:"at"`      // when, in Unix seconds
 }
 
 // Pushed is the outcome of [Engine.MutateOnce].
@@ -71,8 +73,14 @@ func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, na
 			return err
 		}
 		enqueued = mc.enqueued
-		rec, _ := json.Marshal(ClientState{Seq: seq, Version: tx.Version()})
-		return tx.Put(clientsTable, clientID, rec)
+		rec, _ := json.Marshal(ClientState{Seq: seq, Version: tx.Version(), At: time.Now().Unix()})
+		if err := tx.Put(clientsTable, clientID, rec); err != nil {
+			return err
+		}
+		if e.pushes.Add(1)%pruneEvery == 0 {
+			return e.pruneClients(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		if errors.Is(err, storage.ErrClosed) {
@@ -87,6 +95,37 @@ func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, na
 		e.work.push(id)
 	}
 	return Pushed{Version: v, Applied: true, Runs: enqueued}, nil
+}
+
+// pruneEvery is how many applied pushes pass between prunings of .clients.
+const pruneEvery = 256
+
+// pruneClients drops, in the caller's transaction, the records of up to a
+// thousand clients that have not pushed for Options.ClientRetention: each
+// replica instance is a client, so the table would otherwise only grow.
+func (e *Engine) pruneClients(tx *storage.WriteTx) error {
+	cutoff := time.Now().Add(-e.opts.ClientRetention).Unix()
+	after, scanned := "", 0
+	for scanned < 1000 {
+		kvs, next, err := tx.Scan(clientsTable, storage.ScanOptions{After: after, Limit: 200})
+		if err != nil {
+			return err
+		}
+		for _, kv := range kvs {
+			var st ClientState
+			if json.Unmarshal(kv.Value, &st) == nil && st.At < cutoff {
+				if err := tx.Delete(clientsTable, kv.Key); err != nil {
+					return err
+				}
+			}
+		}
+		scanned += len(kvs)
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
+	return nil
 }
 
 // ClientState returns the last mutation clientID pushed that was applied

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/storage"
@@ -127,5 +129,34 @@ func TestReplicaRunsMutatorsAsClient(t *testing.T) {
 	}
 	if _, ok, _ := e.Run("0000000000000002-1"); ok {
 		t.Error("a replica recorded an action run")
+	}
+}
+
+// TestClientRecordsArePruned: the record of a client that stopped pushing
+// is dropped after Options.ClientRetention, so .clients does not grow with
+// every replica ever made; active clients keep theirs.
+func TestClientRecordsArePruned(t *testing.T) {
+	e := open(t, (&testApp{}).config(), filepath.Join(t.TempDir(), "p.db"), func(o *backend.Options) { o.ClientRetention = time.Second })
+	ctx := context.Background()
+	put := func(client string, seq uint64) {
+		b, _ := json.Marshal(Item{ID: client, Name: "n"})
+		if _, err := e.MutateOnce(ctx, client, seq, "putItem", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		put(fmt.Sprint("gone", i), 1)
+	}
+	time.Sleep(2100 * time.Millisecond) // older than the retention, in whole seconds
+	for seq := range uint64(256) {
+		put("active", seq+1)
+	}
+	for i := range 5 {
+		if st, _ := e.ClientState(fmt.Sprint("gone", i)); st.Seq != 0 {
+			t.Errorf("client gone%d's record survived its retention: %+v", i, st)
+		}
+	}
+	if st, _ := e.ClientState("active"); st.Seq != 256 {
+		t.Errorf("the active client's record: %+v", st)
 	}
 }
