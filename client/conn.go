@@ -41,6 +41,7 @@ type CallError struct {
 	Message string
 }
 
+// Error returns the tool's name and the server's message.
 func (e *CallError) Error() string { return e.Tool + ": " + e.Message }
 
 // Unwrap maps the server's kind to this package's sentinels.
