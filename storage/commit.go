@@ -78,8 +78,9 @@ func (s *Store) commit(batch []*request) {
 	base := s.version.Load()
 	next := base
 	var events []Event
+	var recs []logRecord
 	err := s.db.Update(func(btx *bolt.Tx) error {
-		events = events[:0]
+		events, recs = events[:0], recs[:0]
 		next = base
 		for _, r := range batch {
 			r.err, r.changes = nil, nil
@@ -98,14 +99,15 @@ func (s *Store) commit(batch []*request) {
 			next++
 			r.version, r.changes = next, w.changes
 			if len(w.changes) > 0 {
-				if err := btx.Bucket(logBucket).Put(versionKey(next), encodeChanges(w.changes)); err != nil {
-					return fmt.Errorf("storage: append to change log: %w", err)
-				}
+				recs = append(recs, logRecord{version: next, data: encodeChanges(w.changes)})
 				events = append(events, Event{Version: next, Changes: w.changes})
 			}
 		}
 		if next == base {
 			return nil
+		}
+		if err := s.appendLog(btx, recs); err != nil {
+			return err
 		}
 		meta := btx.Bucket(metaBucket)
 		if err := putUint(meta, keyVersion, next); err != nil {
@@ -143,9 +145,15 @@ func runFn(fn func(*WriteTx) error, w *WriteTx) (err error) {
 	return fn(w)
 }
 
-// trimLog drops log records older than the retention window. It runs every
-// commit and deletes from the front, so its cost follows the number of
-// versions added, not the log's length.
+// trimChunk is how many records below the log's floor pile up before
+// trimLog deletes them.
+const trimChunk = 256
+
+// trimLog raises the log's floor to the retention window. Readers never
+// read below the floor, so the records under it are deleted only once
+// trimChunk of them have piled up: deleting from the front rewrites the log
+// bucket's first leaf and branch pages, and doing that every commit would
+// cost a lone small commit about as much as its own row.
 func (s *Store) trimLog(btx *bolt.Tx, now uint64) error {
 	if now <= s.opts.LogRetention {
 		return nil
@@ -154,18 +162,24 @@ func (s *Store) trimLog(btx *bolt.Tx, now uint64) error {
 	if floor <= s.logFloor.Load() {
 		return nil
 	}
-	c := btx.Bucket(logBucket).Cursor()
-	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= floor; k, _ = c.First() {
-		if err := c.Delete(); err != nil {
-			return fmt.Errorf("storage: trim change log: %w", err)
-		}
-	}
 	if err := putUint(btx.Bucket(metaBucket), keyLogFloor, floor); err != nil {
 		return err
 	}
 	// Raised before commit succeeds: a reader told "resync" a little early
 	// loses nothing, whereas one told "complete" after a trim would.
 	s.logFloor.Store(floor)
+	if floor < s.logTrimmed+trimChunk {
+		return nil
+	}
+	c := btx.Bucket(logBucket).Cursor()
+	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= floor; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return fmt.Errorf("storage: trim change log: %w", err)
+		}
+	}
+	// Only a hint for when to trim next: if this commit fails, the next
+	// trim deletes from the front all the same.
+	s.logTrimmed = floor
 	return nil
 }
 

@@ -16,8 +16,10 @@ import (
 )
 
 // formatVersion is the layout of the file itself (buckets, log encoding),
-// independent of the app's schema version.
-const formatVersion = 1
+// independent of the app's schema version. Version 2 keeps the newest log
+// records in the meta bucket (keyLogTail), which a version-1 reader would
+// miss, so it must refuse such files.
+const formatVersion = 2
 
 var (
 	metaBucket = []byte("meta")
@@ -27,6 +29,7 @@ var (
 	keySchemaVersion = []byte("schemaVersion")
 	keyVersion       = []byte("version")
 	keyLogFloor      = []byte("logFloor")
+	keyLogTail       = []byte("logTail")
 )
 
 // tablePrefix keeps table buckets apart from the store's own.
@@ -90,6 +93,8 @@ type Store struct {
 	version  atomic.Uint64 // last committed version
 	logFloor atomic.Uint64 // the log holds every version > logFloor
 
+	logTrimmed uint64 // records ≤ this were deleted; owned by the commit loop
+
 	pubMu sync.Mutex // orders publishing with subscribers joining live mode
 	subs  map[*Subscription]struct{}
 }
@@ -104,7 +109,11 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("storage: create directory for %s: %w", path, err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync})
+	// The free list is rebuilt by scanning the file at open instead of being
+	// written by every commit: one page less per commit, for an open that
+	// reads the whole file (bbolt's advice for write-heavy use).
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync,
+		NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("storage: %s is in use by another process (waited %s for its lock): stop the other mcp-sync using it, or choose another data file with --data or MCP_SYNC_DATA: %w", path, opts.LockTimeout, ErrLocked)
 	}
@@ -158,6 +167,7 @@ func (s *Store) init() error {
 		}
 		s.version.Store(getUint(meta, keyVersion))
 		s.logFloor.Store(getUint(meta, keyLogFloor))
+		s.logTrimmed = s.logFloor.Load()
 		return nil
 	})
 }
