@@ -3,10 +3,10 @@
 // commit, a change log that subscribers resume from, and the stored schema
 // version.
 //
-// Writes go through [Store.Update]. A single commit loop runs every queued
-// write function in one bbolt transaction and one fsync (group commit), so
-// sixteen concurrent writers share a commit while a lone writer never waits for
-// company. Each function still commits all or nothing: the loop keeps an undo
+// Writes go through [Store.Update]. Queued write functions run in one bbolt
+// transaction and one fsync (group commit), led by the first writer to find
+// nobody committing, so sixteen concurrent writers share a commit while a
+// lone writer commits on its own goroutine and never waits for company. Each function still commits all or nothing: the loop keeps an undo
 // log per function and rolls back the writes of one that fails.
 //
 // Every successful write function gets its own version. Its changes are

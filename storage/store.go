@@ -85,15 +85,20 @@ type Store struct {
 	opts   Options
 	tables map[string][]byte // table → bucket name
 
-	reqs      chan *request
+	qmu       sync.Mutex
+	queue     []*request    // writers waiting for a commit
+	leading   bool          // a writer is committing the queue
+	lastBatch int           // writers in the previous commit
+	closed    bool          // no more writers are queued
+	arrived   chan struct{} // a writer queued while one leads
+	drained   chan struct{} // closed when the queue is empty after Close
 	closing   chan struct{}
-	loopDone  chan struct{}
 	closeOnce sync.Once
 
 	version  atomic.Uint64 // last committed version
 	logFloor atomic.Uint64 // the log holds every version > logFloor
 
-	logTrimmed uint64 // records ≤ this were deleted; owned by the commit loop
+	logTrimmed uint64 // records ≤ this were deleted; owned by the leading writer
 
 	pubMu sync.Mutex // orders publishing with subscribers joining live mode
 	subs  map[*Subscription]struct{}
@@ -121,7 +126,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, opts: opts, tables: make(map[string][]byte),
-		reqs: make(chan *request), closing: make(chan struct{}), loopDone: make(chan struct{}),
+		arrived: make(chan struct{}, 1), drained: make(chan struct{}), closing: make(chan struct{}),
 		subs: make(map[*Subscription]struct{})}
 	for _, t := range opts.Tables {
 		s.tables[t] = []byte(tablePrefix + t)
@@ -130,7 +135,6 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	go s.commitLoop()
 	return s, nil
 }
 
@@ -178,13 +182,19 @@ func (s *Store) Path() string { return s.path }
 // Version returns the last committed version (0 for a new file).
 func (s *Store) Version() uint64 { return s.version.Load() }
 
-// Close stops the commit loop, ends every subscription with ErrClosed and
+// Close commits the writes already queued, ends every subscription with ErrClosed and
 // closes the file. Writes queued before Close are committed first.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.closing)
-		<-s.loopDone
+		s.qmu.Lock()
+		s.closed = true
+		busy := s.leading
+		s.qmu.Unlock()
+		if busy { // writes queued before Close commit first
+			<-s.drained
+		}
 		s.pubMu.Lock()
 		for sub := range s.subs {
 			sub.end(ErrClosed)
@@ -203,9 +213,13 @@ func (s *Store) View(fn func(tx *ReadTx) error) error {
 		return ErrClosed
 	default:
 	}
-	return s.db.View(func(btx *bolt.Tx) error {
+	err := s.db.View(func(btx *bolt.Tx) error {
 		return fn(&ReadTx{s: s, tx: btx, version: getUint(btx.Bucket(metaBucket), keyVersion)})
 	})
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) { // Close won the race with the check above
+		return ErrClosed
+	}
+	return err
 }
 
 // Update runs fn in a write transaction and returns the version it committed
@@ -216,16 +230,27 @@ func (s *Store) Update(ctx context.Context, fn func(tx *WriteTx) error) (uint64,
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	r := &request{ctx: ctx, fn: fn, done: make(chan struct{})}
-	select {
-	case s.reqs <- r:
-	case <-s.closing:
-		return 0, ErrClosed
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	r := &request{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
+	lead, err := s.enqueue(r)
+	if err != nil {
+		return 0, err
 	}
-	<-r.done // once queued, wait: the caller must learn whether it committed
-	return r.version, r.err
+	if lead {
+		s.lead()
+	}
+	// Once queued, wait: the caller must learn whether it committed. A
+	// writer made the leader commits the batch holding its own request.
+	for {
+		<-r.wake
+		s.qmu.Lock()
+		promoted := r.lead
+		r.lead = false
+		s.qmu.Unlock()
+		if !promoted {
+			return r.version, r.err
+		}
+		s.lead()
+	}
 }
 
 func getUint(b *bolt.Bucket, k []byte) uint64 {

@@ -967,3 +967,53 @@ func TestViewRacingClose(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseCommitsQueuedWrites: writers queued behind a running commit when
+// Close is called are committed before Close returns, and the file holds
+// them after a reopen.
+func TestCloseCommitsQueuedWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data.db")
+	s := openAt(t, path, Options{Tables: testTables})
+	release := blockLoop(t, s)
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := s.Update(context.Background(), func(w *WriteTx) error {
+				return w.Put("a", fmt.Sprint("q", i), []byte("1"))
+			})
+			errs <- err
+		}()
+	}
+	// Wait until all n are queued behind the blocked commit.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		s.qmu.Lock()
+		queued := len(s.queue)
+		s.qmu.Unlock()
+		if queued == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writers queued, want %d", queued, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	release()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("queued Update: %v", err)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path, Options{Tables: testTables})
+	if got := len(rows(t, s, "a")); got != n {
+		t.Fatalf("%d rows after reopen, want %d", got, n)
+	}
+	if s.Version() != n+1 {
+		t.Fatalf("version %d after reopen, want %d", s.Version(), n+1)
+	}
+}

@@ -138,7 +138,7 @@ func (sub *Subscription) catchUp(read uint64) (Event, bool, error) {
 	upto := s.version.Load()
 	if read > upto {
 		// A snapshot (View) can show a version bbolt has committed but the
-		// commit loop has not yet published: wait for it. Only a version
+		// leading writer has not yet published: wait for it. Only a version
 		// past the file's is one this store never reached.
 		var committed uint64
 		if err := s.View(func(tx *ReadTx) error { committed = tx.version; return nil }); err != nil {
