@@ -182,8 +182,8 @@ func (s *Store) Path() string { return s.path }
 // Version returns the last committed version (0 for a new file).
 func (s *Store) Version() uint64 { return s.version.Load() }
 
-// Close commits the writes already queued, ends every subscription with ErrClosed and
-// closes the file. Writes queued before Close are committed first.
+// Close commits the writes already queued, ends every subscription with
+// ErrClosed and closes the file.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {

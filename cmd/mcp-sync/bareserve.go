@@ -11,18 +11,23 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+	bolt "go.etcd.io/bbolt"
 )
 
 // runBareServe serves a bare mcp-go server: the baseline `mcp-sync bench`
 // measures mcp-sync against. Hidden from the command list.
 //
 //   - noop: answers "ok" at once.
+//   - commit {key}: with --data, writes one 100-byte row with bbolt's
+//     db.Update (default options: fsync'd) and answers "ok": what a bare
+//     server does for a durable write, the reference for mutators.
 //   - broadcast {n, intervalMs}: sends n notifications/resources/updated
 //     (uri bare://row, t = the wall clock in Unix ns) to every session,
 //     intervalMs apart.
 func runBareServe(ctx context.Context, env *environ, args []string) int {
-	fs := newFlags(env, "bare-serve", "bare-serve [--http ADDR]", "A bare mcp-go server with a no-op tool: the baseline of `mcp-sync bench`.")
+	fs := newFlags(env, "bare-serve", "bare-serve [--http ADDR] [--data FILE]", "A bare mcp-go server with a no-op tool: the baseline of `mcp-sync bench`.")
 	httpAddr := fs.String("http", "", "serve streamable HTTP at /mcp on this address instead of stdio")
+	data := fs.String("data", "", "bbolt file for the commit tool")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -32,6 +37,28 @@ func runBareServe(ctx context.Context, env *environ, args []string) int {
 	s.AddTool(noop, func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("ok"), nil
 	})
+	if *data != "" {
+		db, err := bolt.Open(*data, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+		if err != nil {
+			logger.Error("bare server", "err", err)
+			return exitFail
+		}
+		defer db.Close()
+		table := []byte("rows")
+		if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(table); return err }); err != nil {
+			logger.Error("bare server", "err", err)
+			return exitFail
+		}
+		row := make([]byte, 100)
+		commit := mcp.NewTool("commit", mcp.WithDescription("Write one row, fsync'd"), mcp.WithString("key"))
+		s.AddTool(commit, func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			key := []byte(req.GetString("key", "k"))
+			if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(table).Put(key, row) }); err != nil {
+				return mcp.NewToolResultError(err.Error()), nil
+			}
+			return mcp.NewToolResultText("ok"), nil
+		})
+	}
 	bc := mcp.NewTool("broadcast", mcp.WithDescription("Notify every session n times"),
 		mcp.WithNumber("n"), mcp.WithNumber("intervalMs"))
 	s.AddTool(bc, func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {

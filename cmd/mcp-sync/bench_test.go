@@ -23,15 +23,15 @@ func TestBenchSmoke(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("bench --json printed no report: %v\n%s", err, out)
 	}
-	if len(rep.Results) != 14 || len(rep.Targets) != 4 || rep.BoltCommitP50 <= 0 {
-		t.Fatalf("report: %d results, %d targets, bolt p50 %v", len(rep.Results), len(rep.Targets), rep.BoltCommitP50)
+	if len(rep.Results) != 18 || len(rep.Targets) != 4 || len(rep.References) != 6 || len(rep.BoltCommitP50) != 2 {
+		t.Fatalf("report: %d results, %d targets, %d references, bolt p50 %v", len(rep.Results), len(rep.Targets), len(rep.References), rep.BoltCommitP50)
 	}
 	for _, r := range rep.Results {
 		if r.Calls == 0 || r.Errors != 0 || r.P50Ms <= 0 {
 			t.Errorf("%s over %s (%s): %d calls, %d errors, p50 %v", r.Scenario, r.Transport, r.Era, r.Calls, r.Errors, r.P50Ms)
 		}
-		if r.Scenario == "mutator put" && r.Ratio <= 0 {
-			t.Errorf("%s over %s has no ratio to its baseline", r.Scenario, r.Transport)
+		if r.Scenario == "mutator put" && (r.Ratio <= 0 || r.DurableRatio <= 0) {
+			t.Errorf("%s over %s has no ratio to its baselines", r.Scenario, r.Transport)
 		}
 	}
 }
