@@ -44,9 +44,10 @@ func (s *Store) enqueue(r *request) (lead bool, err error) {
 	return false, nil
 }
 
-// lead commits the queue, batch by batch, starting with the batch holding
-// the caller's own request, and hands the lead to the next waiting writer
-// (or gives it up) once its own request is done. A batch is whatever is
+// lead commits one batch, the one holding the caller's own request, then
+// hands the lead to the next queued writer (or gives it up when none is
+// left), so no caller commits for others after its own write is done. A
+// batch is whatever is
 // queued (up to MaxBatch); when the last batch was shared, writers are many,
 // and until as many as last time have queued the leader lingers up to
 // Options.Linger for them, since under load a commit's CPU (page writes, two

@@ -137,7 +137,7 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 		noop := add(loadCalls(ctx, "noop (bare mcp-go)", "http", era, *sessions, *duration, httpDial(bareURL), noopCall), nil)
 		durable := add(loadCalls(ctx, durableScenario, "http", era, *sessions, *duration, httpDial(bareURL), commitCall), &noop)
 		put := add(loadCalls(ctx, "mutator put", "http", era, *sessions, *duration, httpDial(appURL), putCall), &noop)
-		rep.setDurable(&put, durable)
+		rep.setDurable(durable)
 		add(loadCalls(ctx, "action: 10 ctx.Mutate", "http", era, *sessions, *duration, httpDial(appURL), streamCall(10)), &noop)
 		rep.Targets = append(rep.Targets, benchTarget{
 			What: fmt.Sprintf("HTTP %s, %d sessions: mutator calls/s ÷ bare no-op calls/s", era, *sessions),
@@ -161,7 +161,7 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 			stdioDial("bare-serve", "--data", filepath.Join(dir, "bare-stdio-"+era+".bolt")), commitCall), &noop)
 		put = add(loadCalls(ctx, "mutator put", "stdio", era, 1, *duration,
 			stdioDial("serve", "--app", "bench", "--data", filepath.Join(dir, "stdio-"+era+".db")), putCall), &noop)
-		rep.setDurable(&put, durable)
+		rep.setDurable(durable)
 		add(loadCalls(ctx, "action: 10 ctx.Mutate", "stdio", era, 1, *duration,
 			stdioDial("serve", "--app", "bench", "--data", filepath.Join(dir, "stdio-"+era+".db")), streamCall(10)), &noop)
 		limit := (noop.P50Ms + commitP50) * 1.2
@@ -198,12 +198,11 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 // durableScenario is the bare server's commit tool: the mutator's reference.
 const durableScenario = "durable noop (bare + bbolt)"
 
-// setDurable records the mutator result put, the last one added, against
+// setDurable records the mutator result just added (the last one) against
 // the durable no-op's calls/s.
-func (rep *benchReport) setDurable(put *benchResult, durable benchResult) {
-	if durable.PerSec > 0 {
-		put.DurableRatio = put.PerSec / durable.PerSec
-		rep.Results[len(rep.Results)-1].DurableRatio = put.DurableRatio
+func (rep *benchReport) setDurable(durable benchResult) {
+	if last := &rep.Results[len(rep.Results)-1]; durable.PerSec > 0 {
+		last.DurableRatio = last.PerSec / durable.PerSec
 	}
 }
 
@@ -229,21 +228,19 @@ func printBench(env *environ, rep benchReport) {
 		}
 		fmt.Fprintf(w, "%-30s %-5s %-6s %8d %10.0f %9.3f %9.3f %7d %s\n", r.Scenario, r.Transport, r.Era, r.Sessions, r.PerSec, r.P50Ms, r.P99Ms, r.Errors, ratio)
 	}
-	fmt.Fprintln(w, "\nTargets:")
-	for _, t := range rep.Targets {
-		mark := "met"
+	printChecks(w, "Targets:", rep.Targets, "met", "MISSED", "want ")
+	printChecks(w, "References (no target; the bare server doing the same durable write):", rep.References, "yes", "no", "")
+}
+
+// printChecks prints one list of targets or references, marked met or not.
+func printChecks(w io.Writer, title string, checks []benchTarget, met, missed, want string) {
+	fmt.Fprintln(w, "\n"+title)
+	for _, t := range checks {
+		mark := met
 		if !t.Met {
-			mark = "MISSED"
+			mark = missed
 		}
-		fmt.Fprintf(w, "  %-6s %s: %.3f (want %s)\n", mark, t.What, t.Got, t.Want)
-	}
-	fmt.Fprintln(w, "\nReferences (no target; the bare server doing the same durable write):")
-	for _, t := range rep.References {
-		mark := "yes"
-		if !t.Met {
-			mark = "no"
-		}
-		fmt.Fprintf(w, "  %-6s %s: %.3f (%s)\n", mark, t.What, t.Got, t.Want)
+		fmt.Fprintf(w, "  %-6s %s: %.3f (%s%s)\n", mark, t.What, t.Got, want, t.Want)
 	}
 }
 
