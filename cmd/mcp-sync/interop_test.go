@@ -24,7 +24,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -261,6 +260,7 @@ type clientResult struct {
 	GeneratePolls      int      `json:"generatePolls"`
 	Progress           int      `json:"progress"`
 	LateProgress       int      `json:"lateProgress"`
+	SDKLateProgress    int      `json:"sdkLateProgress"`
 	ProgressOutOfOrder int      `json:"progressOutOfOrder"`
 	ProgressSequence   []int    `json:"progressSequence"`
 	Errors             []string `json:"errors"`
@@ -285,17 +285,15 @@ func TestInteropTypeScriptClient(t *testing.T) {
 			t.Fatalf("client.mjs printed no JSON line: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 		}
 		t.Logf("client.mjs: %s", strings.TrimSpace(stdout))
-		sse := slices.Contains(args, "sse")
-		if res.Version == 0 || res.Progress < 1 || (res.LateProgress != 0 && !sse) || len(res.Errors) > 0 {
+		if res.Version == 0 || res.Progress < 1 || res.LateProgress != 0 || len(res.Errors) > 0 {
 			t.Errorf("unexpected results: %+v", res)
 		}
-		if res.LateProgress != 0 && sse {
-			// Known, not yet understood: on the 2024-11-05 HTTP+SSE transport
-			// the TypeScript client sees a call's last progress reports after
-			// its result in roughly 1 run of 3 (1 of 16 before the store's
-			// commits got faster), though settle's marker has passed mcp-go's
-			// notification writer. Logged, not failed, until it is fixed.
-			t.Logf("KNOWN ISSUE: %d progress notification(s) arrived after the result over SSE", res.LateProgress)
+		if res.SDKLateProgress > 0 {
+			// The server sent them before the result (LateProgress counts
+			// the wire order); the SDK runs notification handlers a microtask
+			// after it has dropped the call's progress handler, so reports
+			// read in the same chunk as the result reach it as unknown.
+			t.Logf("TypeScript SDK: %d progress report(s) sent before the result reached the SDK after it", res.SDKLateProgress)
 		}
 		if !strings.Contains(res.InvalidArgsError, "/completed") {
 			t.Errorf("invalid-arguments error does not name /completed: %q", res.InvalidArgsError)
