@@ -41,16 +41,12 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 		return exitUsage
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "mcp-sync serve: %v\n", err)
 			return exitFail
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(env.stderr, "mcp-sync serve: %v\n", err)
-			return exitFail
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+		defer stop()
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -113,4 +109,17 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 		return fail("%v", err)
 	}
 	return exitOK
+}
+
+// startCPUProfile profiles the process into path until the returned stop runs.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("profiling into %s: %w", path, err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -121,7 +121,8 @@ func createAndGenerate(ctx *backend.MutatorCtx, in GenerateInput) error {
 
 // generate streams the AI answer into the todo: one setTodo per chunk, so
 // subscribers watch the text grow, then one with status ready. On a failure
-// the todo keeps the text received so far, with status error.
+// the todo gets status error and its old text back, or, if it had none, the
+// text received so far.
 func generate(ctx *backend.ActionCtx, in GenerateInput) (GenerateOutput, error) {
 	current, _, err := backend.TableOf(ctx, Todos).Get(in.ID)
 	if err != nil {
@@ -133,11 +134,15 @@ func generate(ctx *backend.ActionCtx, in GenerateInput) (GenerateOutput, error) 
 		System: "You write one short, concrete todo item from the user's prompt. Answer with the todo text only.",
 		Prompt: in.Prompt,
 	}
-	// On any failure the row keeps the text so far with status error, even
-	// if the caller has gone (a cancelled call): it must not stay
-	// "generating" forever.
+	// On any failure the row gets status error, even if the caller has gone
+	// (a cancelled call): it must not stay "generating" forever. A failed
+	// generation must not cost the todo the text it had: that text comes
+	// back; a todo that had none keeps the text received so far.
 	fail := func(err error) (GenerateOutput, error) {
-		row.Text, row.Status = text.String(), StatusError
+		row.Text, row.Status = current.Text, StatusError
+		if row.Text == "" {
+			row.Text = text.String()
+		}
 		if merr := ctx.Detached().Mutate(SetTodo.Name(), row); merr != nil {
 			err = errors.Join(err, merr)
 		}

@@ -170,6 +170,31 @@ func TestGenerationFailureKeepsPartialText(t *testing.T) {
 	}
 }
 
+// TestGenerationFailureKeepsExistingText: generating into a todo that has
+// text, a stream that fails (at once, or half way) leaves the todo its old
+// text with status error: a failed generation loses nothing.
+func TestGenerationFailureKeepsExistingText(t *testing.T) {
+	for name, p := range map[string]chunks{
+		"at once":  {err: errors.New("401 Unauthorized")},
+		"half way": {parts: []string{"half "}, err: errors.New("500 Internal Server Error")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := openTodo(t, p)
+			if _, err := e.Mutate(t.Context(), "setTodo", json.RawMessage(`{"id":"t5","text":"buy milk","completed":true}`)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Act(t.Context(), "generateWithAI", json.RawMessage(`{"id":"t5","prompt":"p"}`)); err == nil || !strings.Contains(err.Error(), p.err.Error()) {
+				t.Fatalf("err = %v, want %v", err, p.err)
+			}
+			raw, _, _, _ := e.Get("todos", "t5")
+			var row todo.Todo
+			if json.Unmarshal(raw, &row) != nil || row.Text != "buy milk" || !row.Completed || row.Status != todo.StatusError {
+				t.Errorf("row = %s, want the old text and completed, with status error", raw)
+			}
+		})
+	}
+}
+
 // TestSecretsStayOnTheServer: the todo app's secrets table is not a client
 // table.
 func TestSecretsStayOnTheServer(t *testing.T) {
