@@ -509,6 +509,7 @@ type serverProc struct {
 	URL  string
 	PID  int
 	Stop func()
+	Logs func() string // what it wrote to stderr so far
 }
 
 // startServerProc starts bin with args (a server that logs url=…/mcp on
@@ -552,7 +553,7 @@ func startServerProc(ctx context.Context, bin string, args ...string) (serverPro
 	}
 	select {
 	case u := <-found:
-		return serverProc{URL: u, PID: cmd.Process.Pid, Stop: stop}, nil
+		return serverProc{URL: u, PID: cmd.Process.Pid, Stop: stop, Logs: logs.String}, nil
 	case <-exited:
 		return serverProc{}, fmt.Errorf("%s exited before serving:\n%s", bin, logs.String())
 	case <-time.After(30 * time.Second):

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,6 +34,27 @@ func TestBenchSmoke(t *testing.T) {
 		}
 		if r.Scenario == "mutator put" && (r.Ratio <= 0 || r.DurableRatio <= 0) {
 			t.Errorf("%s over %s has no ratio to its baselines", r.Scenario, r.Transport)
+		}
+	}
+}
+
+// TestServeBenchStartsNoAI: only the todo app calls a model, so only it
+// starts the built-in local AI stream; the bench app, measured against a bare
+// server, must not run one beside it.
+func TestServeBenchStartsNoAI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	bin := interopBinary(t)
+	for app, wantAI := range map[string]bool{"bench": false, "conformance": false, "todo": true} {
+		srv, err := startServerProc(t.Context(), bin, "serve", "--app", app, "--data", filepath.Join(t.TempDir(), "app.db"), "--http", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs := srv.Logs()
+		srv.Stop()
+		if got := strings.Contains(logs, "AI:"); got != wantAI {
+			t.Errorf("serve --app %s: logs an AI notice = %v, want %v:\n%s", app, got, wantAI, logs)
 		}
 	}
 }

@@ -68,19 +68,22 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 		return fail("creating the data directory: %v", err)
 	}
 
-	// The AI notice goes to stderr: stdout is the protocol.
-	provider, closeAI, err := demoProvider(&environ{stdout: env.stderr, stderr: env.stderr, getenv: env.getenv}, *delay)
-	if err != nil {
-		return fail("%v", err)
-	}
-	defer closeAI()
-	cfg, opts := todo.Config(provider, env.getenv), tools.Options{Name: "mcp-sync-todo",
-		Instructions: "A todo list kept in a transactional store. Use setTodo/deleteTodo to change todos, createAndGenerate to have AI write one (it runs after the commit; follow it with get_row or get_run), and list_rows/get_row to read."}
+	var cfg backend.Config
+	var opts tools.Options
 	switch *app {
 	case "conformance":
 		cfg, opts = conformance.Config(), conformance.Options()
 	case "bench":
 		cfg, opts = benchConfig(), tools.Options{Name: "mcp-sync-bench"}
+	default: // todo: the only app that calls a model
+		// The AI notice goes to stderr: stdout is the protocol.
+		provider, closeAI, err := demoProvider(&environ{stdout: env.stderr, stderr: env.stderr, getenv: env.getenv}, *delay)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer closeAI()
+		cfg, opts = todo.Config(provider, env.getenv), tools.Options{Name: "mcp-sync-todo",
+			Instructions: "A todo list kept in a transactional store. Use setTodo/deleteTodo to change todos, createAndGenerate to have AI write one (it runs after the commit; follow it with get_row or get_run), and list_rows/get_row to read."}
 	}
 	opts.Logger = logger
 	eng, err := backend.Open(cfg, backend.Options{Path: path, Logger: logger})
