@@ -39,7 +39,9 @@ type benchResult struct {
 	P50Ms     float64 `json:"p50Ms"`
 	P99Ms     float64 `json:"p99Ms"`
 	Errors    int     `json:"errors"`
-	Baseline  string  `json:"baseline,omitempty"`
+	// RoundsPerSec is calls/s in each round, for scenarios run in rounds.
+	RoundsPerSec []float64 `json:"roundsPerSec,omitempty"`
+	Baseline     string    `json:"baseline,omitempty"`
 	// Ratio is calls/s over the baseline's calls/s; for the subscriber
 	// scenario, p50 latency over the baseline's p50 latency.
 	Ratio float64 `json:"ratio,omitempty"`
@@ -54,8 +56,13 @@ type benchReport struct {
 	// BoltCommitP50 is a raw bbolt commit's p50 (ms), measured next to each
 	// era's stdio scenarios.
 	BoltCommitP50 map[string]float64 `json:"boltCommitP50Ms"`
-	Results       []benchResult      `json:"results"`
-	Targets       []benchTarget      `json:"targets"`
+	// BoltPacedP50 is the same commit's p50 when each follows a pause as
+	// long as the stdio no-op's p50, as a server's commits follow its idle
+	// wait for the next request.
+	BoltPacedP50 map[string]float64 `json:"boltPacedP50Ms"`
+	Rounds       int                `json:"rounds"`
+	Results      []benchResult      `json:"results"`
+	Targets      []benchTarget      `json:"targets"`
 	// References are comparisons the issue did not set targets for.
 	References []benchTarget `json:"references"`
 }
@@ -76,6 +83,7 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 			"subscribers; over streamable HTTP (both protocol eras, concurrent sessions) and\n"+
 			"stdio (one session). Servers run as child processes on loopback and temp files.")
 	duration := fs.Duration("duration", 5*time.Second, "how long each scenario runs")
+	rounds := fs.Int("rounds", 5, "the baselines and the mutator take turns this many times, sharing each scenario's duration: the machine drifts, so ratios are the median of the rounds' ratios")
 	sessions := fs.Int("sessions", 16, "concurrent HTTP sessions")
 	subscribers := fs.Int("subscribers", 10, "subscribers of the streamed row")
 	chunks := fs.Int("chunks", 200, "updates streamed to the subscribers, 5 ms apart")
@@ -86,6 +94,9 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(env.stderr, "mcp-sync bench: "+format+"\n", a...)
 		return exitFail
+	}
+	if *rounds < 1 || *duration/time.Duration(*rounds) < 10*time.Millisecond {
+		return fail("--rounds %d with --duration %s: want at least one round of at least 10ms", *rounds, *duration)
 	}
 	bin := benchBinary
 	if bin == "" {
@@ -105,7 +116,7 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 		}
 	}
 
-	rep := benchReport{Duration: duration.String(), BoltCommitP50: map[string]float64{}}
+	rep := benchReport{Duration: duration.String(), Rounds: *rounds, BoltCommitP50: map[string]float64{}, BoltPacedP50: map[string]float64{}}
 
 	bareSrv, err := startServerProc(ctx, bin, "bare-serve", "--http", "127.0.0.1:0", "--data", filepath.Join(dir, "bare-http.bolt"))
 	if err != nil {
@@ -121,7 +132,7 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 
 	add := func(r benchResult, base *benchResult) benchResult {
 		if base != nil && base.PerSec > 0 {
-			r.Baseline, r.Ratio = base.Scenario, r.PerSec/base.PerSec
+			r.Baseline, r.Ratio = base.Scenario, perSecRatio(r, *base)
 		}
 		rep.Results = append(rep.Results, r)
 		progress("%-28s %-5s %-6s %3d sessions  %8.0f calls/s  p50 %7.3f ms  p99 %7.3f ms  errors %d", r.Scenario, r.Transport, r.Era, r.Sessions, r.PerSec, r.P50Ms, r.P99Ms, r.Errors)
@@ -134,13 +145,28 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 				return client.DialHTTP(ctx, url, client.Options{Legacy: legacy})
 			}
 		}
-		noop := add(loadCalls(ctx, "noop (bare mcp-go)", "http", era, *sessions, *duration, httpDial(bareURL), noopCall), nil)
-		durable := add(loadCalls(ctx, durableScenario, "http", era, *sessions, *duration, httpDial(bareURL), commitCall), &noop)
-		put := add(loadCalls(ctx, "mutator put", "http", era, *sessions, *duration, httpDial(appURL), putCall), &noop)
+		httpLoads, err := openLoads(ctx, "http", era, *sessions, []loadSpec{
+			{"noop (bare mcp-go)", httpDial(bareURL), noopCall},
+			{durableScenario, httpDial(bareURL), commitCall},
+			{"mutator put", httpDial(appURL), putCall},
+		})
+		if err != nil {
+			return fail("%v", err)
+		}
+		progress("HTTP %s: the no-op, the durable no-op and the mutator take turns, %d rounds of %s each…", era, *rounds, *duration/time.Duration(*rounds))
+		for range *rounds {
+			for _, l := range httpLoads {
+				l.run(ctx, *duration/time.Duration(*rounds))
+			}
+		}
+		noop := add(httpLoads[0].result(), nil)
+		durable := add(httpLoads[1].result(), &noop)
+		put := add(httpLoads[2].result(), &noop)
+		closeLoads(httpLoads)
 		rep.setDurable(durable)
 		add(loadCalls(ctx, "action: 10 ctx.Mutate", "http", era, *sessions, *duration, httpDial(appURL), streamCall(10)), &noop)
 		rep.Targets = append(rep.Targets, benchTarget{
-			What: fmt.Sprintf("HTTP %s, %d sessions: mutator calls/s ÷ bare no-op calls/s", era, *sessions),
+			What: fmt.Sprintf("HTTP %s, %d sessions: mutator calls/s ÷ bare no-op calls/s (median of %d rounds)", era, *sessions, *rounds),
 			Got:  put.Ratio, Want: "≥ 0.7", Met: put.Ratio >= 0.7})
 
 		stdioDial := func(args ...string) func(context.Context) (*client.Conn, error) {
@@ -148,22 +174,49 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 				return client.DialCommand(ctx, bin, args, client.Options{Legacy: legacy})
 			}
 		}
-		// The disk's latency drifts over a run: measure the raw commit the
-		// stdio limit is built on next to the scenarios it bounds.
-		commitP50, err := boltCommitP50(filepath.Join(dir, "bare-"+era+".bolt"), 300)
+		appDB := filepath.Join(dir, "stdio-"+era+".db")
+		stdioLoads, err := openLoads(ctx, "stdio", era, 1, []loadSpec{
+			{"noop (bare mcp-go)", stdioDial("bare-serve"), noopCall},
+			{durableScenario, stdioDial("bare-serve", "--data", filepath.Join(dir, "bare-stdio-"+era+".bolt")), commitCall},
+			{"mutator put", stdioDial("serve", "--app", "bench", "--data", appDB), putCall},
+		})
+		if err != nil {
+			return fail("%v", err)
+		}
+		// The disk's latency drifts over a run: the raw commits the stdio
+		// limit is built on take their turn in every round.
+		raw, err := openRawCommits(filepath.Join(dir, "bare-"+era+".bolt"))
 		if err != nil {
 			return fail("raw bbolt commits: %v", err)
 		}
-		progress("raw bbolt commit p50: %.3f ms", commitP50)
-		rep.BoltCommitP50[era] = commitP50
-		noop = add(loadCalls(ctx, "noop (bare mcp-go)", "stdio", era, 1, *duration, stdioDial("bare-serve"), noopCall), nil)
-		durable = add(loadCalls(ctx, durableScenario, "stdio", era, 1, *duration,
-			stdioDial("bare-serve", "--data", filepath.Join(dir, "bare-stdio-"+era+".bolt")), commitCall), &noop)
-		put = add(loadCalls(ctx, "mutator put", "stdio", era, 1, *duration,
-			stdioDial("serve", "--app", "bench", "--data", filepath.Join(dir, "stdio-"+era+".db")), putCall), &noop)
+		perRound := max(1, 300 / *rounds)
+		progress("stdio %s: the same, with raw bbolt commits, %d rounds…", era, *rounds)
+		for range *rounds {
+			for _, l := range stdioLoads {
+				l.run(ctx, *duration/time.Duration(*rounds))
+			}
+			noopLats := stdioLoads[0].lats[len(stdioLoads[0].lats)-stdioLoads[0].lastRound:]
+			pause := max(50*time.Microsecond, time.Duration(percentileMs(noopLats, 0.5)*float64(time.Millisecond)))
+			if err := raw.commit(perRound, 0); err != nil {
+				return fail("raw bbolt commits: %v", err)
+			}
+			if err := raw.commit(perRound, pause); err != nil {
+				return fail("raw bbolt commits: %v", err)
+			}
+		}
+		commitP50, pacedP50 := raw.p50()
+		if err := raw.close(); err != nil {
+			return fail("raw bbolt commits: %v", err)
+		}
+		progress("raw bbolt commit p50: %.3f ms back to back, %.3f ms each after a pause as long as the no-op's p50", commitP50, pacedP50)
+		rep.BoltCommitP50[era], rep.BoltPacedP50[era] = commitP50, pacedP50
+		noop = add(stdioLoads[0].result(), nil)
+		durable = add(stdioLoads[1].result(), &noop)
+		put = add(stdioLoads[2].result(), &noop)
+		closeLoads(stdioLoads)
 		rep.setDurable(durable)
 		add(loadCalls(ctx, "action: 10 ctx.Mutate", "stdio", era, 1, *duration,
-			stdioDial("serve", "--app", "bench", "--data", filepath.Join(dir, "stdio-"+era+".db")), streamCall(10)), &noop)
+			stdioDial("serve", "--app", "bench", "--data", appDB), streamCall(10)), &noop)
 		limit := (noop.P50Ms + commitP50) * 1.2
 		rep.Targets = append(rep.Targets, benchTarget{
 			What: fmt.Sprintf("stdio %s: mutator p50 (ms) ≤ (no-op p50 %.3f + bbolt commit p50 %.3f) × 1.2 = %.3f", era, noop.P50Ms, commitP50, limit),
@@ -171,6 +224,10 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 		rep.References = append(rep.References, benchTarget{
 			What: fmt.Sprintf("stdio %s: the bare durable no-op's p50 (ms) against the same limit", era),
 			Got:  durable.P50Ms, Want: fmt.Sprintf("≤ %.3f", limit), Met: durable.P50Ms <= limit})
+		paced := (noop.P50Ms + pacedP50) * 1.2
+		rep.References = append(rep.References, benchTarget{
+			What: fmt.Sprintf("stdio %s: mutator p50 (ms) ≤ (no-op p50 %.3f + paced bbolt commit p50 %.3f) × 1.2 = %.3f", era, noop.P50Ms, pacedP50, paced),
+			Got:  put.P50Ms, Want: fmt.Sprintf("≤ %.3f", paced), Met: put.P50Ms <= paced})
 	}
 	bare := add(bareBroadcast(ctx, bareURL, *subscribers, *chunks), nil)
 	ours := add(streamToSubscribers(ctx, appURL, *subscribers, *chunks), nil)
@@ -202,7 +259,7 @@ const durableScenario = "durable noop (bare + bbolt)"
 // the durable no-op's calls/s.
 func (rep *benchReport) setDurable(durable benchResult) {
 	if last := &rep.Results[len(rep.Results)-1]; durable.PerSec > 0 {
-		last.DurableRatio = last.PerSec / durable.PerSec
+		last.DurableRatio = perSecRatio(*last, durable)
 	}
 }
 
@@ -215,7 +272,9 @@ func eraName(legacy bool) string {
 
 func printBench(env *environ, rep benchReport) {
 	w := env.stdout
-	fmt.Fprintf(w, "\nmcp-sync bench: %s per scenario; raw bbolt commit p50 %.3f ms (modern run), %.3f ms (legacy run)\n\n", rep.Duration, rep.BoltCommitP50["modern"], rep.BoltCommitP50["legacy"])
+	fmt.Fprintf(w, "\nmcp-sync bench: %s per scenario; the no-ops and the mutator take turns in %d rounds.\n", rep.Duration, rep.Rounds)
+	fmt.Fprintf(w, "Raw bbolt commit p50: %.3f ms back to back, %.3f ms paced (modern run); %.3f and %.3f ms (legacy run)\n\n",
+		rep.BoltCommitP50["modern"], rep.BoltPacedP50["modern"], rep.BoltCommitP50["legacy"], rep.BoltPacedP50["legacy"])
 	fmt.Fprintf(w, "%-30s %-5s %-6s %8s %10s %9s %9s %7s %s\n", "scenario", "via", "era", "sessions", "per sec", "p50 ms", "p99 ms", "errors", "vs baseline")
 	for _, r := range rep.Results {
 		ratio := ""
@@ -229,7 +288,7 @@ func printBench(env *environ, rep benchReport) {
 		fmt.Fprintf(w, "%-30s %-5s %-6s %8d %10.0f %9.3f %9.3f %7d %s\n", r.Scenario, r.Transport, r.Era, r.Sessions, r.PerSec, r.P50Ms, r.P99Ms, r.Errors, ratio)
 	}
 	printChecks(w, "Targets:", rep.Targets, "met", "MISSED", "want ")
-	printChecks(w, "References (no target; the bare server doing the same durable write):", rep.References, "yes", "no", "")
+	printChecks(w, "References (no target: the bare server doing the same durable write; the limit with a paced commit):", rep.References, "yes", "no", "")
 }
 
 // printChecks prints one list of targets or references, marked met or not.
@@ -269,42 +328,84 @@ func streamCall(mutates int) callFunc {
 	}
 }
 
-// loadCalls runs sessions workers, each on its own connection, calling as
-// fast as it can for d, and reports calls/s and latency.
-func loadCalls(ctx context.Context, scenario, transport, era string, sessions int, d time.Duration, dial func(context.Context) (*client.Conn, error), call callFunc) benchResult {
-	r := benchResult{Scenario: scenario, Transport: transport, Era: era, Sessions: sessions}
-	conns := make([]*client.Conn, sessions)
-	for i := range conns {
-		c, err := dial(ctx)
+// loadSpec names a scenario, how its sessions connect and what they call.
+type loadSpec struct {
+	scenario string
+	dial     func(context.Context) (*client.Conn, error)
+	call     callFunc
+}
+
+// load is a scenario's open sessions; run drives them, and may be called
+// once per round so that scenarios take turns on a drifting machine.
+type load struct {
+	r         benchResult
+	call      callFunc
+	conns     []*client.Conn
+	lats      []time.Duration
+	lastRound int // how many of lats the last run added
+	elapsed   time.Duration
+	n         int // calls made, for the call's counter
+}
+
+// openLoad connects the sessions and makes one warm-up call on each:
+// first-call costs are not the steady state.
+func openLoad(ctx context.Context, transport, era string, sessions int, spec loadSpec) *load {
+	l := &load{r: benchResult{Scenario: spec.scenario, Transport: transport, Era: era, Sessions: sessions}, call: spec.call}
+	for i := range sessions {
+		c, err := spec.dial(ctx)
 		if err != nil {
-			r.Errors++
+			l.r.Errors++
 			continue
 		}
-		defer c.Close()
-		if call(ctx, c, i, 0) != nil { // warm up: first-call costs are not the steady state
-			r.Errors++
+		if spec.call(ctx, c, i, 0) != nil {
+			l.r.Errors++
 		}
-		conns[i] = c
+		l.conns = append(l.conns, c)
 	}
+	return l
+}
+
+// openLoads opens every spec's sessions; it fails if a scenario could open
+// none (its server is not answering).
+func openLoads(ctx context.Context, transport, era string, sessions int, specs []loadSpec) ([]*load, error) {
+	var loads []*load
+	for _, spec := range specs {
+		l := openLoad(ctx, transport, era, sessions, spec)
+		loads = append(loads, l)
+		if len(l.conns) == 0 {
+			closeLoads(loads)
+			return nil, fmt.Errorf("%s over %s (%s): no session could connect", spec.scenario, transport, era)
+		}
+	}
+	return loads, nil
+}
+
+func closeLoads(loads []*load) {
+	for _, l := range loads {
+		for _, c := range l.conns {
+			c.Close()
+		}
+	}
+}
+
+// run has every session call as fast as it can for d.
+func (l *load) run(ctx context.Context, d time.Duration) {
 	var (
 		mu   sync.Mutex
-		lats []time.Duration
-		errs atomic.Int64
 		wg   sync.WaitGroup
+		errs atomic.Int64
+		lats []time.Duration
 	)
 	start := time.Now()
 	deadline := start.Add(d)
-	for i, c := range conns {
-		if c == nil {
-			continue
-		}
+	for i, c := range l.conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			own := make([]time.Duration, 0, 1024)
-			for n := 1; time.Now().Before(deadline) && ctx.Err() == nil; n++ {
+			for n := l.n + 1; time.Now().Before(deadline) && ctx.Err() == nil; n++ {
 				t0 := time.Now()
-				if err := call(ctx, c, i, n); err != nil {
+				if err := l.call(ctx, c, i, n); err != nil {
 					errs.Add(1)
 					continue
 				}
@@ -317,11 +418,56 @@ func loadCalls(ctx context.Context, scenario, transport, era string, sessions in
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	r.Errors += int(errs.Load())
-	r.Calls = len(lats)
-	r.PerSec = float64(len(lats)) / elapsed.Seconds()
-	r.P50Ms, r.P99Ms = percentileMs(lats, 0.50), percentileMs(lats, 0.99)
+	l.r.Errors += int(errs.Load())
+	l.n += len(lats) + int(errs.Load())
+	l.lats, l.lastRound, l.elapsed = append(l.lats, lats...), len(lats), l.elapsed+elapsed
+	l.r.RoundsPerSec = append(l.r.RoundsPerSec, float64(len(lats))/elapsed.Seconds())
+}
+
+// result is the scenario over all its rounds.
+func (l *load) result() benchResult {
+	r := l.r
+	r.Calls = len(l.lats)
+	if l.elapsed > 0 {
+		r.PerSec = float64(len(l.lats)) / l.elapsed.Seconds()
+	}
+	r.P50Ms, r.P99Ms = percentileMs(l.lats, 0.50), percentileMs(l.lats, 0.99)
+	if len(r.RoundsPerSec) < 2 {
+		r.RoundsPerSec = nil // one round says nothing PerSec does not
+	}
 	return r
+}
+
+// loadCalls runs sessions workers, each on its own connection, calling as
+// fast as it can for d, and reports calls/s and latency.
+func loadCalls(ctx context.Context, scenario, transport, era string, sessions int, d time.Duration, dial func(context.Context) (*client.Conn, error), call callFunc) benchResult {
+	l := openLoad(ctx, transport, era, sessions, loadSpec{scenario, dial, call})
+	defer closeLoads([]*load{l})
+	l.run(ctx, d)
+	return l.result()
+}
+
+// perSecRatio is r's calls/s over base's: the median of the rounds' ratios
+// when both ran in the same rounds, which a drift in the machine's speed
+// over the run does not skew.
+func perSecRatio(r, base benchResult) float64 {
+	if len(r.RoundsPerSec) == 0 || len(r.RoundsPerSec) != len(base.RoundsPerSec) {
+		return r.PerSec / base.PerSec
+	}
+	ratios := make([]float64, 0, len(r.RoundsPerSec))
+	for i, v := range r.RoundsPerSec {
+		if base.RoundsPerSec[i] > 0 {
+			ratios = append(ratios, v/base.RoundsPerSec[i])
+		}
+	}
+	if len(ratios) == 0 {
+		return 0
+	}
+	slices.Sort(ratios)
+	if n := len(ratios); n%2 == 0 {
+		return (ratios[n/2-1] + ratios[n/2]) / 2
+	}
+	return ratios[len(ratios)/2]
 }
 
 func percentileMs(d []time.Duration, p float64) float64 {
@@ -474,32 +620,59 @@ func bareBroadcast(ctx context.Context, url string, subscribers, chunks int) ben
 	return r
 }
 
-// boltCommitP50 is the median of n fsync'd bbolt commits of one 100-byte
-// row: the cost of durability on this disk.
-func boltCommitP50(path string, n int) (float64, error) {
+// rawCommits makes fsync'd bbolt commits of one 100-byte row (a raw
+// db.Update with default options) and keeps their latencies: back to back,
+// and paced (each after a pause, as a server's commit follows its idle wait
+// for the next request; on some machines an idle CPU makes the fsync slower
+// to come back).
+type rawCommits struct {
+	db          *bolt.DB
+	n           int
+	back, paced []time.Duration
+}
+
+func openRawCommits(path string) (*rawCommits, error) {
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer db.Close()
+	return &rawCommits{db: db}, nil
+}
+
+// commit makes n commits, each after pause (back to back when 0).
+func (rc *rawCommits) commit(n int, pause time.Duration) error {
 	val := make([]byte, 100)
-	lats := make([]time.Duration, 0, n)
-	for i := range n {
+	for range n {
+		if pause > 0 {
+			time.Sleep(pause)
+		}
+		rc.n++
 		t0 := time.Now()
-		err := db.Update(func(tx *bolt.Tx) error {
+		err := rc.db.Update(func(tx *bolt.Tx) error {
 			b, err := tx.CreateBucketIfNotExists([]byte("rows"))
 			if err != nil {
 				return err
 			}
-			return b.Put([]byte(fmt.Sprint("k", i%10)), val)
+			return b.Put([]byte(fmt.Sprint("k", rc.n%10)), val)
 		})
 		if err != nil {
-			return 0, err
+			return err
 		}
-		lats = append(lats, time.Since(t0))
+		if pause > 0 {
+			rc.paced = append(rc.paced, time.Since(t0))
+		} else {
+			rc.back = append(rc.back, time.Since(t0))
+		}
 	}
-	return percentileMs(lats, 0.5), nil
+	return nil
 }
+
+// p50 is the median commit, back to back and paced (ms).
+func (rc *rawCommits) p50() (back, paced float64) {
+	return percentileMs(rc.back, 0.5), percentileMs(rc.paced, 0.5)
+}
+
+func (rc *rawCommits) close() error { return rc.db.Close() }
 
 // serverURLPattern finds the URL in a serving mcp-sync's log line.
 var serverURLPattern = regexp.MustCompile(`url=(http://\S+/mcp)`)

@@ -17,7 +17,7 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	benchBinary = interopBinary(t)
 	defer func() { benchBinary = "" }()
-	code, out, errOut := runCmdTimeout(t, 3*time.Minute, nil, "bench", "--duration", "300ms", "--sessions", "2", "--subscribers", "2", "--chunks", "10", "--json")
+	code, out, errOut := runCmdTimeout(t, 3*time.Minute, nil, "bench", "--duration", "300ms", "--rounds", "2", "--sessions", "2", "--subscribers", "2", "--chunks", "10", "--json")
 	if code != exitOK {
 		t.Fatalf("bench exited %d\n%s\n%s", code, out, errOut)
 	}
@@ -25,8 +25,8 @@ func TestBenchSmoke(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("bench --json printed no report: %v\n%s", err, out)
 	}
-	if len(rep.Results) != 18 || len(rep.Targets) != 4 || len(rep.References) != 6 || len(rep.BoltCommitP50) != 2 {
-		t.Fatalf("report: %d results, %d targets, %d references, bolt p50 %v", len(rep.Results), len(rep.Targets), len(rep.References), rep.BoltCommitP50)
+	if len(rep.Results) != 18 || len(rep.Targets) != 4 || len(rep.References) != 8 || len(rep.BoltCommitP50) != 2 || len(rep.BoltPacedP50) != 2 {
+		t.Fatalf("report: %d results, %d targets, %d references, bolt p50 %v, paced %v", len(rep.Results), len(rep.Targets), len(rep.References), rep.BoltCommitP50, rep.BoltPacedP50)
 	}
 	for _, r := range rep.Results {
 		if r.Calls == 0 || r.Errors != 0 || r.P50Ms <= 0 {
@@ -34,6 +34,10 @@ func TestBenchSmoke(t *testing.T) {
 		}
 		if r.Scenario == "mutator put" && (r.Ratio <= 0 || r.DurableRatio <= 0) {
 			t.Errorf("%s over %s has no ratio to its baselines", r.Scenario, r.Transport)
+		}
+		inRounds := r.Scenario == "mutator put" || r.Scenario == durableScenario || strings.HasPrefix(r.Scenario, "noop")
+		if inRounds != (len(r.RoundsPerSec) == 2) {
+			t.Errorf("%s over %s: %d rounds; want the no-ops and the mutator in 2, the others in one", r.Scenario, r.Transport, len(r.RoundsPerSec))
 		}
 	}
 }
