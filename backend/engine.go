@@ -138,6 +138,29 @@ func (e *Engine) MutateRuns(ctx context.Context, name string, input json.RawMess
 	return v, enqueued, nil
 }
 
+// MutateIn runs the named mutator as one step of tx, a transaction the
+// caller commits through e.Store().Update: the input is validated, and a
+// mutator that fails leaves none of its writes and does not fail tx. It is
+// for replica engines (Options.Replica), whose rebase runs every pending
+// mutation again in one commit; a server engine must use Mutate, which also
+// dispatches the action runs a mutator enqueues.
+func (e *Engine) MutateIn(ctx context.Context, tx *storage.WriteTx, name string, input json.RawMessage) error {
+	if !e.opts.Replica {
+		return fmt.Errorf("mutator %s: MutateIn is for replica engines; a server engine uses Mutate", name)
+	}
+	m, ok := e.mutators[name]
+	if !ok {
+		return unknownf("no mutator named %q", name)
+	}
+	info, _ := e.cfg.Schema.Mutator(name)
+	if err := info.Input.Validate(input); err != nil {
+		return withKind(ErrInvalidInput, "", err)
+	}
+	return tx.Try(func(step *storage.WriteTx) error {
+		return e.runMutator(m, &MutatorCtx{Context: ctx, eng: e, name: name, tx: step}, input)
+	})
+}
+
 func (e *Engine) runMutator(m MutatorImpl, mc *MutatorCtx, input []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -602,3 +602,48 @@ func TestConfigMustMatchTheSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestMutateInIsOneStep: in a replica engine, mutators run as steps of one
+// commit; one that fails (its handler, or invalid input) leaves nothing and
+// the others commit, as one version. A server engine refuses MutateIn: it
+// could not dispatch the runs a mutator enqueues.
+func TestMutateInIsOneStep(t *testing.T) {
+	app := &testApp{started: make(chan string, 16)}
+	e := open(t, app.config(), filepath.Join(t.TempDir(), "replica.db"), func(o *backend.Options) { o.Replica = true })
+	before := e.Version()
+	var errs []error
+	v, err := e.Store().Update(t.Context(), func(tx *storage.WriteTx) error {
+		errs = []error{
+			e.MutateIn(t.Context(), tx, "putPair", mustJSON(PairIn{A: "a", B: "b"})),
+			e.MutateIn(t.Context(), tx, "putPair", mustJSON(PairIn{A: "c", B: "d", Fail: true})),
+			e.MutateIn(t.Context(), tx, "putItem", mustJSON(map[string]any{"id": "e", "name": ""})),
+			e.MutateIn(t.Context(), tx, "nosuch", mustJSON(map[string]any{})),
+		}
+		return nil
+	})
+	if err != nil || v != before+1 {
+		t.Fatalf("Update = %d, %v; want %d", v, err, before+1)
+	}
+	if errs[0] != nil || !errors.Is(errs[1], backend.ErrHandler) || !errors.Is(errs[2], backend.ErrInvalidInput) || !errors.Is(errs[3], backend.ErrUnknown) {
+		t.Errorf("step errors = %v; want nil, a handler error, invalid input, unknown", errs)
+	}
+	rows, _, _, err := e.Scan("items", backend.ScanOptions{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, r := range rows {
+		keys = append(keys, r.Key)
+	}
+	if strings.Join(keys, ",") != "a,b" {
+		t.Errorf("rows %v, want a,b: only the step that succeeded", keys)
+	}
+
+	server, _ := newEngine(t)
+	_, err = server.Store().Update(t.Context(), func(tx *storage.WriteTx) error {
+		return server.MutateIn(t.Context(), tx, "putPair", mustJSON(PairIn{A: "a", B: "b"}))
+	})
+	if err == nil || !strings.Contains(err.Error(), "replica engines") {
+		t.Errorf("MutateIn on a server engine: %v, want a refusal", err)
+	}
+}

@@ -428,7 +428,11 @@ func (r *Replica) rebaseLocked(table string, server map[string]bool) {
 	if len(reset) == 0 {
 		return
 	}
+	// One commit: the reset and every pending mutation run again, each all
+	// or nothing, so a rebase costs one local commit however many are pending.
+	var touched map[[2]string]bool
 	_, err := r.eng.Store().Update(r.ctx, func(tx *storage.WriteTx) error {
+		touched = map[[2]string]bool{}
 		for tk := range reset {
 			if v, ok := r.confirmed[tk[0]][tk[1]]; ok {
 				if err := tx.Put(tk[0], tk[1], v); err != nil {
@@ -438,18 +442,23 @@ func (r *Replica) rebaseLocked(table string, server map[string]bool) {
 				return err
 			}
 		}
+		for _, p := range r.pending {
+			n := len(tx.Changes())
+			if err := r.eng.MutateIn(r.ctx, tx, p.Mutator, p.input); err != nil {
+				r.log.Debug("replica: a pending mutation fails on the new state; the server decides", "mutator", p.Mutator, "err", err)
+				continue
+			}
+			for _, c := range tx.Changes()[n:] {
+				touched[[2]string{c.Table, c.Key}] = true
+			}
+		}
 		return nil
 	})
 	if err != nil {
-		r.log.Error("replica: resetting the local copy", "err", err)
+		r.log.Error("replica: rebasing the local copy on the server's state", "err", err)
 		return
 	}
-	clear(r.touched)
-	for _, p := range r.pending {
-		if err := r.applyLocked(r.ctx, p.Mutator, p.input); err != nil {
-			r.log.Debug("replica: a pending mutation fails on the new state; the server decides", "mutator", p.Mutator, "err", err)
-		}
-	}
+	r.touched = touched
 }
 
 // pusher sends pending mutations to the server in order, each once per

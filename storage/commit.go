@@ -124,7 +124,11 @@ func (s *Store) commit(batch []*request) {
 				continue
 			}
 			w := &WriteTx{ReadTx: ReadTx{s: s, tx: btx, version: next + 1}}
-			if err := runFn(r.fn, w); err != nil {
+			err := runFn(r.fn, w)
+			if w.unsafe != nil {
+				return w.unsafe // a step of Try left writes it could not undo: fail it all
+			}
+			if err != nil {
 				if rbErr := w.rollback(); rbErr != nil {
 					return rbErr // the shared transaction is unsafe now: fail it all
 				}

@@ -141,12 +141,14 @@ type WriteTx struct {
 	changes []Change
 	undo    []undoEntry
 	touched map[tableKey]struct{}
+	unsafe  error // a step of Try could not be undone: the commit must fail
 }
 
 type tableKey struct{ table, key string }
 
 // undoEntry restores a key's value from before the function touched it.
 type undoEntry struct {
+	tk    tableKey
 	b     *bolt.Bucket
 	key   []byte
 	prev  []byte
@@ -178,7 +180,7 @@ func (w *WriteTx) remember(table string, b *bolt.Bucket, key []byte) {
 	}
 	w.touched[tk] = struct{}{}
 	prev := b.Get(key)
-	w.undo = append(w.undo, undoEntry{b: b, key: key, prev: bytes.Clone(prev), found: prev != nil})
+	w.undo = append(w.undo, undoEntry{tk: tk, b: b, key: key, prev: bytes.Clone(prev), found: prev != nil})
 }
 
 // Put stores value under key, replacing any value there.
@@ -217,6 +219,40 @@ func (w *WriteTx) Delete(table, key string) error {
 	w.changes = append(w.changes, Change{Table: table, Key: key, Op: OpDelete})
 	return nil
 }
+
+// Try runs fn as one step of w, sharing its transaction and version: if fn
+// fails (or panics), its writes are undone and w goes on without them; if it
+// succeeds, they are w's. It returns fn's error. Several mutations can so
+// commit together, each all or nothing (a replica's rebase).
+func (w *WriteTx) Try(fn func(*WriteTx) error) error {
+	step := &WriteTx{ReadTx: w.ReadTx}
+	err := runFn(fn, step)
+	if w.unsafe == nil {
+		w.unsafe = step.unsafe // from a Try inside fn
+	}
+	if err != nil {
+		if rbErr := step.rollback(); rbErr != nil && w.unsafe == nil {
+			w.unsafe = rbErr
+		}
+		return err
+	}
+	w.changes = append(w.changes, step.changes...)
+	for _, u := range step.undo {
+		if _, ok := w.touched[u.tk]; ok {
+			continue // w's own entry holds the older value
+		}
+		if w.touched == nil {
+			w.touched = make(map[tableKey]struct{})
+		}
+		w.touched[u.tk] = struct{}{}
+		w.undo = append(w.undo, u)
+	}
+	return nil
+}
+
+// Changes returns the changes w has made so far, in order. The slice is w's
+// own: read it, do not change it.
+func (w *WriteTx) Changes() []Change { return w.changes }
 
 // rollback undoes every write of this function, in the shared transaction.
 func (w *WriteTx) rollback() error {
