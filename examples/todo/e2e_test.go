@@ -479,7 +479,8 @@ func TestE2EProviderFailures(t *testing.T) {
 
 	// Enqueued through createAndGenerate: a retryable failure (a cut stream)
 	// is attempted MaxAttempts times, a final one (401) once; both runs end
-	// failed, the row with status error and the text of the last attempt.
+	// failed, the row with status error and the text the attempts received
+	// (TestRetriedGenerationKeepsItsOwnText checks that the last one's wins).
 	enqueued := []struct {
 		name     string
 		opts     localai.Options

@@ -7,6 +7,7 @@
 package todo
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -121,8 +122,10 @@ func createAndGenerate(ctx *backend.MutatorCtx, in GenerateInput) error {
 
 // generate streams the AI answer into the todo: one setTodo per chunk, so
 // subscribers watch the text grow, then one with status ready. On a failure
-// the todo gets status error and its old text back, or, if it had none, the
-// text received so far.
+// (of the stream, or of a write, the last included) the todo gets status
+// error; a direct call gives it back the text it had, or the text received
+// so far if it had none; an enqueued run keeps the text its attempt received.
+// A crash mid-stream leaves the todo "generating" with the partial text.
 func generate(ctx *backend.ActionCtx, in GenerateInput) (GenerateOutput, error) {
 	current, _, err := backend.TableOf(ctx, Todos).Get(in.ID)
 	if err != nil {
@@ -135,13 +138,17 @@ func generate(ctx *backend.ActionCtx, in GenerateInput) (GenerateOutput, error) 
 		Prompt: in.Prompt,
 	}
 	// On any failure the row gets status error, even if the caller has gone
-	// (a cancelled call): it must not stay "generating" forever. A failed
-	// generation must not cost the todo the text it had: that text comes
-	// back; a todo that had none keeps the text received so far.
+	// (a cancelled call): it must not stay "generating" forever. A direct
+	// call must not cost the todo the text it had: that text comes back
+	// (the text received so far only if it had none). An enqueued run
+	// writes a todo createAndGenerate made blank, or holds an earlier
+	// attempt's partial text: the text this attempt received wins.
 	fail := func(err error) (GenerateOutput, error) {
-		row.Text, row.Status = current.Text, StatusError
-		if row.Text == "" {
-			row.Text = text.String()
+		row.Status = StatusError
+		if ctx.RunID() != "" {
+			row.Text = cmp.Or(text.String(), current.Text)
+		} else {
+			row.Text = cmp.Or(current.Text, text.String())
 		}
 		if merr := ctx.Detached().Mutate(SetTodo.Name(), row); merr != nil {
 			err = errors.Join(err, merr)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,6 +193,42 @@ func TestGenerationFailureKeepsExistingText(t *testing.T) {
 				t.Errorf("row = %s, want the old text and completed, with status error", raw)
 			}
 		})
+	}
+}
+
+// perAttempt is a fake AI provider whose nth stream yields parts[n], then
+// a retryable error.
+type perAttempt struct {
+	parts [][]string
+	calls *atomic.Int32
+}
+
+func (p perAttempt) Stream(ctx context.Context, req ai.Request) iter.Seq2[string, error] {
+	n := int(p.calls.Add(1)) - 1
+	return chunks{parts: p.parts[min(n, len(p.parts)-1)], err: backend.Retryable(errors.New("stream cut"))}.Stream(ctx, req)
+}
+
+// TestRetriedGenerationKeepsItsOwnText: an enqueued generation whose two
+// attempts both fail ends with the text the last attempt received, not the
+// first attempt's.
+func TestRetriedGenerationKeepsItsOwnText(t *testing.T) {
+	p := perAttempt{parts: [][]string{{"first "}, {"second ", "try"}}, calls: &atomic.Int32{}}
+	e, err := backend.Open(todo.Config(p, func(string) string { return "" }), backend.Options{
+		Path: filepath.Join(t.TempDir(), "todo.db"), Logger: slog.New(slog.DiscardHandler),
+		MaxAttempts: 2, RetryBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	_, runs, err := e.MutateRuns(t.Context(), "createAndGenerate", json.RawMessage(`{"id":"t6","prompt":"p"}`))
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("createAndGenerate: runs %v, %v", runs, err)
+	}
+	if run := waitRun(t, e, runs[0]); run.Status != backend.RunFailed || run.Attempts != 2 {
+		t.Fatalf("run = %s after %d attempts, want failed after 2", run.Status, run.Attempts)
+	}
+	if row := engineRow(t, e, "t6"); row.Text != "second try" || row.Status != todo.StatusError {
+		t.Errorf("row = %+v, want the second attempt's text with status error", row)
 	}
 }
 
