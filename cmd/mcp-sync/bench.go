@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,11 +43,14 @@ type benchResult struct {
 	// RoundsPerSec is calls/s in each round, for scenarios run in rounds.
 	RoundsPerSec []float64 `json:"roundsPerSec,omitempty"`
 	Baseline     string    `json:"baseline,omitempty"`
-	// Ratio is calls/s over the baseline's calls/s; for the subscriber
+	// Ratio is calls/s over the baseline's calls/s: for scenarios that ran
+	// in rounds beside their baseline, the median of the rounds' ratios
+	// (so not PerSec over the baseline's PerSec); for the subscriber
 	// scenario, p50 latency over the baseline's p50 latency.
 	Ratio float64 `json:"ratio,omitempty"`
 	// DurableRatio, for a mutator, is calls/s over the bare server's
-	// durable no-op (one bbolt db.Update per call) in the same run.
+	// durable no-op (one bbolt db.Update per call) in the same rounds: the
+	// median of the rounds' ratios.
 	DurableRatio float64 `json:"durableRatio,omitempty"`
 }
 
@@ -154,11 +158,7 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 			return fail("%v", err)
 		}
 		progress("HTTP %s: the no-op, the durable no-op and the mutator take turns, %d rounds of %s each…", era, *rounds, *duration/time.Duration(*rounds))
-		for range *rounds {
-			for _, l := range httpLoads {
-				l.run(ctx, *duration/time.Duration(*rounds))
-			}
-		}
+		_ = takeTurns(ctx, httpLoads, *rounds, *duration/time.Duration(*rounds), nil) // without an after it cannot fail
 		noop := add(httpLoads[0].result(), nil)
 		durable := add(httpLoads[1].result(), &noop)
 		put := add(httpLoads[2].result(), &noop)
@@ -171,49 +171,29 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 
 		stdioDial := func(args ...string) func(context.Context) (*client.Conn, error) {
 			return func(ctx context.Context) (*client.Conn, error) {
-				return client.DialCommand(ctx, bin, args, client.Options{Legacy: legacy})
+				errOut := &lockedBuffer{}
+				c, err := client.DialCommand(ctx, bin, args, client.Options{Legacy: legacy, Stderr: errOut})
+				if err != nil {
+					return nil, fmt.Errorf("%w; it wrote on stderr: %s", err, strings.TrimSpace(errOut.String()))
+				}
+				return c, nil
 			}
 		}
 		appDB := filepath.Join(dir, "stdio-"+era+".db")
-		stdioLoads, err := openLoads(ctx, "stdio", era, 1, []loadSpec{
+		progress("stdio %s: the same, with raw bbolt commits in every round, %d rounds…", era, *rounds)
+		res, commitP50, pacedP50, err := stdioRounds(ctx, []loadSpec{
 			{"noop (bare mcp-go)", stdioDial("bare-serve"), noopCall},
 			{durableScenario, stdioDial("bare-serve", "--data", filepath.Join(dir, "bare-stdio-"+era+".bolt")), commitCall},
 			{"mutator put", stdioDial("serve", "--app", "bench", "--data", appDB), putCall},
-		})
+		}, era, filepath.Join(dir, "bare-"+era+".bolt"), *rounds, *duration/time.Duration(*rounds))
 		if err != nil {
 			return fail("%v", err)
 		}
-		// The disk's latency drifts over a run: the raw commits the stdio
-		// limit is built on take their turn in every round.
-		raw, err := openRawCommits(filepath.Join(dir, "bare-"+era+".bolt"))
-		if err != nil {
-			return fail("raw bbolt commits: %v", err)
-		}
-		perRound := max(1, 300 / *rounds)
-		progress("stdio %s: the same, with raw bbolt commits, %d rounds…", era, *rounds)
-		for range *rounds {
-			for _, l := range stdioLoads {
-				l.run(ctx, *duration/time.Duration(*rounds))
-			}
-			noopLats := stdioLoads[0].lats[len(stdioLoads[0].lats)-stdioLoads[0].lastRound:]
-			pause := max(50*time.Microsecond, time.Duration(percentileMs(noopLats, 0.5)*float64(time.Millisecond)))
-			if err := raw.commit(perRound, 0); err != nil {
-				return fail("raw bbolt commits: %v", err)
-			}
-			if err := raw.commit(perRound, pause); err != nil {
-				return fail("raw bbolt commits: %v", err)
-			}
-		}
-		commitP50, pacedP50 := raw.p50()
-		if err := raw.close(); err != nil {
-			return fail("raw bbolt commits: %v", err)
-		}
 		progress("raw bbolt commit p50: %.3f ms back to back, %.3f ms each after a pause as long as the no-op's p50", commitP50, pacedP50)
 		rep.BoltCommitP50[era], rep.BoltPacedP50[era] = commitP50, pacedP50
-		noop = add(stdioLoads[0].result(), nil)
-		durable = add(stdioLoads[1].result(), &noop)
-		put = add(stdioLoads[2].result(), &noop)
-		closeLoads(stdioLoads)
+		noop = add(res[0], nil)
+		durable = add(res[1], &noop)
+		put = add(res[2], &noop)
 		rep.setDurable(durable)
 		add(loadCalls(ctx, "action: 10 ctx.Mutate", "stdio", era, 1, *duration,
 			stdioDial("serve", "--app", "bench", "--data", appDB), streamCall(10)), &noop)
@@ -239,7 +219,7 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 	for _, r := range rep.Results {
 		if r.DurableRatio > 0 {
 			rep.References = append(rep.References, benchTarget{
-				What: fmt.Sprintf("%s %s: mutator calls/s ÷ the bare durable no-op's calls/s", r.Transport, r.Era),
+				What: fmt.Sprintf("%s %s: mutator calls/s ÷ the bare durable no-op's calls/s (median of %d rounds)", r.Transport, r.Era, rep.Rounds),
 				Got:  r.DurableRatio, Want: "≥ 1", Met: r.DurableRatio >= 1})
 		}
 	}
@@ -284,6 +264,9 @@ func printBench(env *environ, rep benchReport) {
 				unit = "p50 latency"
 			}
 			ratio = fmt.Sprintf("%.2f× %s of %s", r.Ratio, unit, r.Baseline)
+			if len(r.RoundsPerSec) > 0 {
+				ratio += fmt.Sprintf(" (median of %d rounds)", len(r.RoundsPerSec))
+			}
 		}
 		fmt.Fprintf(w, "%-30s %-5s %-6s %8d %10.0f %9.3f %9.3f %7d %s\n", r.Scenario, r.Transport, r.Era, r.Sessions, r.PerSec, r.P50Ms, r.P99Ms, r.Errors, ratio)
 	}
@@ -344,7 +327,8 @@ type load struct {
 	lats      []time.Duration
 	lastRound int // how many of lats the last run added
 	elapsed   time.Duration
-	n         int // calls made, for the call's counter
+	n         int   // calls made, for the call's counter
+	firstErr  error // the first dial or warm-up failure, for the report
 }
 
 // openLoad connects the sessions and makes one warm-up call on each:
@@ -353,14 +337,16 @@ func openLoad(ctx context.Context, transport, era string, sessions int, spec loa
 	l := &load{r: benchResult{Scenario: spec.scenario, Transport: transport, Era: era, Sessions: sessions}, call: spec.call}
 	for i := range sessions {
 		c, err := spec.dial(ctx)
+		if err == nil {
+			l.conns = append(l.conns, c)
+			err = spec.call(ctx, c, i, 0)
+		}
 		if err != nil {
 			l.r.Errors++
-			continue
+			if l.firstErr == nil {
+				l.firstErr = err
+			}
 		}
-		if spec.call(ctx, c, i, 0) != nil {
-			l.r.Errors++
-		}
-		l.conns = append(l.conns, c)
 	}
 	return l
 }
@@ -374,18 +360,78 @@ func openLoads(ctx context.Context, transport, era string, sessions int, specs [
 		loads = append(loads, l)
 		if len(l.conns) == 0 {
 			closeLoads(loads)
-			return nil, fmt.Errorf("%s over %s (%s): no session could connect", spec.scenario, transport, era)
+			return nil, fmt.Errorf("%s over %s (%s): no session could connect: %w", spec.scenario, transport, era, l.firstErr)
 		}
 	}
 	return loads, nil
 }
 
+// closeLoads closes every session of loads.
 func closeLoads(loads []*load) {
 	for _, l := range loads {
 		for _, c := range l.conns {
 			c.Close()
 		}
 	}
+}
+
+// takeTurns runs the loads in turn for d each, rounds times; each round
+// starts one scenario further on, so none always runs first. after, when
+// set, runs at the end of every round.
+func takeTurns(ctx context.Context, loads []*load, rounds int, d time.Duration, after func() error) error {
+	for r := range rounds {
+		for i := range loads {
+			loads[(r+i)%len(loads)].run(ctx, d)
+		}
+		if after != nil {
+			if err := after(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// stdioRounds runs the stdio scenarios of specs (the no-op first) in turns,
+// with raw bbolt commits on rawPath at the end of every round, back to back
+// and paced by that round's no-op p50. It returns the scenarios' results and
+// the raw commits' p50s (ms); every session is closed when it returns.
+func stdioRounds(ctx context.Context, specs []loadSpec, era, rawPath string, rounds int, d time.Duration) (res []benchResult, commitP50, pacedP50 float64, err error) {
+	loads, err := openLoads(ctx, "stdio", era, 1, specs)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer closeLoads(loads)
+	raw, err := openRawCommits(rawPath)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("raw bbolt commits on %s: %w", rawPath, err)
+	}
+	defer func() {
+		if cerr := raw.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("raw bbolt commits on %s: closing: %w", rawPath, cerr)
+		}
+	}()
+	perRound := max(1, 300/rounds)
+	noop := loads[0]
+	err = takeTurns(ctx, loads, rounds, d, func() error {
+		lats := noop.lats[len(noop.lats)-noop.lastRound:]
+		pause := max(50*time.Microsecond, time.Duration(percentileMs(lats, 0.5)*float64(time.Millisecond)))
+		if err := raw.commit(perRound, 0); err != nil {
+			return fmt.Errorf("raw bbolt commits on %s: %w", rawPath, err)
+		}
+		if err := raw.commit(perRound, pause); err != nil {
+			return fmt.Errorf("raw bbolt commits on %s: %w", rawPath, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	for _, l := range loads {
+		res = append(res, l.result())
+	}
+	commitP50, pacedP50 = raw.p50()
+	return res, commitP50, pacedP50, nil
 }
 
 // run has every session call as fast as it can for d.
@@ -631,6 +677,8 @@ type rawCommits struct {
 	back, paced []time.Duration
 }
 
+// openRawCommits opens (creating) the bbolt file at path with default
+// options, as a bare server would.
 func openRawCommits(path string) (*rawCommits, error) {
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -672,6 +720,7 @@ func (rc *rawCommits) p50() (back, paced float64) {
 	return percentileMs(rc.back, 0.5), percentileMs(rc.paced, 0.5)
 }
 
+// close closes the bbolt file.
 func (rc *rawCommits) close() error { return rc.db.Close() }
 
 // serverURLPattern finds the URL in a serving mcp-sync's log line.

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcp-sync/mcp-sync/client"
 )
 
 // TestBenchSmoke runs a short `mcp-sync bench` and checks that every
@@ -60,5 +64,17 @@ func TestServeBenchStartsNoAI(t *testing.T) {
 		if got := strings.Contains(logs, "AI:"); got != wantAI {
 			t.Errorf("serve --app %s: logs an AI notice = %v, want %v:\n%s", app, got, wantAI, logs)
 		}
+	}
+}
+
+// TestOpenLoadsSaysWhy: a scenario whose sessions cannot connect fails the
+// bench with the dial's own error, not a bare "could not connect".
+func TestOpenLoadsSaysWhy(t *testing.T) {
+	dial := func(context.Context) (*client.Conn, error) {
+		return nil, errors.New("mcp-sync serve: data.db is in use by another process")
+	}
+	_, err := openLoads(t.Context(), "stdio", "modern", 1, []loadSpec{{"mutator put", dial, putCall}})
+	if err == nil || !strings.Contains(err.Error(), "mutator put over stdio (modern)") || !strings.Contains(err.Error(), "in use by another process") {
+		t.Errorf("openLoads: %v, want the scenario and the dial's error", err)
 	}
 }
