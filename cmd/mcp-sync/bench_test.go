@@ -1,15 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	mg "github.com/mark3labs/mcp-go/mcp"
+	mgserver "github.com/mark3labs/mcp-go/server"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/client"
+	"github.com/mcp-sync/mcp-sync/tools"
 )
 
 // TestBenchSmoke runs a short `mcp-sync bench` and checks that every
@@ -77,4 +86,65 @@ func TestOpenLoadsSaysWhy(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "mutator put over stdio (modern)") || !strings.Contains(err.Error(), "in use by another process") {
 		t.Errorf("openLoads: %v, want the scenario and the dial's error", err)
 	}
+}
+
+// BenchmarkToolCallVsBare measures the CPU path of one tools/call inside the
+// process (mcp-go's HandleMessage, no transport, no fsync): the bench app's
+// put mutator (a replica-mode engine, so commits are not fsync'd) against a
+// bare mcp-go tool doing one bbolt db.Update (NoSync) of a 100-byte row, in
+// the same run; ratio-vs-bare is put's time per call over the bare tool's.
+func BenchmarkToolCallVsBare(b *testing.B) {
+	discard := slog.New(slog.DiscardHandler)
+	eng, err := backend.Open(benchConfig(), backend.Options{Path: filepath.Join(b.TempDir(), "app.db"), Replica: true, Logger: discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close()
+	srv, err := tools.New(eng, tools.Options{Name: "bench", Logger: discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "bare.bolt"), 0o600, &bolt.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	table, row := []byte("rows"), make([]byte, 100)
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(table); return err }); err != nil {
+		b.Fatal(err)
+	}
+	bare := mgserver.NewMCPServer("bare", "1", mgserver.WithToolCapabilities(false))
+	bare.AddTool(mg.NewTool("commit", mg.WithString("key")), func(_ context.Context, req mg.CallToolRequest) (*mg.CallToolResult, error) {
+		key := []byte(req.GetString("key", "k"))
+		if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(table).Put(key, row) }); err != nil {
+			return mg.NewToolResultError(err.Error()), nil
+		}
+		return mg.NewToolResultText("ok"), nil
+	})
+	call := func(s *mgserver.MCPServer, msg []byte) {
+		res := s.HandleMessage(context.Background(), msg)
+		out, err := json.Marshal(res)
+		if err != nil || bytes.Contains(out, []byte(`"isError":true`)) || bytes.Contains(out, []byte(`"error"`)) {
+			b.Fatalf("%s: %s %v", msg, out, err)
+		}
+	}
+	timed := func(s *mgserver.MCPServer, msg func(i int) []byte) time.Duration {
+		start := time.Now()
+		for i := range b.N {
+			call(s, msg(i))
+		}
+		return time.Since(start)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	bareTime := timed(bare, func(i int) []byte {
+		return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"commit","arguments":{"key":"s%d"}}}`, i%16)
+	})
+	putTime := timed(srv.MCP(), func(i int) []byte {
+		return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"put","arguments":{"key":"s%d","text":"some text of a row","n":%d}}}`, i%16, i)
+	})
+	b.ReportMetric(float64(bareTime.Microseconds())/float64(b.N), "bare-µs/call")
+	b.ReportMetric(float64(putTime.Microseconds())/float64(b.N), "put-µs/call")
+	b.ReportMetric(float64(putTime)/float64(bareTime), "ratio-vs-bare")
 }
