@@ -143,7 +143,8 @@ func (e *Engine) MutateRuns(ctx context.Context, name string, input json.RawMess
 // mutator that fails leaves none of its writes and does not fail tx. It is
 // for replica engines (Options.Replica), whose rebase runs every pending
 // mutation again in one commit; a server engine must use Mutate, which also
-// dispatches the action runs a mutator enqueues.
+// dispatches the action runs a mutator enqueues. The steps of one tx share
+// its version: MutatorCtx.Version is the same for each.
 func (e *Engine) MutateIn(ctx context.Context, tx *storage.WriteTx, name string, input json.RawMessage) error {
 	if !e.opts.Replica {
 		return fmt.Errorf("mutator %s: MutateIn is for replica engines; a server engine uses Mutate", name)

@@ -449,13 +449,20 @@ func (r *Replica) rebaseLocked(table string, server map[string]bool) {
 				continue
 			}
 			for _, c := range tx.Changes()[n:] {
-				touched[[2]string{c.Table, c.Key}] = true
+				if slices.Contains(r.tables, c.Table) { // as applyLocked: only the tables the replica follows
+					touched[[2]string{c.Table, c.Key}] = true
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
+		// Nothing changed locally: keep every row to reset for the next
+		// rebase, the server's new ones included.
 		r.log.Error("replica: rebasing the local copy on the server's state", "err", err)
+		for tk := range reset {
+			r.touched[tk] = true
+		}
 		return
 	}
 	r.touched = touched

@@ -232,3 +232,34 @@ func TestListenStreamReopens(t *testing.T) {
 		t.Fatal("no update within 4 s of the listen stream being cut")
 	}
 }
+
+// TestRebaseKeepsRowsOfUnfollowedTables: a pending mutation's local write to
+// a table the replica does not follow (the server-only locks) survives a
+// rebase, as it did before rebases ran in one commit: only the followed
+// tables are reset to the server's state.
+func TestRebaseKeepsRowsOfUnfollowedTables(t *testing.T) {
+	s := newServer(t)
+	r := replica(t, dial(t, s, false))
+	ctx := ctx10(t)
+	slow, err := client.MutateLocal(ctx, r, put, PutIn{Key: "p", Name: "pending", SlowMs: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.MutateLocal(ctx, r, lockKey, KeyIn{Key: "z"}); err != nil {
+		t.Fatal(err)
+	}
+	// A change from elsewhere while both are pending: the replica rebases.
+	if _, err := s.eng.Mutate(ctx, "put", json.RawMessage(`{"key":"other","name":"from elsewhere"}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitItem(t, r, "other", "from elsewhere")
+	if err := slow.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Settled(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := r.Get("locks", "z"); err != nil || !ok {
+		t.Errorf("the local lock row is gone after the rebases (ok=%v, err=%v)", ok, err)
+	}
+}

@@ -230,10 +230,15 @@ func TestGroupCommitFailuresIsolated(t *testing.T) {
 			defer wg.Done()
 			started.Done()
 			v, err := s.Update(context.Background(), func(w *WriteTx) error {
-				for i := range 2 {
-					if err := w.Put("a", fmt.Sprintf("g%02d-%d", g, i), []byte(fmt.Sprint(g))); err != nil {
-						return err
-					}
+				// The first write is a kept Try step: a failing writer's
+				// rollback must undo it too.
+				if err := w.Try(func(st *WriteTx) error {
+					return st.Put("a", fmt.Sprintf("g%02d-0", g), []byte(fmt.Sprint(g)))
+				}); err != nil {
+					return err
+				}
+				if err := w.Put("a", fmt.Sprintf("g%02d-1", g), []byte(fmt.Sprint(g))); err != nil {
+					return err
 				}
 				if g%2 == 1 {
 					return fail
@@ -1055,6 +1060,9 @@ func TestTrySteps(t *testing.T) {
 		if err := w.Try(func(st *WriteTx) error {
 			if got, _, _ := st.Get("a", "y"); string(got) != "step 1" {
 				return fmt.Errorf("a step sees %q for y, want the earlier step's write", got)
+			}
+			if got, _, _ := st.Get("a", "x"); string(got) != "reset" {
+				return fmt.Errorf("a step sees %q for x, want the function's write the failed step had overwritten", got)
 			}
 			return st.Put("a", "x", []byte("step 4"))
 		}); err != nil {

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -223,7 +224,8 @@ func (w *WriteTx) Delete(table, key string) error {
 // Try runs fn as one step of w, sharing its transaction and version: if fn
 // fails (or panics), its writes are undone and w goes on without them; if it
 // succeeds, they are w's. It returns fn's error. Several mutations can so
-// commit together, each all or nothing (a replica's rebase).
+// commit together, each all or nothing (a replica's rebase). A failed step
+// whose writes cannot be undone fails the whole commit.
 func (w *WriteTx) Try(fn func(*WriteTx) error) error {
 	step := &WriteTx{ReadTx: w.ReadTx}
 	err := runFn(fn, step)
@@ -252,7 +254,7 @@ func (w *WriteTx) Try(fn func(*WriteTx) error) error {
 
 // Changes returns the changes w has made so far, in order. The slice is w's
 // own: read it, do not change it.
-func (w *WriteTx) Changes() []Change { return w.changes }
+func (w *WriteTx) Changes() []Change { return slices.Clip(w.changes) }
 
 // rollback undoes every write of this function, in the shared transaction.
 func (w *WriteTx) rollback() error {
