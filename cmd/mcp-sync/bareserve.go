@@ -53,20 +53,10 @@ func runBareServe(ctx context.Context, env *environ, args []string) int {
 			return exitFail
 		}
 		defer db.Close()
-		table := []byte("rows")
-		if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(table); return err }); err != nil {
+		if err := addCommitTool(s, db); err != nil {
 			logger.Error("bare server", "err", err)
 			return exitFail
 		}
-		row := make([]byte, 100)
-		commit := mcp.NewTool("commit", mcp.WithDescription("Write one row, fsync'd"), mcp.WithString("key"))
-		s.AddTool(commit, func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			key := []byte(req.GetString("key", "k"))
-			if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(table).Put(key, row) }); err != nil {
-				return mcp.NewToolResultError(err.Error()), nil
-			}
-			return mcp.NewToolResultText("ok"), nil
-		})
 	}
 	bc := mcp.NewTool("broadcast", mcp.WithDescription("Notify every session n times"),
 		mcp.WithNumber("n"), mcp.WithNumber("intervalMs"))
@@ -101,4 +91,23 @@ func runBareServe(ctx context.Context, env *environ, args []string) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// addCommitTool adds the bare server's commit tool to s: one 100-byte row
+// written to db's rows bucket (created here) with db.Update.
+func addCommitTool(s *server.MCPServer, db *bolt.DB) error {
+	table := []byte("rows")
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(table); return err }); err != nil {
+		return err
+	}
+	row := make([]byte, 100)
+	commit := mcp.NewTool("commit", mcp.WithDescription("Write one row, fsync'd"), mcp.WithString("key"))
+	s.AddTool(commit, func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		key := []byte(req.GetString("key", "k"))
+		if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(table).Put(key, row) }); err != nil {
+			return mcp.NewToolResultError(err.Error()), nil
+		}
+		return mcp.NewToolResultText("ok"), nil
+	})
+	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	mg "github.com/mark3labs/mcp-go/mcp"
 	mgserver "github.com/mark3labs/mcp-go/server"
 	bolt "go.etcd.io/bbolt"
 
@@ -110,18 +109,10 @@ func BenchmarkToolCallVsBare(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	table, row := []byte("rows"), make([]byte, 100)
-	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(table); return err }); err != nil {
+	bare := mgserver.NewMCPServer("bare", "1", mgserver.WithToolCapabilities(false))
+	if err := addCommitTool(bare, db); err != nil {
 		b.Fatal(err)
 	}
-	bare := mgserver.NewMCPServer("bare", "1", mgserver.WithToolCapabilities(false))
-	bare.AddTool(mg.NewTool("commit", mg.WithString("key")), func(_ context.Context, req mg.CallToolRequest) (*mg.CallToolResult, error) {
-		key := []byte(req.GetString("key", "k"))
-		if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(table).Put(key, row) }); err != nil {
-			return mg.NewToolResultError(err.Error()), nil
-		}
-		return mg.NewToolResultText("ok"), nil
-	})
 	call := func(s *mgserver.MCPServer, msg []byte) {
 		res := s.HandleMessage(context.Background(), msg)
 		out, err := json.Marshal(res)
