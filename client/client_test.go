@@ -131,6 +131,8 @@ type server struct {
 	url      string
 	dropPush atomic.Bool
 	pushes   atomic.Int64
+	reads    atomic.Int64 // _sync_changes calls
+	ts       *tools.Server
 	srv      *httptest.Server
 }
 
@@ -146,11 +148,14 @@ func newServer(t testing.TB) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(ts.Close)
-	s := &server{eng: eng}
+	s := &server{eng: eng, ts: ts}
 	h := ts.HTTPHandler(tools.HTTPOptions{})
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		if bytes.Contains(body, []byte(`"_sync_changes"`)) {
+			s.reads.Add(1)
+		}
 		if bytes.Contains(body, []byte(`"_sync_push"`)) {
 			s.pushes.Add(1)
 			if s.dropPush.CompareAndSwap(true, false) {

@@ -85,10 +85,11 @@ type Conn struct {
 	c            *mgclient.Client
 	legacy       bool
 	closed       bool
-	gen          int                               // bumped by each reconnect
-	reconnecting sync.Mutex                        // held for a whole Reconnect
-	watches      map[string]map[chan struct{}]bool // URI → wake channels
+	gen          int                        // bumped by each reconnect
+	reconnecting sync.Mutex                 // held for a whole Reconnect
+	watches      map[string]map[*inbox]bool // URI → its watches' inboxes
 	listen       context.CancelFunc
+	acked        chan struct{}           // closed when the server acknowledges the newest listen stream
 	progress     map[string]ProgressFunc // by progress token
 }
 
@@ -135,7 +136,7 @@ func DialCommand(ctx context.Context, command string, args []string, o Options) 
 }
 
 func dial(ctx context.Context, legacy bool, transport func() (mgtransport.Interface, error)) (*Conn, error) {
-	cn := &Conn{legacy: legacy, watches: map[string]map[chan struct{}]bool{}}
+	cn := &Conn{legacy: legacy, watches: map[string]map[*inbox]bool{}}
 	cn.dialFn = func(ctx context.Context) (*mgclient.Client, bool, error) {
 		tr, err := transport()
 		if err != nil {
@@ -183,9 +184,9 @@ func (cn *Conn) Close() error {
 	if cn.listen != nil {
 		cn.listen()
 	}
-	for _, chs := range cn.watches {
-		for ch := range chs {
-			close(ch)
+	for _, boxes := range cn.watches {
+		for b := range boxes {
+			close(b.wake)
 		}
 	}
 	cn.watches = nil
@@ -289,7 +290,11 @@ func (cn *Conn) ReadResource(ctx context.Context, uri string) (string, error) {
 // value after each (coalesced: at most one pending), and is closed by stop
 // or when the connection closes. It outlives reconnects.
 func (cn *Conn) Subscribe(ctx context.Context, uri string) (updates <-chan struct{}, stop func(), err error) {
-	return cn.watch(ctx, uri)
+	b, stop, err := cn.watch(ctx, uri, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b.wake, stop, nil
 }
 
 // ProgressFunc receives an action's progress reports.
@@ -339,11 +344,34 @@ func (cn *Conn) call(ctx context.Context, tool string, args any, onProgress Prog
 		return nil, gen, ce
 	}
 	if res.StructuredContent != nil {
+		// The text block holds the same JSON as it came (the spec asks
+		// servers for it, and ours always send it); StructuredContent went
+		// through a generic decoder that turned integers past 2^53 into
+		// inexact float64s.
+		if text := textOf(res); sameKind(text, res.StructuredContent) {
+			return json.RawMessage(text), gen, nil
+		}
 		out, err := json.Marshal(res.StructuredContent)
 		return out, gen, err
 	}
 	out, err := json.Marshal(textOf(res))
 	return out, gen, err
+}
+
+// sameKind reports whether text is JSON of the same kind (object or array)
+// as structured, the generic decoding of a result's structured content.
+func sameKind(text string, structured any) bool {
+	t := strings.TrimSpace(text)
+	if t == "" || !json.Valid([]byte(t)) {
+		return false
+	}
+	switch structured.(type) {
+	case map[string]any:
+		return t[0] == '{'
+	case []any:
+		return t[0] == '['
+	}
+	return false
 }
 
 func textOf(res *mcp.CallToolResult) string {
@@ -382,24 +410,74 @@ func (cn *Conn) notified(n mcp.JSONRPCNotification) {
 			msg, _ := n.Params.AdditionalFields["message"].(string)
 			f(p, total, msg)
 		}
+	case mcp.MethodNotificationSubscriptionsAcknowledged:
+		cn.mu.Lock()
+		if cn.acked != nil {
+			close(cn.acked)
+			cn.acked = nil
+		}
+		cn.mu.Unlock()
 	case "notifications/resources/updated":
 		uri, _ := n.Params.AdditionalFields["uri"].(string)
-		cn.mu.Lock()
-		for ch := range cn.watches[uri] {
-			select {
-			case ch <- struct{}{}:
-			default: // a wake-up is pending already
+		var notice *wire.ChangeNotice // nil: the changes are not in the notification
+		if raw, ok := n.Params.Meta[wire.ChangesMetaKey].(string); ok {
+			notice = new(wire.ChangeNotice)
+			if json.Unmarshal([]byte(raw), notice) != nil {
+				notice = nil
 			}
+		}
+		cn.mu.Lock()
+		for b := range cn.watches[uri] {
+			b.put(notice)
 		}
 		cn.mu.Unlock()
 	}
 }
 
-// watch subscribes to uri and returns a channel that receives a value after
-// each update (coalesced: one pending wake-up at most), and a function that
-// stops it.
-func (cn *Conn) watch(ctx context.Context, uri string) (<-chan struct{}, func(), error) {
-	ch := make(chan struct{}, 1)
+// inbox is one watch's update notifications: wake holds a value while any
+// wait (coalesced: one pending wake-up at most), and a Watcher takes the
+// changes they carried from notices.
+type inbox struct {
+	wake chan struct{}
+	keep bool // queue notices (a Watcher reads them); otherwise only wake
+
+	mu      sync.Mutex
+	notices []*wire.ChangeNotice // a nil entry: an update whose changes must be read
+}
+
+// maxInbox bounds the notices an inbox holds: past it they collapse into
+// one "read the changes", which covers them all.
+const maxInbox = 64
+
+func (b *inbox) put(n *wire.ChangeNotice) {
+	if b.keep {
+		b.mu.Lock()
+		if len(b.notices) >= maxInbox {
+			b.notices = append(b.notices[:0], nil)
+		} else {
+			b.notices = append(b.notices, n)
+		}
+		b.mu.Unlock()
+	}
+	select {
+	case b.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
+// take returns the notices that arrived since the last take.
+func (b *inbox) take() []*wire.ChangeNotice {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ns := b.notices
+	b.notices = nil
+	return ns
+}
+
+// watch subscribes to uri and returns the inbox its updates arrive in (keep:
+// with the changes they carry), and a function that stops it.
+func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(), error) {
+	b := &inbox{wake: make(chan struct{}, 1), keep: keep}
 	cn.mu.Lock()
 	if cn.closed {
 		cn.mu.Unlock()
@@ -407,20 +485,20 @@ func (cn *Conn) watch(ctx context.Context, uri string) (<-chan struct{}, func(),
 	}
 	first := len(cn.watches[uri]) == 0
 	if first {
-		cn.watches[uri] = map[chan struct{}]bool{}
+		cn.watches[uri] = map[*inbox]bool{}
 	}
-	cn.watches[uri][ch] = true
+	cn.watches[uri][b] = true
 	c, uris := cn.c, cn.watchedLocked()
 	cn.mu.Unlock()
 	stop := func() {
 		cn.mu.Lock()
 		defer cn.mu.Unlock()
-		if cn.watches != nil && cn.watches[uri][ch] {
-			delete(cn.watches[uri], ch)
+		if cn.watches != nil && cn.watches[uri][b] {
+			delete(cn.watches[uri], b)
 			if len(cn.watches[uri]) == 0 {
 				delete(cn.watches, uri) // not subscribed again on a reconnect
 			}
-			close(ch)
+			close(b.wake)
 		}
 	}
 	if first {
@@ -432,7 +510,7 @@ func (cn *Conn) watch(ctx context.Context, uri string) (<-chan struct{}, func(),
 			return nil, nil, err
 		}
 	}
-	return ch, stop, nil
+	return b, stop, nil
 }
 
 func pick(legacy bool, one, all []string) []string {
@@ -465,20 +543,26 @@ func (cn *Conn) subscribeAll(ctx context.Context, c *mgclient.Client, uris []str
 		return nil
 	}
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	acked := make(chan struct{})
 	cn.mu.Lock()
 	if cn.listen != nil {
 		cn.listen()
 	}
 	cn.listen = cancel
+	cn.acked = acked
 	uris = cn.watchedLocked() // the set now: a concurrent watch may have grown it
 	cn.mu.Unlock()
+	ended := make(chan struct{})
 	go func() {
 		// The stream ends when lctx does (a new set, a reconnect, Close); if
 		// it ends otherwise, open it again, so updates keep coming instead
 		// of watchers falling back to polling.
 		backoff := 50 * time.Millisecond
-		for {
+		for first := true; ; first = false {
 			_ = c.Listen(lctx, mcp.SubscriptionFilter{ResourceSubscriptions: uris})
+			if first {
+				close(ended)
+			}
 			select {
 			case <-lctx.Done():
 				return
@@ -487,5 +571,18 @@ func (cn *Conn) subscribeAll(ctx context.Context, c *mgclient.Client, uris []str
 			backoff = min(2*backoff, 2*time.Second)
 		}
 	}()
+	// Return once the server has the stream (it acknowledges it), so that
+	// every change committed after a Watch starts is notified, instead of
+	// waiting for the watcher's next poll.
+	select {
+	case <-acked:
+	case <-ended: // refused or cut: the stream retries, watchers poll
+	case <-ctx.Done():
+	case <-time.After(listenAckWait):
+	}
 	return nil
 }
+
+// listenAckWait bounds how long a watch waits for the server to acknowledge
+// its subscriptions/listen stream.
+const listenAckWait = 5 * time.Second

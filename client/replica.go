@@ -123,13 +123,13 @@ func NewReplica(ctx context.Context, c *Conn, cfg backend.Config, o ReplicaOptio
 			return nil, fmt.Errorf("replica: %w: no client table %q in the schema", ErrUnknown, t)
 		}
 		uri := wire.TableURI(t)
-		wake, stop, err := c.watch(ctx, uri)
+		box, stop, err := c.watch(ctx, uri, true)
 		if err != nil {
 			r.Close()
 			return nil, err
 		}
 		r.confirmed[t] = map[string]json.RawMessage{}
-		w := newWatcher[json.RawMessage](c, t, Selector{}, 0, wake, stop)
+		w := newWatcher[json.RawMessage](c, t, Selector{}, 0, box, stop)
 		w.ticks = true // confirmations need the position even when nothing changed
 		r.watchers[t] = w
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -50,7 +51,8 @@ type Watcher[T any] struct {
 	cursor  uint64 // how far fetch has read: pending events run up to it
 	fresh   bool   // started from 0: begin with a snapshot
 	pending []Event[T]
-	wake    <-chan struct{}
+	box     *inbox        // update notifications, with the changes they carry
+	current bool          // up to date as far as notifications tell: ask only on the next one
 	kick    chan struct{} // ask for changes now (a Replica after a push)
 	stop    func()
 	gen     int  // the connection generation of the last failed call
@@ -66,15 +68,15 @@ func Watch[T any](ctx context.Context, c *Conn, t schema.TableDef[T], sel Select
 	if sel.Key != "" {
 		uri = wire.RowURI(t.Name(), sel.Key)
 	}
-	wake, stop, err := c.watch(ctx, uri)
+	box, stop, err := c.watch(ctx, uri, true)
 	if err != nil {
 		return nil, err
 	}
-	return newWatcher[T](c, t.Name(), sel, from, wake, stop), nil
+	return newWatcher[T](c, t.Name(), sel, from, box, stop), nil
 }
 
-func newWatcher[T any](c *Conn, table string, sel Selector, from uint64, wake <-chan struct{}, stop func()) *Watcher[T] {
-	return &Watcher[T]{c: c, table: table, sel: sel, version: from, cursor: from, fresh: from == 0, wake: wake, stop: stop, kick: make(chan struct{}, 1)}
+func newWatcher[T any](c *Conn, table string, sel Selector, from uint64, box *inbox, stop func()) *Watcher[T] {
+	return &Watcher[T]{c: c, table: table, sel: sel, version: from, cursor: from, fresh: from == 0, box: box, stop: stop, kick: make(chan struct{}, 1)}
 }
 
 // Version is the last version the watcher has returned (or started from).
@@ -99,7 +101,9 @@ func (w *Watcher[T]) Next(ctx context.Context) (Event[T], error) {
 		if w.fresh {
 			ev, err := w.snapshot(ctx)
 			if err == nil {
-				w.fresh = false
+				// Asked once more next time: a subscription may not have
+				// been in place for changes just after the snapshot.
+				w.fresh, w.current = false, false
 				return ev, nil
 			}
 			if !w.retry(ctx, err, &backoff) {
@@ -107,16 +111,21 @@ func (w *Watcher[T]) Next(ctx context.Context) (Event[T], error) {
 			}
 			continue
 		}
-		more, err := w.fetch(ctx)
-		if err != nil {
-			if !w.retry(ctx, err, &backoff) {
-				return Event[T]{}, err
+		if !w.current {
+			more, err := w.fetch(ctx)
+			if err != nil {
+				if !w.retry(ctx, err, &backoff) {
+					return Event[T]{}, err
+				}
+				continue
 			}
-			continue
-		}
-		backoff = 50 * time.Millisecond
-		if len(w.pending) > 0 || more || w.fresh {
-			continue
+			backoff = 50 * time.Millisecond
+			// Read to the end: from here on, update notifications say
+			// when (and mostly what) to read next.
+			w.current = !more && !w.fresh
+			if len(w.pending) > 0 || more || w.fresh {
+				continue
+			}
 		}
 		if w.ticks && w.cursor > w.version { // nothing selected changed, but time moved on
 			w.version = w.cursor
@@ -125,12 +134,15 @@ func (w *Watcher[T]) Next(ctx context.Context) (Event[T], error) {
 		select {
 		case <-ctx.Done():
 			return Event[T]{}, ctx.Err()
-		case _, ok := <-w.wake:
+		case _, ok := <-w.box.wake:
 			if !ok {
 				return Event[T]{}, fmt.Errorf("%w: the connection is closed", ErrTransport)
 			}
+			w.current = w.absorb(w.box.take())
 		case <-w.kick:
+			w.current = false
 		case <-time.After(PollInterval):
+			w.current = false
 		}
 	}
 }
@@ -183,24 +195,74 @@ func (w *Watcher[T]) fetch(ctx context.Context) (more bool, err error) {
 		w.fresh = true
 		return false, nil
 	}
-	for _, se := range out.Events {
-		ev := Event[T]{Version: se.Version}
-		for _, sc := range se.Changes {
-			ch := Change[T]{Key: sc.Key, Deleted: sc.Op == "delete"}
-			if !ch.Deleted {
-				if err := json.Unmarshal(sc.Value, &ch.Value); err != nil {
-					return false, fmt.Errorf("table %s row %s: decoding %s: %w", w.table, sc.Key, sc.Value, err)
-				}
-			}
-			ev.Changes = append(ev.Changes, ch)
-		}
-		w.pending = append(w.pending, ev)
-		w.cursor = se.Version
+	evs, err := w.decode(out.Events)
+	if err != nil {
+		return false, err
+	}
+	w.pending = append(w.pending, evs...)
+	if n := len(out.Events); n > 0 {
+		w.cursor = out.Events[n-1].Version
 	}
 	if !out.More && out.Version > w.cursor {
 		w.cursor = out.Version // nothing selected changed up to here
 	}
 	return out.More, nil
+}
+
+// decode turns wire events into the watcher's events, keeping the changes
+// it selects (and the events left with any).
+func (w *Watcher[T]) decode(ses []wire.SyncEvent) ([]Event[T], error) {
+	var evs []Event[T]
+	for _, se := range ses {
+		ev := Event[T]{Version: se.Version}
+		for _, sc := range se.Changes {
+			if (w.sel.Key != "" && sc.Key != w.sel.Key) || !strings.HasPrefix(sc.Key, w.sel.Prefix) {
+				continue
+			}
+			ch := Change[T]{Key: sc.Key, Deleted: sc.Op == "delete"}
+			if !ch.Deleted {
+				if err := json.Unmarshal(sc.Value, &ch.Value); err != nil {
+					return nil, fmt.Errorf("table %s row %s: decoding %s: %w", w.table, sc.Key, sc.Value, err)
+				}
+			}
+			ev.Changes = append(ev.Changes, ch)
+		}
+		if len(ev.Changes) > 0 {
+			evs = append(evs, ev)
+		}
+	}
+	return evs, nil
+}
+
+// absorb queues the changes update notifications carried, and reports
+// whether they brought the watcher up to date without asking the server:
+// each must continue where the watcher's cursor is (a gap, a notification
+// without its changes or a decoding failure means asking, which covers
+// them all, since they committed before it asks).
+func (w *Watcher[T]) absorb(ns []*wire.ChangeNotice) bool {
+	if w.fresh {
+		return false
+	}
+	// No notices: a wake-up whose notices an earlier take already had.
+	for _, n := range ns {
+		if n == nil || n.After > w.cursor {
+			return false
+		}
+		if n.Version <= w.cursor {
+			continue // already read
+		}
+		i := 0
+		for i < len(n.Events) && n.Events[i].Version <= w.cursor {
+			i++
+		}
+		evs, err := w.decode(n.Events[i:])
+		if err != nil {
+			return false // asking reports it
+		}
+		w.pending = append(w.pending, evs...)
+		w.cursor = n.Version
+	}
+	return true
 }
 
 // snapshot reads everything selected, as of a version the watch then goes

@@ -18,7 +18,10 @@
 //     notifications/resources/updated when a committed change touches the
 //     URI, and re-reads it. Updates that arrive faster than a client drains
 //     them are coalesced per URI: the client may skip intermediate values,
-//     never the latest, and a slow client never slows the store.
+//     never the latest, and a slow client never slows the store. A table or
+//     row URI's notification carries its changes in _meta
+//     (wire.ChangesMetaKey) while they are few, so a client that knows the
+//     format need not re-read.
 //   - Progress and logs from actions (ActionCtx.Mutate, Progress, Log) as
 //     notifications/progress (when the call carries a progressToken) and
 //     notifications/message (honouring the client's log level).

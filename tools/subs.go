@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -23,11 +24,21 @@ import (
 // of dirty URIs and its own sender goroutine, so an update for a URI that is
 // already pending is absorbed (coalesced), and a client whose queue is full
 // is retried later without ever holding up the store or other clients.
+//
+// A table or row URI's notification carries the changes it stands for
+// (wire.ChangesMetaKey) while they are few and known exactly, so a watcher
+// skips the _sync_changes round trip: each notification of a URI carries
+// everything after the version the previous one reached (client.upTo).
 type registry struct {
 	eng   *backend.Engine
 	mcp   *server.MCPServer
 	log   *slog.Logger
 	retry time.Duration
+
+	// sessions are the registered sessions by id: a legacy subscriber's
+	// notifications go to the one registered under its id when sent, as
+	// mcp-go's SendNotificationToSpecificClient does, which cannot carry _meta.
+	sessions sync.Map
 
 	mu       sync.Mutex
 	closed   bool
@@ -40,13 +51,76 @@ type registry struct {
 // subscriptions/listen stream.
 type client struct {
 	key  any
-	send func(uri string) error
+	send func(uri, changes string) error // changes: a wire.ChangeNotice's JSON, or ""
 	uris map[string]bool
 
 	mu    sync.Mutex
-	dirty map[string]bool
+	dirty map[string]*notice
+	upTo  map[string]uint64 // per URI: every change through this version is in a notice, sent or pending
 	wake  chan struct{}
 	stop  chan struct{}
+}
+
+// notice is a client's pending update of one URI: the URI's changes after
+// after, through version. Without payload (too large, or not known exactly)
+// the notification goes out bare and the client reads the changes itself.
+type notice struct {
+	after, version uint64
+	events         []wire.SyncEvent
+	size           int
+	bare           bool
+}
+
+// A notice stops carrying changes beyond these: notifications stay small, and
+// a client that fell behind reads its changes in pages instead.
+const (
+	maxNoticeEvents = 256
+	maxNoticeBytes  = 32 << 10
+)
+
+// add appends the event at version v (changes already selected for the URI).
+func (n *notice) add(v uint64, changes []wire.SyncChange) {
+	if v <= n.after || (len(n.events) > 0 && v <= n.events[len(n.events)-1].Version) {
+		return // committed before the client subscribed, or already noted
+	}
+	n.version = max(n.version, v)
+	if n.bare {
+		return
+	}
+	for _, c := range changes {
+		n.size += len(c.Key) + len(c.Value) + 32
+	}
+	n.events = append(n.events, wire.SyncEvent{Version: v, Changes: changes})
+	if len(n.events) > maxNoticeEvents || n.size > maxNoticeBytes {
+		n.makeBare()
+	}
+}
+
+func (n *notice) makeBare() { n.bare, n.events, n.size = true, nil, 0 }
+
+// payload is the notice's wire.ChangeNotice as JSON, or "" when bare.
+func (n *notice) payload() string {
+	if n.bare || len(n.events) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(wire.ChangeNotice{After: n.after, Version: n.version, Events: n.events})
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// merge folds a later notice of the same URI into n: n was taken for sending
+// and failed, so the later one was made while n was still owed.
+func (n *notice) merge(later *notice) {
+	n.version = max(n.version, later.version)
+	if n.bare || later.bare {
+		n.makeBare()
+		return
+	}
+	for _, ev := range later.events {
+		n.add(ev.Version, ev.Changes)
+	}
 }
 
 type watcher struct {
@@ -68,8 +142,8 @@ func (r *registry) hook(h *server.Hooks) {
 			return
 		}
 		id := sess.SessionID()
-		r.add(id, func(uri string) error {
-			return r.mcp.SendNotificationToSpecificClient(id, string(mcp.MethodNotificationResourceUpdated), map[string]any{"uri": uri})
+		r.add(id, func(uri, changes string) error {
+			return r.sendTo(id, uri, changes)
 		}, msg.Params.URI)
 	})
 	h.AddAfterUnsubscribe(func(ctx context.Context, _ any, msg *mcp.UnsubscribeRequest, _ *mcp.EmptyResult) {
@@ -77,7 +151,11 @@ func (r *registry) hook(h *server.Hooks) {
 			r.remove(sess.SessionID(), msg.Params.URI)
 		}
 	})
+	h.AddOnRegisterSession(func(_ context.Context, sess server.ClientSession) {
+		r.sessions.Store(sess.SessionID(), sess)
+	})
 	h.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
+		r.sessions.CompareAndDelete(sess.SessionID(), sess)
 		r.drop(sess.SessionID())
 	})
 	h.AddBeforeSubscriptionsListen(func(ctx context.Context, id any, msg *mcp.SubscriptionsListenRequest) {
@@ -88,11 +166,15 @@ func (r *registry) hook(h *server.Hooks) {
 		// The stream lives as long as the request: key it by its session
 		// object (modern HTTP sessions are per request and never registered).
 		ch := sess.NotificationChannel()
-		send := func(uri string) error {
+		send := func(uri, changes string) error {
+			meta := map[string]any{mcp.MetaKeySubscriptionID: id}
+			if changes != "" {
+				meta[wire.ChangesMetaKey] = changes
+			}
 			n := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{
 				Method: string(mcp.MethodNotificationResourceUpdated),
 				Params: mcp.NotificationParams{
-					Meta:             map[string]any{mcp.MetaKeySubscriptionID: id},
+					Meta:             meta,
 					AdditionalFields: map[string]any{"uri": uri},
 				},
 			}}
@@ -110,6 +192,36 @@ func (r *registry) hook(h *server.Hooks) {
 			r.drop(key)
 		}()
 	})
+}
+
+// sendTo sends a resources/updated notification for uri to the session
+// registered as id, with changes (a wire.ChangeNotice's JSON, or "") in its
+// _meta.
+func (r *registry) sendTo(id, uri, changes string) error {
+	v, ok := r.sessions.Load(id)
+	if !ok {
+		return server.ErrSessionNotFound
+	}
+	sess := v.(server.ClientSession)
+	if !sess.Initialized() {
+		return server.ErrSessionNotInitialized
+	}
+	params := mcp.NotificationParams{AdditionalFields: map[string]any{"uri": uri}}
+	if changes != "" {
+		params.Meta = map[string]any{wire.ChangesMetaKey: changes}
+	}
+	// As mcp-go does: a streamable HTTP session answers a request in progress
+	// as an SSE stream, so the notification can go with it.
+	if hs, ok := sess.(server.SessionWithStreamableHTTPConfig); ok {
+		hs.UpgradeToSSEWhenReceiveNotification()
+	}
+	select {
+	case sess.NotificationChannel() <- mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION,
+		Notification: mcp.Notification{Method: string(mcp.MethodNotificationResourceUpdated), Params: params}}:
+		return nil
+	default:
+		return server.ErrNotificationChannelBlocked
+	}
 }
 
 // listenKey identifies one subscriptions/listen stream.
@@ -138,7 +250,7 @@ func (r *registry) watchTable(uri string) string {
 	return ""
 }
 
-func (r *registry) add(key any, send func(string) error, uris ...string) {
+func (r *registry) add(key any, send func(uri, changes string) error, uris ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -152,8 +264,8 @@ func (r *registry) add(key any, send func(string) error, uris ...string) {
 			continue
 		}
 		if c == nil {
-			c = &client{key: key, send: send, uris: map[string]bool{}, dirty: map[string]bool{},
-				wake: make(chan struct{}, 1), stop: make(chan struct{})}
+			c = &client{key: key, send: send, uris: map[string]bool{}, dirty: map[string]*notice{},
+				upTo: map[string]uint64{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 			r.clients[key] = c
 			go r.deliver(c)
 		}
@@ -161,6 +273,11 @@ func (r *registry) add(key any, send func(string) error, uris ...string) {
 			continue
 		}
 		c.uris[uri] = true
+		// Under r.mu, as marking is: every change after this version reaches
+		// the client (see notice.add).
+		c.mu.Lock()
+		c.upTo[uri] = r.eng.Version()
+		c.mu.Unlock()
 		if r.byURI[uri] == nil {
 			r.byURI[uri] = map[*client]bool{}
 		}
@@ -210,6 +327,10 @@ func (r *registry) dropLocked(c *client) {
 
 func (r *registry) unlink(c *client, uri string) {
 	delete(c.uris, uri)
+	c.mu.Lock()
+	delete(c.upTo, uri)
+	delete(c.dirty, uri)
+	c.mu.Unlock()
 	delete(r.byURI[uri], c)
 	if len(r.byURI[uri]) == 0 {
 		delete(r.byURI, uri)
@@ -224,7 +345,7 @@ func (r *registry) retain(table string) bool {
 		w.refs++
 		return true
 	}
-	sub, err := r.subscribe(table)
+	sub, _, err := r.subscribe(table)
 	if err != nil {
 		r.log.Error("cannot watch table for subscribers", "table", table, "err", err)
 		return false
@@ -236,12 +357,18 @@ func (r *registry) retain(table string) bool {
 	return true
 }
 
-// subscribe opens the storage subscription behind table's URIs, from now.
-func (r *registry) subscribe(table string) (*storage.Subscription, error) {
+// subscribe opens the storage subscription behind table's URIs, from now,
+// and says the version now is.
+func (r *registry) subscribe(table string) (*storage.Subscription, uint64, error) {
+	from := r.eng.Version()
+	var sub *storage.Subscription
+	var err error
 	if table == backend.RunsTable {
-		return r.eng.Store().Subscribe(storage.Filter{Table: table}, r.eng.Version())
+		sub, err = r.eng.Store().Subscribe(storage.Filter{Table: table}, from)
+	} else {
+		sub, err = r.eng.Subscribe(storage.Filter{Table: table}, from)
 	}
-	return r.eng.Subscribe(storage.Filter{Table: table}, r.eng.Version())
+	return sub, from, err
 }
 
 // release stops watching table after its last subscriber. Callers hold r.mu.
@@ -268,66 +395,122 @@ func (r *registry) watch(ctx context.Context, table string, w *watcher) {
 			// An unexpected failure: subscribe again from now, and tell every
 			// subscriber of the table to re-read what it may have missed.
 			r.log.Error("table watch failed; restarting it", "table", table, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
 			sub.Close()
-			if sub, err = r.subscribe(table); err != nil {
-				continue
+			var from uint64
+			for sub = nil; sub == nil; {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				// Until one succeeds: a nil sub must not reach Next.
+				if sub, from, err = r.subscribe(table); errors.Is(err, storage.ErrClosed) {
+					return
+				} else if err != nil {
+					r.log.Error("cannot watch table again; retrying", "table", table, "err", err)
+				}
 			}
 			r.mu.Lock()
 			w.sub = sub
 			r.mu.Unlock()
-			r.markTable(table)
+			r.markTable(table, from)
 			continue
 		}
 		if ev.Resync { // changes were skipped: every watched URI of the table may be stale
-			r.markTable(table)
+			r.markTable(table, ev.Version)
 			continue
 		}
-		uris := make([]string, 0, len(ev.Changes)+1)
-		if table == backend.RunsTable {
-			for _, c := range ev.Changes {
-				uris = append(uris, wire.RunURI(c.Key))
-			}
-		} else {
-			uris = append(uris, wire.TableURI(table))
-			for _, c := range ev.Changes {
-				uris = append(uris, wire.RowURI(table, c.Key))
-			}
-		}
-		r.mark(uris)
+		r.mark(table, ev)
 	}
 }
 
-func (r *registry) mark(uris []string) {
+// mark notes a committed event of table for the clients watching the table,
+// the rows it changed or (for runs) the runs it changed.
+func (r *registry) mark(table string, ev storage.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, uri := range uris {
-		for c := range r.byURI[uri] {
-			c.markDirty(uri)
+	if table == backend.RunsTable { // run notifications stay bare: get_run reads the run
+		for _, c := range ev.Changes {
+			uri := wire.RunURI(c.Key)
+			for cl := range r.byURI[uri] {
+				cl.note(uri, ev.Version, nil, true)
+			}
 		}
+		return
+	}
+	all := make([]wire.SyncChange, len(ev.Changes))
+	for i, c := range ev.Changes {
+		all[i] = wire.SyncChange{Key: c.Key, Op: "put", Value: c.Value}
+		if c.Op == storage.OpDelete {
+			all[i] = wire.SyncChange{Key: c.Key, Op: "delete"}
+		}
+	}
+	uri := wire.TableURI(table)
+	for cl := range r.byURI[uri] {
+		cl.note(uri, ev.Version, all, false)
+	}
+	noteRow := func(key string, changes []wire.SyncChange) {
+		uri := wire.RowURI(table, key)
+		for cl := range r.byURI[uri] {
+			cl.note(uri, ev.Version, changes, false)
+		}
+	}
+	if len(all) == 1 { // the usual case
+		noteRow(all[0].Key, all)
+		return
+	}
+	keys, byKey := byRow(all)
+	for _, key := range keys {
+		noteRow(key, byKey[key])
 	}
 }
 
-// markTable marks every watched URI backed by table.
-func (r *registry) markTable(table string) {
+// byRow groups changes by key (a version may write a key more than once),
+// keys in the order first written.
+func byRow(all []wire.SyncChange) ([]string, map[string][]wire.SyncChange) {
+	keys := make([]string, 0, len(all))
+	byKey := make(map[string][]wire.SyncChange, len(all))
+	for _, c := range all {
+		if _, seen := byKey[c.Key]; !seen {
+			keys = append(keys, c.Key)
+		}
+		byKey[c.Key] = append(byKey[c.Key], c)
+	}
+	return keys, byKey
+}
+
+// markTable marks every watched URI backed by table, without changes: they
+// are not known exactly up to version, so the clients read them.
+func (r *registry) markTable(table string, version uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for uri, cs := range r.byURI {
 		if r.watchTable(uri) == table {
 			for c := range cs {
-				c.markDirty(uri)
+				c.note(uri, version, nil, true)
 			}
 		}
 	}
 }
 
-func (c *client) markDirty(uri string) {
+// note adds a version's changes to uri's pending notice (bare: none carried)
+// and wakes the sender.
+func (c *client) note(uri string, version uint64, changes []wire.SyncChange, bare bool) {
 	c.mu.Lock()
-	c.dirty[uri] = true
+	n := c.dirty[uri]
+	if n == nil {
+		// Notices of a URI go out in the order they are made, so this one
+		// goes on from where the last one ended.
+		n = &notice{after: c.upTo[uri]}
+		c.dirty[uri] = n
+	}
+	if bare {
+		n.makeBare()
+		n.version = max(n.version, version)
+	} else {
+		n.add(version, changes)
+	}
+	c.upTo[uri] = max(c.upTo[uri], n.version)
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -349,21 +532,30 @@ func (r *registry) deliver(c *client) {
 		}
 		retry = nil
 		c.mu.Lock()
-		pending := make([]string, 0, len(c.dirty))
-		for uri := range c.dirty {
-			pending = append(pending, uri)
+		uris := make([]string, 0, len(c.dirty))
+		notices := make([]*notice, 0, len(c.dirty))
+		for uri, n := range c.dirty {
+			uris, notices = append(uris, uri), append(notices, n)
 		}
 		clear(c.dirty)
 		c.mu.Unlock()
-		for i, uri := range pending {
-			err := c.send(uri)
+		for i, uri := range uris {
+			n := notices[i]
+			if n.version == 0 && len(n.events) == 0 && !n.bare {
+				continue // only changes from before the subscription
+			}
+			err := c.send(uri, n.payload())
 			if err == nil {
 				continue
 			}
 			if errors.Is(err, server.ErrNotificationChannelBlocked) {
 				c.mu.Lock()
-				for _, u := range pending[i:] {
-					c.dirty[u] = true
+				for j, u := range uris[i:] {
+					owed := notices[i+j]
+					if later := c.dirty[u]; later != nil {
+						owed.merge(later)
+					}
+					c.dirty[u] = owed
 				}
 				c.mu.Unlock()
 				retry = time.After(r.retry)

@@ -1,9 +1,11 @@
 package tools_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -165,5 +167,114 @@ func TestSubscriptionsEndWithSession(t *testing.T) {
 	// legacy streamable HTTP sessions end on DELETE (Close sends it).
 	if !waitFor(3*time.Second, func() bool { return tools.Subscribers(srv) == 0 }) {
 		t.Errorf("%d subscribers remain after every client closed", tools.Subscribers(srv))
+	}
+}
+
+// TestUpdateNotificationsCarryChanges: a row or table URI's
+// notifications/resources/updated carries its changes in _meta
+// (wire.ChangesMetaKey), each notification going on from the version the
+// previous one reached, so a client holds every change without asking
+// _sync_changes. Changes to other rows stay out of a row's notices.
+func TestUpdateNotificationsCarryChanges(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	for _, e := range eras {
+		t.Run(e.name, func(t *testing.T) {
+			c, n := connect(t, base, e, nil)
+			key := "carry-" + e.name
+			row, table := wire.RowURI("items", key), wire.TableURI("items")
+			subscribe(t, c, e, row, table)
+			mutateUntilNotified(t, c, n, key, row)
+			if res := call(t, c, "putItem", map[string]any{"key": key + "-other", "name": "x"}); res.IsError {
+				t.Fatal(text(res))
+			}
+			if res := call(t, c, "stream", map[string]any{"key": key, "n": 100}); res.IsError {
+				t.Fatal(text(res))
+			}
+			final := a.eng.Version()
+			type notice struct {
+				uri string
+				wire.ChangeNotice
+				bare bool
+			}
+			notices := func() []notice {
+				var out []notice
+				for _, x := range n.byMethod("notifications/resources/updated") {
+					uri, _ := x.Params.AdditionalFields["uri"].(string)
+					no := notice{uri: uri}
+					raw, ok := x.Params.Meta[wire.ChangesMetaKey].(string)
+					if !ok {
+						no.bare = true
+					} else if err := json.Unmarshal([]byte(raw), &no.ChangeNotice); err != nil {
+						t.Fatalf("notice for %s: %v in %s", uri, err, raw)
+					}
+					out = append(out, no)
+				}
+				return out
+			}
+			reached := func(uri string) bool {
+				for _, no := range notices() {
+					if no.uri == uri && no.Version >= final {
+						return true
+					}
+				}
+				return false
+			}
+			if !waitFor(3*time.Second, func() bool { return reached(row) && reached(table) }) {
+				t.Fatalf("no notice reached version %d for both URIs", final)
+			}
+			for _, uri := range []string{row, table} {
+				var mine []notice
+				for _, no := range notices() {
+					if no.uri == uri {
+						mine = append(mine, no)
+					}
+				}
+				// Legacy streamable HTTP may deliver a session's notifications
+				// on a call's response stream as well as on its GET stream, so
+				// they can arrive out of order: the client sorts that out with
+				// After, and so does this test.
+				slices.SortStableFunc(mine, func(x, y notice) int { return cmp.Compare(x.Version, y.Version) })
+				var last uint64
+				counts := 0
+				carried := 0
+				for _, no := range mine {
+					if no.bare {
+						last = 0 // the next carries on from wherever the client read to
+						continue
+					}
+					carried++
+					if last != 0 && no.After != last {
+						t.Fatalf("%s: a notice goes on from %d, the previous reached %d", uri, no.After, last)
+					}
+					prev := no.After
+					for _, ev := range no.Events {
+						if ev.Version <= prev || ev.Version > no.Version {
+							t.Fatalf("%s: event %d outside (%d, %d] or out of order", uri, ev.Version, prev, no.Version)
+						}
+						prev = ev.Version
+						for _, ch := range ev.Changes {
+							if uri == row && ch.Key != key {
+								t.Fatalf("row %s's notice carries a change to %s", key, ch.Key)
+							}
+							var it Item
+							if err := json.Unmarshal(ch.Value, &it); err != nil {
+								t.Fatalf("%s: change %s: %v", uri, ch.Value, err)
+							}
+							if ch.Key == key && it.Count > 0 {
+								if it.Count != counts+1 {
+									t.Fatalf("%s: count %d after %d: a change is missing or repeated", uri, it.Count, counts)
+								}
+								counts = it.Count
+							}
+						}
+					}
+					last = no.Version
+				}
+				if carried == 0 || counts != 100 {
+					t.Errorf("%s: %d notices carried changes, ending at count %d (want 100)", uri, carried, counts)
+				}
+			}
+		})
 	}
 }

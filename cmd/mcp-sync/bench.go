@@ -527,8 +527,8 @@ func percentileMs(d []time.Duration, p float64) float64 {
 
 const streamScenario = "1 row → subscribers"
 
-// streamToSubscribers: subscribers watch one row (client.Watch: notification,
-// then _sync_changes) while an action rewrites it chunks times, 5 ms apart;
+// streamToSubscribers: subscribers watch one row (client.Watch: each change
+// arrives in its notification) while an action rewrites it chunks times, 5 ms apart;
 // latency is from the ctx.Mutate call to the subscriber holding the change.
 func streamToSubscribers(ctx context.Context, url string, subscribers, chunks int) benchResult {
 	r := benchResult{Scenario: streamScenario, Transport: "http", Era: "legacy", Sessions: subscribers}

@@ -1,6 +1,7 @@
 // Package wire is the contract between an mcp-sync server and its
 // programmatic clients beyond plain MCP: the resource URIs, the input and
-// output of the sync tools, and the _meta key that classifies a failed call.
+// output of the sync tools, and the _meta keys that classify a failed call
+// and carry changes in update notifications.
 // It imports nothing of the server, so clients (package client) depend on it
 // alone.
 package wire
@@ -31,6 +32,27 @@ func RunURI(id string) string { return RunPrefix + url.PathEscape(id) }
 // {"kind": "invalid_input" | "handler" | "invalid_output" | "unknown" |
 // "unavailable" | "cancelled"}.
 const ErrorMetaKey = "io.github.mcp-sync/error"
+
+// ChangesMetaKey is the _meta key of a notifications/resources/updated for a
+// table or row URI that carries the URI's committed changes, so a watcher
+// need not ask _sync_changes for them. Its value is a [ChangeNotice]
+// encoded as a JSON string: a string passes generic JSON decoders (which
+// turn numbers into float64) unchanged. The key is absent when the changes
+// are too large to carry, or not known exactly (the server fell behind):
+// then ask _sync_changes.
+const ChangesMetaKey = "io.github.mcp-sync/changes"
+
+// ChangeNotice is what a notification's [ChangesMetaKey] carries: every
+// change to the URI's rows (the table's, or the one row's) with a version
+// after After, up to Version, oldest first. A watcher that has read up to a
+// version v with After ≤ v < Version applies the events after v and has
+// then read up to Version; otherwise (After > v) it missed something and
+// asks _sync_changes.
+type ChangeNotice struct {
+	After   uint64      `json:"after"`
+	Version uint64      `json:"version"`
+	Events  []SyncEvent `json:"events"`
+}
 
 // Names of the sync tools: callable by any client, left out of tools/list.
 const (
