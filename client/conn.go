@@ -147,6 +147,9 @@ func dial(ctx context.Context, legacy bool, transport func() (mgtransport.Interf
 			//lint:ignore SA1019 chosen by Options.Legacy (or SSE)
 			opts = append(opts, mgclient.WithLegacyProtocolOnly())
 		}
+		// Ask for changes in update notifications (see wire.ChangesMetaKey).
+		opts = append(opts, mgclient.WithClientCapabilities(mcp.ClientCapabilities{
+			Experimental: map[string]any{wire.ChangesMetaKey: map[string]any{}}}))
 		c := mgclient.NewClient(tr, opts...)
 		c.OnNotification(cn.notified)
 		if err := c.Start(context.WithoutCancel(ctx)); err != nil { // lives as long as the session

@@ -255,7 +255,7 @@ func waitFor(d time.Duration, cond func() bool) bool {
 }
 
 // connect starts an initialized mcp-go client of era e against base.
-func connect(t testing.TB, base string, e era, headers map[string]string) (*client.Client, *notes) {
+func connect(t testing.TB, base string, e era, headers map[string]string, extra ...client.ClientOption) (*client.Client, *notes) {
 	t.Helper()
 	var (
 		tr  transport.Interface
@@ -280,7 +280,7 @@ func connect(t testing.TB, base string, e era, headers map[string]string) (*clie
 		//lint:ignore SA1019 the legacy protocol era is tested on purpose
 		copts = append(copts, client.WithLegacyProtocolOnly())
 	}
-	c := client.NewClient(tr, copts...)
+	c := client.NewClient(tr, append(copts, extra...)...)
 	n := &notes{wake: make(chan struct{}, 1)}
 	c.OnNotification(n.add)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -25,10 +25,11 @@ import (
 // already pending is absorbed (coalesced), and a client whose queue is full
 // is retried later without ever holding up the store or other clients.
 //
-// A table or row URI's notification carries the changes it stands for
-// (wire.ChangesMetaKey) while they are few and known exactly, so a watcher
-// skips the _sync_changes round trip: each notification of a URI carries
-// everything after the version the previous one reached (client.upTo).
+// For a client that declares it wants them, a table or row URI's
+// notification carries the changes it stands for (wire.ChangesMetaKey) while
+// they are few and known exactly, so a watcher skips the _sync_changes round
+// trip: each notification of a URI carries everything after the version the
+// previous one reached (client.upTo).
 type registry struct {
 	eng   *backend.Engine
 	mcp   *server.MCPServer
@@ -50,9 +51,10 @@ type registry struct {
 // client is one notification target: a legacy session (by id) or a modern
 // subscriptions/listen stream.
 type client struct {
-	key  any
-	send func(uri, changes string) error // changes: a wire.ChangeNotice's JSON, or ""
-	uris map[string]bool
+	key     any
+	send    func(uri, changes string) error // changes: a wire.ChangeNotice's JSON, or ""
+	changes bool                            // it declared wire.ChangesMetaKey: carry changes
+	uris    map[string]bool
 
 	mu    sync.Mutex
 	dirty map[string]*notice
@@ -142,7 +144,16 @@ func (r *registry) hook(h *server.Hooks) {
 			return
 		}
 		id := sess.SessionID()
-		r.add(id, func(uri, changes string) error {
+		// The registered session holds what initialize declared; a
+		// streamable HTTP request may run on a stand-in without it.
+		if reg, ok := r.sessions.Load(id); ok {
+			sess = reg.(server.ClientSession)
+		}
+		wants := false
+		if ci, ok := sess.(server.SessionWithClientInfo); ok {
+			_, wants = ci.GetClientCapabilities().Experimental[wire.ChangesMetaKey]
+		}
+		r.add(id, wants, func(uri, changes string) error {
 			return r.sendTo(id, uri, changes)
 		}, msg.Params.URI)
 	})
@@ -185,8 +196,12 @@ func (r *registry) hook(h *server.Hooks) {
 				return server.ErrNotificationChannelBlocked
 			}
 		}
+		wants := false
+		if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.ClientCapabilities != nil {
+			_, wants = info.ClientCapabilities.Experimental[wire.ChangesMetaKey]
+		}
 		key := &listenKey{sess: sess, id: id}
-		r.add(key, send, msg.Params.Notifications.ResourceSubscriptions...)
+		r.add(key, wants, send, msg.Params.Notifications.ResourceSubscriptions...)
 		go func() {
 			<-ctx.Done()
 			r.drop(key)
@@ -250,7 +265,9 @@ func (r *registry) watchTable(uri string) string {
 	return ""
 }
 
-func (r *registry) add(key any, send func(uri, changes string) error, uris ...string) {
+// add subscribes a client (created on its first URI) to uris; changes says
+// its notifications carry their changes.
+func (r *registry) add(key any, changes bool, send func(uri, changes string) error, uris ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -264,7 +281,7 @@ func (r *registry) add(key any, send func(uri, changes string) error, uris ...st
 			continue
 		}
 		if c == nil {
-			c = &client{key: key, send: send, uris: map[string]bool{}, dirty: map[string]*notice{},
+			c = &client{key: key, send: send, changes: changes, uris: map[string]bool{}, dirty: map[string]*notice{},
 				upTo: map[string]uint64{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 			r.clients[key] = c
 			go r.deliver(c)
@@ -504,7 +521,7 @@ func (c *client) note(uri string, version uint64, changes []wire.SyncChange, bar
 		n = &notice{after: c.upTo[uri]}
 		c.dirty[uri] = n
 	}
-	if bare {
+	if bare || !c.changes {
 		n.makeBare()
 		n.version = max(n.version, version)
 	} else {

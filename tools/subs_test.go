@@ -170,21 +170,27 @@ func TestSubscriptionsEndWithSession(t *testing.T) {
 	}
 }
 
-// TestUpdateNotificationsCarryChanges: a row or table URI's
-// notifications/resources/updated carries its changes in _meta
-// (wire.ChangesMetaKey), each notification going on from the version the
-// previous one reached, so a client holds every change without asking
-// _sync_changes. Changes to other rows stay out of a row's notices.
+// TestUpdateNotificationsCarryChanges: for a client that declares the
+// experimental capability wire.ChangesMetaKey, a row or table URI's
+// notifications/resources/updated carries its changes in _meta, each
+// notification going on from the version the previous one reached, so the
+// client holds every change without asking _sync_changes. Changes to other
+// rows stay out of a row's notices. A client that does not declare it gets
+// the plain notifications.
 func TestUpdateNotificationsCarryChanges(t *testing.T) {
 	a := newApp(t)
 	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	wants := client.WithClientCapabilities(mcp.ClientCapabilities{Experimental: map[string]any{wire.ChangesMetaKey: map[string]any{}}})
 	for _, e := range eras {
 		t.Run(e.name, func(t *testing.T) {
-			c, n := connect(t, base, e, nil)
+			c, n := connect(t, base, e, nil, wants)
+			plain, pn := connect(t, base, e, nil)
 			key := "carry-" + e.name
 			row, table := wire.RowURI("items", key), wire.TableURI("items")
 			subscribe(t, c, e, row, table)
+			subscribe(t, plain, e, row)
 			mutateUntilNotified(t, c, n, key, row)
+			mutateUntilNotified(t, plain, pn, key, row)
 			if res := call(t, c, "putItem", map[string]any{"key": key + "-other", "name": "x"}); res.IsError {
 				t.Fatal(text(res))
 			}
@@ -273,6 +279,11 @@ func TestUpdateNotificationsCarryChanges(t *testing.T) {
 				}
 				if carried == 0 || counts != 100 {
 					t.Errorf("%s: %d notices carried changes, ending at count %d (want 100)", uri, carried, counts)
+				}
+			}
+			for _, x := range pn.byMethod("notifications/resources/updated") {
+				if _, ok := x.Params.Meta[wire.ChangesMetaKey]; ok {
+					t.Fatalf("a client that did not ask for changes got them: %+v", x.Params.Meta)
 				}
 			}
 		})

@@ -226,15 +226,21 @@ async function main() {
     check(gen.structuredContent?.text?.length > 0, 'generateWithAI', `no text in ${JSON.stringify(gen)}`);
     await sleep(200); // let stragglers arrive so they are counted as late
     check(progress >= 1, 'generateWithAI progress', 'no notifications/progress received');
-    check(afterResult === 0 && wireLateProgress === 0, 'generateWithAI progress',
-      `${afterResult + wireLateProgress} progress notification(s) arrived after the result`);
+    // On streamable HTTP the SDK keeps a GET stream open, and mcp-go shares a
+    // session's notifications between it and the call's POST stream: two
+    // connections, whose relative order nothing guarantees. There the Go
+    // side reports late ones as a known issue; elsewhere they fail.
+    if (opts.kind !== 'http') {
+      check(afterResult === 0 && wireLateProgress === 0, 'generateWithAI progress',
+        `${afterResult + wireLateProgress} progress notification(s) arrived after the result`);
+    }
     // Out-of-order delivery is reported, not failed: mcp-go's streamable
     // HTTP transport splits a request's notifications between the POST
     // stream and the standalone GET stream (see the interop test).
     out.progressOutOfOrder = decreasing;
     if (decreasing > 0) out.progressSequence = seen;
     out.progress = progress;
-    out.lateProgress = wireLateProgress;
+    out.lateProgress = afterResult + wireLateProgress;
     out.sdkLateProgress = sdkLateProgress;
     out.updates = updates.length;
     out.errors = otherErrors;

@@ -40,6 +40,11 @@ const ErrorMetaKey = "io.github.mcp-sync/error"
 // turn numbers into float64) unchanged. The key is absent when the changes
 // are too large to carry, or not known exactly (the server fell behind):
 // then ask _sync_changes.
+//
+// A server sends it only to clients that declare the experimental
+// capability of the same name (capabilities.experimental, at initialize
+// before 2026-07-28, on the subscriptions/listen request from it); others
+// get the plain notification, which they would otherwise carry for nothing.
 const ChangesMetaKey = "io.github.mcp-sync/changes"
 
 // ChangeNotice is what a notification's [ChangesMetaKey] carries: every
