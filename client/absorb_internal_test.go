@@ -60,6 +60,9 @@ func TestAbsorb(t *testing.T) {
 		{"prefix: other keys move the cursor only", 10, Selector{Prefix: "p/"}, []*wire.ChangeNotice{
 			{After: 10, Version: 12, Events: []wire.SyncEvent{put(11, "q/1", 1), put(12, "p/1", 2)}},
 		}, true, "12 cursor 12"},
+		{"a key set: the prefix is ignored, as storage and get_row ignore it", 10, Selector{Key: "a", Prefix: "zz/"}, []*wire.ChangeNotice{
+			{After: 10, Version: 11, Events: []wire.SyncEvent{put(11, "a", 1)}},
+		}, true, "11 cursor 11"},
 		{"undecodable: ask, nothing queued", 10, Selector{}, []*wire.ChangeNotice{
 			{After: 10, Version: 12, Events: []wire.SyncEvent{put(11, "a", 1), {Version: 12, Changes: []wire.SyncChange{{Key: "b", Op: "put", Value: json.RawMessage(`"text"`)}}}}},
 		}, false, "cursor 10"},

@@ -88,6 +88,7 @@ type Conn struct {
 	gen          int                        // bumped by each reconnect
 	reconnecting sync.Mutex                 // held for a whole Reconnect
 	watches      map[string]map[*inbox]bool // URI → its watches' inboxes
+	subscribed   map[string]*subscribing    // URI → its first watch's subscription
 	listen       context.CancelFunc
 	acked        chan struct{}           // closed when the server acknowledges the newest listen stream
 	progress     map[string]ProgressFunc // by progress token
@@ -136,7 +137,7 @@ func DialCommand(ctx context.Context, command string, args []string, o Options) 
 }
 
 func dial(ctx context.Context, legacy bool, transport func() (mgtransport.Interface, error)) (*Conn, error) {
-	cn := &Conn{legacy: legacy, watches: map[string]map[*inbox]bool{}}
+	cn := &Conn{legacy: legacy, watches: map[string]map[*inbox]bool{}, subscribed: map[string]*subscribing{}}
 	cn.dialFn = func(ctx context.Context) (*mgclient.Client, bool, error) {
 		tr, err := transport()
 		if err != nil {
@@ -228,7 +229,18 @@ func (cn *Conn) Reconnect(ctx context.Context, gen int) error {
 	cn.c, cn.gen = c, cn.gen+1
 	uris := cn.watchedLocked()
 	cn.mu.Unlock()
-	return cn.subscribeAll(ctx, c, uris)
+	if err := cn.subscribeAll(ctx, c, uris); err != nil {
+		return err
+	}
+	if cn.legacy {
+		// Commits while the old session was gone were announced to nobody:
+		// every watcher reads once (2026-07-28 streams do so on their
+		// acknowledgement).
+		cn.mu.Lock()
+		cn.nudgeLocked()
+		cn.mu.Unlock()
+	}
+	return nil
 }
 
 // client returns the current MCP client and its generation.
@@ -419,6 +431,10 @@ func (cn *Conn) notified(n mcp.JSONRPCNotification) {
 			close(cn.acked)
 			cn.acked = nil
 		}
+		// A new stream replaced the old one (a URI added, a reconnect, a
+		// re-listen): a commit between the two was announced on neither, so
+		// every watcher reads once.
+		cn.nudgeLocked()
 		cn.mu.Unlock()
 	case "notifications/resources/updated":
 		uri, _ := n.Params.AdditionalFields["uri"].(string)
@@ -477,6 +493,22 @@ func (b *inbox) take() []*wire.ChangeNotice {
 	return ns
 }
 
+// nudgeLocked makes every watcher read once. Callers hold cn.mu.
+func (cn *Conn) nudgeLocked() {
+	for _, boxes := range cn.watches {
+		for b := range boxes {
+			b.put(nil)
+		}
+	}
+}
+
+// subscribing is a URI's subscription by its first watch: later watches of
+// the URI wait for it, so that none returns before the server has it.
+type subscribing struct {
+	done chan struct{}
+	err  error // set before done closes
+}
+
 // watch subscribes to uri and returns the inbox its updates arrive in (keep:
 // with the changes they carry), and a function that stops it.
 func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(), error) {
@@ -489,8 +521,10 @@ func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(
 	first := len(cn.watches[uri]) == 0
 	if first {
 		cn.watches[uri] = map[*inbox]bool{}
+		cn.subscribed[uri] = &subscribing{done: make(chan struct{})}
 	}
 	cn.watches[uri][b] = true
+	sub := cn.subscribed[uri]
 	c, uris := cn.c, cn.watchedLocked()
 	cn.mu.Unlock()
 	stop := func() {
@@ -500,18 +534,32 @@ func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(
 			delete(cn.watches[uri], b)
 			if len(cn.watches[uri]) == 0 {
 				delete(cn.watches, uri) // not subscribed again on a reconnect
+				delete(cn.subscribed, uri)
 			}
 			close(b.wake)
 		}
 	}
-	if first {
-		// Not under cn.mu: mcp-go's stdio and SSE transports deliver
-		// notifications (which take cn.mu) on the goroutine that reads
-		// this call's reply.
-		if err := cn.subscribeAll(ctx, c, pick(cn.legacy, []string{uri}, uris)); err != nil {
+	if !first {
+		select {
+		case <-sub.done:
+		case <-ctx.Done():
 			stop()
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("%w: subscribing to %s: %v", ErrTransport, uri, ctx.Err())
 		}
+		if sub.err != nil {
+			stop()
+			return nil, nil, sub.err
+		}
+		return b, stop, nil
+	}
+	// Not under cn.mu: mcp-go's stdio and SSE transports deliver
+	// notifications (which take cn.mu) on the goroutine that reads this
+	// call's reply.
+	sub.err = cn.subscribeAll(ctx, c, pick(cn.legacy, []string{uri}, uris))
+	close(sub.done)
+	if sub.err != nil {
+		stop()
+		return nil, nil, sub.err
 	}
 	return b, stop, nil
 }

@@ -216,7 +216,8 @@ func (w *Watcher[T]) decode(ses []wire.SyncEvent) ([]Event[T], error) {
 	for _, se := range ses {
 		ev := Event[T]{Version: se.Version}
 		for _, sc := range se.Changes {
-			if (w.sel.Key != "" && sc.Key != w.sel.Key) || !strings.HasPrefix(sc.Key, w.sel.Prefix) {
+			// As storage filters: a key, if set, else a prefix.
+			if w.sel.Key != "" && sc.Key != w.sel.Key || w.sel.Key == "" && !strings.HasPrefix(sc.Key, w.sel.Prefix) {
 				continue
 			}
 			ch := Change[T]{Key: sc.Key, Deleted: sc.Op == "delete"}

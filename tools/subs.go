@@ -112,6 +112,26 @@ func (n *notice) payload() string {
 	return string(b)
 }
 
+// putBack returns a notice whose send failed to uri's pending one. Callers
+// hold c.mu.
+func (c *client) putBack(uri string, owed *notice) {
+	upTo, subscribed := c.upTo[uri]
+	if !subscribed {
+		return // unsubscribed meanwhile: nobody is owed it
+	}
+	later := c.dirty[uri]
+	// The chain must join: a client that unsubscribed and subscribed again
+	// meanwhile started a new one, and changes in between are in neither.
+	if (later != nil && later.after != owed.version) || (later == nil && upTo != owed.version) {
+		owed.makeBare()
+	}
+	if later != nil {
+		owed.merge(later)
+	}
+	owed.version = max(owed.version, upTo)
+	c.dirty[uri] = owed
+}
+
 // merge folds a later notice of the same URI into n: n was taken for sending
 // and failed, so the later one was made while n was still owed.
 func (n *notice) merge(later *notice) {
@@ -428,6 +448,11 @@ func (r *registry) watch(ctx context.Context, table string, w *watcher) {
 				}
 			}
 			r.mu.Lock()
+			if r.watchers[table] != w { // released while it retried: nobody closes it but us
+				r.mu.Unlock()
+				sub.Close()
+				return
+			}
 			w.sub = sub
 			r.mu.Unlock()
 			r.markTable(table, from)
@@ -568,11 +593,7 @@ func (r *registry) deliver(c *client) {
 			if errors.Is(err, server.ErrNotificationChannelBlocked) {
 				c.mu.Lock()
 				for j, u := range uris[i:] {
-					owed := notices[i+j]
-					if later := c.dirty[u]; later != nil {
-						owed.merge(later)
-					}
-					c.dirty[u] = owed
+					c.putBack(u, notices[i+j])
 				}
 				c.mu.Unlock()
 				retry = time.After(r.retry)
