@@ -89,6 +89,7 @@ type Conn struct {
 	reconnecting sync.Mutex                 // held for a whole Reconnect
 	watches      map[string]map[*inbox]bool // URI → its watches' inboxes
 	subscribed   map[string]*subscribing    // URI → its first watch's subscription
+	subMu        sync.Mutex                 // orders a URI's resources/subscribe and unsubscribe
 	listen       context.CancelFunc
 	acked        chan struct{}           // closed when the server acknowledges the newest listen stream
 	progress     map[string]ProgressFunc // by progress token
@@ -229,7 +230,10 @@ func (cn *Conn) Reconnect(ctx context.Context, gen int) error {
 	cn.c, cn.gen = c, cn.gen+1
 	uris := cn.watchedLocked()
 	cn.mu.Unlock()
-	if err := cn.subscribeAll(ctx, c, uris); err != nil {
+	cn.subMu.Lock()
+	err = cn.subscribeAll(ctx, c, uris)
+	cn.subMu.Unlock()
+	if err != nil {
 		return err
 	}
 	if cn.legacy {
@@ -535,6 +539,9 @@ func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(
 			if len(cn.watches[uri]) == 0 {
 				delete(cn.watches, uri) // not subscribed again on a reconnect
 				delete(cn.subscribed, uri)
+				if cn.legacy && !cn.closed {
+					go cn.unsubscribe(uri)
+				}
 			}
 			close(b.wake)
 		}
@@ -555,7 +562,9 @@ func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(
 	// Not under cn.mu: mcp-go's stdio and SSE transports deliver
 	// notifications (which take cn.mu) on the goroutine that reads this
 	// call's reply.
+	cn.subMu.Lock()
 	sub.err = cn.subscribeAll(ctx, c, pick(cn.legacy, []string{uri}, uris))
+	cn.subMu.Unlock()
 	close(sub.done)
 	if sub.err != nil {
 		stop()
@@ -578,6 +587,26 @@ func (cn *Conn) watchedLocked() []string {
 		uris = append(uris, uri)
 	}
 	return uris
+}
+
+// unsubscribe ends a 2025-11-25 subscription to uri once nothing watches it,
+// so the server stops sending its notifications. Under subMu, so that it
+// cannot overtake a new watch's subscribe to the same URI; skipped if one
+// has come meanwhile. (From 2026-07-28 the stream keeps the URI until it is
+// next replaced, and the client drops its notifications.)
+func (cn *Conn) unsubscribe(uri string) {
+	cn.subMu.Lock()
+	defer cn.subMu.Unlock()
+	cn.mu.Lock()
+	c, watched := cn.c, len(cn.watches[uri]) > 0
+	cn.mu.Unlock()
+	if watched || c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	//lint:ignore SA1019 the legacy era unsubscribes with resources/unsubscribe
+	_ = c.Unsubscribe(ctx, mcp.UnsubscribeRequest{Params: mcp.UnsubscribeParams{URI: uri}}) // a failed connection drops it anyway
 }
 
 // subscribeAll asks c for updates of uris: one resources/subscribe each

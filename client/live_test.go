@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -150,5 +151,61 @@ func TestSecondWatchOfURIIsLive(t *testing.T) {
 		} else {
 			t.Logf("latency %v", d)
 		}
+	}
+}
+
+// TestStoppedWatchUnsubscribes: on a 2025-11-25 connection, closing the
+// last watch of a URI unsubscribes, so the server stops sending its
+// notifications (which may carry changes); watching it again subscribes
+// again. Before, the subscription lasted as long as the connection.
+func TestStoppedWatchUnsubscribes(t *testing.T) {
+	s := newServer(t)
+	c := dial(t, s, true)
+	ctx := ctx10(t)
+	subscriptions := func() int { return s.ts.Stats().Subscriptions }
+	for round := range 3 {
+		w, err := client.Watch(ctx, c, items, client.Selector{Key: "k"}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := subscriptions(); n != 1 {
+			t.Fatalf("round %d: %d subscriptions while watching, want 1", round, n)
+		}
+		mustMutate(t, s, "put", PutIn{Key: "k", Name: fmt.Sprint("v", round)})
+		if ev, err := w.Next(ctx); err != nil || len(ev.Changes) != 1 || ev.Changes[0].Value.Name != fmt.Sprint("v", round) {
+			t.Fatalf("round %d: %+v %v", round, ev, err)
+		}
+		w.Close()
+		deadline := time.Now().Add(3 * time.Second)
+		for subscriptions() != 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := subscriptions(); n != 0 {
+			t.Fatalf("round %d: %d subscriptions after the watch closed, want 0", round, n)
+		}
+	}
+	// Closing and watching again at once: the unsubscribe must not overtake
+	// the new subscribe.
+	for range 20 {
+		w, err := client.Watch(ctx, c, items, client.Selector{Key: "k"}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	w, err := client.Watch(ctx, c, items, client.Selector{Key: "k"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let any unsubscribe still queued run
+	if n := subscriptions(); n != 1 {
+		t.Fatalf("%d subscriptions after watching again, want 1", n)
 	}
 }
