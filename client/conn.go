@@ -92,6 +92,7 @@ type Conn struct {
 	subMu        sync.Mutex                 // orders a URI's resources/subscribe and unsubscribe
 	listen       context.CancelFunc
 	acked        chan struct{}           // closed when the server acknowledges the newest listen stream
+	nudge        *time.Timer             // makes every watcher read once, after a stream is replaced
 	progress     map[string]ProgressFunc // by progress token
 }
 
@@ -189,6 +190,9 @@ func (cn *Conn) Close() error {
 	if cn.listen != nil {
 		cn.listen()
 	}
+	if cn.nudge != nil {
+		cn.nudge.Stop()
+	}
 	for _, boxes := range cn.watches {
 		for b := range boxes {
 			close(b.wake)
@@ -221,6 +225,10 @@ func (cn *Conn) Reconnect(ctx context.Context, gen int) error {
 	if err != nil {
 		return err
 	}
+	// subMu before the list: an unsubscribe of a URI no longer watched
+	// must not run between reading it and subscribing.
+	cn.subMu.Lock()
+	defer cn.subMu.Unlock()
 	cn.mu.Lock()
 	if cn.closed {
 		cn.mu.Unlock()
@@ -230,10 +238,7 @@ func (cn *Conn) Reconnect(ctx context.Context, gen int) error {
 	cn.c, cn.gen = c, cn.gen+1
 	uris := cn.watchedLocked()
 	cn.mu.Unlock()
-	cn.subMu.Lock()
-	err = cn.subscribeAll(ctx, c, uris)
-	cn.subMu.Unlock()
-	if err != nil {
+	if err := cn.subscribeAll(ctx, c, uris); err != nil {
 		return err
 	}
 	if cn.legacy {
@@ -437,8 +442,17 @@ func (cn *Conn) notified(n mcp.JSONRPCNotification) {
 		}
 		// A new stream replaced the old one (a URI added, a reconnect, a
 		// re-listen): a commit between the two was announced on neither, so
-		// every watcher reads once.
-		cn.nudgeLocked()
+		// every watcher reads once, after a pause that lets a burst of new
+		// watches (each replacing the stream) cost one read each, not one per
+		// watch per stream.
+		if cn.nudge != nil {
+			cn.nudge.Stop()
+		}
+		cn.nudge = time.AfterFunc(nudgeDelay, func() {
+			cn.mu.Lock()
+			cn.nudgeLocked()
+			cn.mu.Unlock()
+		})
 		cn.mu.Unlock()
 	case "notifications/resources/updated":
 		uri, _ := n.Params.AdditionalFields["uri"].(string)
@@ -497,6 +511,10 @@ func (b *inbox) take() []*wire.ChangeNotice {
 	return ns
 }
 
+// nudgeDelay is how long after a new listen stream's acknowledgement every
+// watcher reads once (see notified).
+const nudgeDelay = 50 * time.Millisecond
+
 // nudgeLocked makes every watcher read once. Callers hold cn.mu.
 func (cn *Conn) nudgeLocked() {
 	for _, boxes := range cn.watches {
@@ -522,14 +540,10 @@ func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(
 		cn.mu.Unlock()
 		return nil, nil, fmt.Errorf("%w: the connection is closed", ErrTransport)
 	}
-	first := len(cn.watches[uri]) == 0
-	if first {
+	if cn.watches[uri] == nil {
 		cn.watches[uri] = map[*inbox]bool{}
-		cn.subscribed[uri] = &subscribing{done: make(chan struct{})}
 	}
 	cn.watches[uri][b] = true
-	sub := cn.subscribed[uri]
-	c, uris := cn.c, cn.watchedLocked()
 	cn.mu.Unlock()
 	stop := func() {
 		cn.mu.Lock()
@@ -546,38 +560,51 @@ func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(
 			close(b.wake)
 		}
 	}
-	if !first {
-		select {
-		case <-sub.done:
-		case <-ctx.Done():
-			stop()
-			return nil, nil, fmt.Errorf("%w: subscribing to %s: %v", ErrTransport, uri, ctx.Err())
+	for {
+		// The first watch of a URI subscribes; later ones wait for it, and
+		// take over if it failed (its ctx may have ended, not theirs).
+		cn.mu.Lock()
+		sub := cn.subscribed[uri]
+		mine := sub == nil
+		if mine {
+			sub = &subscribing{done: make(chan struct{})}
+			cn.subscribed[uri] = sub
 		}
-		if sub.err != nil {
+		c := cn.c
+		cn.mu.Unlock()
+		if !mine {
+			select {
+			case <-sub.done:
+			case <-ctx.Done():
+				stop()
+				return nil, nil, fmt.Errorf("%w: subscribing to %s: %v", ErrTransport, uri, ctx.Err())
+			}
+			if sub.err == nil {
+				return b, stop, nil
+			}
+			continue
+		}
+		// Not under cn.mu: mcp-go's stdio and SSE transports deliver
+		// notifications (which take cn.mu) on the goroutine that reads
+		// this call's reply.
+		cn.subMu.Lock()
+		err := cn.subscribeAll(ctx, c, []string{uri})
+		cn.subMu.Unlock()
+		if err != nil {
+			cn.mu.Lock()
+			if cn.subscribed[uri] == sub {
+				delete(cn.subscribed, uri) // the next watch tries again
+			}
+			cn.mu.Unlock()
+		}
+		sub.err = err
+		close(sub.done)
+		if err != nil {
 			stop()
-			return nil, nil, sub.err
+			return nil, nil, err
 		}
 		return b, stop, nil
 	}
-	// Not under cn.mu: mcp-go's stdio and SSE transports deliver
-	// notifications (which take cn.mu) on the goroutine that reads this
-	// call's reply.
-	cn.subMu.Lock()
-	sub.err = cn.subscribeAll(ctx, c, pick(cn.legacy, []string{uri}, uris))
-	cn.subMu.Unlock()
-	close(sub.done)
-	if sub.err != nil {
-		stop()
-		return nil, nil, sub.err
-	}
-	return b, stop, nil
-}
-
-func pick(legacy bool, one, all []string) []string {
-	if legacy {
-		return one
-	}
-	return all
 }
 
 // watchedLocked lists the watched URIs. Callers hold cn.mu.

@@ -116,8 +116,8 @@ func (n *notice) payload() string {
 // hold c.mu.
 func (c *client) putBack(uri string, owed *notice) {
 	upTo, subscribed := c.upTo[uri]
-	if !subscribed {
-		return // unsubscribed meanwhile: nobody is owed it
+	if !subscribed || (owed.version == 0 && !owed.bare) {
+		return // unsubscribed meanwhile, or only changes from before the subscription: nothing owed
 	}
 	later := c.dirty[uri]
 	// The chain must join: a client that unsubscribed and subscribed again
