@@ -89,7 +89,7 @@ type Conn struct {
 	reconnecting sync.Mutex                 // held for a whole Reconnect
 	watches      map[string]map[*inbox]bool // URI → its watches' inboxes
 	subscribed   map[string]*subscribing    // URI → its first watch's subscription
-	subMu        sync.Mutex                 // orders a URI's resources/subscribe and unsubscribe
+	subTurn      chan struct{}              // held (capacity 1) to subscribe or unsubscribe: orders them
 	listen       context.CancelFunc
 	acked        chan struct{}           // closed when the server acknowledges the newest listen stream
 	nudge        *time.Timer             // makes every watcher read once, after a stream is replaced
@@ -139,7 +139,8 @@ func DialCommand(ctx context.Context, command string, args []string, o Options) 
 }
 
 func dial(ctx context.Context, legacy bool, transport func() (mgtransport.Interface, error)) (*Conn, error) {
-	cn := &Conn{legacy: legacy, watches: map[string]map[*inbox]bool{}, subscribed: map[string]*subscribing{}}
+	cn := &Conn{legacy: legacy, watches: map[string]map[*inbox]bool{}, subscribed: map[string]*subscribing{},
+		subTurn: make(chan struct{}, 1)}
 	cn.dialFn = func(ctx context.Context) (*mgclient.Client, bool, error) {
 		tr, err := transport()
 		if err != nil {
@@ -225,10 +226,13 @@ func (cn *Conn) Reconnect(ctx context.Context, gen int) error {
 	if err != nil {
 		return err
 	}
-	// subMu before the list: an unsubscribe of a URI no longer watched
+	// The turn before the list: an unsubscribe of a URI no longer watched
 	// must not run between reading it and subscribing.
-	cn.subMu.Lock()
-	defer cn.subMu.Unlock()
+	if err := cn.takeTurn(ctx); err != nil {
+		c.Close()
+		return err
+	}
+	defer cn.endTurn()
 	cn.mu.Lock()
 	if cn.closed {
 		cn.mu.Unlock()
@@ -587,9 +591,11 @@ func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(
 		// Not under cn.mu: mcp-go's stdio and SSE transports deliver
 		// notifications (which take cn.mu) on the goroutine that reads
 		// this call's reply.
-		cn.subMu.Lock()
-		err := cn.subscribeAll(ctx, c, []string{uri})
-		cn.subMu.Unlock()
+		err := cn.takeTurn(ctx)
+		if err == nil {
+			err = cn.subscribeAll(ctx, c, []string{uri})
+			cn.endTurn()
+		}
 		if err != nil {
 			cn.mu.Lock()
 			if cn.subscribed[uri] == sub {
@@ -616,22 +622,38 @@ func (cn *Conn) watchedLocked() []string {
 	return uris
 }
 
+// takeTurn waits, as long as ctx allows, for the turn to subscribe or
+// unsubscribe; endTurn gives it back. A channel, not a mutex, so that a
+// caller's ctx bounds the wait behind a slow server.
+func (cn *Conn) takeTurn(ctx context.Context) error {
+	select {
+	case cn.subTurn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting to subscribe: %v", ErrTransport, ctx.Err())
+	}
+}
+
+func (cn *Conn) endTurn() { <-cn.subTurn }
+
 // unsubscribe ends a 2025-11-25 subscription to uri once nothing watches it,
-// so the server stops sending its notifications. Under subMu, so that it
-// cannot overtake a new watch's subscribe to the same URI; skipped if one
-// has come meanwhile. (From 2026-07-28 the stream keeps the URI until it is
-// next replaced, and the client drops its notifications.)
+// so the server stops sending its notifications. In turn, so that it cannot
+// overtake a new watch's subscribe to the same URI; skipped if one has come
+// meanwhile. (From 2026-07-28 the stream keeps the URI until it is next
+// replaced, and the client drops its notifications.)
 func (cn *Conn) unsubscribe(uri string) {
-	cn.subMu.Lock()
-	defer cn.subMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if cn.takeTurn(ctx) != nil {
+		return // a server this slow: leave the subscription
+	}
+	defer cn.endTurn()
 	cn.mu.Lock()
 	c, watched := cn.c, len(cn.watches[uri]) > 0
 	cn.mu.Unlock()
 	if watched || c == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	//lint:ignore SA1019 the legacy era unsubscribes with resources/unsubscribe
 	_ = c.Unsubscribe(ctx, mcp.UnsubscribeRequest{Params: mcp.UnsubscribeParams{URI: uri}}) // a failed connection drops it anyway
 }

@@ -80,3 +80,28 @@ func TestNewWatchesCostOneReadEach(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// TestWatchContextBoundsItsTurn: subscribes and unsubscribes on a Conn take
+// turns; a Watch whose ctx ends while another's subscribe holds the turn
+// behind a slow server returns then, not when the turn comes.
+func TestWatchContextBoundsItsTurn(t *testing.T) {
+	s, delay := newDelayServer(t)
+	c := dial(t, s, true)
+	delay.Store(int64(1500 * time.Millisecond))
+	go func() {
+		if w, err := client.Watch(ctx10(t), c, items, client.Selector{Key: "slow"}, 0); err == nil {
+			w.Close()
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // the slow subscribe holds the turn
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := client.Watch(ctx, c, items, client.Selector{Key: "other"}, 0)
+	if err == nil || !errors.Is(err, client.ErrTransport) {
+		t.Fatalf("Watch with an ended ctx: %v, want a transport error", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Watch returned %v after its ctx ended, waiting for the slow subscribe", d)
+	}
+}
