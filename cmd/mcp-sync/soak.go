@@ -139,6 +139,7 @@ type soakReport struct {
 	Duration         string         `json:"duration"`
 	Sessions         int            `json:"sessions"`
 	Transports       map[string]int `json:"transports"` // workers by transport
+	Watchers         int            `json:"watchers"`   // workers following their row with client.Watch
 	Operations       int            `json:"operations"`
 	OpsPerSec        float64        `json:"opsPerSec"`
 	Kinds            []soakKind     `json:"kinds"`
@@ -295,9 +296,12 @@ func runSoakLoad(ctx context.Context, env *environ, cfg soakConfig, asJSON bool)
 	var wg sync.WaitGroup
 	for i := range cfg.sessions {
 		w := &soakWorker{id: i, base: base, st: st, deadline: deadline, rng: rand.New(rand.NewPCG(uint64(i), uint64(began.UnixNano()))),
-			model: map[string]string{}}
+			model: map[string]string{}, watching: i%3 != 0}
 		w.transport = w.pickTransport()
 		rep.Transports[w.transport]++
+		if w.watching {
+			rep.Watchers++
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -431,8 +435,8 @@ func printSoak(w io.Writer, r soakReport, elapsed time.Duration) {
 		tr = append(tr, fmt.Sprintf("%d %s", n, k))
 	}
 	slices.Sort(tr)
-	fmt.Fprintf(w, "soak: %d sessions (%s) for %s (ran %s); session idle TTL %s\n\n", r.Sessions, strings.Join(tr, ", "), r.Duration,
-		elapsed.Round(time.Millisecond), r.SessionIdleTTL)
+	fmt.Fprintf(w, "soak: %d sessions (%s; %d following their row with client.Watch, the rest with a bare subscription) for %s (ran %s); session idle TTL %s\n\n",
+		r.Sessions, strings.Join(tr, ", "), r.Watchers, r.Duration, elapsed.Round(time.Millisecond), r.SessionIdleTTL)
 	fmt.Fprintf(w, "%-22s %8s %9s %9s %9s %9s %7s\n", "operation", "count", "per s", "p50 ms", "p99 ms", "max ms", "errors")
 	for _, k := range r.Kinds {
 		fmt.Fprintf(w, "%-22s %8d %9.1f %9.2f %9.2f %9.2f %7d\n", k.Kind, k.Calls, k.PerSec, k.P50Ms, k.P99Ms, k.MaxMs, k.Errors)
@@ -514,8 +518,16 @@ type soakWorker struct {
 	subURI  string
 	updates <-chan struct{}
 	stopSub func()
-	model   map[string]string // key → text this worker last wrote (its own keys); absent: deleted
-	runs    []string
+	// Two of every three workers follow their row with a client.Watch
+	// (changes carried in notifications) instead of a bare subscription
+	// and resource reads: each write must come out of the watch, in order,
+	// once.
+	watching  bool
+	events    <-chan client.Event[todo.Todo]
+	stopWatch func()
+	expect    []string          // texts written to the row, not yet out of the watch
+	model     map[string]string // key → text this worker last wrote (its own keys); absent: deleted
+	runs      []string
 }
 
 // pickTransport mixes the eras: every 8th worker (from the 4th) over SSE,
@@ -551,12 +563,19 @@ func (w *soakWorker) connect(ctx context.Context) error {
 	t0 = time.Now()
 	sctx, cancel2 := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel2()
-	updates, stopSub, err := cn.Subscribe(sctx, w.subURI)
-	if err != nil {
-		w.st.fail("subscribe", time.Since(t0), err)
-		return err
+	if w.watching {
+		if err := w.startWatch(ctx, sctx); err != nil {
+			w.st.fail("subscribe", time.Since(t0), err)
+			return err
+		}
+	} else {
+		updates, stopSub, err := cn.Subscribe(sctx, w.subURI)
+		if err != nil {
+			w.st.fail("subscribe", time.Since(t0), err)
+			return err
+		}
+		w.updates, w.stopSub = updates, stopSub
 	}
-	w.updates, w.stopSub = updates, stopSub
 	for attempt := 0; ; attempt++ {
 		ok, err := w.writeAndAwait(sctx, 300*time.Millisecond)
 		if err != nil {
@@ -576,6 +595,38 @@ func (w *soakWorker) connect(ctx context.Context) error {
 	return nil
 }
 
+// startWatch follows the worker's row with a client.Watch from a snapshot;
+// its events arrive on w.events until the watch stops.
+func (w *soakWorker) startWatch(ctx, sctx context.Context) error {
+	wt, err := client.Watch(sctx, w.cn, todo.Todos, client.Selector{Key: w.key("sub")}, 0)
+	if err != nil {
+		return err
+	}
+	if ev, err := wt.Next(sctx); err != nil || !ev.Resync {
+		wt.Close()
+		return fmt.Errorf("watch of %s: first event %+v, %v; want the snapshot", w.subURI, ev, err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	events := make(chan client.Event[todo.Todo], 64)
+	go func() {
+		defer close(events)
+		for {
+			ev, err := wt.Next(wctx)
+			if err != nil {
+				return
+			}
+			select {
+			case events <- ev:
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	w.events, w.expect = events, nil
+	w.stopWatch = func() { cancel(); wt.Close() }
+	return nil
+}
+
 func (w *soakWorker) disconnect() {
 	if w.cn == nil {
 		return
@@ -583,8 +634,11 @@ func (w *soakWorker) disconnect() {
 	if w.stopSub != nil {
 		w.stopSub()
 	}
+	if w.stopWatch != nil {
+		w.stopWatch()
+	}
 	_ = w.cn.Close()
-	w.cn, w.updates, w.stopSub = nil, nil, nil
+	w.cn, w.updates, w.stopSub, w.events, w.stopWatch, w.expect = nil, nil, nil, nil, nil, nil
 }
 
 func (w *soakWorker) key(s string) string { return fmt.Sprintf("soak-w%02d-%s", w.id, s) }
@@ -721,6 +775,9 @@ func (w *soakWorker) timed(kind string, f func() error) {
 // writeAndAwait writes the subscribed row and waits up to wait for an
 // update after which the row reads back what was written.
 func (w *soakWorker) writeAndAwait(ctx context.Context, wait time.Duration) (bool, error) {
+	if w.watching {
+		return w.writeAndWatch(ctx, wait)
+	}
 	for drained := false; !drained; { // a wake-up from an earlier write
 		select {
 		case <-w.updates:
@@ -746,6 +803,48 @@ func (w *soakWorker) writeAndAwait(ctx context.Context, wait time.Duration) (boo
 			}
 			var got todo.Todo
 			if json.Unmarshal([]byte(raw), &got) == nil && got.Text == text {
+				w.st.mu.Lock()
+				w.st.subSeen++
+				w.st.mu.Unlock()
+				return true, nil
+			}
+		case <-timeout:
+			return false, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
+// writeAndWatch writes the worker's row and waits up to wait for the watch
+// to deliver the write: every text written must come out once, in order.
+func (w *soakWorker) writeAndWatch(ctx context.Context, wait time.Duration) (bool, error) {
+	text := fmt.Sprintf("watched %d of worker %d at %d", w.n, w.id, time.Now().UnixNano())
+	w.n++
+	w.expect = append(w.expect, text)
+	if _, err := client.Mutate(ctx, w.cn, todo.SetTodo, todo.Todo{ID: w.key("sub"), Text: text, Status: todo.StatusReady}); err != nil {
+		w.expect = w.expect[:len(w.expect)-1] // maybe not committed: the run has failed anyway
+		return false, err
+	}
+	timeout := time.After(wait)
+	for {
+		select {
+		case ev, open := <-w.events:
+			if !open {
+				return false, errors.New("the watch ended while connected")
+			}
+			for _, ch := range ev.Changes {
+				if len(w.expect) == 0 || ch.Deleted || ch.Value.Text != w.expect[0] {
+					want := "nothing"
+					if len(w.expect) > 0 {
+						want = fmt.Sprintf("%q", w.expect[0])
+					}
+					return false, fmt.Errorf("watch of %s (%s) delivered %q at version %d, want %s: a change missed, repeated or out of order",
+						w.subURI, w.transport, ch.Value.Text, ev.Version, want)
+				}
+				w.expect = w.expect[1:]
+			}
+			if len(w.expect) == 0 {
 				w.st.mu.Lock()
 				w.st.subSeen++
 				w.st.mu.Unlock()
