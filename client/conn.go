@@ -93,6 +93,7 @@ type Conn struct {
 	listen       context.CancelFunc
 	acked        chan struct{}           // closed when the server acknowledges the newest listen stream
 	nudge        *time.Timer             // makes every watcher read once, after a stream is replaced
+	nudgeSince   time.Time               // the first acknowledgement the pending nudge answers
 	progress     map[string]ProgressFunc // by progress token
 }
 
@@ -243,6 +244,9 @@ func (cn *Conn) Reconnect(ctx context.Context, gen int) error {
 	uris := cn.watchedLocked()
 	cn.mu.Unlock()
 	if err := cn.subscribeAll(ctx, c, uris); err != nil {
+		// Some URIs may be left unsubscribed on the new connection: close
+		// it, so that the next call fails and reconnects again.
+		c.Close()
 		return err
 	}
 	if cn.legacy {
@@ -449,14 +453,21 @@ func (cn *Conn) notified(n mcp.JSONRPCNotification) {
 		// every watcher reads once, after a pause that lets a burst of new
 		// watches (each replacing the stream) cost one read each, not one per
 		// watch per stream.
-		if cn.nudge != nil {
-			cn.nudge.Stop()
-		}
-		cn.nudge = time.AfterFunc(nudgeDelay, func() {
+		// Each acknowledgement puts it off, but by no more than nudgeMax
+		// in all; one that finds it firing is answered by it.
+		fire := func() {
 			cn.mu.Lock()
+			cn.nudge = nil
 			cn.nudgeLocked()
 			cn.mu.Unlock()
-		})
+		}
+		switch now := time.Now(); {
+		case cn.nudge == nil:
+			cn.nudgeSince = now
+			cn.nudge = time.AfterFunc(nudgeDelay, fire)
+		case now.Sub(cn.nudgeSince) < nudgeMax && cn.nudge.Stop():
+			cn.nudge = time.AfterFunc(nudgeDelay, fire)
+		}
 		cn.mu.Unlock()
 	case "notifications/resources/updated":
 		uri, _ := n.Params.AdditionalFields["uri"].(string)
@@ -516,8 +527,12 @@ func (b *inbox) take() []*wire.ChangeNotice {
 }
 
 // nudgeDelay is how long after a new listen stream's acknowledgement every
-// watcher reads once (see notified).
-const nudgeDelay = 50 * time.Millisecond
+// watcher reads once (see notified); nudgeMax bounds how long a run of
+// acknowledgements may put that off.
+const (
+	nudgeDelay = 50 * time.Millisecond
+	nudgeMax   = 250 * time.Millisecond
+)
 
 // nudgeLocked makes every watcher read once. Callers hold cn.mu.
 func (cn *Conn) nudgeLocked() {
@@ -593,6 +608,9 @@ func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(
 		// this call's reply.
 		err := cn.takeTurn(ctx)
 		if err == nil {
+			cn.mu.Lock()
+			c = cn.c // in turn: a Reconnect may have replaced it
+			cn.mu.Unlock()
 			err = cn.subscribeAll(ctx, c, []string{uri})
 			cn.endTurn()
 		}
@@ -674,6 +692,11 @@ func (cn *Conn) subscribeAll(ctx context.Context, c *mgclient.Client, uris []str
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	acked := make(chan struct{})
 	cn.mu.Lock()
+	if cn.closed || c != cn.c {
+		cn.mu.Unlock()
+		cancel()
+		return fmt.Errorf("%w: the connection is closed or replaced", ErrTransport)
+	}
 	if cn.listen != nil {
 		cn.listen()
 	}

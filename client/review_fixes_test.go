@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,5 +105,93 @@ func TestWatchContextBoundsItsTurn(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Watch returned %v after its ctx ended, waiting for the slow subscribe", d)
+	}
+}
+
+// listenLoops counts the goroutines re-opening 2026-07-28 listen streams.
+func listenLoops() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "(*Conn).subscribeAll.func")
+}
+
+// TestCloseDuringQueuedWatch: a Watch waiting for the turn when Close runs
+// must not then subscribe on the closed client: it did, leaving a goroutine
+// re-opening the listen stream every 2 s forever (found in review).
+func TestCloseDuringQueuedWatch(t *testing.T) {
+	s, delay := newDelayServer(t)
+	c, err := client.DialHTTP(context.Background(), s.url, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := listenLoops()
+	delay.Store(int64(400 * time.Millisecond))
+	ctx := ctx10(t)
+	done := make(chan error, 2)
+	watch := func(key string) {
+		w, err := client.Watch(ctx, c, items, client.Selector{Key: key}, 0)
+		if err == nil {
+			w.Close()
+		}
+		done <- err
+	}
+	go watch("a") // holds the turn: its listen is slow
+	time.Sleep(50 * time.Millisecond)
+	go watch("b") // queued for the turn
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	<-done
+	if err := <-done; err == nil {
+		t.Error("a Watch queued when the connection closed returned success")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for listenLoops() > base && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := listenLoops() - base; n > 0 {
+		t.Errorf("%d listen-retry goroutine(s) still running 3 s after Close", n)
+	}
+}
+
+// TestReconnectPartialResubscribeRecovers: a Reconnect whose ctx ends
+// while it re-subscribes (2025-11-25, one URI at a time) left the rest
+// unsubscribed for the connection's life, since the new connection worked
+// and nothing reconnected again (found in review). It now closes the new
+// connection, so the watchers' next read fails and reconnects.
+func TestReconnectPartialResubscribeRecovers(t *testing.T) {
+	s, delay := newDelayServer(t)
+	c := dial(t, s, true)
+	ctx := ctx10(t)
+	for _, k := range []string{"x", "y"} {
+		w, err := client.Watch(ctx, c, items, client.Selector{Key: k}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		go func() {
+			for {
+				if _, err := w.Next(ctx); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	if n := s.ts.Stats().Subscriptions; n != 2 {
+		t.Fatalf("%d subscriptions, want 2", n)
+	}
+	delay.Store(int64(300 * time.Millisecond))
+	rctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+	err := c.Reconnect(rctx, 0)
+	cancel()
+	if err == nil {
+		t.Fatal("the Reconnect meant to fail part-way succeeded")
+	}
+	delay.Store(0)
+	deadline := time.Now().Add(6 * time.Second) // the watchers' 2 s poll, then a reconnect
+	for s.ts.Stats().Subscriptions != 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := s.ts.Stats().Subscriptions; n != 2 {
+		t.Errorf("%d subscriptions after the failed reconnect, want 2 (both still watched)", n)
 	}
 }
