@@ -589,7 +589,6 @@ func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(
 			sub = &subscribing{done: make(chan struct{})}
 			cn.subscribed[uri] = sub
 		}
-		c := cn.c
 		cn.mu.Unlock()
 		if !mine {
 			select {
@@ -609,7 +608,7 @@ func (cn *Conn) watch(ctx context.Context, uri string, keep bool) (*inbox, func(
 		err := cn.takeTurn(ctx)
 		if err == nil {
 			cn.mu.Lock()
-			c = cn.c // in turn: a Reconnect may have replaced it
+			c := cn.c // read in turn: a Reconnect may have replaced it
 			cn.mu.Unlock()
 			err = cn.subscribeAll(ctx, c, []string{uri})
 			cn.endTurn()
