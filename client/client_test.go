@@ -132,6 +132,7 @@ type server struct {
 	dropPush atomic.Bool
 	pushes   atomic.Int64
 	reads    atomic.Int64 // _sync_changes calls
+	delay    atomic.Int64 // how long subscription requests take to reach the server (ns), as over a slow network
 	ts       *tools.Server
 	srv      *httptest.Server
 }
@@ -155,6 +156,9 @@ func newServer(t testing.TB) *server {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if bytes.Contains(body, []byte(`"_sync_changes"`)) {
 			s.reads.Add(1)
+		}
+		if d := s.delay.Load(); d > 0 && (bytes.Contains(body, []byte(`"subscriptions/listen"`)) || bytes.Contains(body, []byte(`"resources/subscribe"`))) {
+			time.Sleep(time.Duration(d))
 		}
 		if bytes.Contains(body, []byte(`"_sync_push"`)) {
 			s.pushes.Add(1)

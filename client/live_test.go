@@ -1,50 +1,13 @@
 package client_test
 
 import (
-	"bytes"
+	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/client"
-	"github.com/mcp-sync/mcp-sync/tools"
 )
-
-// newDelayServer is newServer whose subscription requests
-// (subscriptions/listen, resources/subscribe) reach the server after *delay,
-// as over a slow network.
-func newDelayServer(t *testing.T) (*server, *atomic.Int64) {
-	eng, err := backend.Open(config(), backend.Options{Path: filepath.Join(t.TempDir(), "srv.db"), Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	ts, err := tools.New(eng, tools.Options{Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ts.Close)
-	s := &server{eng: eng, ts: ts}
-	delay := new(atomic.Int64)
-	h := ts.HTTPHandler(tools.HTTPOptions{})
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if bytes.Contains(body, []byte(`"subscriptions/listen"`)) || bytes.Contains(body, []byte(`"resources/subscribe"`)) {
-			time.Sleep(time.Duration(delay.Load()))
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(s.srv.Close)
-	s.url = s.srv.URL + tools.PathStreamable
-	return s, delay
-}
 
 // TestStreamReplacementDoesNotStall: a watcher that is up to date waits for a
 // notification. Watching a second URI replaces the 2026-07-28 listen stream;
@@ -53,7 +16,7 @@ func newDelayServer(t *testing.T) (*server, *atomic.Int64) {
 // watcher read once; before, the first watcher saw the change only at the
 // 2 s poll (found in review).
 func TestStreamReplacementDoesNotStall(t *testing.T) {
-	s, delay := newDelayServer(t)
+	s := newServer(t)
 	c := dial(t, s, false)
 	ctx := ctx10(t)
 	w, err := client.Watch(ctx, c, items, client.Selector{}, 0)
@@ -64,22 +27,9 @@ func TestStreamReplacementDoesNotStall(t *testing.T) {
 	if _, err := w.Next(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan time.Time, 16)
-	go func() {
-		for {
-			ev, err := w.Next(ctx)
-			if err != nil {
-				return
-			}
-			for _, ch := range ev.Changes {
-				if ch.Key == "a" {
-					got <- time.Now()
-				}
-			}
-		}
-	}()
+	got := arrivals(ctx, w, "a")
 	time.Sleep(200 * time.Millisecond) // the watcher is current, waiting
-	delay.Store(int64(300 * time.Millisecond))
+	s.delay.Store(int64(300 * time.Millisecond))
 	go func() {
 		w2, err := client.Watch(ctx, c, items, client.Selector{Key: "other"}, 0)
 		if err == nil {
@@ -108,10 +58,10 @@ func TestStreamReplacementDoesNotStall(t *testing.T) {
 // (found in review).
 func TestSecondWatchOfURIIsLive(t *testing.T) {
 	for _, legacy := range []bool{false, true} {
-		s, delay := newDelayServer(t)
+		s := newServer(t)
 		c := dial(t, s, legacy)
 		ctx := ctx10(t)
-		delay.Store(int64(400 * time.Millisecond))
+		s.delay.Store(int64(400 * time.Millisecond))
 		go func() {
 			w1, err := client.Watch(ctx, c, items, client.Selector{}, 0)
 			if err == nil {
@@ -128,20 +78,7 @@ func TestSecondWatchOfURIIsLive(t *testing.T) {
 		if _, err := w.Next(ctx); err != nil { // snapshot
 			t.Fatal(err)
 		}
-		got := make(chan time.Time, 16)
-		go func() {
-			for {
-				ev, err := w.Next(ctx)
-				if err != nil {
-					return
-				}
-				for _, ch := range ev.Changes {
-					if ch.Key == "a" {
-						got <- time.Now()
-					}
-				}
-			}
-		}()
+		got := arrivals(ctx, w, "a")
 		time.Sleep(100 * time.Millisecond)
 		mustMutate(t, s, "put", PutIn{Key: "a", Name: "x"})
 		t0 := time.Now()
@@ -208,4 +145,24 @@ func TestStoppedWatchUnsubscribes(t *testing.T) {
 	if n := subscriptions(); n != 1 {
 		t.Fatalf("%d subscriptions after watching again, want 1", n)
 	}
+}
+
+// arrivals follows w in the background and says when each change to key
+// comes out of it.
+func arrivals(ctx context.Context, w *client.Watcher[Item], key string) <-chan time.Time {
+	got := make(chan time.Time, 16)
+	go func() {
+		for {
+			ev, err := w.Next(ctx)
+			if err != nil {
+				return
+			}
+			for _, ch := range ev.Changes {
+				if ch.Key == key {
+					got <- time.Now()
+				}
+			}
+		}
+	}()
+	return got
 }

@@ -18,9 +18,9 @@ import (
 // subscription and failed with W1's ctx error (found in review). Now it
 // subscribes itself.
 func TestSecondWatchOutlivesFirstsContext(t *testing.T) {
-	s, delay := newDelayServer(t)
+	s := newServer(t)
 	c := dial(t, s, true)
-	delay.Store(int64(400 * time.Millisecond))
+	s.delay.Store(int64(400 * time.Millisecond))
 	ctx1, cancel1 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel1()
 	go func() {
@@ -87,9 +87,9 @@ func TestNewWatchesCostOneReadEach(t *testing.T) {
 // turns; a Watch whose ctx ends while another's subscribe holds the turn
 // behind a slow server returns then, not when the turn comes.
 func TestWatchContextBoundsItsTurn(t *testing.T) {
-	s, delay := newDelayServer(t)
+	s := newServer(t)
 	c := dial(t, s, true)
-	delay.Store(int64(1500 * time.Millisecond))
+	s.delay.Store(int64(1500 * time.Millisecond))
 	go func() {
 		if w, err := client.Watch(ctx10(t), c, items, client.Selector{Key: "slow"}, 0); err == nil {
 			w.Close()
@@ -119,13 +119,13 @@ func listenLoops() int {
 // must not then subscribe on the closed client: it did, leaving a goroutine
 // re-opening the listen stream every 2 s forever (found in review).
 func TestCloseDuringQueuedWatch(t *testing.T) {
-	s, delay := newDelayServer(t)
+	s := newServer(t)
 	c, err := client.DialHTTP(context.Background(), s.url, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := listenLoops()
-	delay.Store(int64(400 * time.Millisecond))
+	s.delay.Store(int64(400 * time.Millisecond))
 	ctx := ctx10(t)
 	done := make(chan error, 2)
 	watch := func(key string) {
@@ -159,7 +159,7 @@ func TestCloseDuringQueuedWatch(t *testing.T) {
 // and nothing reconnected again (found in review). It now closes the new
 // connection, so the watchers' next read fails and reconnects.
 func TestReconnectPartialResubscribeRecovers(t *testing.T) {
-	s, delay := newDelayServer(t)
+	s := newServer(t)
 	c := dial(t, s, true)
 	ctx := ctx10(t)
 	for _, k := range []string{"x", "y"} {
@@ -179,14 +179,14 @@ func TestReconnectPartialResubscribeRecovers(t *testing.T) {
 	if n := s.ts.Stats().Subscriptions; n != 2 {
 		t.Fatalf("%d subscriptions, want 2", n)
 	}
-	delay.Store(int64(300 * time.Millisecond))
+	s.delay.Store(int64(300 * time.Millisecond))
 	rctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
 	err := c.Reconnect(rctx, 0)
 	cancel()
 	if err == nil {
 		t.Fatal("the Reconnect meant to fail part-way succeeded")
 	}
-	delay.Store(0)
+	s.delay.Store(0)
 	deadline := time.Now().Add(6 * time.Second) // the watchers' 2 s poll, then a reconnect
 	for s.ts.Stats().Subscriptions != 2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)

@@ -176,6 +176,13 @@ type soakStats struct {
 	progress  atomic.Int64
 }
 
+// sawWrite counts a check that a subscriber saw its worker's write.
+func (s *soakStats) sawWrite() {
+	s.mu.Lock()
+	s.subSeen++
+	s.mu.Unlock()
+}
+
 func (s *soakStats) ok(kind string, d time.Duration) {
 	s.mu.Lock()
 	s.lat[kind] = append(s.lat[kind], d)
@@ -788,6 +795,14 @@ func (w *soakWorker) timed(kind string, f func() error) {
 	w.st.ok(kind, time.Since(t0))
 }
 
+// writeSub writes a new text to the worker's subscribed row.
+func (w *soakWorker) writeSub(ctx context.Context) (string, client.MutateResult, error) {
+	text := fmt.Sprintf("watched %d of worker %d at %d", w.n, w.id, time.Now().UnixNano())
+	w.n++
+	res, err := client.Mutate(ctx, w.cn, todo.SetTodo, todo.Todo{ID: w.key("sub"), Text: text, Status: todo.StatusReady})
+	return text, res, err
+}
+
 // writeAndAwait writes the subscribed row and waits up to wait for an
 // update after which the row reads back what was written.
 func (w *soakWorker) writeAndAwait(ctx context.Context, wait time.Duration) (bool, error) {
@@ -801,9 +816,8 @@ func (w *soakWorker) writeAndAwait(ctx context.Context, wait time.Duration) (boo
 			drained = true
 		}
 	}
-	text := fmt.Sprintf("watched %d of worker %d at %d", w.n, w.id, time.Now().UnixNano())
-	w.n++
-	if _, err := client.Mutate(ctx, w.cn, todo.SetTodo, todo.Todo{ID: w.key("sub"), Text: text, Status: todo.StatusReady}); err != nil {
+	text, _, err := w.writeSub(ctx)
+	if err != nil {
 		return false, err
 	}
 	timeout := time.After(wait)
@@ -819,9 +833,7 @@ func (w *soakWorker) writeAndAwait(ctx context.Context, wait time.Duration) (boo
 			}
 			var got todo.Todo
 			if json.Unmarshal([]byte(raw), &got) == nil && got.Text == text {
-				w.st.mu.Lock()
-				w.st.subSeen++
-				w.st.mu.Unlock()
+				w.st.sawWrite()
 				return true, nil
 			}
 		case <-timeout:
@@ -835,9 +847,7 @@ func (w *soakWorker) writeAndAwait(ctx context.Context, wait time.Duration) (boo
 // writeAndWatch writes the worker's row and waits up to wait for the watch
 // to deliver the write: every text written must come out once, in order.
 func (w *soakWorker) writeAndWatch(ctx context.Context, wait time.Duration) (bool, error) {
-	text := fmt.Sprintf("watched %d of worker %d at %d", w.n, w.id, time.Now().UnixNano())
-	w.n++
-	res, err := client.Mutate(ctx, w.cn, todo.SetTodo, todo.Todo{ID: w.key("sub"), Text: text, Status: todo.StatusReady})
+	text, res, err := w.writeSub(ctx)
 	if err != nil {
 		// Committed or not: if it comes out of the watch, skip it.
 		w.maybe = append(w.maybe, text)
@@ -855,9 +865,7 @@ func (w *soakWorker) writeAndWatch(ctx context.Context, wait time.Duration) (boo
 				return false, err
 			}
 			if len(w.expect) == 0 {
-				w.st.mu.Lock()
-				w.st.subSeen++
-				w.st.mu.Unlock()
+				w.st.sawWrite()
 				return true, nil
 			}
 		case <-timeout:
