@@ -21,6 +21,9 @@ import (
 //   - commit {key}: with --data, writes one 100-byte row with bbolt's
 //     db.Update (default options: fsync'd) and answers "ok": what a bare
 //     server does for a durable write, the reference for mutators.
+//   - append {key}: with --data, appends one 100-byte record to the file
+//     named --data plus ".log" and answers once it is fsync'd, sharing each
+//     fsync with the calls that arrived meanwhile: the cheapest durable write.
 //   - broadcast {n, intervalMs}: sends n notifications/resources/updated
 //     (uri bare://row, t = the wall clock in Unix ns) to every session,
 //     intervalMs apart.
@@ -57,6 +60,13 @@ func runBareServe(ctx context.Context, env *environ, args []string) int {
 			logger.Error("bare server", "err", err)
 			return exitFail
 		}
+		l, err := openFsyncLog(*data + ".log")
+		if err != nil {
+			logger.Error("bare server", "err", err)
+			return exitFail
+		}
+		defer l.close()
+		addAppendTool(s, l)
 	}
 	bc := mcp.NewTool("broadcast", mcp.WithDescription("Notify every session n times"),
 		mcp.WithNumber("n"), mcp.WithNumber("intervalMs"))

@@ -37,17 +37,17 @@ func TestBenchSmoke(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("bench --json printed no report: %v\n%s", err, out)
 	}
-	if len(rep.Results) != 18 || len(rep.Targets) != 4 || len(rep.References) != 8 || len(rep.BoltCommitP50) != 2 || len(rep.BoltPacedP50) != 2 {
+	if len(rep.Results) != 20 || len(rep.Targets) != 4 || len(rep.References) != 12 || len(rep.BoltCommitP50) != 2 || len(rep.BoltPacedP50) != 2 {
 		t.Fatalf("report: %d results, %d targets, %d references, bolt p50 %v, paced %v", len(rep.Results), len(rep.Targets), len(rep.References), rep.BoltCommitP50, rep.BoltPacedP50)
 	}
 	for _, r := range rep.Results {
 		if r.Calls == 0 || r.Errors != 0 || r.P50Ms <= 0 {
 			t.Errorf("%s over %s (%s): %d calls, %d errors, p50 %v", r.Scenario, r.Transport, r.Era, r.Calls, r.Errors, r.P50Ms)
 		}
-		if r.Scenario == "mutator put" && (r.Ratio <= 0 || r.DurableRatio <= 0) {
-			t.Errorf("%s over %s has no ratio to its baselines", r.Scenario, r.Transport)
+		if r.Scenario == "mutator put" && (r.Ratio <= 0 || r.DurableRatio <= 0 || (r.Transport == "http") != (r.FloorRatio > 0)) {
+			t.Errorf("%s over %s has not its ratios to its baselines: %+v", r.Scenario, r.Transport, r)
 		}
-		inRounds := r.Scenario == "mutator put" || r.Scenario == durableScenario || strings.HasPrefix(r.Scenario, "noop")
+		inRounds := r.Scenario == "mutator put" || r.Scenario == durableScenario || r.Scenario == floorScenario || strings.HasPrefix(r.Scenario, "noop")
 		if inRounds != (len(r.RoundsPerSec) == 2) {
 			t.Errorf("%s over %s: %d rounds; want the no-ops and the mutator in 2, the others in one", r.Scenario, r.Transport, len(r.RoundsPerSec))
 		}
