@@ -89,7 +89,10 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 			"and p50/p99 latency for the no-op tool, a mutator call (durable: fsync'd before the\n"+
 			"reply), an action making 10 ctx.Mutate calls, and one row streamed to many\n"+
 			"subscribers; over streamable HTTP (both protocol eras, concurrent sessions) and\n"+
-			"stdio (one session). Servers run as child processes on loopback and temp files.")
+			"stdio (one session). Beside the mutator, two durable references on the bare server:\n"+
+			"one bbolt db.Update a call, and the fsync floor (an fsync'd append to a file, the\n"+
+			"least any durable call can do). Servers run as child processes on loopback and\n"+
+			"temp files.")
 	duration := fs.Duration("duration", 5*time.Second, "how long each scenario runs")
 	rounds := fs.Int("rounds", 5, "the baselines and the mutator take turns this many times, sharing each scenario's duration: the machine drifts, so ratios are the median of the rounds' ratios")
 	sessions := fs.Int("sessions", 16, "concurrent HTTP sessions")
