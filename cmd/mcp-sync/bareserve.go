@@ -31,18 +31,16 @@ func runBareServe(ctx context.Context, env *environ, args []string) int {
 	fs := newFlags(env, "bare-serve", "bare-serve [--http ADDR] [--data FILE]", "A bare mcp-go server with a no-op tool: the baseline of `mcp-sync bench`.")
 	httpAddr := fs.String("http", "", "serve streamable HTTP at /mcp on this address instead of stdio")
 	data := fs.String("data", "", "bbolt file for the commit tool")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (for tuning)")
+	startProfile := cpuProfileFlag(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "mcp-sync bare-serve: %v\n", err)
-			return exitFail
-		}
-		defer stop()
+	stopProfile, err := startProfile()
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcp-sync bare-serve: %v\n", err)
+		return exitFail
 	}
+	defer stopProfile()
 	logger := slog.New(slog.NewTextHandler(env.stderr, nil))
 	s := server.NewMCPServer("bare", "1", server.WithToolCapabilities(false))
 	noop := mcp.NewTool("noop", mcp.WithDescription("Does nothing"))

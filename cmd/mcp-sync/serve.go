@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -27,7 +28,7 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 	token := fs.String("token", "", "require Authorization: Bearer <token> on HTTP (default $MCP_SYNC_TOKEN)")
 	delay := fs.Duration("ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
 	verbose := fs.Bool("v", false, "log debug detail")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (for tuning)")
+	startProfile := cpuProfileFlag(fs)
 	app := fs.String("app", "todo", "the app to serve: todo; conformance (the fixtures of the MCP conformance suite); bench (what `mcp-sync bench` measures)")
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -40,14 +41,12 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 		fmt.Fprintf(env.stderr, "mcp-sync serve: unknown app %q (want todo, conformance or bench)\n", *app)
 		return exitUsage
 	}
-	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "mcp-sync serve: %v\n", err)
-			return exitFail
-		}
-		defer stop()
+	stopProfile, err := startProfile()
+	if err != nil {
+		fmt.Fprintf(env.stderr, "mcp-sync serve: %v\n", err)
+		return exitFail
 	}
+	defer stopProfile()
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
@@ -114,15 +113,23 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 	return exitOK
 }
 
-// startCPUProfile profiles the process into path until the returned stop runs.
-func startCPUProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
+// cpuProfileFlag adds --cpuprofile to fs. The start it returns, called
+// after parsing, profiles the process into the file named until stop runs;
+// without the flag both do nothing.
+func cpuProfileFlag(fs *flag.FlagSet) (start func() (stop func(), err error)) {
+	path := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (for tuning)")
+	return func() (func(), error) {
+		if *path == "" {
+			return func() {}, nil
+		}
+		f, err := os.Create(*path)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("profiling into %s: %w", *path, err)
+		}
+		return func() { pprof.StopCPUProfile(); f.Close() }, nil
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("profiling into %s: %w", path, err)
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
