@@ -30,7 +30,7 @@ import (
 func runBareServe(ctx context.Context, env *environ, args []string) int {
 	fs := newFlags(env, "bare-serve", "bare-serve [--http ADDR] [--data FILE]", "A bare mcp-go server with a no-op tool: the baseline of `mcp-sync bench`.")
 	httpAddr := fs.String("http", "", "serve streamable HTTP at /mcp on this address instead of stdio")
-	data := fs.String("data", "", "bbolt file for the commit tool")
+	data := fs.String("data", "", "bbolt file for the commit tool; the append tool writes this path plus .log")
 	startProfile := cpuProfileFlag(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
