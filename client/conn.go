@@ -94,6 +94,8 @@ type Conn struct {
 	acked        chan struct{}           // closed when the server acknowledges the newest listen stream
 	nudge        *time.Timer             // makes every watcher read once, after a stream is replaced
 	nudgeSince   time.Time               // the first acknowledgement the pending nudge answers
+	nudgeDelay   time.Duration           // nudgeDelay, but a field so that a test can widen it
+	nudgeMax     time.Duration           // nudgeMax, likewise
 	progress     map[string]ProgressFunc // by progress token
 }
 
@@ -141,7 +143,7 @@ func DialCommand(ctx context.Context, command string, args []string, o Options) 
 
 func dial(ctx context.Context, legacy bool, transport func() (mgtransport.Interface, error)) (*Conn, error) {
 	cn := &Conn{legacy: legacy, watches: map[string]map[*inbox]bool{}, subscribed: map[string]*subscribing{},
-		subTurn: make(chan struct{}, 1)}
+		subTurn: make(chan struct{}, 1), nudgeDelay: nudgeDelay, nudgeMax: nudgeMax}
 	cn.dialFn = func(ctx context.Context) (*mgclient.Client, bool, error) {
 		tr, err := transport()
 		if err != nil {
@@ -464,9 +466,9 @@ func (cn *Conn) notified(n mcp.JSONRPCNotification) {
 		switch now := time.Now(); {
 		case cn.nudge == nil:
 			cn.nudgeSince = now
-			cn.nudge = time.AfterFunc(nudgeDelay, fire)
-		case now.Sub(cn.nudgeSince) < nudgeMax && cn.nudge.Stop():
-			cn.nudge = time.AfterFunc(nudgeDelay, fire)
+			cn.nudge = time.AfterFunc(cn.nudgeDelay, fire)
+		case now.Sub(cn.nudgeSince) < cn.nudgeMax && cn.nudge.Stop():
+			cn.nudge = time.AfterFunc(cn.nudgeDelay, fire)
 		}
 		cn.mu.Unlock()
 	case "notifications/resources/updated":

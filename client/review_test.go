@@ -100,11 +100,20 @@ func TestConcurrentReconnectsDialOnce(t *testing.T) {
 		go func() { defer wg.Done(); _ = c.Reconnect(context.Background(), 0) }()
 	}
 	wg.Wait()
+	// The old connection's GET stream may reach the server after its DELETE
+	// (mcp-go's client sends it asynchronously, and Close does not wait for
+	// it); the server then opens a session for it under the old ID until it
+	// sees the request abandoned. So wait for the count to settle: a
+	// connection dialled and kept beside the new one never leaves.
+	deadline := time.Now().Add(3 * time.Second)
+	for ts.Stats().Sessions != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if n := ts.Stats().Sessions; n != 1 {
 		t.Errorf("after 4 concurrent reconnects of one failed connection: %d server sessions, want 1", n)
 	}
 	c.Close()
-	deadline := time.Now().Add(3 * time.Second)
+	deadline = time.Now().Add(3 * time.Second)
 	for ts.Stats().Sessions != 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
