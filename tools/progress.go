@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"sync"
@@ -132,11 +133,15 @@ const flushMethod = "notifications/mcp-sync/flush"
 // next, so by then everything before the marker has been written. Bounded:
 // a client that does not read costs at most 250 ms.
 //
-// Legacy streamable HTTP with a GET stream open is the exception: mcp-go
-// feeds the session's queue to both streams, so the marker proves nothing
-// about the other reader; a short pause covers it, and a report can still go
-// out on the GET stream after the reply (clients see reports out of order
-// there too).
+// Legacy streamable HTTP is the exception: with a GET stream open, mcp-go
+// feeds the session's queue to both streams, so a marker taken proves
+// nothing about this call's forwarder, which may still hold a report it
+// then drops (a 2 ms pause was all that covered it, and under load a call
+// lost one). There settle queues a marker whenever the queue is empty until
+// one is written on this call's own response (withReplyWatch sees it): by
+// then the forwarder has written all it took. A report the GET stream took
+// may still go out after the reply (clients see reports out of order there
+// too); a short pause makes that rarer.
 func (r *reporter) settle() {
 	deadline := time.Now().Add(250 * time.Millisecond)
 	r.mu.Lock()
@@ -168,17 +173,34 @@ func (r *reporter) settle() {
 		return
 	}
 	marker := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{Method: flushMethod}}
-	select {
-	case ch <- marker:
-		drained()
-	default:
+	reply := replyWatchFrom(r.ctx)
+	if reply == nil {
+		select {
+		case ch <- marker:
+			drained()
+		default:
+		}
+		return
 	}
-	// With two readers of the queue (legacy streamable HTTP with a GET
-	// stream), the marker proves nothing about the other one: give it a
-	// moment to write what it took.
-	if _, http := sess.(server.SessionWithStreamableHTTPConfig); http {
-		if info := server.RequestProtocolInfoFromContext(r.ctx); info == nil || !info.Modern {
+	// A token of this call's own, so that a marker another call of the
+	// session queued earlier does not count.
+	token := rand.Text()
+	marker.Params.AdditionalFields = map[string]any{"token": token}
+	wrote := reply.expect(token)
+	for time.Now().Before(deadline) {
+		if len(ch) == 0 {
+			select {
+			case ch <- marker:
+			default:
+			}
+		}
+		select {
+		case <-wrote:
+			// Best effort, not needed for delivery: let the GET stream, if
+			// open, write what it took before the reply goes.
 			time.Sleep(2 * time.Millisecond)
+			return
+		case <-time.After(time.Millisecond): // the GET stream may have taken it: queue another
 		}
 	}
 }

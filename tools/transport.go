@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -74,7 +75,7 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 		server.WithKeepAliveInterval(o.HeartbeatInterval),
 	)
 	mux := http.NewServeMux()
-	mux.Handle(PathStreamable, withNotificationMeta(streamable))
+	mux.Handle(PathStreamable, withNotificationMeta(withReplyWatch(streamable)))
 	mux.Handle(PathSSE, sse)
 	mux.Handle(PathSSEMessage, sse)
 	if o.Token == "" {
@@ -192,3 +193,76 @@ func addNotificationMeta(body []byte, version string) []byte {
 	}
 	return out
 }
+
+// withReplyWatch gives each legacy streamable HTTP POST a replyWatch in its
+// context, so that reporter.settle can see when one of its markers has been
+// written on this response (see settle for why only legacy ones). A
+// response that cannot stream (no http.Flusher) is passed through as is: it
+// carries no notifications, and mcp-go decides that by asking for one.
+func withReplyWatch(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := w.(http.Flusher)
+		if r.Method != http.MethodPost || mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) || !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		watch := &replyWatch{}
+		next.ServeHTTP(watchedWriter{w, f, watch}, r.WithContext(context.WithValue(r.Context(), replyWatchKey{}, watch)))
+	})
+}
+
+// replyWatch tells when a settle marker carrying a given token is written
+// on one POST response.
+type replyWatch struct {
+	mu    sync.Mutex
+	token []byte        // the awaited marker's token, JSON-quoted; nil: none
+	wrote chan struct{} // closed once a write carries token
+}
+
+type replyWatchKey struct{}
+
+func replyWatchFrom(ctx context.Context) *replyWatch {
+	w, _ := ctx.Value(replyWatchKey{}).(*replyWatch)
+	return w
+}
+
+// expect makes token the awaited one and returns the channel closed when a
+// marker carrying it has been written.
+func (w *replyWatch) expect(token string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.token, _ = json.Marshal(token)
+	w.wrote = make(chan struct{})
+	return w.wrote
+}
+
+// written notes p written: mcp-go writes each SSE event in one Write.
+func (w *replyWatch) written(p []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.token != nil && bytes.Contains(p, []byte(flushMethod)) && bytes.Contains(p, w.token) {
+		close(w.wrote)
+		w.token = nil
+	}
+}
+
+// watchedWriter is a streaming response that reports its writes to watch.
+type watchedWriter struct {
+	http.ResponseWriter
+	flusher http.Flusher
+	watch   *replyWatch
+}
+
+func (w watchedWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	if err == nil {
+		w.watch.written(p)
+	}
+	return n, err
+}
+
+func (w watchedWriter) Flush() { w.flusher.Flush() }
+
+// Unwrap lets http.NewResponseController (mcp-go's write deadlines) reach
+// the connection's own writer.
+func (w watchedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
