@@ -61,6 +61,16 @@ type client struct {
 	upTo  map[string]uint64 // per URI: every change through this version is in a notice, sent or pending
 	wake  chan struct{}
 	stop  chan struct{}
+
+	// A legacy session's notices share its queue with whatever else it is
+	// sent, and on streamable HTTP mcp-go's forwarder for a call's response
+	// drops a notification it took from that queue as the call ends. So
+	// notices are counted, and when a call ends every URI whose notice the
+	// call's forwarder could have taken is announced again (callEnded).
+	queued  func() int        // the session queue's length; nil: not a legacy session
+	sends   uint64            // notices sent (echoes aside)
+	emptyAt uint64            // sends when the queue was last seen empty, before a send
+	sentAt  map[string]uint64 // per URI: sends when its last notice went
 }
 
 // notice is a client's pending update of one URI: the URI's changes after
@@ -71,7 +81,14 @@ type notice struct {
 	events         []wire.SyncEvent
 	size           int
 	bare           bool
+	// echo: made by callEnded to repeat where the URI's notices reached, so
+	// after == version until a change joins it. A client that has it all
+	// ignores it; one that lost the last notice reads its changes.
+	echo bool
 }
+
+// pureEcho reports whether n only repeats what was sent before.
+func (n *notice) pureEcho() bool { return n.echo && n.version == n.after }
 
 // A notice stops carrying changes beyond these: notifications stay small, and
 // a client that fell behind reads its changes in pages instead.
@@ -102,7 +119,7 @@ func (n *notice) makeBare() { n.bare, n.events, n.size = true, nil, 0 }
 
 // payload is the notice's wire.ChangeNotice as JSON, or "" when bare.
 func (n *notice) payload() string {
-	if n.bare || len(n.events) == 0 {
+	if n.bare || (len(n.events) == 0 && !n.pureEcho()) {
 		return ""
 	}
 	b, err := json.Marshal(wire.ChangeNotice{After: n.after, Version: n.version, Events: n.events})
@@ -302,7 +319,10 @@ func (r *registry) add(key any, changes bool, send func(uri, changes string) err
 		}
 		if c == nil {
 			c = &client{key: key, send: send, changes: changes, uris: map[string]bool{}, dirty: map[string]*notice{},
-				upTo: map[string]uint64{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+				upTo: map[string]uint64{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), sentAt: map[string]uint64{}}
+			if id, legacy := key.(string); legacy {
+				c.queued = func() int { return r.queueLen(id) }
+			}
 			r.clients[key] = c
 			go r.deliver(c)
 		}
@@ -367,6 +387,7 @@ func (r *registry) unlink(c *client, uri string) {
 	c.mu.Lock()
 	delete(c.upTo, uri)
 	delete(c.dirty, uri)
+	delete(c.sentAt, uri)
 	c.mu.Unlock()
 	delete(r.byURI[uri], c)
 	if len(r.byURI[uri]) == 0 {
@@ -586,8 +607,10 @@ func (r *registry) deliver(c *client) {
 			if n.version == 0 && len(n.events) == 0 && !n.bare {
 				continue // only changes from before the subscription
 			}
+			c.beforeSend()
 			err := c.send(uri, n.payload())
 			if err == nil {
+				c.sent(uri, n)
 				continue
 			}
 			if errors.Is(err, server.ErrNotificationChannelBlocked) {
@@ -603,6 +626,100 @@ func (r *registry) deliver(c *client) {
 			r.log.Debug("dropping subscriber", "err", err)
 			go r.dropClient(c)
 			return
+		}
+	}
+}
+
+// beforeSend notes, for a legacy session, that every notice sent so far
+// has left its queue if the queue is empty now.
+func (c *client) beforeSend() {
+	if c.queued == nil {
+		return
+	}
+	empty := c.queued() == 0
+	c.mu.Lock()
+	if empty {
+		c.emptyAt = c.sends
+	}
+	c.mu.Unlock()
+}
+
+// sent counts a legacy session's notice of uri, unless it was a pure echo.
+func (c *client) sent(uri string, n *notice) {
+	if c.queued == nil || n.pureEcho() {
+		return
+	}
+	c.mu.Lock()
+	c.sends++
+	if _, subscribed := c.upTo[uri]; subscribed {
+		c.sentAt[uri] = c.sends
+	}
+	c.mu.Unlock()
+}
+
+// queueLen is the length of the notification queue of the session
+// registered as id (0 when there is none).
+func (r *registry) queueLen(id string) int {
+	if v, ok := r.sessions.Load(id); ok {
+		return len(v.(server.ClientSession).NotificationChannel())
+	}
+	return 0
+}
+
+// callStarted is told that a call of legacy session id begins whose
+// response may carry notifications. It returns the session's subscriber (or
+// nil) and a mark for callEnded: a notice sent after the mark may be taken
+// by the call's forwarder. Every one sent before it has left the queue:
+// the queue is empty now, or was when the notice after it went.
+func (r *registry) callStarted(id string) (*client, uint64) {
+	r.mu.Lock()
+	c := r.clients[id]
+	r.mu.Unlock()
+	if c == nil || c.queued == nil {
+		return nil, 0
+	}
+	// Counts first, then the queue: a notice sent in between is after the
+	// mark whichever it gets.
+	c.mu.Lock()
+	sends, emptyAt := c.sends, c.emptyAt
+	c.mu.Unlock()
+	if c.queued() == 0 {
+		return c, sends
+	}
+	return c, emptyAt
+}
+
+// callEnded is told that the call callStarted returned started and mark for
+// has ended: its forwarder may have dropped one notice sent after mark, so
+// each URI such a notice went for is announced again, by an echo that
+// continues from where its notices reached (a bare notification to a client
+// that takes no changes). An echo's own loss goes unrepaired: it only
+// mattered if the notice before it was lost too.
+func (r *registry) callEnded(id string, started *client, mark uint64) {
+	r.mu.Lock()
+	c := r.clients[id]
+	r.mu.Unlock()
+	if c == nil || c.queued == nil {
+		return
+	}
+	if c != started {
+		mark = 0 // subscribed during the call: any of its notices
+	}
+	echoed := false
+	c.mu.Lock()
+	for uri, at := range c.sentAt {
+		upTo, subscribed := c.upTo[uri]
+		if at <= mark || !subscribed || c.dirty[uri] != nil {
+			continue // not at risk, gone, or a newer notice is on its way
+		}
+		c.dirty[uri] = &notice{after: upTo, version: upTo, bare: !c.changes, echo: true}
+		echoed = true
+	}
+	c.mu.Unlock()
+	if echoed {
+		select {
+		case c.wake <- struct{}{}:
+		default:
 		}
 	}
 }

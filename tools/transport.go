@@ -75,7 +75,7 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 		server.WithKeepAliveInterval(o.HeartbeatInterval),
 	)
 	mux := http.NewServeMux()
-	mux.Handle(PathStreamable, withNotificationMeta(withReplyWatch(streamable)))
+	mux.Handle(PathStreamable, withNotificationMeta(withReplyWatch(streamable, s.subs)))
 	mux.Handle(PathSSE, sse)
 	mux.Handle(PathSSEMessage, sse)
 	if o.Token == "" {
@@ -196,15 +196,20 @@ func addNotificationMeta(body []byte, version string) []byte {
 
 // withReplyWatch gives each legacy streamable HTTP POST a replyWatch in its
 // context, so that reporter.settle can see when one of its markers has been
-// written on this response (see settle for why only legacy ones). A
-// response that cannot stream (no http.Flusher) is passed through as is: it
-// carries no notifications, and mcp-go decides that by asking for one.
-func withReplyWatch(next http.Handler) http.Handler {
+// written on this response (see settle for why only legacy ones), and tells
+// subs when the call starts and ends (see registry.callEnded). A response
+// that cannot stream (no http.Flusher) is passed through as is: it carries
+// no notifications, and mcp-go decides that by asking for one.
+func withReplyWatch(next http.Handler, subs *registry) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, ok := w.(http.Flusher)
 		if r.Method != http.MethodPost || mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) || !ok {
 			next.ServeHTTP(w, r)
 			return
+		}
+		if id := r.Header.Get(server.HeaderKeySessionID); id != "" {
+			started, mark := subs.callStarted(id)
+			defer subs.callEnded(id, started, mark)
 		}
 		watch := &replyWatch{}
 		next.ServeHTTP(watchedWriter{w, f, watch}, r.WithContext(context.WithValue(r.Context(), replyWatchKey{}, watch)))

@@ -1,0 +1,99 @@
+package tools
+
+import (
+	"testing"
+
+	"github.com/mcp-sync/mcp-sync/tools/wire"
+)
+
+// echoClient is a legacy session's subscriber whose queue holds *qlen
+// notifications, subscribed to "u" with notices up to version 5.
+func echoClient(changes bool, qlen *int) (*registry, *client) {
+	r := &registry{clients: map[any]*client{}}
+	c := &client{key: "s", changes: changes, queued: func() int { return *qlen },
+		uris: map[string]bool{"u": true}, dirty: map[string]*notice{}, upTo: map[string]uint64{"u": 5},
+		sentAt: map[string]uint64{}, wake: make(chan struct{}, 1)}
+	r.clients["s"] = c
+	return r, c
+}
+
+// send does what deliver does around a successful send of n.
+func (c *client) sendForTest(uri string, n *notice) {
+	c.beforeSend()
+	c.sent(uri, n)
+}
+
+// TestCallEndEchoesNoticesItCouldHaveDropped: mcp-go's forwarder for a
+// legacy streamable HTTP call drops a notification it took from the
+// session's queue as the call ends, so a notice sent while a call was in
+// flight, or still queued when it began, is announced again when it ends:
+// by an empty notice continuing from where the URI's notices reached, which
+// a client that has them all ignores. Echoes are not echoed, and a notice
+// that left the queue before the call began is not.
+func TestCallEndEchoesNoticesItCouldHaveDropped(t *testing.T) {
+	qlen := 0
+	r, c := echoClient(true, &qlen)
+
+	started, mark := r.callStarted("s")
+	c.sendForTest("u", &notice{after: 4, version: 5, events: []wire.SyncEvent{{Version: 5}}})
+	r.callEnded("s", started, mark)
+	echo := c.dirty["u"]
+	if echo == nil || !echo.pureEcho() || echo.after != 5 || echo.bare {
+		t.Fatalf("after a notice sent during a call: pending %+v, want an echo at 5", echo)
+	}
+	if got, want := echo.payload(), `{"after":5,"version":5,"events":null}`; got != want {
+		t.Errorf("echo payload %s, want %s", got, want)
+	}
+	select {
+	case <-c.wake:
+	default:
+		t.Error("the echo did not wake the sender")
+	}
+
+	delete(c.dirty, "u")
+	c.sendForTest("u", echo)
+	started, mark = r.callStarted("s")
+	r.callEnded("s", started, mark)
+	if n := c.dirty["u"]; n != nil {
+		t.Errorf("a call after the echo was sent (queue empty at its start) echoed again: %+v", n)
+	}
+
+	// Still queued when the next call began: at risk from its forwarder.
+	c.sendForTest("u", &notice{after: 5, version: 6, events: []wire.SyncEvent{{Version: 6}}})
+	c.upTo["u"] = 6
+	qlen = 1
+	started, mark = r.callStarted("s")
+	qlen = 0
+	r.callEnded("s", started, mark)
+	if n := c.dirty["u"]; n == nil || !n.pureEcho() || n.after != 6 {
+		t.Errorf("a notice queued when the call began: pending %+v, want an echo at 6", n)
+	}
+
+	// A newer notice on its way makes an echo needless.
+	c.dirty["u"] = &notice{after: 6, version: 7, events: []wire.SyncEvent{{Version: 7}}}
+	started, mark = r.callStarted("s")
+	c.sendForTest("u", &notice{after: 6, version: 7})
+	r.callEnded("s", started, mark)
+	if n := c.dirty["u"]; n.echo {
+		t.Errorf("a pending notice was replaced by an echo: %+v", n)
+	}
+}
+
+// TestEchoToAPlainClientIsBare: a client that takes no changes gets the
+// echo as a plain notification, and a change joining an echo makes it a
+// notice like any other.
+func TestEchoToAPlainClientIsBare(t *testing.T) {
+	qlen := 0
+	r, c := echoClient(false, &qlen)
+	started, mark := r.callStarted("s")
+	c.sendForTest("u", &notice{after: 4, version: 5, bare: true})
+	r.callEnded("s", started, mark)
+	n := c.dirty["u"]
+	if n == nil || !n.bare || n.payload() != "" {
+		t.Fatalf("echo to a plain client: %+v", n)
+	}
+	c.note("u", 6, nil, true)
+	if n.pureEcho() {
+		t.Errorf("a change joined the echo but it still reads as one: %+v", n)
+	}
+}
