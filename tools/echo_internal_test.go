@@ -6,33 +6,28 @@ import (
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
-// echoClient is a legacy session's subscriber whose queue holds *qlen
-// notifications, subscribed to "u" with notices up to version 5.
-func echoClient(changes bool, qlen *int) (*registry, *client) {
+// echoClient is a legacy session's subscriber, subscribed to "u" with
+// notices up to version 5.
+func echoClient(changes bool) (*registry, *client) {
 	r := &registry{clients: map[any]*client{}}
-	c := &client{key: "s", changes: changes, queued: func() int { return *qlen },
+	c := &client{key: "s", changes: changes, legacy: true,
 		uris: map[string]bool{"u": true}, dirty: map[string]*notice{}, upTo: map[string]uint64{"u": 5},
 		sentAt: map[string]uint64{}, wake: make(chan struct{}, 1)}
 	r.clients["s"] = c
 	return r, c
 }
 
-// send does what deliver does around a successful send of n.
-func (c *client) sendForTest(uri string, n *notice) {
-	c.beforeSend()
-	c.sent(uri, n)
-}
+// sendForTest does what deliver does after a successful send of n.
+func (c *client) sendForTest(uri string, n *notice) { c.sent(uri, n) }
 
 // TestCallEndEchoesNoticesItCouldHaveDropped: mcp-go's forwarder for a
 // legacy streamable HTTP call drops a notification it took from the
 // session's queue as the call ends, so a notice sent while a call was in
-// flight, or still queued when it began, is announced again when it ends:
-// by an empty notice continuing from where the URI's notices reached, which
-// a client that has them all ignores. Echoes are not echoed, and a notice
-// that left the queue before the call began is not.
+// flight is announced again when it ends: by an empty notice continuing
+// from where the URI's notices reached, which a client that has them all
+// ignores. Echoes are not echoed, nor notices sent before the call.
 func TestCallEndEchoesNoticesItCouldHaveDropped(t *testing.T) {
-	qlen := 0
-	r, c := echoClient(true, &qlen)
+	r, c := echoClient(true)
 
 	started, mark := r.callStarted("s")
 	c.sendForTest("u", &notice{after: 4, version: 5, events: []wire.SyncEvent{{Version: 5}}})
@@ -55,19 +50,29 @@ func TestCallEndEchoesNoticesItCouldHaveDropped(t *testing.T) {
 	started, mark = r.callStarted("s")
 	r.callEnded("s", started, mark)
 	if n := c.dirty["u"]; n != nil {
-		t.Errorf("a call after the echo was sent (queue empty at its start) echoed again: %+v", n)
+		t.Errorf("a call after the echo was sent echoed again: %+v", n)
 	}
 
-	// Still queued when the next call began: at risk from its forwarder.
+	// Sent before the call began: not its forwarder's to drop.
 	c.sendForTest("u", &notice{after: 5, version: 6, events: []wire.SyncEvent{{Version: 6}}})
 	c.upTo["u"] = 6
-	qlen = 1
 	started, mark = r.callStarted("s")
-	qlen = 0
 	r.callEnded("s", started, mark)
-	if n := c.dirty["u"]; n == nil || !n.pureEcho() || n.after != 6 {
-		t.Errorf("a notice queued when the call began: pending %+v, want an echo at 6", n)
+	if n := c.dirty["u"]; n != nil {
+		t.Errorf("a notice sent before the call began was echoed: %+v", n)
 	}
+
+	// A subscriber made during the call: every notice it got went during it.
+	c2 := &client{key: "s", changes: true, legacy: true, uris: map[string]bool{"u": true}, dirty: map[string]*notice{},
+		upTo: map[string]uint64{"u": 6}, sentAt: map[string]uint64{}, wake: make(chan struct{}, 1)}
+	started, mark = r.callStarted("s")
+	r.clients["s"] = c2
+	c2.sendForTest("u", &notice{after: 5, version: 6, events: []wire.SyncEvent{{Version: 6}}})
+	r.callEnded("s", started, mark)
+	if n := c2.dirty["u"]; n == nil || !n.pureEcho() || n.after != 6 {
+		t.Errorf("a notice to a subscriber made during the call: pending %+v, want an echo at 6", n)
+	}
+	r.clients["s"] = c
 
 	// A newer notice on its way makes an echo needless.
 	c.dirty["u"] = &notice{after: 6, version: 7, events: []wire.SyncEvent{{Version: 7}}}
@@ -83,8 +88,7 @@ func TestCallEndEchoesNoticesItCouldHaveDropped(t *testing.T) {
 // echo as a plain notification, and a change joining an echo makes it a
 // notice like any other.
 func TestEchoToAPlainClientIsBare(t *testing.T) {
-	qlen := 0
-	r, c := echoClient(false, &qlen)
+	r, c := echoClient(false)
 	started, mark := r.callStarted("s")
 	c.sendForTest("u", &notice{after: 4, version: 5, bare: true})
 	r.callEnded("s", started, mark)

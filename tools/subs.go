@@ -65,12 +65,11 @@ type client struct {
 	// A legacy session's notices share its queue with whatever else it is
 	// sent, and on streamable HTTP mcp-go's forwarder for a call's response
 	// drops a notification it took from that queue as the call ends. So
-	// notices are counted, and when a call ends every URI whose notice the
-	// call's forwarder could have taken is announced again (callEnded).
-	queued  func() int        // the session queue's length; nil: not a legacy session
-	sends   uint64            // notices sent (echoes aside)
-	emptyAt uint64            // sends when the queue was last seen empty, before a send
-	sentAt  map[string]uint64 // per URI: sends when its last notice went
+	// notices are counted, and when a call ends every URI a notice went for
+	// while it ran is announced again (callEnded).
+	legacy bool              // a legacy session (by id), not a listen stream
+	sends  uint64            // notices sent (echoes aside)
+	sentAt map[string]uint64 // per URI: sends when its last notice went
 }
 
 // notice is a client's pending update of one URI: the URI's changes after
@@ -320,9 +319,7 @@ func (r *registry) add(key any, changes bool, send func(uri, changes string) err
 		if c == nil {
 			c = &client{key: key, send: send, changes: changes, uris: map[string]bool{}, dirty: map[string]*notice{},
 				upTo: map[string]uint64{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), sentAt: map[string]uint64{}}
-			if id, legacy := key.(string); legacy {
-				c.queued = func() int { return r.queueLen(id) }
-			}
+			_, c.legacy = key.(string)
 			r.clients[key] = c
 			go r.deliver(c)
 		}
@@ -607,7 +604,6 @@ func (r *registry) deliver(c *client) {
 			if n.version == 0 && len(n.events) == 0 && !n.bare {
 				continue // only changes from before the subscription
 			}
-			c.beforeSend()
 			err := c.send(uri, n.payload())
 			if err == nil {
 				c.sent(uri, n)
@@ -630,23 +626,9 @@ func (r *registry) deliver(c *client) {
 	}
 }
 
-// beforeSend notes, for a legacy session, that every notice sent so far
-// has left its queue if the queue is empty now.
-func (c *client) beforeSend() {
-	if c.queued == nil {
-		return
-	}
-	empty := c.queued() == 0
-	c.mu.Lock()
-	if empty {
-		c.emptyAt = c.sends
-	}
-	c.mu.Unlock()
-}
-
 // sent counts a legacy session's notice of uri, unless it was a pure echo.
 func (c *client) sent(uri string, n *notice) {
-	if c.queued == nil || n.pureEcho() {
+	if !c.legacy || n.pureEcho() {
 		return
 	}
 	c.mu.Lock()
@@ -657,36 +639,24 @@ func (c *client) sent(uri string, n *notice) {
 	c.mu.Unlock()
 }
 
-// queueLen is the length of the notification queue of the session
-// registered as id (0 when there is none).
-func (r *registry) queueLen(id string) int {
-	if v, ok := r.sessions.Load(id); ok {
-		return len(v.(server.ClientSession).NotificationChannel())
-	}
-	return 0
-}
-
 // callStarted is told that a call of legacy session id begins whose
 // response may carry notifications. It returns the session's subscriber (or
-// nil) and a mark for callEnded: a notice sent after the mark may be taken
-// by the call's forwarder. Every one sent before it has left the queue:
-// the queue is empty now, or was when the notice after it went.
+// nil) and a mark for callEnded: notices sent after it went while the call
+// ran. A notice still queued when the call began could be taken by its
+// forwarder too; it is not counted, since it would have to stay queued
+// until the call's very end, and counting it re-announced URIs to sessions
+// making calls back to back (each call's echo still queued when the next
+// began).
 func (r *registry) callStarted(id string) (*client, uint64) {
 	r.mu.Lock()
 	c := r.clients[id]
 	r.mu.Unlock()
-	if c == nil || c.queued == nil {
+	if c == nil || !c.legacy {
 		return nil, 0
 	}
-	// Counts first, then the queue: a notice sent in between is after the
-	// mark whichever it gets.
 	c.mu.Lock()
-	sends, emptyAt := c.sends, c.emptyAt
-	c.mu.Unlock()
-	if c.queued() == 0 {
-		return c, sends
-	}
-	return c, emptyAt
+	defer c.mu.Unlock()
+	return c, c.sends
 }
 
 // callEnded is told that the call callStarted returned started and mark for
@@ -699,7 +669,7 @@ func (r *registry) callEnded(id string, started *client, mark uint64) {
 	r.mu.Lock()
 	c := r.clients[id]
 	r.mu.Unlock()
-	if c == nil || c.queued == nil {
+	if c == nil || !c.legacy {
 		return
 	}
 	if c != started {
