@@ -2,6 +2,7 @@ package tools
 
 import (
 	"testing"
+	"time"
 
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
@@ -99,5 +100,36 @@ func TestEchoToAPlainClientIsBare(t *testing.T) {
 	c.note("u", 6, nil, true)
 	if n.pureEcho() {
 		t.Errorf("a change joined the echo but it still reads as one: %+v", n)
+	}
+}
+
+// TestEchoCoversNoticesJustAfterTheCall: mcp-go does not wait for a call's
+// forwarder to exit, and one that was busy may take and drop one more
+// notification on its way out; so callEnded looks echoDelay after the end,
+// and a notice sent in between is echoed too (found in review).
+func TestEchoCoversNoticesJustAfterTheCall(t *testing.T) {
+	r, c := echoClient(true)
+	r.echoDelay = 20 * time.Millisecond
+	started, mark := r.callStarted("s")
+	r.callEnded("s", started, mark)
+	c.mu.Lock()
+	c.upTo["u"] = 6
+	c.mu.Unlock()
+	c.sendForTest("u", &notice{after: 5, version: 6, events: []wire.SyncEvent{{Version: 6}}})
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c.mu.Lock()
+		n := c.dirty["u"]
+		c.mu.Unlock()
+		if n != nil {
+			if !n.pureEcho() || n.after != 6 {
+				t.Fatalf("pending %+v, want an echo at 6", n)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a notice sent just after the call ended was not echoed")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -35,6 +35,9 @@ type registry struct {
 	mcp   *server.MCPServer
 	log   *slog.Logger
 	retry time.Duration
+	// echoDelay is how long after a legacy call ends callEnded looks for
+	// notices to echo (see there); 0 looks at once (tests).
+	echoDelay time.Duration
 
 	// sessions are the registered sessions by id: a legacy subscriber's
 	// notifications go to the one registered under its id when sent, as
@@ -168,7 +171,7 @@ type watcher struct {
 }
 
 func newRegistry(eng *backend.Engine, log *slog.Logger, retry time.Duration) *registry {
-	return &registry{eng: eng, log: log, retry: retry,
+	return &registry{eng: eng, log: log, retry: retry, echoDelay: 5 * time.Millisecond,
 		clients: map[any]*client{}, byURI: map[string]map[*client]bool{}, watchers: map[string]*watcher{}}
 }
 
@@ -663,8 +666,11 @@ func (r *registry) callStarted(id string) (*client, uint64) {
 // has ended: its forwarder may have dropped one notice sent after mark, so
 // each URI such a notice went for is announced again, by an echo that
 // continues from where its notices reached (a bare notification to a client
-// that takes no changes). An echo's own loss goes unrepaired: it only
-// mattered if the notice before it was lost too.
+// that takes no changes). It looks echoDelay after the end: mcp-go does not
+// wait for the forwarder to exit, and one that was busy may take, and drop,
+// one more notification on its way out, so notices sent just after the call
+// are at risk too, and an echo sent at once would be. An echo's own loss goes
+// unrepaired: it only mattered if the notice before it was lost too.
 func (r *registry) callEnded(id string, started *client, mark uint64) {
 	r.mu.Lock()
 	c := r.clients[id]
@@ -675,6 +681,15 @@ func (r *registry) callEnded(id string, started *client, mark uint64) {
 	if c != started {
 		mark = 0 // subscribed during the call: any of its notices
 	}
+	if r.echoDelay <= 0 {
+		r.echo(c, mark)
+		return
+	}
+	time.AfterFunc(r.echoDelay, func() { r.echo(c, mark) })
+}
+
+// echo queues an echo for every URI of c a notice went for after mark.
+func (r *registry) echo(c *client, mark uint64) {
 	echoed := false
 	c.mu.Lock()
 	for uri, at := range c.sentAt {

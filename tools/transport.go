@@ -198,8 +198,9 @@ func addNotificationMeta(body []byte, version string) []byte {
 // context, so that reporter.settle can see when one of its markers has been
 // written on this response (see settle for why only legacy ones), and tells
 // subs when the call starts and ends (see registry.callEnded). A response
-// that cannot stream (no http.Flusher) is passed through as is: it carries
-// no notifications, and mcp-go decides that by asking for one.
+// that cannot stream (no http.Flusher; net/http's always can) is passed
+// through as is: mcp-go drops every notification it takes for such a call,
+// which no marker or echo can help.
 func withReplyWatch(next http.Handler, subs *registry) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, ok := w.(http.Flusher)
