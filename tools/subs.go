@@ -682,14 +682,14 @@ func (r *registry) callEnded(id string, started *client, mark uint64) {
 		mark = 0 // subscribed during the call: any of its notices
 	}
 	if r.echoDelay <= 0 {
-		r.echo(c, mark)
+		c.echoAfter(mark)
 		return
 	}
-	time.AfterFunc(r.echoDelay, func() { r.echo(c, mark) })
+	time.AfterFunc(r.echoDelay, func() { c.echoAfter(mark) })
 }
 
-// echo queues an echo for every URI of c a notice went for after mark.
-func (r *registry) echo(c *client, mark uint64) {
+// echoAfter queues an echo for every URI a notice went for after mark.
+func (c *client) echoAfter(mark uint64) {
 	echoed := false
 	c.mu.Lock()
 	for uri, at := range c.sentAt {

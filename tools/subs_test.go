@@ -186,6 +186,47 @@ func TestSubscriptionsEndWithSession(t *testing.T) {
 	}
 }
 
+// wantsChanges is the client option that declares wire.ChangesMetaKey.
+func wantsChanges() client.ClientOption {
+	return client.WithClientCapabilities(mcp.ClientCapabilities{Experimental: map[string]any{wire.ChangesMetaKey: map[string]any{}}})
+}
+
+// carried is an update notification as a client that takes changes sees
+// it: its URI, and the wire.ChangeNotice in its _meta unless it is bare.
+type carried struct {
+	uri string
+	wire.ChangeNotice
+	bare bool
+}
+
+// carriedNotices decodes every update notification n took.
+func carriedNotices(t *testing.T, n *notes) []carried {
+	t.Helper()
+	var out []carried
+	for _, x := range n.byMethod("notifications/resources/updated") {
+		uri, _ := x.Params.AdditionalFields["uri"].(string)
+		no := carried{uri: uri}
+		raw, ok := x.Params.Meta[wire.ChangesMetaKey].(string)
+		if !ok {
+			no.bare = true
+		} else if err := json.Unmarshal([]byte(raw), &no.ChangeNotice); err != nil {
+			t.Fatalf("notice for %s: %v in %s", uri, err, raw)
+		}
+		out = append(out, no)
+	}
+	return out
+}
+
+// reached reports whether a notice of uri that n took reached version v.
+func reached(t *testing.T, n *notes, uri string, v uint64) bool {
+	for _, no := range carriedNotices(t, n) {
+		if no.uri == uri && no.Version >= v {
+			return true
+		}
+	}
+	return false
+}
+
 // TestOwnWritesAreAnnounced: a subscriber that makes the writes itself
 // hears of the last one. On 2025-11-25 streamable HTTP, mcp-go v1.2.1's
 // forwarder for a call's response drops a notification it took from the
@@ -196,7 +237,7 @@ func TestSubscriptionsEndWithSession(t *testing.T) {
 func TestOwnWritesAreAnnounced(t *testing.T) {
 	a := newApp(t)
 	_, base := serveHTTP(t, a, tools.HTTPOptions{})
-	wants := client.WithClientCapabilities(mcp.ClientCapabilities{Experimental: map[string]any{wire.ChangesMetaKey: map[string]any{}}})
+	wants := wantsChanges()
 	for _, e := range eras {
 		t.Run(e.name, func(t *testing.T) {
 			c, n := connect(t, base, e, nil, wants)
@@ -209,24 +250,13 @@ func TestOwnWritesAreAnnounced(t *testing.T) {
 					t.Fatal(text(res))
 				}
 				final := a.eng.Version()
-				if !waitFor(3*time.Second, func() bool {
-					for _, x := range n.byMethod("notifications/resources/updated") {
-						var no wire.ChangeNotice
-						raw, _ := x.Params.Meta[wire.ChangesMetaKey].(string)
-						if x.Params.AdditionalFields["uri"] == row && json.Unmarshal([]byte(raw), &no) == nil && no.Version >= final {
-							return true
-						}
-					}
-					return false
-				}) {
+				if !waitFor(3*time.Second, func() bool { return reached(t, n, row, final) }) {
 					t.Fatalf("write %d: no notice of %s reached version %d", i, row, final)
 				}
 			}
 			echoes := 0
-			for _, x := range n.byMethod("notifications/resources/updated") {
-				var no wire.ChangeNotice
-				raw, _ := x.Params.Meta[wire.ChangesMetaKey].(string)
-				if json.Unmarshal([]byte(raw), &no) == nil && no.After == no.Version && len(no.Events) == 0 {
+			for _, no := range carriedNotices(t, n) {
+				if !no.bare && no.After == no.Version && len(no.Events) == 0 {
 					echoes++
 				}
 			}
@@ -250,7 +280,7 @@ func TestOwnWritesAreAnnounced(t *testing.T) {
 func TestUpdateNotificationsCarryChanges(t *testing.T) {
 	a := newApp(t)
 	_, base := serveHTTP(t, a, tools.HTTPOptions{})
-	wants := client.WithClientCapabilities(mcp.ClientCapabilities{Experimental: map[string]any{wire.ChangesMetaKey: map[string]any{}}})
+	wants := wantsChanges()
 	for _, e := range eras {
 		t.Run(e.name, func(t *testing.T) {
 			c, n := connect(t, base, e, nil, wants)
@@ -274,40 +304,12 @@ func TestUpdateNotificationsCarryChanges(t *testing.T) {
 				t.Fatal(text(res))
 			}
 			final := a.eng.Version()
-			type notice struct {
-				uri string
-				wire.ChangeNotice
-				bare bool
-			}
-			notices := func() []notice {
-				var out []notice
-				for _, x := range n.byMethod("notifications/resources/updated") {
-					uri, _ := x.Params.AdditionalFields["uri"].(string)
-					no := notice{uri: uri}
-					raw, ok := x.Params.Meta[wire.ChangesMetaKey].(string)
-					if !ok {
-						no.bare = true
-					} else if err := json.Unmarshal([]byte(raw), &no.ChangeNotice); err != nil {
-						t.Fatalf("notice for %s: %v in %s", uri, err, raw)
-					}
-					out = append(out, no)
-				}
-				return out
-			}
-			reached := func(uri string) bool {
-				for _, no := range notices() {
-					if no.uri == uri && no.Version >= final {
-						return true
-					}
-				}
-				return false
-			}
-			if !waitFor(3*time.Second, func() bool { return reached(row) && reached(table) }) {
+			if !waitFor(3*time.Second, func() bool { return reached(t, n, row, final) && reached(t, n, table, final) }) {
 				t.Fatalf("no notice reached version %d for both URIs", final)
 			}
 			for _, uri := range []string{row, table} {
-				var mine []notice
-				for _, no := range notices() {
+				var mine []carried
+				for _, no := range carriedNotices(t, n) {
 					if no.uri == uri {
 						mine = append(mine, no)
 					}
@@ -316,7 +318,7 @@ func TestUpdateNotificationsCarryChanges(t *testing.T) {
 				// on a call's response stream as well as on its GET stream, so
 				// they can arrive out of order: the client sorts that out with
 				// After, and so does this test.
-				slices.SortStableFunc(mine, func(x, y notice) int { return cmp.Compare(x.Version, y.Version) })
+				slices.SortStableFunc(mine, func(x, y carried) int { return cmp.Compare(x.Version, y.Version) })
 				var last uint64
 				counts := 0
 				carried := 0
