@@ -33,6 +33,12 @@ type Options struct {
 	// NotifyRetry is how long a subscription waits before retrying an
 	// update a client's full notification queue refused (default 20 ms).
 	NotifyRetry time.Duration
+
+	// MaxSubscriptionsPerSession bounds the resources one session may
+	// subscribe to, and the URIs one subscriptions/listen may name
+	// (default 1,000); beyond it the request fails with an error naming
+	// the limit.
+	MaxSubscriptionsPerSession int
 }
 
 // Server is an engine served over MCP. Serve it with [ServeStdio],
@@ -93,6 +99,9 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	if opts.NotifyRetry <= 0 {
 		opts.NotifyRetry = 20 * time.Millisecond
 	}
+	if opts.MaxSubscriptionsPerSession <= 0 {
+		opts.MaxSubscriptionsPerSession = DefaultMaxSubscriptionsPerSession
+	}
 	s := &Server{eng: eng, log: opts.Logger, opts: opts, calls: newInflight()}
 	sch := eng.Schema()
 	for _, name := range append([]string{toolGetRow, toolListRows, toolGetRun}, syncToolNames...) {
@@ -139,6 +148,8 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	}
 
 	s.subs.hook(hooks)
+	s.limitSubscriptions(hooks, opts.MaxSubscriptionsPerSession)
+	s.answerNotFound(hooks)
 	hooks.AddOnRegisterSession(func(context.Context, server.ClientSession) { s.sessions.Add(1) })
 	hooks.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
 		s.sessions.Add(-1)
