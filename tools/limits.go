@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -18,8 +19,30 @@ const DefaultMaxSubscriptionsPerSession = 1000
 // that would give its session more than max subscriptions, and a
 // subscriptions/listen naming more than max URIs. mcp-go answers a hook's
 // error with -32600 and the error's text.
+//
+// A subscribe let through holds a place until the registry has it (or it
+// failed): SSE handles each message in its own goroutine, so without the
+// reservation a burst could pass the check together and overshoot. It must
+// be called after s.subs.hook, so that the release runs after the add.
 func (s *Server) limitSubscriptions(hooks *server.Hooks, max int) {
-	hooks.AddOnRequestInitialization(func(ctx context.Context, _ any, message any) error {
+	held := &reserved{places: map[reservation]bool{}, count: map[string]int{}}
+	release := func(ctx context.Context, id any) {
+		if sess := server.ClientSessionFromContext(ctx); sess != nil {
+			held.release(sess.SessionID(), id)
+		}
+	}
+	hooks.AddAfterSubscribe(func(ctx context.Context, id any, _ *mcp.SubscribeRequest, _ *mcp.EmptyResult) {
+		release(ctx, id)
+	})
+	hooks.AddOnError(func(ctx context.Context, id any, method mcp.MCPMethod, _ any, _ error) {
+		if method == mcp.MethodResourcesSubscribe {
+			release(ctx, id)
+		}
+	})
+	hooks.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
+		held.drop(sess.SessionID())
+	})
+	hooks.AddOnRequestInitialization(func(ctx context.Context, reqID any, message any) error {
 		raw, ok := message.(json.RawMessage)
 		if !ok || !(bytes.Contains(raw, []byte(`"resources/subscribe"`)) || bytes.Contains(raw, []byte(`"subscriptions/listen"`))) {
 			return nil
@@ -37,7 +60,7 @@ func (s *Server) limitSubscriptions(hooks *server.Hooks, max int) {
 		switch msg.Method {
 		case string(mcp.MethodResourcesSubscribe):
 			sess := server.ClientSessionFromContext(ctx)
-			if sess == nil || !s.subs.full(sess.SessionID(), msg.Params.URI, max) {
+			if sess == nil || held.take(s.subs, sess.SessionID(), reqID, msg.Params.URI, max) {
 				return nil
 			}
 			return fmt.Errorf("this session already holds its maximum of %d resource subscriptions "+
@@ -52,11 +75,77 @@ func (s *Server) limitSubscriptions(hooks *server.Hooks, max int) {
 	})
 }
 
-// full reports whether the legacy session id already holds max
-// subscriptions and uri is not one of them.
-func (r *registry) full(id, uri string, max int) bool {
+// reserved holds the places of subscribes let through and not yet in the
+// registry.
+type reserved struct {
+	mu     sync.Mutex
+	places map[reservation]bool
+	count  map[string]int // places by session
+}
+
+// reservation is one subscribe request: its session and JSON-RPC id.
+type reservation struct{ session, id string }
+
+func keyOf(session string, id any) reservation {
+	return reservation{session, fmt.Sprint(id)}
+}
+
+// take reports whether session may subscribe to uri, holding a place for
+// request id if it takes a new one.
+func (h *reserved) take(r *registry, session string, id any, uri string, max int) bool {
+	n, has := r.holding(session, uri)
+	if has {
+		return true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := keyOf(session, id)
+	if n+h.count[session] >= max && !h.places[k] {
+		return false
+	}
+	if !h.places[k] {
+		h.places[k] = true
+		h.count[session]++
+	}
+	return true
+}
+
+// release frees the place request id of session held, if it held one.
+func (h *reserved) release(session string, id any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if k := keyOf(session, id); h.places[k] {
+		delete(h.places, k)
+		if h.count[k.session]--; h.count[k.session] <= 0 {
+			delete(h.count, k.session)
+		}
+	}
+}
+
+// drop forgets a session's places (one whose request failed before any
+// hook could see it would otherwise stay).
+func (h *reserved) drop(session string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.count[session] == 0 {
+		return
+	}
+	for k := range h.places {
+		if k.session == session {
+			delete(h.places, k)
+		}
+	}
+	delete(h.count, session)
+}
+
+// holding returns how many subscriptions the legacy session id holds and
+// whether uri is one of them.
+func (r *registry) holding(id, uri string) (int, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.clients[id]
-	return c != nil && len(c.uris) >= max && !c.uris[uri]
+	if c == nil {
+		return 0, false
+	}
+	return len(c.uris), c.uris[uri]
 }
