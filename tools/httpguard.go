@@ -154,7 +154,7 @@ func sizeString(n int64) string {
 }
 
 // sessionGate refuses requests that would open a session (a legacy
-// initialize on /mcp, a GET /mcp without a session, GET /sse) while the
+// initialize on /mcp, a GET /mcp without a known session, GET /sse) while the
 // server holds max sessions already, and GET streams beyond perSession on
 // one legacy session. Sessions are counted when mcp-go registers them, so
 // initializes racing each other may overshoot max by as many as race.
@@ -171,8 +171,10 @@ func (g *sessionGate) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(server.HeaderKeySessionID)
 		modern := mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
+		// mcp-go's GET /mcp makes a session of any id it does not know.
+		_, known := g.s.subs.sessions.Load(id)
 		opens := r.URL.Path == PathSSE && r.Method == http.MethodGet ||
-			r.URL.Path == PathStreamable && id == "" && !modern && (r.Method == http.MethodPost || r.Method == http.MethodGet)
+			r.URL.Path == PathStreamable && !modern && (id == "" && r.Method == http.MethodPost || !known && r.Method == http.MethodGet)
 		if opens && g.s.sessions.Load() >= int64(g.max) {
 			w.Header().Set("Retry-After", "30")
 			http.Error(w, fmt.Sprintf("mcp-sync: the server holds its maximum of %d sessions (--max-sessions, HTTPOptions.MaxSessions); "+

@@ -82,6 +82,19 @@ func TestSessionCap(t *testing.T) {
 		t.Errorf("mcp-go client's third initialize: want an error naming the limit, got %v", err)
 	}
 	c.Close()
+	// mcp-go makes a session of a GET stream with an id it does not know.
+	get, _ := http.NewRequest("GET", base+tools.PathStreamable, nil)
+	get.Header.Set("Accept", "text/event-stream")
+	get.Header.Set("Mcp-Session-Id", "made-up")
+	get.Header.Set("MCP-Protocol-Version", "2025-11-25")
+	if resp, err := http.DefaultClient.Do(get); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("a GET stream with a made-up session id past the cap: %s, want 503", resp.Status)
+		}
+	}
 	sse, err := http.Get(base + tools.PathSSE)
 	if err != nil {
 		t.Fatal(err)
