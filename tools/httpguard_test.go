@@ -242,3 +242,21 @@ func TestOpenAddressNeedsToken(t *testing.T) {
 		t.Errorf("127.0.0.1 without a token refused: %v", err)
 	}
 }
+
+// TestBodyLimitDefault: without options the limit is 4 MiB.
+func TestBodyLimitDefault(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	for size, want := range map[int]int{tools.DefaultMaxBodyBytes + 1: http.StatusRequestEntityTooLarge, tools.DefaultMaxBodyBytes: http.StatusBadRequest} {
+		c := rawConn(t, base)
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\nContent-Length: %d\r\n\r\n", tools.PathStreamable, size)
+		go func() { _, _ = c.Write([]byte(strings.Repeat(" ", size))) }()
+		resp, err := readStatus(t, c, 60*time.Second)
+		if err != nil {
+			t.Fatalf("a %d-byte body: no answer (%v)", size, err)
+		}
+		if resp.StatusCode != want {
+			t.Errorf("a %d-byte body (of spaces) with the default limit: status %d, want %d", size, resp.StatusCode, want)
+		}
+	}
+}
