@@ -1,10 +1,12 @@
 package tools_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -332,4 +334,44 @@ func TestDamagedRowReported(t *testing.T) {
 	if _, err := c.ReadResource(context.Background(), mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: wire.TableURI("items")}}); err != nil {
 		t.Errorf("reading the table resource over a damaged row: %v", err)
 	}
+}
+
+// TestResourceNotFoundStdio: over stdio too, a missing row reads as -32002.
+func TestResourceNotFoundStdio(t *testing.T) {
+	a := newApp(t)
+	srv, err := tools.New(a.eng, tools.Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeStdio(ctx, inR, outW) }()
+	defer func() { cancel(); inW.Close(); outR.Close(); <-done }()
+	lines := bufio.NewScanner(outR)
+	lines.Buffer(nil, 1<<20)
+	go func() {
+		fmt.Fprintln(inW, initBody)
+		fmt.Fprintln(inW, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		fmt.Fprintln(inW, `{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"`+wire.RowURI("items", "missing")+`"}}`)
+	}()
+	for lines.Scan() {
+		var msg struct {
+			ID    int `json:"id"`
+			Error *struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(lines.Bytes(), &msg) != nil || msg.ID != 2 {
+			continue
+		}
+		if msg.Error == nil || msg.Error.Code != -32002 || !strings.Contains(msg.Error.Message, `no row "missing"`) {
+			t.Errorf("stdio read of a missing row: %s", lines.Bytes())
+		}
+		return
+	}
+	t.Fatal("no answer to resources/read over stdio")
 }
