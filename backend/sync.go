@@ -50,6 +50,9 @@ func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, na
 	if !ok {
 		return Pushed{}, unknownf("no mutator named %q", name)
 	}
+	if err := e.checkInput("mutator", name, input); err != nil {
+		return Pushed{}, err
+	}
 	info, _ := e.cfg.Schema.Mutator(name)
 	if err := info.Input.Validate(input); err != nil {
 		return Pushed{}, withKind(ErrInvalidInput, "", err)
@@ -86,7 +89,7 @@ func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, na
 		if errors.Is(err, storage.ErrClosed) {
 			return Pushed{}, fmt.Errorf("mutator %s: %w", name, ErrClosed)
 		}
-		return Pushed{}, err
+		return Pushed{}, e.storageFailure("mutator "+name, err)
 	}
 	if dup != nil {
 		return Pushed{Version: dup.Version}, nil
