@@ -51,7 +51,10 @@ var (
 
 // hardApp's job signals started once per attempt in mode "block" and waits
 // for the engine to close.
-type hardApp struct{ started chan string }
+type hardApp struct {
+	started chan string
+	gate    chan struct{} // mode "gate" waits for it
+}
 
 func (a *hardApp) config() backend.Config {
 	return backend.Config{
@@ -96,6 +99,9 @@ func (a *hardApp) job(ctx *backend.ActionCtx, in JobIn) (Note, error) {
 		return Note{}, ctx.Err()
 	case "panic":
 		panic("secret-in-panic sk-12345")
+	case "gate":
+		a.started <- in.ID
+		<-a.gate
 	}
 	return Note{ID: in.ID, Text: "done"}, nil
 }
@@ -120,7 +126,7 @@ func (l *logBuf) String() string {
 
 func openHard(t *testing.T, path string, opts ...func(*backend.Options)) (*backend.Engine, *hardApp, *logBuf) {
 	t.Helper()
-	app := &hardApp{started: make(chan string, 16)}
+	app := &hardApp{started: make(chan string, 16), gate: make(chan struct{})}
 	logs := &logBuf{}
 	opts = append([]func(*backend.Options){func(o *backend.Options) {
 		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -386,5 +392,47 @@ func TestARunThatCannotStartIsRetried(t *testing.T) {
 	run := waitRun(t, e, runs[0])
 	if run.Status != backend.RunSucceeded {
 		t.Errorf("run = %+v, want it started again in-process and succeeded", run)
+	}
+}
+
+// TestAStartCommitThatFailsIsRetried: with the only worker busy, a second
+// run is dispatched and its record damaged before the worker reaches it, so
+// the commit that starts it fails (as on a full disk); once the record is
+// repaired the run starts in the same process.
+func TestAStartCommitThatFailsIsRetried(t *testing.T) {
+	e, app, logs := openHard(t, filepath.Join(t.TempDir(), "h.db"), func(o *backend.Options) { o.Workers = 1 })
+	if _, err := e.Mutate(t.Context(), "startJob", mustJSON(JobIn{ID: "first", Mode: "gate"})); err != nil {
+		t.Fatal(err)
+	}
+	<-app.started // the only worker is busy
+	_, runs, err := e.MutateRuns(t.Context(), "startJob", mustJSON(JobIn{ID: "second"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var good []byte
+	if _, err := e.Store().Update(t.Context(), func(tx *storage.WriteTx) error {
+		good, _, err = tx.Get(backend.RunsTable, runs[0])
+		if err != nil {
+			return err
+		}
+		return tx.Put(backend.RunsTable, runs[0], []byte(`{"damaged":`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	close(app.gate) // the worker now tries to start the damaged run
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "could not start; retrying") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed start was not logged:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := e.Store().Update(t.Context(), func(tx *storage.WriteTx) error {
+		return tx.Put(backend.RunsTable, runs[0], good)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if run := waitRun(t, e, runs[0]); run.Status != backend.RunSucceeded || run.Attempts != 1 {
+		t.Errorf("run = %+v, want it started again in-process and succeeded on attempt 1", run)
 	}
 }
