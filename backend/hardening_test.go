@@ -74,6 +74,9 @@ func (a *hardApp) config() backend.Config {
 				return err
 			}),
 			backend.Mutator(startSec, func(ctx *backend.MutatorCtx, in JobIn) error {
+				if in.Mode == "inflate" { // an enqueued input larger than the call's
+					in.Secret = strings.Repeat(in.Secret, 10)
+				}
 				_, err := ctx.EnqueueAction("secretJob", in)
 				return err
 			}),
@@ -181,6 +184,11 @@ func TestRowAndInputLimits(t *testing.T) {
 		!strings.Contains(err.Error(), "action job") {
 		t.Errorf("an oversize action input: %v", err)
 	}
+	v0 := e.Version()
+	_, err := e.Mutate(t.Context(), "startSecret", mustJSON(JobIn{ID: "i", Mode: "inflate", Secret: strings.Repeat("s", 1000)}))
+	if backend.KindOf(err) != backend.ErrInvalidInput || !strings.Contains(err.Error(), "enqueue secretJob") || e.Version() != v0 {
+		t.Errorf("enqueueing an input over the input limit: %v", err)
+	}
 }
 
 func TestKeysAreBoundedText(t *testing.T) {
@@ -224,6 +232,15 @@ func TestKeysAreBoundedText(t *testing.T) {
 	}
 	if _, _, _, err := e.Scan("notes", backend.ScanOptions{After: long}); backend.KindOf(err) != backend.ErrInvalidInput {
 		t.Errorf("Scan with a long cursor: %v", err)
+	}
+	if _, err := e.Subscribe(storage.Filter{Table: "notes", Key: "a\xffb"}, 0); backend.KindOf(err) != backend.ErrInvalidInput {
+		t.Errorf("Subscribe to an invalid UTF-8 key: %v", err)
+	}
+	if _, err := e.MutateOnce(t.Context(), long, 1, "put", mustJSON(PutIn{Table: "notes", Key: "k", Text: "x"})); backend.KindOf(err) != backend.ErrInvalidInput {
+		t.Errorf("a push with a 2000-byte client id: %v", err)
+	}
+	if _, err := e.ChangesSince(storage.Filter{Table: "notes", Prefix: long}, 0, 10); backend.KindOf(err) != backend.ErrInvalidInput {
+		t.Errorf("ChangesSince with a long prefix: %v", err)
 	}
 }
 

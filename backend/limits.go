@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/mcp-sync/mcp-sync/storage"
 )
 
 // Size limits the engine enforces. Rows and inputs are limited by Options
@@ -82,6 +84,17 @@ func checkScan(table string, o ScanOptions) error {
 		return err
 	}
 	return checkKeyArg(table, "cursor (after)", o.After)
+}
+
+// checkFilter checks a subscription filter's key and prefix.
+func checkFilter(f storage.Filter) error {
+	if err := checkKeyArg(f.Table, "key", f.Key); err != nil {
+		return withKind(ErrInvalidInput, "", err)
+	}
+	if err := checkKeyArg(f.Table, "prefix", f.Prefix); err != nil {
+		return withKind(ErrInvalidInput, "", err)
+	}
+	return nil
 }
 
 // checkRowSize refuses a row value over its table's limit.

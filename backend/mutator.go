@@ -70,6 +70,9 @@ func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("enqueue %s: encode input: %w", name, err)
 	}
+	if err := c.eng.checkInput("action", name, data); err != nil {
+		return "", fmt.Errorf("enqueue %s: %w", name, err)
+	}
 	if err := info.Input.Validate(data); err != nil {
 		return "", withKind(ErrInvalidInput, "enqueue "+name, err)
 	}

@@ -99,6 +99,9 @@ func (e *Engine) Subscribe(f storage.Filter, from uint64) (*storage.Subscription
 	if _, err := e.clientTable(f.Table); err != nil {
 		return nil, err
 	}
+	if err := checkFilter(f); err != nil {
+		return nil, err
+	}
 	return e.store.Subscribe(f, from)
 }
 

@@ -41,6 +41,9 @@ func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, na
 	if clientID == "" || seq == 0 {
 		return Pushed{}, withKind(ErrInvalidInput, "push", errors.New("a pushed mutation needs a client id and a sequence number from 1"))
 	}
+	if err := checkKey("client ids", clientID); err != nil {
+		return Pushed{}, withKind(ErrInvalidInput, "push", err)
+	}
 	if st, err := e.ClientState(clientID); err != nil {
 		return Pushed{}, err
 	} else if seq <= st.Seq {
@@ -165,6 +168,9 @@ func clientState(tx getter, clientID string) (ClientState, error) {
 // far: read a snapshot instead.
 func (e *Engine) ChangesSince(f storage.Filter, after uint64, limit int) ([]storage.Event, error) {
 	if _, err := e.clientTable(f.Table); err != nil {
+		return nil, err
+	}
+	if err := checkFilter(f); err != nil {
 		return nil, err
 	}
 	return e.store.ChangesSince(after, f, limit)

@@ -45,6 +45,17 @@ type Table struct {
 	eng  *Engine // for its limits
 }
 
+// failure classifies a storage error met by op: the table's error (an
+// undeclared name) stays as it is; a storage failure becomes internal, so
+// that a handler returning it shows its caller a reference, not the
+// storage's detail.
+func (t *Table) failure(op string, err error) error {
+	if err == t.err {
+		return err
+	}
+	return t.eng.storageFailure("table "+t.name+": "+op, err)
+}
+
 func (t *Table) read(fn func(r reader) error) error {
 	if t.err != nil {
 		return t.err
@@ -65,7 +76,7 @@ func (t *Table) GetJSON(key string) (json.RawMessage, bool, error) {
 		return err
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("table %s: get %s: %w", t.name, Short(key), err)
+		return nil, false, t.failure("get "+Short(key), err)
 	}
 	return v, ok, nil
 }
@@ -97,7 +108,7 @@ func (t *Table) Scan(o ScanOptions) ([]Row, string, error) {
 		return err
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("table %s: scan: %w", t.name, err)
+		return nil, "", t.failure("scan", err)
 	}
 	rows := make([]Row, len(kvs))
 	for i, kv := range kvs {
@@ -132,7 +143,7 @@ func (t *Table) Set(key string, v any) error {
 		return fmt.Errorf("table %s: set %s: %w", t.name, Short(key), err)
 	}
 	if err := t.w.Put(t.name, key, data); err != nil {
-		return fmt.Errorf("table %s: set %s: %w", t.name, Short(key), err)
+		return t.failure("set "+Short(key), err)
 	}
 	return nil
 }
@@ -149,7 +160,7 @@ func (t *Table) Delete(key string) error {
 		return err
 	}
 	if err := t.w.Delete(t.name, key); err != nil {
-		return fmt.Errorf("table %s: delete %s: %w", t.name, Short(key), err)
+		return t.failure("delete "+Short(key), err)
 	}
 	return nil
 }
