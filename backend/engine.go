@@ -111,7 +111,7 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage)
 func (e *Engine) MutateRuns(ctx context.Context, name string, input json.RawMessage) (uint64, []string, error) {
 	m, ok := e.mutators[name]
 	if !ok {
-		return 0, nil, unknownf("no mutator named %q", name)
+		return 0, nil, unknownf("no mutator named %s", Short(name))
 	}
 	if err := e.checkInput("mutator", name, input); err != nil {
 		return 0, nil, err
@@ -154,7 +154,7 @@ func (e *Engine) MutateIn(ctx context.Context, tx *storage.WriteTx, name string,
 	}
 	m, ok := e.mutators[name]
 	if !ok {
-		return unknownf("no mutator named %q", name)
+		return unknownf("no mutator named %s", Short(name))
 	}
 	if err := e.checkInput("mutator", name, input); err != nil {
 		return err
@@ -207,7 +207,7 @@ func (e *Engine) Act(ctx context.Context, name string, input json.RawMessage) (j
 func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, runID string) (json.RawMessage, error) {
 	a, ok := e.actions[name]
 	if !ok {
-		return nil, unknownf("no action named %q", name)
+		return nil, unknownf("no action named %s", Short(name))
 	}
 	if err := e.checkInput("action", name, input); err != nil {
 		return nil, err

@@ -236,6 +236,16 @@ func TestKeysAreBoundedText(t *testing.T) {
 	if _, err := e.Subscribe(storage.Filter{Table: "notes", Key: "a\xffb"}, 0); backend.KindOf(err) != backend.ErrInvalidInput {
 		t.Errorf("Subscribe to an invalid UTF-8 key: %v", err)
 	}
+	for what, err := range map[string]error{
+		"Mutate":     func() error { _, err := e.Mutate(t.Context(), long, nil); return err }(),
+		"Act":        func() error { _, err := e.Act(t.Context(), long, nil); return err }(),
+		"Get":        func() error { _, _, _, err := e.Get(long, "k"); return err }(),
+		"MutateOnce": func() error { _, err := e.MutateOnce(t.Context(), "c", 1, long, nil); return err }(),
+	} {
+		if backend.KindOf(err) != backend.ErrUnknown || len(err.Error()) > 200 {
+			t.Errorf("%s of a 2000-byte name: %.300v", what, err)
+		}
+	}
 	if _, err := e.MutateOnce(t.Context(), long, 1, "put", mustJSON(PutIn{Table: "notes", Key: "k", Text: "x"})); backend.KindOf(err) != backend.ErrInvalidInput {
 		t.Errorf("a push with a 2000-byte client id: %v", err)
 	}

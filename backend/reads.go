@@ -28,7 +28,7 @@ func (e *Engine) ClientTables() []*schema.TableInfo {
 func (e *Engine) clientTable(name string) (*schema.TableInfo, error) {
 	t, ok := e.cfg.Schema.Table(name)
 	if !ok || t.ServerOnly {
-		return nil, unknownf("no table named %q", name)
+		return nil, unknownf("no table named %s", Short(name))
 	}
 	return t, nil
 }

@@ -51,7 +51,7 @@ func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, na
 	}
 	m, ok := e.mutators[name]
 	if !ok {
-		return Pushed{}, unknownf("no mutator named %q", name)
+		return Pushed{}, unknownf("no mutator named %s", Short(name))
 	}
 	if err := e.checkInput("mutator", name, input); err != nil {
 		return Pushed{}, err
