@@ -40,7 +40,7 @@ func runBin(t *testing.T, timeout time.Duration, args ...string) (code int, stdo
 func TestCLIToolsAndCall(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "cli.db")
 	code, out, errOut := runBin(t, 30*time.Second, "tools", "--data", data)
-	if code != 0 || !strings.Contains(out, "setTodo (idempotent)") || !strings.Contains(out, "input:  {completed*: boolean, id*: string") {
+	if code != 0 || !strings.Contains(out, "setTodo (idempotent)") || !strings.Contains(out, "input:  {completed*: boolean, error: string, id*: string") {
 		t.Fatalf("tools: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = runBin(t, 30*time.Second, "tools", "--json", "--data", data)

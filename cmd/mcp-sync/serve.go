@@ -29,6 +29,7 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 	delay := fs.Duration("ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
 	verbose := fs.Bool("v", false, "log debug detail")
 	startProfile := cpuProfileFlag(fs)
+	limits := addLimitFlags(fs)
 	app := fs.String("app", "todo", "the app to serve: todo; conformance (the fixtures of the MCP conformance suite); bench (what `mcp-sync bench` measures)")
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -85,7 +86,7 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 			Instructions: "A todo list kept in a transactional store. Use setTodo/deleteTodo to change todos, createAndGenerate to have AI write one (it runs after the commit; follow it with get_row or get_run), and list_rows/get_row to read."}
 	}
 	opts.Logger = logger
-	eng, err := backend.Open(cfg, backend.Options{Path: path, Logger: logger})
+	eng, err := backend.Open(cfg, limits.apply(backend.Options{Path: path, Logger: logger}, &opts))
 	if err != nil {
 		return fail("%v", err)
 	}
