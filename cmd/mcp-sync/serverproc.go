@@ -25,8 +25,15 @@ type serverProc struct {
 // startServerProc starts bin with args (a server that logs url=…/mcp on
 // stderr once listening) and waits until it says where it listens.
 func startServerProc(ctx context.Context, bin string, args ...string) (serverProc, error) {
+	return startServerProcEnv(ctx, nil, bin, args...)
+}
+
+// startServerProcEnv is startServerProc with env (NAME=value) added to the
+// child's environment; it overrides the OPENAI_* and MCP_SYNC_TOKEN
+// variables otherwise emptied (exec keeps the last of duplicates).
+func startServerProcEnv(ctx context.Context, env []string, bin string, args ...string) (serverProc, error) {
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=", "MCP_SYNC_TOKEN=")
+	cmd.Env = append(append(os.Environ(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=", "MCP_SYNC_TOKEN="), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return serverProc{}, err

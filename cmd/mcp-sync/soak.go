@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,16 +51,17 @@ func runSoak(ctx context.Context, env *environ, args []string) int {
 			"any unexpected error.\n\n"+
 			"With --idle-sessions N it instead starts `mcp-sync serve --http` as a child\n"+
 			"process, opens N idle HTTP sessions each subscribed to one row, and reports the\n"+
-			"server's resident memory with 0 and with N sessions.")
+			"server's resident memory with 0 and with N sessions."+abuseHelp)
 	duration := fs.Duration("duration", 60*time.Second, "how long the load runs")
 	sessions := fs.Int("sessions", 16, "concurrent client sessions under load")
 	idle := fs.Int("idle-sessions", 0, "measure the server's memory with this many idle subscribed sessions instead of running the load")
 	idleEra := fs.String("idle-era", "legacy", "protocol era of the idle sessions: legacy (2025-11-25: a server session, resources/subscribe, a GET stream) or modern (2026-07-28: a subscriptions/listen stream)")
-	maxRSS := fs.Float64("max-rss-mb", 200, "with --idle-sessions: fail when the server's RSS with the sessions open exceeds this many MB")
-	aiDelay := fs.Duration("ai-delay", 2*time.Millisecond, "pause between chunks of the local AI stream")
+	maxRSS := fs.Float64("max-rss-mb", 0, "fail when the server's RSS exceeds this many MB: with --idle-sessions, with the sessions open (0: 200); with --abuse, its max (0: 300)")
+	aiDelay := fs.Duration("ai-delay", 2*time.Millisecond, "pause between chunks of the local AI stream (with --abuse, unless given: 30ms)")
 	idleTTL := fs.Duration("session-idle-ttl", 0, "the soak server's streamable HTTP session idle TTL (0: the server default, 30 min)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	bin := fs.String("server-binary", "", "with --idle-sessions: the mcp-sync binary to serve with (default: this program)")
+	bin := fs.String("server-binary", "", "with --idle-sessions or --abuse: the mcp-sync binary to serve with (default: this program)")
+	abuse := addAbuseFlags(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -75,12 +77,12 @@ func runSoak(ctx context.Context, env *environ, args []string) int {
 		fmt.Fprintf(env.stderr, "mcp-sync soak: --idle-era %q: want legacy or modern\n", *idleEra)
 		return exitUsage
 	}
+	binary := cmp.Or(*bin, soakServerBinary)
+	if *abuse.on {
+		return abuse.run(ctx, env, fs, binary, *maxRSS, *aiDelay, *asJSON)
+	}
 	if *idle > 0 {
-		binary := *bin
-		if binary == "" {
-			binary = soakServerBinary
-		}
-		return runIdleSessions(ctx, env, *idle, *idleEra == "legacy", binary, *maxRSS, *asJSON)
+		return runIdleSessions(ctx, env, *idle, *idleEra == "legacy", binary, cmp.Or(*maxRSS, 200), *asJSON)
 	}
 	return runSoakLoad(ctx, env, soakConfig{duration: *duration, sessions: *sessions, aiDelay: *aiDelay, idleTTL: *idleTTL}, *asJSON)
 }
