@@ -39,9 +39,9 @@ type abuseConfig struct {
 	Idle           int           `json:"idleConns"`
 	Actions        int           `json:"actions"`
 	Conns          int           `json:"keepAliveConns"`
-	Hold           time.Duration `json:"hold"`
-	Settle         time.Duration `json:"settle"`
-	AIDelay        time.Duration `json:"aiDelay"`
+	Hold           time.Duration `json:"holdNs"`
+	Settle         time.Duration `json:"settleNs"`
+	AIDelay        time.Duration `json:"aiDelayNs"`
 	MaxRSSMB       float64       `json:"maxRSSMB"`
 	Strict         bool          `json:"strict"`
 	ServerArgs     []string      `json:"serverArgs,omitempty"`
@@ -301,8 +301,12 @@ func runAbuse(ctx context.Context, env *environ, cfg abuseConfig, asJSON bool) i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rep.Probes[i] = run()
-			progress("probe done: %s: %s (%.1f s)", rep.Probes[i].Name, rep.Probes[i].Seen, rep.Probes[i].Seconds)
+			p := run()
+			if st, err := soakProcStatus(srv.PID); err == nil {
+				p.ServerRSSMB = st.rssMB
+			}
+			rep.Probes[i] = p
+			progress("probe done: %s: %s (%.1f s; server RSS now %.1f MB)", p.Name, p.Seen, p.Seconds, p.ServerRSSMB)
 		}()
 	}
 	wg.Wait()

@@ -32,6 +32,7 @@ type abuseWriter struct {
 	calls    int
 	failures []string // the first few
 	failed   int
+	lat      []time.Duration // of the acknowledged writes
 }
 
 // abuseNormal is the normal client's figures.
@@ -40,6 +41,9 @@ type abuseNormal struct {
 	Calls    int      `json:"calls"`
 	OK       int      `json:"ok"`
 	Failed   int      `json:"failed"`
+	P50Ms    float64  `json:"p50Ms"` // of the acknowledged writes
+	P99Ms    float64  `json:"p99Ms"`
+	MaxMs    float64  `json:"maxMs"`
 	Failures []string `json:"failures,omitempty"`
 }
 
@@ -65,6 +69,7 @@ func (w *abuseWriter) run(ctx context.Context, limit int, pause time.Duration) {
 			}
 		} else {
 			w.acked[key] = abuseAck{text: text, version: res.Version}
+			w.lat = append(w.lat, time.Since(t0))
 		}
 		w.mu.Unlock()
 		select {
@@ -78,7 +83,8 @@ func (w *abuseWriter) run(ctx context.Context, limit int, pause time.Duration) {
 func (w *abuseWriter) report(era string) abuseNormal {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return abuseNormal{Era: era, Calls: w.calls, OK: len(w.acked), Failed: w.failed, Failures: slices.Clone(w.failures)}
+	return abuseNormal{Era: era, Calls: w.calls, OK: len(w.acked), Failed: w.failed, Failures: slices.Clone(w.failures),
+		P50Ms: percentileMs(w.lat, 0.5), P99Ms: percentileMs(w.lat, 0.99), MaxMs: percentileMs(w.lat, 1)}
 }
 
 // abuseVerify is a check that every acknowledged write is present.

@@ -18,7 +18,7 @@ func printAbuse(w io.Writer, r abuseReport) {
 		if !p.Met {
 			verdict = "NOT MET"
 		}
-		fmt.Fprintf(w, "%s: %d sent in %.1f s\n", p.Name, p.Sent, p.Seconds)
+		fmt.Fprintf(w, "%s: %d sent in %.1f s (server RSS then %.1f MB)\n", p.Name, p.Sent, p.Seconds, p.ServerRSSMB)
 		fmt.Fprintf(w, "  expected: %s: %s\n", p.Expected, verdict)
 		fmt.Fprintf(w, "  seen:     %s\n", p.Seen)
 		for _, o := range p.Outcomes {
@@ -29,8 +29,8 @@ func printAbuse(w io.Writer, r abuseReport) {
 			fmt.Fprintln(w)
 		}
 	}
-	fmt.Fprintf(w, "\nnormal client (%s, setTodo on its own keys throughout): %d calls, %d ok, %d failed\n",
-		r.Normal.Era, r.Normal.Calls, r.Normal.OK, r.Normal.Failed)
+	fmt.Fprintf(w, "\nnormal client (%s, setTodo on its own keys throughout): %d calls, %d ok (p50 %.1f ms, p99 %.1f ms, max %.1f ms), %d failed\n",
+		r.Normal.Era, r.Normal.Calls, r.Normal.OK, r.Normal.P50Ms, r.Normal.P99Ms, r.Normal.MaxMs, r.Normal.Failed)
 	for _, f := range r.Normal.Failures {
 		fmt.Fprintf(w, "  %s\n", f)
 	}

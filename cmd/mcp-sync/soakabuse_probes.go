@@ -29,6 +29,9 @@ type abuseProbe struct {
 	Seen     string         `json:"seen"`
 	Seconds  float64        `json:"seconds"`
 	Outcomes []abuseOutcome `json:"outcomes"`
+	// ServerRSSMB is the server's RSS when the probe ended (the probes run
+	// at once: a hint of which one holds memory, not a measure of it).
+	ServerRSSMB float64 `json:"serverRSSMBAtEnd"`
 }
 
 // abuseBodyParallel is how many oversize bodies are in flight at once: a
@@ -166,10 +169,11 @@ type heldConn struct {
 	conn net.Conn
 	cut  chan struct{} // closed when the server answered or closed it
 	why  string        // how it ended; read after cut is closed
-	at   time.Duration // when, since the probe began
+	at   time.Duration // how long after it was opened
 }
 
-// watchCut reads the connection until the server answers or closes it.
+// watchCut reads the connection until the server answers or closes it;
+// t0 is when the connection was opened.
 func (h *heldConn) watchCut(r *bufio.Reader, t0 time.Time) {
 	defer close(h.cut)
 	resp, err := http.ReadResponse(r, nil)
@@ -179,7 +183,11 @@ func (h *heldConn) watchCut(r *bufio.Reader, t0 time.Time) {
 		h.why = fmt.Sprintf("cut by the server (HTTP %d)", resp.StatusCode)
 		return
 	}
-	h.why = "cut by the server (" + strings.TrimPrefix(transportKind(err), "transport: ") + ")"
+	how := strings.TrimPrefix(transportKind(err), "transport: ")
+	if how == "closed by the server" {
+		how = "connection closed"
+	}
+	h.why = "cut by the server (" + how + ")"
 }
 
 // probeSlowBodies opens cfg.Slow connections that each send a POST's
@@ -235,6 +243,7 @@ func holdConns(ctx context.Context, cfg abuseConfig, addr string, n int, name, e
 			tally.add("could not connect: "+transportKind(err), err.Error())
 			continue
 		}
+		opened := time.Now()
 		r := bufio.NewReader(c)
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		if err := open(c, r); err != nil {
@@ -244,7 +253,7 @@ func holdConns(ctx context.Context, cfg abuseConfig, addr string, n int, name, e
 		}
 		_ = c.SetDeadline(time.Time{})
 		h := &heldConn{conn: c, cut: make(chan struct{})}
-		go h.watchCut(r, t0)
+		go h.watchCut(r, opened)
 		held = append(held, h)
 	}
 	deadline := time.NewTimer(cfg.Hold)
@@ -288,7 +297,7 @@ func holdConns(ctx context.Context, cfg abuseConfig, addr string, n int, name, e
 	p.Seen = fmt.Sprintf("%d of %d cut", len(times), n)
 	if len(times) > 0 {
 		slices.Sort(times)
-		p.Seen += fmt.Sprintf(" after %.1f s (first) / %.1f s (median) / %.1f s (last)",
+		p.Seen += fmt.Sprintf(", %.1f s (first) / %.1f s (median) / %.1f s (last) after they opened",
 			times[0].Seconds(), times[len(times)/2].Seconds(), times[len(times)-1].Seconds())
 	}
 	return p

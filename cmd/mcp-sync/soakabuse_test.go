@@ -3,12 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
 // TestAbuseSmoke runs the abuse phase with small numbers against a real
@@ -156,6 +161,71 @@ func TestAbuseUsage(t *testing.T) {
 	for _, args := range [][]string{{"--abuse", "--abuse-sessions", "-1"}, {"--abuse", "--abuse-hold", "0s"}} {
 		if code, _, _ := runSoakCmd(t, 10*time.Second, args...); code != exitUsage {
 			t.Errorf("%q exited %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+// TestAbuseProbesSeeLimits: against an HTTP server that has the limits the
+// issue asks for (a body limit answered 413 without reading the rest, a
+// body read deadline, an idle timeout), the body, slow-body and idle probes
+// report their expectations met, so a server that gains them will pass.
+func TestAbuseProbesSeeLimits(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4096)); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				http.Error(w, "body over the limit", http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "body too slow", http.StatusRequestTimeout)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	addr := ln.Addr().String()
+	cfg := abuseConfig{Bodies: 4, BodyBytes: 64 << 20, Slow: 3, Idle: 3, Hold: 30 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, p := range []abuseProbe{probeBodies(ctx, cfg, addr, "/mcp", "bodies"), probeSlowBodies(ctx, cfg, addr), probeIdleConns(ctx, cfg, addr)} {
+		t.Logf("%s: %s %+v", p.Name, p.Seen, p.Outcomes)
+		if !p.Met {
+			t.Errorf("probe %s against a server with the limit: not met; seen %s, outcomes %+v", p.Name, p.Seen, p.Outcomes)
+		}
+		if p.Name == "bodies" && strings.HasPrefix(p.Seen, "at most 64.0 of") {
+			t.Errorf("the body probe wrote whole bodies before the 413: %s", p.Seen)
+		}
+	}
+}
+
+// TestAbuseRPCKind: answers are classified by HTTP status, JSON-RPC code
+// (in JSON or an SSE stream) and the tool error kind in the result's _meta.
+func TestAbuseRPCKind(t *testing.T) {
+	cases := []struct {
+		status int
+		ct     string
+		body   string
+		want   string
+	}{
+		{503, "text/plain", "too many sessions", "HTTP 503"},
+		{200, "application/json", `{"jsonrpc":"2.0","id":1,"result":{}}`, "ok"},
+		{202, "", "", "ok (HTTP 202)"},
+		{200, "application/json", `{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"limit"}}`, "JSON-RPC -32000"},
+		{200, "text/event-stream", "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-32602,\"message\":\"x\"}}\n\n", "JSON-RPC -32602"},
+		{200, "application/json", `{"jsonrpc":"2.0","id":1,"result":{"isError":true,"content":[{"type":"text","text":"busy"}],"_meta":{"` + wire.ErrorMetaKey + `":{"kind":"busy"}}}}`, "tool error: busy"},
+		{200, "application/json", `not json`, "HTTP 200, not a JSON-RPC response"},
+	}
+	for _, c := range cases {
+		if got, _ := rpcKind(c.status, c.ct, []byte(c.body)); got != c.want {
+			t.Errorf("rpcKind(%d, %q, %q) = %q, want %q", c.status, c.ct, c.body, got, c.want)
 		}
 	}
 }
