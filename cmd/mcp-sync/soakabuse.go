@@ -29,6 +29,10 @@ import (
 // after the settle wait (a timer's or the runtime's descriptors).
 const abuseFDSlack = 3
 
+// abuseProbeLimit (plus the hold) is the most time a probe may take; what
+// it had not sent by then is reported as not sent.
+const abuseProbeLimit = 5 * time.Minute
+
 // abuseConfig is the phase's sizes and expectations.
 type abuseConfig struct {
 	Bodies         int           `json:"bodies"` // per endpoint
@@ -152,6 +156,7 @@ type abuseReport struct {
 	Probes         []abuseProbe  `json:"probes"`
 	Normal         abuseNormal   `json:"normalClient"`
 	Verify         []abuseVerify `json:"verify"`
+	ServerLog      abuseLog      `json:"serverLog"`
 	Unmet          []string      `json:"unmetExpectations,omitempty"`
 	Problems       []string      `json:"problems,omitempty"`
 	Pass           bool          `json:"pass"`
@@ -284,16 +289,19 @@ func runAbuse(ctx context.Context, env *environ, cfg abuseConfig, asJSON bool) i
 
 	progress("probes started while the normal client writes: %d+%d oversize bodies of %d MB, %d sessions, %d subscriptions, %d slow and %d idle connections (held up to %s), %d action calls",
 		cfg.Bodies, cfg.Bodies, cfg.BodyBytes>>20, cfg.Sessions, cfg.Subs, cfg.Slow, cfg.Idle, cfg.Hold, cfg.Actions)
+	// Each probe is bounded in time as well as count.
+	pctx, cancelProbes := context.WithTimeout(ctx, cfg.Hold+abuseProbeLimit)
+	defer cancelProbes()
 	probes := []func() abuseProbe{
-		func() abuseProbe { return probeBodies(ctx, cfg, addr, "/mcp", "oversize bodies to /mcp") },
+		func() abuseProbe { return probeBodies(pctx, cfg, addr, "/mcp", "oversize bodies to /mcp") },
 		func() abuseProbe {
-			return probeBodies(ctx, cfg, addr, msgPath, "oversize bodies to /message (an SSE session)")
+			return probeBodies(pctx, cfg, addr, msgPath, "oversize bodies to /message (an SSE session)")
 		},
-		func() abuseProbe { return probeSessions(ctx, cfg, rpc) },
-		func() abuseProbe { return probeSubscriptions(ctx, cfg, rpc, subSession) },
-		func() abuseProbe { return probeSlowBodies(ctx, cfg, addr) },
-		func() abuseProbe { return probeIdleConns(ctx, cfg, addr) },
-		func() abuseProbe { return probeActions(ctx, cfg, actionConns, gauge) },
+		func() abuseProbe { return probeSessions(pctx, cfg, rpc) },
+		func() abuseProbe { return probeSubscriptions(pctx, cfg, rpc, subSession) },
+		func() abuseProbe { return probeSlowBodies(pctx, cfg, addr) },
+		func() abuseProbe { return probeIdleConns(pctx, cfg, addr) },
+		func() abuseProbe { return probeActions(pctx, cfg, actionConns, gauge) },
 	}
 	rep.Probes = make([]abuseProbe, len(probes))
 	var wg sync.WaitGroup
@@ -356,6 +364,7 @@ func runAbuse(ctx context.Context, env *environ, cfg abuseConfig, asJSON bool) i
 	progress("restarting the server on the same file")
 	srv.Stop()
 	stopped = true
+	rep.ServerLog = scanServerLog(srv.Logs())
 	if srv2, err := startServer(); err != nil {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("restarting the server on the same file: %v", err))
 	} else {
@@ -375,47 +384,6 @@ func runAbuse(ctx context.Context, env *environ, cfg abuseConfig, asJSON bool) i
 		return exitFail
 	}
 	return exitOK
-}
-
-// judgeAbuse fills the report's problems, unmet expectations and verdict.
-func judgeAbuse(rep *abuseReport, interrupted bool) {
-	cfg := rep.Config
-	if interrupted {
-		rep.Problems = append(rep.Problems, "interrupted")
-	}
-	if rep.MaxRSSMB > cfg.MaxRSSMB {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("the server's max RSS was %.1f MB, over --max-rss-mb %.0f", rep.MaxRSSMB, cfg.MaxRSSMB))
-	}
-	if rep.FDsEnd > rep.FDsStart+abuseFDSlack {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("the server holds %d open files %s after the probes, %d at the start (slack %d)",
-			rep.FDsEnd, rep.SettleWait, rep.FDsStart, abuseFDSlack))
-	}
-	if rep.Normal.Failed > 0 {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("%d of the normal client's %d calls failed", rep.Normal.Failed, rep.Normal.Calls))
-	}
-	if rep.Normal.OK == 0 {
-		rep.Problems = append(rep.Problems, "the normal client made no acknowledged write")
-	}
-	for _, v := range rep.Verify {
-		switch {
-		case v.Error != "":
-			rep.Problems = append(rep.Problems, fmt.Sprintf("reading the acknowledged writes back (%s): %s", v.When, v.Error))
-		case v.Missing > 0:
-			rep.Problems = append(rep.Problems, fmt.Sprintf("%d of %d acknowledged writes missing or changed (%s)", v.Missing, v.Acked, v.When))
-		}
-	}
-	if len(rep.Verify) < 2 && len(rep.Problems) == 0 {
-		rep.Problems = append(rep.Problems, "the writes were not read back after a restart")
-	}
-	for _, p := range rep.Probes {
-		if !p.Met {
-			rep.Unmet = append(rep.Unmet, fmt.Sprintf("%s: expected %s; seen %s", p.Name, p.Expected, p.Seen))
-		}
-	}
-	if cfg.Strict && len(rep.Unmet) > 0 {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("%d probe expectations not met (--abuse-strict)", len(rep.Unmet)))
-	}
-	rep.Pass = len(rep.Problems) == 0
 }
 
 // startAbuseAI serves the local AI stream on 127.0.0.1, counted by gauge,

@@ -55,6 +55,10 @@ func probeBodies(ctx context.Context, cfg abuseConfig, addr, path, name string) 
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				tally.add("not sent: the probe's time ran out", "")
+				return
+			}
 			announce := i%2 == 0
 			mode := "chunked"
 			if announce {
@@ -90,8 +94,12 @@ func probeSessions(ctx context.Context, cfg abuseConfig, rpc *abuseRPC) abusePro
 			defer wg.Done()
 			for {
 				i := int(next.Add(1))
-				if i > cfg.Sessions || ctx.Err() != nil {
+				if i > cfg.Sessions {
 					return
+				}
+				if ctx.Err() != nil {
+					tally.add("not sent: the probe's time ran out", "")
+					continue
 				}
 				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				kind, sample, session := rpc.post(rctx, "", initializeMsg(i))
@@ -137,8 +145,12 @@ func probeSubscriptions(ctx context.Context, cfg abuseConfig, rpc *abuseRPC, ses
 			defer wg.Done()
 			for {
 				i := int(next.Add(1))
-				if i > cfg.Subs || ctx.Err() != nil {
+				if i > cfg.Subs {
 					return
+				}
+				if ctx.Err() != nil {
+					tally.add("not sent: the probe's time ran out", "")
+					continue
 				}
 				uri := wire.RowURI(todo.Todos.Name(), fmt.Sprintf("abuse-sub-%05d", i))
 				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -230,32 +242,51 @@ func holdConns(ctx context.Context, cfg abuseConfig, addr string, n int, name, e
 	open func(net.Conn, *bufio.Reader) error, tick func(net.Conn) error) abuseProbe {
 	t0 := time.Now()
 	tally := newAbuseTally()
-	var held []*heldConn
-	var d net.Dialer
+	var (
+		held []*heldConn
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 32)
+		d    net.Dialer
+	)
+	// Opening is bounded by the hold too: a server that stops accepting
+	// must not stretch the probe to n times a dial's timeout.
+	octx, cancel := context.WithTimeout(ctx, cfg.Hold)
+	defer cancel()
 	for range n {
-		if ctx.Err() != nil {
-			break
-		}
-		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err := d.DialContext(dctx, "tcp", addr)
-		cancel()
-		if err != nil {
-			tally.add("could not connect: "+transportKind(err), err.Error())
-			continue
-		}
-		opened := time.Now()
-		r := bufio.NewReader(c)
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		if err := open(c, r); err != nil {
-			tally.add("failed to start: "+transportKind(err), err.Error())
-			c.Close()
-			continue
-		}
-		_ = c.SetDeadline(time.Time{})
-		h := &heldConn{conn: c, cut: make(chan struct{})}
-		go h.watchCut(r, opened)
-		held = append(held, h)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if octx.Err() != nil {
+				tally.add("not opened: the probe's time ran out", "")
+				return
+			}
+			dctx, cancel := context.WithTimeout(octx, 10*time.Second)
+			c, err := d.DialContext(dctx, "tcp", addr)
+			cancel()
+			if err != nil {
+				tally.add("could not connect: "+transportKind(err), err.Error())
+				return
+			}
+			opened := time.Now()
+			r := bufio.NewReader(c)
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if err := open(c, r); err != nil {
+				tally.add("failed to start: "+transportKind(err), err.Error())
+				c.Close()
+				return
+			}
+			_ = c.SetDeadline(time.Time{})
+			h := &heldConn{conn: c, cut: make(chan struct{})}
+			go h.watchCut(r, opened)
+			mu.Lock()
+			held = append(held, h)
+			mu.Unlock()
+		}()
 	}
+	wg.Wait()
 	deadline := time.NewTimer(cfg.Hold)
 	defer deadline.Stop()
 	ticker := time.NewTicker(2 * time.Second)

@@ -144,6 +144,7 @@ func TestAbuseJudge(t *testing.T) {
 		{"a write lost after the restart", func(r *abuseReport) { r.Verify[1].Present, r.Verify[1].Missing = 4, 1 }, false},
 		{"the check failed", func(r *abuseReport) { r.Verify[0].Error = "list_rows: boom" }, false},
 		{"no restart check", func(r *abuseReport) { r.Verify = r.Verify[:1] }, false},
+		{"the server panicked", func(r *abuseReport) { r.ServerLog.Panicked = true }, false},
 		{"an unmet expectation", func(r *abuseReport) { r.Probes[0].Met = false }, true},
 		{"an unmet expectation, strict", func(r *abuseReport) { r.Probes[0].Met = false; r.Config.Strict = true }, false},
 	}
@@ -154,6 +155,16 @@ func TestAbuseJudge(t *testing.T) {
 		if r.Pass != c.pass {
 			t.Errorf("%s: pass %v, want %v (problems %q)", c.name, r.Pass, c.pass, r.Problems)
 		}
+	}
+}
+
+// TestAbuseServerLog: warnings, errors and a panic in the child's stderr
+// are counted and sampled.
+func TestAbuseServerLog(t *testing.T) {
+	l := scanServerLog("time=x level=INFO msg=up\ntime=x level=WARN msg=slow\ntime=x level=WARN msg=slow\n" +
+		"time=x level=ERROR msg=boom\npanic: runtime error: index out of range\n\ngoroutine 1 [running]:\n")
+	if l.Warnings != 2 || l.Errors != 1 || !l.Panicked || len(l.Samples) != 3 {
+		t.Errorf("scanServerLog: %+v; want 2 warnings, 1 error, a panic and 3 samples", l)
 	}
 }
 
