@@ -67,7 +67,7 @@ type abuseFlags struct {
 
 func addAbuseFlags(fs *flag.FlagSet) *abuseFlags {
 	return &abuseFlags{
-		on:          fs.Bool("abuse", false, "run the abuse phase against a child `mcp-sync serve --http` instead of the load (see above)"),
+		on:          fs.Bool("abuse", false, "run the abuse phase against a child mcp-sync serve --http instead of the load (see above)"),
 		bodies:      fs.Int("abuse-bodies", 20, "with --abuse: oversize POST bodies sent to /mcp and again to /message"),
 		bodyMB:      fs.Int("abuse-body-mb", 100, "with --abuse: size of each oversize body, MB"),
 		sessions:    fs.Int("abuse-sessions", 20000, "with --abuse: legacy sessions opened (initialize) and never closed"),
@@ -82,7 +82,7 @@ func addAbuseFlags(fs *flag.FlagSet) *abuseFlags {
 		hold:        fs.Duration("abuse-hold", 150*time.Second, "with --abuse: how long slow and idle connections wait to be cut by the server"),
 		settle:      fs.Duration("abuse-settle", 30*time.Second, "with --abuse: how long the server may take to return to its starting open files"),
 		strict:      fs.Bool("abuse-strict", false, "with --abuse: also exit 1 when a probe's expectation is not met"),
-		serverArgs:  fs.String("abuse-server-args", "", "with --abuse: extra flags for the child `mcp-sync serve`, space-separated (e.g. its limits)"),
+		serverArgs:  fs.String("abuse-server-args", "", "with --abuse: extra flags for the child mcp-sync serve, space-separated (e.g. its limit flags)"),
 	}
 }
 
