@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,8 +180,9 @@ func TestAbuseUsage(t *testing.T) {
 
 // TestAbuseProbesSeeLimits: against an HTTP server that has the limits the
 // issue asks for (a body limit answered 413 without reading the rest, a
-// body read deadline, an idle timeout), the body, slow-body and idle probes
-// report their expectations met, so a server that gains them will pass.
+// body read deadline, an idle timeout, caps on sessions and subscriptions),
+// the probes report their expectations met, so a server that gains them
+// will pass.
 func TestAbuseProbesSeeLimits(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
@@ -195,6 +198,36 @@ func TestAbuseProbesSeeLimits(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusAccepted)
 	})
+	// A JSON-RPC endpoint with a cap of 20 sessions and 5 subscriptions, on
+	// a server of its own without the idle timeout (a POST on a keep-alive
+	// connection the server just closed is not retried).
+	var mu sync.Mutex
+	sessions, subs := 0, 0
+	rpcMux := http.NewServeMux()
+	rpcMux.HandleFunc("/rpc", func(w http.ResponseWriter, r *http.Request) {
+		var msg struct {
+			ID     int    `json:"id"`
+			Method string `json:"method"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&msg)
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch msg.Method {
+		case "initialize":
+			if sessions++; sessions > 20 {
+				http.Error(w, "too many sessions", http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set(headerSessionID, fmt.Sprint(sessions))
+		case "resources/subscribe":
+			if subs++; subs > 5 {
+				fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%d,"error":{"code":-32000,"message":"too many subscriptions"}}`, msg.ID)
+				return
+			}
+		}
+		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%d,"result":{}}`, msg.ID)
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -203,10 +236,21 @@ func TestAbuseProbesSeeLimits(t *testing.T) {
 	go func() { _ = hs.Serve(ln) }()
 	defer hs.Close()
 	addr := ln.Addr().String()
-	cfg := abuseConfig{Bodies: 4, BodyBytes: 64 << 20, Slow: 3, Idle: 3, Hold: 30 * time.Second}
+	rpcLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcSrv := &http.Server{Handler: rpcMux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = rpcSrv.Serve(rpcLn) }()
+	defer rpcSrv.Close()
+	cfg := abuseConfig{Bodies: 4, BodyBytes: 64 << 20, Slow: 3, Idle: 3, Hold: 30 * time.Second, Sessions: 30, Subs: 8, Conns: 2,
+		expectSessions: 20, expectSubs: 5}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, p := range []abuseProbe{probeBodies(ctx, cfg, addr, "/mcp", "bodies"), probeSlowBodies(ctx, cfg, addr), probeIdleConns(ctx, cfg, addr)} {
+	rpc := newAbuseRPC("http://"+rpcLn.Addr().String()+"/rpc", cfg.Conns)
+	defer rpc.close()
+	for _, p := range []abuseProbe{probeBodies(ctx, cfg, addr, "/mcp", "bodies"), probeSlowBodies(ctx, cfg, addr), probeIdleConns(ctx, cfg, addr),
+		probeSessions(ctx, cfg, rpc), probeSubscriptions(ctx, cfg, rpc, "1")} {
 		t.Logf("%s: %s %+v", p.Name, p.Seen, p.Outcomes)
 		if !p.Met {
 			t.Errorf("probe %s against a server with the limit: not met; seen %s, outcomes %+v", p.Name, p.Seen, p.Outcomes)
