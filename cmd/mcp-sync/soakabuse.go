@@ -153,6 +153,7 @@ type abuseReport struct {
 	FDsEnd         int           `json:"fdsEnd"`
 	SettleWait     string        `json:"settleWait"`
 	UpstreamAIPeak int64         `json:"upstreamAIPeak"`
+	ClientMaxRSSMB float64       `json:"clientMaxRSSMB"` // this process's VmHWM: the probes stream, not buffer
 	Probes         []abuseProbe  `json:"probes"`
 	Normal         abuseNormal   `json:"normalClient"`
 	Verify         []abuseVerify `json:"verify"`
@@ -322,6 +323,9 @@ func runAbuse(ctx context.Context, env *environ, cfg abuseConfig, asJSON bool) i
 	writeWG.Wait()
 	rep.Normal = writer.report("legacy (2025-11-25)")
 	rep.UpstreamAIPeak = gauge.peak.Load()
+	if self, err := soakProcStatus(os.Getpid()); err == nil {
+		rep.ClientMaxRSSMB = self.hwmMB
+	}
 	progress("probes done; the normal client made %d calls (%d failed)", rep.Normal.Calls, rep.Normal.Failed)
 
 	// Everything of the probes is closed; then the writes are read back.

@@ -47,6 +47,7 @@ func printAbuse(w io.Writer, r abuseReport) {
 	}
 	fmt.Fprintf(w, "server RSS: %.1f MB at the start, max %.1f MB (VmHWM; limit %.0f), %.1f MB at the end\n",
 		r.StartRSSMB, r.MaxRSSMB, c.MaxRSSMB, r.EndRSSMB)
+	fmt.Fprintf(w, "this process (the probes): max RSS %.1f MB\n", r.ClientMaxRSSMB)
 	fmt.Fprintf(w, "server open files: %d at the start, %d at the peak, %d at the end (after %s; slack %d)\n",
 		r.FDsStart, r.FDsPeak, r.FDsEnd, r.SettleWait, abuseFDSlack)
 	fmt.Fprintf(w, "server log: %d warnings, %d errors\n", r.ServerLog.Warnings, r.ServerLog.Errors)
