@@ -1,0 +1,422 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+)
+
+// bbolt v1.4's on-disk layout (go.etcd.io/bbolt/internal/common). verify
+// reads it with plain reads and bounds checks, never through bbolt's mmap,
+// so that a damaged file gives a problem to report instead of a panic, a
+// fault, or a goroutine bbolt starts at open (to rebuild the free list) that
+// panics beyond anyone's recover.
+const (
+	pageHeaderSize   = 16 // id u64, flags u16, count u16, overflow u32
+	elemSize         = 16 // branch: pos, ksize u32, pgid u64; leaf: flags, pos, ksize, vsize u32
+	bucketHeaderSize = 16 // root pgid u64, sequence u64
+	metaChecksumAt   = 56 // the meta's FNV-64a covers its first 56 bytes
+	boltMagic        = 0xED0CDAED
+	boltVersion      = 2
+	noFreelist       = ^uint64(0)
+
+	flagBranch   = 0x01
+	flagLeaf     = 0x02
+	flagMeta     = 0x04
+	flagFreelist = 0x10
+	leafIsBucket = 0x01
+
+	// maxProblems bounds what one check collects: a file damaged all over
+	// would otherwise report every page.
+	maxProblems = 200
+)
+
+// Problem is one thing wrong with a data file, as [Check] reports it.
+type Problem struct {
+	// Table is the table concerned, or a store bucket in brackets
+	// ("[change log]", "[meta]"); empty for the file as a whole.
+	Table string
+	// Key is the row concerned, if one is.
+	Key string
+	// Page is the bbolt page concerned (0: none).
+	Page uint64
+	// What is wrong.
+	What string
+}
+
+// String names where the problem is and what it is.
+func (p Problem) String() string {
+	var b bytes.Buffer
+	if p.Page != 0 {
+		fmt.Fprintf(&b, "page %d: ", p.Page)
+	}
+	if p.Table != "" {
+		fmt.Fprintf(&b, "table %s: ", p.Table)
+	}
+	if p.Key != "" {
+		fmt.Fprintf(&b, "key %q: ", shortKey(p.Key))
+	}
+	b.WriteString(p.What)
+	return b.String()
+}
+
+// meta is one of the file's two meta pages.
+type meta struct {
+	ok       bool
+	why      string // why it is not ok
+	pageSize uint64
+	root     uint64
+	freelist uint64
+	hwm      uint64 // pages in use: every page id is below it
+	txid     uint64
+}
+
+func parseMeta(page []byte) meta {
+	if len(page) < pageHeaderSize+64 {
+		return meta{why: "cut short"}
+	}
+	ne := binary.NativeEndian // bbolt writes its structs in the machine's byte order
+	m := page[pageHeaderSize:]
+	if ne.Uint32(m[0:]) != boltMagic {
+		return meta{why: "not a bbolt meta page (bad magic number)"}
+	}
+	if v := ne.Uint32(m[4:]); v != boltVersion {
+		return meta{why: fmt.Sprintf("bbolt format version %d, want %d", v, boltVersion)}
+	}
+	h := fnv.New64a()
+	h.Write(m[:metaChecksumAt])
+	if h.Sum64() != ne.Uint64(m[metaChecksumAt:]) {
+		return meta{why: "checksum mismatch"}
+	}
+	return meta{ok: true, pageSize: uint64(ne.Uint32(m[8:])), root: ne.Uint64(m[16:]),
+		freelist: ne.Uint64(m[32:]), hwm: ne.Uint64(m[40:]), txid: ne.Uint64(m[48:])}
+}
+
+// layout is what verify learned of a file's structure.
+type layout struct {
+	size     int64
+	pageSize uint64
+	pages    uint64 // high-water mark of the meta in use
+	txid     uint64
+}
+
+// verifier walks a file's page tree.
+type verifier struct {
+	r        io.ReaderAt
+	size     uint64
+	ps       uint64
+	hwm      uint64
+	seen     map[uint64]bool
+	problems []Problem
+}
+
+func (v *verifier) problem(p Problem) {
+	if len(v.problems) < maxProblems {
+		v.problems = append(v.problems, p)
+	}
+}
+
+func (v *verifier) full() bool { return len(v.problems) >= maxProblems }
+
+// verify checks the structure of the bbolt file r of size bytes: both meta
+// pages, and every page reachable from the newest (ids in range, inside the
+// file, referenced once, of the right type, elements inside their page,
+// keys in order), then the saved free list if there is one. It checks what
+// bbolt's own Tx.Check checks, so that bbolt, given a file verify passed,
+// neither panics nor faults on its structure.
+func verify(r io.ReaderAt, size int64) (layout, []Problem) {
+	v := &verifier{r: r, size: uint64(max(size, 0)), seen: make(map[uint64]bool)}
+	lay := layout{size: size}
+	if size < 2*1024 {
+		v.problem(Problem{What: fmt.Sprintf("the file is %d bytes, too short for bbolt's two meta pages: it was truncated or is not a data file", size)})
+		return lay, v.problems
+	}
+	m0 := v.readMeta(0)
+	ps := m0.pageSize
+	if !m0.ok { // find the page size from the second meta page, as bbolt does
+		for i := range 15 {
+			pos := uint64(1024) << i
+			if pos >= v.size-1024 {
+				break
+			}
+			if m := v.readMeta(pos); m.ok {
+				ps = m.pageSize
+				break
+			}
+		}
+	}
+	if ps < 1024 || ps > 1<<24 || ps&(ps-1) != 0 {
+		v.problem(Problem{What: fmt.Sprintf("neither meta page is valid (page 0: %s): this is not an intact bbolt data file", m0.why)})
+		return lay, v.problems
+	}
+	v.ps, lay.pageSize = ps, ps
+	if v.size < 2*ps {
+		v.problem(Problem{What: fmt.Sprintf("the file is %d bytes, shorter than its two %d-byte meta pages: it was truncated", size, ps)})
+		return lay, v.problems
+	}
+	m1 := v.readMeta(ps)
+	metas := [2]meta{m0, m1}
+	var use *meta
+	for i := range metas {
+		m := &metas[i]
+		if m.ok && m.pageSize != ps {
+			m.ok, m.why = false, fmt.Sprintf("page size %d, but the other meta page says %d", m.pageSize, ps)
+		}
+		if m.ok && (m.root >= m.hwm || (m.freelist != noFreelist && m.freelist >= m.hwm) || m.hwm < 3) {
+			m.ok, m.why = false, fmt.Sprintf("root page %d or free-list page %d outside the %d pages in use", m.root, m.freelist, m.hwm)
+		}
+		if m.ok && m.hwm > v.size/ps {
+			m.ok, m.why = false, fmt.Sprintf("%d pages of %d bytes in use, but the file is only %d bytes: it was truncated", m.hwm, ps, size)
+		}
+		if !m.ok {
+			v.problem(Problem{Page: uint64(i), What: "meta page " + fmt.Sprint(i) + " is damaged: " + m.why})
+			continue
+		}
+		if use == nil || m.txid > use.txid {
+			use = m
+		}
+	}
+	if use == nil {
+		return lay, v.problems
+	}
+	v.hwm, lay.pages, lay.txid = use.hwm, use.hwm, use.txid
+	v.seen[0], v.seen[1] = true, true
+	v.tree(use.root, nil, nil, "")
+	if use.freelist != noFreelist && !v.full() {
+		v.freelist(use.freelist)
+	}
+	return lay, v.problems
+}
+
+func (v *verifier) readMeta(off uint64) meta {
+	buf := make([]byte, pageHeaderSize+64)
+	if _, err := v.r.ReadAt(buf, int64(off)); err != nil {
+		return meta{why: "unreadable: " + err.Error()}
+	}
+	return parseMeta(buf)
+}
+
+// readPage reads page id with its overflow pages, checking that they lie
+// inside the pages in use and the file and are referenced only once.
+func (v *verifier) readPage(id uint64, table string) ([]byte, bool) {
+	if id < 2 || id >= v.hwm {
+		v.problem(Problem{Table: table, What: fmt.Sprintf("refers to page %d, outside the %d pages in use", id, v.hwm)})
+		return nil, false
+	}
+	hdr := make([]byte, pageHeaderSize)
+	if _, err := v.r.ReadAt(hdr, int64(id*v.ps)); err != nil {
+		v.problem(Problem{Table: table, Page: id, What: "unreadable: " + err.Error()})
+		return nil, false
+	}
+	ne := binary.NativeEndian
+	if got := ne.Uint64(hdr); got != id {
+		v.problem(Problem{Table: table, Page: id, What: fmt.Sprintf("the page's header says it is page %d", got)})
+		return nil, false
+	}
+	n := uint64(ne.Uint32(hdr[12:])) + 1
+	if n > v.hwm-id {
+		v.problem(Problem{Table: table, Page: id, What: fmt.Sprintf("%d overflow pages run past the %d pages in use", n-1, v.hwm)})
+		return nil, false
+	}
+	for i := range n {
+		if v.seen[id+i] {
+			v.problem(Problem{Table: table, Page: id + i, What: "referenced twice"})
+			return nil, false
+		}
+		v.seen[id+i] = true
+	}
+	buf := make([]byte, n*v.ps)
+	if _, err := v.r.ReadAt(buf, int64(id*v.ps)); err != nil {
+		v.problem(Problem{Table: table, Page: id, What: "unreadable: " + err.Error()})
+		return nil, false
+	}
+	return buf, true
+}
+
+// elems returns a branch or leaf page's elements as (key, value or child).
+type elem struct {
+	flags uint32
+	key   []byte
+	value []byte // leaf
+	child uint64 // branch
+}
+
+func pageElems(p []byte) ([]elem, string) {
+	ne := binary.NativeEndian
+	flags, count := ne.Uint16(p[8:]), uint64(ne.Uint16(p[10:]))
+	if flags != flagBranch && flags != flagLeaf {
+		return nil, fmt.Sprintf("flags %#x: not a branch or leaf page", flags)
+	}
+	if flags == flagBranch && count == 0 {
+		return nil, "an empty branch page"
+	}
+	if pageHeaderSize+count*elemSize > uint64(len(p)) {
+		return nil, fmt.Sprintf("%d elements do not fit in the page", count)
+	}
+	out := make([]elem, count)
+	for i := range count {
+		off := pageHeaderSize + i*elemSize
+		e := p[off : off+elemSize]
+		var pos, ks, vs uint64
+		if flags == flagBranch {
+			pos, ks = uint64(ne.Uint32(e)), uint64(ne.Uint32(e[4:]))
+			out[i].child = ne.Uint64(e[8:])
+		} else {
+			out[i].flags = ne.Uint32(e)
+			pos, ks, vs = uint64(ne.Uint32(e[4:])), uint64(ne.Uint32(e[8:])), uint64(ne.Uint32(e[12:]))
+		}
+		if off+pos+ks+vs > uint64(len(p)) {
+			return nil, fmt.Sprintf("element %d runs past the end of the page", i)
+		}
+		out[i].key = p[off+pos : off+pos+ks]
+		out[i].value = p[off+pos+ks : off+pos+ks+vs]
+	}
+	return out, ""
+}
+
+// tree checks the b-tree under page id, whose keys must lie in [lo, hi),
+// and returns its last key. table names the bucket for problems.
+func (v *verifier) tree(id uint64, lo, hi []byte, table string) []byte {
+	if v.full() {
+		return nil
+	}
+	p, ok := v.readPage(id, table)
+	if !ok {
+		return nil
+	}
+	es, why := pageElems(p)
+	if why != "" {
+		v.problem(Problem{Table: table, Page: id, What: why})
+		return nil
+	}
+	if !v.keysInOrder(es, lo, hi, id, table) {
+		return nil
+	}
+	if binary.NativeEndian.Uint16(p[8:]) == flagBranch {
+		var last []byte
+		for i, e := range es {
+			next := hi
+			if i+1 < len(es) {
+				next = es[i+1].key
+			}
+			last = v.tree(e.child, e.key, next, table)
+		}
+		return last
+	}
+	v.leafBuckets(es, id, table)
+	if len(es) == 0 {
+		return nil
+	}
+	return es[len(es)-1].key
+}
+
+// keysInOrder checks that a page's keys increase and lie in [lo, hi).
+func (v *verifier) keysInOrder(es []elem, lo, hi []byte, id uint64, table string) bool {
+	prev := lo
+	for i, e := range es {
+		if (i == 0 && prev != nil && bytes.Compare(prev, e.key) > 0) || (i > 0 && bytes.Compare(prev, e.key) >= 0) ||
+			(hi != nil && bytes.Compare(e.key, hi) >= 0) {
+			v.problem(Problem{Table: table, Page: id, What: fmt.Sprintf("key %d is out of order", i)})
+			return false
+		}
+		prev = e.key
+	}
+	return true
+}
+
+// leafBuckets descends into the buckets a leaf page holds.
+func (v *verifier) leafBuckets(es []elem, id uint64, table string) {
+	for _, e := range es {
+		if e.flags&leafIsBucket == 0 {
+			continue
+		}
+		name := bucketLabel(table, e.key)
+		if len(e.value) < bucketHeaderSize {
+			v.problem(Problem{Table: name, Page: id, What: "the bucket's header is cut short"})
+			continue
+		}
+		root := binary.NativeEndian.Uint64(e.value)
+		if root != 0 {
+			v.tree(root, nil, nil, name)
+			continue
+		}
+		inline := e.value[bucketHeaderSize:] // a small bucket kept inside its parent's leaf
+		if len(inline) < pageHeaderSize {
+			v.problem(Problem{Table: name, Page: id, What: "the inline bucket is cut short"})
+			continue
+		}
+		ies, why := pageElems(inline)
+		if why == "" && binary.NativeEndian.Uint16(inline[8:]) != flagLeaf {
+			why = "an inline bucket that is not a leaf"
+		}
+		if why != "" {
+			v.problem(Problem{Table: name, Page: id, What: "inline bucket: " + why})
+			continue
+		}
+		if v.keysInOrder(ies, nil, nil, id, name) {
+			v.leafBuckets(ies, id, name)
+		}
+	}
+}
+
+// bucketLabel names a bucket for problems: a table by its name, the
+// store's own buckets in brackets.
+func bucketLabel(parent string, key []byte) string {
+	if parent != "" {
+		return parent + "/" + string(key)
+	}
+	switch k := string(key); {
+	case len(k) > len(tablePrefix) && k[:len(tablePrefix)] == tablePrefix:
+		return k[len(tablePrefix):]
+	case k == string(logBucket):
+		return "[change log]"
+	case k == string(metaBucket):
+		return "[meta]"
+	default:
+		return "[" + k + "]"
+	}
+}
+
+// freelist checks a saved free list: in range, no duplicates, and no page
+// that the tree uses (bbolt would hand it out again and overwrite live data).
+func (v *verifier) freelist(id uint64) {
+	p, ok := v.readPage(id, "[free list]")
+	if !ok {
+		return
+	}
+	ne := binary.NativeEndian
+	if f := ne.Uint16(p[8:]); f != flagFreelist {
+		v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("flags %#x: not a free-list page", f)})
+		return
+	}
+	start, count := uint64(0), uint64(ne.Uint16(p[10:]))
+	if count == 0xFFFF { // the real count is the first element
+		if len(p) < pageHeaderSize+8 {
+			v.problem(Problem{Table: "[free list]", Page: id, What: "cut short"})
+			return
+		}
+		start, count = 1, ne.Uint64(p[pageHeaderSize:])
+	}
+	if count > (uint64(len(p))-pageHeaderSize)/8-start {
+		v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("%d page ids do not fit in the page", count)})
+		return
+	}
+	free := make(map[uint64]bool, count)
+	for i := range count {
+		pg := ne.Uint64(p[pageHeaderSize+(start+i)*8:])
+		switch {
+		case pg < 2 || pg >= v.hwm:
+			v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("lists page %d, outside the %d pages in use", pg, v.hwm)})
+		case free[pg]:
+			v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("lists page %d twice", pg)})
+		case v.seen[pg]:
+			v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("lists page %d as free, but it is in use", pg)})
+		default:
+			free[pg] = true
+			continue
+		}
+		return
+	}
+}
