@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,8 +62,14 @@ type Options struct {
 	Linger time.Duration
 	// NoSync skips fsync: for benchmarks that measure everything but the disk.
 	NoSync bool
-	// Logger, if set, hears the progress of a format upgrade on open.
+	// Logger, if set, hears the progress of a format upgrade on open, and
+	// the damaged rows AllowDamagedRows let through.
 	Logger *slog.Logger
+	// AllowDamagedRows opens a file whose structure is intact though some
+	// table values fail their checksum (each is logged): reads of those rows
+	// fail with ErrCorrupt until they are rewritten or deleted. Without it
+	// Open refuses such a file, naming the first damaged row.
+	AllowDamagedRows bool
 
 	// upgradeBatch is how many rows one upgrade transaction rewrites (0:
 	// 2000); afterUpgradeBatch, if set, runs after each one commits and
@@ -173,7 +180,7 @@ func openBolt(path string, opts Options) (*bolt.DB, error) {
 		}
 		return nil, fmt.Errorf("storage: lock %s: %w", path, err)
 	}
-	if err := verifyOpen(f, path, existed); err != nil {
+	if err := verifyOpen(f, path, existed, opts); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -207,7 +214,7 @@ func lockedError(path string, waited time.Duration) error {
 
 // verifyOpen checks the structure of the locked file f before bbolt opens
 // it, and refuses an existing empty one.
-func verifyOpen(f *os.File, path string, existed bool) error {
+func verifyOpen(f *os.File, path string, existed bool, opts Options) error {
 	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("storage: stat %s: %w", path, err)
@@ -218,16 +225,28 @@ func verifyOpen(f *os.File, path string, existed bool) error {
 		}
 		return fmt.Errorf("storage: %s is empty (0 bytes): a data file that lost its contents, so it is not made a new, empty store; restore it from a backup, or delete it to start afresh: %w", path, ErrCorrupt)
 	}
-	_, problems := verify(f, fi.Size())
+	_, problems := verify(f, fi.Size(), true)
 	if len(problems) == 0 {
 		return nil
 	}
+	if opts.AllowDamagedRows && !slices.ContainsFunc(problems, func(p Problem) bool { return p.Key == "" }) {
+		for _, p := range problems {
+			if opts.Logger != nil {
+				opts.Logger.Warn("damaged row: reads of it fail until it is rewritten or deleted", "file", path, "table", p.Table, "key", shortKey(p.Key), "problem", p.What)
+			}
+		}
+		return nil
+	}
+	hint := "restore it from a backup or move it aside to start afresh"
+	if problems[0].Key != "" {
+		hint = "restore it from a backup, or open it with damaged rows allowed (serve --allow-damaged-rows) and rewrite or delete them"
+	}
 	more := ""
 	if len(problems) > 1 {
-		more = fmt.Sprintf(" (and %d more problems)", len(problems)-1)
+		more = fmt.Sprintf(" (and %d more)", len(problems)-1)
 	}
-	return fmt.Errorf("storage: %s is damaged: %s%s; run `mcp-sync check --data %s` for the full list, then restore it from a backup or move it aside to start afresh: %w",
-		path, problems[0], more, path, ErrCorrupt)
+	return fmt.Errorf("storage: %s is damaged: %s%s; run `mcp-sync check --data %s` for the full list, then %s: %w",
+		path, problems[0], more, path, hint, ErrCorrupt)
 }
 
 // init creates missing buckets, checks the format and schema versions,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"strings"
 )
 
 // bbolt v1.4's on-disk layout (go.etcd.io/bbolt/internal/common). verify
@@ -52,7 +53,10 @@ func (p Problem) String() string {
 	if p.Page != 0 {
 		fmt.Fprintf(&b, "page %d: ", p.Page)
 	}
-	if p.Table != "" {
+	switch {
+	case strings.HasPrefix(p.Table, "["):
+		fmt.Fprintf(&b, "%s: ", p.Table)
+	case p.Table != "":
 		fmt.Fprintf(&b, "table %s: ", p.Table)
 	}
 	if p.Key != "" {
@@ -110,6 +114,12 @@ type verifier struct {
 	hwm      uint64
 	seen     map[uint64]bool
 	problems []Problem
+
+	// checkValues: check table values' checksums too, once the meta bucket
+	// (which sorts before every table) said the file's values carry them.
+	checkValues bool
+	format      uint64
+	upgrading   bool
 }
 
 func (v *verifier) problem(p Problem) {
@@ -126,8 +136,12 @@ func (v *verifier) full() bool { return len(v.problems) >= maxProblems }
 // keys in order), then the saved free list if there is one. It checks what
 // bbolt's own Tx.Check checks, so that bbolt, given a file verify passed,
 // neither panics nor faults on its structure.
-func verify(r io.ReaderAt, size int64) (layout, []Problem) {
-	v := &verifier{r: r, size: uint64(max(size, 0)), seen: make(map[uint64]bool)}
+//
+// With checkValues it also checks every table value's checksum (when the
+// file's format has them), reporting a damaged value as a Problem with its
+// Table and Key set.
+func verify(r io.ReaderAt, size int64, checkValues bool) (layout, []Problem) {
+	v := &verifier{r: r, size: uint64(max(size, 0)), seen: make(map[uint64]bool), checkValues: checkValues}
 	lay := layout{size: size}
 	if size < 2*1024 {
 		v.problem(Problem{What: fmt.Sprintf("the file is %d bytes, too short for bbolt's two meta pages: it was truncated or is not a data file", size)})
@@ -171,7 +185,7 @@ func verify(r io.ReaderAt, size int64) (layout, []Problem) {
 			m.ok, m.why = false, fmt.Sprintf("%d pages of %d bytes in use, but the file is only %d bytes: it was truncated", m.hwm, ps, size)
 		}
 		if !m.ok {
-			v.problem(Problem{Page: uint64(i), What: "meta page " + fmt.Sprint(i) + " is damaged: " + m.why})
+			v.problem(Problem{What: "meta page " + fmt.Sprint(i) + " is damaged: " + m.why})
 			continue
 		}
 		if use == nil || m.txid > use.txid {
@@ -183,7 +197,7 @@ func verify(r io.ReaderAt, size int64) (layout, []Problem) {
 	}
 	v.hwm, lay.pages, lay.txid = use.hwm, use.hwm, use.txid
 	v.seen[0], v.seen[1] = true, true
-	v.tree(use.root, nil, nil, "")
+	v.tree(use.root, nil, nil, "[buckets]")
 	if use.freelist != noFreelist && !v.full() {
 		v.freelist(use.freelist)
 	}
@@ -306,6 +320,7 @@ func (v *verifier) tree(id uint64, lo, hi []byte, table string) []byte {
 		return last
 	}
 	v.leafBuckets(es, id, table)
+	v.leafValues(es, table)
 	if len(es) == 0 {
 		return nil
 	}
@@ -357,6 +372,35 @@ func (v *verifier) leafBuckets(es []elem, id uint64, table string) {
 		}
 		if v.keysInOrder(ies, nil, nil, id, name) {
 			v.leafBuckets(ies, id, name)
+			v.leafValues(ies, name)
+		}
+	}
+}
+
+// leafValues notes the file's format from the meta bucket, and checks the
+// checksums of a table's values.
+func (v *verifier) leafValues(es []elem, table string) {
+	switch {
+	case table == "[meta]":
+		for _, e := range es {
+			switch string(e.key) {
+			case string(keyFormat):
+				if len(e.value) == 8 {
+					v.format = binary.BigEndian.Uint64(e.value)
+				}
+			case string(keyUpgrade):
+				v.upgrading = true
+			}
+		}
+	case v.checkValues && v.format >= formatVersion && !v.upgrading && table != "" && table[0] != '[' && !strings.Contains(table, ">"):
+		bucket := []byte(tablePrefix + table)
+		for _, e := range es {
+			if e.flags&leafIsBucket != 0 {
+				continue
+			}
+			if _, why := openValue(bucket, e.key, e.value); why != "" {
+				v.problem(Problem{Table: table, Key: string(e.key), What: why})
+			}
 		}
 	}
 }
@@ -364,8 +408,8 @@ func (v *verifier) leafBuckets(es []elem, id uint64, table string) {
 // bucketLabel names a bucket for problems: a table by its name, the
 // store's own buckets in brackets.
 func bucketLabel(parent string, key []byte) string {
-	if parent != "" {
-		return parent + "/" + string(key)
+	if parent != "[buckets]" {
+		return parent + ">" + string(key)
 	}
 	switch k := string(key); {
 	case len(k) > len(tablePrefix) && k[:len(tablePrefix)] == tablePrefix:
