@@ -53,8 +53,8 @@ func Variants(marker []byte) []Variant {
 		}},
 		{Name: "random-bytes-in-meta-page-0", Apply: func(p string) error { return scribble(p, 0, 16, 1) }},
 		{Name: "random-bytes-in-meta-page-1", Apply: func(p string) error { return scribble(p, 1, 16, 2) }},
-		{Name: "random-bytes-in-a-branch-page", Apply: func(p string) error { return scribbleType(p, "branch", 3) }},
-		{Name: "random-bytes-in-a-leaf-page", Apply: func(p string) error { return scribbleType(p, "leaf", 4) }},
+		{Name: "random-bytes-in-a-branch-page", Apply: func(p string) error { return scribbleType(p, "branch", 3, 16) }},
+		{Name: "random-bytes-in-a-leaf-page", Apply: func(p string) error { return scribbleType(p, "leaf", 4, 16) }},
 		{Name: "random-bytes-in-the-freelist-page", Apply: func(p string) error {
 			// mcp-sync never saves its free list (NoFreelistSync): a file
 			// last written by another bbolt program (bbolt's CLI, an older
@@ -66,7 +66,7 @@ func Variants(marker []byte) []Variant {
 			if err := db.Close(); err != nil {
 				return err
 			}
-			return scribbleType(p, "freelist", 5)
+			return scribbleType(p, "freelist", 5, 10) // its count, overflow and first ids
 		}},
 		{Name: "flipped-byte-in-a-value", RowDamage: true, Apply: func(p string) error {
 			data, err := os.ReadFile(p)
@@ -132,9 +132,9 @@ func scribble(path string, id, off uint64, seed uint64) error {
 	return writeRandom(path, id*l.pageSize+off, seed)
 }
 
-// scribbleType writes 32 pseudo-random bytes over the element headers of
-// a page of type typ in use (the middle one by id).
-func scribbleType(path, typ string, seed uint64) error {
+// scribbleType writes 32 pseudo-random bytes at offset off (16: over the
+// element headers) of a page of type typ in use (the middle one by id).
+func scribbleType(path, typ string, seed, off uint64) error {
 	l, err := read(path)
 	if err != nil {
 		return err
@@ -143,7 +143,7 @@ func scribbleType(path, typ string, seed uint64) error {
 	if len(ids) == 0 {
 		return fmt.Errorf("damage: %s has no %s page in use", path, typ)
 	}
-	return writeRandom(path, ids[len(ids)/2]*l.pageSize+16, seed)
+	return writeRandom(path, ids[len(ids)/2]*l.pageSize+off, seed)
 }
 
 func writeRandom(path string, at, seed uint64) error {
