@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -119,7 +120,9 @@ func (s *Store) ChangesSince(after uint64, f Filter, limit int) ([]Event, error)
 
 // readLog reads events in (after, upto] selected by f, at most limit of them,
 // and returns the version it read through.
-func (s *Store) readLog(btx *bolt.Tx, after, upto uint64, f Filter, limit int) ([]Event, uint64, error) {
+func (s *Store) readLog(btx *bolt.Tx, after, upto uint64, f Filter, limit int) (_ []Event, _ uint64, err error) {
+	defer s.catch(&err, "read the change log")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	if after < s.logFloor.Load() {
 		return nil, after, fmt.Errorf("storage: changes after version %d: %w", after, ErrResync)
 	}

@@ -182,7 +182,8 @@ func verify(r io.ReaderAt, size int64, checkValues bool) (layout, []Problem) {
 			m.ok, m.why = false, fmt.Sprintf("root page %d or free-list page %d outside the %d pages in use", m.root, m.freelist, m.hwm)
 		}
 		if m.ok && m.hwm > v.size/ps {
-			m.ok, m.why = false, fmt.Sprintf("%d pages of %d bytes in use, but the file is only %d bytes: it was truncated", m.hwm, ps, size)
+			v.problem(Problem{What: fmt.Sprintf("the file was truncated: it is %d bytes, but meta page %d says %d pages of %d bytes are in use", size, i, m.hwm, ps)})
+			continue
 		}
 		if !m.ok {
 			v.problem(Problem{What: "meta page " + fmt.Sprint(i) + " is damaged: " + m.why})
