@@ -170,8 +170,7 @@ func (s *Store) commit(batch []*request) {
 		if errors.Is(err, ErrCorrupt) {
 			s.markDamaged(err)
 		}
-		// No file path: this error reaches clients.
-		err = fmt.Errorf("storage: commit: %w", err)
+		err = pathless(err, s.path) // it reaches clients
 		for _, r := range batch {
 			if r.err == nil {
 				r.err = err

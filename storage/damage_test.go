@@ -130,6 +130,12 @@ func TestFlippedValueByte(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Key != "victim" {
 		t.Fatalf("Scan over the damaged row: %v; want a CorruptError for b/victim", err)
 	}
+	// The change log's copy of the value was flipped too: a subscriber
+	// catching up is not served it either.
+	_, err = s.ChangesSince(0, Filter{Table: "b"}, 0)
+	if !errors.As(err, &ce) || ce.Table != "" || strings.Contains(err.Error(), filepath.Dir(path)) {
+		t.Fatalf("ChangesSince over the damaged log record: %v; want a CorruptError without the file's path", err)
+	}
 	if got := rows(t, s, "a"); len(got) != 400 {
 		t.Errorf("table a reads %d rows, want 400", len(got))
 	}

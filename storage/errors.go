@@ -3,6 +3,8 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"syscall"
 )
 
 // Errors callers can test with errors.Is. The errors returned wrap them with
@@ -25,7 +27,39 @@ var (
 	// not see). After damage to the file's structure (not to one row's
 	// value) the store refuses every further write.
 	ErrCorrupt = errors.New("data file damaged")
+	// ErrCommit: a commit failed in the store itself (disk full, an I/O
+	// error, damage), not in a caller's function: nothing of it was written.
+	// Its text names no file; the system's error (say syscall.ENOSPC) stays
+	// in the chain for errors.Is.
+	ErrCommit = errors.New("commit failed")
 )
+
+// commitError is a failed commit, its message stripped of the file's path
+// (bbolt's I/O errors carry it), since it may reach a client.
+type commitError struct {
+	msg  string
+	errs []error
+}
+
+func (e *commitError) Error() string   { return e.msg }
+func (e *commitError) Unwrap() []error { return e.errs }
+
+// pathless wraps a commit failure as ErrCommit, with path replaced in its
+// text and only path-free errors (sentinels, the errno) kept in its chain.
+func pathless(err error, path string) error {
+	msg := "storage: commit failed: " + strings.ReplaceAll(err.Error(), path, "<data file>")
+	errs := []error{ErrCommit}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		errs = append(errs, errno)
+	}
+	for _, s := range []error{ErrCorrupt, ErrClosed} {
+		if errors.Is(err, s) {
+			errs = append(errs, s)
+		}
+	}
+	return &commitError{msg: msg, errs: errs}
+}
 
 // CorruptError is a stored row or change-log record that failed its
 // checksum or could not be decoded. It matches ErrCorrupt with errors.Is.
