@@ -82,7 +82,11 @@ func Check(path string, opts CheckOptions) (*Report, error) {
 		rep.Problems = append(rep.Problems, Problem{What: "the file is empty (0 bytes): it lost its contents, or was never a data file"})
 		return rep, nil
 	}
-	lay, problems := verify(f, fi.Size(), false)
+	var lay layout
+	var problems []Problem
+	if err := guard("check its structure", func() error { lay, problems = verify(f, fi.Size(), false); return nil }); err != nil {
+		problems = append(problems, Problem{What: err.Error()})
+	}
 	rep.PageSize, rep.Pages, rep.Problems = lay.pageSize, lay.pages, problems
 	if len(problems) > 0 {
 		return rep, nil // bbolt must not read a file whose structure is damaged

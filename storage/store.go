@@ -225,7 +225,10 @@ func verifyOpen(f *os.File, path string, existed bool, opts Options) error {
 		}
 		return fmt.Errorf("storage: %s is empty (0 bytes): a data file that lost its contents, so it is not made a new, empty store; restore it from a backup, or delete it to start afresh: %w", path, ErrCorrupt)
 	}
-	_, problems := verify(f, fi.Size(), true)
+	var problems []Problem
+	if err := guard("check its structure", func() error { _, problems = verify(f, fi.Size(), true); return nil }); err != nil {
+		return fmt.Errorf("storage: %s: %w", path, err)
+	}
 	if len(problems) == 0 {
 		return nil
 	}

@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"os"
 	"strings"
 )
 
 // bbolt v1.4's on-disk layout (go.etcd.io/bbolt/internal/common). verify
-// reads it with plain reads and bounds checks, never through bbolt's mmap,
-// so that a damaged file gives a problem to report instead of a panic, a
-// fault, or a goroutine bbolt starts at open (to rebuild the free list) that
-// panics beyond anyone's recover.
+// reads it with bounds checks (from its own read-only map of the file, or
+// plain reads where there is no mmap), never through bbolt, so that a
+// damaged file gives a problem to report instead of a panic, a fault, or a
+// goroutine bbolt starts at open (to rebuild the free list) that panics
+// beyond anyone's recover.
 const (
 	pageHeaderSize   = 16 // id u64, flags u16, count u16, overflow u32
 	elemSize         = 16 // branch: pos, ksize u32, pgid u64; leaf: flags, pos, ksize, vsize u32
@@ -109,10 +111,11 @@ type layout struct {
 // verifier walks a file's page tree.
 type verifier struct {
 	r        io.ReaderAt
+	mem      []byte // the file mapped, or nil: read from r
 	size     uint64
 	ps       uint64
 	hwm      uint64
-	seen     map[uint64]bool
+	seen     bitset
 	problems []Problem
 
 	// checkValues: check table values' checksums too, once the meta bucket
@@ -140,8 +143,16 @@ func (v *verifier) full() bool { return len(v.problems) >= maxProblems }
 // With checkValues it also checks every table value's checksum (when the
 // file's format has them), reporting a damaged value as a Problem with its
 // Table and Key set.
-func verify(r io.ReaderAt, size int64, checkValues bool) (layout, []Problem) {
-	v := &verifier{r: r, size: uint64(max(size, 0)), seen: make(map[uint64]bool), checkValues: checkValues}
+//
+// f must be locked against writers. A fault reading its map (the file cut
+// short under it despite the lock) arrives as a panic: run verify under
+// guard.
+func verify(f *os.File, size int64, checkValues bool) (layout, []Problem) {
+	v := &verifier{r: f, size: uint64(max(size, 0)), checkValues: checkValues}
+	if mem, unmap := mapFile(f, size); mem != nil {
+		defer unmap()
+		v.mem = mem
+	}
 	lay := layout{size: size}
 	if size < 2*1024 {
 		v.problem(Problem{What: fmt.Sprintf("the file is %d bytes, too short for bbolt's two meta pages: it was truncated or is not a data file", size)})
@@ -197,7 +208,9 @@ func verify(r io.ReaderAt, size int64, checkValues bool) (layout, []Problem) {
 		return lay, v.problems
 	}
 	v.hwm, lay.pages, lay.txid = use.hwm, use.hwm, use.txid
-	v.seen[0], v.seen[1] = true, true
+	v.seen = make(bitset, (use.hwm+63)/64) // hwm*ps ≤ size: bounded by the file
+	v.seen.set(0)
+	v.seen.set(1)
 	v.tree(use.root, nil, nil, "[buckets]")
 	if use.freelist != noFreelist && !v.full() {
 		v.freelist(use.freelist)
@@ -206,12 +219,33 @@ func verify(r io.ReaderAt, size int64, checkValues bool) (layout, []Problem) {
 }
 
 func (v *verifier) readMeta(off uint64) meta {
-	buf := make([]byte, pageHeaderSize+64)
-	if _, err := v.r.ReadAt(buf, int64(off)); err != nil {
+	buf, err := v.read(off, pageHeaderSize+64)
+	if err != nil {
 		return meta{why: "unreadable: " + err.Error()}
 	}
 	return parseMeta(buf)
 }
+
+// read returns n bytes at off: a slice of the map, or a fresh buffer.
+func (v *verifier) read(off, n uint64) ([]byte, error) {
+	if off > v.size || n > v.size-off {
+		return nil, io.ErrUnexpectedEOF
+	}
+	if v.mem != nil {
+		return v.mem[off : off+n : off+n], nil
+	}
+	buf := make([]byte, n)
+	if _, err := v.r.ReadAt(buf, int64(off)); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// bitset marks pages seen.
+type bitset []uint64
+
+func (b bitset) set(i uint64)      { b[i/64] |= 1 << (i % 64) }
+func (b bitset) has(i uint64) bool { return b[i/64]&(1<<(i%64)) != 0 }
 
 // readPage reads page id with its overflow pages, checking that they lie
 // inside the pages in use and the file and are referenced only once.
@@ -220,8 +254,8 @@ func (v *verifier) readPage(id uint64, table string) ([]byte, bool) {
 		v.problem(Problem{Table: table, What: fmt.Sprintf("refers to page %d, outside the %d pages in use", id, v.hwm)})
 		return nil, false
 	}
-	hdr := make([]byte, pageHeaderSize)
-	if _, err := v.r.ReadAt(hdr, int64(id*v.ps)); err != nil {
+	hdr, err := v.read(id*v.ps, pageHeaderSize)
+	if err != nil {
 		v.problem(Problem{Table: table, Page: id, What: "unreadable: " + err.Error()})
 		return nil, false
 	}
@@ -236,14 +270,14 @@ func (v *verifier) readPage(id uint64, table string) ([]byte, bool) {
 		return nil, false
 	}
 	for i := range n {
-		if v.seen[id+i] {
+		if v.seen.has(id + i) {
 			v.problem(Problem{Table: table, Page: id + i, What: "referenced twice"})
 			return nil, false
 		}
-		v.seen[id+i] = true
+		v.seen.set(id + i)
 	}
-	buf := make([]byte, n*v.ps)
-	if _, err := v.r.ReadAt(buf, int64(id*v.ps)); err != nil {
+	buf, err := v.read(id*v.ps, n*v.ps)
+	if err != nil {
 		v.problem(Problem{Table: table, Page: id, What: "unreadable: " + err.Error()})
 		return nil, false
 	}
@@ -456,7 +490,7 @@ func (v *verifier) freelist(id uint64) {
 			v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("lists page %d, outside the %d pages in use", pg, v.hwm)})
 		case free[pg]:
 			v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("lists page %d twice", pg)})
-		case v.seen[pg]:
+		case v.seen.has(pg):
 			v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("lists page %d as free, but it is in use", pg)})
 		default:
 			free[pg] = true

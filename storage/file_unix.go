@@ -35,3 +35,16 @@ func lockFile(f *os.File, exclusive bool, timeout time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// mapFile maps the first size bytes of f read-only, for verify; mem is nil
+// when that fails (verify then reads the file instead).
+func mapFile(f *os.File, size int64) (mem []byte, unmap func()) {
+	if size <= 0 || int64(int(size)) != size {
+		return nil, nil
+	}
+	mem, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, nil
+	}
+	return mem, func() { _ = syscall.Munmap(mem) }
+}
