@@ -331,6 +331,8 @@ func (v *verifier) tree(id uint64, lo, hi []byte, table string) []byte {
 	if v.full() {
 		return nil
 	}
+	n := len(v.problems)
+	defer v.noteKeys(n, lo, hi)
 	p, ok := v.readPage(id, table)
 	if !ok {
 		return nil
@@ -360,6 +362,27 @@ func (v *verifier) tree(id uint64, lo, hi []byte, table string) []byte {
 		return nil
 	}
 	return es[len(es)-1].key
+}
+
+// noteKeys adds to the problems found since the n-th, about a page of a
+// table whose rows are lost with it, which keys the page held: those in
+// [lo, hi) by its parent's keys.
+func (v *verifier) noteKeys(n int, lo, hi []byte) {
+	if lo == nil && hi == nil {
+		return
+	}
+	for i := n; i < len(v.problems); i++ {
+		p := &v.problems[i]
+		if p.Key != "" || strings.HasPrefix(p.Table, "[") || strings.Contains(p.What, "rows with keys") {
+			continue
+		}
+		switch {
+		case hi == nil:
+			p.What += fmt.Sprintf(" (rows with keys from %q on)", shortKey(string(lo)))
+		default:
+			p.What += fmt.Sprintf(" (rows with keys from %q up to %q)", shortKey(string(lo)), shortKey(string(hi)))
+		}
+	}
 }
 
 // keysInOrder checks that a page's keys increase and lie in [lo, hi).
