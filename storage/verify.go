@@ -36,38 +36,6 @@ const (
 	maxProblems = 200
 )
 
-// Problem is one thing wrong with a data file, as [Check] reports it.
-type Problem struct {
-	// Table is the table concerned, or a store bucket in brackets
-	// ("[change log]", "[meta]"); empty for the file as a whole.
-	Table string
-	// Key is the row concerned, if one is.
-	Key string
-	// Page is the bbolt page concerned (0: none).
-	Page uint64
-	// What is wrong.
-	What string
-}
-
-// String names where the problem is and what it is.
-func (p Problem) String() string {
-	var b bytes.Buffer
-	if p.Page != 0 {
-		fmt.Fprintf(&b, "page %d: ", p.Page)
-	}
-	switch {
-	case strings.HasPrefix(p.Table, "["):
-		fmt.Fprintf(&b, "%s: ", p.Table)
-	case p.Table != "":
-		fmt.Fprintf(&b, "table %s: ", p.Table)
-	}
-	if p.Key != "" {
-		fmt.Fprintf(&b, "key %q: ", shortKey(p.Key))
-	}
-	b.WriteString(p.What)
-	return b.String()
-}
-
 // meta is one of the file's two meta pages.
 type meta struct {
 	ok       bool
@@ -478,47 +446,5 @@ func bucketLabel(parent string, key []byte) string {
 		return "[meta]"
 	default:
 		return "[" + k + "]"
-	}
-}
-
-// freelist checks a saved free list: in range, no duplicates, and no page
-// that the tree uses (bbolt would hand it out again and overwrite live data).
-func (v *verifier) freelist(id uint64) {
-	p, ok := v.readPage(id, "[free list]")
-	if !ok {
-		return
-	}
-	ne := binary.NativeEndian
-	if f := ne.Uint16(p[8:]); f != flagFreelist {
-		v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("flags %#x: not a free-list page", f)})
-		return
-	}
-	start, count := uint64(0), uint64(ne.Uint16(p[10:]))
-	if count == 0xFFFF { // the real count is the first element
-		if len(p) < pageHeaderSize+8 {
-			v.problem(Problem{Table: "[free list]", Page: id, What: "cut short"})
-			return
-		}
-		start, count = 1, ne.Uint64(p[pageHeaderSize:])
-	}
-	if count > (uint64(len(p))-pageHeaderSize)/8-start {
-		v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("%d page ids do not fit in the page", count)})
-		return
-	}
-	free := make(map[uint64]bool, count)
-	for i := range count {
-		pg := ne.Uint64(p[pageHeaderSize+(start+i)*8:])
-		switch {
-		case pg < 2 || pg >= v.hwm:
-			v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("lists page %d, outside the %d pages in use", pg, v.hwm)})
-		case free[pg]:
-			v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("lists page %d twice", pg)})
-		case v.seen.has(pg):
-			v.problem(Problem{Table: "[free list]", Page: id, What: fmt.Sprintf("lists page %d as free, but it is in use", pg)})
-		default:
-			free[pg] = true
-			continue
-		}
-		return
 	}
 }
