@@ -182,6 +182,9 @@ type Options struct {
 	// nothing, no action workers run, and commits are not fsync'd (the
 	// server holds the durable copy).
 	Replica bool
+	// AllowDamagedRows opens a data file whose structure is intact though
+	// some rows fail their checksum (see storage.Options.AllowDamagedRows).
+	AllowDamagedRows bool
 }
 
 func (o *Options) defaults() {

@@ -53,6 +53,7 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 		LockTimeout:   opts.LockTimeout,
 		LogRetention:  uint64(max(opts.LogRetention, 0)),
 		NoSync:        opts.Replica,
+		Logger:        opts.Logger, AllowDamagedRows: opts.AllowDamagedRows,
 	})
 	if err != nil {
 		return nil, err

@@ -21,6 +21,9 @@ import (
 const childOpenEnv = "STORAGE_TEST_CHILD_OPEN"
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(childWriteEnv); path != "" {
+		childWrite(path) // never returns: killed by its parent
+	}
 	if path := os.Getenv(childOpenEnv); path != "" {
 		s, err := Open(path, Options{Tables: []string{"a"}})
 		if err != nil {

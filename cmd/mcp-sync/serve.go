@@ -28,6 +28,7 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 	token := fs.String("token", "", "require Authorization: Bearer <token> on HTTP (default $MCP_SYNC_TOKEN)")
 	delay := fs.Duration("ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
 	verbose := fs.Bool("v", false, "log debug detail")
+	allowDamaged := fs.Bool("allow-damaged-rows", false, "start on a data file some of whose rows fail their checksum (each is logged; reading one fails until it is rewritten or deleted)")
 	startProfile := cpuProfileFlag(fs)
 	limits := addLimitFlags(fs)
 	app := fs.String("app", "todo", "the app to serve: todo; conformance (the fixtures of the MCP conformance suite); bench (what `mcp-sync bench` measures)")
@@ -86,7 +87,7 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 			Instructions: "A todo list kept in a transactional store. Use setTodo/deleteTodo to change todos, createAndGenerate to have AI write one (it runs after the commit; follow it with get_row or get_run), and list_rows/get_row to read."}
 	}
 	opts.Logger = logger
-	eng, err := backend.Open(cfg, limits.apply(backend.Options{Path: path, Logger: logger}, &opts))
+	eng, err := backend.Open(cfg, limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged}, &opts))
 	if err != nil {
 		return fail("%v", err)
 	}
