@@ -686,7 +686,7 @@ func TestStdioStdoutIsProtocolOnly(t *testing.T) {
 		close(lines)
 	}()
 	got := map[float64]bool{}
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(2 * testWait)
 	for !got[5] {
 		select {
 		case l, ok := <-lines:
@@ -704,7 +704,7 @@ func TestStdioStdoutIsProtocolOnly(t *testing.T) {
 				got[*msg.ID] = true
 			}
 		case <-timeout:
-			t.Fatalf("no answer to every request within 20 s (got %v); stderr:\n%s", got, stderr.String())
+			t.Fatalf("no answer to every request within %v (got %v); stderr:\n%s", 2*testWait, got, stderr.String())
 		}
 	}
 	stdin.Close()
@@ -715,9 +715,9 @@ func TestStdioStdoutIsProtocolOnly(t *testing.T) {
 		if err != nil {
 			t.Errorf("serve exited with %v after stdin closed; stderr:\n%s", err, stderr.String())
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testWait):
 		cmd.Process.Kill()
-		t.Fatal("serve did not exit within 10 s of stdin closing")
+		t.Fatalf("serve did not exit within %v of stdin closing", testWait)
 	}
 	if !strings.Contains(stderr.String(), "serving MCP on stdio") {
 		t.Errorf("the log did not go to stderr: %q", stderr.String())
