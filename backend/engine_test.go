@@ -337,7 +337,7 @@ func waitRun(t *testing.T, e *backend.Engine, id string) *backend.Run {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // generous: a loaded machine is slow
 	defer cancel()
 	for {
 		run, ok, err := e.Run(id)
@@ -522,8 +522,8 @@ func TestCancelStopsAnAction(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("err = %v, want context.Canceled in the chain", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the action did not stop on cancel")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the action did not stop within 30 s of the cancel")
 	}
 }
 

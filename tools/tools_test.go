@@ -192,12 +192,12 @@ func TestEnqueuedRunsVisible(t *testing.T) {
 				Status string
 				Output json.RawMessage
 			}
-			if !waitFor(5*time.Second, func() bool {
+			if !waitFor(testWait, func() bool {
 				r := call(t, c, "get_run", map[string]any{"id": out.Runs[0]})
 				_ = json.Unmarshal([]byte(text(r)), &run)
 				return run.Status == "succeeded"
 			}) {
-				t.Fatalf("run %s did not succeed: %+v", out.Runs[0], run)
+				t.Fatalf("run %s had not succeeded %v later: %+v", out.Runs[0], testWait, run)
 			}
 			if string(run.Output) != `{"text":"echo me","len":7}` {
 				t.Errorf("run output %s", run.Output)
