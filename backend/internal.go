@@ -46,8 +46,9 @@ func (e *Engine) internal(where string, err error, stack []byte) error {
 
 // storageFailure classifies an error from a storage call: closed stays
 // ErrClosed, a cancelled context stays itself, errors already classified
-// keep their kind, and anything else is internal (its text may name the
-// data file, and is not the caller's business).
+// keep their kind, a damaged row is ErrDamaged naming it, and anything
+// else is internal (its text may name the data file, and is not the
+// caller's business).
 func (e *Engine) storageFailure(where string, err error) error {
 	switch {
 	case err == nil:
@@ -60,6 +61,13 @@ func (e *Engine) storageFailure(where string, err error) error {
 		return err
 	case KindOf(err) != nil:
 		return err
+	}
+	var damaged *storage.CorruptError
+	if errors.As(err, &damaged) {
+		// The row's table and key are what the caller needs to act on, and
+		// all the message holds (no path).
+		e.log.Error("damaged row", "where", where, "table", damaged.Table, "key", Short(damaged.Key), "problem", damaged.Problem)
+		return withKind(ErrDamaged, "", damaged)
 	}
 	return e.internal(where, err, nil)
 }

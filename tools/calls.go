@@ -133,6 +133,8 @@ func (s *Server) errorResult(ctx context.Context, kind, name string, err error) 
 		k, msg = "unavailable", fmt.Sprintf("%s %s: the server is shutting down; call again once it is back", kind, name)
 	case backend.ErrUnknown:
 		k, msg = "unknown", err.Error()
+	case backend.ErrDamaged:
+		k, msg = "damaged", err.Error()
 	default:
 		switch {
 		case ctx.Err() != nil && errors.Is(err, context.Canceled):
