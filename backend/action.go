@@ -70,7 +70,7 @@ func (c *ActionCtx) Detached() *ActionCtx {
 // latest committed data. Server-only tables are readable here.
 func (c *ActionCtx) Table(name string) *Table {
 	info, ok := c.eng.cfg.Schema.Table(name)
-	t := &Table{info: info, name: name, view: func(fn func(r reader) error) error {
+	t := &Table{info: info, name: name, eng: c.eng, view: func(fn func(r reader) error) error {
 		return c.eng.store.View(func(tx *storage.ReadTx) error { return fn(tx) })
 	}}
 	if !ok {

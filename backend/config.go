@@ -61,17 +61,18 @@ func Mutator[In any](d schema.MutatorDef[In], fn func(ctx *MutatorCtx, in In) er
 // ActionImpl is the implementation of one declared action. Make it with
 // [Action].
 type ActionImpl struct {
-	name    string
-	inType  reflect.Type
-	outType reflect.Type
-	run     func(ctx *ActionCtx, input []byte) (any, error)
+	name      string
+	inType    reflect.Type
+	outType   reflect.Type
+	run       func(ctx *ActionCtx, input []byte) (any, error)
+	onFailure func(ctx *MutatorCtx, input []byte, f RunFailure) error // nil: none
 }
 
 // Action binds fn to the declared action d. The input has been validated
 // before fn runs, and the output is validated against d's output schema
-// before it is returned to the caller.
-func Action[In, Out any](d schema.ActionDef[In, Out], fn func(ctx *ActionCtx, in In) (Out, error)) ActionImpl {
-	return ActionImpl{name: d.Name(), inType: reflect.TypeFor[In](), outType: reflect.TypeFor[Out](),
+// before it is returned to the caller. Options: [OnFailure].
+func Action[In, Out any](d schema.ActionDef[In, Out], fn func(ctx *ActionCtx, in In) (Out, error), opts ...ActionOption[In]) ActionImpl {
+	a := ActionImpl{name: d.Name(), inType: reflect.TypeFor[In](), outType: reflect.TypeFor[Out](),
 		run: func(ctx *ActionCtx, input []byte) (any, error) {
 			var in In
 			if err := json.Unmarshal(input, &in); err != nil {
@@ -79,6 +80,12 @@ func Action[In, Out any](d schema.ActionDef[In, Out], fn func(ctx *ActionCtx, in
 			}
 			return fn(ctx, in)
 		}}
+	for _, o := range opts {
+		if o != nil {
+			o(&a)
+		}
+	}
+	return a
 }
 
 // check refuses a config whose implementations and declarations do not
@@ -161,11 +168,23 @@ type Options struct {
 	// comes back later and retries a push it sent before then gets it
 	// applied again.
 	ClientRetention time.Duration
+	// MaxRowBytes is the largest row value (its JSON) a table accepts,
+	// unless the table sets its own with schema.MaxRowBytes; default 1 MiB
+	// ([DefaultMaxRowBytes]); negative means no limit. A larger write fails
+	// with ErrInvalidInput and writes nothing.
+	MaxRowBytes int
+	// MaxInputBytes is the largest input (its JSON) one mutator or action
+	// call accepts; default 4 MiB ([DefaultMaxInputBytes]); negative means no
+	// limit. stdio has no request size limit of its own: this is it.
+	MaxInputBytes int
 	// Replica opens the engine as a client's local replica (see package
 	// client): mutators run with IsServer() false, EnqueueAction records
 	// nothing, no action workers run, and commits are not fsync'd (the
 	// server holds the durable copy).
 	Replica bool
+	// AllowDamagedRows opens a data file whose structure is intact though
+	// some rows fail their checksum (see storage.Options.AllowDamagedRows).
+	AllowDamagedRows bool
 }
 
 func (o *Options) defaults() {
@@ -183,5 +202,11 @@ func (o *Options) defaults() {
 	}
 	if o.RetryBackoff <= 0 {
 		o.RetryBackoff = time.Second
+	}
+	if o.MaxRowBytes == 0 {
+		o.MaxRowBytes = DefaultMaxRowBytes
+	}
+	if o.MaxInputBytes == 0 {
+		o.MaxInputBytes = DefaultMaxInputBytes
 	}
 }

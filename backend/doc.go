@@ -26,5 +26,16 @@
 // Enqueued actions (the transactional outbox) are recorded as [Run]s in the
 // same transaction as the mutator and run by a pool of workers after the
 // commit; a run that was queued or running when the process stopped runs
-// again on the next Open. See [Options] for the retry policy.
+// again on the next Open. See [Options] for the retry policy. A run whose
+// start cannot be recorded (a storage error) is retried in the same process;
+// a run that ends failed runs its action's [OnFailure] handler, in the
+// transaction that records the failure.
+//
+// Every call meets the engine's limits before any handler runs: the size of
+// an input (Options.MaxInputBytes) and of a row (Options.MaxRowBytes, or
+// schema.MaxRowBytes per table), keys of at most [MaxKeyBytes] of valid
+// UTF-8, and JSON text that decodes without silent replacement
+// ([CheckJSONText]). Failures that are not the caller's or the handler's
+// own (panics, storage failures) come back as [ErrInternal] with a reference
+// id; the detail goes to the log.
 package backend

@@ -53,6 +53,7 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 		LockTimeout:   opts.LockTimeout,
 		LogRetention:  uint64(max(opts.LogRetention, 0)),
 		NoSync:        opts.Replica,
+		Logger:        opts.Logger, AllowDamagedRows: opts.AllowDamagedRows,
 	})
 	if err != nil {
 		return nil, err
@@ -111,7 +112,10 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage)
 func (e *Engine) MutateRuns(ctx context.Context, name string, input json.RawMessage) (uint64, []string, error) {
 	m, ok := e.mutators[name]
 	if !ok {
-		return 0, nil, unknownf("no mutator named %q", name)
+		return 0, nil, unknownf("no mutator named %s", Short(name))
+	}
+	if err := e.checkInput("mutator", name, input); err != nil {
+		return 0, nil, err
 	}
 	info, _ := e.cfg.Schema.Mutator(name)
 	if err := info.Input.Validate(input); err != nil {
@@ -130,7 +134,7 @@ func (e *Engine) MutateRuns(ctx context.Context, name string, input json.RawMess
 		if errors.Is(err, storage.ErrClosed) {
 			return 0, nil, fmt.Errorf("mutator %s: %w", name, ErrClosed)
 		}
-		return 0, nil, err
+		return 0, nil, e.storageFailure("mutator "+name, err)
 	}
 	for _, id := range enqueued {
 		e.work.push(id)
@@ -151,7 +155,10 @@ func (e *Engine) MutateIn(ctx context.Context, tx *storage.WriteTx, name string,
 	}
 	m, ok := e.mutators[name]
 	if !ok {
-		return unknownf("no mutator named %q", name)
+		return unknownf("no mutator named %s", Short(name))
+	}
+	if err := e.checkInput("mutator", name, input); err != nil {
+		return err
 	}
 	info, _ := e.cfg.Schema.Mutator(name)
 	if err := info.Input.Validate(input); err != nil {
@@ -165,15 +172,28 @@ func (e *Engine) MutateIn(ctx context.Context, tx *storage.WriteTx, name string,
 func (e *Engine) runMutator(m MutatorImpl, mc *MutatorCtx, input []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			e.log.Error("mutator panicked", "mutator", m.name, "panic", r, "stack", string(debug.Stack()))
-			err = withKind(ErrHandler, "mutator "+m.name, fmt.Errorf("panicked: %v", r))
+			err = e.internal("mutator "+m.name, fmt.Errorf("panicked: %v", r), debug.Stack())
 		}
 	}()
 	err = m.run(mc, input)
+	return classifyHandler("mutator "+m.name, err)
+}
+
+// classifyHandler gives a handler's returned error its kind: a decoding
+// failure or a broken limit (a row too large, a bad key) is the caller's
+// invalid input, an internal error stays internal, anything else is the
+// handler's own failure.
+func classifyHandler(where string, err error) error {
 	if _, ok := err.(*decodeError); ok || err == nil {
 		return err
 	}
-	return withKind(ErrHandler, "mutator "+m.name, err)
+	if isLimitError(err) {
+		return withKind(ErrInvalidInput, where, err)
+	}
+	if k := KindOf(err); k == ErrInternal {
+		return err
+	}
+	return withKind(ErrHandler, where, err)
 }
 
 // Act calls the named action with input (JSON) and returns its output as
@@ -188,7 +208,10 @@ func (e *Engine) Act(ctx context.Context, name string, input json.RawMessage) (j
 func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, runID string) (json.RawMessage, error) {
 	a, ok := e.actions[name]
 	if !ok {
-		return nil, unknownf("no action named %q", name)
+		return nil, unknownf("no action named %s", Short(name))
+	}
+	if err := e.checkInput("action", name, input); err != nil {
+		return nil, err
 	}
 	info, _ := e.cfg.Schema.Action(name)
 	if err := info.Input.Validate(input); err != nil {
@@ -202,7 +225,7 @@ func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, ru
 	}
 	data, err := json.Marshal(out)
 	if err != nil {
-		return nil, withKind(ErrInvalidOutput, "action "+name, fmt.Errorf("encode output: %w", err))
+		return nil, e.internal("action "+name, fmt.Errorf("encode output: %w", err), nil)
 	}
 	if info.Output != nil {
 		if err := info.Output.Validate(data); err != nil {
@@ -215,8 +238,7 @@ func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, ru
 func (e *Engine) runAction(a ActionImpl, ac *ActionCtx, input []byte) (out any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			e.log.Error("action panicked", "action", a.name, "panic", r, "stack", string(debug.Stack()))
-			out, err = nil, withKind(ErrHandler, "action "+a.name, fmt.Errorf("panicked: %v", r))
+			out, err = nil, e.internal("action "+a.name, fmt.Errorf("panicked: %v", r), debug.Stack())
 		}
 	}()
 	out, err = a.run(ac, input)

@@ -276,7 +276,7 @@ func TestInvalidInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"unknown mutator", "nope", `{}`, backend.ErrUnknown, []string{`no mutator named "nope"`}},
 		{"value off the table's schema", "badWrite", `{"key":"k"}`, backend.ErrHandler, []string{"mutator badWrite", "table items", "invalid row of table items", "at /name"}},
 		{"undeclared table", "badWrite", `{"key":"undeclared"}`, backend.ErrHandler, []string{"mutator badWrite", `table "nope" is not declared`}},
-		{"panic", "panicky", `{"key":"k"}`, backend.ErrHandler, []string{"mutator panicky", "panicked", "user code bug: k"}},
+		{"panic", "panicky", `{"key":"k"}`, backend.ErrInternal, []string{"mutator panicky", "internal error (ref "}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -337,7 +337,7 @@ func waitRun(t *testing.T, e *backend.Engine, id string) *backend.Run {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // generous: a loaded machine is slow
 	defer cancel()
 	for {
 		run, ok, err := e.Run(id)
@@ -455,7 +455,7 @@ func TestActions(t *testing.T) {
 		{"invalid input", "echo", `{"text":1}`, "at /text", backend.ErrInvalidInput},
 		{"unknown action", "nope", `{}`, `no action named "nope"`, backend.ErrUnknown},
 		{"handler error", "echo", `{"text":"","mode":"fatal"}`, "action echo: permanent failure", backend.ErrHandler},
-		{"panic", "echo", `{"text":"","mode":"panic"}`, "action echo: panicked: action went wrong", backend.ErrHandler},
+		{"panic", "echo", `{"text":"","mode":"panic"}`, "action echo: internal error (ref ", backend.ErrInternal},
 		{"inner mutate with bad input is the handler's fault", "echo", `{"text":"","mode":"bad-mutate"}`, "invalid input of mutator putItem: at /name", backend.ErrHandler},
 		{"direct table writes are refused", "echo", `{"text":"","mode":"write"}`, "call ctx.Mutate", backend.ErrHandler},
 	}
@@ -522,8 +522,8 @@ func TestCancelStopsAnAction(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("err = %v, want context.Canceled in the chain", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the action did not stop on cancel")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the action did not stop within 30 s of the cancel")
 	}
 }
 

@@ -21,6 +21,16 @@ var (
 	ErrInvalidOutput = errors.New("invalid output")
 	// ErrClosed: the engine is closed.
 	ErrClosed = errors.New("engine closed")
+	// ErrInternal: a failure that is neither the caller's fault nor the
+	// handler's own returned error: a panic, a storage failure, an encode
+	// failure. Its message carries only a reference id (see [NewRef]); the
+	// detail went to the server log at ERROR with the same reference, and
+	// stays in the error's chain for Go callers.
+	ErrInternal = errors.New("internal error")
+	// ErrDamaged: a stored row the call needed failed its checksum or could
+	// not be decoded. The message names the table and key (never the data
+	// file); `mcp-sync check` lists every damaged row.
+	ErrDamaged = errors.New("damaged row")
 )
 
 // retryableError marks an action error as worth another attempt.
@@ -90,7 +100,8 @@ func (e *decodeError) Error() string { return e.err.Error() }
 func (e *decodeError) Unwrap() error { return e.err }
 
 // KindOf returns the sentinel (ErrUnknown, ErrInvalidInput, ErrHandler,
-// ErrInvalidOutput, ErrClosed) that classifies err as a whole, or nil. Use it
+// ErrInvalidOutput, ErrClosed, ErrInternal, ErrDamaged) that classifies err as a
+// whole, or nil. Use it
 // rather than a chain of errors.Is: an action whose inner ctx.Mutate got
 // invalid input failed as a handler (ErrHandler), though ErrInvalidInput is
 // also somewhere in its chain.

@@ -2,6 +2,8 @@ package backend
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -25,7 +27,7 @@ type MutatorCtx struct {
 // Server-only tables are reachable here: mutators run on the server.
 func (c *MutatorCtx) Table(name string) *Table {
 	info, ok := c.eng.cfg.Schema.Table(name)
-	t := &Table{info: info, name: name, w: c.tx, view: func(fn func(r reader) error) error { return fn(c.tx) }}
+	t := &Table{info: info, name: name, w: c.tx, eng: c.eng, view: func(fn func(r reader) error) error { return fn(c.tx) }}
 	if !ok {
 		t.err = unknownf("table %q is not declared in the schema", name)
 	}
@@ -41,6 +43,15 @@ func (c *MutatorCtx) Version() uint64 { return c.tx.Version() }
 
 // Name returns the mutator's name.
 func (c *MutatorCtx) Name() string { return c.name }
+
+// newRunID returns a run id: the enqueuing version, zero-padded so ids sort
+// in enqueue order (the queue is scanned in key order), then 96 random bits
+// so that ids cannot be guessed or enumerated.
+func newRunID(version uint64) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return fmt.Sprintf("%016d-%s", version, hex.EncodeToString(b[:]))
+}
 
 // EnqueueAction records a run of the named action with input, in this
 // mutator's transaction (a transactional outbox): if the mutator fails,
@@ -59,11 +70,14 @@ func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("enqueue %s: encode input: %w", name, err)
 	}
+	if err := c.eng.checkInput("action", name, data); err != nil {
+		return "", fmt.Errorf("enqueue %s: %w", name, err)
+	}
 	if err := info.Input.Validate(data); err != nil {
 		return "", withKind(ErrInvalidInput, "enqueue "+name, err)
 	}
 	run := Run{
-		ID:         fmt.Sprintf("%016d-%d", c.tx.Version(), len(c.enqueued)+1),
+		ID:         newRunID(c.tx.Version()),
 		Action:     name,
 		Input:      data,
 		Status:     RunQueued,

@@ -3,6 +3,7 @@ package backend
 import (
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
@@ -27,7 +28,7 @@ func (e *Engine) ClientTables() []*schema.TableInfo {
 func (e *Engine) clientTable(name string) (*schema.TableInfo, error) {
 	t, ok := e.cfg.Schema.Table(name)
 	if !ok || t.ServerOnly {
-		return nil, unknownf("no table named %q", name)
+		return nil, unknownf("no table named %s", Short(name))
 	}
 	return t, nil
 }
@@ -41,6 +42,9 @@ func (e *Engine) Get(table, key string) (json.RawMessage, bool, uint64, error) {
 	if _, err := e.clientTable(table); err != nil {
 		return nil, false, 0, err
 	}
+	if err := checkKey(table, key); err != nil {
+		return nil, false, 0, withKind(ErrInvalidInput, "", err)
+	}
 	var (
 		val []byte
 		ok  bool
@@ -53,7 +57,7 @@ func (e *Engine) Get(table, key string) (json.RawMessage, bool, uint64, error) {
 		return err
 	})
 	if err != nil {
-		return nil, false, 0, fmt.Errorf("table %s: get %q: %w", table, key, err)
+		return nil, false, 0, e.storageFailure(fmt.Sprintf("table %s: get %s", table, Short(key)), err)
 	}
 	return val, ok, ver, nil
 }
@@ -63,6 +67,9 @@ func (e *Engine) Get(table, key string) (json.RawMessage, bool, uint64, error) {
 func (e *Engine) Scan(table string, o ScanOptions) ([]Row, string, uint64, error) {
 	if _, err := e.clientTable(table); err != nil {
 		return nil, "", 0, err
+	}
+	if err := checkScan(table, o); err != nil {
+		return nil, "", 0, withKind(ErrInvalidInput, "", err)
 	}
 	var (
 		kvs  []storage.KV
@@ -76,7 +83,7 @@ func (e *Engine) Scan(table string, o ScanOptions) ([]Row, string, uint64, error
 		return err
 	})
 	if err != nil {
-		return nil, "", 0, fmt.Errorf("table %s: scan: %w", table, err)
+		return nil, "", 0, e.storageFailure("table "+table+": scan", err)
 	}
 	rows := make([]Row, len(kvs))
 	for i, kv := range kvs {
@@ -92,11 +99,20 @@ func (e *Engine) Subscribe(f storage.Filter, from uint64) (*storage.Subscription
 	if _, err := e.clientTable(f.Table); err != nil {
 		return nil, err
 	}
+	if err := checkFilter(f); err != nil {
+		return nil, err
+	}
 	return e.store.Subscribe(f, from)
 }
 
-// Run returns the enqueued action run with id, and whether it exists.
+// Run returns the enqueued action run with id, and whether it exists, as a
+// client may see it: a [schema.Sensitive] action's input and output are left
+// out (Redacted says so). Server code that needs them reads [RunsTable]
+// through Store.
 func (e *Engine) Run(id string) (*Run, bool, error) {
+	if id == "" || len(id) > MaxKeyBytes || !utf8.ValidString(id) {
+		return nil, false, nil // no run has such an id
+	}
 	var (
 		run *Run
 		ok  bool
@@ -106,7 +122,15 @@ func (e *Engine) Run(id string) (*Run, bool, error) {
 		run, ok, err = getRun(tx, id)
 		return err
 	})
-	return run, ok, err
+	if err != nil {
+		return nil, false, e.storageFailure("run "+Short(id), err)
+	}
+	if ok {
+		if info, found := e.cfg.Schema.Action(run.Action); found && info.Sensitive {
+			run.Input, run.Output, run.Redacted = nil, nil, true
+		}
+	}
+	return run, ok, nil
 }
 
 // SubscribeRun watches one run's record (in [RunsTable]) from version from.

@@ -46,6 +46,9 @@ type Run struct {
 	StartedAt     *time.Time      `json:"startedAt,omitempty"`
 	FinishedAt    *time.Time      `json:"finishedAt,omitempty"`
 	NextAttemptAt *time.Time      `json:"nextAttemptAt,omitempty"`
+	// Redacted is set on a run of a sensitive action as clients see it:
+	// its Input and Output are left out.
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // Done reports whether the run has finished, successfully or not.
@@ -85,10 +88,11 @@ type workQueue struct {
 	ids     []string
 	wake    chan struct{}
 	pending map[string]bool // queued in memory or running: no double dispatch
+	fails   map[string]int  // runs whose start failed: how many times in a row
 }
 
 func newWorkQueue() *workQueue {
-	return &workQueue{wake: make(chan struct{}, 1), pending: make(map[string]bool)}
+	return &workQueue{wake: make(chan struct{}, 1), pending: make(map[string]bool), fails: make(map[string]int)}
 }
 
 func (q *workQueue) push(id string) {
@@ -135,6 +139,29 @@ func (q *workQueue) done(id string) {
 	q.mu.Unlock()
 }
 
+// failed counts one more failed start of id and returns the count.
+func (q *workQueue) failed(id string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.fails[id]++
+	return q.fails[id]
+}
+
+func (q *workQueue) started(id string) {
+	q.mu.Lock()
+	delete(q.fails, id)
+	q.mu.Unlock()
+}
+
+// outcome is what a worker does with a run after an attempt.
+type outcome int
+
+const (
+	finished   outcome = iota // done, or left for the next Open (shutdown)
+	retryDue                  // a retry is recorded: dispatch it when due
+	notStarted                // storage failed before the attempt: try again soon
+)
+
 // worker runs queued runs until the engine closes.
 func (e *Engine) worker() {
 	defer e.wg.Done()
@@ -143,10 +170,13 @@ func (e *Engine) worker() {
 		if !ok {
 			return
 		}
-		again := e.attempt(id)
+		next := e.attempt(id)
 		e.work.done(id) // before rescheduling, or the push would be taken for a duplicate
-		if again {
+		switch next {
+		case retryDue:
 			e.schedule(id)
+		case notStarted:
+			e.startLater(id)
 		}
 	}
 }
@@ -187,33 +217,51 @@ func (e *Engine) schedule(id string) {
 		run, _, err = getRun(tx, id)
 		return err
 	})
-	if err != nil || run == nil {
-		e.log.Error("action run cannot be read; it stays queued", "run", id, "err", err)
+	if err != nil {
+		e.log.Error("action run cannot be read; retrying", "run", id, "err", err)
+		e.startLater(id)
+		return
+	}
+	if run == nil {
 		return
 	}
 	if run.NextAttemptAt != nil {
 		if wait := time.Until(*run.NextAttemptAt); wait > 0 {
-			e.wg.Add(1)
-			go func() {
-				defer e.wg.Done()
-				t := time.NewTimer(wait)
-				defer t.Stop()
-				select {
-				case <-t.C:
-					e.work.push(id)
-				case <-e.ctx.Done():
-				}
-			}()
+			e.pushAfter(id, wait)
 			return
 		}
 	}
 	e.work.push(id)
 }
 
-// attempt runs one attempt of a run and records the outcome. It reports
-// whether the run is due another attempt.
-func (e *Engine) attempt(id string) bool {
+// startLater dispatches a run whose start failed on a storage error (a full
+// disk, say) again after a backoff that doubles with each failure in a row,
+// up to a minute, so that it starts once storage recovers rather than at the
+// next Open.
+func (e *Engine) startLater(id string) {
+	n := e.work.failed(id)
+	e.pushAfter(id, min(e.opts.RetryBackoff<<min(n-1, 16), time.Minute))
+}
+
+// pushAfter dispatches id after wait, unless the engine closes first.
+func (e *Engine) pushAfter(id string, wait time.Duration) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			e.work.push(id)
+		case <-e.ctx.Done():
+		}
+	}()
+}
+
+// attempt runs one attempt of a run and records the outcome.
+func (e *Engine) attempt(id string) outcome {
 	var run *Run
+	var enqueued []string
 	_, err := e.store.Update(e.ctx, func(tx *storage.WriteTx) error {
 		r, ok, err := getRun(tx, id)
 		if err != nil || !ok || r.Done() {
@@ -225,7 +273,8 @@ func (e *Engine) attempt(id string) bool {
 			now := time.Now().UTC()
 			r.Status, r.FinishedAt, r.NextAttemptAt = RunFailed, &now, nil
 			r.Error = fmt.Sprintf("gave up after %d attempts (the last was cut off by a stop)", r.Attempts)
-			return putRun(tx, r)
+			enqueued, err = e.recordFailed(tx, r)
+			return err
 		}
 		now := time.Now().UTC()
 		r.Status, r.StartedAt, r.NextAttemptAt = RunRunning, &now, nil
@@ -234,20 +283,23 @@ func (e *Engine) attempt(id string) bool {
 		return putRun(tx, r)
 	})
 	if err != nil {
-		if !errors.Is(err, storage.ErrClosed) && e.ctx.Err() == nil {
-			e.log.Error("action run could not start; it stays queued", "run", id, "err", err)
+		if errors.Is(err, storage.ErrClosed) || e.ctx.Err() != nil {
+			return finished
 		}
-		return false
+		e.log.Error("action run could not start; retrying", "run", id, "err", err)
+		return notStarted
 	}
+	e.work.started(id)
+	e.dispatch(enqueued)
 	if run == nil {
-		return false
+		return finished
 	}
 	out, err := e.act(e.ctx, run.Action, run.Input, id)
 	if e.ctx.Err() != nil {
 		// Shutting down: leave the run as running, so the next Open runs it
 		// again rather than recording a failure the action did not cause.
 		e.log.Info("action run interrupted by shutdown; it runs again on the next start", "run", id)
-		return false
+		return finished
 	}
 	now := time.Now().UTC()
 	switch {
@@ -260,11 +312,53 @@ func (e *Engine) attempt(id string) bool {
 		e.log.Warn("action run failed; retrying", "run", id, "action", run.Action, "attempt", run.Attempts, "in", backoff, "err", err)
 	default:
 		run.Status, run.Error, run.FinishedAt = RunFailed, err.Error(), &now
-		e.log.Warn("action run failed", "run", id, "action", run.Action, "attempts", run.Attempts, "err", err)
 	}
-	if _, err := e.store.Update(context.Background(), func(tx *storage.WriteTx) error { return putRun(tx, run) }); err != nil {
-		e.log.Error("recording an action run's outcome failed; it runs again on the next start", "run", id, "err", err)
-		return false
+	if !e.recordOutcome(run) {
+		return finished
 	}
-	return run.Status == RunQueued
+	if run.Status == RunQueued {
+		return retryDue
+	}
+	return finished
+}
+
+// recordOutcome records a finished attempt, retrying with backoff while
+// storage fails, so that a run does not stay "running" until the next Open.
+// It reports false when the engine closed first (the next Open runs the run
+// again).
+func (e *Engine) recordOutcome(run *Run) bool {
+	for n := 0; ; n++ {
+		var enqueued []string
+		_, err := e.store.Update(context.Background(), func(tx *storage.WriteTx) error {
+			if run.Status == RunFailed {
+				var err error
+				enqueued, err = e.recordFailed(tx, run)
+				return err
+			}
+			return putRun(tx, run)
+		})
+		if err == nil {
+			e.dispatch(enqueued)
+			return true
+		}
+		if errors.Is(err, storage.ErrClosed) {
+			return false
+		}
+		wait := min(e.opts.RetryBackoff<<min(n, 16), time.Minute)
+		e.log.Error("recording an action run's outcome failed; retrying", "run", run.ID, "in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-e.ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+}
+
+// dispatch hands runs enqueued by a committed transaction to the workers.
+func (e *Engine) dispatch(ids []string) {
+	for _, id := range ids {
+		e.work.push(id)
+	}
 }

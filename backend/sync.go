@@ -41,6 +41,9 @@ func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, na
 	if clientID == "" || seq == 0 {
 		return Pushed{}, withKind(ErrInvalidInput, "push", errors.New("a pushed mutation needs a client id and a sequence number from 1"))
 	}
+	if err := checkKey("client ids", clientID); err != nil {
+		return Pushed{}, withKind(ErrInvalidInput, "push", err)
+	}
 	if st, err := e.ClientState(clientID); err != nil {
 		return Pushed{}, err
 	} else if seq <= st.Seq {
@@ -48,7 +51,10 @@ func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, na
 	}
 	m, ok := e.mutators[name]
 	if !ok {
-		return Pushed{}, unknownf("no mutator named %q", name)
+		return Pushed{}, unknownf("no mutator named %s", Short(name))
+	}
+	if err := e.checkInput("mutator", name, input); err != nil {
+		return Pushed{}, err
 	}
 	info, _ := e.cfg.Schema.Mutator(name)
 	if err := info.Input.Validate(input); err != nil {
@@ -86,7 +92,7 @@ func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, na
 		if errors.Is(err, storage.ErrClosed) {
 			return Pushed{}, fmt.Errorf("mutator %s: %w", name, ErrClosed)
 		}
-		return Pushed{}, err
+		return Pushed{}, e.storageFailure("mutator "+name, err)
 	}
 	if dup != nil {
 		return Pushed{Version: dup.Version}, nil
@@ -162,6 +168,9 @@ func clientState(tx getter, clientID string) (ClientState, error) {
 // far: read a snapshot instead.
 func (e *Engine) ChangesSince(f storage.Filter, after uint64, limit int) ([]storage.Event, error) {
 	if _, err := e.clientTable(f.Table); err != nil {
+		return nil, err
+	}
+	if err := checkFilter(f); err != nil {
 		return nil, err
 	}
 	return e.store.ChangesSince(after, f, limit)

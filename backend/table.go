@@ -41,7 +41,19 @@ type Table struct {
 	name string
 	err  error // set when the table cannot be used
 	view func(fn func(r reader) error) error
-	w    writer // nil: read only
+	w    writer  // nil: read only
+	eng  *Engine // for its limits
+}
+
+// failure classifies a storage error met by op: the table's error (an
+// undeclared name) stays as it is; a storage failure becomes internal, so
+// that a handler returning it shows its caller a reference, not the
+// storage's detail.
+func (t *Table) failure(op string, err error) error {
+	if err == t.err {
+		return err
+	}
+	return t.eng.storageFailure("table "+t.name+": "+op, err)
 }
 
 func (t *Table) read(fn func(r reader) error) error {
@@ -53,6 +65,9 @@ func (t *Table) read(fn func(r reader) error) error {
 
 // GetJSON returns the row stored under key as JSON, and whether it exists.
 func (t *Table) GetJSON(key string) (json.RawMessage, bool, error) {
+	if err := checkKey(t.name, key); err != nil {
+		return nil, false, err
+	}
 	var v []byte
 	var ok bool
 	err := t.read(func(r reader) error {
@@ -61,7 +76,7 @@ func (t *Table) GetJSON(key string) (json.RawMessage, bool, error) {
 		return err
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("table %s: get %q: %w", t.name, key, err)
+		return nil, false, t.failure("get "+Short(key), err)
 	}
 	return v, ok, nil
 }
@@ -74,7 +89,7 @@ func (t *Table) Get(key string, dst any) (bool, error) {
 		return ok, err
 	}
 	if err := json.Unmarshal(v, dst); err != nil {
-		return true, fmt.Errorf("table %s: decode %q: %w", t.name, key, err)
+		return true, fmt.Errorf("table %s: decode %s: %w", t.name, Short(key), err)
 	}
 	return true, nil
 }
@@ -82,6 +97,9 @@ func (t *Table) Get(key string, dst any) (bool, error) {
 // Scan returns rows in key order, and a cursor for the next page ("" when
 // there is none): pass it as ScanOptions.After.
 func (t *Table) Scan(o ScanOptions) ([]Row, string, error) {
+	if err := checkScan(t.name, o); err != nil {
+		return nil, "", err
+	}
 	var kvs []storage.KV
 	var next string
 	err := t.read(func(r reader) error {
@@ -90,7 +108,7 @@ func (t *Table) Scan(o ScanOptions) ([]Row, string, error) {
 		return err
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("table %s: scan: %w", t.name, err)
+		return nil, "", t.failure("scan", err)
 	}
 	rows := make([]Row, len(kvs))
 	for i, kv := range kvs {
@@ -109,17 +127,23 @@ func (t *Table) Set(key string, v any) error {
 		return t.err
 	}
 	if t.w == nil {
-		return fmt.Errorf("table %s: set %q: %w", t.name, key, errReadOnly)
+		return fmt.Errorf("table %s: set %s: %w", t.name, Short(key), errReadOnly)
+	}
+	if err := checkKey(t.name, key); err != nil {
+		return err
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("table %s: set %q: encode: %w", t.name, key, err)
+		return fmt.Errorf("table %s: set %s: encode: %w", t.name, Short(key), err)
+	}
+	if err := t.eng.checkRowSize(t.name, key, len(data)); err != nil {
+		return err
 	}
 	if err := t.info.Rows.Validate(data); err != nil {
-		return fmt.Errorf("table %s: set %q: %w", t.name, key, err)
+		return fmt.Errorf("table %s: set %s: %w", t.name, Short(key), err)
 	}
 	if err := t.w.Put(t.name, key, data); err != nil {
-		return fmt.Errorf("table %s: set %q: %w", t.name, key, err)
+		return t.failure("set "+Short(key), err)
 	}
 	return nil
 }
@@ -130,10 +154,13 @@ func (t *Table) Delete(key string) error {
 		return t.err
 	}
 	if t.w == nil {
-		return fmt.Errorf("table %s: delete %q: %w", t.name, key, errReadOnly)
+		return fmt.Errorf("table %s: delete %s: %w", t.name, Short(key), errReadOnly)
+	}
+	if err := checkKey(t.name, key); err != nil {
+		return err
 	}
 	if err := t.w.Delete(t.name, key); err != nil {
-		return fmt.Errorf("table %s: delete %q: %w", t.name, key, err)
+		return t.failure("delete "+Short(key), err)
 	}
 	return nil
 }
@@ -174,7 +201,7 @@ func (tt TypedTable[T]) Scan(o ScanOptions) ([]T, string, error) {
 	out := make([]T, len(rows))
 	for i, r := range rows {
 		if err := json.Unmarshal(r.Value, &out[i]); err != nil {
-			return nil, "", fmt.Errorf("table %s: decode %q: %w", tt.t.name, r.Key, err)
+			return nil, "", fmt.Errorf("table %s: decode %s: %w", tt.t.name, Short(r.Key), err)
 		}
 	}
 	return out, next, nil

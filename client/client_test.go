@@ -197,7 +197,7 @@ func dial(t *testing.T, s *server, legacy bool) *client.Conn {
 
 func replica(t *testing.T, c *client.Conn) *client.Replica {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
 	defer cancel()
 	r, err := client.NewReplica(ctx, c, config(), client.ReplicaOptions{Logger: quiet()})
 	if err != nil {
@@ -207,10 +207,26 @@ func replica(t *testing.T, c *client.Conn) *client.Replica {
 	return r
 }
 
-func ctx10(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// testWait bounds what a test waits for: generous, since a loaded 2-core
+// machine running -race can be many times slower than an idle one (10 s
+// was once too little for TestReplicasConverge). A passing test never waits
+// this long; a failing one says what was still missing.
+const testWait = 60 * time.Second
+
+// testCtx ends after testWait.
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// settle waits for r's pending mutations, failing with how many the server
+// had still not confirmed.
+func settle(t *testing.T, ctx context.Context, r *client.Replica, name string) {
+	t.Helper()
+	if err := r.Settled(ctx); err != nil {
+		t.Fatalf("replica %s: %d mutation(s) still unconfirmed: %v", name, client.Unconfirmed(r), err)
+	}
 }
 
 func serverItem(t *testing.T, s *server, key string) (Item, bool) {
@@ -230,7 +246,7 @@ func TestTypedCallsAndErrors(t *testing.T) {
 	s := newServer(t)
 	for _, legacy := range []bool{false, true} {
 		c := dial(t, s, legacy)
-		ctx := ctx10(t)
+		ctx := testCtx(t)
 		res, err := client.Mutate(ctx, c, put, PutIn{Key: "a", Name: "apple"})
 		if err != nil || res.Version == 0 {
 			t.Fatalf("Mutate: %+v %v", res, err)
@@ -271,7 +287,7 @@ func TestTypedCallsAndErrors(t *testing.T) {
 func TestWatchResumesAfterCut(t *testing.T) {
 	s := newServer(t)
 	c := dial(t, s, false)
-	ctx := ctx10(t)
+	ctx := testCtx(t)
 	w, err := client.Watch(ctx, c, items, client.Selector{Key: "s"}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -323,9 +339,11 @@ func TestWatchResumesAfterCut(t *testing.T) {
 func TestReplicaOptimisticThenConfirmed(t *testing.T) {
 	s := newServer(t)
 	r := replica(t, dial(t, s, false))
-	ctx := ctx10(t)
-	start := time.Now()
-	p, err := client.MutateLocal(ctx, r, put, PutIn{Key: "o", Name: "optimistic", SlowMs: 300})
+	ctx := testCtx(t)
+	// The server takes 2 s, so that a loaded machine still reads the local
+	// copy and the server's store before the server commits: that the
+	// server lacks the row then proves the local apply did not wait for it.
+	p, err := client.MutateLocal(ctx, r, put, PutIn{Key: "o", Name: "optimistic", SlowMs: 2000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,11 +351,8 @@ func TestReplicaOptimisticThenConfirmed(t *testing.T) {
 	if err != nil || !ok || it.Name != "optimistic" {
 		t.Fatalf("local read right after the mutation: %+v %v %v", it, ok, err)
 	}
-	if elapsed := time.Since(start); elapsed > 200*time.Millisecond {
-		t.Errorf("the local apply took %v; the server takes 300 ms", elapsed)
-	}
 	if _, onServer := serverItem(t, s, "o"); onServer {
-		t.Error("the server had the row before its slow mutator finished: the test proves nothing")
+		t.Error("the server had the row before the local read was checked: either the local apply waited for the server's 2 s mutator, or the machine was too slow for the test to prove anything")
 	}
 	if err := p.Wait(ctx); err != nil {
 		t.Fatal(err)
@@ -352,16 +367,7 @@ func TestReplicaOptimisticThenConfirmed(t *testing.T) {
 	if _, err := s.eng.Mutate(ctx, "put", json.RawMessage(`{"key":"o2","name":"from elsewhere"}`)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if it, ok, _ := client.Get(r, items, "o2"); ok && it.Name == "from elsewhere" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a server-side change did not reach the replica within 5 s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitItem(t, r, "o2", "from elsewhere")
 }
 
 // TestReplicaRejectedRollsBack: a mutation that runs fine locally but that
@@ -370,7 +376,7 @@ func TestReplicaOptimisticThenConfirmed(t *testing.T) {
 func TestReplicaRejectedRollsBack(t *testing.T) {
 	s := newServer(t)
 	r := replica(t, dial(t, s, false))
-	ctx := ctx10(t)
+	ctx := testCtx(t)
 	if _, err := s.eng.Mutate(ctx, "put", json.RawMessage(`{"key":"k","name":"before"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -399,14 +405,14 @@ func TestReplicaRejectedRollsBack(t *testing.T) {
 
 func waitItem(t *testing.T, r *client.Replica, key, name string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testWait)
 	for {
 		it, _, _ := client.Get(r, items, key)
 		if it.Name == name {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("replica row %s is %+v, want name %q", key, it, name)
+			t.Fatalf("after %v the replica's row %s is %+v, want name %q", testWait, key, it, name)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -417,7 +423,7 @@ func waitItem(t *testing.T, r *client.Replica, key, name string) {
 func TestReplicasConverge(t *testing.T) {
 	s := newServer(t)
 	a, b := replica(t, dial(t, s, false)), replica(t, dial(t, s, true))
-	ctx := ctx10(t)
+	ctx := testCtx(t)
 	var wg sync.WaitGroup
 	for name, r := range map[string]*client.Replica{"a": a, "b": b} {
 		wg.Add(1)
@@ -434,18 +440,15 @@ func TestReplicasConverge(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	for _, r := range []*client.Replica{a, b} {
-		if err := r.Settled(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	settle(t, ctx, a, "a")
+	settle(t, ctx, b, "b")
 	want, _ := serverItem(t, s, "x")
 	n, _ := serverItem(t, s, "n")
 	if n.Count != 60 {
 		t.Errorf("the server counted %d bumps, want 60 (each applied once)", n.Count)
 	}
 	for i, r := range []*client.Replica{a, b} {
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(testWait)
 		for {
 			x, _, _ := client.Get(r, items, "x")
 			y, _, _ := client.Get(r, items, "n")
@@ -453,7 +456,7 @@ func TestReplicasConverge(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("replica %d has x=%+v n=%+v; the server has x=%+v n=%+v", i, x, y, want, n)
+				t.Fatalf("after %v replica %d has x=%+v n=%+v; the server has x=%+v n=%+v", testWait, i, x, y, want, n)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -466,7 +469,7 @@ func TestReplicasConverge(t *testing.T) {
 func TestPushRetriedAfterLostReplyAppliesOnce(t *testing.T) {
 	s := newServer(t)
 	r := replica(t, dial(t, s, false))
-	ctx := ctx10(t)
+	ctx := testCtx(t)
 	s.dropPush.Store(true)
 	p, err := client.MutateLocal(ctx, r, bump, KeyIn{Key: "once"})
 	if err != nil {

@@ -14,16 +14,18 @@ import (
 // a commit made while the old stream is gone and the new one not yet in place
 // is announced on neither. The new stream's acknowledgement makes every
 // watcher read once; before, the first watcher saw the change only at the
-// 2 s poll (found in review).
+// 2 s poll (found in review). The poll is put off past the test's deadline:
+// the change must arrive without it.
 func TestStreamReplacementDoesNotStall(t *testing.T) {
 	s := newServer(t)
 	c := dial(t, s, false)
-	ctx := ctx10(t)
+	ctx := testCtx(t)
 	w, err := client.Watch(ctx, c, items, client.Selector{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	client.SetPoll(w, 2*testWait)
 	if _, err := w.Next(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -42,25 +44,22 @@ func TestStreamReplacementDoesNotStall(t *testing.T) {
 	t0 := time.Now()
 	select {
 	case at := <-got:
-		if d := at.Sub(t0); d > time.Second {
-			t.Errorf("the change reached the watcher after %v (the poll), not on a notification", d)
-		} else {
-			t.Logf("latency %v", d)
-		}
+		t.Logf("latency %v", at.Sub(t0))
 	case <-ctx.Done():
-		t.Fatal("never")
+		t.Fatalf("the change never reached the watcher (%v, the poll off): no notification, no read after the new stream's acknowledgement", testWait)
 	}
 }
 
 // TestSecondWatchOfURIIsLive: two watches of one URI started together. The
 // second waits for the first's subscription to reach the server; before, it
 // returned at once, and a commit just after reached it only at the 2 s poll
-// (found in review).
+// (found in review). The poll is put off past the test's deadline: the
+// change must arrive without it.
 func TestSecondWatchOfURIIsLive(t *testing.T) {
 	for _, legacy := range []bool{false, true} {
 		s := newServer(t)
 		c := dial(t, s, legacy)
-		ctx := ctx10(t)
+		ctx := testCtx(t)
 		s.delay.Store(int64(400 * time.Millisecond))
 		go func() {
 			w1, err := client.Watch(ctx, c, items, client.Selector{}, 0)
@@ -75,6 +74,7 @@ func TestSecondWatchOfURIIsLive(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer w.Close()
+		client.SetPoll(w, 2*testWait)
 		if _, err := w.Next(ctx); err != nil { // snapshot
 			t.Fatal(err)
 		}
@@ -82,11 +82,11 @@ func TestSecondWatchOfURIIsLive(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		mustMutate(t, s, "put", PutIn{Key: "a", Name: "x"})
 		t0 := time.Now()
-		at := <-got
-		if d := at.Sub(t0); d > time.Second {
-			t.Errorf("legacy=%v: the change reached the second watcher after %v (the poll)", legacy, d)
-		} else {
-			t.Logf("latency %v", d)
+		select {
+		case at := <-got:
+			t.Logf("latency %v", at.Sub(t0))
+		case <-ctx.Done():
+			t.Fatalf("legacy=%v: the change never reached the second watcher (%v, the poll off)", legacy, testWait)
 		}
 	}
 }
@@ -98,7 +98,7 @@ func TestSecondWatchOfURIIsLive(t *testing.T) {
 func TestStoppedWatchUnsubscribes(t *testing.T) {
 	s := newServer(t)
 	c := dial(t, s, true)
-	ctx := ctx10(t)
+	ctx := testCtx(t)
 	subscriptions := func() int { return s.ts.Stats().Subscriptions }
 	for round := range 3 {
 		w, err := client.Watch(ctx, c, items, client.Selector{Key: "k"}, 0)
@@ -116,12 +116,12 @@ func TestStoppedWatchUnsubscribes(t *testing.T) {
 			t.Fatalf("round %d: %+v %v", round, ev, err)
 		}
 		w.Close()
-		deadline := time.Now().Add(3 * time.Second)
+		deadline := time.Now().Add(testWait)
 		for subscriptions() != 0 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		if n := subscriptions(); n != 0 {
-			t.Fatalf("round %d: %d subscriptions after the watch closed, want 0", round, n)
+			t.Fatalf("round %d: %d subscriptions %v after the watch closed, want 0", round, n, testWait)
 		}
 	}
 	// Closing and watching again at once: the unsubscribe must not overtake

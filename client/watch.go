@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -55,8 +56,9 @@ type Watcher[T any] struct {
 	current bool          // up to date as far as notifications tell: ask only on the next one
 	kick    chan struct{} // ask for changes now (a Replica after a push)
 	stop    func()
-	gen     int  // the connection generation of the last failed call
-	ticks   bool // also return empty events when the position moves (Replica)
+	gen     int          // the connection generation of the last failed call
+	ticks   bool         // also return empty events when the position moves (Replica)
+	poll    atomic.Int64 // PollInterval in ns when 0; tests lengthen it to tell a poll from a notification
 }
 
 // Watch streams the committed changes of table t that sel selects, after
@@ -141,10 +143,18 @@ func (w *Watcher[T]) Next(ctx context.Context) (Event[T], error) {
 			w.current = w.absorb(w.box.take())
 		case <-w.kick:
 			w.current = false
-		case <-time.After(PollInterval):
+		case <-time.After(w.pollInterval()):
 			w.current = false
 		}
 	}
+}
+
+// pollInterval is how long Next waits for a notification before asking.
+func (w *Watcher[T]) pollInterval() time.Duration {
+	if d := w.poll.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return PollInterval
 }
 
 // poke makes a waiting Next ask for changes now.

@@ -59,6 +59,9 @@ type options struct {
 	idempotent  bool
 	destructive bool
 	description string
+	maxRowBytes int // 0: the engine's default
+	maxRowSet   bool
+	sensitive   bool
 }
 
 // ServerOnly marks a table as visible to server code only: no client-facing
@@ -78,6 +81,19 @@ func Destructive() Option { return func(o *options) { o.destructive = true } }
 // Description sets a table's description, shown to clients listing tables.
 // Mutators and actions take theirs as an argument.
 func Description(text string) Option { return func(o *options) { o.description = text } }
+
+// MaxRowBytes sets the largest row value (its JSON, in bytes) the table
+// accepts, overriding the engine's default (backend.Options.MaxRowBytes, 1
+// MiB). A larger write fails with an error naming the table and the limit,
+// and writes nothing. n must be at least 1. Tables only.
+func MaxRowBytes(n int) Option {
+	return func(o *options) { o.maxRowBytes, o.maxRowSet = n, true }
+}
+
+// Sensitive marks an action whose input or output may hold secrets: run
+// records shown to clients (get_run, the run resource) leave both out. The
+// server still stores the input, since the worker needs it. Actions only.
+func Sensitive() Option { return func(o *options) { o.sensitive = true } }
 
 // nameOrEmpty keeps Name safe on a zero-value declaration, which Define
 // reports as an error instead.
@@ -106,7 +122,7 @@ func newSpec(kind Kind, name, description string, in, out reflect.Type, opts []O
 type TableDef[T any] struct{ s *declSpec }
 
 // Table declares a table named name whose rows are T, a struct type.
-// Options: [ServerOnly], [Description].
+// Options: [ServerOnly], [Description], [MaxRowBytes].
 func Table[T any](name string, opts ...Option) TableDef[T] {
 	return TableDef[T]{newSpec(KindTable, name, "", reflect.TypeFor[T](), nil, opts)}
 }
@@ -144,7 +160,7 @@ type ActionDef[In, Out any] struct{ s *declSpec }
 // Action declares an action named name (its MCP tool name) taking In, a
 // struct type, and returning Out: a struct type (structured output with an
 // output schema) or string (plain text output, no output schema).
-// Options: [Idempotent], [Destructive].
+// Options: [Idempotent], [Destructive], [Sensitive].
 func Action[In, Out any](name, description string, opts ...Option) ActionDef[In, Out] {
 	return ActionDef[In, Out]{newSpec(KindAction, name, description, reflect.TypeFor[In](), reflect.TypeFor[Out](), opts)}
 }

@@ -31,6 +31,9 @@ type TableInfo struct {
 	RowSchema json.RawMessage
 	// Rows validates a row's JSON.
 	Rows *Validator
+	// MaxRowBytes is the table's own limit on a row's JSON size, set with
+	// [MaxRowBytes]; 0 means the engine's default.
+	MaxRowBytes int
 }
 
 // MutatorInfo describes a declared mutator.
@@ -68,6 +71,9 @@ type ActionInfo struct {
 	OutputSchema json.RawMessage
 	// Output validates an output's JSON; nil when TextOutput.
 	Output *Validator
+	// Sensitive actions' inputs and outputs are never shown to clients in
+	// run records (see [Sensitive]).
+	Sensitive bool
 }
 
 // namePattern is what MCP accepts as a tool name; tables follow it too, so
@@ -168,13 +174,22 @@ func checkOptions(sp *declSpec) error {
 		if sp.opts.description != "" {
 			bad = append(bad, "the Description option is for tables: pass the description as the second argument")
 		}
+		if sp.opts.maxRowSet {
+			bad = append(bad, "MaxRowBytes applies to tables only (an input's size is limited by backend.Options.MaxInputBytes)")
+		}
 	} else {
+		if sp.opts.maxRowSet && sp.opts.maxRowBytes < 1 {
+			bad = append(bad, fmt.Sprintf("MaxRowBytes(%d): the limit must be at least 1 byte", sp.opts.maxRowBytes))
+		}
 		if sp.opts.idempotent {
 			bad = append(bad, "Idempotent applies to mutators and actions, not tables")
 		}
 		if sp.opts.destructive {
 			bad = append(bad, "Destructive applies to mutators and actions, not tables")
 		}
+	}
+	if sp.opts.sensitive && sp.kind != KindAction {
+		bad = append(bad, "Sensitive applies to actions only (keep secret rows in a ServerOnly table)")
 	}
 	if len(bad) > 0 {
 		return errors.New(strings.Join(bad, "; "))
@@ -194,13 +209,14 @@ func compile(sp *declSpec) (any, error) {
 	switch sp.kind {
 	case KindTable:
 		return &TableInfo{Name: sp.name, Description: sp.description, ServerOnly: sp.opts.serverOnly,
-			RowType: sp.in, RowSchema: inSchema, Rows: inV}, nil
+			RowType: sp.in, RowSchema: inSchema, Rows: inV, MaxRowBytes: sp.opts.maxRowBytes}, nil
 	case KindMutator:
 		return &MutatorInfo{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
 			Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV}, nil
 	}
 	a := &ActionInfo{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
-		Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV, OutputType: sp.out}
+		Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV, OutputType: sp.out,
+		Sensitive: sp.opts.sensitive}
 	if sp.out.Kind() == reflect.String {
 		a.TextOutput = true
 		return a, nil

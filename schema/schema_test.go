@@ -118,6 +118,9 @@ func TestDefineRefusesEachMistake(t *testing.T) {
 		{"Destructive on a table", []schema.Decl{schema.Table[Todo]("todos", schema.Destructive())}, []string{`table "todos"`, "Destructive applies"}},
 		{"Description option on an action", []schema.Decl{schema.Action[GenerateIn, GenerateOut]("gen", "x", schema.Description("y"))}, []string{`action "gen"`, "second argument"}},
 		{"zero-value declaration", []schema.Decl{schema.TableDef[Todo]{}}, []string{"declaration #1", "schema.Table"}},
+		{"MaxRowBytes on a mutator", []schema.Decl{schema.Mutator[Todo]("setTodo", "x", schema.MaxRowBytes(10))}, []string{`mutator "setTodo"`, "MaxRowBytes applies to tables only"}},
+		{"MaxRowBytes of 0", []schema.Decl{schema.Table[Todo]("todos", schema.MaxRowBytes(0))}, []string{`table "todos"`, "at least 1 byte"}},
+		{"Sensitive on a table", []schema.Decl{schema.Table[Todo]("todos", schema.Sensitive())}, []string{`table "todos"`, "Sensitive applies to actions only"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -384,5 +387,25 @@ func TestDeclarationsAreReusable(t *testing.T) {
 	var zero schema.TableDef[Todo]
 	if zero.Name() != "" {
 		t.Error("zero declaration has a name")
+	}
+}
+
+func TestLimitAndSensitiveOptionsAreRecorded(t *testing.T) {
+	s := schema.MustDefine(1,
+		schema.Table[Todo]("todos", schema.MaxRowBytes(64<<10)),
+		schema.Table[Todo]("plain"),
+		schema.Action[GenerateIn, GenerateOut]("gen", "x", schema.Sensitive()),
+		schema.Action[GenerateIn, GenerateOut]("open", "x"))
+	if t1, _ := s.Table("todos"); t1.MaxRowBytes != 64<<10 {
+		t.Errorf("todos.MaxRowBytes = %d", t1.MaxRowBytes)
+	}
+	if t2, _ := s.Table("plain"); t2.MaxRowBytes != 0 {
+		t.Errorf("plain.MaxRowBytes = %d, want 0 (the engine's default)", t2.MaxRowBytes)
+	}
+	if a, _ := s.Action("gen"); !a.Sensitive {
+		t.Error("gen is not sensitive")
+	}
+	if a, _ := s.Action("open"); a.Sensitive {
+		t.Error("open is sensitive")
 	}
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -114,48 +115,62 @@ func (s *Store) commit(batch []*request) {
 	next := base
 	var events []Event
 	var recs []logRecord
-	err := s.db.Update(func(btx *bolt.Tx) error {
-		events, recs = events[:0], recs[:0]
-		next = base
+	if err := s.damage(); err != nil {
 		for _, r := range batch {
-			r.err, r.changes = nil, nil
-			if err := r.ctx.Err(); err != nil {
-				r.err = err
-				continue
-			}
-			w := &WriteTx{ReadTx: ReadTx{s: s, tx: btx, version: next + 1}}
-			err := runFn(r.fn, w)
-			if w.unsafe != nil {
-				return w.unsafe // a step of Try left writes it could not undo: fail it all
-			}
-			if err != nil {
-				if rbErr := w.rollback(); rbErr != nil {
-					return rbErr // the shared transaction is unsafe now: fail it all
+			r.err, r.version, r.changes = err, 0, nil
+		}
+		return
+	}
+	err := guard("commit", func() error {
+		return s.db.Update(func(btx *bolt.Tx) error {
+			events, recs = events[:0], recs[:0]
+			next = base
+			for _, r := range batch {
+				r.err, r.changes = nil, nil
+				if err := r.ctx.Err(); err != nil {
+					r.err = err
+					continue
 				}
-				r.err = err
-				continue
+				w := &WriteTx{ReadTx: ReadTx{s: s, tx: btx, version: next + 1}}
+				err := runFn(r.fn, w)
+				if err := s.damage(); err != nil {
+					return err // a read or write met a damaged page: commit nothing
+				}
+				if w.unsafe != nil {
+					return w.unsafe // a step of Try left writes it could not undo: fail it all
+				}
+				if err != nil {
+					if rbErr := w.rollback(); rbErr != nil {
+						return rbErr // the shared transaction is unsafe now: fail it all
+					}
+					r.err = err
+					continue
+				}
+				next++
+				r.version, r.changes = next, w.changes
+				if len(w.changes) > 0 {
+					recs = append(recs, logRecord{version: next, data: encodeRecord(next, w.changes)})
+					events = append(events, Event{Version: next, Changes: w.changes})
+				}
 			}
-			next++
-			r.version, r.changes = next, w.changes
-			if len(w.changes) > 0 {
-				recs = append(recs, logRecord{version: next, data: encodeChanges(w.changes)})
-				events = append(events, Event{Version: next, Changes: w.changes})
+			if next == base {
+				return nil
 			}
-		}
-		if next == base {
-			return nil
-		}
-		if err := s.appendLog(btx, recs); err != nil {
-			return err
-		}
-		meta := btx.Bucket(metaBucket)
-		if err := putUint(meta, keyVersion, next); err != nil {
-			return err
-		}
-		return s.trimLog(btx, next)
+			if err := s.appendLog(btx, recs); err != nil {
+				return err
+			}
+			meta := btx.Bucket(metaBucket)
+			if err := putUint(meta, keyVersion, next); err != nil {
+				return err
+			}
+			return s.trimLog(btx, next)
+		})
 	})
 	if err != nil {
-		err = fmt.Errorf("storage: commit to %s: %w", s.path, err)
+		if errors.Is(err, ErrCorrupt) {
+			s.markDamaged(err)
+		}
+		err = pathless(err, s.path) // it reaches clients
 		for _, r := range batch {
 			if r.err == nil {
 				r.err = err

@@ -15,6 +15,16 @@
 // reads the missed versions back from the log; one that falls behind the
 // log's retention gets an [Event] with Resync set, and must read a snapshot.
 //
+// Damage is reported, never a panic. Open checks the file's structure
+// before bbolt reads it and refuses a damaged or emptied file with
+// ErrCorrupt naming the file and the problem; every value and change-log
+// record is stored with a CRC-32C, and a read that meets one that fails
+// returns a [*CorruptError] naming the table and key instead of the bytes.
+// bbolt's panics and memory-map faults met while serving become ErrCorrupt
+// too, after which the store refuses writes. [Check] runs the full check
+// without changing the file. Errors from reads and writes never carry the
+// file's path: they may reach clients.
+//
 // storage knows tables and bytes, not mutators or schemas: validation is the
 // caller's job.
 package storage

@@ -1,6 +1,11 @@
 package storage
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+)
 
 // Errors callers can test with errors.Is. The errors returned wrap them with
 // the table, file or version concerned.
@@ -16,4 +21,74 @@ var (
 	ErrLocked = errors.New("data file locked by another process")
 	// ErrSchemaTooNew: the file was written by a newer schema version.
 	ErrSchemaTooNew = errors.New("data file written by a newer schema version")
+	// ErrCorrupt: the data file is damaged. From Open and Check the error
+	// names the file and what is wrong; from reads it is a [*CorruptError]
+	// naming the table and key (never the file's path, which a client must
+	// not see). After damage to the file's structure (not to one row's
+	// value) the store refuses every further write.
+	ErrCorrupt = errors.New("data file damaged")
+	// ErrCommit: a commit failed in the store itself (disk full, an I/O
+	// error, damage), not in a caller's function: nothing of it was written.
+	// Its text names no file; the system's error (say syscall.ENOSPC) stays
+	// in the chain for errors.Is.
+	ErrCommit = errors.New("commit failed")
 )
+
+// commitError is a failed commit, its message stripped of the file's path
+// (bbolt's I/O errors carry it), since it may reach a client.
+type commitError struct {
+	msg  string
+	errs []error
+}
+
+func (e *commitError) Error() string   { return e.msg }
+func (e *commitError) Unwrap() []error { return e.errs }
+
+// pathless wraps a commit failure as ErrCommit, with path replaced in its
+// text and only path-free errors (sentinels, the errno) kept in its chain.
+func pathless(err error, path string) error {
+	msg := "storage: commit failed: " + strings.ReplaceAll(err.Error(), path, "<data file>")
+	errs := []error{ErrCommit}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		errs = append(errs, errno)
+	}
+	for _, s := range []error{ErrCorrupt, ErrClosed} {
+		if errors.Is(err, s) {
+			errs = append(errs, s)
+		}
+	}
+	return &commitError{msg: msg, errs: errs}
+}
+
+// CorruptError is a stored row or change-log record that failed its
+// checksum or could not be decoded. It matches ErrCorrupt with errors.Is.
+type CorruptError struct {
+	// Table is the table holding the row ("" for a change-log record).
+	Table string
+	// Key is the row's key (for a change-log record, its version).
+	Key string
+	// Problem says what is wrong, e.g. "checksum mismatch".
+	Problem string
+}
+
+// Error names the row and the problem, quoting at most a short prefix of the
+// key.
+func (e *CorruptError) Error() string {
+	if e.Table == "" {
+		return fmt.Sprintf("storage: change log record %s is damaged (%s): run `mcp-sync check` on the data file", e.Key, e.Problem)
+	}
+	return fmt.Sprintf("storage: table %q, key %q: stored value is damaged (%s): run `mcp-sync check` on the data file; rewrite or delete the row to repair it", e.Table, shortKey(e.Key), e.Problem)
+}
+
+// Is reports whether target is ErrCorrupt.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// shortKey quotes at most 64 bytes of a key in error messages.
+func shortKey(k string) string {
+	const max = 64
+	if len(k) <= max {
+		return k
+	}
+	return k[:max] + "…"
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -119,7 +120,9 @@ func (s *Store) ChangesSince(after uint64, f Filter, limit int) ([]Event, error)
 
 // readLog reads events in (after, upto] selected by f, at most limit of them,
 // and returns the version it read through.
-func (s *Store) readLog(btx *bolt.Tx, after, upto uint64, f Filter, limit int) ([]Event, uint64, error) {
+func (s *Store) readLog(btx *bolt.Tx, after, upto uint64, f Filter, limit int) (_ []Event, _ uint64, err error) {
+	defer s.catch(&err, "read the change log")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	if after < s.logFloor.Load() {
 		return nil, after, fmt.Errorf("storage: changes after version %d: %w", after, ErrResync)
 	}
@@ -133,9 +136,9 @@ func (s *Store) readLog(btx *bolt.Tx, after, upto uint64, f Filter, limit int) (
 		if ver > upto {
 			return false, nil
 		}
-		changes, err := decodeChanges(data)
+		changes, err := decodeRecord(ver, data)
 		if err != nil {
-			return false, fmt.Errorf("storage: %s: change log at version %d: %w", s.path, ver, err)
+			return false, err
 		}
 		through = ver
 		if ev, ok := f.apply(Event{Version: ver, Changes: changes}); ok {
@@ -156,7 +159,7 @@ func (s *Store) readLog(btx *bolt.Tx, after, upto uint64, f Filter, limit int) (
 	if more {
 		tail, err := decodeTail(btx.Bucket(metaBucket).Get(keyLogTail), false)
 		if err != nil {
-			return nil, through, fmt.Errorf("storage: %s: change log tail: %w", s.path, err)
+			return nil, through, err
 		}
 		for _, r := range tail {
 			if more, err = visit(r.version, r.data); err != nil || !more {
@@ -217,7 +220,7 @@ func (s *Store) appendLog(btx *bolt.Tx, recs []logRecord) error {
 	// deleting the tail may reuse its memory.
 	old, err := decodeTail(tail, true)
 	if err != nil {
-		return fmt.Errorf("storage: %s: change log tail: %w", s.path, err)
+		return err
 	}
 	log := btx.Bucket(logBucket)
 	for _, r := range append(old, recs...) {
@@ -240,11 +243,11 @@ func decodeTail(b []byte, copyData bool) ([]logRecord, error) {
 	for len(b) > 0 {
 		v, rest, err := uvarint(b)
 		if err != nil {
-			return nil, err
+			return nil, &CorruptError{Key: "tail", Problem: "bad framing"}
 		}
 		data, rest, err := field(rest)
 		if err != nil {
-			return nil, err
+			return nil, &CorruptError{Key: "tail", Problem: "bad framing"}
 		}
 		if copyData {
 			data = append([]byte(nil), data...)
@@ -255,14 +258,22 @@ func decodeTail(b []byte, copyData bool) ([]logRecord, error) {
 	return out, nil
 }
 
-// encodeChanges lays out changes as: count, then per change table, key, op,
-// value, each string length-prefixed (uvarint).
-func encodeChanges(cs []Change) []byte {
-	n := binary.MaxVarintLen64
+// encodeRecord lays out version's changes as a log record: its checksum
+// (see openRecord), then count, then per change table, key, op, value, each
+// string length-prefixed (uvarint).
+func encodeRecord(version uint64, cs []Change) []byte {
+	b := encodeChanges(recordHeader, cs)
+	binary.LittleEndian.PutUint32(b, sumRecord(version, b[recordHeader:]))
+	return b
+}
+
+// encodeChanges encodes changes after skip zero bytes.
+func encodeChanges(skip int, cs []Change) []byte {
+	n := skip + binary.MaxVarintLen64
 	for _, c := range cs {
 		n += 3*binary.MaxVarintLen64 + 1 + len(c.Table) + len(c.Key) + len(c.Value)
 	}
-	b := make([]byte, 0, n)
+	b := make([]byte, skip, n)
 	b = binary.AppendUvarint(b, uint64(len(cs)))
 	for _, c := range cs {
 		b = binary.AppendUvarint(b, uint64(len(c.Table)))
@@ -277,6 +288,19 @@ func encodeChanges(cs []Change) []byte {
 }
 
 var errCorrupt = errors.New("corrupt record")
+
+// decodeRecord checks and decodes version's log record.
+func decodeRecord(version uint64, rec []byte) ([]Change, error) {
+	data, why := openRecord(version, rec)
+	if why == "" {
+		cs, err := decodeChanges(data)
+		if err == nil {
+			return cs, nil
+		}
+		why = "undecodable despite a good checksum"
+	}
+	return nil, &CorruptError{Key: fmt.Sprintf("at version %d", version), Problem: why}
+}
 
 func decodeChanges(b []byte) ([]Change, error) {
 	n, b, err := uvarint(b)

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,8 +20,10 @@ import (
 // formatVersion is the layout of the file itself (buckets, log encoding),
 // independent of the app's schema version. Version 2 keeps the newest log
 // records in the meta bucket (keyLogTail), which a version-1 reader would
-// miss, so it must refuse such files.
-const formatVersion = 2
+// miss, so it must refuse such files. Version 3 stores every table value and
+// log record with a checksum (value.go); older files are upgraded on open
+// (upgrade.go).
+const formatVersion = 3
 
 var (
 	metaBucket = []byte("meta")
@@ -58,6 +62,20 @@ type Options struct {
 	Linger time.Duration
 	// NoSync skips fsync: for benchmarks that measure everything but the disk.
 	NoSync bool
+	// Logger, if set, hears the progress of a format upgrade on open, and
+	// the damaged rows AllowDamagedRows let through.
+	Logger *slog.Logger
+	// AllowDamagedRows opens a file whose structure is intact though some
+	// table values fail their checksum (each is logged): reads of those rows
+	// fail with ErrCorrupt until they are rewritten or deleted. Without it
+	// Open refuses such a file, naming the first damaged row.
+	AllowDamagedRows bool
+
+	// upgradeBatch is how many rows one upgrade transaction rewrites (0:
+	// 2000); afterUpgradeBatch, if set, runs after each one commits and
+	// stops the upgrade with its error (tests cut an upgrade off with it).
+	upgradeBatch      int
+	afterUpgradeBatch func() error
 }
 
 func (o *Options) defaults() {
@@ -75,6 +93,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
+	}
+	if o.upgradeBatch <= 0 {
+		o.upgradeBatch = 2000
 	}
 }
 
@@ -100,13 +121,22 @@ type Store struct {
 
 	logTrimmed uint64 // records ≤ this were deleted; owned by the leading writer
 
+	damaged atomic.Pointer[error] // set when bbolt met a damaged page: writes stop
+
 	pubMu sync.Mutex // orders publishing with subscribers joining live mode
 	subs  map[*Subscription]struct{}
 }
 
 // Open opens (or creates) the data file at path. It fails with ErrLocked
-// after opts.LockTimeout when another process holds the file, and with
-// ErrSchemaTooNew when the file was written by a newer schema.
+// after opts.LockTimeout when another process holds the file, with
+// ErrSchemaTooNew when the file was written by a newer schema, and with
+// ErrCorrupt, naming the file and what is wrong, when the file is damaged:
+// before bbolt touches it, Open checks its structure (both meta pages and
+// every page in use), which costs one read of the file, like the walk bbolt
+// makes at open to rebuild its free list. An existing empty file is refused
+// as damaged rather than made a new store: it was meant to hold data. A
+// file of an older format is upgraded in place, in transactions of bounded
+// size; an upgrade cut off resumes at the next Open.
 func Open(path string, opts Options) (*Store, error) {
 	opts.defaults()
 	if dir := filepath.Dir(path); dir != "" {
@@ -114,16 +144,9 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("storage: create directory for %s: %w", path, err)
 		}
 	}
-	// The free list is rebuilt by scanning the file at open instead of being
-	// written by every commit: one page less per commit, for an open that
-	// reads the whole file (bbolt's advice for write-heavy use).
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync,
-		NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("storage: %s is in use by another process (waited %s for its lock): stop the other mcp-sync using it, or choose another data file with --data or MCP_SYNC_DATA: %w", path, opts.LockTimeout, ErrLocked)
-	}
+	db, err := openBolt(path, opts)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+		return nil, err
 	}
 	s := &Store{db: db, path: path, opts: opts, tables: make(map[string][]byte),
 		arrived: make(chan struct{}, 1), drained: make(chan struct{}), closing: make(chan struct{}),
@@ -131,16 +154,110 @@ func Open(path string, opts Options) (*Store, error) {
 	for _, t := range opts.Tables {
 		s.tables[t] = []byte(tablePrefix + t)
 	}
-	if err := s.init(); err != nil {
+	if err := guard("open", s.init); err != nil {
 		_ = db.Close()
+		if errors.Is(err, ErrCorrupt) {
+			return nil, fmt.Errorf("storage: %s: %w", path, err)
+		}
 		return nil, err
 	}
 	return s, nil
 }
 
-// init creates missing buckets, checks the format and schema versions, and
-// loads the committed version.
+// openBolt locks the file at path, checks its structure, and opens it with
+// bbolt.
+func openBolt(path string, opts Options) (*bolt.DB, error) {
+	_, statErr := os.Stat(path)
+	existed := statErr == nil
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	if err := lockFile(f, true, opts.LockTimeout); err != nil {
+		f.Close()
+		if errors.Is(err, errLockTimeout) {
+			return nil, lockedError(path, opts.LockTimeout)
+		}
+		return nil, fmt.Errorf("storage: lock %s: %w", path, err)
+	}
+	if err := verifyOpen(f, path, existed, opts); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// The free list is rebuilt by scanning the file at open instead of being
+	// written by every commit: one page less per commit, for an open that
+	// reads the whole file (bbolt's advice for write-heavy use).
+	var db *bolt.DB
+	err = guard("open", func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync,
+			NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+			OpenFile: func(string, int, os.FileMode) (*os.File, error) { return f, nil }})
+		return err
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, lockedError(path, opts.LockTimeout)
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, ErrCorrupt) {
+			return nil, fmt.Errorf("storage: %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func lockedError(path string, waited time.Duration) error {
+	return fmt.Errorf("storage: %s is in use by another process (waited %s for its lock): stop the other mcp-sync using it, or choose another data file with --data or MCP_SYNC_DATA: %w", path, waited, ErrLocked)
+}
+
+// verifyOpen checks the structure of the locked file f before bbolt opens
+// it, and refuses an existing empty one.
+func verifyOpen(f *os.File, path string, existed bool, opts Options) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("storage: stat %s: %w", path, err)
+	}
+	if fi.Size() == 0 {
+		if !existed {
+			return nil // new: bbolt writes its meta pages
+		}
+		return fmt.Errorf("storage: %s is empty (0 bytes): a data file that lost its contents, so it is not made a new, empty store; restore it from a backup, or delete it to start afresh: %w", path, ErrCorrupt)
+	}
+	var problems []Problem
+	if err := guard("check its structure", func() error { _, problems = verify(f, fi.Size(), true); return nil }); err != nil {
+		return fmt.Errorf("storage: %s: %w", path, err)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	if opts.AllowDamagedRows && !slices.ContainsFunc(problems, func(p Problem) bool { return p.Key == "" }) {
+		for _, p := range problems {
+			if opts.Logger != nil {
+				opts.Logger.Warn("damaged row: reads of it fail until it is rewritten or deleted", "file", path, "table", p.Table, "key", shortKey(p.Key), "problem", p.What)
+			}
+		}
+		return nil
+	}
+	hint := "restore it from a backup or move it aside to start afresh"
+	if problems[0].Key != "" {
+		hint = "restore it from a backup, or open it with damaged rows allowed (serve --allow-damaged-rows) and rewrite or delete them"
+	}
+	more := ""
+	if len(problems) > 1 {
+		more = fmt.Sprintf(" (and %d more)", len(problems)-1)
+	}
+	return fmt.Errorf("storage: %s is damaged: %s%s; run `mcp-sync check --data %s` for the full list, then %s: %w",
+		path, problems[0], more, path, hint, ErrCorrupt)
+}
+
+// init creates missing buckets, checks the format and schema versions,
+// upgrades an older format, and loads the committed version.
 func (s *Store) init() error {
+	if err := s.upgrade(); err != nil {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(metaBucket)
 		if err != nil {
@@ -149,11 +266,8 @@ func (s *Store) init() error {
 		if _, err := tx.CreateBucketIfNotExists(logBucket); err != nil {
 			return fmt.Errorf("storage: %s: create log bucket: %w", s.path, err)
 		}
-		if f := getUint(meta, keyFormat); f > formatVersion {
-			return fmt.Errorf("storage: %s has file format %d, this binary reads up to %d: upgrade mcp-sync: %w", s.path, f, formatVersion, ErrSchemaTooNew)
-		}
-		if sv := getUint(meta, keySchemaVersion); sv > uint64(max(s.opts.SchemaVersion, 0)) {
-			return fmt.Errorf("storage: %s was written by schema version %d, but this app declares version %d: run the newer build, or use another data file: %w", s.path, sv, s.opts.SchemaVersion, ErrSchemaTooNew)
+		if err := s.checkVersions(meta); err != nil {
+			return err
 		}
 		if err := putUint(meta, keyFormat, formatVersion); err != nil {
 			return err
@@ -174,6 +288,17 @@ func (s *Store) init() error {
 		s.logTrimmed = s.logFloor.Load()
 		return nil
 	})
+}
+
+// checkVersions refuses a file of a newer format or schema.
+func (s *Store) checkVersions(meta *bolt.Bucket) error {
+	if f := getUint(meta, keyFormat); f > formatVersion {
+		return fmt.Errorf("storage: %s has file format %d, this binary reads up to %d: upgrade mcp-sync: %w", s.path, f, formatVersion, ErrSchemaTooNew)
+	}
+	if sv := getUint(meta, keySchemaVersion); sv > uint64(max(s.opts.SchemaVersion, 0)) {
+		return fmt.Errorf("storage: %s was written by schema version %d, but this app declares version %d: run the newer build, or use another data file: %w", s.path, sv, s.opts.SchemaVersion, ErrSchemaTooNew)
+	}
+	return nil
 }
 
 // Path returns the data file's path.
@@ -207,15 +332,26 @@ func (s *Store) Close() error {
 }
 
 // View runs fn in a read transaction: a consistent snapshot at one version.
+// A panic of fn's own passes through View unchanged.
 func (s *Store) View(fn func(tx *ReadTx) error) error {
 	select {
 	case <-s.closing:
 		return ErrClosed
 	default:
 	}
-	err := s.db.View(func(btx *bolt.Tx) error {
-		return fn(&ReadTx{s: s, tx: btx, version: getUint(btx.Bucket(metaBucket), keyVersion)})
+	var up *userPanic
+	err := guard("read", func() error {
+		return s.db.View(func(btx *bolt.Tx) error {
+			tx := &ReadTx{s: s, tx: btx, version: getUint(btx.Bucket(metaBucket), keyVersion)}
+			return callUser(&up, func() error { return fn(tx) })
+		})
 	})
+	if up != nil {
+		panic(up.v)
+	}
+	if errors.Is(err, ErrCorrupt) && s.damaged.Load() == nil && !isRowDamage(err) {
+		s.markDamaged(err)
+	}
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) { // Close won the race with the check above
 		return ErrClosed
 	}

@@ -13,11 +13,11 @@ import (
 // within a generous bound (a hang, not a speed check).
 func next(t testing.TB, sub *Subscription) Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ev, err := sub.Next(ctx)
 	if err != nil {
-		t.Fatalf("Next: %v", err)
+		t.Fatalf("Next: no event within 30 s: %v", err)
 	}
 	return ev
 }

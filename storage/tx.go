@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"fmt"
+	"runtime/debug"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -34,7 +35,8 @@ const (
 )
 
 // ReadTx is a read transaction: a consistent snapshot at Version. Values it
-// returns are copies, safe to keep.
+// returns are copies, safe to keep. A value that fails its checksum is
+// returned as a [*CorruptError] naming its table and key, never served.
 type ReadTx struct {
 	s       *Store
 	tx      *bolt.Tx
@@ -44,31 +46,53 @@ type ReadTx struct {
 // Version returns the version of the snapshot.
 func (r *ReadTx) Version() uint64 { return r.version }
 
-func (r *ReadTx) bucket(table string) (*bolt.Bucket, error) {
+func (r *ReadTx) bucket(table string) (*bolt.Bucket, []byte, error) {
 	name, ok := r.s.tables[table]
 	if !ok {
-		return nil, fmt.Errorf("storage: table %q: %w", table, ErrNoTable)
+		return nil, nil, fmt.Errorf("storage: table %q: %w", table, ErrNoTable)
 	}
-	return r.tx.Bucket(name), nil
+	b := r.tx.Bucket(name)
+	if b == nil { // declared tables all have buckets once Open is done
+		return nil, nil, fmt.Errorf("storage: table %q has no bucket in the data file: %w", table, ErrCorrupt)
+	}
+	return b, name, nil
+}
+
+// open checks a stored value and returns a copy of the caller's bytes.
+func (r *ReadTx) open(table string, bucket, key, stored []byte) ([]byte, error) {
+	v, why := openValue(bucket, key, stored)
+	if why != "" {
+		return nil, &CorruptError{Table: table, Key: string(key), Problem: why}
+	}
+	return bytes.Clone(v), nil
 }
 
 // Get returns the value stored under key, and whether there is one.
-func (r *ReadTx) Get(table, key string) ([]byte, bool, error) {
-	b, err := r.bucket(table)
+func (r *ReadTx) Get(table, key string) (_ []byte, _ bool, err error) {
+	defer r.s.catch(&err, "read")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b, name, err := r.bucket(table)
 	if err != nil {
 		return nil, false, err
 	}
-	v := b.Get([]byte(key))
+	k := []byte(key)
+	v := b.Get(k)
 	if v == nil {
 		return nil, false, nil
 	}
-	return bytes.Clone(v), true, nil
+	if v, err = r.open(table, name, k, v); err != nil {
+		return nil, false, err
+	}
+	return v, true, nil
 }
 
 // Scan returns a page of rows and the cursor for the next page ("" when this
-// page is the last).
-func (r *ReadTx) Scan(table string, o ScanOptions) ([]KV, string, error) {
-	b, err := r.bucket(table)
+// page is the last). A damaged row in the page fails the whole page with a
+// [*CorruptError] naming it.
+func (r *ReadTx) Scan(table string, o ScanOptions) (_ []KV, _ string, err error) {
+	defer r.s.catch(&err, "scan")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b, name, err := r.bucket(table)
 	if err != nil {
 		return nil, "", err
 	}
@@ -117,7 +141,11 @@ func (r *ReadTx) Scan(table string, o ScanOptions) ([]KV, string, error) {
 		if len(out) == limit {
 			return out, out[len(out)-1].Key, nil
 		}
-		out = append(out, KV{Key: string(k), Value: bytes.Clone(v)})
+		val, err := r.open(table, name, k, v)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, KV{Key: string(k), Value: val})
 	}
 	return out, "", nil
 }
@@ -156,18 +184,18 @@ type undoEntry struct {
 	found bool
 }
 
-func (w *WriteTx) checkKey(table, key string) (*bolt.Bucket, error) {
-	b, err := w.bucket(table)
+func (w *WriteTx) checkKey(table, key string) (*bolt.Bucket, []byte, error) {
+	b, name, err := w.bucket(table)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if key == "" {
-		return nil, fmt.Errorf("storage: table %q: empty key: every row needs a non-empty key", table)
+		return nil, nil, fmt.Errorf("storage: table %q: empty key: every row needs a non-empty key", table)
 	}
 	if len(key) > bolt.MaxKeySize {
-		return nil, fmt.Errorf("storage: table %q: key of %d bytes exceeds the limit of %d", table, len(key), bolt.MaxKeySize)
+		return nil, nil, fmt.Errorf("storage: table %q: key of %d bytes exceeds the limit of %d", table, len(key), bolt.MaxKeySize)
 	}
-	return b, nil
+	return b, name, nil
 }
 
 // remember records key's current value the first time this function touches it.
@@ -184,28 +212,32 @@ func (w *WriteTx) remember(table string, b *bolt.Bucket, key []byte) {
 	w.undo = append(w.undo, undoEntry{tk: tk, b: b, key: key, prev: bytes.Clone(prev), found: prev != nil})
 }
 
-// Put stores value under key, replacing any value there.
-func (w *WriteTx) Put(table, key string, value []byte) error {
-	b, err := w.checkKey(table, key)
+// Put stores value under key, replacing any value there. The value is
+// stored with its checksum.
+func (w *WriteTx) Put(table, key string, value []byte) (err error) {
+	defer w.s.catch(&err, "write")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b, name, err := w.checkKey(table, key)
 	if err != nil {
 		return err
 	}
-	if value == nil {
-		value = []byte{} // bbolt reads nil back as "absent"
-	}
-	k, val := []byte(key), bytes.Clone(value) // bbolt keeps both until commit
+	// A new slice: bbolt keeps the key and value until commit.
+	k := []byte(key)
+	stored := sealValue(name, k, value)
 	w.remember(table, b, k)
-	if err := b.Put(k, val); err != nil {
-		return fmt.Errorf("storage: table %q: put %q: %w", table, key, err)
+	if err := b.Put(k, stored); err != nil {
+		return fmt.Errorf("storage: table %q: put %q: %w", table, shortKey(key), err)
 	}
-	w.changes = append(w.changes, Change{Table: table, Key: key, Op: OpPut, Value: val})
+	w.changes = append(w.changes, Change{Table: table, Key: key, Op: OpPut, Value: stored[valueHeader:]})
 	return nil
 }
 
 // Delete removes key; deleting a missing key is not an error and records no
 // change.
-func (w *WriteTx) Delete(table, key string) error {
-	b, err := w.checkKey(table, key)
+func (w *WriteTx) Delete(table, key string) (err error) {
+	defer w.s.catch(&err, "delete")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b, _, err := w.checkKey(table, key)
 	if err != nil {
 		return err
 	}
@@ -215,7 +247,7 @@ func (w *WriteTx) Delete(table, key string) error {
 	}
 	w.remember(table, b, k)
 	if err := b.Delete(k); err != nil {
-		return fmt.Errorf("storage: table %q: delete %q: %w", table, key, err)
+		return fmt.Errorf("storage: table %q: delete %q: %w", table, shortKey(key), err)
 	}
 	w.changes = append(w.changes, Change{Table: table, Key: key, Op: OpDelete})
 	return nil

@@ -74,15 +74,21 @@ var (
 	appSchema  = schema.MustDefine(1, items, secrets, putItem, putTwoFail, boom, putSecret, putAndEcho, echo, shout, stream, badOut, actPanic)
 )
 
+// testWait bounds what a test waits for: generous, since a loaded 2-core
+// machine running -race can be many times slower than an idle one. A
+// passing test never waits this long; a failing one says what was missing.
+const testWait = 30 * time.Second
+
 // app is a running engine and what its actions observed.
 type app struct {
 	eng       *backend.Engine
 	cancelled chan string // keys of stream calls whose context ended early
+	hanging   chan string // keys of stream calls now waiting to be cancelled
 }
 
 func newApp(t testing.TB) *app {
 	t.Helper()
-	a := &app{cancelled: make(chan string, 16)}
+	a := &app{cancelled: make(chan string, 16), hanging: make(chan string, 16)}
 	put := func(ctx *backend.MutatorCtx, in PutIn) error {
 		return backend.TableOf(ctx, items).Set(in.Key, Item{Name: in.Name, Count: in.Count})
 	}
@@ -161,6 +167,10 @@ func (a *app) stream(ctx *backend.ActionCtx, in StreamIn) (StreamOut, error) {
 		}
 	}
 	if in.Hang {
+		select {
+		case a.hanging <- in.Key:
+		default: // nobody is counting
+		}
 		<-ctx.Done()
 		a.cancelled <- in.Key
 		return StreamOut{}, ctx.Err()

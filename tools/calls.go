@@ -49,15 +49,25 @@ func (s *Server) addCallTools() {
 }
 
 // arguments returns a call's arguments as JSON; absent arguments are {}.
+// The bytes are the request's own (mcp-go keeps them), checked here before
+// anything decodes them: decoding would turn invalid UTF-8 and lone
+// surrogate escapes into U+FFFD, so two distinct keys could name one row.
 func arguments(req mcp.CallToolRequest) (json.RawMessage, error) {
 	args := req.GetRawArguments()
 	if args == nil {
 		return json.RawMessage("{}"), nil
 	}
-	if raw, ok := args.(json.RawMessage); ok {
-		return raw, nil
+	raw, ok := args.(json.RawMessage)
+	if !ok {
+		var err error
+		if raw, err = json.Marshal(args); err != nil {
+			return nil, fmt.Errorf("arguments are not JSON: %w", err)
+		}
 	}
-	return json.Marshal(args)
+	if err := backend.CheckJSONText("the arguments", raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
 }
 
 func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
@@ -66,7 +76,7 @@ func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolR
 	defer s.recoverCall(name, &res)
 	input, err := arguments(req)
 	if err != nil {
-		return mcp.NewToolResultError(fmt.Sprintf("%s: arguments are not JSON: %v", name, err)), nil
+		return errorWithKind("invalid_input", fmt.Sprintf("mutator %s: %v. Nothing was written.", name, err)), nil
 	}
 	v, runs, err := s.eng.MutateRuns(ctx, name, input)
 	if err != nil {
@@ -85,10 +95,15 @@ func (s *Server) callAction(ctx context.Context, name string, textOutput bool, r
 	defer s.recoverCall(name, &res)
 	input, err := arguments(req)
 	if err != nil {
-		return mcp.NewToolResultError(fmt.Sprintf("%s: arguments are not JSON: %v", name, err)), nil
+		return errorWithKind("invalid_input", fmt.Sprintf("action %s: %v", name, err)), nil
 	}
 	rep := newReporter(ctx, s.mcp, req)
+	release, err := s.actions.acquire(ctx, sessionID(ctx), rep)
+	if err != nil {
+		return s.limitResult(ctx, name, err), nil
+	}
 	out, err := s.eng.Act(backend.WithReporter(ctx, rep), name, input)
+	release()
 	rep.settle()
 	if err != nil {
 		return s.errorResult(ctx, "action", name, err), nil
@@ -118,17 +133,39 @@ func (s *Server) errorResult(ctx context.Context, kind, name string, err error) 
 		k, msg = "unavailable", fmt.Sprintf("%s %s: the server is shutting down; call again once it is back", kind, name)
 	case backend.ErrUnknown:
 		k, msg = "unknown", err.Error()
+	case backend.ErrDamaged:
+		k, msg = "damaged", err.Error()
 	default:
 		switch {
 		case ctx.Err() != nil && errors.Is(err, context.Canceled):
 			k, msg = "cancelled", fmt.Sprintf("%s %s was cancelled", kind, name)
 		case ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded):
 			k, msg = "cancelled", fmt.Sprintf("%s %s ran out of time", kind, name)
-		default:
+		case backend.KindOf(err) == backend.ErrHandler:
+			// The app's own error: its words are meant for the caller.
 			k, msg = "handler", err.Error()
+		case backend.KindOf(err) == backend.ErrInternal:
+			// Already logged by the engine; the message holds only the ref.
+			k, msg = "internal", err.Error()
+		default:
+			// Unclassified: treat as internal, so that no detail (a file
+			// path, say) reaches the client.
+			k, msg = "internal", s.internalMessage(kind+" "+name, err, nil)
 		}
 	}
 	return errorWithKind(k, msg)
+}
+
+// internalMessage logs an internal failure's detail at ERROR under a new
+// reference and returns the only thing the client sees of it.
+func (s *Server) internalMessage(where string, detail any, stack []byte) string {
+	ref := backend.NewRef()
+	args := []any{"ref", ref, "where", where, "detail", detail}
+	if stack != nil {
+		args = append(args, "stack", string(stack))
+	}
+	s.log.Error("internal error", args...)
+	return fmt.Sprintf("%s: internal error (ref %s); the server logged the detail", where, ref)
 }
 
 func errorWithKind(kind, msg string) *mcp.CallToolResult {
@@ -142,8 +179,7 @@ func errorWithKind(kind, msg string) *mcp.CallToolResult {
 // last line.
 func (s *Server) recoverCall(name string, res **mcp.CallToolResult) {
 	if r := recover(); r != nil {
-		s.log.Error("tool call panicked", "tool", name, "panic", r, "stack", string(debug.Stack()))
-		*res = mcp.NewToolResultError(fmt.Sprintf("%s failed: internal error (panic: %v); the server logged it and keeps serving", name, r))
+		*res = errorWithKind("internal", s.internalMessage(name, fmt.Sprintf("panic: %v", r), debug.Stack()))
 	}
 }
 

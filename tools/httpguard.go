@@ -15,6 +15,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-sync/mcp-sync/backend"
 )
 
 // Defaults of the HTTP limits in [HTTPOptions].
@@ -28,7 +30,7 @@ const (
 	DefaultMaxStreamsPerSession = 8
 )
 
-// withDefaults fills o's unset limits.
+// withDefaults fills o's unset (zero) limits; a negative one means none.
 func (o HTTPOptions) withDefaults() HTTPOptions {
 	if o.SessionIdleTTL <= 0 {
 		o.SessionIdleTTL = 30 * time.Minute
@@ -36,28 +38,21 @@ func (o HTTPOptions) withDefaults() HTTPOptions {
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = 25 * time.Second
 	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if o.BodyReadTimeout <= 0 {
-		o.BodyReadTimeout = DefaultBodyReadTimeout
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = DefaultIdleTimeout
-	}
-	if o.ReadHeaderTimeout <= 0 {
-		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
-	}
-	if o.MaxConns <= 0 {
-		o.MaxConns = DefaultMaxConns
-	}
-	if o.MaxSessions <= 0 {
-		o.MaxSessions = DefaultMaxSessions
-	}
-	if o.MaxStreamsPerSession <= 0 {
-		o.MaxStreamsPerSession = DefaultMaxStreamsPerSession
-	}
+	o.MaxBodyBytes = orDefault(o.MaxBodyBytes, DefaultMaxBodyBytes)
+	o.BodyReadTimeout = orDefault(o.BodyReadTimeout, DefaultBodyReadTimeout)
+	o.IdleTimeout = orDefault(o.IdleTimeout, DefaultIdleTimeout) // net/http: negative is none
+	o.ReadHeaderTimeout = orDefault(o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	o.MaxConns = orDefault(o.MaxConns, DefaultMaxConns)
+	o.MaxSessions = orDefault(o.MaxSessions, DefaultMaxSessions)
+	o.MaxStreamsPerSession = orDefault(o.MaxStreamsPerSession, DefaultMaxStreamsPerSession)
 	return o
+}
+
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 // withOrigin refuses a request whose Origin header names neither a local
@@ -76,7 +71,7 @@ func withOrigin(allowed []string, next http.Handler) http.Handler {
 			return
 		}
 		http.Error(w, fmt.Sprintf("mcp-sync: requests from origin %s are refused: only local origins (http://localhost, 127.0.0.1, [::1]) "+
-			"and those allowed with --allow-origin (HTTPOptions.AllowedOrigins) may call this server", quote(origin)), http.StatusForbidden)
+			"and those allowed with --allow-origin (HTTPOptions.AllowedOrigins) may call this server", backend.Short(origin)), http.StatusForbidden)
 	})
 }
 
@@ -97,8 +92,9 @@ func localOrigin(origin string) bool {
 }
 
 // withBody reads each POST body whole before mcp-go sees it: at most max
-// bytes (more is refused with 413 without reading the rest) and within
-// timeout (a body trickling in slower is cut with 408, which says what
+// bytes (more is refused with 413 without reading the rest; negative: no
+// limit) and within
+// timeout (if positive; a body trickling in slower is cut with 408, which says what
 // happened where a read error inside mcp-go would not). The connection's
 // read deadline is cleared once the body is in, so that a long-lived
 // stream the request opens (subscriptions/listen, a streaming call) is
@@ -114,14 +110,22 @@ func withBody(max int64, timeout time.Duration, next http.Handler) http.Handler 
 			http.Error(w, fmt.Sprintf("mcp-sync: request body over the %s limit (--max-body, HTTPOptions.MaxBodyBytes)", sizeString(max)),
 				http.StatusRequestEntityTooLarge)
 		}
-		if r.ContentLength > max {
+		if max >= 0 && r.ContentLength > max {
 			tooLarge()
 			return
 		}
 		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Now().Add(timeout))
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-		_ = rc.SetReadDeadline(time.Time{})
+		if timeout > 0 {
+			_ = rc.SetReadDeadline(time.Now().Add(timeout))
+		}
+		rd := r.Body
+		if max >= 0 {
+			rd = http.MaxBytesReader(w, r.Body, max)
+		}
+		body, err := io.ReadAll(rd)
+		if timeout > 0 {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
 		var big *http.MaxBytesError
 		switch {
 		case errors.As(err, &big):
@@ -175,7 +179,7 @@ func (g *sessionGate) wrap(next http.Handler) http.Handler {
 		_, known := g.s.subs.sessions.Load(id)
 		opens := r.URL.Path == PathSSE && r.Method == http.MethodGet ||
 			r.URL.Path == PathStreamable && !modern && (id == "" && r.Method == http.MethodPost || !known && r.Method == http.MethodGet)
-		if opens && g.s.sessions.Load() >= int64(g.max) {
+		if opens && g.max >= 0 && g.s.sessions.Load() >= int64(g.max) {
 			w.Header().Set("Retry-After", "30")
 			http.Error(w, fmt.Sprintf("mcp-sync: the server holds its maximum of %d sessions (--max-sessions, HTTPOptions.MaxSessions); "+
 				"retry later, or close sessions you no longer use", g.max), http.StatusServiceUnavailable)
@@ -197,7 +201,7 @@ func (g *sessionGate) wrap(next http.Handler) http.Handler {
 func (g *sessionGate) openStream(id string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.streams[id] >= g.perSession {
+	if g.perSession >= 0 && g.streams[id] >= g.perSession {
 		return false
 	}
 	g.streams[id]++

@@ -260,3 +260,20 @@ func TestBodyLimitDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyLimitOff: a negative MaxBodyBytes means no limit.
+func TestBodyLimitOff(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{MaxBodyBytes: -1})
+	size := tools.DefaultMaxBodyBytes + 1<<20
+	c := rawConn(t, base)
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\nContent-Length: %d\r\n\r\n", tools.PathStreamable, size)
+	go func() { _, _ = c.Write([]byte(strings.Repeat(" ", size))) }()
+	resp, err := readStatus(t, c, 60*time.Second)
+	if err != nil {
+		t.Fatalf("a %d-byte body: no answer (%v)", size, err)
+	}
+	if resp.StatusCode == http.StatusRequestEntityTooLarge {
+		t.Errorf("a 5 MiB body with the limit off: 413")
+	}
+}

@@ -24,8 +24,8 @@ import (
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
-// serveWith is serveHTTP with server options.
-func serveWith(t *testing.T, eng *backend.Engine, opts tools.Options, o tools.HTTPOptions) (*tools.Server, string) {
+// serveOpts is serveHTTP with server options, on any engine.
+func serveOpts(t *testing.T, eng *backend.Engine, opts tools.Options, o tools.HTTPOptions) (*tools.Server, string) {
 	t.Helper()
 	opts.Logger = quietLogger()
 	srv, err := tools.New(eng, opts)
@@ -173,7 +173,7 @@ func TestStreamsPerSession(t *testing.T) {
 // stream naming more URIs than the limit is refused.
 func TestSubscriptionCap(t *testing.T) {
 	a := newApp(t)
-	srv, base := serveWith(t, a.eng, tools.Options{MaxSubscriptionsPerSession: 3}, tools.HTTPOptions{})
+	srv, base := serveOpts(t, a.eng, tools.Options{MaxSubscriptionsPerSession: 3}, tools.HTTPOptions{})
 	for _, e := range eras[1:] {
 		c, _ := connect(t, base, e, nil)
 		ctx := context.Background()
@@ -308,7 +308,7 @@ func TestDamagedRowReported(t *testing.T) {
 	}
 	defer eng.Close()
 
-	_, base := serveWith(t, eng, tools.Options{}, tools.HTTPOptions{})
+	_, base := serveOpts(t, eng, tools.Options{}, tools.HTTPOptions{})
 	c, _ := connect(t, base, eras[1], nil)
 	res := call(t, c, "list_rows", map[string]any{"table": "items"})
 	if res.IsError {

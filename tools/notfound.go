@@ -37,24 +37,24 @@ func (s *Server) missing(uri string) string {
 	}
 	tg, err := parseURI(uri)
 	if err != nil {
-		return "malformed URI " + quote(uri)
+		return "malformed URI " + backend.Short(uri)
 	}
 	switch {
 	case tg.run != "":
 		if _, ok, err := s.eng.Run(tg.run); err == nil && !ok {
-			return fmt.Sprintf("no action run %s", quote(tg.run))
+			return fmt.Sprintf("no action run %s", backend.Short(tg.run))
 		}
 	case tg.hasKey:
 		_, ok, _, err := s.eng.Get(tg.table, tg.key)
 		if backend.KindOf(err) == backend.ErrUnknown {
-			return fmt.Sprintf("no table %s; readable tables: %s", quote(tg.table), s.tableEnum())
+			return fmt.Sprintf("no table %s; readable tables: %s", backend.Short(tg.table), s.tableEnum())
 		}
-		if err == nil && !ok {
-			return fmt.Sprintf("no row %s in table %s", quote(tg.key), quote(tg.table))
+		if err == nil && !ok || backend.KindOf(err) == backend.ErrInvalidInput { // a key no row can have
+			return fmt.Sprintf("no row %s in table %s", backend.Short(tg.key), backend.Short(tg.table))
 		}
 	default:
 		if !s.clientTable(tg.table) {
-			return fmt.Sprintf("no table %s; readable tables: %s", quote(tg.table), s.tableEnum())
+			return fmt.Sprintf("no table %s; readable tables: %s", backend.Short(tg.table), s.tableEnum())
 		}
 	}
 	return ""

@@ -53,8 +53,8 @@ func TestProgressLastDelivered(t *testing.T) {
 				if len(progressFor(n, token)) < 20 {
 					late++
 				}
-				if !waitFor(time.Second, func() bool { return len(progressFor(n, token)) >= 20 }) {
-					t.Fatalf("call %d: got progress %v, want 1..20", i, progressFor(n, token))
+				if !waitFor(testWait, func() bool { return len(progressFor(n, token)) >= 20 }) {
+					t.Fatalf("call %d: got progress %v %v after the result, want 1..20", i, progressFor(n, token), testWait)
 				}
 				got := progressFor(n, token)
 				if e.name == "http-legacy" {
@@ -84,22 +84,33 @@ func TestCancelStopsAction(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			c, _ := connect(t, base, e, nil)
 			key := "cancel-" + e.name
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			req := mcp.CallToolRequest{}
 			req.Params.Name = "stream"
 			req.Params.Arguments = map[string]any{"key": key, "n": 1, "hang": true}
-			_, err := c.CallTool(ctx, req)
+			errc := make(chan error, 1)
+			go func() {
+				_, err := c.CallTool(ctx, req)
+				errc <- err
+			}()
+			waitHanging(t, a, key) // cancelled only once running: a loaded machine may take a while to get there
 			cancel()
-			if err == nil {
-				t.Fatal("a call cancelled by the client returned no error")
+			select {
+			case err := <-errc:
+				if err == nil {
+					t.Fatal("a call cancelled by the client returned no error")
+				}
+			case <-time.After(testWait):
+				t.Fatalf("the cancelled call had not returned %v later", testWait)
 			}
 			select {
 			case got := <-a.cancelled:
 				if got != key {
 					t.Fatalf("cancelled %q, want %q", got, key)
 				}
-			case <-time.After(2 * time.Second):
-				t.Fatal("the action's context was not cancelled within 2 s of the client cancelling")
+			case <-time.After(testWait):
+				t.Fatalf("the action's context was not cancelled within %v of the client cancelling", testWait)
 			}
 		})
 	}
@@ -108,15 +119,15 @@ func TestCancelStopsAction(t *testing.T) {
 	sse.post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
 	sse.post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	sse.post(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"stream","arguments":{"key":"sse-cancelled","n":1,"hang":true}}}`)
-	time.Sleep(200 * time.Millisecond)
+	waitHanging(t, a, "sse-cancelled")
 	sse.post(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"test"}}`)
 	select {
 	case got := <-a.cancelled:
 		if got != "sse-cancelled" {
 			t.Fatalf("cancelled %q", got)
 		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("notifications/cancelled over SSE did not cancel the action within 2 s")
+	case <-time.After(testWait):
+		t.Fatalf("notifications/cancelled over SSE did not cancel the action within %v", testWait)
 	}
 
 	// SSE runs calls on a context that outlives the connection: closing the
@@ -128,15 +139,32 @@ func TestCancelStopsAction(t *testing.T) {
 		req.Params.Arguments = map[string]any{"key": "sse-close", "n": 1, "hang": true}
 		_, _ = c.CallTool(context.Background(), req)
 	}()
-	time.Sleep(200 * time.Millisecond)
+	waitHanging(t, a, "sse-close")
 	c.Close()
 	select {
 	case got := <-a.cancelled:
 		if got != "sse-close" {
 			t.Fatalf("cancelled %q", got)
 		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("closing an SSE client did not cancel its running action")
+	case <-time.After(testWait):
+		t.Fatalf("closing an SSE client did not cancel its running action within %v", testWait)
+	}
+}
+
+// waitHanging waits until the stream call for key is running and waiting
+// to be cancelled.
+func waitHanging(t *testing.T, a *app, key string) {
+	t.Helper()
+	timeout := time.After(testWait)
+	for {
+		select {
+		case got := <-a.hanging:
+			if got == key {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("the stream call %q was not running %v after it was sent", key, testWait)
+		}
 	}
 }
 
@@ -157,7 +185,7 @@ func TestLogMessagesHonourLevel(t *testing.T) {
 				t.Fatal(text(res))
 			}
 			var msgs []string
-			waitFor(time.Second, func() bool {
+			waitFor(testWait, func() bool {
 				msgs = nil
 				for _, x := range n.byMethod("notifications/message") {
 					msgs = append(msgs, fmt.Sprint(x.Params.AdditionalFields["level"], " ", x.Params.AdditionalFields["data"]))

@@ -113,7 +113,7 @@ func (s *Server) getRowTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 		return s.readErrorResult(err, in.Table), nil
 	}
 	if ok && !json.Valid(val) {
-		return errorWithKind("handler", damagedRow(in.Table, in.Key)), nil
+		return errorWithKind("damaged", damagedRow(in.Table, in.Key)), nil
 	}
 	return structured(getRowOut{Table: in.Table, Key: in.Key, Found: ok, Value: val, Version: v})
 }
@@ -161,37 +161,45 @@ func (s *Server) getRunTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 		return s.readErrorResult(err, ""), nil
 	}
 	if !ok {
-		return errorWithKind("unknown", "no action run with id "+quote(in.ID)), nil
+		return errorWithKind("unknown", "no action run with id "+backend.Short(in.ID)), nil
 	}
 	return structured(run)
 }
 
 // readErrorResult is readError as an isError result with its kind.
 func (s *Server) readErrorResult(err error, table string) *mcp.CallToolResult {
-	if backend.KindOf(err) == backend.ErrUnknown {
-		return errorWithKind("unknown", s.readError(err, table))
-	}
-	return errorWithKind("handler", s.readError(err, table))
+	kind, msg := s.readError(err, table)
+	return errorWithKind(kind, msg)
 }
 
-// readError words a read failure of table ("" for a run) for the client.
-// Unknown and server-only tables read the same (the engine makes sure of
-// it). The engine's own text stays in the server log: it may quote a whole
-// key or name the data file.
-func (s *Server) readError(err error, table string) string {
-	if backend.KindOf(err) == backend.ErrUnknown {
-		return fmt.Sprintf("no table named %s; readable tables: %s", quote(table), s.tableEnum())
+// readError words a read failure of table ("" for a run) for the client,
+// with its error kind. Unknown and server-only tables read the same (the
+// engine makes sure of it). The engine's messages are the client's to see
+// (keys quoted short, a damaged row named, an internal failure only by its
+// reference); anything unclassified stays in the server log.
+func (s *Server) readError(err error, table string) (kind, msg string) {
+	switch backend.KindOf(err) {
+	case backend.ErrUnknown:
+		return "unknown", fmt.Sprintf("no table named %s; readable tables: %s", backend.Short(table), s.tableEnum())
+	case backend.ErrInvalidInput:
+		return "invalid_input", err.Error()
+	case backend.ErrDamaged:
+		return "damaged", err.Error()
+	case backend.ErrInternal:
+		return "internal", err.Error()
+	case backend.ErrClosed:
+		return "unavailable", "the server is shutting down; read again once it is back"
 	}
-	s.log.Error("read failed", "table", table, "err", err)
-	if table == "" {
-		return "reading the run failed (an internal error; the server logged it)"
+	where := "reading the run"
+	if table != "" {
+		where = "reading table " + backend.Short(table)
 	}
-	return "reading table " + quote(table) + " failed (an internal error; the server logged it)"
+	return "internal", s.internalMessage(where, err, nil)
 }
 
 // damagedRow words a row whose stored value is not JSON.
 func damagedRow(table, key string) string {
-	return fmt.Sprintf("row %s of table %s is damaged (its stored value is not valid JSON); run mcp-sync check", quote(key), quote(table))
+	return fmt.Sprintf("row %s of table %s is damaged (its stored value is not valid JSON); run mcp-sync check", backend.Short(key), backend.Short(table))
 }
 
 func structured(v any) (*mcp.CallToolResult, error) {
@@ -240,7 +248,7 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 			return nil, s.resourceError(err, "")
 		}
 		if !ok {
-			return nil, fmt.Errorf("%w: no action run with id %s", server.ErrResourceNotFound, quote(tg.run))
+			return nil, fmt.Errorf("%w: no action run with id %s", server.ErrResourceNotFound, backend.Short(tg.run))
 		}
 		body = run
 	case tg.hasKey:
@@ -249,7 +257,7 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 			return nil, s.resourceError(err, tg.table)
 		}
 		if !ok {
-			return nil, fmt.Errorf("%w: no row %s in table %s", server.ErrResourceNotFound, quote(tg.key), quote(tg.table))
+			return nil, fmt.Errorf("%w: no row %s in table %s", server.ErrResourceNotFound, backend.Short(tg.key), backend.Short(tg.table))
 		}
 		if !json.Valid(val) {
 			return nil, errors.New(damagedRow(tg.table, tg.key))
@@ -270,8 +278,9 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 }
 
 func (s *Server) resourceError(err error, table string) error {
+	_, msg := s.readError(err, table)
 	if backend.KindOf(err) == backend.ErrUnknown {
-		return fmt.Errorf("%w: %s", server.ErrResourceNotFound, s.readError(err, table))
+		return fmt.Errorf("%w: %s", server.ErrResourceNotFound, msg)
 	}
-	return errors.New(s.readError(err, table))
+	return errors.New(msg)
 }

@@ -34,22 +34,37 @@ type Options struct {
 	// update a client's full notification queue refused (default 20 ms).
 	NotifyRetry time.Duration
 
+	// MaxActionCalls is how many direct action calls (tool calls of
+	// actions) run at once, across sessions; default 32, negative: no
+	// limit. Enqueued runs are bounded by backend.Options.Workers instead.
+	MaxActionCalls int
+	// MaxActionCallsPerSession is how many direct action calls one session
+	// runs at once; default 4, negative: no limit. Clients without a session
+	// (2026-07-28 streamable HTTP) meet MaxActionCalls only.
+	MaxActionCallsPerSession int
+	// MaxActionQueue is how many action calls may wait for a slot (told so
+	// by a progress notification when they sent a progressToken); a call
+	// beyond it fails at once with error kind "busy"; default 64,
+	// negative: no queue (a call that finds no free slot fails at once).
+	MaxActionQueue int
+
 	// MaxSubscriptionsPerSession bounds the resources one session may
 	// subscribe to, and the URIs one subscriptions/listen may name
-	// (default 1,000); beyond it the request fails with an error naming
-	// the limit.
+	// (default 1,000; negative: no limit); beyond it the request fails
+	// with an error naming the limit.
 	MaxSubscriptionsPerSession int
 }
 
 // Server is an engine served over MCP. Serve it with [ServeStdio],
 // [Server.StreamableHTTP] or [Server.SSE]. Close it before closing the engine.
 type Server struct {
-	eng   *backend.Engine
-	mcp   *server.MCPServer
-	log   *slog.Logger
-	subs  *registry
-	calls *inflight
-	opts  Options
+	eng     *backend.Engine
+	mcp     *server.MCPServer
+	log     *slog.Logger
+	subs    *registry
+	calls   *inflight
+	actions *actionLimiter
+	opts    Options
 
 	closeOnce sync.Once
 	sessions  atomic.Int64
@@ -99,10 +114,10 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	if opts.NotifyRetry <= 0 {
 		opts.NotifyRetry = 20 * time.Millisecond
 	}
-	if opts.MaxSubscriptionsPerSession <= 0 {
-		opts.MaxSubscriptionsPerSession = DefaultMaxSubscriptionsPerSession
-	}
-	s := &Server{eng: eng, log: opts.Logger, opts: opts, calls: newInflight()}
+	s := &Server{eng: eng, log: opts.Logger, opts: opts, calls: newInflight(), actions: newActionLimiter(
+		defaultInt(opts.MaxActionCalls, DefaultMaxActionCalls),
+		defaultInt(opts.MaxActionCallsPerSession, DefaultMaxActionCallsPerSession),
+		defaultInt(opts.MaxActionQueue, DefaultMaxActionQueue))}
 	sch := eng.Schema()
 	for _, name := range append([]string{toolGetRow, toolListRows, toolGetRun}, syncToolNames...) {
 		if _, ok := sch.Mutator(name); ok {
@@ -148,7 +163,9 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	}
 
 	s.subs.hook(hooks)
-	s.limitSubscriptions(hooks, opts.MaxSubscriptionsPerSession)
+	if max := defaultInt(opts.MaxSubscriptionsPerSession, DefaultMaxSubscriptionsPerSession); max > 0 {
+		s.limitSubscriptions(hooks, max)
+	}
 	s.answerNotFound(hooks)
 	hooks.AddOnRegisterSession(func(context.Context, server.ClientSession) { s.sessions.Add(1) })
 	hooks.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {

@@ -108,8 +108,8 @@ func TestMutatorCalls(t *testing.T) {
 				t.Errorf("handler error: want isError with its message, got %q", text(res))
 			}
 			res = call(t, c, "boom", map[string]any{"key": key + "-boom", "name": "n"})
-			if !res.IsError || !strings.Contains(text(res), "panic") {
-				t.Errorf("panicking mutator: want isError saying it panicked, got %q", text(res))
+			if !res.IsError || !strings.Contains(text(res), "internal error (ref ") || strings.Contains(text(res), "user code bug") {
+				t.Errorf("panicking mutator: want isError with a reference and not the panic value, got %q", text(res))
 			}
 			if v := a.eng.Version(); v != before {
 				t.Errorf("failed calls changed the version from %d to %d", before, v)
@@ -157,8 +157,8 @@ func TestActionCalls(t *testing.T) {
 				t.Errorf("badOut: want isError about the output, got %q", text(res))
 			}
 			res = call(t, c, "actPanic", map[string]any{"text": "x"})
-			if !res.IsError || !strings.Contains(text(res), "panic") {
-				t.Errorf("actPanic: %q", text(res))
+			if !res.IsError || !strings.Contains(text(res), "internal error (ref ") || strings.Contains(text(res), "action bug") {
+				t.Errorf("actPanic: want a reference and not the panic value, got %q", text(res))
 			}
 			res = call(t, c, "echo", map[string]any{"text": 7})
 			if !res.IsError || !strings.Contains(text(res), "/text") {
@@ -192,12 +192,12 @@ func TestEnqueuedRunsVisible(t *testing.T) {
 				Status string
 				Output json.RawMessage
 			}
-			if !waitFor(5*time.Second, func() bool {
+			if !waitFor(testWait, func() bool {
 				r := call(t, c, "get_run", map[string]any{"id": out.Runs[0]})
 				_ = json.Unmarshal([]byte(text(r)), &run)
 				return run.Status == "succeeded"
 			}) {
-				t.Fatalf("run %s did not succeed: %+v", out.Runs[0], run)
+				t.Fatalf("run %s had not succeeded %v later: %+v", out.Runs[0], testWait, run)
 			}
 			if string(run.Output) != `{"text":"echo me","len":7}` {
 				t.Errorf("run output %s", run.Output)

@@ -42,6 +42,9 @@ type HTTPOptions struct {
 	SessionIdleTTL    time.Duration
 	HeartbeatInterval time.Duration
 
+	// The limits below take their default when zero; a negative one means
+	// no limit.
+
 	// MaxBodyBytes bounds a POST body (default 4 MiB); a larger one is
 	// refused with 413 without reading the rest.
 	MaxBodyBytes int64
@@ -144,7 +147,10 @@ func (s *Server) ServeHTTP(ctx context.Context, addr string, o HTTPOptions, read
 	srv := &http.Server{Handler: s.HTTPHandler(o), ReadHeaderTimeout: o.ReadHeaderTimeout, IdleTimeout: o.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(newLimitListener(ln, o.MaxConns)) }()
+	if o.MaxConns > 0 {
+		ln = newLimitListener(ln, o.MaxConns)
+	}
+	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
 		ready("http://" + ln.Addr().String())
 	}

@@ -338,8 +338,10 @@ func TestCancelMidStream(t *testing.T) {
 			go cancel()
 		}
 	}
-	if elapsed := time.Since(canceledAt); canceledAt.IsZero() || elapsed > time.Second {
-		t.Errorf("the stream ended %v after the cancel (3 chunks seen: %v), want within 1s", elapsed, !canceledAt.IsZero())
+	// Uncancelled, the stream would run 50 s; the bound is loose enough for
+	// a loaded machine and tight enough to tell.
+	if elapsed := time.Since(canceledAt); canceledAt.IsZero() || elapsed > 10*time.Second {
+		t.Errorf("the stream ended %v after the cancel (3 chunks seen: %v), want within 10 s (the whole stream takes 50 s)", elapsed, !canceledAt.IsZero())
 	}
 	if ai.KindOf(final) != ai.KindCanceled || !errors.Is(final, context.Canceled) {
 		t.Errorf("got %v, want KindCanceled wrapping context.Canceled", final)
@@ -348,9 +350,9 @@ func TestCancelMidStream(t *testing.T) {
 }
 
 func TestCancelWhileWaiting(t *testing.T) {
-	// The first chunk would take 10s: only a cancel that closes the blocked
-	// read ends the stream in time.
-	s := start(t, localai.Options{Delay: 10 * time.Second})
+	// The first chunk would take a minute: only a cancel that closes the
+	// blocked read ends the stream well before.
+	s := start(t, localai.Options{Delay: time.Minute})
 	p := provider(t, ai.Config{BaseURL: s.URL()})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -358,8 +360,8 @@ func TestCancelWhileWaiting(t *testing.T) {
 
 	began := time.Now()
 	chunks, err := collect(t, p.Stream(ctx, ai.Request{Prompt: "hi"}))
-	if elapsed := time.Since(began); elapsed > 1100*time.Millisecond {
-		t.Errorf("the stream ended %v after it began, want within 1s of the cancel", elapsed)
+	if elapsed := time.Since(began); elapsed > 20*time.Second {
+		t.Errorf("the stream ended %v after it began, want soon after the cancel at 100 ms (the first chunk is due at 1 min)", elapsed)
 	}
 	if len(chunks) != 0 || ai.KindOf(err) != ai.KindCanceled {
 		t.Errorf("got %d chunks and %v, want none and KindCanceled", len(chunks), err)
@@ -392,13 +394,13 @@ func TestNoChunksAfterCancel(t *testing.T) {
 }
 
 func TestDeadline(t *testing.T) {
-	s := start(t, localai.Options{Delay: 10 * time.Second})
+	s := start(t, localai.Options{Delay: time.Minute})
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	began := time.Now()
 	_, err := ai.Complete(ctx, provider(t, ai.Config{BaseURL: s.URL()}), ai.Request{Prompt: "hi"})
-	if ai.KindOf(err) != ai.KindCanceled || !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > 1100*time.Millisecond {
-		t.Errorf("got %v after %v, want KindCanceled wrapping context.DeadlineExceeded within 1s of the deadline", err, time.Since(began))
+	if ai.KindOf(err) != ai.KindCanceled || !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > 20*time.Second {
+		t.Errorf("got %v after %v, want KindCanceled wrapping context.DeadlineExceeded soon after the 100 ms deadline (the first chunk is due at 1 min)", err, time.Since(began))
 	}
 }
 
@@ -450,14 +452,16 @@ func TestBreakClosesConnection(t *testing.T) {
 	wantGone(t, s)
 }
 
-// wantGone checks that the server saw the client hang up within 1s.
+// wantGone checks that the server saw the client hang up before the stream
+// ended (30 s allowed: a loaded machine is slow, and every stream checked
+// would run longer or end otherwise).
 func wantGone(t *testing.T, s *localai.Server) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	exs, err := s.WaitEnded(ctx, 1)
 	if err != nil {
-		t.Fatalf("the server did not see the connection close: %v", err)
+		t.Fatalf("the server did not see the connection close within 30 s: %v", err)
 	}
 	if ex := exs[0]; ex.Outcome != localai.OutcomeGone || ex.Chunks >= 1000 {
 		t.Errorf("server outcome %q after %d chunks, want %q early", ex.Outcome, ex.Chunks, localai.OutcomeGone)

@@ -40,7 +40,7 @@ func runBin(t *testing.T, timeout time.Duration, args ...string) (code int, stdo
 func TestCLIToolsAndCall(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "cli.db")
 	code, out, errOut := runBin(t, 30*time.Second, "tools", "--data", data)
-	if code != 0 || !strings.Contains(out, "setTodo (idempotent)") || !strings.Contains(out, "input:  {completed*: boolean, id*: string") {
+	if code != 0 || !strings.Contains(out, "setTodo (idempotent)") || !strings.Contains(out, "input:  {completed*: boolean, error: string, id*: string") {
 		t.Fatalf("tools: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = runBin(t, 30*time.Second, "tools", "--json", "--data", data)
@@ -77,9 +77,11 @@ func TestCLIToolsAndCall(t *testing.T) {
 
 // TestCLIWatch: `watch TABLE/KEY --until status=ready` prints every value it
 // reads as a JSON line (not a terminal), each text continuing the last, and
-// exits once the row is ready; `watch TABLE` prints changed rows.
+// exits once the row is ready; `watch TABLE` prints changed rows. The AI
+// writes a chunk every 100 ms, so that watchers a loaded machine starts
+// late still see the text grow.
 func TestCLIWatch(t *testing.T) {
-	u := startHTTPServer(t)
+	u := startHTTPServer(t, "--ai-delay", "100ms")
 	type res struct {
 		code     int
 		out, err string
@@ -92,8 +94,8 @@ func TestCLIWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	tableCmd := exec.CommandContext(ctx, interopBinary(t), "watch", "--url", u, "todos")
-	var tableOut bytes.Buffer
-	tableCmd.Stdout = &tableOut
+	tableOut := &syncBuffer{}
+	tableCmd.Stdout = tableOut
 	if err := tableCmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +130,13 @@ func TestCLIWatch(t *testing.T) {
 		t.Errorf("watch printed %d lines ending %+v", len(lines), prev)
 	}
 
-	time.Sleep(300 * time.Millisecond)
+	// The table watcher reads on its own time: wait for it to print the
+	// ready row.
+	waitUntil(testWait, func() bool { return strings.Contains(tableOut.String(), `"status":"ready"`) })
 	cancel()
 	<-tableDone
 	if !strings.Contains(tableOut.String(), `w1 {"id":"w1"`) || !strings.Contains(tableOut.String(), `"status":"ready"`) {
-		t.Errorf("watch todos printed:\n%s", tableOut.String())
+		t.Errorf("watch todos printed (after up to %v):\n%s", testWait, tableOut.String())
 	}
 }
 

@@ -42,6 +42,7 @@ func commands() []command {
 		{"soak", "drive the todo app with mixed load and check nothing leaks (--idle-sessions N: measure idle sessions' memory)", runSoak},
 		{"bench", "measure calls/s and latency against a bare mcp-go server, in one run", runBench},
 		{"schema", "print the todo app's tables, mutators and actions with their JSON Schemas", runSchema},
+		{"check", "check a data file (pages, checksums, JSON, schemas) without changing it; exit 0 only when intact", runCheck},
 	}
 }
 

@@ -29,7 +29,9 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 	httpLimits := addHTTPFlags(fs)
 	delay := fs.Duration("ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
 	verbose := fs.Bool("v", false, "log debug detail")
+	allowDamaged := fs.Bool("allow-damaged-rows", false, "start on a data file some of whose rows fail their checksum (each is logged; reading one fails until it is rewritten or deleted)")
 	startProfile := cpuProfileFlag(fs)
+	limits := addLimitFlags(fs)
 	app := fs.String("app", "todo", "the app to serve: todo; conformance (the fixtures of the MCP conformance suite); bench (what `mcp-sync bench` measures)")
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -88,7 +90,7 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 	opts.Logger = logger
 	hopts := tools.HTTPOptions{Token: *token}
 	httpLimits(&hopts, &opts)
-	eng, err := backend.Open(cfg, backend.Options{Path: path, Logger: logger})
+	eng, err := backend.Open(cfg, limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged}, &opts))
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/backend/ai"
@@ -26,6 +27,7 @@ type Todo struct {
 	Text      string `json:"text" jsonschema:"description=What to do"`
 	Completed bool   `json:"completed" jsonschema:"description=Whether it is done"`
 	Status    string `json:"status,omitempty" jsonschema:"description=ready once the text is final; generating while AI writes it; error if generation failed,enum=ready,enum=generating,enum=error"`
+	Error     string `json:"error,omitempty" jsonschema:"description=why generation failed for good (with status error),maxLength=500"`
 }
 
 // The todo statuses.
@@ -96,7 +98,7 @@ func Config(provider ai.Provider, getenv func(string) string) backend.Config {
 			backend.Mutator(CreateAndGenerate, createAndGenerate),
 		},
 		Actions: []backend.ActionImpl{
-			backend.Action(Generate, generate),
+			backend.Action(Generate, generate, backend.OnFailure(generateFailed)),
 		},
 		Platform: map[string]backend.PlatformFunc{
 			KeyPlatformFunc: func(context.Context, json.RawMessage) (json.RawMessage, error) {
@@ -171,3 +173,28 @@ func generate(ctx *backend.ActionCtx, in GenerateInput) (GenerateOutput, error) 
 	}
 	return GenerateOutput{Text: row.Text}, nil
 }
+
+// generateFailed is generateWithAI's failure handler: an enqueued run that
+// failed for good (its last error, its attempts used up, or interrupted by
+// stops too often) leaves its todo with status error and the reason, so no
+// todo stays "generating". A todo deleted meanwhile stays deleted.
+func generateFailed(ctx *backend.MutatorCtx, in GenerateInput, f backend.RunFailure) error {
+	todos := backend.TableOf(ctx, Todos)
+	row, ok, err := todos.Get(in.ID)
+	if err != nil || !ok {
+		return err
+	}
+	row.Status, row.Error = StatusError, f.Error
+	if len(row.Error) > maxErrorLen {
+		cut := maxErrorLen
+		for cut > 0 && !utf8.RuneStart(row.Error[cut]) {
+			cut--
+		}
+		row.Error = row.Error[:cut] + "…"
+	}
+	return todos.Set(in.ID, row)
+}
+
+// maxErrorLen bounds the reason stored in a todo (in bytes, before "…"),
+// within the schema's maxLength of 500 characters.
+const maxErrorLen = 400

@@ -285,3 +285,75 @@ func TestCancelledGenerationEndsWithError(t *testing.T) {
 		t.Errorf("row after a cancelled call = %s, want status error with the text so far", raw)
 	}
 }
+
+// blocking is a provider that streams nothing until its caller is cancelled,
+// telling started each time it is called.
+type blocking struct{ started chan struct{} }
+
+func (b blocking) Stream(ctx context.Context, _ ai.Request) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		b.started <- struct{}{}
+		<-ctx.Done()
+		yield("", ctx.Err())
+	}
+}
+
+// TestInterruptedGenerationEndsInError: a generation cut off by a stop in
+// each of its three attempts is marked failed on the next start, and the
+// failure handler leaves the todo with status error and the reason instead
+// of "generating" for good.
+func TestInterruptedGenerationEndsInError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "todo.db")
+	p := blocking{started: make(chan struct{}, 4)}
+	openAt := func() *backend.Engine {
+		e, err := backend.Open(todo.Config(p, func(string) string { return "" }),
+			backend.Options{Path: path, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	var runID string
+	for i := range 3 {
+		e := openAt()
+		if i == 0 {
+			_, runs, err := e.MutateRuns(t.Context(), "createAndGenerate", json.RawMessage(`{"id":"cut","prompt":"p"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			runID = runs[0]
+		}
+		select {
+		case <-p.started:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("open %d: the generation did not start", i+1)
+		}
+		e.Close()
+	}
+	e := openAt()
+	defer e.Close()
+	sub, err := e.SubscribeRun(runID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		run, _, err := e.Run(runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Done() {
+			break
+		}
+		if _, err := sub.Next(ctx); err != nil {
+			t.Fatalf("the run did not end: %v (last seen %+v)", err, run)
+		}
+	}
+	raw, _, _, _ := e.Get("todos", "cut")
+	var row todo.Todo
+	if json.Unmarshal(raw, &row) != nil || row.Status != todo.StatusError || !strings.Contains(row.Error, "gave up after 3 attempts") {
+		t.Errorf("row = %s, want status error with the reason", raw)
+	}
+}

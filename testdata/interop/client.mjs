@@ -120,7 +120,7 @@ async function main() {
 
   const out = { transport: opts.kind };
   const started = Date.now();
-  await withTimeout(client.connect(transport), 10_000, 'connect');
+  await withTimeout(client.connect(transport), 30_000, 'connect'); // generous: a loaded machine is slow
   watchWire();
   try {
     out.server = client.getServerVersion()?.name;
@@ -164,7 +164,7 @@ async function main() {
     // Subscribe, change the row, and wait for the update; then re-read.
     const uri = `mcp-sync://table/todos/${encodeURIComponent(id)}`;
     await client.subscribeResource({ uri });
-    const updated = waitForUpdate(uri, 5_000);
+    const updated = waitForUpdate(uri, 30_000); // generous: a loaded machine is slow
     const set2 = await client.callTool({ name: 'setTodo', arguments: { id, text: 'second', completed: true } });
     check(!set2.isError, 'setTodo (subscribed)', text(set2));
     const t0 = Date.now();

@@ -30,7 +30,10 @@ func RunURI(id string) string { return RunPrefix + url.PathEscape(id) }
 // ErrorMetaKey is the _meta key of a failed call's result that says what
 // kind of failure it was, for programs that must tell them apart:
 // {"kind": "invalid_input" | "handler" | "invalid_output" | "unknown" |
-// "unavailable" | "cancelled"}.
+// "unavailable" | "cancelled" | "internal" | "busy" | "damaged"}. "internal"
+// messages carry only a reference id the server log holds the detail under;
+// "busy" means every action slot and the wait queue were taken: retry
+// shortly; "damaged" names a stored row that failed its checksum.
 const ErrorMetaKey = "io.github.mcp-sync/error"
 
 // ChangesMetaKey is the _meta key of a notifications/resources/updated for a

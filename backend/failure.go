@@ -1,0 +1,79 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/mcp-sync/mcp-sync/storage"
+)
+
+// RunFailure tells an action's failure handler (see [OnFailure]) which run
+// failed and why.
+type RunFailure struct {
+	// RunID is the failed run's id.
+	RunID string
+	// Action is the action's name.
+	Action string
+	// Error is the run's final error as recorded: the action's own error,
+	// or why the engine gave up (attempts used up, interrupted too often).
+	Error string
+	// Attempts is how many attempts were started.
+	Attempts int
+}
+
+// ActionOption adjusts an action's implementation; pass it to [Action].
+type ActionOption[In any] func(*ActionImpl)
+
+// OnFailure declares the action's failure handler: when an enqueued run of
+// the action ends failed, for any reason (a final error, attempts used up,
+// a run interrupted by stops too often), fn runs like a mutator, in the same
+// transaction that records the run as failed, with the run's typed input.
+// Use it so that no row stays "in progress" for good (the todo example sets
+// the todo's status to error). If fn fails or panics, its writes are undone,
+// the failure is logged, and the run is still recorded as failed. Direct
+// calls of an action do not run it: their caller receives the error.
+func OnFailure[In any](fn func(ctx *MutatorCtx, in In, failure RunFailure) error) ActionOption[In] {
+	return func(a *ActionImpl) {
+		a.onFailure = func(ctx *MutatorCtx, input []byte, f RunFailure) error {
+			var in In
+			if err := json.Unmarshal(input, &in); err != nil {
+				return fmt.Errorf("decode the run's input: %w", err)
+			}
+			return fn(ctx, in, f)
+		}
+	}
+}
+
+// recordFailed records r (whose Status is RunFailed) in tx, logs the
+// failure at ERROR and runs the action's failure handler as one step of tx.
+// It returns the runs the handler enqueued, to dispatch after the commit.
+func (e *Engine) recordFailed(tx *storage.WriteTx, r *Run) ([]string, error) {
+	if err := putRun(tx, r); err != nil {
+		return nil, err
+	}
+	e.log.Error("action run failed", "run", r.ID, "action", r.Action, "attempts", r.Attempts, "err", r.Error)
+	a, ok := e.actions[r.Action]
+	if !ok || a.onFailure == nil {
+		return nil, nil
+	}
+	var enqueued []string
+	err := tx.Try(func(step *storage.WriteTx) (err error) {
+		mc := &MutatorCtx{Context: context.WithoutCancel(e.ctx), eng: e, name: "OnFailure(" + r.Action + ")", tx: step}
+		defer func() {
+			if p := recover(); p != nil {
+				err = e.internal("failure handler of action "+r.Action, fmt.Errorf("panicked: %v", p), debug.Stack())
+			}
+		}()
+		if err := a.onFailure(mc, r.Input, RunFailure{RunID: r.ID, Action: r.Action, Error: r.Error, Attempts: r.Attempts}); err != nil {
+			return err
+		}
+		enqueued = mc.enqueued
+		return nil
+	})
+	if err != nil {
+		e.log.Error("an action's failure handler failed; its writes were undone", "run", r.ID, "action", r.Action, "err", err)
+	}
+	return enqueued, nil
+}

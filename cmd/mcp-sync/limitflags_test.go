@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/client"
+)
+
+// TestServeLimitFlags: serve's limit flags reach the engine (a row over
+// --max-row-bytes is refused over stdio, naming the limit and its flag, and
+// nothing is written), and a negative value is a usage error.
+func TestServeLimitFlags(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "limits.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := client.DialCommand(ctx, interopBinary(t), []string{"serve", "--data", data, "--max-row-bytes", "200", "--max-input-bytes", "1000"}, client.Options{Env: quietEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Call(ctx, "setTodo", map[string]any{"id": "big", "text": strings.Repeat("x", 300), "completed": false})
+	if !errors.Is(err, client.ErrInvalidInput) || !strings.Contains(err.Error(), "200-byte row limit") || !strings.Contains(err.Error(), "--max-row-bytes") {
+		t.Errorf("a 300-byte row under --max-row-bytes 200: %v", err)
+	}
+	_, err = c.Call(ctx, "setTodo", map[string]any{"id": "huge", "text": strings.Repeat("x", 2000), "completed": false})
+	if !errors.Is(err, client.ErrInvalidInput) || !strings.Contains(err.Error(), "1000-byte input limit") {
+		t.Errorf("a 2000-byte input under --max-input-bytes 1000: %v", err)
+	}
+	if _, err := c.Call(ctx, "setTodo", map[string]any{"id": "small", "text": "fits", "completed": false}); err != nil {
+		t.Errorf("a small row: %v", err)
+	}
+	out, err := c.Call(ctx, "get_row", map[string]any{"table": "todos", "key": "big"})
+	if err != nil || !strings.Contains(string(out), `"found":false`) {
+		t.Errorf("the refused row: %s %v", out, err)
+	}
+	code, _, errOut := runBin(t, 30*time.Second, "serve", "--data", data, "--max-action-calls", "-1")
+	if code != exitUsage || !strings.Contains(errOut, "max-action-calls") {
+		t.Errorf("a negative limit: exit %d, %q", code, errOut)
+	}
+}

@@ -1,0 +1,209 @@
+package tools_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
+)
+
+// serveWith is serveHTTP with the server's own options.
+func serveWith(t *testing.T, a *app, opts tools.Options) string {
+	t.Helper()
+	opts.Logger = quietLogger()
+	srv, err := tools.New(a.eng, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	urlc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeHTTP(ctx, "127.0.0.1:0", tools.HTTPOptions{}, func(u string) { urlc <- u }) }()
+	var base string
+	select {
+	case base = <-urlc:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		srv.Close()
+	})
+	return base
+}
+
+func errorKind(res *mcp.CallToolResult) string {
+	if res.Meta == nil {
+		return ""
+	}
+	b, _ := json.Marshal(res.Meta.AdditionalFields[wire.ErrorMetaKey])
+	var k struct{ Kind string }
+	_ = json.Unmarshal(b, &k)
+	return k.Kind
+}
+
+// TestArgumentsMustBeValidUnicode sends keys that JSON decoding would turn
+// into U+FFFD (a lone surrogate escape over HTTP; raw invalid UTF-8 bytes
+// through the server's message handler, as stdio delivers them): each is
+// refused and nothing is written, on writes and reads.
+func TestArgumentsMustBeValidUnicode(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	c, _ := connect(t, base, eras[0], nil)
+	v0 := a.eng.Version()
+	for _, tc := range []struct{ tool, args string }{
+		{"putItem", `{"key":"a\ud800","name":"x"}`},
+		{"putItem", `{"key":"a\udfff","name":"x"}`},
+		{"get_row", `{"table":"items","key":"a\ud800"}`},
+		{"list_rows", `{"table":"items","prefix":"\udc00"}`},
+	} {
+		res := call(t, c, tc.tool, json.RawMessage(tc.args))
+		if !res.IsError || errorKind(res) != "invalid_input" || !strings.Contains(text(res), "lone UTF-16 surrogate") {
+			t.Errorf("%s %s: want invalid_input naming the surrogate, got kind %q: %q", tc.tool, tc.args, errorKind(res), text(res))
+		}
+	}
+	if res := call(t, c, "putItem", json.RawMessage(`{"key":"ok \ud83d\ude00","name":"x"}`)); res.IsError {
+		t.Errorf("a surrogate pair was refused: %q", text(res))
+	}
+	srv, err := tools.New(a.eng, tools.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	rpc(t, srv, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	out := rpc(t, srv, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"putItem\",\"arguments\":{\"key\":\"b\xff\",\"name\":\"x\"}}}")
+	if !strings.Contains(string(out), `"isError":true`) || !strings.Contains(string(out), "not valid UTF-8") {
+		t.Errorf("raw invalid UTF-8: %s", out)
+	}
+	if v := a.eng.Version(); v != v0+1 {
+		t.Errorf("version %d, want %d: only the valid write may commit", v, v0+1)
+	}
+}
+
+// TestLongKeysAreQuotedShort: a 100 KB key is refused without being echoed.
+func TestLongKeysAreQuotedShort(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	c, _ := connect(t, base, eras[0], nil)
+	long := strings.Repeat("k", 100_000)
+	for tool, args := range map[string]any{
+		"putItem": map[string]any{"key": long, "name": "x"},
+		"get_row": map[string]any{"table": "items", "key": long},
+	} {
+		res := call(t, c, tool, args)
+		if !res.IsError || !strings.Contains(text(res), "key limit") || len(text(res)) > 500 {
+			t.Errorf("%s with a 100 KB key: %d bytes: %.300q", tool, len(text(res)), text(res))
+		}
+	}
+}
+
+// progressMessages returns the messages of the progress reports for token.
+func progressMessages(n *notes, token string) []string {
+	var out []string
+	for _, x := range n.byMethod("notifications/progress") {
+		if fmt.Sprint(x.Params.AdditionalFields["progressToken"]) == token {
+			m, _ := x.Params.AdditionalFields["message"].(string)
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestActionCallsAreLimited: one session may run one action at a time here;
+// a second call waits (and says so as progress), a third finds the queue
+// full and is refused at once as busy; the waiting call starts when the
+// first ends.
+func TestActionCallsAreLimited(t *testing.T) {
+	a := newApp(t)
+	base := serveWith(t, a, tools.Options{MaxActionCalls: 10, MaxActionCallsPerSession: 1, MaxActionQueue: 1})
+	c, n := connect(t, base, eras[1], nil) // legacy HTTP: calls carry a session
+	var wg sync.WaitGroup
+	start := func(key string) (context.CancelFunc, *mcp.CallToolResult) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		var res *mcp.CallToolResult
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := mcp.CallToolRequest{}
+			req.Params.Name = "stream"
+			req.Params.Arguments = map[string]any{"key": key, "n": 1, "hang": true}
+			req.Params.Meta = &mcp.Meta{ProgressToken: key}
+			res, _ = c.CallTool(ctx, req)
+		}()
+		return cancel, res
+	}
+	running := func(key string) bool { _, ok, _, _ := a.eng.Get("items", key); return ok }
+	stopA, _ := start("a")
+	if !waitFor(30*time.Second, func() bool { return running("a") }) {
+		t.Fatal("the first call never ran")
+	}
+	stopB, _ := start("b")
+	if !waitFor(30*time.Second, func() bool { return len(progressMessages(n, "b")) > 0 }) {
+		t.Fatal("the second call did not report that it waits")
+	}
+	if m := progressMessages(n, "b")[0]; !strings.Contains(m, "waiting for a free action slot") {
+		t.Errorf("waiting call's progress: %q", m)
+	}
+	if running("b") {
+		t.Error("the second call ran beside the first: the per-session limit is 1")
+	}
+	res := call(t, c, "echo", map[string]any{"text": "third"})
+	if !res.IsError || errorKind(res) != "busy" || !strings.Contains(text(res), "retry in a moment") {
+		t.Errorf("third call: want busy, got kind %q: %q", errorKind(res), text(res))
+	}
+	// Another session has its own per-session slot.
+	c2, _ := connect(t, base, eras[1], nil)
+	if res := call(t, c2, "echo", map[string]any{"text": "other session"}); res.IsError {
+		t.Errorf("another session's call: %q", text(res))
+	}
+	stopA()
+	if !waitFor(30*time.Second, func() bool { return running("b") }) {
+		t.Error("the waiting call did not start once the first ended")
+	}
+	stopB()
+	wg.Wait()
+	if res := call(t, c, "echo", map[string]any{"text": "after"}); res.IsError {
+		t.Errorf("after both ended: %q", text(res))
+	}
+}
+
+// TestGlobalActionLimit: with one slot and no queue, a second session's call
+// is refused as busy while the first runs.
+func TestGlobalActionLimit(t *testing.T) {
+	a := newApp(t)
+	base := serveWith(t, a, tools.Options{MaxActionCalls: 1, MaxActionCallsPerSession: -1, MaxActionQueue: -1})
+	c1, _ := connect(t, base, eras[0], nil)
+	c2, _ := connect(t, base, eras[1], nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "stream"
+		req.Params.Arguments = map[string]any{"key": "g", "n": 1, "hang": true}
+		_, _ = c1.CallTool(ctx, req)
+	}()
+	if !waitFor(30*time.Second, func() bool { _, ok, _, _ := a.eng.Get("items", "g"); return ok }) {
+		t.Fatal("the first call never ran")
+	}
+	if res := call(t, c2, "echo", map[string]any{"text": "x"}); !res.IsError || errorKind(res) != "busy" {
+		t.Errorf("a second call beside the first under a global limit of 1: kind %q: %q", errorKind(res), text(res))
+	}
+	cancel()
+	<-done
+	// The client gives up at once; the server frees the slot when the
+	// cancelled handler returns.
+	var res *mcp.CallToolResult
+	if !waitFor(30*time.Second, func() bool { res = call(t, c2, "echo", map[string]any{"text": "x"}); return !res.IsError }) {
+		t.Errorf("the slot was not freed after the first call ended: %q", text(res))
+	}
+}
