@@ -14,10 +14,13 @@ import (
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
-// rowOut is one row as the read tools and resources show it.
+// rowOut is one row as the read tools and resources show it. A row whose
+// stored value is not JSON is listed with a null value and Damaged saying
+// so: one damaged row does not hide the rest of its page.
 type rowOut struct {
-	Key   string          `json:"key"`
-	Value json.RawMessage `json:"value"`
+	Key     string          `json:"key"`
+	Value   json.RawMessage `json:"value"`
+	Damaged string          `json:"damaged,omitempty"`
 }
 
 // getRowIn and getRowOut are get_row's input and output.
@@ -75,7 +78,7 @@ func (s *Server) addReadTools() {
 
 	t = mcp.NewToolWithRawSchema(toolListRows, "List a table's rows in key order (or reverse), optionally only keys starting with prefix. Pages hold up to limit rows (default 100, at most 1000); pass the returned next as after to read the next page.",
 		json.RawMessage(`{"type":"object","properties":{`+tableProp+`,"prefix":{"type":"string","description":"only keys that start with this"},"after":{"type":"string","description":"the cursor: start after this key (the previous page's next)"},"limit":{"type":"integer","minimum":0,"maximum":1000,"description":"rows per page; 0 means 100"},"reverse":{"type":"boolean","description":"descending key order"}},"required":["table"],"additionalProperties":false}`))
-	t.RawOutputSchema = json.RawMessage(`{"type":"object","properties":{"table":{"type":"string"},"rows":{"type":"array","items":{"type":"object","properties":{"key":{"type":"string"},"value":{"type":"object"}},"required":["key","value"]}},"next":{"type":"string"},"version":{"type":"integer"}},"required":["table","rows","version"]}`)
+	t.RawOutputSchema = json.RawMessage(`{"type":"object","properties":{"table":{"type":"string"},"rows":{"type":"array","items":{"type":"object","properties":{"key":{"type":"string"},"value":{"type":["object","null"]},"damaged":{"type":"string"}},"required":["key","value"]}},"next":{"type":"string"},"version":{"type":"integer"}},"required":["table","rows","version"]}`)
 	t.Annotations = hints(true, false, true, false)
 	s.mcp.AddTool(t, s.listRowsTool)
 
@@ -107,7 +110,10 @@ func (s *Server) getRowTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 	}
 	val, ok, v, err := s.eng.Get(in.Table, in.Key)
 	if err != nil {
-		return s.readErrorResult(err), nil
+		return s.readErrorResult(err, in.Table), nil
+	}
+	if ok && !json.Valid(val) {
+		return errorWithKind("damaged", damagedRow(in.Table, in.Key)), nil
 	}
 	return structured(getRowOut{Table: in.Table, Key: in.Key, Found: ok, Value: val, Version: v})
 }
@@ -122,7 +128,7 @@ func (s *Server) listRowsTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	}
 	p, err := s.readPage(in)
 	if err != nil {
-		return s.readErrorResult(err), nil
+		return s.readErrorResult(err, in.Table), nil
 	}
 	return structured(p)
 }
@@ -135,6 +141,10 @@ func (s *Server) readPage(in listRowsIn) (page, error) {
 	p := page{Table: in.Table, Rows: make([]rowOut, len(rows)), Next: next, Version: v}
 	for i, r := range rows {
 		p.Rows[i] = rowOut{Key: r.Key, Value: r.Value}
+		if !json.Valid(r.Value) {
+			s.log.Error("a stored value is not valid JSON", "table", in.Table, "key", r.Key)
+			p.Rows[i] = rowOut{Key: r.Key, Value: json.RawMessage("null"), Damaged: damagedRow(in.Table, r.Key)}
+		}
 	}
 	return p, nil
 }
@@ -148,30 +158,48 @@ func (s *Server) getRunTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 	}
 	run, ok, err := s.eng.Run(in.ID)
 	if err != nil {
-		return s.readErrorResult(err), nil
+		return s.readErrorResult(err, ""), nil
 	}
 	if !ok {
-		return errorWithKind("unknown", fmt.Sprintf("no action run with id %q", in.ID)), nil
+		return errorWithKind("unknown", "no action run with id "+backend.Short(in.ID)), nil
 	}
 	return structured(run)
 }
 
 // readErrorResult is readError as an isError result with its kind.
-func (s *Server) readErrorResult(err error) *mcp.CallToolResult {
-	if backend.KindOf(err) == backend.ErrUnknown {
-		return errorWithKind("unknown", s.readError(err))
-	}
-	return errorWithKind("handler", s.readError(err))
+func (s *Server) readErrorResult(err error, table string) *mcp.CallToolResult {
+	kind, msg := s.readError(err, table)
+	return errorWithKind(kind, msg)
 }
 
-// readError words a read failure for the client. Unknown and server-only
-// tables read the same (the engine makes sure of it).
-func (s *Server) readError(err error) string {
-	if backend.KindOf(err) == backend.ErrUnknown {
-		return fmt.Sprintf("%v; readable tables: %s", err, s.tableEnum())
+// readError words a read failure of table ("" for a run) for the client,
+// with its error kind. Unknown and server-only tables read the same (the
+// engine makes sure of it). The engine's messages are the client's to see
+// (keys quoted short, a damaged row named, an internal failure only by its
+// reference); anything unclassified stays in the server log.
+func (s *Server) readError(err error, table string) (kind, msg string) {
+	switch backend.KindOf(err) {
+	case backend.ErrUnknown:
+		return "unknown", fmt.Sprintf("no table named %s; readable tables: %s", backend.Short(table), s.tableEnum())
+	case backend.ErrInvalidInput:
+		return "invalid_input", err.Error()
+	case backend.ErrDamaged:
+		return "damaged", err.Error()
+	case backend.ErrInternal:
+		return "internal", err.Error()
+	case backend.ErrClosed:
+		return "unavailable", "the server is shutting down; read again once it is back"
 	}
-	s.log.Error("read failed", "err", err)
-	return "read failed: " + err.Error()
+	where := "reading the run"
+	if table != "" {
+		where = "reading table " + backend.Short(table)
+	}
+	return "internal", s.internalMessage(where, err, nil)
+}
+
+// damagedRow words a row whose stored value is not JSON.
+func damagedRow(table, key string) string {
+	return fmt.Sprintf("row %s of table %s is damaged (its stored value is not valid JSON); run mcp-sync check", backend.Short(key), backend.Short(table))
 }
 
 func structured(v any) (*mcp.CallToolResult, error) {
@@ -210,30 +238,35 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", server.ErrResourceNotFound, err)
 	}
+	// answerNotFound has turned URIs naming nothing into not-found answers
+	// already; what reaches here was there a moment ago.
 	var body any
 	switch {
 	case tg.run != "":
 		run, ok, err := s.eng.Run(tg.run)
 		if err != nil {
-			return nil, err
+			return nil, s.resourceError(err, "")
 		}
 		if !ok {
-			return nil, fmt.Errorf("%w: no action run with id %q", server.ErrResourceNotFound, tg.run)
+			return nil, fmt.Errorf("%w: no action run with id %s", server.ErrResourceNotFound, backend.Short(tg.run))
 		}
 		body = run
 	case tg.hasKey:
 		val, ok, _, err := s.eng.Get(tg.table, tg.key)
 		if err != nil {
-			return nil, s.resourceError(err)
+			return nil, s.resourceError(err, tg.table)
 		}
 		if !ok {
-			return nil, fmt.Errorf("%w: no row %q in table %q", server.ErrResourceNotFound, tg.key, tg.table)
+			return nil, fmt.Errorf("%w: no row %s in table %s", server.ErrResourceNotFound, backend.Short(tg.key), backend.Short(tg.table))
+		}
+		if !json.Valid(val) {
+			return nil, errors.New(damagedRow(tg.table, tg.key))
 		}
 		body = val
 	default:
 		p, err := s.readPage(listRowsIn{Table: tg.table})
 		if err != nil {
-			return nil, s.resourceError(err)
+			return nil, s.resourceError(err, tg.table)
 		}
 		body = p
 	}
@@ -244,9 +277,10 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 	return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: "application/json", Text: string(b)}}, nil
 }
 
-func (s *Server) resourceError(err error) error {
+func (s *Server) resourceError(err error, table string) error {
+	_, msg := s.readError(err, table)
 	if backend.KindOf(err) == backend.ErrUnknown {
-		return fmt.Errorf("%w: %v", server.ErrResourceNotFound, err)
+		return fmt.Errorf("%w: %s", server.ErrResourceNotFound, msg)
 	}
-	return errors.New(s.readError(err))
+	return errors.New(msg)
 }

@@ -47,6 +47,12 @@ type Options struct {
 	// beyond it fails at once with error kind "busy"; default 64,
 	// negative: no queue (a call that finds no free slot fails at once).
 	MaxActionQueue int
+
+	// MaxSubscriptionsPerSession bounds the resources one session may
+	// subscribe to, and the URIs one subscriptions/listen may name
+	// (default 1,000; negative: no limit); beyond it the request fails
+	// with an error naming the limit.
+	MaxSubscriptionsPerSession int
 }
 
 // Server is an engine served over MCP. Serve it with [ServeStdio],
@@ -157,6 +163,10 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	}
 
 	s.subs.hook(hooks)
+	if max := defaultInt(opts.MaxSubscriptionsPerSession, DefaultMaxSubscriptionsPerSession); max > 0 {
+		s.limitSubscriptions(hooks, max)
+	}
+	s.answerNotFound(hooks)
 	hooks.AddOnRegisterSession(func(context.Context, server.ClientSession) { s.sessions.Add(1) })
 	hooks.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
 		s.sessions.Add(-1)

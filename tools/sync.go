@@ -75,7 +75,7 @@ func (s *Server) syncChanges(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		out.Resync = true
 		return structured(out)
 	case err != nil:
-		return s.readErrorResult(err), nil
+		return s.readErrorResult(err, in.Table), nil
 	}
 	if len(evs) > in.Limit {
 		evs, out.More = evs[:in.Limit], true

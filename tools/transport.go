@@ -41,6 +41,36 @@ type HTTPOptions struct {
 	// default 25 s) keeps a live watch from counting as idle.
 	SessionIdleTTL    time.Duration
 	HeartbeatInterval time.Duration
+
+	// The limits below take their default when zero; a negative one means
+	// no limit.
+
+	// MaxBodyBytes bounds a POST body (default 4 MiB); a larger one is
+	// refused with 413 without reading the rest.
+	MaxBodyBytes int64
+	// BodyReadTimeout bounds how long a POST body may take to arrive
+	// (default 30 s); a slower one is cut with 408.
+	BodyReadTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle this long between
+	// requests (default 2 minutes); open streams are not idle.
+	IdleTimeout time.Duration
+	// ReadHeaderTimeout bounds reading a request's headers (default 10 s).
+	ReadHeaderTimeout time.Duration
+	// MaxConns bounds open connections (default 4096); more wait in the
+	// kernel's accept queue.
+	MaxConns int
+	// AllowedOrigins are browser origins (scheme://host[:port]) allowed
+	// besides local ones; a request with any other Origin gets 403.
+	AllowedOrigins []string
+	// MaxSessions bounds the sessions the server holds (legacy streamable
+	// HTTP and SSE; default 10,000); a new one beyond it gets 503.
+	MaxSessions int
+	// MaxStreamsPerSession bounds the GET streams one legacy streamable
+	// HTTP session may hold open (default 8); one more gets 429.
+	MaxStreamsPerSession int
+	// InsecureNoToken lets [Server.ServeHTTP] serve an address other
+	// machines can reach without a Token; without it, that is refused.
+	InsecureNoToken bool
 }
 
 // Paths of the HTTP endpoints.
@@ -51,14 +81,11 @@ const (
 )
 
 // HTTPHandler serves streamable HTTP at /mcp and SSE at /sse and /message.
-// mcp-go's DNS-rebinding protection (Host and Origin must be local) stays on.
+// mcp-go's DNS-rebinding protection (Host must be local) stays on; Origin
+// must be local or allowed, bodies and sessions are bounded (see
+// [HTTPOptions]).
 func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
-	if o.SessionIdleTTL <= 0 {
-		o.SessionIdleTTL = 30 * time.Minute
-	}
-	if o.HeartbeatInterval <= 0 {
-		o.HeartbeatInterval = 25 * time.Second
-	}
+	o = o.withDefaults()
 	streamable := server.NewStreamableHTTPServer(s.mcp,
 		server.WithEndpointPath(PathStreamable),
 		// Track session ids, so a request on an expired or unknown session
@@ -78,31 +105,51 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 	mux.Handle(PathStreamable, withNotificationMeta(withReplyWatch(streamable, s.subs)))
 	mux.Handle(PathSSE, sse)
 	mux.Handle(PathSSEMessage, sse)
-	if o.Token == "" {
-		return mux
+	gate := &sessionGate{s: s, max: o.MaxSessions, perSession: o.MaxStreamsPerSession, streams: map[string]int{}}
+	h := withBody(o.MaxBodyBytes, o.BodyReadTimeout, gate.wrap(mux))
+	if o.Token != "" {
+		h = withToken(o.Token, h)
 	}
-	want := []byte("Bearer " + o.Token)
+	return withOrigin(o.AllowedOrigins, h)
+}
+
+// withToken refuses requests without Authorization: Bearer token.
+func withToken(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp-sync"`)
 			http.Error(w, "mcp-sync: missing or wrong bearer token (send Authorization: Bearer <token>)", http.StatusUnauthorized)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
 }
 
 // ServeHTTP listens on addr (host:port; port 0 picks a free one), calls
 // ready with the base URL once it accepts connections, and serves
-// [Server.HTTPHandler] until ctx is cancelled.
+// [Server.HTTPHandler] until ctx is cancelled. It refuses an address other
+// machines can reach when o has no Token, unless o.InsecureNoToken.
+//
+// Headers are bounded by ReadHeaderTimeout, POST bodies by BodyReadTimeout
+// (a per-request deadline, see withBody), idle keep-alives by IdleTimeout,
+// open connections by MaxConns. Streams (GET, SSE, listen) have no read
+// deadline once their request is in.
 func (s *Server) ServeHTTP(ctx context.Context, addr string, o HTTPOptions, ready func(baseURL string)) error {
+	if err := checkBind(addr, o.Token, o.InsecureNoToken); err != nil {
+		return err
+	}
+	o = o.withDefaults()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: s.HTTPHandler(o), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: s.HTTPHandler(o), ReadHeaderTimeout: o.ReadHeaderTimeout, IdleTimeout: o.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
+	if o.MaxConns > 0 {
+		ln = newLimitListener(ln, o.MaxConns)
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
 		ready("http://" + ln.Addr().String())

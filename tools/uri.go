@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
@@ -28,22 +29,22 @@ func parseURI(uri string) (target, error) {
 		rest := uri[len(tablePrefix):]
 		table, escKey, hasKey := strings.Cut(rest, "/")
 		if table == "" {
-			return target{}, fmt.Errorf("resource URI %q names no table: use %s{table} or %s{table}/{key}", uri, tablePrefix, tablePrefix)
+			return target{}, fmt.Errorf("resource URI %s names no table: use %s{table} or %s{table}/{key}", backend.Short(uri), tablePrefix, tablePrefix)
 		}
 		if !hasKey {
 			return target{table: table}, nil
 		}
 		key, err := url.PathUnescape(escKey)
 		if err != nil || key == "" {
-			return target{}, fmt.Errorf("resource URI %q: the row key must be a non-empty, path-escaped string", uri)
+			return target{}, fmt.Errorf("resource URI %s: the row key must be a non-empty, path-escaped string", backend.Short(uri))
 		}
 		return target{table: table, key: key, hasKey: true}, nil
 	case strings.HasPrefix(uri, runPrefix):
 		id, err := url.PathUnescape(uri[len(runPrefix):])
 		if err != nil || id == "" {
-			return target{}, fmt.Errorf("resource URI %q: the run id must be a non-empty, path-escaped string", uri)
+			return target{}, fmt.Errorf("resource URI %s: the run id must be a non-empty, path-escaped string", backend.Short(uri))
 		}
 		return target{run: id}, nil
 	}
-	return target{}, fmt.Errorf("resource URI %q is not one of this server's (%s… or %s…)", uri, tablePrefix, runPrefix)
+	return target{}, fmt.Errorf("resource URI %s is not one of this server's (%s… or %s…)", backend.Short(uri), tablePrefix, runPrefix)
 }

@@ -26,6 +26,7 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 	data := fs.String("data", "", "data file (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
 	httpAddr := fs.String("http", "", "serve HTTP on this address instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
 	token := fs.String("token", "", "require Authorization: Bearer <token> on HTTP (default $MCP_SYNC_TOKEN)")
+	httpLimits := addHTTPFlags(fs)
 	delay := fs.Duration("ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
 	verbose := fs.Bool("v", false, "log debug detail")
 	allowDamaged := fs.Bool("allow-damaged-rows", false, "start on a data file some of whose rows fail their checksum (each is logged; reading one fails until it is rewritten or deleted)")
@@ -87,6 +88,8 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 			Instructions: "A todo list kept in a transactional store. Use setTodo/deleteTodo to change todos, createAndGenerate to have AI write one (it runs after the commit; follow it with get_row or get_run), and list_rows/get_row to read."}
 	}
 	opts.Logger = logger
+	hopts := tools.HTTPOptions{Token: *token}
+	httpLimits(&hopts, &opts)
 	eng, err := backend.Open(cfg, limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged}, &opts))
 	if err != nil {
 		return fail("%v", err)
@@ -105,7 +108,7 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 		}
 		return exitOK
 	}
-	err = srv.ServeHTTP(ctx, *httpAddr, tools.HTTPOptions{Token: *token}, func(base string) {
+	err = srv.ServeHTTP(ctx, *httpAddr, hopts, func(base string) {
 		logger.Info("serving MCP over HTTP", "url", base+tools.PathStreamable, "sse", base+tools.PathSSE,
 			"app", *app, "data", path, "token", *token != "")
 	})
