@@ -32,7 +32,7 @@ func runServe(ctx context.Context, env *environ, args []string) int {
 	allowDamaged := fs.Bool("allow-damaged-rows", false, "start on a data file some of whose rows fail their checksum (each is logged; reading one fails until it is rewritten or deleted)")
 	startProfile := cpuProfileFlag(fs)
 	limits := addLimitFlags(fs)
-	app := fs.String("app", "todo", "the app to serve: todo; conformance (the fixtures of the MCP conformance suite); bench (what `mcp-sync bench` measures)")
+	app := fs.String("app", "todo", "the app to serve: todo; conformance (the fixtures of the MCP conformance suite); bench (what mcp-sync bench measures)")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
