@@ -219,13 +219,9 @@ func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, ru
 	}
 	ac := &ActionCtx{Context: ctx, eng: e, name: name, runID: runID, rep: reporterFrom(ctx),
 		Platform: &Platform{ctx: ctx, funcs: e.cfg.Platform}}
-	out, err := e.runAction(a, ac, input)
+	data, err := e.runAction(a, ac, input)
 	if err != nil {
 		return nil, err
-	}
-	data, err := json.Marshal(out)
-	if err != nil {
-		return nil, e.internal("action "+name, fmt.Errorf("encode output: %w", err), nil)
 	}
 	if info.Output != nil {
 		if err := info.Output.Validate(data); err != nil {
@@ -235,15 +231,24 @@ func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, ru
 	return data, nil
 }
 
-func (e *Engine) runAction(a ActionImpl, ac *ActionCtx, input []byte) (out any, err error) {
+// runAction runs a's handler and encodes its output. Encoding runs the
+// app's own MarshalJSON methods, so it sits under the same recover: a panic
+// there must not end a worker goroutine (and with it the process).
+func (e *Engine) runAction(a ActionImpl, ac *ActionCtx, input []byte) (data json.RawMessage, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, e.internal("action "+a.name, fmt.Errorf("panicked: %v", r), debug.Stack())
+			data, err = nil, e.internal("action "+a.name, fmt.Errorf("panicked: %v", r), debug.Stack())
 		}
 	}()
-	out, err = a.run(ac, input)
-	if _, ok := err.(*decodeError); ok || err == nil {
-		return out, err
+	out, err := a.run(ac, input)
+	if _, ok := err.(*decodeError); ok {
+		return nil, err
 	}
-	return nil, withKind(ErrHandler, "action "+a.name, err)
+	if err != nil {
+		return nil, withKind(ErrHandler, "action "+a.name, err)
+	}
+	if data, err = json.Marshal(out); err != nil {
+		return nil, e.internal("action "+a.name, fmt.Errorf("encode output: %w", err), nil)
+	}
+	return data, nil
 }
