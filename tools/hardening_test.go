@@ -104,6 +104,11 @@ func TestLongKeysAreQuotedShort(t *testing.T) {
 			t.Errorf("%s with a 100 KB key: %d bytes: %.300q", tool, len(text(res)), text(res))
 		}
 	}
+	// A pushed mutation naming no mutator quotes a prefix of the name.
+	res := call(t, c, wire.ToolSyncPush, map[string]any{"client": "c1", "seq": 1, "mutator": long, "args": map[string]any{}})
+	if !res.IsError || !strings.Contains(text(res), "no mutator named") || len(text(res)) > 500 {
+		t.Errorf("%s with a 100 KB mutator name: %d bytes: %.300q", wire.ToolSyncPush, len(text(res)), text(res))
+	}
 }
 
 // progressMessages returns the messages of the progress reports for token.
