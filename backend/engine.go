@@ -181,8 +181,9 @@ func (e *Engine) runMutator(m MutatorImpl, mc *MutatorCtx, input []byte) (err er
 
 // classifyHandler gives a handler's returned error its kind: a decoding
 // failure or a broken limit (a row too large, a bad key) is the caller's
-// invalid input, an internal error stays internal, anything else is the
-// handler's own failure.
+// invalid input, an internal error stays internal, a damaged row it read
+// stays damaged (naming the row), anything else is the handler's own
+// failure.
 func classifyHandler(where string, err error) error {
 	if _, ok := err.(*decodeError); ok || err == nil {
 		return err
@@ -190,8 +191,11 @@ func classifyHandler(where string, err error) error {
 	if isLimitError(err) {
 		return withKind(ErrInvalidInput, where, err)
 	}
-	if k := KindOf(err); k == ErrInternal {
+	switch KindOf(err) {
+	case ErrInternal:
 		return err
+	case ErrDamaged:
+		return withKind(ErrDamaged, where, err)
 	}
 	return withKind(ErrHandler, where, err)
 }
