@@ -181,8 +181,9 @@ func (e *Engine) runMutator(m MutatorImpl, mc *MutatorCtx, input []byte) (err er
 
 // classifyHandler gives a handler's returned error its kind: a decoding
 // failure or a broken limit (a row too large, a bad key) is the caller's
-// invalid input, an internal error stays internal, anything else is the
-// handler's own failure.
+// invalid input, an internal error stays internal, a damaged row it read
+// stays damaged (naming the row), anything else is the handler's own
+// failure.
 func classifyHandler(where string, err error) error {
 	if _, ok := err.(*decodeError); ok || err == nil {
 		return err
@@ -190,8 +191,11 @@ func classifyHandler(where string, err error) error {
 	if isLimitError(err) {
 		return withKind(ErrInvalidInput, where, err)
 	}
-	if k := KindOf(err); k == ErrInternal {
+	switch KindOf(err) {
+	case ErrInternal:
 		return err
+	case ErrDamaged:
+		return withKind(ErrDamaged, where, err)
 	}
 	return withKind(ErrHandler, where, err)
 }
@@ -219,13 +223,9 @@ func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, ru
 	}
 	ac := &ActionCtx{Context: ctx, eng: e, name: name, runID: runID, rep: reporterFrom(ctx),
 		Platform: &Platform{ctx: ctx, funcs: e.cfg.Platform}}
-	out, err := e.runAction(a, ac, input)
+	data, err := e.runAction(a, ac, input)
 	if err != nil {
 		return nil, err
-	}
-	data, err := json.Marshal(out)
-	if err != nil {
-		return nil, e.internal("action "+name, fmt.Errorf("encode output: %w", err), nil)
 	}
 	if info.Output != nil {
 		if err := info.Output.Validate(data); err != nil {
@@ -235,15 +235,24 @@ func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, ru
 	return data, nil
 }
 
-func (e *Engine) runAction(a ActionImpl, ac *ActionCtx, input []byte) (out any, err error) {
+// runAction runs a's handler and encodes its output. Encoding runs the
+// app's own MarshalJSON methods, so it sits under the same recover: a panic
+// there must not end a worker goroutine (and with it the process).
+func (e *Engine) runAction(a ActionImpl, ac *ActionCtx, input []byte) (data json.RawMessage, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, e.internal("action "+a.name, fmt.Errorf("panicked: %v", r), debug.Stack())
+			data, err = nil, e.internal("action "+a.name, fmt.Errorf("panicked: %v", r), debug.Stack())
 		}
 	}()
-	out, err = a.run(ac, input)
-	if _, ok := err.(*decodeError); ok || err == nil {
-		return out, err
+	out, err := a.run(ac, input)
+	if _, ok := err.(*decodeError); ok {
+		return nil, err
 	}
-	return nil, withKind(ErrHandler, "action "+a.name, err)
+	if err != nil {
+		return nil, withKind(ErrHandler, "action "+a.name, err)
+	}
+	if data, err = json.Marshal(out); err != nil {
+		return nil, e.internal("action "+a.name, fmt.Errorf("encode output: %w", err), nil)
+	}
+	return data, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	sj "github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -28,23 +29,47 @@ type FieldError struct {
 	Message string
 }
 
+// Bounds of a ValidationError's message: it quotes what the sender wrote
+// (field names, values), which may be megabytes; Fields keep it all.
+const (
+	maxListedFields = 8
+	maxPathBytes    = 128
+	maxMessageBytes = 200
+)
+
 // Error returns e.g. "invalid input of mutator setTodo: at /text: got number,
-// want string".
+// want string". It lists at most 8 problems, each cut short.
 func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
+	parts := make([]string, 0, min(len(e.Fields), maxListedFields)+1)
 	for i, f := range e.Fields {
-		parts[i] = f.String()
+		if i == maxListedFields {
+			parts = append(parts, fmt.Sprintf("and %d more", len(e.Fields)-i))
+			break
+		}
+		parts = append(parts, f.String())
 	}
 	return fmt.Sprintf("invalid %s: %s", e.Subject, strings.Join(parts, "; "))
 }
 
-// String returns "at PATH: MESSAGE", with "(root)" for the whole value.
+// String returns "at PATH: MESSAGE", with "(root)" for the whole value,
+// each cut short.
 func (f FieldError) String() string {
 	p := f.Path
 	if p == "" {
 		p = "(root)"
 	}
-	return fmt.Sprintf("at %s: %s", p, f.Message)
+	return fmt.Sprintf("at %s: %s", cut(p, maxPathBytes), cut(f.Message, maxMessageBytes))
+}
+
+// cut returns at most n bytes of s, at a rune boundary, with "…" when cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func newValidationError(subject string, ve *sj.ValidationError) *ValidationError {

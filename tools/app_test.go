@@ -188,7 +188,14 @@ func quietLogger() *slog.Logger {
 // serveHTTP serves a's engine on 127.0.0.1 and returns the base URL.
 func serveHTTP(t testing.TB, a *app, o tools.HTTPOptions) (*tools.Server, string) {
 	t.Helper()
-	srv, err := tools.New(a.eng, tools.Options{Logger: quietLogger()})
+	return serveOpts(t, a.eng, tools.Options{}, o)
+}
+
+// serveOpts is serveHTTP with server options, on any engine.
+func serveOpts(t testing.TB, eng *backend.Engine, opts tools.Options, o tools.HTTPOptions) (*tools.Server, string) {
+	t.Helper()
+	opts.Logger = quietLogger()
+	srv, err := tools.New(eng, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

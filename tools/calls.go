@@ -102,6 +102,7 @@ func (s *Server) callAction(ctx context.Context, name string, textOutput bool, r
 	if err != nil {
 		return s.limitResult(ctx, name, err), nil
 	}
+	defer release() // a panic recoverCall catches must not keep the slot (release runs once)
 	out, err := s.eng.Act(backend.WithReporter(ctx, rep), name, input)
 	release()
 	rep.settle()

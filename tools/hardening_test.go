@@ -18,26 +18,7 @@ import (
 // serveWith is serveHTTP with the server's own options.
 func serveWith(t *testing.T, a *app, opts tools.Options) string {
 	t.Helper()
-	opts.Logger = quietLogger()
-	srv, err := tools.New(a.eng, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	urlc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeHTTP(ctx, "127.0.0.1:0", tools.HTTPOptions{}, func(u string) { urlc <- u }) }()
-	var base string
-	select {
-	case base = <-urlc:
-	case err := <-done:
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		srv.Close()
-	})
+	_, base := serveOpts(t, a.eng, opts, tools.HTTPOptions{})
 	return base
 }
 
@@ -103,6 +84,11 @@ func TestLongKeysAreQuotedShort(t *testing.T) {
 		if !res.IsError || !strings.Contains(text(res), "key limit") || len(text(res)) > 500 {
 			t.Errorf("%s with a 100 KB key: %d bytes: %.300q", tool, len(text(res)), text(res))
 		}
+	}
+	// A pushed mutation naming no mutator quotes a prefix of the name.
+	res := call(t, c, wire.ToolSyncPush, map[string]any{"client": "c1", "seq": 1, "mutator": long, "args": map[string]any{}})
+	if !res.IsError || !strings.Contains(text(res), "no mutator named") || len(text(res)) > 500 {
+		t.Errorf("%s with a 100 KB mutator name: %d bytes: %.300q", wire.ToolSyncPush, len(text(res)), text(res))
 	}
 }
 

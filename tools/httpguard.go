@@ -157,8 +157,8 @@ func sizeString(n int64) string {
 	return fmt.Sprintf("%d-byte", n)
 }
 
-// sessionGate refuses requests that would open a session (a legacy
-// initialize on /mcp, a GET /mcp without a known session, GET /sse) while the
+// sessionGate refuses requests that would open a session (a legacy POST or
+// GET on /mcp without a known session, GET /sse) while the
 // server holds max sessions already, and GET streams beyond perSession on
 // one legacy session. Sessions are counted when mcp-go registers them, so
 // initializes racing each other may overshoot max by as many as race.
@@ -175,10 +175,13 @@ func (g *sessionGate) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(server.HeaderKeySessionID)
 		modern := mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
-		// mcp-go's GET /mcp makes a session of any id it does not know.
+		// mcp-go's GET /mcp makes a session of any id it does not know, and
+		// a legacy initialize mints one whatever id it carries; so any legacy
+		// request without a known session counts as opening one (a stale id
+		// past the cap gets 503 rather than mcp-go's 404).
 		_, known := g.s.subs.sessions.Load(id)
 		opens := r.URL.Path == PathSSE && r.Method == http.MethodGet ||
-			r.URL.Path == PathStreamable && !modern && (id == "" && r.Method == http.MethodPost || !known && r.Method == http.MethodGet)
+			r.URL.Path == PathStreamable && !modern && !known && (r.Method == http.MethodPost || r.Method == http.MethodGet)
 		if opens && g.max >= 0 && g.s.sessions.Load() >= int64(g.max) {
 			w.Header().Set("Retry-After", "30")
 			http.Error(w, fmt.Sprintf("mcp-sync: the server holds its maximum of %d sessions (--max-sessions, HTTPOptions.MaxSessions); "+

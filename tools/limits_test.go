@@ -24,32 +24,6 @@ import (
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
-// serveOpts is serveHTTP with server options, on any engine.
-func serveOpts(t *testing.T, eng *backend.Engine, opts tools.Options, o tools.HTTPOptions) (*tools.Server, string) {
-	t.Helper()
-	opts.Logger = quietLogger()
-	srv, err := tools.New(eng, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	urlc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeHTTP(ctx, "127.0.0.1:0", o, func(u string) { urlc <- u }) }()
-	var base string
-	select {
-	case base = <-urlc:
-	case err := <-done:
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		srv.Close()
-	})
-	return srv, base
-}
-
 // TestSessionCap: past MaxSessions a new session is refused (503 with the
 // limit named, as real clients show it) on streamable HTTP and SSE; closing
 // one makes room.

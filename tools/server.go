@@ -55,8 +55,9 @@ type Options struct {
 	MaxSubscriptionsPerSession int
 }
 
-// Server is an engine served over MCP. Serve it with [ServeStdio],
-// [Server.StreamableHTTP] or [Server.SSE]. Close it before closing the engine.
+// Server is an engine served over MCP. Serve it with [Server.ServeStdio] or
+// [Server.ServeHTTP], or mount [Server.HTTPHandler] (streamable HTTP and
+// SSE) in a server of your own. Close it before closing the engine.
 type Server struct {
 	eng     *backend.Engine
 	mcp     *server.MCPServer

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/storage"
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
@@ -105,7 +106,7 @@ func (s *Server) syncPush(ctx context.Context, req mcp.CallToolRequest) (res *mc
 		return errorWithKind("invalid_input", fmt.Sprintf("invalid arguments for %s: want {client, seq, mutator, args}: %v", toolSyncPush, err)), nil
 	}
 	if _, ok := s.eng.Schema().Mutator(in.Mutator); !ok {
-		return errorWithKind("unknown", fmt.Sprintf("no mutator named %q", in.Mutator)), nil
+		return errorWithKind("unknown", "no mutator named "+backend.Short(in.Mutator)), nil
 	}
 	p, err := s.eng.MutateOnce(ctx, in.Client, in.Seq, in.Mutator, in.Args)
 	if err != nil {

@@ -31,7 +31,11 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) er
 	return fmt.Errorf("serving MCP on stdio: %w", err)
 }
 
-// HTTPOptions configures [Server.HTTPHandler].
+// HTTPOptions configures [Server.HTTPHandler] and [Server.ServeHTTP]. The
+// connection-level fields (IdleTimeout, ReadHeaderTimeout, MaxConns,
+// InsecureNoToken) take effect only through ServeHTTP, which owns the
+// listener and the http.Server; set their equivalents yourself when you
+// mount HTTPHandler in a server of your own.
 type HTTPOptions struct {
 	// Token, when set, is the bearer token every request must carry in
 	// Authorization: Bearer <token>.
@@ -54,7 +58,8 @@ type HTTPOptions struct {
 	// IdleTimeout closes keep-alive connections idle this long between
 	// requests (default 2 minutes); open streams are not idle.
 	IdleTimeout time.Duration
-	// ReadHeaderTimeout bounds reading a request's headers (default 10 s).
+	// ReadHeaderTimeout bounds reading a request's headers (default 10 s;
+	// ServeHTTP only, no serve flag).
 	ReadHeaderTimeout time.Duration
 	// MaxConns bounds open connections (default 4096); more wait in the
 	// kernel's accept queue.

@@ -47,13 +47,7 @@ func addLimitFlags(fs *flag.FlagSet) *limitFlags {
 // apply sets the limits on the engine's options and on so, the server's,
 // and returns the engine's.
 func (l *limitFlags) apply(bo backend.Options, so *tools.Options) backend.Options {
-	off := func(n int) int { // the options' "no limit" is negative; 0 is their default
-		if n == 0 {
-			return -1
-		}
-		return n
-	}
-	bo.MaxRowBytes, bo.MaxInputBytes = off(l.maxRow.n), off(l.maxInput.n)
-	so.MaxActionCalls, so.MaxActionCallsPerSession, so.MaxActionQueue = off(l.calls.n), off(l.perSession.n), off(l.queue.n)
+	bo.MaxRowBytes, bo.MaxInputBytes = none(l.maxRow.n), none(l.maxInput.n)
+	so.MaxActionCalls, so.MaxActionCallsPerSession, so.MaxActionQueue = none(l.calls.n), none(l.perSession.n), none(l.queue.n)
 	return bo
 }
