@@ -25,23 +25,23 @@ type CheckOptions struct {
 
 // Report is what [Check] found in a data file.
 type Report struct {
-	Path          string
-	Size          int64  // bytes
-	PageSize      uint64 // bytes
-	Pages         uint64 // pages in use
-	Format        uint64 // the store's file format (formatVersion when current)
-	SchemaVersion uint64 // the app schema version that last opened it
-	Version       uint64 // the last committed version
-	Tables        []TableReport
-	LogRecords    int       // change-log records checked
-	Problems      []Problem // empty when the file is intact
+	Path          string        // the file checked
+	Size          int64         // bytes
+	PageSize      uint64        // bytes
+	Pages         uint64        // pages in use
+	Format        uint64        // the store's file format (formatVersion when current)
+	SchemaVersion uint64        // the app schema version that last opened it
+	Version       uint64        // the last committed version
+	Tables        []TableReport // every table in the file, the engine's own included
+	LogRecords    int           // change-log records checked
+	Problems      []Problem     // empty when the file is intact
 }
 
 // TableReport counts one table's rows.
 type TableReport struct {
-	Name    string
-	Rows    int
-	Damaged int // rows with a problem
+	Name    string // the table's name as declared (internal ones start with '.')
+	Rows    int    // rows read
+	Damaged int    // rows with a problem
 }
 
 // OK reports whether the check found nothing wrong.
