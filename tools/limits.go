@@ -15,16 +15,21 @@ import (
 // default.
 const DefaultMaxSubscriptionsPerSession = 1000
 
+// DefaultMaxSubscriptions is [Options.MaxSubscriptions]'s default.
+const DefaultMaxSubscriptions = 50000
+
 // limitSubscriptions refuses, before mcp-go handles it, a resources/subscribe
-// that would give its session more than max subscriptions, and a
-// subscriptions/listen naming more than max URIs. mcp-go answers a hook's
-// error with -32600 and the error's text.
+// that would give its session more than max subscriptions or the server more
+// than total (either 0: no limit), and a subscriptions/listen naming more than max
+// URIs or more than the server has room for. mcp-go answers a hook's error
+// with -32600 and the error's text. The server-wide cap is what bounds
+// 2026-07-28 listen streams, which have no session to count by.
 //
 // A subscribe let through holds a place until the registry has it (or it
 // failed): SSE handles each message in its own goroutine, so without the
 // reservation a burst could pass the check together and overshoot. It must
 // be called after s.subs.hook, so that the release runs after the add.
-func (s *Server) limitSubscriptions(hooks *server.Hooks, max int) {
+func (s *Server) limitSubscriptions(hooks *server.Hooks, max, total int) {
 	held := &reserved{places: map[reservation]bool{}, count: map[string]int{}}
 	release := func(ctx context.Context, id any) {
 		if sess := server.ClientSessionFromContext(ctx); sess != nil {
@@ -60,19 +65,33 @@ func (s *Server) limitSubscriptions(hooks *server.Hooks, max int) {
 		switch msg.Method {
 		case string(mcp.MethodResourcesSubscribe):
 			sess := server.ClientSessionFromContext(ctx)
-			if sess == nil || held.take(s.subs, sess.SessionID(), reqID, msg.Params.URI, max) {
+			if sess == nil {
 				return nil
 			}
-			return fmt.Errorf("this session already holds its maximum of %d resource subscriptions "+
-				"(--max-subscriptions, Options.MaxSubscriptionsPerSession); unsubscribe from some first", max)
+			switch held.take(s.subs, sess.SessionID(), reqID, msg.Params.URI, max, total) {
+			case sessionFull:
+				return fmt.Errorf("this session already holds its maximum of %d resource subscriptions "+
+					"(--max-subscriptions, Options.MaxSubscriptionsPerSession); unsubscribe from some first", max)
+			case serverFull:
+				return serverFullError(total)
+			}
 		case string(mcp.MethodSubscriptionsListen):
-			if n := len(msg.Params.Notifications.ResourceSubscriptions); n > max {
+			n := len(msg.Params.Notifications.ResourceSubscriptions)
+			if max > 0 && n > max {
 				return fmt.Errorf("subscriptions/listen names %d resources, over the limit of %d per stream "+
 					"(--max-subscriptions, Options.MaxSubscriptionsPerSession); watch a whole table instead, or fewer rows", n, max)
+			}
+			if total > 0 && s.subs.count()+held.held()+n > total {
+				return serverFullError(total)
 			}
 		}
 		return nil
 	})
+}
+
+func serverFullError(total int) error {
+	return fmt.Errorf("the server holds its maximum of %d resource subscriptions across all sessions "+
+		"(--max-subscriptions-total, Options.MaxSubscriptions); retry later, or watch a whole table instead of many rows", total)
 }
 
 // reserved holds the places of subscribes let through and not yet in the
@@ -81,7 +100,17 @@ type reserved struct {
 	mu     sync.Mutex
 	places map[reservation]bool
 	count  map[string]int // places by session
+	all    int            // places in all
 }
+
+// verdict is what take decided.
+type verdict int
+
+const (
+	allowed verdict = iota
+	sessionFull
+	serverFull
+)
 
 // reservation is one subscribe request: its session and JSON-RPC id.
 type reservation struct{ session, id string }
@@ -90,24 +119,37 @@ func keyOf(session string, id any) reservation {
 	return reservation{session, fmt.Sprint(id)}
 }
 
-// take reports whether session may subscribe to uri, holding a place for
-// request id if it takes a new one.
-func (h *reserved) take(r *registry, session string, id any, uri string, max int) bool {
-	n, has := r.holding(session, uri)
+// take decides whether session may subscribe to uri, with at most max
+// subscriptions a session and total in all (0: no limit), holding a place
+// for request id if it takes a new one.
+func (h *reserved) take(r *registry, session string, id any, uri string, max, total int) verdict {
+	n, has, all := r.holding(session, uri)
 	if has {
-		return true
+		return allowed
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := keyOf(session, id)
-	if n+h.count[session] >= max && !h.places[k] {
-		return false
+	if h.places[k] {
+		return allowed
 	}
-	if !h.places[k] {
-		h.places[k] = true
-		h.count[session]++
+	if max > 0 && n+h.count[session] >= max {
+		return sessionFull
 	}
-	return true
+	if total > 0 && all+h.all >= total {
+		return serverFull
+	}
+	h.places[k] = true
+	h.count[session]++
+	h.all++
+	return allowed
+}
+
+// held returns how many places are held in all.
+func (h *reserved) held() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.all
 }
 
 // release frees the place request id of session held, if it held one.
@@ -116,6 +158,7 @@ func (h *reserved) release(session string, id any) {
 	defer h.mu.Unlock()
 	if k := keyOf(session, id); h.places[k] {
 		delete(h.places, k)
+		h.all--
 		if h.count[k.session]--; h.count[k.session] <= 0 {
 			delete(h.count, k.session)
 		}
@@ -133,19 +176,27 @@ func (h *reserved) drop(session string) {
 	for k := range h.places {
 		if k.session == session {
 			delete(h.places, k)
+			h.all--
 		}
 	}
 	delete(h.count, session)
 }
 
-// holding returns how many subscriptions the legacy session id holds and
-// whether uri is one of them.
-func (r *registry) holding(id, uri string) (int, bool) {
+// holding returns how many subscriptions the legacy session id holds,
+// whether uri is one of them, and how many the server holds in all.
+func (r *registry) holding(id, uri string) (n int, has bool, all int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.clients[id]
 	if c == nil {
-		return 0, false
+		return 0, false, r.total
 	}
-	return len(c.uris), c.uris[uri]
+	return len(c.uris), c.uris[uri], r.total
+}
+
+// count returns how many (client, URI) subscriptions the server holds.
+func (r *registry) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total
 }

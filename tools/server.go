@@ -53,6 +53,12 @@ type Options struct {
 	// (default 1,000; negative: no limit); beyond it the request fails
 	// with an error naming the limit.
 	MaxSubscriptionsPerSession int
+	// MaxSubscriptions bounds the resource subscriptions the server holds
+	// across all sessions and subscriptions/listen streams (default 50,000;
+	// negative: no limit); beyond it a subscribe or listen fails with an
+	// error naming the limit. It is what bounds 2026-07-28 listen streams,
+	// which have no session.
+	MaxSubscriptions int
 }
 
 // Server is an engine served over MCP. Serve it with [Server.ServeStdio] or
@@ -164,8 +170,9 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	}
 
 	s.subs.hook(hooks)
-	if max := defaultInt(opts.MaxSubscriptionsPerSession, DefaultMaxSubscriptionsPerSession); max > 0 {
-		s.limitSubscriptions(hooks, max)
+	perSession := defaultInt(opts.MaxSubscriptionsPerSession, DefaultMaxSubscriptionsPerSession)
+	if total := defaultInt(opts.MaxSubscriptions, DefaultMaxSubscriptions); perSession > 0 || total > 0 {
+		s.limitSubscriptions(hooks, max(perSession, 0), max(total, 0))
 	}
 	s.answerNotFound(hooks)
 	hooks.AddOnRegisterSession(func(context.Context, server.ClientSession) { s.sessions.Add(1) })

@@ -49,6 +49,7 @@ type registry struct {
 	clients  map[any]*client             // by legacy session id (string) or modern session
 	byURI    map[string]map[*client]bool // who watches each URI
 	watchers map[string]*watcher         // by storage table
+	total    int                         // (client, URI) pairs, for Options.MaxSubscriptions
 }
 
 // client is one notification target: a legacy session (by id) or a modern
@@ -330,6 +331,7 @@ func (r *registry) add(key any, changes bool, send func(uri, changes string) err
 			continue
 		}
 		c.uris[uri] = true
+		r.total++
 		// Under r.mu, as marking is: every change after this version reaches
 		// the client (see notice.add).
 		c.mu.Lock()
@@ -384,6 +386,7 @@ func (r *registry) dropLocked(c *client) {
 
 func (r *registry) unlink(c *client, uri string) {
 	delete(c.uris, uri)
+	r.total--
 	c.mu.Lock()
 	delete(c.upTo, uri)
 	delete(c.dirty, uri)
@@ -642,73 +645,6 @@ func (c *client) sent(uri string, n *notice) {
 	c.mu.Unlock()
 }
 
-// callStarted is told that a call of legacy session id begins whose
-// response may carry notifications. It returns the session's subscriber (or
-// nil) and a mark for callEnded: notices sent after it went while the call
-// ran. A notice still queued when the call began could be taken by its
-// forwarder too; it is not counted, since it would have to stay queued
-// until the call's very end, and counting it re-announced URIs to sessions
-// making calls back to back (each call's echo still queued when the next
-// began).
-func (r *registry) callStarted(id string) (*client, uint64) {
-	r.mu.Lock()
-	c := r.clients[id]
-	r.mu.Unlock()
-	if c == nil || !c.legacy {
-		return nil, 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c, c.sends
-}
-
-// callEnded is told that the call callStarted returned started and mark for
-// has ended: its forwarder may have dropped one notice sent after mark, so
-// each URI such a notice went for is announced again, by an echo that
-// continues from where its notices reached (a bare notification to a client
-// that takes no changes). It looks echoDelay after the end: mcp-go does not
-// wait for the forwarder to exit, and one that was busy may take, and drop,
-// one more notification on its way out, so notices sent just after the call
-// are at risk too, and an echo sent at once would be. An echo's own loss goes
-// unrepaired: it only mattered if the notice before it was lost too.
-func (r *registry) callEnded(id string, started *client, mark uint64) {
-	r.mu.Lock()
-	c := r.clients[id]
-	r.mu.Unlock()
-	if c == nil || !c.legacy {
-		return
-	}
-	if c != started {
-		mark = 0 // subscribed during the call: any of its notices
-	}
-	if r.echoDelay <= 0 {
-		c.echoAfter(mark)
-		return
-	}
-	time.AfterFunc(r.echoDelay, func() { c.echoAfter(mark) })
-}
-
-// echoAfter queues an echo for every URI a notice went for after mark.
-func (c *client) echoAfter(mark uint64) {
-	echoed := false
-	c.mu.Lock()
-	for uri, at := range c.sentAt {
-		upTo, subscribed := c.upTo[uri]
-		if at <= mark || !subscribed || c.dirty[uri] != nil {
-			continue // not at risk, gone, or a newer notice is on its way
-		}
-		c.dirty[uri] = &notice{after: upTo, version: upTo, bare: !c.changes, echo: true}
-		echoed = true
-	}
-	c.mu.Unlock()
-	if echoed {
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
 func (r *registry) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -723,4 +659,5 @@ func (r *registry) close() {
 		delete(r.watchers, table)
 	}
 	clear(r.byURI)
+	r.total = 0
 }

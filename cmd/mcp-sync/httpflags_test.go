@@ -21,7 +21,7 @@ func TestServeOpenAddressNeedsToken(t *testing.T) {
 		t.Errorf("serve --http 0.0.0.0:0 without a token: exit %d, stderr:\n%s", code, errOut)
 	}
 	srv, err := startServerProc(t.Context(), interopBinary(t), "serve", "--data", data, "--http", "0.0.0.0:0", "--insecure-no-token",
-		"--max-body", "1024", "--allow-origin", "https://a.example,https://b.example", "--max-sessions", "5")
+		"--max-body", "1024", "--allow-origin", "https://a.example,https://b.example", "--max-sessions", "5", "--max-subscriptions-total", "10")
 	if err != nil {
 		t.Fatalf("serve --insecure-no-token did not start: %v", err)
 	}
