@@ -46,20 +46,28 @@ func OnFailure[In any](fn func(ctx *MutatorCtx, in In, failure RunFailure) error
 	}
 }
 
-// recordFailed records r (whose Status is RunFailed) in tx, logs the
-// failure at ERROR and runs the action's failure handler as one step of tx.
-// It returns the runs the handler enqueued, to dispatch after the commit.
-func (e *Engine) recordFailed(tx *storage.WriteTx, r *Run) ([]string, error) {
+// failedRun is what recordFailed did in a transaction; its caller passes
+// it to committed, which logs it and dispatches the runs the handler
+// enqueued, once the transaction has committed (a commit that fails and is retried would
+// otherwise log the failure once per try).
+type failedRun struct {
+	run        *Run
+	handlerErr error    // the failure handler's error; its writes were undone
+	enqueued   []string // runs the failure handler enqueued
+}
+
+// recordFailed records r (whose Status is RunFailed) in tx and runs the
+// action's failure handler as one step of tx.
+func (e *Engine) recordFailed(tx *storage.WriteTx, r *Run) (*failedRun, error) {
 	if err := putRun(tx, r); err != nil {
 		return nil, err
 	}
-	e.log.Error("action run failed", "run", r.ID, "action", r.Action, "attempts", r.Attempts, "err", r.Error)
+	f := &failedRun{run: r}
 	a, ok := e.actions[r.Action]
 	if !ok || a.onFailure == nil {
-		return nil, nil
+		return f, nil
 	}
-	var enqueued []string
-	err := tx.Try(func(step *storage.WriteTx) (err error) {
+	f.handlerErr = tx.Try(func(step *storage.WriteTx) (err error) {
 		mc := &MutatorCtx{Context: context.WithoutCancel(e.ctx), eng: e, name: "OnFailure(" + r.Action + ")", tx: step}
 		defer func() {
 			if p := recover(); p != nil {
@@ -69,11 +77,22 @@ func (e *Engine) recordFailed(tx *storage.WriteTx, r *Run) ([]string, error) {
 		if err := a.onFailure(mc, r.Input, RunFailure{RunID: r.ID, Action: r.Action, Error: r.Error, Attempts: r.Attempts}); err != nil {
 			return err
 		}
-		enqueued = mc.enqueued
+		f.enqueued = mc.enqueued
 		return nil
 	})
-	if err != nil {
-		e.log.Error("an action's failure handler failed; its writes were undone", "run", r.ID, "action", r.Action, "err", err)
+	return f, nil
+}
+
+// committed logs a failure recorded by a committed transaction at ERROR and
+// dispatches what its handler enqueued. f may be nil (nothing failed).
+func (e *Engine) committed(f *failedRun) {
+	if f == nil {
+		return
 	}
-	return enqueued, nil
+	r := f.run
+	e.log.Error("action run failed", "run", r.ID, "action", r.Action, "attempts", r.Attempts, "err", r.Error)
+	if f.handlerErr != nil {
+		e.log.Error("an action's failure handler failed; its writes were undone", "run", r.ID, "action", r.Action, "err", f.handlerErr)
+	}
+	e.dispatch(f.enqueued)
 }

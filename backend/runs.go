@@ -261,11 +261,11 @@ func (e *Engine) pushAfter(id string, wait time.Duration) {
 // attempt runs one attempt of a run and records the outcome.
 func (e *Engine) attempt(id string) outcome {
 	var run *Run
-	var enqueued []string
+	var failed *failedRun
 	_, err := e.store.Update(e.ctx, func(tx *storage.WriteTx) error {
+		run, failed = nil, nil
 		r, ok, err := getRun(tx, id)
 		if err != nil || !ok || r.Done() {
-			run = nil
 			return err
 		}
 		if r.Attempts >= e.opts.MaxAttempts {
@@ -273,7 +273,7 @@ func (e *Engine) attempt(id string) outcome {
 			now := time.Now().UTC()
 			r.Status, r.FinishedAt, r.NextAttemptAt = RunFailed, &now, nil
 			r.Error = fmt.Sprintf("gave up after %d attempts (the last was cut off by a stop)", r.Attempts)
-			enqueued, err = e.recordFailed(tx, r)
+			failed, err = e.recordFailed(tx, r)
 			return err
 		}
 		now := time.Now().UTC()
@@ -290,7 +290,7 @@ func (e *Engine) attempt(id string) outcome {
 		return notStarted
 	}
 	e.work.started(id)
-	e.dispatch(enqueued)
+	e.committed(failed)
 	if run == nil {
 		return finished
 	}
@@ -328,17 +328,17 @@ func (e *Engine) attempt(id string) outcome {
 // again).
 func (e *Engine) recordOutcome(run *Run) bool {
 	for n := 0; ; n++ {
-		var enqueued []string
+		var failed *failedRun
 		_, err := e.store.Update(context.Background(), func(tx *storage.WriteTx) error {
 			if run.Status == RunFailed {
 				var err error
-				enqueued, err = e.recordFailed(tx, run)
+				failed, err = e.recordFailed(tx, run)
 				return err
 			}
 			return putRun(tx, run)
 		})
 		if err == nil {
-			e.dispatch(enqueued)
+			e.committed(failed)
 			return true
 		}
 		if errors.Is(err, storage.ErrClosed) {
