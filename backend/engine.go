@@ -110,16 +110,9 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage)
 // MutateRuns is Mutate that also returns the ids of the action runs the
 // mutator enqueued (see [Engine.Run]), so a caller can follow them.
 func (e *Engine) MutateRuns(ctx context.Context, name string, input json.RawMessage) (uint64, []string, error) {
-	m, ok := e.mutators[name]
-	if !ok {
-		return 0, nil, unknownf("no mutator named %s", Short(name))
-	}
-	if err := e.checkInput("mutator", name, input); err != nil {
+	m, err := e.mutation(name, input)
+	if err != nil {
 		return 0, nil, err
-	}
-	info, _ := e.cfg.Schema.Mutator(name)
-	if err := info.Input.Validate(input); err != nil {
-		return 0, nil, withKind(ErrInvalidInput, "", err)
 	}
 	var enqueued []string
 	v, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
@@ -131,15 +124,37 @@ func (e *Engine) MutateRuns(ctx context.Context, name string, input json.RawMess
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, storage.ErrClosed) {
-			return 0, nil, fmt.Errorf("mutator %s: %w", name, ErrClosed)
-		}
-		return 0, nil, e.storageFailure("mutator "+name, err)
+		return 0, nil, e.commitFailure(name, err)
 	}
-	for _, id := range enqueued {
-		e.work.push(id)
-	}
+	e.dispatch(enqueued)
 	return v, enqueued, nil
+}
+
+// mutation looks up the named mutator and checks input against its limits
+// and schema: every mutate path's first step.
+func (e *Engine) mutation(name string, input json.RawMessage) (MutatorImpl, error) {
+	m, ok := e.mutators[name]
+	if !ok {
+		return MutatorImpl{}, unknownf("no mutator named %s", Short(name))
+	}
+	if err := e.checkInput("mutator", name, input); err != nil {
+		return MutatorImpl{}, err
+	}
+	info, _ := e.cfg.Schema.Mutator(name)
+	if err := info.Input.Validate(input); err != nil {
+		return MutatorImpl{}, withKind(ErrInvalidInput, "", err)
+	}
+	return m, nil
+}
+
+// commitFailure classifies the error of a mutator's commit: a closed store
+// is ErrClosed, the mutator's own classified error stays as it is, and a
+// storage failure is internal.
+func (e *Engine) commitFailure(name string, err error) error {
+	if errors.Is(err, storage.ErrClosed) {
+		return fmt.Errorf("mutator %s: %w", name, ErrClosed)
+	}
+	return e.storageFailure("mutator "+name, err)
 }
 
 // MutateIn runs the named mutator as one step of tx, a transaction the
@@ -153,16 +168,9 @@ func (e *Engine) MutateIn(ctx context.Context, tx *storage.WriteTx, name string,
 	if !e.opts.Replica {
 		return fmt.Errorf("mutator %s: MutateIn is for replica engines; a server engine uses Mutate", name)
 	}
-	m, ok := e.mutators[name]
-	if !ok {
-		return unknownf("no mutator named %s", Short(name))
-	}
-	if err := e.checkInput("mutator", name, input); err != nil {
+	m, err := e.mutation(name, input)
+	if err != nil {
 		return err
-	}
-	info, _ := e.cfg.Schema.Mutator(name)
-	if err := info.Input.Validate(input); err != nil {
-		return withKind(ErrInvalidInput, "", err)
 	}
 	return tx.Try(func(step *storage.WriteTx) error {
 		return e.runMutator(m, &MutatorCtx{Context: ctx, eng: e, name: name, tx: step}, input)

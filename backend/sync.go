@@ -49,16 +49,9 @@ func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, na
 	} else if seq <= st.Seq {
 		return Pushed{Version: st.Version}, nil
 	}
-	m, ok := e.mutators[name]
-	if !ok {
-		return Pushed{}, unknownf("no mutator named %s", Short(name))
-	}
-	if err := e.checkInput("mutator", name, input); err != nil {
+	m, err := e.mutation(name, input)
+	if err != nil {
 		return Pushed{}, err
-	}
-	info, _ := e.cfg.Schema.Mutator(name)
-	if err := info.Input.Validate(input); err != nil {
-		return Pushed{}, withKind(ErrInvalidInput, "", err)
 	}
 	var (
 		enqueued []string
@@ -89,17 +82,12 @@ func (e *Engine) MutateOnce(ctx context.Context, clientID string, seq uint64, na
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, storage.ErrClosed) {
-			return Pushed{}, fmt.Errorf("mutator %s: %w", name, ErrClosed)
-		}
-		return Pushed{}, e.storageFailure("mutator "+name, err)
+		return Pushed{}, e.commitFailure(name, err)
 	}
 	if dup != nil {
 		return Pushed{Version: dup.Version}, nil
 	}
-	for _, id := range enqueued {
-		e.work.push(id)
-	}
+	e.dispatch(enqueued)
 	return Pushed{Version: v, Applied: true, Runs: enqueued}, nil
 }
 
