@@ -2,7 +2,6 @@ package tools
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"sync"
@@ -115,92 +114,4 @@ func (r *reporter) note(err error) {
 	}
 	// A log line the full queue refused is dropped: logs are advisory, and
 	// the call's result still reports its outcome.
-}
-
-// flushMethod is the notification settle uses as a marker. Clients ignore
-// notifications they do not know (JSON-RPC), so it may arrive or not.
-const flushMethod = "notifications/mcp-sync/flush"
-
-// settle makes the notifications an action sent reach the client before its
-// reply. mcp-go writes notifications from a queue on another goroutine, so a
-// reply written when the handler returns can overtake them (stdio, SSE), or
-// be written while the streamable HTTP forwarder still holds one it then
-// drops (measured: most calls lost their last progress message).
-//
-// It first sends a progress report still pending, waits for the queue to
-// empty, then queues a marker and waits until the writer has taken it: the
-// writer takes messages one at a time and writes each before taking the
-// next, so by then everything before the marker has been written. Bounded:
-// a client that does not read costs at most 250 ms.
-//
-// Legacy streamable HTTP is the exception: with a GET stream open, mcp-go
-// feeds the session's queue to both streams, so a marker taken proves
-// nothing about this call's forwarder, which may still hold a report it
-// then drops (a 2 ms pause was all that covered it, and under load a call
-// lost one). There settle queues a marker whenever the queue is empty until
-// one is written on this call's own response (withReplyWatch sees it): by
-// then the forwarder has written all it took. A report the GET stream took
-// may still go out after the reply (clients see reports out of order there
-// too); a short pause makes that rarer.
-func (r *reporter) settle() {
-	deadline := time.Now().Add(250 * time.Millisecond)
-	r.mu.Lock()
-	for !r.flushLocked() && time.Now().Before(deadline) {
-		r.mu.Unlock()
-		time.Sleep(time.Millisecond)
-		r.mu.Lock()
-	}
-	sent := r.sent
-	r.mu.Unlock()
-	if !sent {
-		return
-	}
-	sess := server.ClientSessionFromContext(r.ctx)
-	if sess == nil {
-		return
-	}
-	ch := sess.NotificationChannel()
-	drained := func() bool {
-		for len(ch) > 0 {
-			if time.Now().After(deadline) {
-				return false
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
-		return true
-	}
-	if !drained() {
-		return
-	}
-	marker := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{Method: flushMethod}}
-	reply := replyWatchFrom(r.ctx)
-	if reply == nil {
-		select {
-		case ch <- marker:
-			drained()
-		default:
-		}
-		return
-	}
-	// A token of this call's own, so that a marker another call of the
-	// session queued earlier does not count.
-	token := rand.Text()
-	marker.Params.AdditionalFields = map[string]any{"token": token}
-	wrote := reply.expect(token)
-	for time.Now().Before(deadline) {
-		if len(ch) == 0 {
-			select {
-			case ch <- marker:
-			default:
-			}
-		}
-		select {
-		case <-wrote:
-			// Best effort, not needed for delivery: let the GET stream, if
-			// open, write what it took before the reply goes.
-			time.Sleep(2 * time.Millisecond)
-			return
-		case <-time.After(time.Millisecond): // the GET stream may have taken it: queue another
-		}
-	}
 }

@@ -1,21 +1,16 @@
 package tools
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 )
 
@@ -174,153 +169,3 @@ func (s *Server) ServeHTTP(ctx context.Context, addr string, o HTTPOptions, read
 	}
 	return nil
 }
-
-// withNotificationMeta bridges an interop gap between mcp-go and the
-// official Go SDK on protocol 2026-07-28: mcp-go requires every POST to carry
-// the protocol version in its body's _meta as well as in the
-// Mcp-Protocol-Version header, while the SDK sends notifications (such as
-// notifications/cancelled) with the header only. mcp-go answers those with
-// 400, and the SDK's session breaks. For a notification that names a modern
-// version in the header but not in _meta, the version is copied in.
-func withNotificationMeta(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		version := r.Header.Get(mcp.HeaderProtocolVersion)
-		if r.Method != http.MethodPost || !mcp.IsModernProtocol(version) || r.ContentLength > maxPatchedBody {
-			next.ServeHTTP(w, r)
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxPatchedBody+1))
-		if err != nil {
-			http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		rest := io.Reader(bytes.NewReader(nil))
-		if len(body) > maxPatchedBody {
-			rest = r.Body // a large chunked body: pass it through whole
-		} else if bytes.Contains(body, []byte(`"notifications/`)) {
-			body = addNotificationMeta(body, version)
-			r.ContentLength = int64(len(body))
-		}
-		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), rest), r.Body}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// readCloser reads from one reader and closes another.
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-// maxPatchedBody bounds the bodies withNotificationMeta looks into:
-// notifications are small.
-const maxPatchedBody = 64 << 10
-
-func addNotificationMeta(body []byte, version string) []byte {
-	var msg map[string]any
-	if json.Unmarshal(body, &msg) != nil {
-		return body
-	}
-	method, _ := msg["method"].(string)
-	if _, isRequest := msg["id"]; isRequest || !strings.HasPrefix(method, "notifications/") {
-		return body
-	}
-	params, _ := msg["params"].(map[string]any)
-	if params == nil {
-		params = map[string]any{}
-	}
-	meta, _ := params["_meta"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
-	}
-	if _, ok := meta[mcp.MetaKeyProtocolVersion]; ok {
-		return body
-	}
-	meta[mcp.MetaKeyProtocolVersion] = version
-	params["_meta"] = meta
-	msg["params"] = params
-	out, err := json.Marshal(msg)
-	if err != nil {
-		return body
-	}
-	return out
-}
-
-// withReplyWatch gives each legacy streamable HTTP POST a replyWatch in its
-// context, so that reporter.settle can see when one of its markers has been
-// written on this response (see settle for why only legacy ones), and tells
-// subs when the call starts and ends (see registry.callEnded). A response
-// that cannot stream (no http.Flusher; net/http's always can) is passed
-// through as is: mcp-go drops every notification it takes for such a call,
-// which no marker or echo can help.
-func withReplyWatch(next http.Handler, subs *registry) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, ok := w.(http.Flusher)
-		if r.Method != http.MethodPost || mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) || !ok {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if id := r.Header.Get(server.HeaderKeySessionID); id != "" {
-			started, mark := subs.callStarted(id)
-			defer subs.callEnded(id, started, mark)
-		}
-		watch := &replyWatch{}
-		next.ServeHTTP(watchedWriter{w, f, watch}, r.WithContext(context.WithValue(r.Context(), replyWatchKey{}, watch)))
-	})
-}
-
-// replyWatch tells when a settle marker carrying a given token is written
-// on one POST response.
-type replyWatch struct {
-	mu    sync.Mutex
-	token []byte        // the awaited marker's token, JSON-quoted; nil: none
-	wrote chan struct{} // closed once a write carries token
-}
-
-type replyWatchKey struct{}
-
-func replyWatchFrom(ctx context.Context) *replyWatch {
-	w, _ := ctx.Value(replyWatchKey{}).(*replyWatch)
-	return w
-}
-
-// expect makes token the awaited one and returns the channel closed when a
-// marker carrying it has been written.
-func (w *replyWatch) expect(token string) <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.token, _ = json.Marshal(token)
-	w.wrote = make(chan struct{})
-	return w.wrote
-}
-
-// written notes p written: mcp-go writes each SSE event in one Write.
-func (w *replyWatch) written(p []byte) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.token != nil && bytes.Contains(p, []byte(flushMethod)) && bytes.Contains(p, w.token) {
-		close(w.wrote)
-		w.token = nil
-	}
-}
-
-// watchedWriter is a streaming response that reports its writes to watch.
-type watchedWriter struct {
-	http.ResponseWriter
-	flusher http.Flusher
-	watch   *replyWatch
-}
-
-func (w watchedWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	if err == nil {
-		w.watch.written(p)
-	}
-	return n, err
-}
-
-func (w watchedWriter) Flush() { w.flusher.Flush() }
-
-// Unwrap lets http.NewResponseController (mcp-go's write deadlines) reach
-// the connection's own writer.
-func (w watchedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,195 @@
+package tools
+
+import (
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-sync/mcp-sync/tools/wire"
+)
+
+// client is one notification target: a legacy session (by id) or a modern
+// subscriptions/listen stream.
+type client struct {
+	key     any
+	send    func(uri, changes string) error // changes: a wire.ChangeNotice's JSON, or ""
+	changes bool                            // it declared wire.ChangesMetaKey: carry changes
+	uris    map[string]bool
+
+	mu    sync.Mutex
+	dirty map[string]*notice
+	upTo  map[string]uint64 // per URI: every change through this version is in a notice, sent or pending
+	wake  chan struct{}
+	stop  chan struct{}
+
+	// A legacy session's notices share its queue with whatever else it is
+	// sent, and on streamable HTTP mcp-go's forwarder for a call's response
+	// drops a notification it took from that queue as the call ends. So
+	// notices are counted, and when a call ends every URI a notice went for
+	// while it ran is announced again (callEnded).
+	legacy bool              // a legacy session (by id), not a listen stream
+	sends  uint64            // notices sent (echoes aside)
+	sentAt map[string]uint64 // per URI: sends when its last notice went
+}
+
+// notice is a client's pending update of one URI: the URI's changes after
+// after, through version. Without payload (too large, or not known exactly)
+// the notification goes out bare and the client reads the changes itself.
+type notice struct {
+	after, version uint64
+	events         []wire.SyncEvent
+	size           int
+	bare           bool
+	// echo: made by callEnded to repeat where the URI's notices reached, so
+	// after == version until a change joins it. A client that has it all
+	// ignores it; one that lost the last notice reads its changes.
+	echo bool
+}
+
+// A notice stops carrying changes beyond these: notifications stay small, and
+// a client that fell behind reads its changes in pages instead.
+const (
+	maxNoticeEvents = 256
+	maxNoticeBytes  = 32 << 10
+)
+
+// add appends the event at version v (changes already selected for the URI).
+func (n *notice) add(v uint64, changes []wire.SyncChange) {
+	if v <= n.after || (len(n.events) > 0 && v <= n.events[len(n.events)-1].Version) {
+		return // committed before the client subscribed, or already noted
+	}
+	n.version = max(n.version, v)
+	if n.bare {
+		return
+	}
+	for _, c := range changes {
+		n.size += len(c.Key) + len(c.Value) + 32
+	}
+	n.events = append(n.events, wire.SyncEvent{Version: v, Changes: changes})
+	if len(n.events) > maxNoticeEvents || n.size > maxNoticeBytes {
+		n.makeBare()
+	}
+}
+
+func (n *notice) makeBare() { n.bare, n.events, n.size = true, nil, 0 }
+
+// payload is the notice's wire.ChangeNotice as JSON, or "" when bare.
+func (n *notice) payload() string {
+	if n.bare || (len(n.events) == 0 && !n.pureEcho()) {
+		return ""
+	}
+	b, err := json.Marshal(wire.ChangeNotice{After: n.after, Version: n.version, Events: n.events})
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// putBack returns a notice whose send failed to uri's pending one. Callers
+// hold c.mu.
+func (c *client) putBack(uri string, owed *notice) {
+	upTo, subscribed := c.upTo[uri]
+	if !subscribed || (owed.version == 0 && !owed.bare) {
+		return // unsubscribed meanwhile, or only changes from before the subscription: nothing owed
+	}
+	later := c.dirty[uri]
+	// The chain must join: a client that unsubscribed and subscribed again
+	// meanwhile started a new one, and changes in between are in neither.
+	if (later != nil && later.after != owed.version) || (later == nil && upTo != owed.version) {
+		owed.makeBare()
+	}
+	if later != nil {
+		owed.merge(later)
+	}
+	owed.version = max(owed.version, upTo)
+	c.dirty[uri] = owed
+}
+
+// merge folds a later notice of the same URI into n: n was taken for sending
+// and failed, so the later one was made while n was still owed.
+func (n *notice) merge(later *notice) {
+	n.version = max(n.version, later.version)
+	if n.bare || later.bare {
+		n.makeBare()
+		return
+	}
+	for _, ev := range later.events {
+		n.add(ev.Version, ev.Changes)
+	}
+}
+
+// note adds a version's changes to uri's pending notice (bare: none carried)
+// and wakes the sender.
+func (c *client) note(uri string, version uint64, changes []wire.SyncChange, bare bool) {
+	c.mu.Lock()
+	n := c.dirty[uri]
+	if n == nil {
+		// Notices of a URI go out in the order they are made, so this one
+		// goes on from where the last one ended.
+		n = &notice{after: c.upTo[uri]}
+		c.dirty[uri] = n
+	}
+	if bare || !c.changes {
+		n.makeBare()
+		n.version = max(n.version, version)
+	} else {
+		n.add(version, changes)
+	}
+	c.upTo[uri] = max(c.upTo[uri], n.version)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// deliver sends a client's pending updates, one per dirty URI. A send that
+// finds the client's queue full leaves the URI dirty and retries after
+// r.retry, so the update is late, never lost.
+func (r *registry) deliver(c *client) {
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.wake:
+		case <-retry:
+		}
+		retry = nil
+		c.mu.Lock()
+		uris := make([]string, 0, len(c.dirty))
+		notices := make([]*notice, 0, len(c.dirty))
+		for uri, n := range c.dirty {
+			uris, notices = append(uris, uri), append(notices, n)
+		}
+		clear(c.dirty)
+		c.mu.Unlock()
+		for i, uri := range uris {
+			n := notices[i]
+			if n.version == 0 && len(n.events) == 0 && !n.bare {
+				continue // only changes from before the subscription
+			}
+			err := c.send(uri, n.payload())
+			if err == nil {
+				c.sent(uri, n)
+				continue
+			}
+			if errors.Is(err, server.ErrNotificationChannelBlocked) {
+				c.mu.Lock()
+				for j, u := range uris[i:] {
+					c.putBack(u, notices[i+j])
+				}
+				c.mu.Unlock()
+				retry = time.After(r.retry)
+				break
+			}
+			// The session is gone (or never finished initializing): forget it.
+			r.log.Debug("dropping subscriber", "err", err)
+			go r.dropClient(c)
+			return
+		}
+	}
+}

@@ -1,0 +1,353 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/storage"
+	"github.com/mcp-sync/mcp-sync/tools/wire"
+)
+
+// registry tracks resource subscriptions and turns committed changes into
+// notifications/resources/updated. mcp-go acknowledges resources/subscribe
+// without tracking it, so this is ours.
+//
+// One storage subscription per watched table feeds it; each client has a set
+// of dirty URIs and its own sender goroutine, so an update for a URI that is
+// already pending is absorbed (coalesced), and a client whose queue is full
+// is retried later without ever holding up the store or other clients.
+//
+// For a client that declares it wants them, a table or row URI's
+// notification carries the changes it stands for (wire.ChangesMetaKey) while
+// they are few and known exactly, so a watcher skips the _sync_changes round
+// trip: each notification of a URI carries everything after the version the
+// previous one reached (client.upTo).
+type registry struct {
+	eng   *backend.Engine
+	mcp   *server.MCPServer
+	log   *slog.Logger
+	retry time.Duration
+	// echoDelay is how long after a legacy call ends callEnded looks for
+	// notices to echo (see there); 0 looks at once (tests).
+	echoDelay time.Duration
+
+	// sessions are the registered sessions by id: a legacy subscriber's
+	// notifications go to the one registered under its id when sent, as
+	// mcp-go's SendNotificationToSpecificClient does, which cannot carry _meta.
+	sessions sync.Map
+
+	mu       sync.Mutex
+	closed   bool
+	clients  map[any]*client             // by legacy session id (string) or modern session
+	byURI    map[string]map[*client]bool // who watches each URI
+	watchers map[string]*watcher         // by storage table
+	total    int                         // (client, URI) pairs, for Options.MaxSubscriptions
+}
+
+type watcher struct {
+	refs int
+	sub  *storage.Subscription
+	stop context.CancelFunc
+}
+
+func newRegistry(eng *backend.Engine, log *slog.Logger, retry time.Duration) *registry {
+	return &registry{eng: eng, log: log, retry: retry, echoDelay: 5 * time.Millisecond,
+		clients: map[any]*client{}, byURI: map[string]map[*client]bool{}, watchers: map[string]*watcher{}}
+}
+
+// watchTable is the storage table behind a URI, or "" when the URI names
+// nothing a client may watch (unknown, server-only, malformed): such
+// subscriptions are acknowledged by mcp-go but never notified, and reveal
+// nothing.
+func (r *registry) watchTable(uri string) string {
+	tg, err := parseURI(uri)
+	if err != nil {
+		return ""
+	}
+	if tg.run != "" {
+		return backend.RunsTable
+	}
+	for _, t := range r.eng.ClientTables() {
+		if t.Name == tg.table {
+			return t.Name
+		}
+	}
+	return ""
+}
+
+// add subscribes a client (created on its first URI) to uris; changes says
+// its notifications carry their changes.
+func (r *registry) add(key any, changes bool, send func(uri, changes string) error, uris ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	c := r.clients[key]
+	for _, uri := range uris {
+		table := r.watchTable(uri)
+		if table == "" {
+			r.log.Debug("ignoring subscription to a URI that names nothing watchable", "uri", uri)
+			continue
+		}
+		if c == nil {
+			c = &client{key: key, send: send, changes: changes, uris: map[string]bool{}, dirty: map[string]*notice{},
+				upTo: map[string]uint64{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), sentAt: map[string]uint64{}}
+			_, c.legacy = key.(string)
+			r.clients[key] = c
+			go r.deliver(c)
+		}
+		if c.uris[uri] || !r.retain(table) {
+			continue
+		}
+		c.uris[uri] = true
+		r.total++
+		// Under r.mu, as marking is: every change after this version reaches
+		// the client (see notice.add).
+		c.mu.Lock()
+		c.upTo[uri] = r.eng.Version()
+		c.mu.Unlock()
+		if r.byURI[uri] == nil {
+			r.byURI[uri] = map[*client]bool{}
+		}
+		r.byURI[uri][c] = true
+	}
+}
+
+func (r *registry) remove(key any, uri string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.clients[key]
+	if c == nil || !c.uris[uri] {
+		return
+	}
+	r.unlink(c, uri)
+	if len(c.uris) == 0 {
+		delete(r.clients, key)
+		close(c.stop)
+	}
+}
+
+// dropClient drops c unless its key has since been taken by another client.
+func (r *registry) dropClient(c *client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.clients[c.key] == c {
+		r.dropLocked(c)
+	}
+}
+
+// drop removes every subscription of a client.
+func (r *registry) drop(key any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := r.clients[key]; c != nil {
+		r.dropLocked(c)
+	}
+}
+
+func (r *registry) dropLocked(c *client) {
+	for uri := range c.uris {
+		r.unlink(c, uri)
+	}
+	delete(r.clients, c.key)
+	close(c.stop)
+}
+
+func (r *registry) unlink(c *client, uri string) {
+	delete(c.uris, uri)
+	r.total--
+	c.mu.Lock()
+	delete(c.upTo, uri)
+	delete(c.dirty, uri)
+	delete(c.sentAt, uri)
+	c.mu.Unlock()
+	delete(r.byURI[uri], c)
+	if len(r.byURI[uri]) == 0 {
+		delete(r.byURI, uri)
+	}
+	r.release(r.watchTable(uri))
+}
+
+// retain starts watching table on its first subscriber, and reports false
+// when it cannot. Callers hold r.mu.
+func (r *registry) retain(table string) bool {
+	if w := r.watchers[table]; w != nil {
+		w.refs++
+		return true
+	}
+	sub, _, err := r.subscribe(table)
+	if err != nil {
+		r.log.Error("cannot watch table for subscribers", "table", table, "err", err)
+		return false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &watcher{refs: 1, sub: sub, stop: cancel}
+	r.watchers[table] = w
+	go r.watch(ctx, table, w)
+	return true
+}
+
+// subscribe opens the storage subscription behind table's URIs, from now,
+// and says the version now is.
+func (r *registry) subscribe(table string) (*storage.Subscription, uint64, error) {
+	from := r.eng.Version()
+	var sub *storage.Subscription
+	var err error
+	if table == backend.RunsTable {
+		sub, err = r.eng.Store().Subscribe(storage.Filter{Table: table}, from)
+	} else {
+		sub, err = r.eng.Subscribe(storage.Filter{Table: table}, from)
+	}
+	return sub, from, err
+}
+
+// release stops watching table after its last subscriber. Callers hold r.mu.
+func (r *registry) release(table string) {
+	w := r.watchers[table]
+	if w == nil {
+		return
+	}
+	if w.refs--; w.refs == 0 {
+		w.stop()
+		w.sub.Close()
+		delete(r.watchers, table)
+	}
+}
+
+func (r *registry) watch(ctx context.Context, table string, w *watcher) {
+	sub := w.sub
+	for {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, storage.ErrClosed) {
+				return
+			}
+			// An unexpected failure: subscribe again from now, and tell every
+			// subscriber of the table to re-read what it may have missed.
+			r.log.Error("table watch failed; restarting it", "table", table, "err", err)
+			sub.Close()
+			var from uint64
+			for sub = nil; sub == nil; {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				// Until one succeeds: a nil sub must not reach Next.
+				if sub, from, err = r.subscribe(table); errors.Is(err, storage.ErrClosed) {
+					return
+				} else if err != nil {
+					r.log.Error("cannot watch table again; retrying", "table", table, "err", err)
+				}
+			}
+			r.mu.Lock()
+			if r.watchers[table] != w { // released while it retried: nobody closes it but us
+				r.mu.Unlock()
+				sub.Close()
+				return
+			}
+			w.sub = sub
+			r.mu.Unlock()
+			r.markTable(table, from)
+			continue
+		}
+		if ev.Resync { // changes were skipped: every watched URI of the table may be stale
+			r.markTable(table, ev.Version)
+			continue
+		}
+		r.mark(table, ev)
+	}
+}
+
+// mark notes a committed event of table for the clients watching the table,
+// the rows it changed or (for runs) the runs it changed.
+func (r *registry) mark(table string, ev storage.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if table == backend.RunsTable { // run notifications stay bare: get_run reads the run
+		for _, c := range ev.Changes {
+			uri := wire.RunURI(c.Key)
+			for cl := range r.byURI[uri] {
+				cl.note(uri, ev.Version, nil, true)
+			}
+		}
+		return
+	}
+	all := make([]wire.SyncChange, len(ev.Changes))
+	for i, c := range ev.Changes {
+		all[i] = wire.SyncChange{Key: c.Key, Op: "put", Value: c.Value}
+		if c.Op == storage.OpDelete {
+			all[i] = wire.SyncChange{Key: c.Key, Op: "delete"}
+		}
+	}
+	uri := wire.TableURI(table)
+	for cl := range r.byURI[uri] {
+		cl.note(uri, ev.Version, all, false)
+	}
+	noteRow := func(key string, changes []wire.SyncChange) {
+		uri := wire.RowURI(table, key)
+		for cl := range r.byURI[uri] {
+			cl.note(uri, ev.Version, changes, false)
+		}
+	}
+	if len(all) == 1 { // the usual case
+		noteRow(all[0].Key, all)
+		return
+	}
+	keys, byKey := byRow(all)
+	for _, key := range keys {
+		noteRow(key, byKey[key])
+	}
+}
+
+// byRow groups changes by key (a version may write a key more than once),
+// keys in the order first written.
+func byRow(all []wire.SyncChange) ([]string, map[string][]wire.SyncChange) {
+	keys := make([]string, 0, len(all))
+	byKey := make(map[string][]wire.SyncChange, len(all))
+	for _, c := range all {
+		if _, seen := byKey[c.Key]; !seen {
+			keys = append(keys, c.Key)
+		}
+		byKey[c.Key] = append(byKey[c.Key], c)
+	}
+	return keys, byKey
+}
+
+// markTable marks every watched URI backed by table, without changes: they
+// are not known exactly up to version, so the clients read them.
+func (r *registry) markTable(table string, version uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for uri, cs := range r.byURI {
+		if r.watchTable(uri) == table {
+			for c := range cs {
+				c.note(uri, version, nil, true)
+			}
+		}
+	}
+}
+
+func (r *registry) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	for key, c := range r.clients {
+		close(c.stop)
+		delete(r.clients, key)
+	}
+	for table, w := range r.watchers {
+		w.stop()
+		w.sub.Close()
+		delete(r.watchers, table)
+	}
+	clear(r.byURI)
+	r.total = 0
+}
