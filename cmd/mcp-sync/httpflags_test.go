@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 // TestServeOpenAddressNeedsToken: `serve --http` on an address other
@@ -16,11 +18,11 @@ func TestServeOpenAddressNeedsToken(t *testing.T) {
 	}
 	data := filepath.Join(t.TempDir(), "open.db")
 	code, _, errOut := runBin(t, 60*time.Second, "serve", "--data", data, "--http", "0.0.0.0:0")
-	if code != exitFail || !strings.Contains(errOut, "read and change all data") || !strings.Contains(errOut, "--insecure-no-token") ||
+	if code != cli.ExitFail || !strings.Contains(errOut, "read and change all data") || !strings.Contains(errOut, "--insecure-no-token") ||
 		strings.Contains(errOut, "goroutine ") {
 		t.Errorf("serve --http 0.0.0.0:0 without a token: exit %d, stderr:\n%s", code, errOut)
 	}
-	srv, err := startServerProc(t.Context(), interopBinary(t), "serve", "--data", data, "--http", "0.0.0.0:0", "--insecure-no-token",
+	srv, err := cli.StartServerProc(t.Context(), interopBinary(t), "serve", "--data", data, "--http", "0.0.0.0:0", "--insecure-no-token",
 		"--max-body", "1024", "--allow-origin", "https://a.example,https://b.example", "--max-sessions", "5", "--max-subscriptions-total", "10")
 	if err != nil {
 		t.Fatalf("serve --insecure-no-token did not start: %v", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/client"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 // TestServeLimitFlags: serve's limit flags reach the engine (a row over
@@ -39,7 +40,7 @@ func TestServeLimitFlags(t *testing.T) {
 		t.Errorf("the refused row: %s %v", out, err)
 	}
 	code, _, errOut := runBin(t, 30*time.Second, "serve", "--data", data, "--max-action-calls", "-1")
-	if code != exitUsage || !strings.Contains(errOut, "max-action-calls") {
+	if code != cli.ExitUsage || !strings.Contains(errOut, "max-action-calls") {
 		t.Errorf("a negative limit: exit %d, %q", code, errOut)
 	}
 }

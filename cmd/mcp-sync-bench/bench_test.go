@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/client"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/tools"
 )
 
@@ -27,10 +28,10 @@ func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers")
 	}
-	benchBinary = interopBinary(t)
+	benchBinary = labBinary(t)
 	defer func() { benchBinary = "" }()
 	code, out, errOut := runCmdTimeout(t, 3*time.Minute, nil, "bench", "--duration", "300ms", "--rounds", "2", "--sessions", "2", "--subscribers", "2", "--chunks", "10", "--json")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("bench exited %d\n%s\n%s", code, out, errOut)
 	}
 	var rep benchReport
@@ -61,9 +62,9 @@ func TestServeBenchStartsNoAI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers")
 	}
-	bin := interopBinary(t)
+	bin := labBinary(t)
 	for app, wantAI := range map[string]bool{"bench": false, "conformance": false, "todo": true} {
-		srv, err := startServerProc(t.Context(), bin, "serve", "--app", app, "--data", filepath.Join(t.TempDir(), "app.db"), "--http", "127.0.0.1:0")
+		srv, err := cli.StartServerProc(t.Context(), bin, "serve", "--app", app, "--data", filepath.Join(t.TempDir(), "app.db"), "--http", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}

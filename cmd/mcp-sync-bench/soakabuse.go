@@ -18,6 +18,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend/ai"
 	"github.com/mcp-sync/mcp-sync/backend/ai/localai"
 	"github.com/mcp-sync/mcp-sync/client"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 // The abuse phase of `mcp-sync soak` (--abuse): a child `mcp-sync serve
@@ -101,14 +102,14 @@ const abuseHelp = "\n\n" +
 
 // run runs the abuse phase with the parsed flags; maxRSS 0 means 300 MB,
 // and aiDelay applies only when given (else 30 ms, serve's default).
-func (a *abuseFlags) run(ctx context.Context, env *environ, fs *flag.FlagSet, binary string, maxRSS float64, aiDelay time.Duration, asJSON bool) int {
+func (a *abuseFlags) run(ctx context.Context, env *cli.Environ, fs *flag.FlagSet, binary string, maxRSS float64, aiDelay time.Duration, asJSON bool) int {
 	if !flagSet(fs, "ai-delay") {
 		aiDelay = 30 * time.Millisecond
 	}
 	cfg, err := a.config(binary, cmp.Or(maxRSS, 300), aiDelay)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync soak: %v\n", err)
-		return exitUsage
+		fmt.Fprintf(env.Stderr, "mcp-sync soak: %v\n", err)
+		return cli.ExitUsage
 	}
 	return runAbuse(ctx, env, cfg, asJSON)
 }
@@ -164,16 +165,16 @@ type abuseReport struct {
 }
 
 // runAbuse runs the phase and prints its report.
-func runAbuse(ctx context.Context, env *environ, cfg abuseConfig, asJSON bool) int {
+func runAbuse(ctx context.Context, env *cli.Environ, cfg abuseConfig, asJSON bool) int {
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(env.stderr, "mcp-sync soak --abuse: "+format+"\n", a...)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync soak --abuse: "+format+"\n", a...)
+		return cli.ExitFail
 	}
 	var progressMu sync.Mutex // probes report as they end
 	progress := func(format string, a ...any) {
 		progressMu.Lock()
 		defer progressMu.Unlock()
-		fmt.Fprintf(env.stderr, "abuse: "+format+"\n", a...)
+		fmt.Fprintf(env.Stderr, "abuse: "+format+"\n", a...)
 	}
 	if cfg.binary == "" {
 		self, err := os.Executable()
@@ -201,11 +202,11 @@ func runAbuse(ctx context.Context, env *environ, cfg abuseConfig, asJSON bool) i
 	}
 	defer stopAI()
 	serverEnv := []string{ai.EnvBaseURL + "=" + aiURL, ai.EnvModel + "=" + localai.DefaultModel}
-	startServer := func() (serverProc, error) {
+	startServer := func() (cli.ServerProc, error) {
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		args := append([]string{"serve", "--http", "127.0.0.1:0", "--data", data}, cfg.ServerArgs...)
-		return startServerProcEnv(sctx, serverEnv, cfg.binary, args...)
+		return cli.StartServerProcEnv(sctx, serverEnv, cfg.binary, args...)
 	}
 	srv, err := startServer()
 	if err != nil {
@@ -378,16 +379,16 @@ func runAbuse(ctx context.Context, env *environ, cfg abuseConfig, asJSON bool) i
 	judgeAbuse(&rep, ctx.Err() != nil)
 
 	if asJSON {
-		enc := json.NewEncoder(env.stdout)
+		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(rep)
 	} else {
-		printAbuse(env.stdout, rep)
+		printAbuse(env.Stdout, rep)
 	}
 	if !rep.Pass {
-		return exitFail
+		return cli.ExitFail
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // startAbuseAI serves the local AI stream on 127.0.0.1, counted by gauge,

@@ -27,6 +27,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend/ai/localai"
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
@@ -41,8 +42,8 @@ var soakServerBinary string
 // (a connection's closing reader, a timer's callback) that end on their own.
 const soakGoroutineSlack = 5
 
-func runSoak(ctx context.Context, env *environ, args []string) int {
-	fs := newFlags(env, "soak", "soak [flags]",
+func runSoak(ctx context.Context, env *cli.Environ, args []string) int {
+	fs := cli.NewFlags(env, "mcp-sync-bench", "soak", "soak [flags]",
 		"Runs the todo app in-process on a temp data file and drives it over HTTP with\n"+
 			"--sessions clients for --duration: mutators, actions with progress, reads,\n"+
 			"subscriptions, clients reconnecting every few seconds, and ~5% deliberately bad\n"+
@@ -62,20 +63,20 @@ func runSoak(ctx context.Context, env *environ, args []string) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	bin := fs.String("server-binary", "", "with --idle-sessions or --abuse: the mcp-sync binary to serve with (default: this program)")
 	abuse := addAbuseFlags(fs)
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := cli.Parse(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "mcp-sync soak: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+		fmt.Fprintf(env.Stderr, "mcp-sync soak: unexpected argument %q\n", fs.Arg(0))
+		return cli.ExitUsage
 	}
 	if *idle < 0 || *sessions < 1 || *duration <= 0 {
-		fmt.Fprintln(env.stderr, "mcp-sync soak: --sessions and --duration must be positive, --idle-sessions not negative")
-		return exitUsage
+		fmt.Fprintln(env.Stderr, "mcp-sync soak: --sessions and --duration must be positive, --idle-sessions not negative")
+		return cli.ExitUsage
 	}
 	if *idleEra != "legacy" && *idleEra != "modern" {
-		fmt.Fprintf(env.stderr, "mcp-sync soak: --idle-era %q: want legacy or modern\n", *idleEra)
-		return exitUsage
+		fmt.Fprintf(env.Stderr, "mcp-sync soak: --idle-era %q: want legacy or modern\n", *idleEra)
+		return cli.ExitUsage
 	}
 	binary := cmp.Or(*bin, soakServerBinary)
 	if *abuse.on {
@@ -219,10 +220,10 @@ func (s *soakStats) badInput(kind, expected string, asExpected bool, got string)
 	}
 }
 
-func runSoakLoad(ctx context.Context, env *environ, cfg soakConfig, asJSON bool) int {
+func runSoakLoad(ctx context.Context, env *cli.Environ, cfg soakConfig, asJSON bool) int {
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(env.stderr, "mcp-sync soak: "+format+"\n", a...)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync soak: "+format+"\n", a...)
+		return cli.ExitFail
 	}
 	dir, err := os.MkdirTemp("", "mcp-sync-soak-")
 	if err != nil {
@@ -242,9 +243,9 @@ func runSoakLoad(ctx context.Context, env *environ, cfg soakConfig, asJSON bool)
 	}
 	// Warnings and errors the server logs are counted and shown: a soak
 	// should not make the server complain about anything but bad input.
-	logs := &lockedBuffer{}
+	logs := &cli.LockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	eng, err := backend.Open(todo.Config(provider, env.getenv), backend.Options{Path: path, Logger: logger})
+	eng, err := backend.Open(todo.Config(provider, env.Getenv), backend.Options{Path: path, Logger: logger})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -350,7 +351,7 @@ func runSoakLoad(ctx context.Context, env *environ, cfg soakConfig, asJSON bool)
 		if end.Goroutines > start.Goroutines+soakGoroutineSlack {
 			buf := make([]byte, 1<<20)
 			buf = buf[:runtime.Stack(buf, true)]
-			fmt.Fprintf(env.stderr, "goroutines after the soak:\n%s\n", buf)
+			fmt.Fprintf(env.Stderr, "goroutines after the soak:\n%s\n", buf)
 		}
 	}
 
@@ -425,16 +426,16 @@ func runSoakLoad(ctx context.Context, env *environ, cfg soakConfig, asJSON bool)
 	}
 
 	if asJSON {
-		enc := json.NewEncoder(env.stdout)
+		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(rep)
 	} else {
-		printSoak(env.stdout, rep, elapsed)
+		printSoak(env.Stdout, rep, elapsed)
 	}
 	if len(rep.Problems) > 0 {
-		return exitFail
+		return cli.ExitFail
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 func printSoak(w io.Writer, r soakReport, elapsed time.Duration) {

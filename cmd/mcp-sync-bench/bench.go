@@ -20,6 +20,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/mcp-sync/mcp-sync/client"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 // benchBinary is the mcp-sync binary bench starts its servers from; empty
@@ -80,8 +81,8 @@ type benchTarget struct {
 	Met  bool    `json:"met"`
 }
 
-func runBench(ctx context.Context, env *environ, args []string) int {
-	fs := newFlags(env, "bench", "bench [flags]",
+func runBench(ctx context.Context, env *cli.Environ, args []string) int {
+	fs := cli.NewFlags(env, "mcp-sync-bench", "bench", "bench [flags]",
 		"Measures mcp-sync against a bare mcp-go server with a no-op tool, in one run: calls/s\n"+
 			"and p50/p99 latency for the no-op tool, a mutator call (durable: fsync'd before the\n"+
 			"reply), an action making 10 ctx.Mutate calls, and one row streamed to many\n"+
@@ -96,12 +97,12 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 	subscribers := fs.Int("subscribers", 10, "subscribers of the streamed row")
 	chunks := fs.Int("chunks", 200, "updates streamed to the subscribers, 5 ms apart")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := cli.Parse(fs, args); !ok {
 		return code
 	}
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(env.stderr, "mcp-sync bench: "+format+"\n", a...)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync bench: "+format+"\n", a...)
+		return cli.ExitFail
 	}
 	if *rounds < 1 || *duration/time.Duration(*rounds) < 10*time.Millisecond {
 		return fail("--rounds %d with --duration %s: want at least one round of at least 10ms", *rounds, *duration)
@@ -120,18 +121,18 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 	defer os.RemoveAll(dir)
 	progress := func(format string, a ...any) {
 		if !*asJSON {
-			fmt.Fprintf(env.stderr, format+"\n", a...)
+			fmt.Fprintf(env.Stderr, format+"\n", a...)
 		}
 	}
 
 	rep := benchReport{Duration: duration.String(), Rounds: *rounds, BoltCommitP50: map[string]float64{}, BoltPacedP50: map[string]float64{}}
 
-	bareSrv, err := startServerProc(ctx, bin, "bare-serve", "--http", "127.0.0.1:0", "--data", filepath.Join(dir, "bare-http.bolt"))
+	bareSrv, err := cli.StartServerProc(ctx, bin, "bare-serve", "--http", "127.0.0.1:0", "--data", filepath.Join(dir, "bare-http.bolt"))
 	if err != nil {
 		return fail("starting the bare mcp-go server: %v", err)
 	}
 	defer bareSrv.Stop()
-	appSrv, err := startServerProc(ctx, bin, "serve", "--app", "bench", "--data", filepath.Join(dir, "http.db"), "--http", "127.0.0.1:0")
+	appSrv, err := cli.StartServerProc(ctx, bin, "serve", "--app", "bench", "--data", filepath.Join(dir, "http.db"), "--http", "127.0.0.1:0")
 	if err != nil {
 		return fail("starting mcp-sync serve: %v", err)
 	}
@@ -186,7 +187,7 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 
 		stdioDial := func(args ...string) func(context.Context) (*client.Conn, error) {
 			return func(ctx context.Context) (*client.Conn, error) {
-				errOut := &lockedBuffer{}
+				errOut := &cli.LockedBuffer{}
 				c, err := client.DialCommand(ctx, bin, args, client.Options{Legacy: legacy, Stderr: errOut})
 				if err != nil {
 					return nil, fmt.Errorf("%w; it wrote on stderr: %s", err, strings.TrimSpace(errOut.String()))
@@ -240,11 +241,11 @@ func runBench(ctx context.Context, env *environ, args []string) int {
 	}
 	if *asJSON {
 		out, _ := json.MarshalIndent(rep, "", "  ")
-		fmt.Fprintln(env.stdout, string(out))
-		return exitOK
+		fmt.Fprintln(env.Stdout, string(out))
+		return cli.ExitOK
 	}
 	printBench(env, rep)
-	return exitOK
+	return cli.ExitOK
 }
 
 // durableScenario is the bare server's commit tool: the mutator's reference.
@@ -269,8 +270,8 @@ func eraName(legacy bool) string {
 	return "modern"
 }
 
-func printBench(env *environ, rep benchReport) {
-	w := env.stdout
+func printBench(env *cli.Environ, rep benchReport) {
+	w := env.Stdout
 	fmt.Fprintf(w, "\nmcp-sync bench: %s per scenario; the no-ops and the mutator take turns in %d rounds.\n", rep.Duration, rep.Rounds)
 	fmt.Fprintf(w, "Raw bbolt commit p50: %.3f ms back to back, %.3f ms paced (modern run); %.3f and %.3f ms (legacy run)\n\n",
 		rep.BoltCommitP50["modern"], rep.BoltPacedP50["modern"], rep.BoltCommitP50["legacy"], rep.BoltPacedP50["legacy"])
