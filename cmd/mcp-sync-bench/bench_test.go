@@ -55,27 +55,6 @@ func TestBenchSmoke(t *testing.T) {
 	}
 }
 
-// TestServeBenchStartsNoAI: only the todo app calls a model, so only it
-// starts the built-in local AI stream; the bench app, measured against a bare
-// server, must not run one beside it.
-func TestServeBenchStartsNoAI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts servers")
-	}
-	bin := labBinary(t)
-	for app, wantAI := range map[string]bool{"bench": false, "conformance": false, "todo": true} {
-		srv, err := cli.StartServerProc(t.Context(), bin, "serve", "--app", app, "--data", filepath.Join(t.TempDir(), "app.db"), "--http", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		logs := srv.Logs()
-		srv.Stop()
-		if got := strings.Contains(logs, "AI:"); got != wantAI {
-			t.Errorf("serve --app %s: logs an AI notice = %v, want %v:\n%s", app, got, wantAI, logs)
-		}
-	}
-}
-
 // TestOpenLoadsSaysWhy: a scenario whose sessions cannot connect fails the
 // bench with the dial's own error, not a bare "could not connect".
 func TestOpenLoadsSaysWhy(t *testing.T) {
