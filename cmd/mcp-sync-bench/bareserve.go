@@ -16,8 +16,8 @@ import (
 	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
-// runBareServe serves a bare mcp-go server: the baseline `mcp-sync bench`
-// measures mcp-sync against. Hidden from the command list.
+// runBareServe serves a bare mcp-go server: the baseline `mcp-sync-bench bench`
+// measures mcp-sync against.
 //
 //   - noop: answers "ok" at once.
 //   - commit {key}: with --data, writes one 100-byte row with bbolt's
@@ -30,7 +30,7 @@ import (
 //     (uri bare://row, t = the wall clock in Unix ns) to every session,
 //     intervalMs apart.
 func runBareServe(ctx context.Context, env *cli.Environ, args []string) int {
-	fs := cli.NewFlags(env, "mcp-sync-bench", "bare-serve", "bare-serve [--http ADDR] [--data FILE]", "A bare mcp-go server with a no-op tool: the baseline of `mcp-sync bench`.")
+	fs := cli.NewFlags(env, "mcp-sync-bench", "bare-serve", "bare-serve [--http ADDR] [--data FILE]", "A bare mcp-go server with a no-op tool: the baseline of `mcp-sync-bench bench`.")
 	httpAddr := fs.String("http", "", "serve streamable HTTP at /mcp on this address instead of stdio")
 	data := fs.String("data", "", "bbolt file for the commit tool; the append tool writes this path plus .log")
 	startProfile := cli.CPUProfileFlag(fs)
@@ -39,7 +39,7 @@ func runBareServe(ctx context.Context, env *cli.Environ, args []string) int {
 	}
 	stopProfile, err := startProfile()
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "mcp-sync bare-serve: %v\n", err)
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench bare-serve: %v\n", err)
 		return cli.ExitFail
 	}
 	defer stopProfile()

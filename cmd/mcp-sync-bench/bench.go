@@ -14,7 +14,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
-// benchBinary is the mcp-sync binary bench starts its servers from; empty
+// benchBinary is the mcp-sync-bench binary bench starts its servers from; empty
 // means this program. Tests set it (a test binary cannot serve).
 var benchBinary string
 
@@ -92,7 +92,7 @@ func runBench(ctx context.Context, env *cli.Environ, args []string) int {
 		return code
 	}
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(env.Stderr, "mcp-sync bench: "+format+"\n", a...)
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench bench: "+format+"\n", a...)
 		return cli.ExitFail
 	}
 	if *rounds < 1 || *duration/time.Duration(*rounds) < 10*time.Millisecond {
@@ -125,7 +125,7 @@ func runBench(ctx context.Context, env *cli.Environ, args []string) int {
 	defer bareSrv.Stop()
 	appSrv, err := cli.StartServerProc(ctx, bin, "serve", "--app", "bench", "--data", filepath.Join(dir, "http.db"), "--http", "127.0.0.1:0")
 	if err != nil {
-		return fail("starting mcp-sync serve: %v", err)
+		return fail("starting mcp-sync-bench serve: %v", err)
 	}
 	defer appSrv.Stop()
 	bareURL, appURL := bareSrv.URL, appSrv.URL
@@ -263,7 +263,7 @@ func eraName(legacy bool) string {
 
 func printBench(env *cli.Environ, rep benchReport) {
 	w := env.Stdout
-	fmt.Fprintf(w, "\nmcp-sync bench: %s per scenario; the no-ops and the mutator take turns in %d rounds.\n", rep.Duration, rep.Rounds)
+	fmt.Fprintf(w, "\nmcp-sync-bench bench: %s per scenario; the no-ops and the mutator take turns in %d rounds.\n", rep.Duration, rep.Rounds)
 	fmt.Fprintf(w, "Raw bbolt commit p50: %.3f ms back to back, %.3f ms paced (modern run); %.3f and %.3f ms (legacy run)\n\n",
 		rep.BoltCommitP50["modern"], rep.BoltPacedP50["modern"], rep.BoltCommitP50["legacy"], rep.BoltPacedP50["legacy"])
 	fmt.Fprintf(w, "%-30s %-5s %-6s %8s %10s %9s %9s %7s %s\n", "scenario", "via", "era", "sessions", "per sec", "p50 ms", "p99 ms", "errors", "vs baseline")

@@ -21,9 +21,9 @@ import (
 	"github.com/mcp-sync/mcp-sync/tools"
 )
 
-// TestBenchSmoke runs a short `mcp-sync bench` and checks that every
+// TestBenchSmoke runs a short `mcp-sync-bench bench` and checks that every
 // scenario ran without errors and the targets were evaluated. The figures
-// of so short a run mean nothing; the full run is `mcp-sync bench`.
+// of so short a run mean nothing; the full run is `mcp-sync-bench bench`.
 func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers")

@@ -13,7 +13,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/tools"
 )
 
-// soakServerBinary is the mcp-sync binary the idle-session measurement
+// soakServerBinary is the binary the idle-session measurement
 // serves with; empty means this program. Tests set it (a test binary cannot
 // serve).
 var soakServerBinary string
@@ -31,7 +31,7 @@ func runSoak(ctx context.Context, env *cli.Environ, args []string) int {
 			"inputs. Then checks that goroutines, sessions and subscriptions return to their\n"+
 			"starting counts and that the bbolt file passes a consistency check. Exit 1 on\n"+
 			"any unexpected error.\n\n"+
-			"With --idle-sessions N it instead starts `mcp-sync serve --http` as a child\n"+
+			"With --idle-sessions N it instead starts `serve --http` as a child\n"+
 			"process, opens N idle HTTP sessions each subscribed to one row, and reports the\n"+
 			"server's resident memory with 0 and with N sessions."+abuseHelp)
 	duration := fs.Duration("duration", 60*time.Second, "how long the load runs")
@@ -42,21 +42,21 @@ func runSoak(ctx context.Context, env *cli.Environ, args []string) int {
 	aiDelay := fs.Duration("ai-delay", 2*time.Millisecond, "pause between chunks of the local AI stream (with --abuse, unless given: 30ms)")
 	idleTTL := fs.Duration("session-idle-ttl", 0, "the soak server's streamable HTTP session idle TTL (0: the server default, 30 min)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	bin := fs.String("server-binary", "", "with --idle-sessions or --abuse: the mcp-sync binary to serve with (default: this program)")
+	bin := fs.String("server-binary", "", "with --idle-sessions or --abuse: the mcp-sync or mcp-sync-bench binary whose serve to start (default: this program)")
 	abuse := addAbuseFlags(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(env.Stderr, "mcp-sync soak: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench soak: unexpected argument %q\n", fs.Arg(0))
 		return cli.ExitUsage
 	}
 	if *idle < 0 || *sessions < 1 || *duration <= 0 {
-		fmt.Fprintln(env.Stderr, "mcp-sync soak: --sessions and --duration must be positive, --idle-sessions not negative")
+		fmt.Fprintln(env.Stderr, "mcp-sync-bench soak: --sessions and --duration must be positive, --idle-sessions not negative")
 		return cli.ExitUsage
 	}
 	if *idleEra != "legacy" && *idleEra != "modern" {
-		fmt.Fprintf(env.Stderr, "mcp-sync soak: --idle-era %q: want legacy or modern\n", *idleEra)
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench soak: --idle-era %q: want legacy or modern\n", *idleEra)
 		return cli.ExitUsage
 	}
 	binary := cmp.Or(*bin, soakServerBinary)

@@ -21,7 +21,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
-// The abuse phase of `mcp-sync soak` (--abuse): a child `mcp-sync serve
+// The abuse phase of `mcp-sync-bench soak` (--abuse): a child `serve
 // --http` is attacked the ways issue 14 lists while a well-behaved client
 // keeps writing, then the server's memory and open files are read and every
 // acknowledged write is looked for, live and after a restart.
@@ -68,7 +68,7 @@ type abuseFlags struct {
 
 func addAbuseFlags(fs *flag.FlagSet) *abuseFlags {
 	return &abuseFlags{
-		on:          fs.Bool("abuse", false, "run the abuse phase against a child mcp-sync serve --http instead of the load (see above)"),
+		on:          fs.Bool("abuse", false, "run the abuse phase against a child serve --http instead of the load (see above)"),
 		bodies:      fs.Int("abuse-bodies", 20, "with --abuse: oversize POST bodies sent to /mcp and again to /message"),
 		bodyMB:      fs.Int("abuse-body-mb", 100, "with --abuse: size of each oversize body, MB"),
 		sessions:    fs.Int("abuse-sessions", 20000, "with --abuse: legacy sessions opened (initialize) and never closed"),
@@ -83,13 +83,13 @@ func addAbuseFlags(fs *flag.FlagSet) *abuseFlags {
 		hold:        fs.Duration("abuse-hold", 150*time.Second, "with --abuse: how long slow and idle connections wait to be cut by the server"),
 		settle:      fs.Duration("abuse-settle", 30*time.Second, "with --abuse: how long the server may take to return to its starting open files"),
 		strict:      fs.Bool("abuse-strict", false, "with --abuse: also exit 1 when a probe's expectation is not met"),
-		serverArgs:  fs.String("abuse-server-args", "", "with --abuse: extra flags for the child mcp-sync serve, space-separated (e.g. its limit flags)"),
+		serverArgs:  fs.String("abuse-server-args", "", "with --abuse: extra flags for the child serve, space-separated (e.g. its limit flags)"),
 	}
 }
 
 // abuseHelp is the --abuse paragraph of soak's --help.
 const abuseHelp = "\n\n" +
-	"With --abuse it instead starts `mcp-sync serve --http` as a child process and,\n" +
+	"With --abuse it instead starts `serve --http` as a child process and,\n" +
 	"while one client keeps writing, attacks it: oversize bodies to /mcp and\n" +
 	"/message, --abuse-sessions sessions never closed, --abuse-subs subscriptions on\n" +
 	"one session, slow-body and idle keep-alive connections, --abuse-actions\n" +
@@ -108,7 +108,7 @@ func (a *abuseFlags) run(ctx context.Context, env *cli.Environ, fs *flag.FlagSet
 	}
 	cfg, err := a.config(binary, cmp.Or(maxRSS, 300), aiDelay)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "mcp-sync soak: %v\n", err)
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench soak: %v\n", err)
 		return cli.ExitUsage
 	}
 	return runAbuse(ctx, env, cfg, asJSON)
@@ -167,7 +167,7 @@ type abuseReport struct {
 // runAbuse runs the phase and prints its report.
 func runAbuse(ctx context.Context, env *cli.Environ, cfg abuseConfig, asJSON bool) int {
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(env.Stderr, "mcp-sync soak --abuse: "+format+"\n", a...)
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench soak --abuse: "+format+"\n", a...)
 		return cli.ExitFail
 	}
 	var progressMu sync.Mutex // probes report as they end

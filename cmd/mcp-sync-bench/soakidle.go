@@ -42,7 +42,7 @@ type idleReport struct {
 
 func runIdleSessions(ctx context.Context, env *cli.Environ, n int, legacy bool, binary string, maxRSS float64, asJSON bool) int {
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(env.Stderr, "mcp-sync soak: "+format+"\n", a...)
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench soak: "+format+"\n", a...)
 		return cli.ExitFail
 	}
 	if binary == "" {

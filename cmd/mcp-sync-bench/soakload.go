@@ -28,7 +28,7 @@ import (
 
 func runSoakLoad(ctx context.Context, env *cli.Environ, cfg soakConfig, asJSON bool) int {
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(env.Stderr, "mcp-sync soak: "+format+"\n", a...)
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench soak: "+format+"\n", a...)
 		return cli.ExitFail
 	}
 	dir, err := os.MkdirTemp("", "mcp-sync-soak-")
