@@ -6,9 +6,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
@@ -31,14 +28,9 @@ func program() cli.Program {
 	}
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	env := &cli.Environ{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, IsTerminal: cli.IsTerminal(os.Stdout)}
-	code := run(ctx, env, os.Args[1:])
-	stop()
-	os.Exit(code)
-}
+func main() { program().Main() }
 
+// run runs a command in-process; tests call it with their own env.
 func run(ctx context.Context, env *cli.Environ, args []string) int {
 	return program().Run(ctx, env, args)
 }

@@ -3,9 +3,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
@@ -16,7 +13,7 @@ func program() cli.Program {
 		Tagline: "mcp-sync: live, transactional, streaming app data and actions for AI models and apps.",
 		Commands: []cli.Command{
 			{Name: "demo", Summary: "watch an AI answer stream into a todo, on a local data file (no set-up needed)", Run: runDemo},
-			{Name: "serve", Summary: "serve an app over MCP (stdio, or streamable HTTP and SSE with --http)", Run: runServe},
+			{Name: "serve", Summary: "serve the todo app over MCP (stdio, or streamable HTTP and SSE with --http)", Run: runServe},
 			{Name: "tools", Summary: "list a server's tools with their schemas", Run: runTools},
 			{Name: "call", Summary: "call a tool and print its result, with progress", Run: runCall},
 			{Name: "watch", Summary: "print a table's or a row's changes live", Run: runWatch},
@@ -26,14 +23,9 @@ func program() cli.Program {
 	}
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	env := &cli.Environ{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, IsTerminal: cli.IsTerminal(os.Stdout)}
-	code := run(ctx, env, os.Args[1:])
-	stop()
-	os.Exit(code)
-}
+func main() { program().Main() }
 
+// run runs a command in-process; tests call it with their own env.
 func run(ctx context.Context, env *cli.Environ, args []string) int {
 	return program().Run(ctx, env, args)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -26,10 +25,7 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 			"when the file is intact, 1 otherwise. A file a running server holds is\n"+
 			"reported as in use: stop the server, or check a copy.")
 	data := fs.String("data", "", "data file (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
-	app := &apps[0].Name
-	if len(apps) > 1 {
-		app = fs.String("app", apps[0].Name, "the app whose schemas the rows must match: "+appList(apps, ", ", false))
-	}
+	pickApp := appFlag(fs, apps, "the app whose schemas the rows must match: "+appList(apps, ", ", false))
 	if code, ok := Parse(fs, args); !ok {
 		return code
 	}
@@ -37,12 +33,12 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 		fmt.Fprintf(env.Stderr, "%s check: unexpected argument %q\n", prog, fs.Arg(0))
 		return ExitUsage
 	}
-	i := slices.IndexFunc(apps, func(a App) bool { return a.Name == *app })
-	if i < 0 {
-		fmt.Fprintf(env.Stderr, "%s check: unknown app %q (want %s)\n", prog, *app, appList(apps, ", ", false))
+	app, err := pickApp()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
 		return ExitUsage
 	}
-	sch := apps[i].Schema
+	sch := app.Schema
 	path, err := DataPath(*data, env.Getenv)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 )
 
 // Command is one subcommand.
@@ -55,4 +58,15 @@ func (p Program) Usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-*s %s\n", width, c.Name, c.Summary)
 	}
 	fmt.Fprintf(w, "\nRun '%s <command> --help' for a command's flags.\n", p.Name)
+}
+
+// Main runs the program on the process's arguments, on the process's
+// stdio and environment, and exits with the command's code; an interrupt or
+// SIGTERM cancels the command's context.
+func (p Program) Main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	env := &Environ{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, IsTerminal: IsTerminal(os.Stdout)}
+	code := p.Run(ctx, env, os.Args[1:])
+	stop()
+	os.Exit(code)
 }

@@ -8,24 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/tools"
 )
-
-// App is an app a serve command can serve.
-type App struct {
-	Name   string
-	About  string         // what it is, for --app's help; empty for the default
-	Schema *schema.Schema // what check holds a data file's rows to
-	// Open builds the app's config and server options; close releases what
-	// it started. aiDelay is --ai-delay, for an app with a built-in AI stream.
-	Open func(env *Environ, aiDelay time.Duration) (cfg backend.Config, opts tools.Options, close func(), err error)
-}
 
 // Serve is the serve command of prog: it serves apps[0], or with more than
 // one app the one --app names. about is the command's help text.
@@ -40,10 +27,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	allowDamaged := fs.Bool("allow-damaged-rows", false, "start on a data file some of whose rows fail their checksum (each is logged; reading one fails until it is rewritten or deleted)")
 	startProfile := CPUProfileFlag(fs)
 	limits := addLimitFlags(fs)
-	app := &apps[0].Name
-	if len(apps) > 1 {
-		app = fs.String("app", apps[0].Name, "the app to serve: "+appList(apps, "; ", true))
-	}
+	pickApp := appFlag(fs, apps, "the app to serve: "+appList(apps, "; ", true))
 	if code, ok := Parse(fs, args); !ok {
 		return code
 	}
@@ -51,9 +35,9 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		fmt.Fprintf(env.Stderr, "%s serve: unexpected argument %q\n", prog, fs.Arg(0))
 		return ExitUsage
 	}
-	i := slices.IndexFunc(apps, func(a App) bool { return a.Name == *app })
-	if i < 0 {
-		fmt.Fprintf(env.Stderr, "%s serve: unknown app %q (want %s)\n", prog, *app, appList(apps, ", ", false))
+	app, err := pickApp()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s serve: %v\n", prog, err)
 		return ExitUsage
 	}
 	stopProfile, err := startProfile()
@@ -82,7 +66,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		return fail("creating the data directory: %v", err)
 	}
 
-	cfg, opts, closeApp, err := apps[i].Open(env, *delay)
+	cfg, opts, closeApp, err := app.Open(env, *delay)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -102,7 +86,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	defer srv.Close()
 
 	if *httpAddr == "" {
-		logger.Info("serving MCP on stdio", "app", *app, "data", path)
+		logger.Info("serving MCP on stdio", "app", app.Name, "data", path)
 		if err := srv.ServeStdio(ctx, os.Stdin, env.Stdout); err != nil {
 			return fail("%v", err)
 		}
@@ -110,7 +94,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	}
 	err = srv.ServeHTTP(ctx, *httpAddr, hopts, func(base string) {
 		logger.Info("serving MCP over HTTP", "url", base+tools.PathStreamable, "sse", base+tools.PathSSE,
-			"app", *app, "data", path, "token", *token != "")
+			"app", app.Name, "data", path, "token", *token != "")
 	})
 	if err != nil {
 		return fail("%v", err)
@@ -137,16 +121,4 @@ func CPUProfileFlag(fs *flag.FlagSet) (start func() (stop func(), err error)) {
 		}
 		return func() { pprof.StopCPUProfile(); f.Close() }, nil
 	}
-}
-
-// appList names apps, joined by sep; with about, each with its About.
-func appList(apps []App, sep string, about bool) string {
-	names := make([]string, len(apps))
-	for i, a := range apps {
-		names[i] = a.Name
-		if about && a.About != "" {
-			names[i] += " (" + a.About + ")"
-		}
-	}
-	return strings.Join(names, sep)
 }
