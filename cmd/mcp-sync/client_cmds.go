@@ -14,57 +14,58 @@ import (
 	mg "github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/client"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
-func runTools(ctx context.Context, env *environ, args []string) int {
-	fs := newFlags(env, "tools", "tools [flags]",
+func runTools(ctx context.Context, env *cli.Environ, args []string) int {
+	fs := cli.NewFlags(env, "mcp-sync", "tools", "tools [flags]",
 		"Lists a server's tools with their descriptions, hints and input schemas.\n"+
 			"By default it starts `mcp-sync serve` on the data file over stdio; --url talks to\n"+
 			"a running server instead.")
 	asJSON := fs.Bool("json", false, "print the tools/list result as JSON")
 	cf := addConnFlags(fs)
-	pos, code, ok := parseArgs(fs, args)
+	pos, code, ok := cli.ParseArgs(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(env.stderr, "mcp-sync tools: unexpected argument %q\n", pos[0])
-		return exitUsage
+		fmt.Fprintf(env.Stderr, "mcp-sync tools: unexpected argument %q\n", pos[0])
+		return cli.ExitUsage
 	}
 	cn, err := dial(ctx, env, cf)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync tools: %v\n", err)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync tools: %v\n", err)
+		return cli.ExitFail
 	}
 	defer cn.Close()
 	res, err := cn.ListTools(ctx)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync tools: %v\n", err)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync tools: %v\n", err)
+		return cli.ExitFail
 	}
 	if *asJSON {
 		out, _ := json.MarshalIndent(res, "", "  ")
-		fmt.Fprintln(env.stdout, string(out))
-		return exitOK
+		fmt.Fprintln(env.Stdout, string(out))
+		return cli.ExitOK
 	}
 	for i, t := range res.Tools {
 		if i > 0 {
-			fmt.Fprintln(env.stdout)
+			fmt.Fprintln(env.Stdout)
 		}
-		fmt.Fprintf(env.stdout, "%s%s\n  %s\n", t.Name, hintSummary(t.Annotations), t.Description)
+		fmt.Fprintf(env.Stdout, "%s%s\n  %s\n", t.Name, hintSummary(t.Annotations), t.Description)
 		raw, _ := json.Marshal(t)
 		var schemas struct {
 			In  json.RawMessage `json:"inputSchema"`
 			Out json.RawMessage `json:"outputSchema"`
 		}
 		_ = json.Unmarshal(raw, &schemas)
-		fmt.Fprintf(env.stdout, "  input:  %s\n", compactSchema(schemas.In))
+		fmt.Fprintf(env.Stdout, "  input:  %s\n", compactSchema(schemas.In))
 		if len(schemas.Out) > 0 {
-			fmt.Fprintf(env.stdout, "  output: %s\n", compactSchema(schemas.Out))
+			fmt.Fprintf(env.Stdout, "  output: %s\n", compactSchema(schemas.Out))
 		}
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // hintSummary says in words what a tool's hints promise.
@@ -134,21 +135,21 @@ func compactSchema(raw json.RawMessage) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-func runCall(ctx context.Context, env *environ, args []string) int {
-	fs := newFlags(env, "call", "call [flags] TOOL [JSON|-]",
+func runCall(ctx context.Context, env *cli.Environ, args []string) int {
+	fs := cli.NewFlags(env, "mcp-sync", "call", "call [flags] TOOL [JSON|-]",
 		"Calls a tool and prints its result: structured results as JSON, text as text.\n"+
 			"JSON is the arguments object (default {}; - reads it from stdin). Progress from\n"+
 			"an action is shown on stderr while it runs. Exits 1 when the tool reports an\n"+
 			"error (isError), printing its message on stderr.")
 	cf := addConnFlags(fs)
 	quiet := fs.Bool("q", false, "do not show progress")
-	pos, code, ok := parseArgs(fs, args)
+	pos, code, ok := cli.ParseArgs(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) < 1 || len(pos) > 2 {
 		fs.Usage()
-		return exitUsage
+		return cli.ExitUsage
 	}
 	name, input := pos[0], "{}"
 	if len(pos) == 2 {
@@ -157,20 +158,20 @@ func runCall(ctx context.Context, env *environ, args []string) int {
 	if input == "-" {
 		b, err := io.ReadAll(os.Stdin)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "mcp-sync call: reading arguments from stdin: %v\n", err)
-			return exitFail
+			fmt.Fprintf(env.Stderr, "mcp-sync call: reading arguments from stdin: %v\n", err)
+			return cli.ExitFail
 		}
 		input = string(b)
 	}
 	var obj map[string]any
 	if err := json.Unmarshal([]byte(input), &obj); err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync call: the arguments must be a JSON object, e.g. '{\"id\":\"1\"}': %v\n", err)
-		return exitUsage
+		fmt.Fprintf(env.Stderr, "mcp-sync call: the arguments must be a JSON object, e.g. '{\"id\":\"1\"}': %v\n", err)
+		return cli.ExitUsage
 	}
 	cn, err := dial(ctx, env, cf)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync call: %v\n", err)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync call: %v\n", err)
+		return cli.ExitFail
 	}
 	defer cn.Close()
 	var onProgress client.ProgressFunc
@@ -184,68 +185,68 @@ func runCall(ctx context.Context, env *environ, args []string) int {
 			if msg != "" {
 				line += ": " + msg
 			}
-			if env.isTerminal {
-				fmt.Fprintf(env.stderr, "\r\033[K%s", line) // redraw one status line
+			if env.IsTerminal {
+				fmt.Fprintf(env.Stderr, "\r\033[K%s", line) // redraw one status line
 			} else {
-				fmt.Fprintln(env.stderr, line)
+				fmt.Fprintln(env.Stderr, line)
 			}
 			progressShown = true
 		}
 	}
 	out, err := cn.CallWithProgress(ctx, name, json.RawMessage(input), onProgress)
-	if progressShown && env.isTerminal {
-		fmt.Fprintln(env.stderr)
+	if progressShown && env.IsTerminal {
+		fmt.Fprintln(env.Stderr)
 	}
 	var ce *client.CallError
 	switch {
 	case errors.As(err, &ce) && !errors.Is(err, client.ErrUnknown):
-		fmt.Fprintf(env.stderr, "mcp-sync call %s: the tool reported an error: %s\n", name, ce.Message)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync call %s: the tool reported an error: %s\n", name, ce.Message)
+		return cli.ExitFail
 	case err != nil:
-		fmt.Fprintf(env.stderr, "mcp-sync call %s: %v\n", name, err)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync call %s: %v\n", name, err)
+		return cli.ExitFail
 	}
 	var text string
 	if json.Unmarshal(out, &text) == nil { // a text result
-		fmt.Fprintln(env.stdout, text)
-		return exitOK
+		fmt.Fprintln(env.Stdout, text)
+		return cli.ExitOK
 	}
 	var pretty bytes.Buffer
 	_ = json.Indent(&pretty, out, "", "  ")
-	fmt.Fprintln(env.stdout, pretty.String())
-	return exitOK
+	fmt.Fprintln(env.Stdout, pretty.String())
+	return cli.ExitOK
 }
 
-func runWatch(ctx context.Context, env *environ, args []string) int {
-	fs := newFlags(env, "watch", "watch [flags] TABLE[/KEY]",
+func runWatch(ctx context.Context, env *cli.Environ, args []string) int {
+	fs := cli.NewFlags(env, "mcp-sync", "watch", "watch [flags] TABLE[/KEY]",
 		"Prints a table's or a row's changes live, as they are committed. A row whose\n"+
 			"text grows is redrawn in place on a terminal (only the new text is printed);\n"+
 			"otherwise each value is printed as one JSON line. A table prints a line per\n"+
 			"changed row: KEY VALUE (or KEY deleted). Stops on Ctrl-C, or with --until.")
 	cf := addConnFlags(fs)
 	until := fs.String("until", "", "stop once the row's FIELD equals VALUE, e.g. status=ready (rows only)")
-	pos, code, ok := parseArgs(fs, args)
+	pos, code, ok := cli.ParseArgs(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
 		fs.Usage()
-		return exitUsage
+		return cli.ExitUsage
 	}
 	table, key, isRow := strings.Cut(pos[0], "/")
 	if table == "" || isRow && key == "" {
-		fmt.Fprintf(env.stderr, "mcp-sync watch: want TABLE or TABLE/KEY, got %q\n", pos[0])
-		return exitUsage
+		fmt.Fprintf(env.Stderr, "mcp-sync watch: want TABLE or TABLE/KEY, got %q\n", pos[0])
+		return cli.ExitUsage
 	}
 	untilField, untilValue, hasUntil := strings.Cut(*until, "=")
 	if *until != "" && (!hasUntil || !isRow) {
-		fmt.Fprintln(env.stderr, "mcp-sync watch: --until takes FIELD=VALUE and needs TABLE/KEY")
-		return exitUsage
+		fmt.Fprintln(env.Stderr, "mcp-sync watch: --until takes FIELD=VALUE and needs TABLE/KEY")
+		return cli.ExitUsage
 	}
 	cn, err := dial(ctx, env, cf)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync watch: %v\n", err)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync watch: %v\n", err)
+		return cli.ExitFail
 	}
 	defer cn.Close()
 	uri := wire.TableURI(table)
@@ -254,8 +255,8 @@ func runWatch(ctx context.Context, env *environ, args []string) int {
 	}
 	updates, stop, err := cn.Subscribe(ctx, uri)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync watch: subscribing to %s: %v\n", uri, err)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync watch: subscribing to %s: %v\n", uri, err)
+		return cli.ExitFail
 	}
 	defer stop()
 	var show func() (done bool, err error)
@@ -285,35 +286,35 @@ func runWatch(ctx context.Context, env *environ, args []string) int {
 		}
 	}
 	if done, err := show(); err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync watch: reading %s: %v\n", uri, err)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync watch: reading %s: %v\n", uri, err)
+		return cli.ExitFail
 	} else if done {
-		return exitOK
+		return cli.ExitOK
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			return exitOK
+			return cli.ExitOK
 		case _, ok := <-updates: // coalesced: one read answers every update so far
 			if !ok {
-				fmt.Fprintln(env.stderr, "mcp-sync watch: the connection closed")
-				return exitFail
+				fmt.Fprintln(env.Stderr, "mcp-sync watch: the connection closed")
+				return cli.ExitFail
 			}
 		}
 		done, err := show()
 		if err != nil {
-			fmt.Fprintf(env.stderr, "mcp-sync watch: reading %s: %v\n", uri, err)
-			return exitFail
+			fmt.Fprintf(env.Stderr, "mcp-sync watch: reading %s: %v\n", uri, err)
+			return cli.ExitFail
 		}
 		if done {
-			return exitOK
+			return cli.ExitOK
 		}
 	}
 }
 
 // rowWatch prints a row's successive values.
 type rowWatch struct {
-	env          *environ
+	env          *cli.Environ
 	field, value string
 	last         string // the last JSON printed
 	shownText    string // on a terminal: the text printed so far
@@ -328,19 +329,19 @@ func (w *rowWatch) show(text string) bool {
 		w.last = text
 		t, hasText := row["text"].(string)
 		switch {
-		case w.env.isTerminal && hasText && w.started && strings.HasPrefix(t, w.shownText):
-			fmt.Fprint(w.env.stdout, t[len(w.shownText):]) // the text grows in place
+		case w.env.IsTerminal && hasText && w.started && strings.HasPrefix(t, w.shownText):
+			fmt.Fprint(w.env.Stdout, t[len(w.shownText):]) // the text grows in place
 			w.shownText = t
-		case w.env.isTerminal && hasText:
+		case w.env.IsTerminal && hasText:
 			if w.started {
-				fmt.Fprintln(w.env.stdout)
+				fmt.Fprintln(w.env.Stdout)
 			}
-			fmt.Fprint(w.env.stdout, t)
+			fmt.Fprint(w.env.Stdout, t)
 			w.shownText = t
 		default:
 			var b bytes.Buffer
 			_ = json.Compact(&b, []byte(text))
-			fmt.Fprintln(w.env.stdout, b.String())
+			fmt.Fprintln(w.env.Stdout, b.String())
 		}
 		w.started = true
 	}
@@ -348,15 +349,15 @@ func (w *rowWatch) show(text string) bool {
 		return false
 	}
 	done := fmt.Sprint(row[w.field]) == w.value
-	if done && w.env.isTerminal && w.shownText != "" {
-		fmt.Fprintln(w.env.stdout)
+	if done && w.env.IsTerminal && w.shownText != "" {
+		fmt.Fprintln(w.env.Stdout)
 	}
 	return done
 }
 
 // tableWatch prints the rows of a table's first page that changed.
 type tableWatch struct {
-	env  *environ
+	env  *cli.Environ
 	last map[string]string
 }
 
@@ -373,13 +374,13 @@ func (w *tableWatch) show(text string, first bool) {
 		seen[r.Key] = true
 		v := string(r.Value)
 		if w.last[r.Key] != v {
-			fmt.Fprintf(w.env.stdout, "%s %s\n", r.Key, v)
+			fmt.Fprintf(w.env.Stdout, "%s %s\n", r.Key, v)
 			w.last[r.Key] = v
 		}
 	}
 	for k := range w.last {
 		if !seen[k] && !first {
-			fmt.Fprintf(w.env.stdout, "%s deleted\n", k)
+			fmt.Fprintf(w.env.Stdout, "%s deleted\n", k)
 			delete(w.last, k)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/internal/damage"
 	"github.com/mcp-sync/mcp-sync/storage"
 )
@@ -56,7 +57,7 @@ func noStack(t *testing.T, cmd, stderr string) {
 // file and no stack trace; `check` names the damaged row.
 func TestDamagedDataFile(t *testing.T) {
 	healthy := todoFile(t)
-	if code, out, errOut := runCmd(t, nil, "check", "--data", healthy); code != exitOK || !strings.Contains(out, "result:   OK") {
+	if code, out, errOut := runCmd(t, nil, "check", "--data", healthy); code != cli.ExitOK || !strings.Contains(out, "result:   OK") {
 		t.Fatalf("check of the healthy file exited %d\n%s\n%s", code, out, errOut)
 	}
 	for _, v := range damage.Variants([]byte(victimText)) {
@@ -73,14 +74,14 @@ func TestDamagedDataFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			code, _, errOut := runCmd(t, nil, "serve", "--data", path)
-			if code != exitFail || !strings.Contains(errOut, path) {
-				t.Errorf("serve exited %d, want %d with a message naming %s:\n%s", code, exitFail, path, errOut)
+			if code != cli.ExitFail || !strings.Contains(errOut, path) {
+				t.Errorf("serve exited %d, want %d with a message naming %s:\n%s", code, cli.ExitFail, path, errOut)
 			}
 			noStack(t, "serve", errOut)
 
 			code, out, errOut := runCmd(t, nil, "check", "--data", path)
-			if code != exitFail || !strings.Contains(out, path) || !strings.Contains(out, "DAMAGED") {
-				t.Errorf("check exited %d, want %d and a report naming %s:\nstdout:\n%s\nstderr:\n%s", code, exitFail, path, out, errOut)
+			if code != cli.ExitFail || !strings.Contains(out, path) || !strings.Contains(out, "DAMAGED") {
+				t.Errorf("check exited %d, want %d and a report naming %s:\nstdout:\n%s\nstderr:\n%s", code, cli.ExitFail, path, out, errOut)
 			}
 			if v.RowDamage && !strings.Contains(out, `table todos: key "victim": checksum mismatch`) {
 				t.Errorf("check does not name the damaged row:\n%s", out)
@@ -88,8 +89,8 @@ func TestDamagedDataFile(t *testing.T) {
 			noStack(t, "check", out+errOut)
 
 			code, _, errOut = runBin(t, 60*time.Second, "call", "--data", path, "get_row", `{"table":"todos","key":"victim"}`)
-			if code != exitFail || !strings.Contains(errOut, path) {
-				t.Errorf("call exited %d, want %d with a message naming %s:\n%s", code, exitFail, path, errOut)
+			if code != cli.ExitFail || !strings.Contains(errOut, path) {
+				t.Errorf("call exited %d, want %d with a message naming %s:\n%s", code, cli.ExitFail, path, errOut)
 			}
 			noStack(t, "call", errOut)
 		})
@@ -110,15 +111,15 @@ func TestCheckCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCmd(t, nil, "check", "--data", path)
-	if code != exitOK+1 || !strings.Contains(errOut, "in use") {
+	if code != cli.ExitOK+1 || !strings.Contains(errOut, "in use") {
 		t.Errorf("check of a file held open exited %d, want 1 and 'in use':\n%s%s", code, out, errOut)
 	}
 	s.Close()
 	code, out, _ = runCmd(t, nil, "check", "--data", path)
-	if code != exitFail || !strings.Contains(out, `table todos: key "bad"`) || !strings.Contains(out, "/text") {
+	if code != cli.ExitFail || !strings.Contains(out, `table todos: key "bad"`) || !strings.Contains(out, "/text") {
 		t.Errorf("check of a row that breaks its schema exited %d:\n%s", code, out)
 	}
-	if code, _, errOut := runCmd(t, nil, "check", "--data", filepath.Join(t.TempDir(), "none.db")); code != exitFail || !strings.Contains(errOut, "none.db") {
+	if code, _, errOut := runCmd(t, nil, "check", "--data", filepath.Join(t.TempDir(), "none.db")); code != cli.ExitFail || !strings.Contains(errOut, "none.db") {
 		t.Errorf("check of a missing file exited %d: %s", code, errOut)
 	}
 }

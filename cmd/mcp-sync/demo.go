@@ -11,16 +11,15 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/backend/ai"
-	"github.com/mcp-sync/mcp-sync/backend/ai/localai"
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
-func runDemo(ctx context.Context, env *environ, args []string) int {
-	fs := newFlags(env, "demo", "demo [flags]",
+func runDemo(ctx context.Context, env *cli.Environ, args []string) int {
+	fs := cli.NewFlags(env, "mcp-sync", "demo", "demo [flags]",
 		"Creates a todo whose text an AI model writes, and shows the text growing as each\n"+
 			"chunk is committed to the local data file. With OPENAI_API_KEY (or OPENAI_BASE_URL\n"+
 			"for a local model server) it uses that endpoint; without, a canned local stream.")
@@ -28,14 +27,14 @@ func runDemo(ctx context.Context, env *environ, args []string) int {
 	prompt := fs.String("prompt", "Plan a picnic in the park", "what the todo should be about")
 	delay := fs.Duration("delay", 30*time.Millisecond, "pause between chunks of the built-in local stream")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := cli.Parse(fs, args); !ok {
 		return code
 	}
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(env.stderr, "mcp-sync demo: "+format+"\n", a...)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync demo: "+format+"\n", a...)
+		return cli.ExitFail
 	}
-	path, err := dataPath(*data, env.getenv)
+	path, err := cli.DataPath(*data, env.Getenv)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -43,19 +42,19 @@ func runDemo(ctx context.Context, env *environ, args []string) int {
 		return fail("creating the data directory: %v", err)
 	}
 
-	provider, closeAI, err := demoProvider(env, *delay)
+	provider, closeAI, err := cli.DemoProvider(env, *delay)
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer closeAI()
 
-	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	eng, err := backend.Open(todo.Config(provider, env.getenv), backend.Options{Path: path, Logger: logger})
+	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	eng, err := backend.Open(todo.Config(provider, env.Getenv), backend.Options{Path: path, Logger: logger})
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer eng.Close()
-	fmt.Fprintf(env.stdout, "Data file: %s\n", path)
+	fmt.Fprintf(env.Stdout, "Data file: %s\n", path)
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -85,7 +84,7 @@ func runDemo(ctx context.Context, env *environ, args []string) int {
 		return fail("%v", err)
 	}
 	defer cn.Close()
-	fmt.Fprintf(env.stdout, "MCP server: %s (this demo is its client)\n", base+tools.PathStreamable)
+	fmt.Fprintf(env.Stdout, "MCP server: %s (this demo is its client)\n", base+tools.PathStreamable)
 
 	id := fmt.Sprintf("demo-%d", time.Now().UnixNano())
 	uri := wire.RowURI(todo.Todos.Name(), id)
@@ -100,33 +99,33 @@ func runDemo(ctx context.Context, env *environ, args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	fmt.Fprintf(env.stdout, "Called createAndGenerate: todo %q committed; generateWithAI runs after the commit.\nPrompt: %s\n\n", id, *prompt)
+	fmt.Fprintf(env.Stdout, "Called createAndGenerate: todo %q committed; generateWithAI runs after the commit.\nPrompt: %s\n\n", id, *prompt)
 
 	final, seen, err := follow(ctx, env, cn, uri, updates)
 	if err != nil {
 		return fail("watching todo %s: %v", id, err)
 	}
-	fmt.Fprintln(env.stdout)
+	fmt.Fprintln(env.Stdout)
 	if final.Status != todo.StatusReady {
 		if len(created.Runs) > 0 {
 			if raw, err := cn.Call(ctx, "get_run", map[string]string{"id": created.Runs[0]}); err == nil {
 				var run struct{ Error string }
 				if json.Unmarshal(raw, &run) == nil && run.Error != "" {
-					fmt.Fprintf(env.stderr, "\ngenerateWithAI failed: %s\n", run.Error)
+					fmt.Fprintf(env.Stderr, "\ngenerateWithAI failed: %s\n", run.Error)
 				}
 			}
 		}
 		return fail("the todo ended with status %q", final.Status)
 	}
 	commits := eng.Version() - before
-	fmt.Fprintf(env.stdout, "\nReady: %d commits, each its own transaction; this client saw %d of them (updates coalesce while it reads).\n", commits, seen)
-	return exitOK
+	fmt.Fprintf(env.Stdout, "\nReady: %d commits, each its own transaction; this client saw %d of them (updates coalesce while it reads).\n", commits, seen)
+	return cli.ExitOK
 }
 
 // follow re-reads the todo at uri on each update and prints its text as it
 // grows, until its status is final. It returns the last value and how many
 // distinct values it saw.
-func follow(ctx context.Context, env *environ, cn *client.Conn, uri string, updates <-chan struct{}) (todo.Todo, int, error) {
+func follow(ctx context.Context, env *cli.Environ, cn *client.Conn, uri string, updates <-chan struct{}) (todo.Todo, int, error) {
 	var (
 		row   todo.Todo
 		shown string
@@ -142,9 +141,9 @@ func follow(ctx context.Context, env *environ, cn *client.Conn, uri string, upda
 				return row, seen, err
 			}
 			if strings.HasPrefix(row.Text, shown) {
-				fmt.Fprint(env.stdout, row.Text[len(shown):]) // the text grows in place
+				fmt.Fprint(env.Stdout, row.Text[len(shown):]) // the text grows in place
 			} else {
-				fmt.Fprintf(env.stdout, "\n%s", row.Text) // rewritten: start over
+				fmt.Fprintf(env.Stdout, "\n%s", row.Text) // rewritten: start over
 			}
 			shown = row.Text
 			if row.Status == todo.StatusReady || row.Status == todo.StatusError {
@@ -158,30 +157,4 @@ func follow(ctx context.Context, env *environ, cn *client.Conn, uri string, upda
 		case <-time.After(time.Second): // a lost subscription must not hang the demo
 		}
 	}
-}
-
-// demoProvider picks the AI endpoint: the one configured in the environment,
-// or a local canned stream served by this process, said so plainly.
-func demoProvider(env *environ, delay time.Duration) (ai.Provider, func(), error) {
-	cfg := ai.ConfigFromEnv(env.getenv)
-	if cfg.APIKey != "" || cfg.BaseURL != "" {
-		p, err := ai.NewOpenAI(cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		fmt.Fprintf(env.stdout, "AI: %s, model %s (from OPENAI_* variables)\n", p.Endpoint(), p.Model())
-		return p, func() {}, nil
-	}
-	srv, err := localai.Start(localai.Options{Delay: delay})
-	if err != nil {
-		return nil, nil, fmt.Errorf("starting the local stream: %w", err)
-	}
-	p, err := ai.NewOpenAI(ai.Config{BaseURL: srv.URL(), Model: localai.DefaultModel})
-	if err != nil {
-		srv.Close()
-		return nil, nil, err
-	}
-	fmt.Fprintf(env.stdout, "AI: no OPENAI_API_KEY set, so mcp-sync uses its built-in local stream at %s:\n"+
-		"    canned text, not a real model. Set OPENAI_API_KEY to use one.\n", srv.URL())
-	return p, func() { srv.Close() }, nil
 }

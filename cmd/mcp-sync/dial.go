@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/client"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 // connFlags say which server the client commands (tools, call, watch)
@@ -29,29 +29,11 @@ func addConnFlags(fs *flag.FlagSet) *connFlags {
 	return c
 }
 
-// lockedBuffer collects a spawned server's log, shown if it fails.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // dial connects to the server cf names, with the Go client.
-func dial(ctx context.Context, env *environ, cf *connFlags) (*client.Conn, error) {
+func dial(ctx context.Context, env *cli.Environ, cf *connFlags) (*client.Conn, error) {
 	token := cf.token
 	if token == "" {
-		token = env.getenv("MCP_SYNC_TOKEN")
+		token = env.Getenv("MCP_SYNC_TOKEN")
 	}
 	if cf.url != "" {
 		c, err := client.DialHTTP(ctx, cf.url, client.Options{Token: token, Legacy: cf.legacy})
@@ -64,11 +46,11 @@ func dial(ctx context.Context, env *environ, cf *connFlags) (*client.Conn, error
 	if err != nil {
 		return nil, fmt.Errorf("finding this program to start its server: %w", err)
 	}
-	path, err := dataPath(cf.data, env.getenv)
+	path, err := cli.DataPath(cf.data, env.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	log := &lockedBuffer{}
+	log := &cli.LockedBuffer{}
 	c, err := client.DialCommand(ctx, self, []string{"serve", "--data", path}, client.Options{Legacy: cf.legacy, Stderr: log})
 	if err != nil {
 		time.Sleep(100 * time.Millisecond) // let the server's last words arrive

@@ -4,7 +4,7 @@ package main
 
 // Interop tests with real MCP clients: the official TypeScript SDK
 // (testdata/interop/client.mjs) on stdio, SSE and streamable HTTP, and the MCP
-// conformance suite against `serve --app conformance`. Both come from
+// conformance suite against `mcp-sync-bench serve --app conformance`. Both come from
 // testdata/interop/package-lock.json, installed with `npm ci` when
 // node_modules is missing or older than the lock file. Without node and npm
 // the tests skip, unless CI=true, where they fail.
@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 const interopDir = "../../testdata/interop"
@@ -38,6 +40,10 @@ var (
 	binDir  string
 	binPath string
 	binErr  error
+
+	labOnce sync.Once
+	labPath string
+	labErr  error
 
 	npmOnce sync.Once
 	npmErr  error
@@ -56,22 +62,40 @@ func TestMain(m *testing.M) {
 // server is the subject, not the test).
 func interopBinary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "mcp-sync-interop-"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "mcp-sync")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", binPath, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+	binOnce.Do(func() { binPath, binErr = buildBinary("mcp-sync", ".") })
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
 	return binPath
+}
+
+// labBinary builds mcp-sync-bench, the load lab, whose serve has the
+// conformance fixtures, once per test binary.
+func labBinary(t *testing.T) string {
+	t.Helper()
+	labOnce.Do(func() { labPath, labErr = buildBinary("mcp-sync-bench", "../mcp-sync-bench") })
+	if labErr != nil {
+		t.Fatal(labErr)
+	}
+	return labPath
+}
+
+// buildBinary builds the command in dir as name in binDir, made once.
+func buildBinary(name, dir string) (string, error) {
+	if binDir == "" {
+		var err error
+		if binDir, err = os.MkdirTemp("", "mcp-sync-interop-"); err != nil {
+			return "", err
+		}
+	}
+	path := filepath.Join(binDir, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", path, dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", dir, err, out)
+	}
+	return path, nil
 }
 
 // unavailable skips the test locally and fails it in CI.
@@ -178,7 +202,12 @@ func endGroup(cmd *exec.Cmd, done <-chan struct{}) {
 // is ended when the test ends; its log is printed if the test failed.
 func startHTTPServer(t *testing.T, args ...string) (mcpURL string) {
 	t.Helper()
-	bin := interopBinary(t)
+	return startServerOf(t, interopBinary(t), args...)
+}
+
+// startServerOf is startHTTPServer with bin's serve.
+func startServerOf(t *testing.T, bin string, args ...string) (mcpURL string) {
+	t.Helper()
 	args = append([]string{"serve", "--data", filepath.Join(t.TempDir(), "app.db"), "--http", "127.0.0.1:0", "--ai-delay", "1ms"}, args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "MCP_SYNC_TOKEN=")
@@ -200,7 +229,7 @@ func startHTTPServer(t *testing.T, args ...string) (mcpURL string) {
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(log, line)
-			if m := serverURLPattern.FindStringSubmatch(line); m != nil {
+			if m := cli.ServerURLPattern.FindStringSubmatch(line); m != nil {
 				select {
 				case found <- m[1]:
 				default:
@@ -214,7 +243,7 @@ func startHTTPServer(t *testing.T, args ...string) (mcpURL string) {
 		endGroup(cmd, done)
 		<-done
 		if t.Failed() {
-			t.Logf("server log (mcp-sync %s):\n%s", strings.Join(args, " "), log.String())
+			t.Logf("server log (%s %s):\n%s", filepath.Base(bin), strings.Join(args, " "), log.String())
 		}
 	})
 	select {
@@ -355,7 +384,7 @@ func TestConformanceSuite(t *testing.T) {
 	if _, err := os.Stat(node22()); err != nil {
 		t.Fatalf("Node 22 from the npm package node@22 is missing: %v", err)
 	}
-	u := startHTTPServer(t, "--app", "conformance")
+	u := startServerOf(t, labBinary(t), "--app", "conformance")
 	stdout, stderr, err := runNode(t, 2*time.Minute, node22(),
 		"node_modules/@modelcontextprotocol/conformance/dist/index.js",
 		"server", "--url", u, "--expected-failures", "expected-failures.yml")

@@ -6,47 +6,48 @@ import (
 	"fmt"
 
 	"github.com/mcp-sync/mcp-sync/examples/todo"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/schema"
 )
 
-func runSchema(ctx context.Context, env *environ, args []string) int {
-	fs := newFlags(env, "schema", "schema [--json]",
+func runSchema(ctx context.Context, env *cli.Environ, args []string) int {
+	fs := cli.NewFlags(env, "mcp-sync", "schema", "schema [--json]",
 		"Prints the todo app's declared schema: tables (server-only ones marked), mutators and\n"+
 			"actions, each with the JSON Schema generated from its Go type.")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of text")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := cli.Parse(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "mcp-sync schema: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+		fmt.Fprintf(env.Stderr, "mcp-sync schema: unexpected argument %q\n", fs.Arg(0))
+		return cli.ExitUsage
 	}
 	s := todo.Schema
 	if *asJSON {
 		return printSchemaJSON(env, s)
 	}
-	fmt.Fprintf(env.stdout, "Schema version %d\n", s.Version())
+	fmt.Fprintf(env.Stdout, "Schema version %d\n", s.Version())
 	for _, t := range s.Tables() {
 		note := ""
 		if t.ServerOnly {
 			note = " (server-only: never shown to clients)"
 		}
-		fmt.Fprintf(env.stdout, "\ntable %s%s\n  %s\n  row: %s\n", t.Name, note, t.Description, t.RowSchema)
+		fmt.Fprintf(env.Stdout, "\ntable %s%s\n  %s\n  row: %s\n", t.Name, note, t.Description, t.RowSchema)
 	}
 	for _, m := range s.Mutators() {
-		fmt.Fprintf(env.stdout, "\nmutator %s\n  %s\n  input: %s\n", m.Name, m.Description, m.InputSchema)
+		fmt.Fprintf(env.Stdout, "\nmutator %s\n  %s\n  input: %s\n", m.Name, m.Description, m.InputSchema)
 	}
 	for _, a := range s.Actions() {
 		out := "text"
 		if !a.TextOutput {
 			out = string(a.OutputSchema)
 		}
-		fmt.Fprintf(env.stdout, "\naction %s\n  %s\n  input: %s\n  output: %s\n", a.Name, a.Description, a.InputSchema, out)
+		fmt.Fprintf(env.Stdout, "\naction %s\n  %s\n  input: %s\n  output: %s\n", a.Name, a.Description, a.InputSchema, out)
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
-func printSchemaJSON(env *environ, s *schema.Schema) int {
+func printSchemaJSON(env *cli.Environ, s *schema.Schema) int {
 	type decl struct {
 		Kind         string          `json:"kind"`
 		Name         string          `json:"name"`
@@ -67,11 +68,11 @@ func printSchemaJSON(env *environ, s *schema.Schema) int {
 		out = append(out, decl{Kind: "action", Name: a.Name, Description: a.Description, Schema: a.InputSchema,
 			OutputSchema: a.OutputSchema, TextOutput: a.TextOutput})
 	}
-	enc := json.NewEncoder(env.stdout)
+	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(map[string]any{"version": s.Version(), "declarations": out}); err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync schema: %v\n", err)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync schema: %v\n", err)
+		return cli.ExitFail
 	}
-	return exitOK
+	return cli.ExitOK
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
@@ -39,10 +40,10 @@ type idleReport struct {
 	ClientProcessMB float64 `json:"clientProcessRSSMB"`
 }
 
-func runIdleSessions(ctx context.Context, env *environ, n int, legacy bool, binary string, maxRSS float64, asJSON bool) int {
+func runIdleSessions(ctx context.Context, env *cli.Environ, n int, legacy bool, binary string, maxRSS float64, asJSON bool) int {
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(env.stderr, "mcp-sync soak: "+format+"\n", a...)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench soak: "+format+"\n", a...)
+		return cli.ExitFail
 	}
 	if binary == "" {
 		self, err := os.Executable()
@@ -80,7 +81,7 @@ func runIdleSessions(ctx context.Context, env *environ, n int, legacy bool, bina
 
 	setupCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	srv, err := startServerProc(setupCtx, binary, "serve", "--http", "127.0.0.1:0", "--data", filepath.Join(dir, "idle.db"))
+	srv, err := cli.StartServerProc(setupCtx, binary, "serve", "--http", "127.0.0.1:0", "--data", filepath.Join(dir, "idle.db"))
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -224,28 +225,28 @@ func runIdleSessions(ctx context.Context, env *environ, n int, legacy bool, bina
 	rep.Met = rep.RSSMB <= maxRSS
 
 	if asJSON {
-		enc := json.NewEncoder(env.stdout)
+		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(rep)
 	} else {
-		fmt.Fprintf(env.stdout, "idle sessions: %d, %s, each subscribed to its own row (all %d received an update)\n", n, rep.Era, rep.Established)
-		fmt.Fprintf(env.stdout, "  why this era: %s\n", rep.Why)
-		fmt.Fprintf(env.stdout, "  set-up: %.1f s (32 at a time); open-file limit %d\n", rep.SetupSeconds, rep.FileLimit)
-		fmt.Fprintf(env.stdout, "server RSS (child process %d, /proc VmRSS):\n", pid)
-		fmt.Fprintf(env.stdout, "  0 sessions:   %7.1f MB\n", rep.BaselineRSSMB)
-		fmt.Fprintf(env.stdout, "  %d sessions: %7.1f MB (peak %.1f MB; %d threads, %d open files)\n", n, rep.RSSMB, rep.PeakRSSMB, rep.ServerThreads, rep.ServerFDs)
-		fmt.Fprintf(env.stdout, "  difference:   %7.1f MB, %.1f KB a session\n", rep.DiffMB, rep.PerSessionKB)
-		fmt.Fprintf(env.stdout, "  (this client process: %.1f MB)\n", rep.ClientProcessMB)
+		fmt.Fprintf(env.Stdout, "idle sessions: %d, %s, each subscribed to its own row (all %d received an update)\n", n, rep.Era, rep.Established)
+		fmt.Fprintf(env.Stdout, "  why this era: %s\n", rep.Why)
+		fmt.Fprintf(env.Stdout, "  set-up: %.1f s (32 at a time); open-file limit %d\n", rep.SetupSeconds, rep.FileLimit)
+		fmt.Fprintf(env.Stdout, "server RSS (child process %d, /proc VmRSS):\n", pid)
+		fmt.Fprintf(env.Stdout, "  0 sessions:   %7.1f MB\n", rep.BaselineRSSMB)
+		fmt.Fprintf(env.Stdout, "  %d sessions: %7.1f MB (peak %.1f MB; %d threads, %d open files)\n", n, rep.RSSMB, rep.PeakRSSMB, rep.ServerThreads, rep.ServerFDs)
+		fmt.Fprintf(env.Stdout, "  difference:   %7.1f MB, %.1f KB a session\n", rep.DiffMB, rep.PerSessionKB)
+		fmt.Fprintf(env.Stdout, "  (this client process: %.1f MB)\n", rep.ClientProcessMB)
 		verdict := "PASS"
 		if !rep.Met {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(env.stdout, "target ≤ %.0f MB with the sessions open: %s\n", maxRSS, verdict)
+		fmt.Fprintf(env.Stdout, "target ≤ %.0f MB with the sessions open: %s\n", maxRSS, verdict)
 	}
 	if !rep.Met {
-		return exitFail
+		return cli.ExitFail
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 type soakProc struct {

@@ -17,20 +17,21 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/client"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/tools"
 )
 
-// TestBenchSmoke runs a short `mcp-sync bench` and checks that every
+// TestBenchSmoke runs a short `mcp-sync-bench bench` and checks that every
 // scenario ran without errors and the targets were evaluated. The figures
-// of so short a run mean nothing; the full run is `mcp-sync bench`.
+// of so short a run mean nothing; the full run is `mcp-sync-bench bench`.
 func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers")
 	}
-	benchBinary = interopBinary(t)
+	benchBinary = labBinary(t)
 	defer func() { benchBinary = "" }()
 	code, out, errOut := runCmdTimeout(t, 3*time.Minute, nil, "bench", "--duration", "300ms", "--rounds", "2", "--sessions", "2", "--subscribers", "2", "--chunks", "10", "--json")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("bench exited %d\n%s\n%s", code, out, errOut)
 	}
 	var rep benchReport
@@ -50,27 +51,6 @@ func TestBenchSmoke(t *testing.T) {
 		inRounds := r.Scenario == "mutator put" || r.Scenario == durableScenario || r.Scenario == floorScenario || strings.HasPrefix(r.Scenario, "noop")
 		if inRounds != (len(r.RoundsPerSec) == 2) {
 			t.Errorf("%s over %s: %d rounds; want the no-ops and the mutator in 2, the others in one", r.Scenario, r.Transport, len(r.RoundsPerSec))
-		}
-	}
-}
-
-// TestServeBenchStartsNoAI: only the todo app calls a model, so only it
-// starts the built-in local AI stream; the bench app, measured against a bare
-// server, must not run one beside it.
-func TestServeBenchStartsNoAI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts servers")
-	}
-	bin := interopBinary(t)
-	for app, wantAI := range map[string]bool{"bench": false, "conformance": false, "todo": true} {
-		srv, err := startServerProc(t.Context(), bin, "serve", "--app", app, "--data", filepath.Join(t.TempDir(), "app.db"), "--http", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		logs := srv.Logs()
-		srv.Stop()
-		if got := strings.Contains(logs, "AI:"); got != wantAI {
-			t.Errorf("serve --app %s: logs an AI notice = %v, want %v:\n%s", app, got, wantAI, logs)
 		}
 	}
 }

@@ -12,10 +12,12 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
-// runBareServe serves a bare mcp-go server: the baseline `mcp-sync bench`
-// measures mcp-sync against. Hidden from the command list.
+// runBareServe serves a bare mcp-go server: the baseline `mcp-sync-bench bench`
+// measures mcp-sync against.
 //
 //   - noop: answers "ok" at once.
 //   - commit {key}: with --data, writes one 100-byte row with bbolt's
@@ -27,21 +29,21 @@ import (
 //   - broadcast {n, intervalMs}: sends n notifications/resources/updated
 //     (uri bare://row, t = the wall clock in Unix ns) to every session,
 //     intervalMs apart.
-func runBareServe(ctx context.Context, env *environ, args []string) int {
-	fs := newFlags(env, "bare-serve", "bare-serve [--http ADDR] [--data FILE]", "A bare mcp-go server with a no-op tool: the baseline of `mcp-sync bench`.")
+func runBareServe(ctx context.Context, env *cli.Environ, args []string) int {
+	fs := cli.NewFlags(env, "mcp-sync-bench", "bare-serve", "bare-serve [--http ADDR] [--data FILE]", "A bare mcp-go server with a no-op tool: the baseline of `mcp-sync-bench bench`.")
 	httpAddr := fs.String("http", "", "serve streamable HTTP at /mcp on this address instead of stdio")
 	data := fs.String("data", "", "bbolt file for the commit tool; the append tool writes this path plus .log")
-	startProfile := cpuProfileFlag(fs)
-	if code, ok := parse(fs, args); !ok {
+	startProfile := cli.CPUProfileFlag(fs)
+	if code, ok := cli.Parse(fs, args); !ok {
 		return code
 	}
 	stopProfile, err := startProfile()
 	if err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync bare-serve: %v\n", err)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench bare-serve: %v\n", err)
+		return cli.ExitFail
 	}
 	defer stopProfile()
-	logger := slog.New(slog.NewTextHandler(env.stderr, nil))
+	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
 	s := server.NewMCPServer("bare", "1", server.WithToolCapabilities(false))
 	noop := mcp.NewTool("noop", mcp.WithDescription("Does nothing"))
 	s.AddTool(noop, func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -51,17 +53,17 @@ func runBareServe(ctx context.Context, env *environ, args []string) int {
 		db, err := bolt.Open(*data, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 		if err != nil {
 			logger.Error("bare server", "err", err)
-			return exitFail
+			return cli.ExitFail
 		}
 		defer db.Close()
 		if err := addCommitTool(s, db); err != nil {
 			logger.Error("bare server", "err", err)
-			return exitFail
+			return cli.ExitFail
 		}
 		l, err := openFsyncLog(*data + ".log")
 		if err != nil {
 			logger.Error("bare server", "err", err)
-			return exitFail
+			return cli.ExitFail
 		}
 		defer l.close()
 		addAppendTool(s, l)
@@ -79,16 +81,16 @@ func runBareServe(ctx context.Context, env *environ, args []string) int {
 		return mcp.NewToolResultText("ok"), nil
 	})
 	if *httpAddr == "" {
-		if err := server.NewStdioServer(s).Listen(ctx, os.Stdin, env.stdout); err != nil && ctx.Err() == nil {
+		if err := server.NewStdioServer(s).Listen(ctx, os.Stdin, env.Stdout); err != nil && ctx.Err() == nil {
 			logger.Error("bare server", "err", err)
-			return exitFail
+			return cli.ExitFail
 		}
-		return exitOK
+		return cli.ExitOK
 	}
 	ln, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		logger.Error("bare server", "err", err)
-		return exitFail
+		return cli.ExitFail
 	}
 	h := server.NewStreamableHTTPServer(s, server.WithEndpointPath("/mcp"), server.WithStateful(true))
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
@@ -96,9 +98,9 @@ func runBareServe(ctx context.Context, env *environ, args []string) int {
 	logger.Info("serving bare mcp-go over HTTP", "url", fmt.Sprintf("http://%s/mcp", ln.Addr()))
 	if err := srv.Serve(ln); err != nil && ctx.Err() == nil {
 		logger.Error("bare server", "err", err)
-		return exitFail
+		return cli.ExitFail
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // addCommitTool adds the bare server's commit tool to s: one 100-byte row

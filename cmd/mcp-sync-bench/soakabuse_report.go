@@ -9,7 +9,7 @@ import (
 // printAbuse writes the abuse phase's report for a person.
 func printAbuse(w io.Writer, r abuseReport) {
 	c := r.Config
-	fmt.Fprintf(w, "abuse phase against `mcp-sync serve --http` (child process %d)", r.ServerPID)
+	fmt.Fprintf(w, "abuse phase against `serve --http` (child process %d)", r.ServerPID)
 	if len(c.ServerArgs) > 0 {
 		fmt.Fprintf(w, " with %v", c.ServerArgs)
 	}

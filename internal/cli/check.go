@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -7,44 +7,42 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mcp-sync/mcp-sync/examples/conformance"
-	"github.com/mcp-sync/mcp-sync/examples/todo"
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
 )
 
-func runCheck(ctx context.Context, env *environ, args []string) int {
-	fs := newFlags(env, "check", "check [--data FILE] [--app todo|conformance|bench]",
+// Check is the check command of prog: it checks a data file against
+// apps[0]'s schema, or with more than one app the one --app names.
+func Check(ctx context.Context, env *Environ, prog string, apps []App, args []string) int {
+	usageLine := "check [--data FILE]"
+	if len(apps) > 1 {
+		usageLine += " [--app " + appList(apps, "|", false) + "]"
+	}
+	fs := NewFlags(env, prog, "check", usageLine,
 		"Checks a data file without changing it: bbolt's page structure, every value's\n"+
 			"checksum and change-log record, and every row as JSON against its table's\n"+
 			"schema. Prints a summary naming each problem's table and key. Exits 0 only\n"+
 			"when the file is intact, 1 otherwise. A file a running server holds is\n"+
 			"reported as in use: stop the server, or check a copy.")
 	data := fs.String("data", "", "data file (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
-	app := fs.String("app", "todo", "the app whose schemas the rows must match: todo, conformance or bench")
-	if code, ok := parse(fs, args); !ok {
+	pickApp := appFlag(fs, apps, "the app whose schemas the rows must match: "+appList(apps, ", ", false))
+	if code, ok := Parse(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "mcp-sync check: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+		fmt.Fprintf(env.Stderr, "%s check: unexpected argument %q\n", prog, fs.Arg(0))
+		return ExitUsage
 	}
-	var sch *schema.Schema
-	switch *app {
-	case "todo":
-		sch = todo.Schema
-	case "conformance":
-		sch = conformance.Config().Schema
-	case "bench":
-		sch = benchConfig().Schema
-	default:
-		fmt.Fprintf(env.stderr, "mcp-sync check: unknown app %q (want todo, conformance or bench)\n", *app)
-		return exitUsage
-	}
-	path, err := dataPath(*data, env.getenv)
+	app, err := pickApp()
 	if err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync check: %v\n", err)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
+		return ExitUsage
+	}
+	sch := app.Schema
+	path, err := DataPath(*data, env.Getenv)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
+		return ExitFail
 	}
 	rep, err := storage.Check(path, storage.CheckOptions{Row: func(table, _ string, value []byte) error {
 		if t, ok := sch.Table(table); ok {
@@ -56,19 +54,19 @@ func runCheck(ctx context.Context, env *environ, args []string) int {
 		return nil
 	}})
 	if err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync check: %v\n", err)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
+		return ExitFail
 	}
 	printReport(env, rep, sch)
 	if !rep.OK() {
-		return exitFail
+		return ExitFail
 	}
-	return exitOK
+	return ExitOK
 }
 
 // printReport prints what Check found, one problem a line.
-func printReport(env *environ, rep *storage.Report, sch *schema.Schema) {
-	w := env.stdout
+func printReport(env *Environ, rep *storage.Report, sch *schema.Schema) {
+	w := env.Stdout
 	fmt.Fprintf(w, "file:     %s (%d bytes", rep.Path, rep.Size)
 	if rep.PageSize > 0 {
 		fmt.Fprintf(w, "; %d pages of %d bytes in use", rep.Pages, rep.PageSize)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
@@ -23,7 +24,7 @@ import (
 // every request it sent, the normal client wrote, and every acknowledged
 // write was read back live and after a restart.
 func TestAbuseSmoke(t *testing.T) {
-	soakServerBinary = interopBinary(t)
+	soakServerBinary = labBinary(t)
 	t.Cleanup(func() { soakServerBinary = "" })
 	code, out, errOut := runSoakCmd(t, 3*time.Minute, "--abuse", "--json", "--abuse-bodies", "2", "--abuse-body-mb", "1",
 		"--abuse-sessions", "50", "--abuse-subs", "20", "--abuse-slow", "5", "--abuse-idle", "5", "--abuse-actions", "10",
@@ -33,8 +34,8 @@ func TestAbuseSmoke(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("the report is not JSON: %v", err)
 	}
-	if code != exitOK || !rep.Pass {
-		t.Errorf("soak --abuse exited %d (pass %v), want %d: problems %q", code, rep.Pass, exitOK, rep.Problems)
+	if code != cli.ExitOK || !rep.Pass {
+		t.Errorf("soak --abuse exited %d (pass %v), want %d: problems %q", code, rep.Pass, cli.ExitOK, rep.Problems)
 	}
 	want := map[string]int{"oversize bodies to /mcp": 2, "oversize bodies to /message (an SSE session)": 2,
 		"sessions (legacy initialize, never closed)": 50, "subscriptions on one session": 20, "slow bodies (1 byte / 2 s)": 5,
@@ -93,7 +94,7 @@ func TestAbuseSmoke(t *testing.T) {
 func TestAbuseVerifyFindsLoss(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := startServerProc(ctx, interopBinary(t), "serve", "--http", "127.0.0.1:0", "--data", t.TempDir()+"/v.db")
+	srv, err := cli.StartServerProc(ctx, labBinary(t), "serve", "--http", "127.0.0.1:0", "--data", t.TempDir()+"/v.db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +173,8 @@ func TestAbuseServerLog(t *testing.T) {
 
 func TestAbuseUsage(t *testing.T) {
 	for _, args := range [][]string{{"--abuse", "--abuse-sessions", "-1"}, {"--abuse", "--abuse-hold", "0s"}} {
-		if code, _, _ := runSoakCmd(t, 10*time.Second, args...); code != exitUsage {
-			t.Errorf("%q exited %d, want %d", args, code, exitUsage)
+		if code, _, _ := runSoakCmd(t, 10*time.Second, args...); code != cli.ExitUsage {
+			t.Errorf("%q exited %d, want %d", args, code, cli.ExitUsage)
 		}
 	}
 }

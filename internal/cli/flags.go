@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -8,12 +8,13 @@ import (
 	"path/filepath"
 )
 
-// newFlags returns a flag set that reports to env and prints a usage line.
-func newFlags(env *environ, name, usageLine, about string) *flag.FlagSet {
+// NewFlags returns a flag set that reports to env and prints a usage line,
+// "Usage: prog usageLine".
+func NewFlags(env *Environ, prog, name, usageLine, about string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mcp-sync %s\n\n%s\n", usageLine, about)
+		fmt.Fprintf(fs.Output(), "Usage: %s %s\n\n%s\n", prog, usageLine, about)
 		if hasFlags(fs) {
 			fmt.Fprintln(fs.Output(), "\nFlags:")
 			fs.PrintDefaults()
@@ -28,21 +29,21 @@ func hasFlags(fs *flag.FlagSet) bool {
 	return n > 0
 }
 
-// parse parses args; ok is false when the command should exit with code.
-func parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+// Parse parses args; ok is false when the command should exit with code.
+func Parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
+			return ExitOK, false
 		}
-		return exitUsage, false
+		return ExitUsage, false
 	}
 	return 0, true
 }
 
-// dataPath is where the data file lives: the --data flag, else
+// DataPath is where the data file lives: the --data flag, else
 // $MCP_SYNC_DATA, else mcp-sync/todo.db in the user's data directory
 // ($XDG_DATA_HOME, or ~/.local/share).
-func dataPath(flagValue string, getenv func(string) string) (string, error) {
+func DataPath(flagValue string, getenv func(string) string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
@@ -63,12 +64,12 @@ func dataPath(flagValue string, getenv func(string) string) (string, error) {
 	return filepath.Join(dir, "mcp-sync", "todo.db"), nil
 }
 
-// parseArgs is parse that also takes flags after positional arguments
+// ParseArgs is Parse that also takes flags after positional arguments
 // (`watch todos/1 --until status=ready`), returning the positional ones.
 // A "--" ends the flags.
-func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+func ParseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
 	for {
-		if code, ok := parse(fs, args); !ok {
+		if code, ok := Parse(fs, args); !ok {
 			return nil, code, false
 		}
 		rest := fs.Args()

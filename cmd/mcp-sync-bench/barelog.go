@@ -14,7 +14,7 @@ import (
 // to one file, each caller answered once an fsync that began after its write
 // has returned. Writers that arrive while a sync runs share the next one, and
 // write while it runs, so the disk never waits on the CPU: a group commit with
-// nothing else in it. `mcp-sync bench` measures it as the floor under any
+// nothing else in it. `mcp-sync-bench bench` measures it as the floor under any
 // durable tool on the machine.
 type fsyncLog struct {
 	mu      sync.Mutex

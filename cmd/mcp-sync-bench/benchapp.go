@@ -7,7 +7,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/schema"
 )
 
-// The app `mcp-sync bench` measures (`serve --app bench`): one table, a
+// The app `mcp-sync-bench bench` measures (`serve --app bench`): one table, a
 // mutator that writes a row, and an action that writes a row n times
 // through ctx.Mutate, as a streamed answer does.
 

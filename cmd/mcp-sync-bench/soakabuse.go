@@ -18,9 +18,10 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend/ai"
 	"github.com/mcp-sync/mcp-sync/backend/ai/localai"
 	"github.com/mcp-sync/mcp-sync/client"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
-// The abuse phase of `mcp-sync soak` (--abuse): a child `mcp-sync serve
+// The abuse phase of `mcp-sync-bench soak` (--abuse): a child `serve
 // --http` is attacked the ways issue 14 lists while a well-behaved client
 // keeps writing, then the server's memory and open files are read and every
 // acknowledged write is looked for, live and after a restart.
@@ -67,7 +68,7 @@ type abuseFlags struct {
 
 func addAbuseFlags(fs *flag.FlagSet) *abuseFlags {
 	return &abuseFlags{
-		on:          fs.Bool("abuse", false, "run the abuse phase against a child mcp-sync serve --http instead of the load (see above)"),
+		on:          fs.Bool("abuse", false, "run the abuse phase against a child serve --http instead of the load (see above)"),
 		bodies:      fs.Int("abuse-bodies", 20, "with --abuse: oversize POST bodies sent to /mcp and again to /message"),
 		bodyMB:      fs.Int("abuse-body-mb", 100, "with --abuse: size of each oversize body, MB"),
 		sessions:    fs.Int("abuse-sessions", 20000, "with --abuse: legacy sessions opened (initialize) and never closed"),
@@ -82,13 +83,13 @@ func addAbuseFlags(fs *flag.FlagSet) *abuseFlags {
 		hold:        fs.Duration("abuse-hold", 150*time.Second, "with --abuse: how long slow and idle connections wait to be cut by the server"),
 		settle:      fs.Duration("abuse-settle", 30*time.Second, "with --abuse: how long the server may take to return to its starting open files"),
 		strict:      fs.Bool("abuse-strict", false, "with --abuse: also exit 1 when a probe's expectation is not met"),
-		serverArgs:  fs.String("abuse-server-args", "", "with --abuse: extra flags for the child mcp-sync serve, space-separated (e.g. its limit flags)"),
+		serverArgs:  fs.String("abuse-server-args", "", "with --abuse: extra flags for the child serve, space-separated (e.g. its limit flags)"),
 	}
 }
 
 // abuseHelp is the --abuse paragraph of soak's --help.
 const abuseHelp = "\n\n" +
-	"With --abuse it instead starts `mcp-sync serve --http` as a child process and,\n" +
+	"With --abuse it instead starts `serve --http` as a child process and,\n" +
 	"while one client keeps writing, attacks it: oversize bodies to /mcp and\n" +
 	"/message, --abuse-sessions sessions never closed, --abuse-subs subscriptions on\n" +
 	"one session, slow-body and idle keep-alive connections, --abuse-actions\n" +
@@ -101,14 +102,14 @@ const abuseHelp = "\n\n" +
 
 // run runs the abuse phase with the parsed flags; maxRSS 0 means 300 MB,
 // and aiDelay applies only when given (else 30 ms, serve's default).
-func (a *abuseFlags) run(ctx context.Context, env *environ, fs *flag.FlagSet, binary string, maxRSS float64, aiDelay time.Duration, asJSON bool) int {
+func (a *abuseFlags) run(ctx context.Context, env *cli.Environ, fs *flag.FlagSet, binary string, maxRSS float64, aiDelay time.Duration, asJSON bool) int {
 	if !flagSet(fs, "ai-delay") {
 		aiDelay = 30 * time.Millisecond
 	}
 	cfg, err := a.config(binary, cmp.Or(maxRSS, 300), aiDelay)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "mcp-sync soak: %v\n", err)
-		return exitUsage
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench soak: %v\n", err)
+		return cli.ExitUsage
 	}
 	return runAbuse(ctx, env, cfg, asJSON)
 }
@@ -164,16 +165,16 @@ type abuseReport struct {
 }
 
 // runAbuse runs the phase and prints its report.
-func runAbuse(ctx context.Context, env *environ, cfg abuseConfig, asJSON bool) int {
+func runAbuse(ctx context.Context, env *cli.Environ, cfg abuseConfig, asJSON bool) int {
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(env.stderr, "mcp-sync soak --abuse: "+format+"\n", a...)
-		return exitFail
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench soak --abuse: "+format+"\n", a...)
+		return cli.ExitFail
 	}
 	var progressMu sync.Mutex // probes report as they end
 	progress := func(format string, a ...any) {
 		progressMu.Lock()
 		defer progressMu.Unlock()
-		fmt.Fprintf(env.stderr, "abuse: "+format+"\n", a...)
+		fmt.Fprintf(env.Stderr, "abuse: "+format+"\n", a...)
 	}
 	if cfg.binary == "" {
 		self, err := os.Executable()
@@ -201,11 +202,11 @@ func runAbuse(ctx context.Context, env *environ, cfg abuseConfig, asJSON bool) i
 	}
 	defer stopAI()
 	serverEnv := []string{ai.EnvBaseURL + "=" + aiURL, ai.EnvModel + "=" + localai.DefaultModel}
-	startServer := func() (serverProc, error) {
+	startServer := func() (cli.ServerProc, error) {
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		args := append([]string{"serve", "--http", "127.0.0.1:0", "--data", data}, cfg.ServerArgs...)
-		return startServerProcEnv(sctx, serverEnv, cfg.binary, args...)
+		return cli.StartServerProcEnv(sctx, serverEnv, cfg.binary, args...)
 	}
 	srv, err := startServer()
 	if err != nil {
@@ -378,16 +379,16 @@ func runAbuse(ctx context.Context, env *environ, cfg abuseConfig, asJSON bool) i
 	judgeAbuse(&rep, ctx.Err() != nil)
 
 	if asJSON {
-		enc := json.NewEncoder(env.stdout)
+		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(rep)
 	} else {
-		printAbuse(env.stdout, rep)
+		printAbuse(env.Stdout, rep)
 	}
 	if !rep.Pass {
-		return exitFail
+		return cli.ExitFail
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // startAbuseAI serves the local AI stream on 127.0.0.1, counted by gauge,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/examples/todo"
+	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 // runBin runs the built binary with args and returns its exit code and output.
@@ -54,17 +55,17 @@ func TestCLIToolsAndCall(t *testing.T) {
 		t.Fatalf("call setTodo: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, _, errOut = runBin(t, 30*time.Second, "call", "--data", data, "setTodo", `{"id":"2","text":5,"completed":false}`)
-	if code != exitFail || !strings.Contains(errOut, "/text") || !strings.Contains(errOut, "Nothing was written") {
+	if code != cli.ExitFail || !strings.Contains(errOut, "/text") || !strings.Contains(errOut, "Nothing was written") {
 		t.Errorf("call with a wrong type: exit %d, stderr %q", code, errOut)
 	}
 	code, out, _ = runBin(t, 30*time.Second, "call", "--data", data, "get_row", `{"table":"todos","key":"2"}`)
 	if code != 0 || !strings.Contains(out, `"found": false`) {
 		t.Errorf("the refused call wrote its row: %s", out)
 	}
-	if code, _, errOut = runBin(t, 30*time.Second, "call", "--data", data, "noSuchTool"); code != exitFail || !strings.Contains(errOut, "noSuchTool") {
+	if code, _, errOut = runBin(t, 30*time.Second, "call", "--data", data, "noSuchTool"); code != cli.ExitFail || !strings.Contains(errOut, "noSuchTool") {
 		t.Errorf("unknown tool: exit %d, stderr %q", code, errOut)
 	}
-	if code, _, errOut = runBin(t, 30*time.Second, "call", "--data", data, "setTodo", "not json"); code != exitUsage || !strings.Contains(errOut, "JSON object") {
+	if code, _, errOut = runBin(t, 30*time.Second, "call", "--data", data, "setTodo", "not json"); code != cli.ExitUsage || !strings.Contains(errOut, "JSON object") {
 		t.Errorf("arguments that are not JSON: exit %d, stderr %q", code, errOut)
 	}
 

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mcp-sync/mcp-sync/internal/cli"
+)
+
+func TestDemoRunsToReady(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "sub", "todo.db")
+	code, out, errOut := runCmd(t, nil, "demo", "--data", data, "--delay", "1ms")
+	if code != cli.ExitOK {
+		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"Data file: " + data, "built-in local stream", "MCP server: http://127.0.0.1:", "Called createAndGenerate", "Hello!", "Ready:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(data); err != nil {
+		t.Errorf("demo did not create its data file: %v", err)
+	}
+	// A second run on the same file works and adds a second todo.
+	if code, out, errOut := runCmd(t, nil, "demo", "--data", data, "--delay", "0s"); code != cli.ExitOK {
+		t.Fatalf("second demo run exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+func TestDemoDataFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errOut := runCmd(t, map[string]string{"XDG_DATA_HOME": dir}, "demo", "--delay", "0s")
+	if code != cli.ExitOK {
+		t.Fatalf("demo exited %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mcp-sync", "todo.db")); err != nil {
+		t.Errorf("demo did not use $XDG_DATA_HOME/mcp-sync/todo.db: %v", err)
+	}
+}
+
+func TestDemoUnwritableDataFails(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCmd(t, nil, "demo", "--data", filepath.Join(blocker, "todo.db"))
+	if code != cli.ExitFail {
+		t.Fatalf("demo with a data path under a regular file exited %d, want %d", code, cli.ExitFail)
+	}
+	if !strings.Contains(errOut, "mcp-sync demo:") || !strings.Contains(errOut, blocker) {
+		t.Errorf("error does not say what failed and where: %q", errOut)
+	}
+}
