@@ -53,6 +53,20 @@ func (s *Server) addCallTools() {
 // anything decodes them: decoding would turn invalid UTF-8 and lone
 // surrogate escapes into U+FFFD, so two distinct keys could name one row.
 func arguments(req mcp.CallToolRequest) (json.RawMessage, error) {
+	raw, err := rawArguments(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := backend.CheckJSONText("the arguments", raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// rawArguments is arguments without the text check, for mutator and action
+// calls: the engine checks their input itself (Engine.checkInput), so
+// checking here too would scan every call's input twice.
+func rawArguments(req mcp.CallToolRequest) (json.RawMessage, error) {
 	args := req.GetRawArguments()
 	if args == nil {
 		return json.RawMessage("{}"), nil
@@ -64,9 +78,6 @@ func arguments(req mcp.CallToolRequest) (json.RawMessage, error) {
 			return nil, fmt.Errorf("arguments are not JSON: %w", err)
 		}
 	}
-	if err := backend.CheckJSONText("the arguments", raw); err != nil {
-		return nil, err
-	}
 	return raw, nil
 }
 
@@ -74,7 +85,7 @@ func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolR
 	ctx, done := s.calls.start(ctx)
 	defer done()
 	defer s.recoverCall(name, &res)
-	input, err := arguments(req)
+	input, err := rawArguments(req)
 	if err != nil {
 		return errorWithKind("invalid_input", fmt.Sprintf("mutator %s: %v. Nothing was written.", name, err)), nil
 	}
@@ -93,7 +104,7 @@ func (s *Server) callAction(ctx context.Context, name string, textOutput bool, r
 	ctx, done := s.calls.start(ctx)
 	defer done()
 	defer s.recoverCall(name, &res)
-	input, err := arguments(req)
+	input, err := rawArguments(req)
 	if err != nil {
 		return errorWithKind("invalid_input", fmt.Sprintf("action %s: %v", name, err)), nil
 	}
