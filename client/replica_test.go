@@ -41,21 +41,7 @@ func TestConfirmedMeansVisible(t *testing.T) {
 	s := newServer(t)
 	r := replica(t, dial(t, s, false))
 	ctx := testCtx(t)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // someone else writing all the time
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_, _ = s.eng.Mutate(ctx, "put", json.RawMessage(fmt.Sprintf(`{"key":"other%d","name":"x"}`, i%5)))
-		}
-	}()
-	defer func() { close(stop); wg.Wait() }()
+	defer s.writeConstantly(ctx, "other", 5, "x")() // someone else writing all the time
 	for i := range 30 {
 		key := fmt.Sprint("mine", i)
 		p, err := client.MutateLocal(ctx, r, put, PutIn{Key: key, Name: "mine"})
@@ -137,4 +123,25 @@ func TestRebaseKeepsRowsOfUnfollowedTables(t *testing.T) {
 	if _, ok, err := r.Get("locks", "z"); err != nil || !ok {
 		t.Errorf("the local lock row is gone after the rebases (ok=%v, err=%v)", ok, err)
 	}
+}
+
+// writeConstantly has another writer put rows prefix0 … prefix(n-1) in
+// turn, all the time, until the function it returns is called (which waits
+// for the writer to stop).
+func (s *server) writeConstantly(ctx context.Context, prefix string, n int, name string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			_, _ = s.eng.Mutate(ctx, "put", json.RawMessage(fmt.Sprintf(`{"key":"%s%d","name":%q}`, prefix, i%n, name)))
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }

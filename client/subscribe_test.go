@@ -30,21 +30,7 @@ func TestLegacySubscribeWhileNotified(t *testing.T) {
 	if _, _, err := c.Subscribe(ctx, wire.TableURI("items")); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_, _ = s.eng.Mutate(ctx, "put", json.RawMessage(fmt.Sprintf(`{"key":"k%d","name":"n"}`, i%10)))
-		}
-	}()
-	defer func() { close(stop); wg.Wait() }()
+	defer s.writeConstantly(ctx, "k", 10, "n")()
 	for i := range 20 {
 		sctx, cancel := context.WithTimeout(ctx, testWait)
 		_, _, err := c.Subscribe(sctx, wire.RowURI("notes", fmt.Sprint("r", i)))
