@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/internal/damage"
+	"github.com/mcp-sync/mcp-sync/storage/bolt/damage"
 )
 
 // TestDamagedRowIsNamedNotHidden: a row whose stored value fails its

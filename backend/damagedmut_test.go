@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/internal/damage"
 	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/storage/bolt/damage"
 )
 
 // TestDamagedRowInAMutatorIsDamaged: a mutator that fails because a row it
