@@ -53,6 +53,11 @@ type Driver interface {
 	// fails, nothing of the transaction may be committed: every Update
 	// sharing it fails, a failed commit with an error wrapping ErrCommit.
 	//
+	// ctx is the caller's. The Store's fn returns ctx's error, writing
+	// nothing, when ctx is done before fn runs, so a driver need not check
+	// it; one that may stop waiting with it must still report truly whether
+	// fn committed.
+	//
 	// Update fails with ErrClosed once Close has begun. Writes queued
 	// before Close commit.
 	Update(ctx context.Context, fn func(tx DriverWriteTx) ([]Change, error)) (uint64, error)

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 
 // request is one Update call waiting for its commit.
 type request struct {
-	ctx     context.Context
 	fn      func(storage.DriverWriteTx) ([]storage.Change, error)
 	wake    chan struct{} // one token: committed, or made the leader
 	lead    bool          // set under qmu before wake: commit the queue
@@ -124,8 +122,10 @@ func (s *Driver) commit(batch []*request) {
 		return s.db.Update(func(btx *bbolt.Tx) error {
 			events, recs = events[:0], recs[:0]
 			next = base
+			// One for the batch: a function must not keep its transaction.
+			w := &writeTx{readTx{s: s, tx: btx}}
 			for _, r := range batch {
-				w := &writeTx{readTx{s: s, tx: btx, version: next + 1}}
+				w.version = next + 1
 				changes, err := r.fn(w)
 				if err := s.damage(); err != nil {
 					return err // a read or write met a damaged page: commit nothing

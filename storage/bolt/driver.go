@@ -363,9 +363,11 @@ func (s *Driver) View(fn func(tx storage.DriverReadTx) error) error {
 }
 
 // Update queues fn for the next commit and waits for it (see
-// storage.Driver): the first writer to find nobody committing leads.
-func (s *Driver) Update(ctx context.Context, fn func(tx storage.DriverWriteTx) ([]storage.Change, error)) (uint64, error) {
-	r := &request{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
+// storage.Driver): the first writer to find nobody committing leads. Once
+// queued it waits whatever ctx says, since the caller must learn whether fn
+// committed; the Store's fn checks ctx before it writes.
+func (s *Driver) Update(_ context.Context, fn func(tx storage.DriverWriteTx) ([]storage.Change, error)) (uint64, error) {
+	r := &request{fn: fn, wake: make(chan struct{}, 1)}
 	lead, err := s.enqueue(r)
 	if err != nil {
 		return 0, err
