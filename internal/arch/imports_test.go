@@ -16,6 +16,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 	// allowed lists, by package (a trailing "/..." covers those below it), the
 	// packages of ours it may import. Packages not matched may import none.
 	allowed := map[string][]string{
+		// backend opens its default, embedded store with the bbolt driver.
 		"backend":        {"backend/ai", "schema", "storage", "storage/bolt"},
 		"backend/ai/...": {"backend/ai"},
 		"tools":          {"backend", "schema", "tools/wire"},

@@ -50,10 +50,12 @@ func Run(t *testing.T, d Driver) {
 		fn      func(*testing.T, harness)
 		durable bool
 	}{
+		{"PutGetDelete", testPutGetDelete, false},
 		{"UpdateErrorLeavesNothing", testUpdateErrorLeavesNothing, false},
 		{"UpdatePanicLeavesNothing", testUpdatePanicLeavesNothing, false},
 		{"GroupCommitFailuresIsolated", testGroupCommitFailuresIsolated, false},
 		{"VersionsStrictlyIncrease", testVersionsStrictlyIncrease, false},
+		{"ConcurrentWritersSeenOnce", testConcurrentWritersSeenOnce, false},
 		{"CancelledContext", testCancelledContext, false},
 		{"BadKeys", testBadKeys, false},
 		{"UnknownTable", testUnknownTable, false},
