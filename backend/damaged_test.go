@@ -35,7 +35,7 @@ func TestDamagedRowIsNamedNotHidden(t *testing.T) {
 		}
 	}
 	if flip == nil {
-		t.Fatal("internal/damage has no row-damage variant")
+		t.Fatal("storage/bolt/damage has no row-damage variant")
 	}
 	if err := flip.Apply(path); err != nil {
 		t.Fatal(err)

@@ -32,7 +32,8 @@ type Store struct {
 	subs  map[*Subscription]struct{}
 }
 
-// New returns a Store over d, which it owns from then on: Close closes d.
+// New returns a Store over d, a driver just opened (New sets its OnCommit).
+// The Store owns d from then on: its Close closes d.
 func New(d Driver, opts Options) *Store {
 	if opts.SubscriberBuffer <= 0 {
 		opts.SubscriberBuffer = 1024
