@@ -46,7 +46,7 @@ type Options struct {
 	// fails with storage.ErrSchemaTooNew; a lower one is upgraded in place.
 	SchemaVersion int
 	// Tables the app declares; a bucket is created for each missing one.
-	// Reads and writes of any other table fail with ErrNoTable.
+	// Reads and writes of any other table fail with storage.ErrNoTable.
 	Tables []string
 	// LockTimeout bounds the wait for a file another process holds (2s).
 	LockTimeout time.Duration
@@ -64,9 +64,10 @@ type Options struct {
 	// the damaged rows AllowDamagedRows let through.
 	Logger *slog.Logger
 	// AllowDamagedRows opens a file whose structure is intact though some
-	// table values fail their checksum (each is logged): reads of those rows
-	// fail with storage.ErrCorrupt until they are rewritten or deleted. Without it
-	// Open refuses such a file, naming the first damaged row.
+	// table values fail their checksum (each is logged): reads of those
+	// rows fail with storage.ErrCorrupt until they are rewritten or
+	// deleted. Without it Open refuses such a file, naming the first
+	// damaged row.
 	AllowDamagedRows bool
 
 	// upgradeBatch is how many rows one upgrade transaction rewrites (0:
@@ -132,16 +133,17 @@ func OpenStore(path string, opts Options) (*storage.Store, error) {
 	return storage.New(d, storage.Options{}), nil
 }
 
-// Open opens (or creates) the data file at path. It fails with storage.ErrLocked
-// after opts.LockTimeout when another process holds the file, with
-// storage.ErrSchemaTooNew when the file was written by a newer schema, and with
-// storage.ErrCorrupt, naming the file and what is wrong, when the file is damaged:
-// before bbolt touches it, Open checks its structure (both meta pages and
-// every page in use), which costs one read of the file, like the walk bbolt
-// makes at open to rebuild its free list. An existing empty file is refused
-// as damaged rather than made a new store: it was meant to hold data. A
-// file of an older format is upgraded in place, in transactions of bounded
-// size; an upgrade cut off resumes at the next Open.
+// Open opens (or creates) the data file at path. It fails with
+// storage.ErrLocked after opts.LockTimeout when another process holds the
+// file, with storage.ErrSchemaTooNew when the file was written by a newer
+// schema, and with storage.ErrCorrupt, naming the file and what is wrong,
+// when the file is damaged: before bbolt touches it, Open checks its
+// structure (both meta pages and every page in use), which costs one read
+// of the file, like the walk bbolt makes at open to rebuild its free list.
+// An existing empty file is refused as damaged rather than made a new
+// store: it was meant to hold data. A file of an older format is upgraded
+// in place, in transactions of bounded size; an upgrade cut off resumes at
+// the next Open.
 func Open(path string, opts Options) (*Driver, error) {
 	opts.defaults()
 	if dir := filepath.Dir(path); dir != "" {
