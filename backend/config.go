@@ -183,7 +183,7 @@ type Options struct {
 	// server holds the durable copy).
 	Replica bool
 	// AllowDamagedRows opens a data file whose structure is intact though
-	// some rows fail their checksum (see storage.Options.AllowDamagedRows).
+	// some rows fail their checksum (see bolt.Options.AllowDamagedRows in storage/bolt).
 	AllowDamagedRows bool
 }
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/internal/damage"
+	"github.com/mcp-sync/mcp-sync/storage/bolt/damage"
 )
 
 // TestDamagedRowIsNamedNotHidden: a row whose stored value fails its
@@ -35,7 +35,7 @@ func TestDamagedRowIsNamedNotHidden(t *testing.T) {
 		}
 	}
 	if flip == nil {
-		t.Fatal("internal/damage has no row-damage variant")
+		t.Fatal("storage/bolt/damage has no row-damage variant")
 	}
 	if err := flip.Apply(path); err != nil {
 		t.Fatal(err)

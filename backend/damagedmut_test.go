@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/internal/damage"
 	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/storage/bolt/damage"
 )
 
 // TestDamagedRowInAMutatorIsDamaged: a mutator that fails because a row it
@@ -51,7 +51,7 @@ func TestDamagedRowInAMutatorIsDamaged(t *testing.T) {
 		}
 	}
 	if !applied {
-		t.Fatal("internal/damage has no row-damage variant")
+		t.Fatal("storage/bolt/damage has no row-damage variant")
 	}
 	e = open(t, cfg, path, func(o *backend.Options) { o.AllowDamagedRows = true })
 	_, err := e.Mutate(context.Background(), "touch", mustJSON(PutIn{Key: "victim"}))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
+	"github.com/mcp-sync/mcp-sync/storage/bolt"
 )
 
 // Engine runs an app's mutators and actions against its data file. It is
@@ -47,7 +48,7 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 	for _, t := range cfg.Schema.Tables() {
 		tables = append(tables, t.Name)
 	}
-	st, err := storage.Open(opts.Path, storage.Options{
+	d, err := bolt.Open(opts.Path, bolt.Options{
 		SchemaVersion: cfg.Schema.Version(),
 		Tables:        tables,
 		LockTimeout:   opts.LockTimeout,
@@ -58,6 +59,7 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := storage.New(d, storage.Options{})
 	e := &Engine{cfg: cfg, opts: opts, log: opts.Logger, store: st, work: newWorkQueue(),
 		mutators: make(map[string]MutatorImpl), actions: make(map[string]ActionImpl)}
 	for _, m := range cfg.Mutators {

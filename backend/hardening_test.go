@@ -15,6 +15,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
+	"github.com/mcp-sync/mcp-sync/storage/bolt"
 )
 
 // The hardening app: a table with its own row limit, a mutator that writes
@@ -381,7 +382,7 @@ func TestARunThatCannotStartIsRetried(t *testing.T) {
 	<-app.started // attempt 1 runs; the stop leaves it to the next Open
 	e.Close()
 
-	st, err := storage.Open(path, storage.Options{SchemaVersion: 1, Tables: []string{backend.RunsTable}})
+	st, err := bolt.OpenStore(path, bolt.Options{SchemaVersion: 1, Tables: []string{backend.RunsTable}})
 	if err != nil {
 		t.Fatal(err)
 	}

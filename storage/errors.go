@@ -3,8 +3,6 @@ package storage
 import (
 	"errors"
 	"fmt"
-	"strings"
-	"syscall"
 )
 
 // Errors callers can test with errors.Is. The errors returned wrap them with
@@ -17,7 +15,8 @@ var (
 	ErrResync = errors.New("change log trimmed past the requested version: read a snapshot")
 	// ErrClosed: the store or subscription is closed.
 	ErrClosed = errors.New("storage closed")
-	// ErrLocked: another process holds the data file.
+	// ErrLocked: another process holds the data file (drivers that keep
+	// their data in a file a process locks).
 	ErrLocked = errors.New("data file locked by another process")
 	// ErrSchemaTooNew: the file was written by a newer schema version.
 	ErrSchemaTooNew = errors.New("data file written by a newer schema version")
@@ -33,33 +32,6 @@ var (
 	// in the chain for errors.Is.
 	ErrCommit = errors.New("commit failed")
 )
-
-// commitError is a failed commit, its message stripped of the file's path
-// (bbolt's I/O errors carry it), since it may reach a client.
-type commitError struct {
-	msg  string
-	errs []error
-}
-
-func (e *commitError) Error() string   { return e.msg }
-func (e *commitError) Unwrap() []error { return e.errs }
-
-// pathless wraps a commit failure as ErrCommit, with path replaced in its
-// text and only path-free errors (sentinels, the errno) kept in its chain.
-func pathless(err error, path string) error {
-	msg := "storage: commit failed: " + strings.ReplaceAll(err.Error(), path, "<data file>")
-	errs := []error{ErrCommit}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		errs = append(errs, errno)
-	}
-	for _, s := range []error{ErrCorrupt, ErrClosed} {
-		if errors.Is(err, s) {
-			errs = append(errs, s)
-		}
-	}
-	return &commitError{msg: msg, errs: errs}
-}
 
 // CorruptError is a stored row or change-log record that failed its
 // checksum or could not be decoded. It matches ErrCorrupt with errors.Is.
@@ -78,14 +50,15 @@ func (e *CorruptError) Error() string {
 	if e.Table == "" {
 		return fmt.Sprintf("storage: change log record %s is damaged (%s): run `mcp-sync check` on the data file", e.Key, e.Problem)
 	}
-	return fmt.Sprintf("storage: table %q, key %q: stored value is damaged (%s): run `mcp-sync check` on the data file; rewrite or delete the row to repair it", e.Table, shortKey(e.Key), e.Problem)
+	return fmt.Sprintf("storage: table %q, key %q: stored value is damaged (%s): run `mcp-sync check` on the data file; rewrite or delete the row to repair it", e.Table, ShortKey(e.Key), e.Problem)
 }
 
 // Is reports whether target is ErrCorrupt.
 func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 
-// shortKey quotes at most 64 bytes of a key in error messages.
-func shortKey(k string) string {
+// ShortKey returns at most the first 64 bytes of a key, for messages: a key
+// may be 32 KiB.
+func ShortKey(k string) string {
 	const max = 64
 	if len(k) <= max {
 		return k

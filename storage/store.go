@@ -2,360 +2,79 @@ package storage
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"slices"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
-// formatVersion is the layout of the file itself (buckets, log encoding),
-// independent of the app's schema version. Version 2 keeps the newest log
-// records in the meta bucket (keyLogTail), which a version-1 reader would
-// miss, so it must refuse such files. Version 3 stores every table value and
-// log record with a checksum (value.go); older files are upgraded on open
-// (upgrade.go).
-const formatVersion = 3
-
-var (
-	metaBucket = []byte("meta")
-	logBucket  = []byte("log")
-
-	keyFormat        = []byte("format")
-	keySchemaVersion = []byte("schemaVersion")
-	keyVersion       = []byte("version")
-	keyLogFloor      = []byte("logFloor")
-	keyLogTail       = []byte("logTail")
-)
-
-// tablePrefix keeps table buckets apart from the store's own.
-const tablePrefix = "t/"
-
-// Options configure [Open]. Zero values take the defaults shown.
+// Options configure [New]. Zero values take the defaults shown.
 type Options struct {
-	// SchemaVersion of the app. Opening a file stored by a higher version
-	// fails with ErrSchemaTooNew; a lower one is upgraded in place.
-	SchemaVersion int
-	// Tables the app declares; a bucket is created for each missing one.
-	// Reads and writes of any other table fail with ErrNoTable.
-	Tables []string
-	// LockTimeout bounds the wait for a file another process holds (2s).
-	LockTimeout time.Duration
-	// LogRetention is how many versions the change log keeps (10000).
-	LogRetention uint64
 	// SubscriberBuffer is how many events a subscription queues before it
 	// falls back to reading the log itself (1024).
 	SubscriberBuffer int
-	// MaxBatch caps how many write functions share one commit (256).
-	MaxBatch int
-	// Linger is how long a commit waits for more writers after one that
-	// several shared (default 300 µs; negative: never). A lone writer never
-	// waits.
-	Linger time.Duration
-	// NoSync skips fsync: for benchmarks that measure everything but the disk.
-	NoSync bool
-	// Logger, if set, hears the progress of a format upgrade on open, and
-	// the damaged rows AllowDamagedRows let through.
-	Logger *slog.Logger
-	// AllowDamagedRows opens a file whose structure is intact though some
-	// table values fail their checksum (each is logged): reads of those rows
-	// fail with ErrCorrupt until they are rewritten or deleted. Without it
-	// Open refuses such a file, naming the first damaged row.
-	AllowDamagedRows bool
-
-	// upgradeBatch is how many rows one upgrade transaction rewrites (0:
-	// 2000); afterUpgradeBatch, if set, runs after each one commits and
-	// stops the upgrade with its error (tests cut an upgrade off with it).
-	upgradeBatch      int
-	afterUpgradeBatch func() error
 }
 
-func (o *Options) defaults() {
-	if o.LockTimeout <= 0 {
-		o.LockTimeout = 2 * time.Second
-	}
-	if o.LogRetention == 0 {
-		o.LogRetention = 10000
-	}
-	if o.SubscriberBuffer <= 0 {
-		o.SubscriberBuffer = 1024
-	}
-	if o.Linger == 0 {
-		o.Linger = 300 * time.Microsecond
-	}
-	if o.MaxBatch <= 0 {
-		o.MaxBatch = 256
-	}
-	if o.upgradeBatch <= 0 {
-		o.upgradeBatch = 2000
-	}
-}
-
-// Store is an open data file. It is safe for concurrent use.
+// Store is an open store: a [Driver] with the table checks, change
+// recording, undo log and subscriptions every driver shares. It is safe for
+// concurrent use.
 type Store struct {
-	db     *bolt.DB
-	path   string
-	opts   Options
-	tables map[string][]byte // table → bucket name
-
-	qmu       sync.Mutex
-	queue     []*request    // writers waiting for a commit
-	leading   bool          // a writer is committing the queue
-	lastBatch int           // writers in the previous commit
-	closed    bool          // no more writers are queued
-	arrived   chan struct{} // a writer queued while one leads
-	drained   chan struct{} // closed when the queue is empty after Close
-	closing   chan struct{}
+	d         Driver
+	opts      Options
+	tables    map[string]struct{}
 	closeOnce sync.Once
+	closeErr  error
 
-	version  atomic.Uint64 // last committed version
-	logFloor atomic.Uint64 // the log holds every version > logFloor
-
-	logTrimmed uint64 // records ≤ this were deleted; owned by the leading writer
-
-	damaged atomic.Pointer[error] // set when bbolt met a damaged page: writes stop
+	version atomic.Uint64 // the last version published to subscribers
 
 	pubMu sync.Mutex // orders publishing with subscribers joining live mode
 	subs  map[*Subscription]struct{}
 }
 
-// Open opens (or creates) the data file at path. It fails with ErrLocked
-// after opts.LockTimeout when another process holds the file, with
-// ErrSchemaTooNew when the file was written by a newer schema, and with
-// ErrCorrupt, naming the file and what is wrong, when the file is damaged:
-// before bbolt touches it, Open checks its structure (both meta pages and
-// every page in use), which costs one read of the file, like the walk bbolt
-// makes at open to rebuild its free list. An existing empty file is refused
-// as damaged rather than made a new store: it was meant to hold data. A
-// file of an older format is upgraded in place, in transactions of bounded
-// size; an upgrade cut off resumes at the next Open.
-func Open(path string, opts Options) (*Store, error) {
-	opts.defaults()
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("storage: create directory for %s: %w", path, err)
-		}
+// New returns a Store over d, a driver just opened (New sets its OnCommit).
+// The Store owns d from then on: its Close closes d.
+func New(d Driver, opts Options) *Store {
+	if opts.SubscriberBuffer <= 0 {
+		opts.SubscriberBuffer = 1024
 	}
-	db, err := openBolt(path, opts)
-	if err != nil {
-		return nil, err
+	s := &Store{d: d, opts: opts, tables: make(map[string]struct{}), subs: make(map[*Subscription]struct{})}
+	for _, t := range d.Tables() {
+		s.tables[t] = struct{}{}
 	}
-	s := &Store{db: db, path: path, opts: opts, tables: make(map[string][]byte),
-		arrived: make(chan struct{}, 1), drained: make(chan struct{}), closing: make(chan struct{}),
-		subs: make(map[*Subscription]struct{})}
-	for _, t := range opts.Tables {
-		s.tables[t] = []byte(tablePrefix + t)
-	}
-	if err := guard("open", s.init); err != nil {
-		_ = db.Close()
-		if errors.Is(err, ErrCorrupt) {
-			return nil, fmt.Errorf("storage: %s: %w", path, err)
-		}
-		return nil, err
-	}
-	return s, nil
+	s.version.Store(d.Version())
+	d.OnCommit(s.publish)
+	return s
 }
 
-// openBolt locks the file at path, checks its structure, and opens it with
-// bbolt.
-func openBolt(path string, opts Options) (*bolt.DB, error) {
-	_, statErr := os.Stat(path)
-	existed := statErr == nil
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", path, err)
-	}
-	if err := lockFile(f, true, opts.LockTimeout); err != nil {
-		f.Close()
-		if errors.Is(err, errLockTimeout) {
-			return nil, lockedError(path, opts.LockTimeout)
-		}
-		return nil, fmt.Errorf("storage: lock %s: %w", path, err)
-	}
-	if err := verifyOpen(f, path, existed, opts); err != nil {
-		f.Close()
-		return nil, err
-	}
-	// The free list is rebuilt by scanning the file at open instead of being
-	// written by every commit: one page less per commit, for an open that
-	// reads the whole file (bbolt's advice for write-heavy use).
-	var db *bolt.DB
-	err = guard("open", func() error {
-		var err error
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync,
-			NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
-			OpenFile: func(string, int, os.FileMode) (*os.File, error) { return f, nil }})
-		return err
-	})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, lockedError(path, opts.LockTimeout)
-	}
-	if err != nil {
-		f.Close()
-		if errors.Is(err, ErrCorrupt) {
-			return nil, fmt.Errorf("storage: %s: %w", path, err)
-		}
-		return nil, fmt.Errorf("storage: open %s: %w", path, err)
-	}
-	return db, nil
-}
+// Path names where the data is kept (the bbolt driver: the file's path).
+// It is for the operator, not for clients.
+func (s *Store) Path() string { return s.d.Path() }
 
-func lockedError(path string, waited time.Duration) error {
-	return fmt.Errorf("storage: %s is in use by another process (waited %s for its lock): stop the other mcp-sync using it, or choose another data file with --data or MCP_SYNC_DATA: %w", path, waited, ErrLocked)
-}
-
-// verifyOpen checks the structure of the locked file f before bbolt opens
-// it, and refuses an existing empty one.
-func verifyOpen(f *os.File, path string, existed bool, opts Options) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("storage: stat %s: %w", path, err)
-	}
-	if fi.Size() == 0 {
-		if !existed {
-			return nil // new: bbolt writes its meta pages
-		}
-		return fmt.Errorf("storage: %s is empty (0 bytes): a data file that lost its contents, so it is not made a new, empty store; restore it from a backup, or delete it to start afresh: %w", path, ErrCorrupt)
-	}
-	var problems []Problem
-	if err := guard("check its structure", func() error { _, problems = verify(f, fi.Size(), true); return nil }); err != nil {
-		return fmt.Errorf("storage: %s: %w", path, err)
-	}
-	if len(problems) == 0 {
-		return nil
-	}
-	if opts.AllowDamagedRows && !slices.ContainsFunc(problems, func(p Problem) bool { return p.Key == "" }) {
-		for _, p := range problems {
-			if opts.Logger != nil {
-				opts.Logger.Warn("damaged row: reads of it fail until it is rewritten or deleted", "file", path, "table", p.Table, "key", shortKey(p.Key), "problem", p.What)
-			}
-		}
-		return nil
-	}
-	hint := "restore it from a backup or move it aside to start afresh"
-	if problems[0].Key != "" {
-		hint = "restore it from a backup, or open it with damaged rows allowed (serve --allow-damaged-rows) and rewrite or delete them"
-	}
-	more := ""
-	if len(problems) > 1 {
-		more = fmt.Sprintf(" (and %d more)", len(problems)-1)
-	}
-	return fmt.Errorf("storage: %s is damaged: %s%s; run `mcp-sync check --data %s` for the full list, then %s: %w",
-		path, problems[0], more, path, hint, ErrCorrupt)
-}
-
-// init creates missing buckets, checks the format and schema versions,
-// upgrades an older format, and loads the committed version.
-func (s *Store) init() error {
-	if err := s.upgrade(); err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(metaBucket)
-		if err != nil {
-			return fmt.Errorf("storage: %s: create meta bucket: %w", s.path, err)
-		}
-		if _, err := tx.CreateBucketIfNotExists(logBucket); err != nil {
-			return fmt.Errorf("storage: %s: create log bucket: %w", s.path, err)
-		}
-		if err := s.checkVersions(meta); err != nil {
-			return err
-		}
-		if err := putUint(meta, keyFormat, formatVersion); err != nil {
-			return err
-		}
-		if err := putUint(meta, keySchemaVersion, uint64(max(s.opts.SchemaVersion, 0))); err != nil {
-			return err
-		}
-		for t, b := range s.tables {
-			if t == "" {
-				return fmt.Errorf("storage: empty table name")
-			}
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return fmt.Errorf("storage: %s: create table %q: %w", s.path, t, err)
-			}
-		}
-		s.version.Store(getUint(meta, keyVersion))
-		s.logFloor.Store(getUint(meta, keyLogFloor))
-		s.logTrimmed = s.logFloor.Load()
-		return nil
-	})
-}
-
-// checkVersions refuses a file of a newer format or schema.
-func (s *Store) checkVersions(meta *bolt.Bucket) error {
-	if f := getUint(meta, keyFormat); f > formatVersion {
-		return fmt.Errorf("storage: %s has file format %d, this binary reads up to %d: upgrade mcp-sync: %w", s.path, f, formatVersion, ErrSchemaTooNew)
-	}
-	if sv := getUint(meta, keySchemaVersion); sv > uint64(max(s.opts.SchemaVersion, 0)) {
-		return fmt.Errorf("storage: %s was written by schema version %d, but this app declares version %d: run the newer build, or use another data file: %w", s.path, sv, s.opts.SchemaVersion, ErrSchemaTooNew)
-	}
-	return nil
-}
-
-// Path returns the data file's path.
-func (s *Store) Path() string { return s.path }
-
-// Version returns the last committed version (0 for a new file).
+// Version returns the last committed version (0 for a new store).
 func (s *Store) Version() uint64 { return s.version.Load() }
 
-// Close commits the writes already queued, ends every subscription with
-// ErrClosed and closes the file.
+// Close commits the writes already queued, closes the driver and ends every
+// subscription with ErrClosed.
 func (s *Store) Close() error {
-	var err error
 	s.closeOnce.Do(func() {
-		close(s.closing)
-		s.qmu.Lock()
-		s.closed = true
-		busy := s.leading
-		s.qmu.Unlock()
-		if busy { // writes queued before Close commit first
-			<-s.drained
-		}
+		s.closeErr = s.d.Close()
 		s.pubMu.Lock()
 		for sub := range s.subs {
 			sub.end(ErrClosed)
 		}
 		s.subs = nil
 		s.pubMu.Unlock()
-		err = s.db.Close()
 	})
-	return err
+	return s.closeErr
 }
 
 // View runs fn in a read transaction: a consistent snapshot at one version.
 // A panic of fn's own passes through View unchanged.
 func (s *Store) View(fn func(tx *ReadTx) error) error {
-	select {
-	case <-s.closing:
-		return ErrClosed
-	default:
-	}
-	var up *userPanic
-	err := guard("read", func() error {
-		return s.db.View(func(btx *bolt.Tx) error {
-			tx := &ReadTx{s: s, tx: btx, version: getUint(btx.Bucket(metaBucket), keyVersion)}
-			return callUser(&up, func() error { return fn(tx) })
-		})
+	return s.d.View(func(dtx DriverReadTx) error {
+		return fn(&ReadTx{s: s, tx: dtx, version: dtx.Version()})
 	})
-	if up != nil {
-		panic(up.v)
-	}
-	if errors.Is(err, ErrCorrupt) && s.damaged.Load() == nil && !isRowDamage(err) {
-		s.markDamaged(err)
-	}
-	if errors.Is(err, berrors.ErrDatabaseNotOpen) { // Close won the race with the check above
-		return ErrClosed
-	}
-	return err
 }
 
 // Update runs fn in a write transaction and returns the version it committed
@@ -366,42 +85,88 @@ func (s *Store) Update(ctx context.Context, fn func(tx *WriteTx) error) (uint64,
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	r := &request{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
-	lead, err := s.enqueue(r)
-	if err != nil {
-		return 0, err
-	}
-	if lead {
-		s.lead()
-	}
-	// Once queued, wait: the caller must learn whether it committed. A
-	// writer made the leader commits the batch holding its own request.
-	for {
-		<-r.wake
-		s.qmu.Lock()
-		promoted := r.lead
-		r.lead = false
-		s.qmu.Unlock()
-		if !promoted {
-			return r.version, r.err
+	return s.d.Update(ctx, func(dtx DriverWriteTx) ([]Change, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err // cancelled while queued: nothing written
 		}
-		s.lead()
-	}
+		w := &WriteTx{ReadTx: ReadTx{s: s, tx: dtx, version: dtx.Version()}, w: dtx}
+		err := runFn(fn, w)
+		if w.unsafe != nil {
+			return nil, w.unsafe // a step of Try left writes it could not undo
+		}
+		if err != nil {
+			if rbErr := w.rollback(); rbErr != nil {
+				return nil, rbErr
+			}
+			return nil, err
+		}
+		return w.changes, nil
+	})
 }
 
-func getUint(b *bolt.Bucket, k []byte) uint64 {
-	v := b.Get(k)
-	if len(v) != 8 {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
+// runFn runs fn, turning a panic into an error so one bad function cannot
+// take down the writer committing it and every writer sharing its commit.
+func runFn(fn func(*WriteTx) error, w *WriteTx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("storage: write function panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(w)
 }
 
-func putUint(b *bolt.Bucket, k []byte, v uint64) error {
-	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], v)
-	if err := b.Put(k, buf[:]); err != nil {
-		return fmt.Errorf("storage: write %s: %w", k, err)
+func (s *Store) checkFilter(f Filter) error {
+	if f.Table == "" {
+		return errors.New("storage: filter names no table")
+	}
+	return s.checkTable(f.Table)
+}
+
+func (s *Store) checkTable(table string) error {
+	if _, ok := s.tables[table]; !ok {
+		return fmt.Errorf("storage: table %q: %w", table, ErrNoTable)
 	}
 	return nil
+}
+
+// ChangesSince returns up to limit events (0 means 1000) with versions after
+// the given one that f selects, in order. It fails with ErrResync when the
+// log no longer reaches back to after.
+func (s *Store) ChangesSince(after uint64, f Filter, limit int) ([]Event, error) {
+	if err := s.checkFilter(f); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	var out []Event
+	err := s.d.View(func(tx DriverReadTx) error {
+		var err error
+		out, _, err = readLog(tx, after, tx.Version(), f, limit)
+		return err
+	})
+	return out, err
+}
+
+// readLog reads the events in (after, upto] that f selects, at most limit
+// of them, and returns the version it read through.
+func readLog(tx DriverReadTx, after, upto uint64, f Filter, limit int) ([]Event, uint64, error) {
+	var out []Event
+	through := after
+	full := false
+	err := tx.ReadLog(after, upto, func(ver uint64, changes []Change) bool {
+		through = ver
+		if ev, ok := f.apply(Event{Version: ver, Changes: changes}); ok {
+			out = append(out, ev)
+			full = len(out) == limit
+		}
+		return !full
+	})
+	if err != nil {
+		return nil, after, err
+	}
+	if full {
+		return out, through, nil
+	}
+	return out, upto, nil
 }

@@ -137,11 +137,11 @@ func (sub *Subscription) catchUp(read uint64) (Event, bool, error) {
 	s := sub.s
 	upto := s.version.Load()
 	if read > upto {
-		// A snapshot (View) can show a version bbolt has committed but the
-		// leading writer has not yet published: wait for it. Only a version
-		// past the file's is one this store never reached.
+		// A snapshot (View) can show a version the driver has committed but
+		// not yet published: wait for it. Only a version past the store's
+		// is one this store never reached.
 		var committed uint64
-		if err := s.View(func(tx *ReadTx) error { committed = tx.version; return nil }); err != nil {
+		if err := s.d.View(func(tx DriverReadTx) error { committed = tx.Version(); return nil }); err != nil {
 			return Event{}, false, err
 		}
 		if read > committed { // its history differs
@@ -162,9 +162,9 @@ func (sub *Subscription) catchUp(read uint64) (Event, bool, error) {
 	}
 	var evs []Event
 	var through uint64
-	err := s.View(func(tx *ReadTx) error {
+	err := s.d.View(func(tx DriverReadTx) error {
 		var err error
-		evs, through, err = s.readLog(tx.tx, read, upto, sub.f, catchUpBatch)
+		evs, through, err = readLog(tx, read, upto, sub.f, catchUpBatch)
 		return err
 	})
 	if errors.Is(err, ErrResync) {
@@ -189,8 +189,9 @@ func (sub *Subscription) resync(at uint64) Event {
 }
 
 // publish makes version the committed one and hands events to live
-// subscriptions. It never blocks on a subscriber: one whose buffer is full
-// drops back to reading the log.
+// subscriptions: the driver calls it after every commit (Driver.OnCommit).
+// It never blocks on a subscriber: one whose buffer is full drops back to
+// reading the log.
 func (s *Store) publish(version uint64, events []Event) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()

@@ -1,172 +1,50 @@
 package storage
 
 import (
-	"bytes"
 	"fmt"
-	"runtime/debug"
 	"slices"
-
-	bolt "go.etcd.io/bbolt"
-)
-
-// KV is one row: its key and its stored bytes.
-type KV struct {
-	Key   string
-	Value []byte
-}
-
-// ScanOptions select a page of a table, in key order.
-type ScanOptions struct {
-	// Prefix keeps keys that start with it.
-	Prefix string
-	// After starts the page after this key (exclusive): pass the previous
-	// page's next cursor. In reverse, the page starts before it.
-	After string
-	// Limit is the page size: 0 means 100; more than 1000 means 1000.
-	Limit int
-	// Reverse walks keys from last to first.
-	Reverse bool
-}
-
-// Scan limits.
-const (
-	DefaultScanLimit = 100
-	MaxScanLimit     = 1000
 )
 
 // ReadTx is a read transaction: a consistent snapshot at Version. Values it
 // returns are copies, safe to keep. A value that fails its checksum is
 // returned as a [*CorruptError] naming its table and key, never served.
+// It must not be used after the function it was given to returns.
 type ReadTx struct {
 	s       *Store
-	tx      *bolt.Tx
+	tx      DriverReadTx
 	version uint64
 }
 
 // Version returns the version of the snapshot.
 func (r *ReadTx) Version() uint64 { return r.version }
 
-func (r *ReadTx) bucket(table string) (*bolt.Bucket, []byte, error) {
-	name, ok := r.s.tables[table]
-	if !ok {
-		return nil, nil, fmt.Errorf("storage: table %q: %w", table, ErrNoTable)
-	}
-	b := r.tx.Bucket(name)
-	if b == nil { // declared tables all have buckets once Open is done
-		return nil, nil, fmt.Errorf("storage: table %q has no bucket in the data file: %w", table, ErrCorrupt)
-	}
-	return b, name, nil
-}
-
-// open checks a stored value and returns a copy of the caller's bytes.
-func (r *ReadTx) open(table string, bucket, key, stored []byte) ([]byte, error) {
-	v, why := openValue(bucket, key, stored)
-	if why != "" {
-		return nil, &CorruptError{Table: table, Key: string(key), Problem: why}
-	}
-	return bytes.Clone(v), nil
-}
-
 // Get returns the value stored under key, and whether there is one.
-func (r *ReadTx) Get(table, key string) (_ []byte, _ bool, err error) {
-	defer r.s.catch(&err, "read")
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	b, name, err := r.bucket(table)
-	if err != nil {
+func (r *ReadTx) Get(table, key string) ([]byte, bool, error) {
+	if err := r.s.checkTable(table); err != nil {
 		return nil, false, err
 	}
-	k := []byte(key)
-	v := b.Get(k)
-	if v == nil {
-		return nil, false, nil
-	}
-	if v, err = r.open(table, name, k, v); err != nil {
-		return nil, false, err
-	}
-	return v, true, nil
+	return r.tx.Get(table, key)
 }
 
 // Scan returns a page of rows and the cursor for the next page ("" when this
 // page is the last). A damaged row in the page fails the whole page with a
 // [*CorruptError] naming it.
-func (r *ReadTx) Scan(table string, o ScanOptions) (_ []KV, _ string, err error) {
-	defer r.s.catch(&err, "scan")
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	b, name, err := r.bucket(table)
-	if err != nil {
+func (r *ReadTx) Scan(table string, o ScanOptions) ([]KV, string, error) {
+	if err := r.s.checkTable(table); err != nil {
 		return nil, "", err
 	}
-	limit := o.Limit
-	if limit <= 0 {
-		limit = DefaultScanLimit
+	if o.Limit <= 0 {
+		o.Limit = DefaultScanLimit
 	}
-	limit = min(limit, MaxScanLimit)
-	prefix, after := []byte(o.Prefix), []byte(o.After)
-	c := b.Cursor()
-	var k, v []byte
-	if !o.Reverse {
-		switch {
-		case o.After != "" && bytes.Compare(after, prefix) >= 0:
-			k, v = c.Seek(after)
-			if bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
-		default:
-			k, v = c.Seek(prefix)
-		}
-	} else {
-		end := prefixEnd(prefix) // first key past the prefix range, nil if none
-		if o.After != "" && (end == nil || bytes.Compare(after, end) < 0) {
-			end = after
-		}
-		if end == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Seek(end)
-			if k == nil {
-				k, v = c.Last()
-			}
-			// Seek lands on the first key >= end; step back past it.
-			for k != nil && bytes.Compare(k, end) >= 0 {
-				k, v = c.Prev()
-			}
-		}
-	}
-	step := c.Next
-	if o.Reverse {
-		step = c.Prev
-	}
-	var out []KV
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = step() {
-		if len(out) == limit {
-			return out, out[len(out)-1].Key, nil
-		}
-		val, err := r.open(table, name, k, v)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, KV{Key: string(k), Value: val})
-	}
-	return out, "", nil
-}
-
-// prefixEnd returns the smallest key greater than every key with prefix p,
-// or nil when there is none (p empty or all 0xff).
-func prefixEnd(p []byte) []byte {
-	end := bytes.Clone(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xff {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
+	o.Limit = min(o.Limit, MaxScanLimit)
+	return r.tx.Scan(table, o)
 }
 
 // WriteTx is a write transaction: a ReadTx that also writes. It sees its own
 // writes. Its Version is the version it commits as.
 type WriteTx struct {
 	ReadTx
+	w       DriverWriteTx
 	changes []Change
 	undo    []undoEntry
 	touched map[tableKey]struct{}
@@ -178,76 +56,70 @@ type tableKey struct{ table, key string }
 // undoEntry restores a key's value from before the function touched it.
 type undoEntry struct {
 	tk    tableKey
-	b     *bolt.Bucket
-	key   []byte
 	prev  []byte
 	found bool
 }
 
-func (w *WriteTx) checkKey(table, key string) (*bolt.Bucket, []byte, error) {
-	b, name, err := w.bucket(table)
-	if err != nil {
-		return nil, nil, err
+func (w *WriteTx) checkKey(table, key string) error {
+	if err := w.s.checkTable(table); err != nil {
+		return err
 	}
 	if key == "" {
-		return nil, nil, fmt.Errorf("storage: table %q: empty key: every row needs a non-empty key", table)
+		return fmt.Errorf("storage: table %q: empty key: every row needs a non-empty key", table)
 	}
-	if len(key) > bolt.MaxKeySize {
-		return nil, nil, fmt.Errorf("storage: table %q: key of %d bytes exceeds the limit of %d", table, len(key), bolt.MaxKeySize)
+	if len(key) > MaxKeySize {
+		return fmt.Errorf("storage: table %q: key of %d bytes exceeds the limit of %d", table, len(key), MaxKeySize)
 	}
-	return b, name, nil
+	return nil
 }
 
-// remember records key's current value the first time this function touches it.
-func (w *WriteTx) remember(table string, b *bolt.Bucket, key []byte) {
-	tk := tableKey{table, string(key)}
+// remember records key's current value the first time this function touches
+// it.
+func (w *WriteTx) remember(table, key string) error {
+	tk := tableKey{table, key}
 	if _, ok := w.touched[tk]; ok {
-		return
+		return nil
+	}
+	prev, found, err := w.w.Raw(table, key)
+	if err != nil {
+		return err
 	}
 	if w.touched == nil {
 		w.touched = make(map[tableKey]struct{})
 	}
 	w.touched[tk] = struct{}{}
-	prev := b.Get(key)
-	w.undo = append(w.undo, undoEntry{tk: tk, b: b, key: key, prev: bytes.Clone(prev), found: prev != nil})
+	w.undo = append(w.undo, undoEntry{tk: tk, prev: prev, found: found})
+	return nil
 }
 
-// Put stores value under key, replacing any value there. The value is
-// stored with its checksum.
-func (w *WriteTx) Put(table, key string, value []byte) (err error) {
-	defer w.s.catch(&err, "write")
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	b, name, err := w.checkKey(table, key)
+// Put stores value under key, replacing any value there.
+func (w *WriteTx) Put(table, key string, value []byte) error {
+	if err := w.checkKey(table, key); err != nil {
+		return err
+	}
+	if err := w.remember(table, key); err != nil {
+		return err
+	}
+	stored, err := w.w.Put(table, key, value)
 	if err != nil {
 		return err
 	}
-	// A new slice: bbolt keeps the key and value until commit.
-	k := []byte(key)
-	stored := sealValue(name, k, value)
-	w.remember(table, b, k)
-	if err := b.Put(k, stored); err != nil {
-		return fmt.Errorf("storage: table %q: put %q: %w", table, shortKey(key), err)
-	}
-	w.changes = append(w.changes, Change{Table: table, Key: key, Op: OpPut, Value: stored[valueHeader:]})
+	w.changes = append(w.changes, Change{Table: table, Key: key, Op: OpPut, Value: stored})
 	return nil
 }
 
 // Delete removes key; deleting a missing key is not an error and records no
 // change.
-func (w *WriteTx) Delete(table, key string) (err error) {
-	defer w.s.catch(&err, "delete")
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	b, _, err := w.checkKey(table, key)
-	if err != nil {
+func (w *WriteTx) Delete(table, key string) error {
+	if err := w.checkKey(table, key); err != nil {
 		return err
 	}
-	k := []byte(key)
-	if b.Get(k) == nil {
-		return nil
+	if err := w.remember(table, key); err != nil {
+		return err
 	}
-	w.remember(table, b, k)
-	if err := b.Delete(k); err != nil {
-		return fmt.Errorf("storage: table %q: delete %q: %w", table, shortKey(key), err)
+	found, err := w.w.Delete(table, key)
+	if err != nil || !found {
+		return err
 	}
 	w.changes = append(w.changes, Change{Table: table, Key: key, Op: OpDelete})
 	return nil
@@ -259,7 +131,7 @@ func (w *WriteTx) Delete(table, key string) (err error) {
 // commit together, each all or nothing (a replica's rebase). A failed step
 // whose writes cannot be undone fails the whole commit.
 func (w *WriteTx) Try(fn func(*WriteTx) error) error {
-	step := &WriteTx{ReadTx: w.ReadTx}
+	step := &WriteTx{ReadTx: w.ReadTx, w: w.w}
 	err := runFn(fn, step)
 	if w.unsafe == nil {
 		w.unsafe = step.unsafe // from a Try inside fn
@@ -289,17 +161,12 @@ func (w *WriteTx) Try(fn func(*WriteTx) error) error {
 func (w *WriteTx) Changes() []Change { return slices.Clip(w.changes) }
 
 // rollback undoes every write of this function, in the shared transaction.
+// Its error wraps ErrUndoFailed.
 func (w *WriteTx) rollback() error {
 	for i := len(w.undo) - 1; i >= 0; i-- {
 		u := w.undo[i]
-		var err error
-		if u.found {
-			err = u.b.Put(u.key, u.prev)
-		} else {
-			err = u.b.Delete(u.key)
-		}
-		if err != nil {
-			return fmt.Errorf("storage: roll back %q: %w", u.key, err)
+		if err := w.w.Restore(u.tk.table, u.tk.key, u.prev, u.found); err != nil {
+			return fmt.Errorf("%w: table %q, key %q: %w", ErrUndoFailed, u.tk.table, ShortKey(u.tk.key), err)
 		}
 	}
 	return nil

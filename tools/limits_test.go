@@ -20,6 +20,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
+	"github.com/mcp-sync/mcp-sync/storage/bolt"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
@@ -268,7 +269,7 @@ func TestDamagedRowReported(t *testing.T) {
 		}
 	}
 	eng.Close()
-	st, err := storage.Open(path, storage.Options{SchemaVersion: 1, Tables: []string{"items"}})
+	st, err := bolt.OpenStore(path, bolt.Options{SchemaVersion: 1, Tables: []string{"items"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,9 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/internal/cli"
-	"github.com/mcp-sync/mcp-sync/internal/damage"
 	"github.com/mcp-sync/mcp-sync/storage"
+	"github.com/mcp-sync/mcp-sync/storage/bolt"
+	"github.com/mcp-sync/mcp-sync/storage/bolt/damage"
 )
 
 const victimText = "VICTIM-TODO-0123456789-abcdefghij"
@@ -22,7 +23,7 @@ const victimText = "VICTIM-TODO-0123456789-abcdefghij"
 func todoFile(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "todo.db")
-	s, err := storage.Open(path, storage.Options{SchemaVersion: 1, Tables: []string{"todos", "secrets", backend.RunsTable}})
+	s, err := bolt.OpenStore(path, bolt.Options{SchemaVersion: 1, Tables: []string{"todos", "secrets", backend.RunsTable}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestDamagedDataFile(t *testing.T) {
 // a file a server holds as in use.
 func TestCheckCommand(t *testing.T) {
 	path := todoFile(t)
-	s, err := storage.Open(path, storage.Options{SchemaVersion: 1, Tables: []string{"todos"}})
+	s, err := bolt.OpenStore(path, bolt.Options{SchemaVersion: 1, Tables: []string{"todos"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/mcp-sync/mcp-sync/schema"
-	"github.com/mcp-sync/mcp-sync/storage"
+	"github.com/mcp-sync/mcp-sync/storage/bolt"
 )
 
 // Check is the check command of prog: it checks a data file against
@@ -44,7 +44,7 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
 		return ExitFail
 	}
-	rep, err := storage.Check(path, storage.CheckOptions{Row: func(table, _ string, value []byte) error {
+	rep, err := bolt.Check(path, bolt.CheckOptions{Row: func(table, _ string, value []byte) error {
 		if t, ok := sch.Table(table); ok {
 			return t.Rows.Validate(value)
 		}
@@ -65,7 +65,7 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 }
 
 // printReport prints what Check found, one problem a line.
-func printReport(env *Environ, rep *storage.Report, sch *schema.Schema) {
+func printReport(env *Environ, rep *bolt.Report, sch *schema.Schema) {
 	w := env.Stdout
 	fmt.Fprintf(w, "file:     %s (%d bytes", rep.Path, rep.Size)
 	if rep.PageSize > 0 {

@@ -1,0 +1,410 @@
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/storage"
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// formatVersion is the layout of the file itself (buckets, log encoding),
+// independent of the app's schema version. Version 2 keeps the newest log
+// records in the meta bucket (keyLogTail), which a version-1 reader would
+// miss, so it must refuse such files. Version 3 stores every table value and
+// log record with a checksum (value.go); older files are upgraded on open
+// (upgrade.go).
+const formatVersion = 3
+
+var (
+	metaBucket = []byte("meta")
+	logBucket  = []byte("log")
+
+	keyFormat        = []byte("format")
+	keySchemaVersion = []byte("schemaVersion")
+	keyVersion       = []byte("version")
+	keyLogFloor      = []byte("logFloor")
+	keyLogTail       = []byte("logTail")
+)
+
+// tablePrefix keeps table buckets apart from the store's own.
+const tablePrefix = "t/"
+
+// Options configure [Open]. Zero values take the defaults shown.
+type Options struct {
+	// SchemaVersion of the app. Opening a file stored by a higher version
+	// fails with storage.ErrSchemaTooNew; a lower one is upgraded in place.
+	SchemaVersion int
+	// Tables the app declares; a bucket is created for each missing one.
+	// Reads and writes of any other table fail with storage.ErrNoTable.
+	Tables []string
+	// LockTimeout bounds the wait for a file another process holds (2s).
+	LockTimeout time.Duration
+	// LogRetention is how many versions the change log keeps (10000).
+	LogRetention uint64
+	// MaxBatch caps how many write functions share one commit (256).
+	MaxBatch int
+	// Linger is how long a commit waits for more writers after one that
+	// several shared (default 300 µs; negative: never). A lone writer never
+	// waits.
+	Linger time.Duration
+	// NoSync skips fsync: for benchmarks that measure everything but the disk.
+	NoSync bool
+	// Logger, if set, hears the progress of a format upgrade on open, and
+	// the damaged rows AllowDamagedRows let through.
+	Logger *slog.Logger
+	// AllowDamagedRows opens a file whose structure is intact though some
+	// table values fail their checksum (each is logged): reads of those
+	// rows fail with storage.ErrCorrupt until they are rewritten or
+	// deleted. Without it Open refuses such a file, naming the first
+	// damaged row.
+	AllowDamagedRows bool
+
+	// upgradeBatch is how many rows one upgrade transaction rewrites (0:
+	// 2000); afterUpgradeBatch, if set, runs after each one commits and
+	// stops the upgrade with its error (tests cut an upgrade off with it).
+	upgradeBatch      int
+	afterUpgradeBatch func() error
+}
+
+func (o *Options) defaults() {
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 2 * time.Second
+	}
+	if o.LogRetention == 0 {
+		o.LogRetention = 10000
+	}
+	if o.Linger == 0 {
+		o.Linger = 300 * time.Microsecond
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.upgradeBatch <= 0 {
+		o.upgradeBatch = 2000
+	}
+}
+
+// Driver is an open data file: a [storage.Driver]. Wrap it with
+// [storage.New] (or open it with [OpenStore]). It is safe for concurrent use.
+type Driver struct {
+	db      *bbolt.DB
+	path    string
+	opts    Options
+	tables  map[string][]byte // table → bucket name
+	publish func(version uint64, events []storage.Event)
+
+	qmu       sync.Mutex
+	queue     []*request    // writers waiting for a commit
+	leading   bool          // a writer is committing the queue
+	lastBatch int           // writers in the previous commit
+	closed    bool          // no more writers are queued
+	arrived   chan struct{} // a writer queued while one leads
+	drained   chan struct{} // closed when the queue is empty after Close
+	closing   chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+
+	version  atomic.Uint64 // last committed version
+	logFloor atomic.Uint64 // the log holds every version > logFloor
+
+	logTrimmed uint64 // records ≤ this were deleted; owned by the leading writer
+
+	damaged atomic.Pointer[error] // set when bbolt met a damaged page: writes stop
+}
+
+// OpenStore opens the data file at path (see [Open]) as a [storage.Store]
+// with the default storage.Options.
+func OpenStore(path string, opts Options) (*storage.Store, error) {
+	d, err := Open(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return storage.New(d, storage.Options{}), nil
+}
+
+// Open opens (or creates) the data file at path. It fails with
+// storage.ErrLocked after opts.LockTimeout when another process holds the
+// file, with storage.ErrSchemaTooNew when the file was written by a newer
+// schema, and with storage.ErrCorrupt, naming the file and what is wrong,
+// when the file is damaged: before bbolt touches it, Open checks its
+// structure (both meta pages and every page in use), which costs one read
+// of the file, like the walk bbolt makes at open to rebuild its free list.
+// An existing empty file is refused as damaged rather than made a new
+// store: it was meant to hold data. A file of an older format is upgraded
+// in place, in transactions of bounded size; an upgrade cut off resumes at
+// the next Open.
+func Open(path string, opts Options) (*Driver, error) {
+	opts.defaults()
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("storage: create directory for %s: %w", path, err)
+		}
+	}
+	db, err := openBolt(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Driver{db: db, path: path, opts: opts, tables: make(map[string][]byte),
+		arrived: make(chan struct{}, 1), drained: make(chan struct{}), closing: make(chan struct{})}
+	for _, t := range opts.Tables {
+		s.tables[t] = []byte(tablePrefix + t)
+	}
+	if err := guard("open", s.init); err != nil {
+		_ = db.Close()
+		if errors.Is(err, storage.ErrCorrupt) {
+			return nil, fmt.Errorf("storage: %s: %w", path, err)
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// openBolt locks the file at path, checks its structure, and opens it with
+// bbolt.
+func openBolt(path string, opts Options) (*bbolt.DB, error) {
+	_, statErr := os.Stat(path)
+	existed := statErr == nil
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	if err := lockFile(f, true, opts.LockTimeout); err != nil {
+		f.Close()
+		if errors.Is(err, errLockTimeout) {
+			return nil, lockedError(path, opts.LockTimeout)
+		}
+		return nil, fmt.Errorf("storage: lock %s: %w", path, err)
+	}
+	if err := verifyOpen(f, path, existed, opts); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// The free list is rebuilt by scanning the file at open instead of being
+	// written by every commit: one page less per commit, for an open that
+	// reads the whole file (bbolt's advice for write-heavy use).
+	var db *bbolt.DB
+	err = guard("open", func() error {
+		var err error
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync,
+			NoFreelistSync: true, FreelistType: bbolt.FreelistMapType,
+			OpenFile: func(string, int, os.FileMode) (*os.File, error) { return f, nil }})
+		return err
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, lockedError(path, opts.LockTimeout)
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, storage.ErrCorrupt) {
+			return nil, fmt.Errorf("storage: %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func lockedError(path string, waited time.Duration) error {
+	return fmt.Errorf("storage: %s is in use by another process (waited %s for its lock): stop the other mcp-sync using it, or choose another data file with --data or MCP_SYNC_DATA: %w", path, waited, storage.ErrLocked)
+}
+
+// verifyOpen checks the structure of the locked file f before bbolt opens
+// it, and refuses an existing empty one.
+func verifyOpen(f *os.File, path string, existed bool, opts Options) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("storage: stat %s: %w", path, err)
+	}
+	if fi.Size() == 0 {
+		if !existed {
+			return nil // new: bbolt writes its meta pages
+		}
+		return fmt.Errorf("storage: %s is empty (0 bytes): a data file that lost its contents, so it is not made a new, empty store; restore it from a backup, or delete it to start afresh: %w", path, storage.ErrCorrupt)
+	}
+	var problems []Problem
+	if err := guard("check its structure", func() error { _, problems = verify(f, fi.Size(), true); return nil }); err != nil {
+		return fmt.Errorf("storage: %s: %w", path, err)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	if opts.AllowDamagedRows && !slices.ContainsFunc(problems, func(p Problem) bool { return p.Key == "" }) {
+		for _, p := range problems {
+			if opts.Logger != nil {
+				opts.Logger.Warn("damaged row: reads of it fail until it is rewritten or deleted", "file", path, "table", p.Table, "key", storage.ShortKey(p.Key), "problem", p.What)
+			}
+		}
+		return nil
+	}
+	hint := "restore it from a backup or move it aside to start afresh"
+	if problems[0].Key != "" {
+		hint = "restore it from a backup, or open it with damaged rows allowed (serve --allow-damaged-rows) and rewrite or delete them"
+	}
+	more := ""
+	if len(problems) > 1 {
+		more = fmt.Sprintf(" (and %d more)", len(problems)-1)
+	}
+	return fmt.Errorf("storage: %s is damaged: %s%s; run `mcp-sync check --data %s` for the full list, then %s: %w",
+		path, problems[0], more, path, hint, storage.ErrCorrupt)
+}
+
+// init creates missing buckets, checks the format and schema versions,
+// upgrades an older format, and loads the committed version.
+func (s *Driver) init() error {
+	if err := s.upgrade(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(metaBucket)
+		if err != nil {
+			return fmt.Errorf("storage: %s: create meta bucket: %w", s.path, err)
+		}
+		if _, err := tx.CreateBucketIfNotExists(logBucket); err != nil {
+			return fmt.Errorf("storage: %s: create log bucket: %w", s.path, err)
+		}
+		if err := s.checkVersions(meta); err != nil {
+			return err
+		}
+		if err := putUint(meta, keyFormat, formatVersion); err != nil {
+			return err
+		}
+		if err := putUint(meta, keySchemaVersion, uint64(max(s.opts.SchemaVersion, 0))); err != nil {
+			return err
+		}
+		for t, b := range s.tables {
+			if t == "" {
+				return fmt.Errorf("storage: empty table name")
+			}
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("storage: %s: create table %q: %w", s.path, t, err)
+			}
+		}
+		s.version.Store(getUint(meta, keyVersion))
+		s.logFloor.Store(getUint(meta, keyLogFloor))
+		s.logTrimmed = s.logFloor.Load()
+		return nil
+	})
+}
+
+// checkVersions refuses a file of a newer format or schema.
+func (s *Driver) checkVersions(meta *bbolt.Bucket) error {
+	if f := getUint(meta, keyFormat); f > formatVersion {
+		return fmt.Errorf("storage: %s has file format %d, this binary reads up to %d: upgrade mcp-sync: %w", s.path, f, formatVersion, storage.ErrSchemaTooNew)
+	}
+	if sv := getUint(meta, keySchemaVersion); sv > uint64(max(s.opts.SchemaVersion, 0)) {
+		return fmt.Errorf("storage: %s was written by schema version %d, but this app declares version %d: run the newer build, or use another data file: %w", s.path, sv, s.opts.SchemaVersion, storage.ErrSchemaTooNew)
+	}
+	return nil
+}
+
+// Path returns the data file's path.
+func (s *Driver) Path() string { return s.path }
+
+// Tables returns the tables the file was opened with.
+func (s *Driver) Tables() []string { return slices.Clone(s.opts.Tables) }
+
+// Version returns the last committed version (0 for a new file).
+func (s *Driver) Version() uint64 { return s.version.Load() }
+
+// OnCommit sets the function told of every commit (see storage.Driver).
+func (s *Driver) OnCommit(publish func(version uint64, events []storage.Event)) {
+	s.publish = publish
+}
+
+// Close commits the writes already queued and closes the file.
+func (s *Driver) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.qmu.Lock()
+		s.closed = true
+		busy := s.leading
+		s.qmu.Unlock()
+		if busy { // writes queued before Close commit first
+			<-s.drained
+		}
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
+
+// View runs fn in a read transaction. A panic of fn's own passes through
+// View unchanged.
+func (s *Driver) View(fn func(tx storage.DriverReadTx) error) error {
+	select {
+	case <-s.closing:
+		return storage.ErrClosed
+	default:
+	}
+	var up *userPanic
+	err := guard("read", func() error {
+		return s.db.View(func(btx *bbolt.Tx) error {
+			tx := &readTx{s: s, tx: btx, version: getUint(btx.Bucket(metaBucket), keyVersion)}
+			return callUser(&up, func() error { return fn(tx) })
+		})
+	})
+	if up != nil {
+		panic(up.v)
+	}
+	if errors.Is(err, storage.ErrCorrupt) && s.damaged.Load() == nil && !isRowDamage(err) {
+		s.markDamaged(err)
+	}
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) { // Close won the race with the check above
+		return storage.ErrClosed
+	}
+	return err
+}
+
+// Update queues fn for the next commit and waits for it (see
+// storage.Driver): the first writer to find nobody committing leads. Once
+// queued it waits whatever ctx says, since the caller must learn whether fn
+// committed; the Store's fn checks ctx before it writes.
+func (s *Driver) Update(_ context.Context, fn func(tx storage.DriverWriteTx) ([]storage.Change, error)) (uint64, error) {
+	r := &request{fn: fn, wake: make(chan struct{}, 1)}
+	lead, err := s.enqueue(r)
+	if err != nil {
+		return 0, err
+	}
+	if lead {
+		s.lead()
+	}
+	// Once queued, wait: the caller must learn whether it committed. A
+	// writer made the leader commits the batch holding its own request.
+	for {
+		<-r.wake
+		s.qmu.Lock()
+		promoted := r.lead
+		r.lead = false
+		s.qmu.Unlock()
+		if !promoted {
+			return r.version, r.err
+		}
+		s.lead()
+	}
+}
+
+func getUint(b *bbolt.Bucket, k []byte) uint64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func putUint(b *bbolt.Bucket, k []byte, v uint64) error {
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], v)
+	if err := b.Put(k, buf[:]); err != nil {
+		return fmt.Errorf("storage: write %s: %w", k, err)
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package bolt
+
+import (
+	"bytes"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/mcp-sync/mcp-sync/storage"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// readTx is a storage.DriverReadTx over a bbolt transaction.
+type readTx struct {
+	s       *Driver
+	tx      *bbolt.Tx
+	version uint64
+
+	// The bucket last used: a write looks its key up (for the undo log)
+	// then writes it, and a function mostly writes one table.
+	lastTable string
+	lastB     *bbolt.Bucket
+	lastName  []byte
+}
+
+func (r *readTx) Version() uint64 { return r.version }
+
+func (r *readTx) bucket(table string) (*bbolt.Bucket, []byte, error) {
+	if r.lastB != nil && table == r.lastTable {
+		return r.lastB, r.lastName, nil
+	}
+	name, ok := r.s.tables[table]
+	if !ok { // the Store checks tables first
+		return nil, nil, fmt.Errorf("storage: table %q: %w", table, storage.ErrNoTable)
+	}
+	b := r.tx.Bucket(name)
+	if b == nil { // declared tables all have buckets once Open is done
+		return nil, nil, fmt.Errorf("storage: table %q has no bucket in the data file: %w", table, storage.ErrCorrupt)
+	}
+	r.lastTable, r.lastB, r.lastName = table, b, name
+	return b, name, nil
+}
+
+// open checks a stored value and returns a copy of the caller's bytes.
+func open(table string, bucket, key, stored []byte) ([]byte, error) {
+	v, why := openValue(bucket, key, stored)
+	if why != "" {
+		return nil, &storage.CorruptError{Table: table, Key: string(key), Problem: why}
+	}
+	return bytes.Clone(v), nil
+}
+
+func (r *readTx) Get(table, key string) (_ []byte, _ bool, err error) {
+	defer r.s.catch(&err, "read")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b, name, err := r.bucket(table)
+	if err != nil {
+		return nil, false, err
+	}
+	k := []byte(key)
+	v := b.Get(k)
+	if v == nil {
+		return nil, false, nil
+	}
+	if v, err = open(table, name, k, v); err != nil {
+		return nil, false, err
+	}
+	return v, true, nil
+}
+
+func (r *readTx) Scan(table string, o storage.ScanOptions) (_ []storage.KV, _ string, err error) {
+	defer r.s.catch(&err, "scan")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b, name, err := r.bucket(table)
+	if err != nil {
+		return nil, "", err
+	}
+	prefix, after := []byte(o.Prefix), []byte(o.After)
+	c := b.Cursor()
+	var k, v []byte
+	if !o.Reverse {
+		switch {
+		case o.After != "" && bytes.Compare(after, prefix) >= 0:
+			k, v = c.Seek(after)
+			if bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
+		default:
+			k, v = c.Seek(prefix)
+		}
+	} else {
+		end := prefixEnd(prefix) // first key past the prefix range, nil if none
+		if o.After != "" && (end == nil || bytes.Compare(after, end) < 0) {
+			end = after
+		}
+		if end == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Seek(end)
+			if k == nil {
+				k, v = c.Last()
+			}
+			// Seek lands on the first key >= end; step back past it.
+			for k != nil && bytes.Compare(k, end) >= 0 {
+				k, v = c.Prev()
+			}
+		}
+	}
+	step := c.Next
+	if o.Reverse {
+		step = c.Prev
+	}
+	var out []storage.KV
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = step() {
+		if len(out) == o.Limit {
+			return out, out[len(out)-1].Key, nil
+		}
+		val, err := open(table, name, k, v)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, storage.KV{Key: string(k), Value: val})
+	}
+	return out, "", nil
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p,
+// or nil when there is none (p empty or all 0xff).
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// writeTx is a storage.DriverWriteTx: one write function's view of the
+// commit's shared bbolt transaction.
+type writeTx struct {
+	readTx
+}
+
+func (w *writeTx) Put(table, key string, value []byte) (_ []byte, err error) {
+	defer w.s.catch(&err, "write")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b, name, err := w.bucket(table)
+	if err != nil {
+		return nil, err
+	}
+	// A new slice: bbolt keeps the key and value until commit.
+	k := []byte(key)
+	stored := sealValue(name, k, value)
+	if err := b.Put(k, stored); err != nil {
+		return nil, fmt.Errorf("storage: table %q: put %q: %w", table, storage.ShortKey(key), err)
+	}
+	return stored[valueHeader:], nil
+}
+
+func (w *writeTx) Delete(table, key string) (_ bool, err error) {
+	defer w.s.catch(&err, "delete")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b, _, err := w.bucket(table)
+	if err != nil {
+		return false, err
+	}
+	k := []byte(key)
+	if b.Get(k) == nil {
+		return false, nil
+	}
+	if err := b.Delete(k); err != nil {
+		return false, fmt.Errorf("storage: table %q: delete %q: %w", table, storage.ShortKey(key), err)
+	}
+	return true, nil
+}
+
+func (w *writeTx) Raw(table, key string) (_ []byte, _ bool, err error) {
+	defer w.s.catch(&err, "read")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b, _, err := w.bucket(table)
+	if err != nil {
+		return nil, false, err
+	}
+	v := b.Get([]byte(key))
+	return bytes.Clone(v), v != nil, nil
+}
+
+func (w *writeTx) Restore(table, key string, raw []byte, found bool) (err error) {
+	defer w.s.catch(&err, "roll back")
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b, _, err := w.bucket(table)
+	if err != nil {
+		return err
+	}
+	if found {
+		return b.Put([]byte(key), raw)
+	}
+	return b.Delete([]byte(key))
+}
