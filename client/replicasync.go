@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/storage"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // follow applies one table's confirmed changes as the server commits them.

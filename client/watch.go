@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/schema"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // Selector narrows a watch to a key prefix or one key of a table; the zero

@@ -13,7 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 var mutatorOutputSchema = json.RawMessage(`{"type":"object","properties":{"version":{"type":"integer","description":"the version the mutator's transaction committed"},"runs":{"type":"array","items":{"type":"string"},"description":"ids of the action runs the call enqueued; follow one with get_run"}},"required":["version"]}`)
