@@ -240,7 +240,7 @@ func (r *Replica) Mutate(ctx context.Context, name string, input any) (*Pending,
 	}
 	if err := r.applyLocked(ctx, name, raw); err != nil && backend.KindOf(err) != backend.ErrHandler {
 		if backend.KindOf(err) == backend.ErrInvalidInput {
-			return nil, &CallError{Tool: name, Kind: "invalid_input", Message: err.Error()}
+			return nil, &CallError{Tool: name, Kind: wire.KindInvalidInput, Message: err.Error()}
 		}
 		return nil, err
 	}

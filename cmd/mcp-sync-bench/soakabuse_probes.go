@@ -407,7 +407,7 @@ func probeActions(ctx context.Context, cfg abuseConfig, conns []*client.Conn, ga
 			case err == nil:
 				tally.add("ok but an empty text", "")
 			case errors.As(err, &ce):
-				tally.add("tool error: "+ce.Kind, ce.Message)
+				tally.add("tool error: "+string(ce.Kind), ce.Message)
 			default:
 				tally.add(transportKind(err), err.Error())
 			}
