@@ -74,16 +74,10 @@ type GetRunIn struct {
 	ID string `json:"id" jsonschema:"description=the run id,minLength=1"`
 }
 
-// RunStatus is where an action run is: queued, running, succeeded or failed.
+// RunStatus is where an action run is: "queued" (also between attempts),
+// "running", "succeeded" or "failed" (for good). The server's own names for
+// them are backend's RunStatus constants.
 type RunStatus string
-
-// The statuses of an action run.
-const (
-	RunQueued    RunStatus = "queued"
-	RunRunning   RunStatus = "running"
-	RunSucceeded RunStatus = "succeeded"
-	RunFailed    RunStatus = "failed"
-)
 
 // Run is get_run's output, and the content of a run resource: an enqueued
 // action run's status, attempts, and output or error.
