@@ -84,25 +84,28 @@ func TestServerFailuresAreHandlerErrors(t *testing.T) {
 		defer eng.Close()
 		c := serveEngine(t, eng, tools.Options{MaxActionCalls: 1, MaxActionQueue: -1})
 		ctx := testCtx(t)
-		// One long call holds the only slot until cancelled.
+		// One long call holds the only slot until cancelled; its first
+		// write says it has the slot (a short call started before that
+		// could take the slot from it instead).
 		long, cancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Go(func() { _, _ = client.Action(long, c, stream, StreamIn{Key: "long", N: 100000, Ms: 5}) })
 		defer wg.Wait()
 		defer cancel()
 		for {
-			_, err := client.Action(ctx, c, stream, StreamIn{Key: "short", N: 1})
-			if err != nil {
-				wantHandlerKind(t, err, wire.KindBusy)
-				return
+			if _, ok, _, err := eng.Get(items.Name(), "long"); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				break
 			}
-			// The long call had not taken its slot yet.
 			select {
 			case <-ctx.Done():
-				t.Fatal("no call was refused as busy while another held the only slot")
-			case <-time.After(10 * time.Millisecond):
+				t.Fatal("the long action call never started")
+			case <-time.After(5 * time.Millisecond):
 			}
 		}
+		_, err = client.Action(ctx, c, stream, StreamIn{Key: "short", N: 1})
+		wantHandlerKind(t, err, wire.KindBusy)
 	})
 
 	t.Run("damaged", func(t *testing.T) {
