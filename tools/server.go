@@ -119,7 +119,8 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		defaultInt(opts.MaxActionCallsPerSession, DefaultMaxActionCallsPerSession),
 		defaultInt(opts.MaxActionQueue, DefaultMaxActionQueue))}
 	sch := eng.Schema()
-	for _, name := range append([]string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun}, syncToolNames...) {
+	// The read and sync tools' names are taken.
+	for _, name := range []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolSyncChanges, wire.ToolSyncPush, wire.ToolSyncState} {
 		if _, ok := sch.Mutator(name); ok {
 			return nil, fmt.Errorf("mutator %q: the name is taken by mcp-sync's read tool of that name; rename the mutator", name)
 		}

@@ -19,9 +19,6 @@ import (
 // tools/list, where they would only distract a model. The protocol is in
 // the README ("Sync protocol").
 
-// syncToolNames are the hidden tools' names; apps may not declare them.
-var syncToolNames = []string{wire.ToolSyncChanges, wire.ToolSyncPush, wire.ToolSyncState}
-
 func (s *Server) addSyncTools() error {
 	if err := addContractTool(s, contractTool{name: wire.ToolSyncChanges, hints: hints(true, false, true, false),
 		description: "mcp-sync client protocol: committed changes after a version.",
