@@ -11,7 +11,7 @@ import (
 	mgtransport "github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // Errors a call can fail with; the error returned wraps one (errors.Is).
@@ -20,7 +20,9 @@ var (
 	// was written. The message names the field paths.
 	ErrInvalidInput = errors.New("invalid input")
 	// ErrHandler: the mutator or action ran and returned an error (or
-	// panicked, or produced output that breaks its schema).
+	// panicked, or produced output that breaks its schema), or the server
+	// failed otherwise: busy, internal, damaged, and any kind this client
+	// does not know. CallError.Kind tells them apart.
 	ErrHandler = errors.New("handler failed")
 	// ErrUnknown: no such tool, table, row or run.
 	ErrUnknown = errors.New("unknown")
@@ -33,21 +35,24 @@ var (
 // CallError is a tool call that the server answered with isError.
 type CallError struct {
 	Tool    string
-	Kind    string // as the server says: invalid_input, handler, unknown, cancelled, …
+	Kind    wire.ErrorKind // as the server says (wire.KindHandler when it says none)
 	Message string
 }
 
 // Error returns the tool's name and the server's message.
 func (e *CallError) Error() string { return e.Tool + ": " + e.Message }
 
-// Unwrap maps the server's kind to this package's sentinels.
+// Unwrap maps the server's kind to this package's sentinels: invalid_input
+// to ErrInvalidInput, unknown to ErrUnknown, unavailable and cancelled to
+// ErrTransport (the call may be made again), and every other kind to
+// ErrHandler.
 func (e *CallError) Unwrap() error {
 	switch e.Kind {
-	case "invalid_input":
+	case wire.KindInvalidInput:
 		return ErrInvalidInput
-	case "unknown":
+	case wire.KindUnknown:
 		return ErrUnknown
-	case "unavailable", "cancelled":
+	case wire.KindUnavailable, wire.KindCancelled:
 		return ErrTransport
 	}
 	return ErrHandler
@@ -130,22 +135,14 @@ func (cn *Conn) call(ctx context.Context, tool string, args any, onProgress Prog
 			return nil, gen, fmt.Errorf("%s: %w: %v", tool, ErrTransport, err)
 		case errors.Is(err, mcp.ErrInvalidParams) && strings.Contains(err.Error(), "not found"),
 			errors.Is(err, mcp.ErrMethodNotFound):
-			return nil, gen, &CallError{Tool: tool, Kind: "unknown", Message: err.Error()}
+			return nil, gen, &CallError{Tool: tool, Kind: wire.KindUnknown, Message: err.Error()}
 		case errors.Is(err, mcp.ErrInvalidParams):
-			return nil, gen, &CallError{Tool: tool, Kind: "invalid_input", Message: err.Error()}
+			return nil, gen, &CallError{Tool: tool, Kind: wire.KindInvalidInput, Message: err.Error()}
 		}
 		return nil, gen, fmt.Errorf("%s: %w: %v", tool, ErrTransport, err)
 	}
 	if res.IsError {
-		ce := &CallError{Tool: tool, Kind: "handler", Message: textOf(res)}
-		if res.Meta != nil {
-			if m, ok := res.Meta.AdditionalFields[wire.ErrorMetaKey].(map[string]any); ok {
-				if k, ok := m["kind"].(string); ok {
-					ce.Kind = k
-				}
-			}
-		}
-		return nil, gen, ce
+		return nil, gen, &CallError{Tool: tool, Kind: errorKind(res), Message: textOf(res)}
 	}
 	if res.StructuredContent != nil {
 		// The text block holds the same JSON as it came (the spec asks
@@ -160,6 +157,21 @@ func (cn *Conn) call(ctx context.Context, tool string, args any, onProgress Prog
 	}
 	out, err := json.Marshal(textOf(res))
 	return out, gen, err
+}
+
+// errorKind is the kind a failed call's _meta says (see wire.ErrorMetaKey),
+// or wire.KindHandler when it says none.
+func errorKind(res *mcp.CallToolResult) wire.ErrorKind {
+	if res.Meta == nil {
+		return wire.KindHandler
+	}
+	// A generic JSON decoding (a map), whatever the transport handed over.
+	b, err := json.Marshal(res.Meta.AdditionalFields[wire.ErrorMetaKey])
+	var m wire.ErrorMeta
+	if err != nil || json.Unmarshal(b, &m) != nil || m.Kind == "" {
+		return wire.KindHandler
+	}
+	return m.Kind
 }
 
 // sameKind reports whether text is JSON of the same kind (object or array)

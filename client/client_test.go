@@ -64,7 +64,8 @@ var (
 	lockKey = schema.Mutator[KeyIn]("lock", "Lock a key (server-only table)")
 	stream  = schema.Action[StreamIn, StreamOut]("stream", "Grow an item's name n times")
 	rename  = schema.Mutator[PutIn]("rename", "Alias of put used by the stream action")
-	app     = schema.MustDefine(1, items, notes, locks, put, bump, lockKey, stream, rename)
+	explode = schema.Mutator[KeyIn]("explode", "Panic: a server bug")
+	app     = schema.MustDefine(1, items, notes, locks, put, bump, lockKey, stream, rename, explode)
 )
 
 func putItem(ctx *backend.MutatorCtx, in PutIn) error {
@@ -102,6 +103,7 @@ func config() backend.Config {
 			backend.Mutator(lockKey, func(ctx *backend.MutatorCtx, in KeyIn) error {
 				return backend.TableOf(ctx, locks).Set(in.Key, Lock{By: "server"})
 			}),
+			backend.Mutator(explode, func(*backend.MutatorCtx, KeyIn) error { panic("explode was called") }),
 		},
 		Actions: []backend.ActionImpl{
 			backend.Action(stream, func(ctx *backend.ActionCtx, in StreamIn) (StreamOut, error) {

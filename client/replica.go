@@ -15,7 +15,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // Replica is a local copy of some of a server's tables on which the app's
@@ -240,7 +240,7 @@ func (r *Replica) Mutate(ctx context.Context, name string, input any) (*Pending,
 	}
 	if err := r.applyLocked(ctx, name, raw); err != nil && backend.KindOf(err) != backend.ErrHandler {
 		if backend.KindOf(err) == backend.ErrInvalidInput {
-			return nil, &CallError{Tool: name, Kind: "invalid_input", Message: err.Error()}
+			return nil, &CallError{Tool: name, Kind: wire.KindInvalidInput, Message: err.Error()}
 		}
 		return nil, err
 	}

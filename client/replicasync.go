@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/storage"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // follow applies one table's confirmed changes as the server commits them.
@@ -188,14 +188,14 @@ func (r *Replica) pusher() {
 				continue
 			}
 		}
-		raw, gen, err := r.c.call(r.ctx, "_sync_push", wire.SyncPushIn{Client: r.clientID, Seq: next.Seq, Mutator: next.Mutator, Args: next.input}, nil)
+		raw, gen, err := r.c.call(r.ctx, wire.ToolSyncPush, wire.SyncPushIn{Client: r.clientID, Seq: next.Seq, Mutator: next.Mutator, Args: next.input}, nil)
 		var ce *CallError
 		switch {
 		case err == nil:
 			backoff = 50 * time.Millisecond
 			var out wire.SyncPushOut
 			if err := json.Unmarshal(raw, &out); err != nil {
-				r.reject(next, fmt.Errorf("_sync_push: decoding %s: %w", raw, err))
+				r.reject(next, fmt.Errorf("%s: decoding %s: %w", wire.ToolSyncPush, raw, err))
 				continue
 			}
 			r.mu.Lock()

@@ -13,7 +13,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/tools"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // TestLegacySubscribeWhileNotified: over SSE (which delivers notifications

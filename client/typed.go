@@ -6,13 +6,12 @@ import (
 	"fmt"
 
 	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
-// MutateResult is what a committed mutator call returns.
-type MutateResult struct {
-	Version uint64   `json:"version"`
-	Runs    []string `json:"runs,omitempty"` // action runs it enqueued
-}
+// MutateResult is what a committed mutator call returns: the version it
+// committed and the action runs it enqueued.
+type MutateResult = wire.MutateOut
 
 // Mutate calls the mutator d declares with in and returns the version it
 // committed and the action runs it enqueued.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/schema"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // Selector narrows a watch to a key prefix or one key of a table; the zero
@@ -193,13 +193,13 @@ func (w *Watcher[T]) call(ctx context.Context, tool string, args any) (json.RawM
 // fetch asks for the changes after w.cursor and queues them. more says a
 // page limit cut them short.
 func (w *Watcher[T]) fetch(ctx context.Context) (more bool, err error) {
-	raw, err := w.call(ctx, "_sync_changes", wire.SyncChangesIn{Table: w.table, Prefix: w.sel.Prefix, Key: w.sel.Key, After: w.cursor, Limit: 500})
+	raw, err := w.call(ctx, wire.ToolSyncChanges, wire.SyncChangesIn{Table: w.table, Prefix: w.sel.Prefix, Key: w.sel.Key, After: w.cursor, Limit: 500})
 	if err != nil {
 		return false, err
 	}
 	var out wire.SyncChangesOut
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return false, fmt.Errorf("_sync_changes: decoding %s: %w", raw, err)
+		return false, fmt.Errorf("%s: decoding %s: %w", wire.ToolSyncChanges, raw, err)
 	}
 	if out.Resync {
 		w.fresh = true
@@ -230,7 +230,7 @@ func (w *Watcher[T]) decode(ses []wire.SyncEvent) ([]Event[T], error) {
 			if w.sel.Key != "" && sc.Key != w.sel.Key || w.sel.Key == "" && !strings.HasPrefix(sc.Key, w.sel.Prefix) {
 				continue
 			}
-			ch := Change[T]{Key: sc.Key, Deleted: sc.Op == "delete"}
+			ch := Change[T]{Key: sc.Key, Deleted: sc.Op == wire.OpDelete}
 			if !ch.Deleted {
 				if err := json.Unmarshal(sc.Value, &ch.Value); err != nil {
 					return nil, fmt.Errorf("table %s row %s: decoding %s: %w", w.table, sc.Key, sc.Value, err)
@@ -283,17 +283,13 @@ func (w *Watcher[T]) absorb(ns []*wire.ChangeNotice) bool {
 func (w *Watcher[T]) snapshot(ctx context.Context) (Event[T], error) {
 	ev := Event[T]{Resync: true}
 	if w.sel.Key != "" {
-		raw, err := w.call(ctx, "get_row", map[string]any{"table": w.table, "key": w.sel.Key})
+		raw, err := w.call(ctx, wire.ToolGetRow, wire.GetRowIn{Table: w.table, Key: w.sel.Key})
 		if err != nil {
 			return ev, err
 		}
-		var out struct {
-			Found   bool            `json:"found"`
-			Value   json.RawMessage `json:"value"`
-			Version uint64          `json:"version"`
-		}
+		var out wire.GetRowOut
 		if err := json.Unmarshal(raw, &out); err != nil {
-			return ev, fmt.Errorf("get_row: decoding %s: %w", raw, err)
+			return ev, fmt.Errorf("%s: decoding %s: %w", wire.ToolGetRow, raw, err)
 		}
 		ev.Version = out.Version
 		if out.Found {
@@ -308,20 +304,13 @@ func (w *Watcher[T]) snapshot(ctx context.Context) (Event[T], error) {
 	}
 	after := ""
 	for first := true; ; first = false {
-		raw, err := w.call(ctx, "list_rows", map[string]any{"table": w.table, "prefix": w.sel.Prefix, "after": after, "limit": 1000})
+		raw, err := w.call(ctx, wire.ToolListRows, wire.ListRowsIn{Table: w.table, Prefix: w.sel.Prefix, After: after, Limit: wire.MaxListLimit})
 		if err != nil {
 			return ev, err
 		}
-		var page struct {
-			Rows []struct {
-				Key   string          `json:"key"`
-				Value json.RawMessage `json:"value"`
-			} `json:"rows"`
-			Next    string `json:"next"`
-			Version uint64 `json:"version"`
-		}
+		var page wire.ListRowsOut
 		if err := json.Unmarshal(raw, &page); err != nil {
-			return ev, fmt.Errorf("list_rows: decoding %s: %w", raw, err)
+			return ev, fmt.Errorf("%s: decoding %s: %w", wire.ToolListRows, raw, err)
 		}
 		if first {
 			ev.Version = page.Version

@@ -17,6 +17,15 @@ var (
 	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
+// ForType is how every JSON Schema of mcp-sync is made, for types that are
+// not declarations (package tools generates its read and sync tools' schemas
+// with it): it checks that t is a struct JSON can carry, generates its flat
+// JSON Schema and compiles the validator; subject names the value in
+// validation errors.
+func ForType(t reflect.Type, subject string) (json.RawMessage, *Validator, error) {
+	return compileType(t, subject)
+}
+
 // compileType checks that t is a struct JSON can carry, generates its flat
 // JSON Schema and compiles the validator. subject names the value in
 // validation errors ("input of mutator setTodo").

@@ -9,6 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // Defaults of the direct action call limits (Options.MaxActionCalls,
@@ -131,7 +132,7 @@ func sessionID(ctx context.Context) string {
 func (s *Server) limitResult(ctx context.Context, name string, err error) *mcp.CallToolResult {
 	if _, ok := err.(*busyError); ok {
 		s.log.Warn("action call refused: busy", "action", name, "err", err)
-		return errorWithKind("busy", fmt.Sprintf("action %s: %v", name, err))
+		return errorWithKind(wire.KindBusy, fmt.Sprintf("action %s: %v", name, err))
 	}
 	return s.errorResult(ctx, "action", name, err)
 }

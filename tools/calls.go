@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime/debug"
 	"sync"
 
@@ -13,22 +14,20 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
-var mutatorOutputSchema = json.RawMessage(`{"type":"object","properties":{"version":{"type":"integer","description":"the version the mutator's transaction committed"},"runs":{"type":"array","items":{"type":"string"},"description":"ids of the action runs the call enqueued; follow one with get_run"}},"required":["version"]}`)
-
-// mutatorResult is a mutator tool's structured result.
-type mutatorResult struct {
-	Version uint64   `json:"version"`
-	Runs    []string `json:"runs,omitempty"`
-}
-
-func (s *Server) addCallTools() {
+func (s *Server) addCallTools() error {
 	sch := s.eng.Schema()
+	// Every mutator answers the same: wire.MutateOut.
+	mutateOut, _, err := schema.ForType(reflect.TypeFor[wire.MutateOut](), "output of a mutator")
+	if err != nil {
+		return fmt.Errorf("the mutators' output: %w", err)
+	}
 	for _, m := range sch.Mutators() {
 		t := mcp.NewToolWithRawSchema(m.Name, m.Description, m.InputSchema)
-		t.RawOutputSchema = mutatorOutputSchema
+		t.RawOutputSchema = mutateOut
 		t.Annotations = hints(false, m.Destructive, m.Idempotent, false)
 		name := m.Name
 		s.mcp.AddTool(t, func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -46,6 +45,7 @@ func (s *Server) addCallTools() {
 			return s.callAction(ctx, name, text, req)
 		})
 	}
+	return nil
 }
 
 // arguments returns a call's arguments as JSON; absent arguments are {}.
@@ -87,13 +87,13 @@ func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolR
 	defer s.recoverCall(name, &res)
 	input, err := rawArguments(req)
 	if err != nil {
-		return errorWithKind("invalid_input", fmt.Sprintf("mutator %s: %v. Nothing was written.", name, err)), nil
+		return errorWithKind(wire.KindInvalidInput, fmt.Sprintf("mutator %s: %v. Nothing was written.", name, err)), nil
 	}
 	v, runs, err := s.eng.MutateRuns(ctx, name, input)
 	if err != nil {
 		return s.errorResult(ctx, "mutator", name, err), nil
 	}
-	res, err = structured(mutatorResult{Version: v, Runs: runs})
+	res, err = structured(wire.MutateOut{Version: v, Runs: runs})
 	if err != nil {
 		return s.errorResult(ctx, "mutator", name, err), nil
 	}
@@ -106,7 +106,7 @@ func (s *Server) callAction(ctx context.Context, name string, textOutput bool, r
 	defer s.recoverCall(name, &res)
 	input, err := rawArguments(req)
 	if err != nil {
-		return errorWithKind("invalid_input", fmt.Sprintf("action %s: %v", name, err)), nil
+		return errorWithKind(wire.KindInvalidInput, fmt.Sprintf("action %s: %v", name, err)), nil
 	}
 	rep := newReporter(ctx, s.mcp, req)
 	release, err := s.actions.acquire(ctx, sessionID(ctx), rep)
@@ -133,36 +133,39 @@ func (s *Server) callAction(ctx context.Context, name string, textOutput bool, r
 // errorResult turns an engine error into an isError result whose message a
 // model can act on, and whose _meta says the kind for programs.
 func (s *Server) errorResult(ctx context.Context, kind, name string, err error) *mcp.CallToolResult {
-	var msg, k string
+	var (
+		msg string
+		k   wire.ErrorKind
+	)
 	switch backend.KindOf(err) {
 	case backend.ErrInvalidInput:
 		// The engine's message already names the mutator or action.
-		k, msg = "invalid_input", fmt.Sprintf("%v. Nothing was written; fix the arguments to match the tool's inputSchema and call again.", err)
+		k, msg = wire.KindInvalidInput, fmt.Sprintf("%v. Nothing was written; fix the arguments to match the tool's inputSchema and call again.", err)
 	case backend.ErrInvalidOutput:
 		s.log.Error("action output does not match its declared schema", "action", name, "err", err)
-		k, msg = "invalid_output", fmt.Sprintf("%s %s failed: its output did not match its declared output schema (a server bug): %v", kind, name, err)
+		k, msg = wire.KindInvalidOutput, fmt.Sprintf("%s %s failed: its output did not match its declared output schema (a server bug): %v", kind, name, err)
 	case backend.ErrClosed:
-		k, msg = "unavailable", fmt.Sprintf("%s %s: the server is shutting down; call again once it is back", kind, name)
+		k, msg = wire.KindUnavailable, fmt.Sprintf("%s %s: the server is shutting down; call again once it is back", kind, name)
 	case backend.ErrUnknown:
-		k, msg = "unknown", err.Error()
+		k, msg = wire.KindUnknown, err.Error()
 	case backend.ErrDamaged:
-		k, msg = "damaged", err.Error()
+		k, msg = wire.KindDamaged, err.Error()
 	default:
 		switch {
 		case ctx.Err() != nil && errors.Is(err, context.Canceled):
-			k, msg = "cancelled", fmt.Sprintf("%s %s was cancelled", kind, name)
+			k, msg = wire.KindCancelled, fmt.Sprintf("%s %s was cancelled", kind, name)
 		case ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded):
-			k, msg = "cancelled", fmt.Sprintf("%s %s ran out of time", kind, name)
+			k, msg = wire.KindCancelled, fmt.Sprintf("%s %s ran out of time", kind, name)
 		case backend.KindOf(err) == backend.ErrHandler:
 			// The app's own error: its words are meant for the caller.
-			k, msg = "handler", err.Error()
+			k, msg = wire.KindHandler, err.Error()
 		case backend.KindOf(err) == backend.ErrInternal:
 			// Already logged by the engine; the message holds only the ref.
-			k, msg = "internal", err.Error()
+			k, msg = wire.KindInternal, err.Error()
 		default:
 			// Unclassified: treat as internal, so that no detail (a file
 			// path, say) reaches the client.
-			k, msg = "internal", s.internalMessage(kind+" "+name, err, nil)
+			k, msg = wire.KindInternal, s.internalMessage(kind+" "+name, err, nil)
 		}
 	}
 	return errorWithKind(k, msg)
@@ -180,9 +183,12 @@ func (s *Server) internalMessage(where string, detail any, stack []byte) string 
 	return fmt.Sprintf("%s: internal error (ref %s); the server logged the detail", where, ref)
 }
 
-func errorWithKind(kind, msg string) *mcp.CallToolResult {
+// errorWithKind is an isError result whose _meta says its kind. The value
+// is wire.ErrorMeta's JSON, built as a map: that is what a client of an
+// in-process transport, which skips JSON, finds there too.
+func errorWithKind(kind wire.ErrorKind, msg string) *mcp.CallToolResult {
 	res := mcp.NewToolResultError(msg)
-	res.Meta = &mcp.Meta{AdditionalFields: map[string]any{wire.ErrorMetaKey: map[string]any{"kind": kind}}}
+	res.Meta = &mcp.Meta{AdditionalFields: map[string]any{wire.ErrorMetaKey: map[string]any{"kind": string(kind)}}}
 	return res
 }
 
@@ -191,7 +197,7 @@ func errorWithKind(kind, msg string) *mcp.CallToolResult {
 // last line.
 func (s *Server) recoverCall(name string, res **mcp.CallToolResult) {
 	if r := recover(); r != nil {
-		*res = errorWithKind("internal", s.internalMessage(name, fmt.Sprintf("panic: %v", r), debug.Stack()))
+		*res = errorWithKind(wire.KindInternal, s.internalMessage(name, fmt.Sprintf("panic: %v", r), debug.Stack()))
 	}
 }
 

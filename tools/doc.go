@@ -10,6 +10,11 @@
 //     actions with string output answer with text.
 //   - Read tools for models: get_row, list_rows (prefix, cursor, limit,
 //     reverse) and get_run (an enqueued action run's status and output).
+//     Their inputs and outputs, the hidden sync tools' and the error kinds
+//     in a failed call's _meta are declared in package wire, shared with
+//     the Go client; their JSON Schemas are generated from wire's structs
+//     as an app's are from its declarations, and a call's arguments are
+//     checked against the input schema before anything runs.
 //   - Resources, readable and subscribable on both protocol eras
 //     (resources/subscribe before 2026-07-28, subscriptions/listen from it):
 //     mcp-sync://table/{table} (the first page of rows, as list_rows returns

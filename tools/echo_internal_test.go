@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // echoClient is a legacy session's subscriber, subscribed to "u" with

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/tools"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // TestIdleSessionsExpireButWatchesLive: with a 1 s idle TTL, a legacy HTTP

@@ -22,7 +22,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/storage"
 	"github.com/mcp-sync/mcp-sync/storage/bolt"
 	"github.com/mcp-sync/mcp-sync/tools"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // TestSessionCap: past MaxSessions a new session is refused (503 with the

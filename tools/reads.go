@@ -1,131 +1,67 @@
 package tools
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
-// rowOut is one row as the read tools and resources show it. A row whose
-// stored value is not JSON is listed with a null value and Damaged saying
-// so: one damaged row does not hide the rest of its page.
-type rowOut struct {
-	Key     string          `json:"key"`
-	Value   json.RawMessage `json:"value"`
-	Damaged string          `json:"damaged,omitempty"`
-}
-
-// getRowIn and getRowOut are get_row's input and output.
-type getRowIn struct {
-	Table string `json:"table"`
-	Key   string `json:"key"`
-}
-
-type getRowOut struct {
-	Table   string          `json:"table"`
-	Key     string          `json:"key"`
-	Found   bool            `json:"found"`
-	Value   json.RawMessage `json:"value,omitempty"`
-	Version uint64          `json:"version"`
-}
-
-// listRowsIn and page are list_rows's input and output; page is also the
-// content of a table resource.
-type listRowsIn struct {
-	Table   string `json:"table"`
-	Prefix  string `json:"prefix,omitempty"`
-	After   string `json:"after,omitempty"`
-	Limit   int    `json:"limit,omitempty"`
-	Reverse bool   `json:"reverse,omitempty"`
-}
-
-type page struct {
-	Table   string   `json:"table"`
-	Rows    []rowOut `json:"rows"`
-	Next    string   `json:"next,omitempty"`
-	Version uint64   `json:"version"`
-}
-
-func (s *Server) tableEnum() string {
+// tableNames are the tables clients may read, in declaration order.
+func (s *Server) tableNames() []string {
 	names := []string{}
 	for _, t := range s.eng.ClientTables() {
 		names = append(names, t.Name)
 	}
-	b, _ := json.Marshal(names)
+	return names
+}
+
+// tableEnum is tableNames as a JSON array, for messages.
+func (s *Server) tableEnum() string {
+	b, _ := json.Marshal(s.tableNames())
 	return string(b)
 }
 
-func (s *Server) addReadTools() {
-	tables := s.tableEnum()
-	if tables == "[]" { // no client tables: nothing to read
-		return
+func (s *Server) addReadTools() error {
+	tables := s.tableNames()
+	if len(tables) == 0 { // no client tables: nothing to read
+		return nil
 	}
-	tableProp := `"table":{"type":"string","enum":` + tables + `,"description":"the table to read"}`
-
-	t := mcp.NewToolWithRawSchema(toolGetRow, "Read one row of a table by key, with the version the read saw.",
-		json.RawMessage(`{"type":"object","properties":{`+tableProp+`,"key":{"type":"string","minLength":1,"description":"the row's key"}},"required":["table","key"],"additionalProperties":false}`))
-	t.RawOutputSchema = json.RawMessage(`{"type":"object","properties":{"table":{"type":"string"},"key":{"type":"string"},"found":{"type":"boolean"},"value":{"type":"object"},"version":{"type":"integer"}},"required":["table","key","found","version"]}`)
-	t.Annotations = hints(true, false, true, false)
-	s.mcp.AddTool(t, s.getRowTool)
-
-	t = mcp.NewToolWithRawSchema(toolListRows, "List a table's rows in key order (or reverse), optionally only keys starting with prefix. Pages hold up to limit rows (default 100, at most 1000); pass the returned next as after to read the next page.",
-		json.RawMessage(`{"type":"object","properties":{`+tableProp+`,"prefix":{"type":"string","description":"only keys that start with this"},"after":{"type":"string","description":"the cursor: start after this key (the previous page's next)"},"limit":{"type":"integer","minimum":0,"maximum":1000,"description":"rows per page; 0 means 100"},"reverse":{"type":"boolean","description":"descending key order"}},"required":["table"],"additionalProperties":false}`))
-	t.RawOutputSchema = json.RawMessage(`{"type":"object","properties":{"table":{"type":"string"},"rows":{"type":"array","items":{"type":"object","properties":{"key":{"type":"string"},"value":{"type":["object","null"]},"damaged":{"type":"string"}},"required":["key","value"]}},"next":{"type":"string"},"version":{"type":"integer"}},"required":["table","rows","version"]}`)
-	t.Annotations = hints(true, false, true, false)
-	s.mcp.AddTool(t, s.listRowsTool)
-
-	t = mcp.NewToolWithRawSchema(toolGetRun, "Report an enqueued action run's status (queued, running, succeeded, failed), attempts, output or error, by run id.",
-		json.RawMessage(`{"type":"object","properties":{"id":{"type":"string","minLength":1,"description":"the run id"}},"required":["id"],"additionalProperties":false}`))
-	t.Annotations = hints(true, false, true, false)
-	s.mcp.AddTool(t, s.getRunTool)
-}
-
-// decodeArgs decodes a read tool's arguments strictly, so a typo in a field
-// name is an error instead of being ignored.
-func decodeArgs(req mcp.CallToolRequest, into any) error {
-	raw, err := arguments(req)
-	if err != nil {
+	readOnly := hints(true, false, true, false)
+	if err := addContractTool(s, contractTool{name: wire.ToolGetRow, hints: readOnly, tables: tables,
+		description: "Read one row of a table by key, with the version the read saw.",
+		out:         reflect.TypeFor[wire.GetRowOut]()}, s.getRowTool); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	return dec.Decode(into)
+	if err := addContractTool(s, contractTool{name: wire.ToolListRows, hints: readOnly, tables: tables,
+		description: fmt.Sprintf("List a table's rows in key order (or reverse), optionally only keys starting with prefix. Pages hold up to limit rows (default %d, at most %d); pass the returned next as after to read the next page.", wire.DefaultListLimit, wire.MaxListLimit),
+		out:         reflect.TypeFor[wire.ListRowsOut]()}, s.listRowsTool); err != nil {
+		return err
+	}
+	return addContractTool(s, contractTool{name: wire.ToolGetRun, hints: readOnly,
+		description: "Report an enqueued action run's status (queued, running, succeeded, failed), attempts, output or error, by run id.",
+		out:         reflect.TypeFor[wire.Run]()}, s.getRunTool)
 }
 
-func (s *Server) getRowTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	var in getRowIn
-	if err := decodeArgs(req, &in); err != nil {
-		return errorWithKind("invalid_input", "invalid arguments for get_row: "+err.Error()+`; expected {"table": string, "key": string}`), nil
-	}
-	if in.Key == "" {
-		return errorWithKind("invalid_input", `invalid arguments for get_row: at "/key": a non-empty key is required`), nil
-	}
+func (s *Server) getRowTool(ctx context.Context, in wire.GetRowIn) (*mcp.CallToolResult, error) {
 	val, ok, v, err := s.eng.Get(in.Table, in.Key)
 	if err != nil {
 		return s.readErrorResult(err, in.Table), nil
 	}
 	if ok && !json.Valid(val) {
-		return errorWithKind("damaged", damagedRow(in.Table, in.Key)), nil
+		return errorWithKind(wire.KindDamaged, damagedRow(in.Table, in.Key)), nil
 	}
-	return structured(getRowOut{Table: in.Table, Key: in.Key, Found: ok, Value: val, Version: v})
+	return structured(wire.GetRowOut{Table: in.Table, Key: in.Key, Found: ok, Value: val, Version: v})
 }
 
-func (s *Server) listRowsTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	var in listRowsIn
-	if err := decodeArgs(req, &in); err != nil {
-		return errorWithKind("invalid_input", "invalid arguments for list_rows: "+err.Error()), nil
-	}
-	if in.Limit < 0 || in.Limit > 1000 {
-		return errorWithKind("invalid_input", fmt.Sprintf(`invalid arguments for list_rows: at "/limit": want 0..1000, got %d`, in.Limit)), nil
-	}
+func (s *Server) listRowsTool(ctx context.Context, in wire.ListRowsIn) (*mcp.CallToolResult, error) {
 	p, err := s.readPage(in)
 	if err != nil {
 		return s.readErrorResult(err, in.Table), nil
@@ -133,37 +69,38 @@ func (s *Server) listRowsTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	return structured(p)
 }
 
-func (s *Server) readPage(in listRowsIn) (page, error) {
+func (s *Server) readPage(in wire.ListRowsIn) (wire.ListRowsOut, error) {
 	rows, next, v, err := s.eng.Scan(in.Table, backend.ScanOptions{Prefix: in.Prefix, After: in.After, Limit: in.Limit, Reverse: in.Reverse})
 	if err != nil {
-		return page{}, err
+		return wire.ListRowsOut{}, err
 	}
-	p := page{Table: in.Table, Rows: make([]rowOut, len(rows)), Next: next, Version: v}
+	p := wire.ListRowsOut{Table: in.Table, Rows: make([]wire.Row, len(rows)), Next: next, Version: v}
 	for i, r := range rows {
-		p.Rows[i] = rowOut{Key: r.Key, Value: r.Value}
+		p.Rows[i] = wire.Row{Key: r.Key, Value: r.Value}
 		if !json.Valid(r.Value) {
 			s.log.Error("a stored value is not valid JSON", "table", in.Table, "key", r.Key)
-			p.Rows[i] = rowOut{Key: r.Key, Value: json.RawMessage("null"), Damaged: damagedRow(in.Table, r.Key)}
+			p.Rows[i] = wire.Row{Key: r.Key, Value: json.RawMessage("null"), Damaged: damagedRow(in.Table, r.Key)}
 		}
 	}
 	return p, nil
 }
 
-func (s *Server) getRunTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	var in struct {
-		ID string `json:"id"`
-	}
-	if err := decodeArgs(req, &in); err != nil || in.ID == "" {
-		return errorWithKind("invalid_input", `invalid arguments for get_run: expected {"id": "<run id>"} with a non-empty id`), nil
-	}
+func (s *Server) getRunTool(ctx context.Context, in wire.GetRunIn) (*mcp.CallToolResult, error) {
 	run, ok, err := s.eng.Run(in.ID)
 	if err != nil {
 		return s.readErrorResult(err, ""), nil
 	}
 	if !ok {
-		return errorWithKind("unknown", "no action run with id "+backend.Short(in.ID)), nil
+		return errorWithKind(wire.KindUnknown, "no action run with id "+backend.Short(in.ID)), nil
 	}
-	return structured(run)
+	return structured(runOut(run))
+}
+
+// runOut is a run as clients see it.
+func runOut(r *backend.Run) wire.Run {
+	return wire.Run{ID: r.ID, Action: r.Action, Input: r.Input, Status: wire.RunStatus(r.Status), Attempts: r.Attempts,
+		Output: r.Output, Error: r.Error, EnqueuedBy: r.EnqueuedBy, Version: r.Version, EnqueuedAt: r.EnqueuedAt,
+		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, NextAttemptAt: r.NextAttemptAt, Redacted: r.Redacted}
 }
 
 // readErrorResult is readError as an isError result with its kind.
@@ -177,24 +114,24 @@ func (s *Server) readErrorResult(err error, table string) *mcp.CallToolResult {
 // engine makes sure of it). The engine's messages are the client's to see
 // (keys quoted short, a damaged row named, an internal failure only by its
 // reference); anything unclassified stays in the server log.
-func (s *Server) readError(err error, table string) (kind, msg string) {
+func (s *Server) readError(err error, table string) (kind wire.ErrorKind, msg string) {
 	switch backend.KindOf(err) {
 	case backend.ErrUnknown:
-		return "unknown", fmt.Sprintf("no table named %s; readable tables: %s", backend.Short(table), s.tableEnum())
+		return wire.KindUnknown, fmt.Sprintf("no table named %s; readable tables: %s", backend.Short(table), s.tableEnum())
 	case backend.ErrInvalidInput:
-		return "invalid_input", err.Error()
+		return wire.KindInvalidInput, err.Error()
 	case backend.ErrDamaged:
-		return "damaged", err.Error()
+		return wire.KindDamaged, err.Error()
 	case backend.ErrInternal:
-		return "internal", err.Error()
+		return wire.KindInternal, err.Error()
 	case backend.ErrClosed:
-		return "unavailable", "the server is shutting down; read again once it is back"
+		return wire.KindUnavailable, "the server is shutting down; read again once it is back"
 	}
 	where := "reading the run"
 	if table != "" {
 		where = "reading table " + backend.Short(table)
 	}
-	return "internal", s.internalMessage(where, err, nil)
+	return wire.KindInternal, s.internalMessage(where, err, nil)
 }
 
 // damagedRow words a row whose stored value is not JSON.
@@ -250,7 +187,7 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 		if !ok {
 			return nil, fmt.Errorf("%w: no action run with id %s", server.ErrResourceNotFound, backend.Short(tg.run))
 		}
-		body = run
+		body = runOut(run)
 	case tg.hasKey:
 		val, ok, _, err := s.eng.Get(tg.table, tg.key)
 		if err != nil {
@@ -264,7 +201,7 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 		}
 		body = val
 	default:
-		p, err := s.readPage(listRowsIn{Table: tg.table})
+		p, err := s.readPage(wire.ListRowsIn{Table: tg.table})
 		if err != nil {
 			return nil, s.resourceError(err, tg.table)
 		}

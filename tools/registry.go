@@ -11,7 +11,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/storage"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // registry tracks resource subscriptions and turns committed changes into
@@ -282,9 +282,9 @@ func (r *registry) mark(table string, ev storage.Event) {
 	}
 	all := make([]wire.SyncChange, len(ev.Changes))
 	for i, c := range ev.Changes {
-		all[i] = wire.SyncChange{Key: c.Key, Op: "put", Value: c.Value}
+		all[i] = wire.SyncChange{Key: c.Key, Op: wire.OpPut, Value: c.Value}
 		if c.Op == storage.OpDelete {
-			all[i] = wire.SyncChange{Key: c.Key, Op: "delete"}
+			all[i] = wire.SyncChange{Key: c.Key, Op: wire.OpDelete}
 		}
 	}
 	uri := wire.TableURI(table)

@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // Options configures a [Server]. The zero value serves the engine's schema
@@ -44,7 +45,7 @@ type Options struct {
 	MaxActionCallsPerSession int
 	// MaxActionQueue is how many action calls may wait for a slot (told so
 	// by a progress notification when they sent a progressToken); a call
-	// beyond it fails at once with error kind "busy"; default 64,
+	// beyond it fails at once with error kind wire.KindBusy; default 64,
 	// negative: no queue (a call that finds no free slot fails at once).
 	MaxActionQueue int
 
@@ -98,14 +99,6 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// Names of the read tools; an app may not declare mutators or actions with
-// these names.
-const (
-	toolGetRow   = "get_row"
-	toolListRows = "list_rows"
-	toolGetRun   = "get_run"
-)
-
 // New builds the MCP server for eng. It fails when a declared name clashes
 // with a read tool's.
 func New(eng *backend.Engine, opts Options) (*Server, error) {
@@ -126,7 +119,8 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		defaultInt(opts.MaxActionCallsPerSession, DefaultMaxActionCallsPerSession),
 		defaultInt(opts.MaxActionQueue, DefaultMaxActionQueue))}
 	sch := eng.Schema()
-	for _, name := range append([]string{toolGetRow, toolListRows, toolGetRun}, syncToolNames...) {
+	// The read and sync tools' names are taken.
+	for _, name := range []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolSyncChanges, wire.ToolSyncPush, wire.ToolSyncState} {
 		if _, ok := sch.Mutator(name); ok {
 			return nil, fmt.Errorf("mutator %q: the name is taken by mcp-sync's read tool of that name; rename the mutator", name)
 		}
@@ -155,9 +149,15 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	s.mcp = server.NewMCPServer(opts.Name, opts.Version, opt...)
 	s.subs.mcp = s.mcp
 
-	s.addCallTools()
-	s.addReadTools()
-	s.addSyncTools()
+	if err := s.addCallTools(); err != nil {
+		return nil, err
+	}
+	if err := s.addReadTools(); err != nil {
+		return nil, err
+	}
+	if err := s.addSyncTools(); err != nil {
+		return nil, err
+	}
 	s.addResources()
 	if len(opts.Resources) > 0 {
 		s.mcp.AddResources(opts.Resources...)

@@ -15,7 +15,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/tools"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // subscribe watches uris the way the client's era does it: resources/subscribe

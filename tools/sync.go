@@ -2,16 +2,15 @@ package tools
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/storage"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // The sync tools serve the Go client (package client): the change log from a
@@ -19,30 +18,21 @@ import (
 // applied push. They are callable by every client but left out of
 // tools/list, where they would only distract a model. The protocol is in
 // the README ("Sync protocol").
-const (
-	toolSyncChanges = wire.ToolSyncChanges
-	toolSyncPush    = wire.ToolSyncPush
-	toolSyncState   = wire.ToolSyncState
-)
 
-// syncToolNames are the hidden tools' names; apps may not declare them.
-var syncToolNames = []string{toolSyncChanges, toolSyncPush, toolSyncState}
-
-func (s *Server) addSyncTools() {
-	t := mcp.NewToolWithRawSchema(toolSyncChanges, "mcp-sync client protocol: committed changes after a version.",
-		json.RawMessage(`{"type":"object","properties":{"table":{"type":"string"},"prefix":{"type":"string"},"key":{"type":"string"},"after":{"type":"integer","minimum":0},"limit":{"type":"integer","minimum":0,"maximum":1000}},"required":["table","after"]}`))
-	t.Annotations = hints(true, false, true, false)
-	s.mcp.AddTool(t, s.syncChanges)
-
-	t = mcp.NewToolWithRawSchema(toolSyncPush, "mcp-sync client protocol: run a mutator once per (client, seq).",
-		json.RawMessage(`{"type":"object","properties":{"client":{"type":"string","minLength":1},"seq":{"type":"integer","minimum":1},"mutator":{"type":"string"},"args":{"type":"object"}},"required":["client","seq","mutator","args"]}`))
-	t.Annotations = hints(false, false, true, false)
-	s.mcp.AddTool(t, s.syncPush)
-
-	t = mcp.NewToolWithRawSchema(toolSyncState, "mcp-sync client protocol: a client's last applied push.",
-		json.RawMessage(`{"type":"object","properties":{"client":{"type":"string","minLength":1}},"required":["client"]}`))
-	t.Annotations = hints(true, false, true, false)
-	s.mcp.AddTool(t, s.syncState)
+func (s *Server) addSyncTools() error {
+	if err := addContractTool(s, contractTool{name: wire.ToolSyncChanges, hints: hints(true, false, true, false),
+		description: "mcp-sync client protocol: committed changes after a version.",
+		out:         reflect.TypeFor[wire.SyncChangesOut]()}, s.syncChanges); err != nil {
+		return err
+	}
+	if err := addContractTool(s, contractTool{name: wire.ToolSyncPush, hints: hints(false, false, true, false),
+		description: "mcp-sync client protocol: run a mutator once per (client, seq).",
+		out:         reflect.TypeFor[wire.SyncPushOut]()}, s.syncPush); err != nil {
+		return err
+	}
+	return addContractTool(s, contractTool{name: wire.ToolSyncState, hints: hints(true, false, true, false),
+		description: "mcp-sync client protocol: a client's last applied push.",
+		out:         reflect.TypeFor[wire.SyncStateOut]()}, s.syncState)
 }
 
 // hideSyncTools is a tool filter that leaves the sync tools out of listings.
@@ -54,20 +44,16 @@ func hideSyncTools(_ context.Context, ts []mcp.Tool) []mcp.Tool {
 	}
 	out := ts[:0:0]
 	for _, t := range ts {
-		if !strings.HasPrefix(t.Name, "_sync_") {
+		if !strings.HasPrefix(t.Name, wire.SyncToolPrefix) {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
-func (s *Server) syncChanges(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	var in wire.SyncChangesIn
-	if err := decodeArgs(req, &in); err != nil || in.Table == "" {
-		return errorWithKind("invalid_input", fmt.Sprintf("invalid arguments for %s: want {table, after, prefix?, key?, limit?} with a table (%v)", toolSyncChanges, err)), nil
-	}
-	if in.Limit <= 0 || in.Limit > 1000 {
-		in.Limit = 1000
+func (s *Server) syncChanges(ctx context.Context, in wire.SyncChangesIn) (*mcp.CallToolResult, error) {
+	if in.Limit == 0 {
+		in.Limit = wire.MaxChangesLimit
 	}
 	out := wire.SyncChangesOut{Events: []wire.SyncEvent{}, Version: s.eng.Version()}
 	evs, err := s.eng.ChangesSince(storage.Filter{Table: in.Table, Prefix: in.Prefix, Key: in.Key}, in.After, in.Limit+1)
@@ -84,9 +70,9 @@ func (s *Server) syncChanges(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	for _, ev := range evs {
 		se := wire.SyncEvent{Version: ev.Version, Changes: make([]wire.SyncChange, len(ev.Changes))}
 		for i, c := range ev.Changes {
-			se.Changes[i] = wire.SyncChange{Key: c.Key, Op: "put", Value: c.Value}
+			se.Changes[i] = wire.SyncChange{Key: c.Key, Op: wire.OpPut, Value: c.Value}
 			if c.Op == storage.OpDelete {
-				se.Changes[i] = wire.SyncChange{Key: c.Key, Op: "delete"}
+				se.Changes[i] = wire.SyncChange{Key: c.Key, Op: wire.OpDelete}
 			}
 		}
 		out.Events = append(out.Events, se)
@@ -97,16 +83,12 @@ func (s *Server) syncChanges(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	return structured(out)
 }
 
-func (s *Server) syncPush(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
+func (s *Server) syncPush(ctx context.Context, in wire.SyncPushIn) (res *mcp.CallToolResult, err error) {
 	ctx, done := s.calls.start(ctx)
 	defer done()
-	defer s.recoverCall(toolSyncPush, &res)
-	var in wire.SyncPushIn
-	if err := decodeArgs(req, &in); err != nil {
-		return errorWithKind("invalid_input", fmt.Sprintf("invalid arguments for %s: want {client, seq, mutator, args}: %v", toolSyncPush, err)), nil
-	}
+	defer s.recoverCall(wire.ToolSyncPush, &res)
 	if _, ok := s.eng.Schema().Mutator(in.Mutator); !ok {
-		return errorWithKind("unknown", "no mutator named "+backend.Short(in.Mutator)), nil
+		return errorWithKind(wire.KindUnknown, "no mutator named "+backend.Short(in.Mutator)), nil
 	}
 	p, err := s.eng.MutateOnce(ctx, in.Client, in.Seq, in.Mutator, in.Args)
 	if err != nil {
@@ -115,16 +97,10 @@ func (s *Server) syncPush(ctx context.Context, req mcp.CallToolRequest) (res *mc
 	return structured(wire.SyncPushOut{Version: p.Version, Applied: p.Applied, Runs: p.Runs})
 }
 
-func (s *Server) syncState(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	var in struct {
-		Client string `json:"client"`
-	}
-	if err := decodeArgs(req, &in); err != nil || in.Client == "" {
-		return errorWithKind("invalid_input", fmt.Sprintf("invalid arguments for %s: want {client}", toolSyncState)), nil
-	}
+func (s *Server) syncState(ctx context.Context, in wire.SyncStateIn) (*mcp.CallToolResult, error) {
 	st, err := s.eng.ClientState(in.Client)
 	if err != nil {
-		return s.errorResult(ctx, "tool", toolSyncState, err), nil
+		return s.errorResult(ctx, "tool", wire.ToolSyncState, err), nil
 	}
-	return structured(st)
+	return structured(wire.SyncStateOut{Seq: st.Seq, Version: st.Version, At: st.At})
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // URI prefixes, from the wire contract.

@@ -21,7 +21,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // The abuse phase's raw HTTP: the probes speak JSON-RPC over HTTP by hand,

@@ -17,7 +17,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // abuseProbe is one probe's figures.
@@ -407,7 +407,7 @@ func probeActions(ctx context.Context, cfg abuseConfig, conns []*client.Conn, ga
 			case err == nil:
 				tally.add("ok but an empty text", "")
 			case errors.As(err, &ce):
-				tally.add("tool error: "+ce.Kind, ce.Message)
+				tally.add("tool error: "+string(ce.Kind), ce.Message)
 			default:
 				tally.add(transportKind(err), err.Error())
 			}

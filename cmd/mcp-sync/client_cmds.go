@@ -15,7 +15,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/internal/cli"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 func runTools(ctx context.Context, env *cli.Environ, args []string) int {

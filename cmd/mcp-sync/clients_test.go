@@ -20,7 +20,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/examples/todo"
 	"github.com/mcp-sync/mcp-sync/tools"
-	"github.com/mcp-sync/mcp-sync/tools/wire"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // goClient is what these tests need of an MCP client; it is implemented by

@@ -1,0 +1,103 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	ij "github.com/invopop/jsonschema"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/wire"
+)
+
+// contractTool is a read or sync tool, whose input and output package wire
+// declares as Go structs. Its JSON Schemas are generated from those structs
+// the way an app's tools get theirs (schema.ForType), so the published
+// schema, the validation of a call and the client's decoding share one
+// definition.
+type contractTool struct {
+	name, description string
+	hints             mcp.ToolAnnotation
+	// out is the output struct; nil declares no outputSchema.
+	out reflect.Type
+	// tables, when set, become the enum of the input's table property. The
+	// enum is published only: a call naming another table is answered
+	// "unknown", not "invalid_input", and server-only tables read the same
+	// as absent ones.
+	tables []string
+}
+
+// addContractTool adds tool t, whose input is In, with handler h. A call's
+// arguments are checked against the input's schema before h runs, so h
+// sees only valid input; a call that fails the check is answered
+// invalid_input, naming each offending field.
+func addContractTool[In any](s *Server, t contractTool, h func(context.Context, In) (*mcp.CallToolResult, error)) error {
+	in, check, err := schema.ForType(reflect.TypeFor[In](), "arguments of "+t.name)
+	if err != nil {
+		return fmt.Errorf("tool %s: %w", t.name, err)
+	}
+	if t.tables != nil {
+		if in, err = withTableEnum(in, t.tables); err != nil {
+			return fmt.Errorf("tool %s: %w", t.name, err)
+		}
+	}
+	tool := mcp.NewToolWithRawSchema(t.name, t.description, in)
+	if t.out != nil {
+		if tool.RawOutputSchema, _, err = schema.ForType(t.out, "output of "+t.name); err != nil {
+			return fmt.Errorf("tool %s: %w", t.name, err)
+		}
+	}
+	tool.Annotations = t.hints
+	s.mcp.AddTool(tool, func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var args In
+		if err := decodeInput(req, check, &args); err != nil {
+			return errorWithKind(wire.KindInvalidInput, invalidArguments(t.name, err)), nil
+		}
+		return h(ctx, args)
+	})
+	return nil
+}
+
+// decodeInput checks a call's arguments against v and decodes them.
+func decodeInput(req mcp.CallToolRequest, v *schema.Validator, into any) error {
+	raw, err := arguments(req)
+	if err != nil {
+		return err
+	}
+	if err := v.Validate(raw); err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, into)
+}
+
+// invalidArguments words a call's bad arguments: a validation error names
+// its fields itself; anything else gets the tool's name.
+func invalidArguments(tool string, err error) string {
+	if ve, ok := errors.AsType[*schema.ValidationError](err); ok {
+		return ve.Error()
+	}
+	return fmt.Sprintf("invalid arguments of %s: %v", tool, err)
+}
+
+// withTableEnum returns the object schema raw with tables as the enum of its
+// table property. It goes through invopop's Schema, which keeps the order
+// of properties, so the published schema reads like a generated one.
+func withTableEnum(raw json.RawMessage, tables []string) (json.RawMessage, error) {
+	var sch ij.Schema
+	if err := json.Unmarshal(raw, &sch); err != nil {
+		return nil, fmt.Errorf("reading its generated schema: %w", err)
+	}
+	prop, ok := sch.Properties.Get("table")
+	if !ok {
+		return nil, errors.New("its input has no table property")
+	}
+	prop.Enum = make([]any, len(tables))
+	for i, name := range tables {
+		prop.Enum[i] = name
+	}
+	return json.Marshal(&sch)
+}

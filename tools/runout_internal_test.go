@@ -1,0 +1,34 @@
+package tools
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+)
+
+// TestRunOutIsTheRunsJSON: get_run and run resources answered with
+// backend.Run's own JSON before wire.Run existed; the conversion keeps every
+// field, byte for byte. A field added to backend.Run fails here until the
+// contract says whether clients see it.
+func TestRunOutIsTheRunsJSON(t *testing.T) {
+	at := time.Date(2026, 12, 6, 12, 0, 0, 5, time.UTC)
+	later := at.Add(time.Second)
+	run := &backend.Run{ID: "r1", Action: "a", Input: json.RawMessage(`{"x":1}`), Status: backend.RunFailed,
+		Attempts: 3, Output: json.RawMessage(`{"y":2}`), Error: "e", EnqueuedBy: "m", Version: 9, EnqueuedAt: at,
+		StartedAt: &at, FinishedAt: &later, NextAttemptAt: &later, Redacted: true}
+	// Every field set, so that one left out of the conversion shows.
+	v := reflect.ValueOf(*run)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Fatalf("set backend.Run.%s in this test", v.Type().Field(i).Name)
+		}
+	}
+	want, _ := json.Marshal(run)
+	got, _ := json.Marshal(runOut(run))
+	if string(got) != string(want) {
+		t.Errorf("get_run answers\n%s\nbackend.Run is\n%s", got, want)
+	}
+}
