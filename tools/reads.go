@@ -108,7 +108,7 @@ func (s *Server) getRowTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 	if in.Key == "" {
 		return errorWithKind("invalid_input", `invalid arguments for get_row: at "/key": a non-empty key is required`), nil
 	}
-	val, ok, v, err := s.eng.Get(in.Table, in.Key)
+	val, ok, v, err := s.eng.Get(ctx, in.Table, in.Key)
 	if err != nil {
 		return s.readErrorResult(err, in.Table), nil
 	}
@@ -126,15 +126,15 @@ func (s *Server) listRowsTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	if in.Limit < 0 || in.Limit > 1000 {
 		return errorWithKind("invalid_input", fmt.Sprintf(`invalid arguments for list_rows: at "/limit": want 0..1000, got %d`, in.Limit)), nil
 	}
-	p, err := s.readPage(in)
+	p, err := s.readPage(ctx, in)
 	if err != nil {
 		return s.readErrorResult(err, in.Table), nil
 	}
 	return structured(p)
 }
 
-func (s *Server) readPage(in listRowsIn) (page, error) {
-	rows, next, v, err := s.eng.Scan(in.Table, backend.ScanOptions{Prefix: in.Prefix, After: in.After, Limit: in.Limit, Reverse: in.Reverse})
+func (s *Server) readPage(ctx context.Context, in listRowsIn) (page, error) {
+	rows, next, v, err := s.eng.Scan(ctx, in.Table, backend.ScanOptions{Prefix: in.Prefix, After: in.After, Limit: in.Limit, Reverse: in.Reverse})
 	if err != nil {
 		return page{}, err
 	}
@@ -156,7 +156,7 @@ func (s *Server) getRunTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 	if err := decodeArgs(req, &in); err != nil || in.ID == "" {
 		return errorWithKind("invalid_input", `invalid arguments for get_run: expected {"id": "<run id>"} with a non-empty id`), nil
 	}
-	run, ok, err := s.eng.Run(in.ID)
+	run, ok, err := s.eng.Run(ctx, in.ID)
 	if err != nil {
 		return s.readErrorResult(err, ""), nil
 	}
@@ -243,7 +243,7 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 	var body any
 	switch {
 	case tg.run != "":
-		run, ok, err := s.eng.Run(tg.run)
+		run, ok, err := s.eng.Run(ctx, tg.run)
 		if err != nil {
 			return nil, s.resourceError(err, "")
 		}
@@ -252,7 +252,7 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 		}
 		body = run
 	case tg.hasKey:
-		val, ok, _, err := s.eng.Get(tg.table, tg.key)
+		val, ok, _, err := s.eng.Get(ctx, tg.table, tg.key)
 		if err != nil {
 			return nil, s.resourceError(err, tg.table)
 		}
@@ -264,7 +264,7 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 		}
 		body = val
 	default:
-		p, err := s.readPage(listRowsIn{Table: tg.table})
+		p, err := s.readPage(ctx, listRowsIn{Table: tg.table})
 		if err != nil {
 			return nil, s.resourceError(err, tg.table)
 		}

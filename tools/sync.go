@@ -10,7 +10,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/storage"
 	"github.com/mcp-sync/mcp-sync/tools/wire"
 )
 
@@ -70,9 +69,9 @@ func (s *Server) syncChanges(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		in.Limit = 1000
 	}
 	out := wire.SyncChangesOut{Events: []wire.SyncEvent{}, Version: s.eng.Version()}
-	evs, err := s.eng.ChangesSince(storage.Filter{Table: in.Table, Prefix: in.Prefix, Key: in.Key}, in.After, in.Limit+1)
+	evs, err := s.eng.ChangesSince(ctx, backend.Filter{Table: in.Table, Prefix: in.Prefix, Key: in.Key}, in.After, in.Limit+1)
 	switch {
-	case errors.Is(err, storage.ErrResync):
+	case errors.Is(err, backend.ErrResync):
 		out.Resync = true
 		return structured(out)
 	case err != nil:
@@ -82,14 +81,7 @@ func (s *Server) syncChanges(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		evs, out.More = evs[:in.Limit], true
 	}
 	for _, ev := range evs {
-		se := wire.SyncEvent{Version: ev.Version, Changes: make([]wire.SyncChange, len(ev.Changes))}
-		for i, c := range ev.Changes {
-			se.Changes[i] = wire.SyncChange{Key: c.Key, Op: "put", Value: c.Value}
-			if c.Op == storage.OpDelete {
-				se.Changes[i] = wire.SyncChange{Key: c.Key, Op: "delete"}
-			}
-		}
-		out.Events = append(out.Events, se)
+		out.Events = append(out.Events, wire.SyncEvent{Version: ev.Version, Changes: syncChanges(ev.Changes)})
 	}
 	if n := len(out.Events); n > 0 && out.Events[n-1].Version > out.Version {
 		out.Version = out.Events[n-1].Version
@@ -108,11 +100,11 @@ func (s *Server) syncPush(ctx context.Context, req mcp.CallToolRequest) (res *mc
 	if _, ok := s.eng.Schema().Mutator(in.Mutator); !ok {
 		return errorWithKind("unknown", "no mutator named "+backend.Short(in.Mutator)), nil
 	}
-	p, err := s.eng.MutateOnce(ctx, in.Client, in.Seq, in.Mutator, in.Args)
+	m, err := s.eng.Mutate(ctx, in.Mutator, in.Args, backend.Once(in.Client, in.Seq))
 	if err != nil {
 		return s.errorResult(ctx, "mutator", in.Mutator, err), nil
 	}
-	return structured(wire.SyncPushOut{Version: p.Version, Applied: p.Applied, Runs: p.Runs})
+	return structured(wire.SyncPushOut{Version: m.Version, Applied: !m.Duplicate, Runs: m.Runs})
 }
 
 func (s *Server) syncState(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -122,7 +114,7 @@ func (s *Server) syncState(ctx context.Context, req mcp.CallToolRequest) (*mcp.C
 	if err := decodeArgs(req, &in); err != nil || in.Client == "" {
 		return errorWithKind("invalid_input", fmt.Sprintf("invalid arguments for %s: want {client}", toolSyncState)), nil
 	}
-	st, err := s.eng.ClientState(in.Client)
+	st, err := s.eng.ClientState(ctx, in.Client)
 	if err != nil {
 		return s.errorResult(ctx, "tool", toolSyncState, err), nil
 	}
