@@ -34,26 +34,21 @@ func (c *ActionCtx) RunID() string { return c.runID }
 
 // Mutate calls the named mutator with input, in its own transaction, and
 // returns once it has committed; every subscriber sees the change. The call
-// is validated like any other. When the action was called with progress
-// reporting, each Mutate reports one step of progress.
+// is validated like any other ([Engine.Mutate] is the one path). When the
+// action was called with progress reporting, each Mutate reports one step
+// of progress.
 func (c *ActionCtx) Mutate(name string, input any) error {
-	_, err := c.MutateVersion(name, input)
-	return err
-}
-
-// MutateVersion is Mutate that also returns the committed version.
-func (c *ActionCtx) MutateVersion(name string, input any) (uint64, error) {
 	data, err := json.Marshal(input)
 	if err != nil {
-		return 0, fmt.Errorf("action %s: mutate %s: encode input: %w", c.name, name, err)
+		return fmt.Errorf("action %s: mutate %s: encode input: %w", c.name, name, err)
 	}
-	v, err := c.eng.Mutate(c, name, data)
+	m, err := c.eng.Mutate(c, name, data)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	c.mutates++
-	c.rep.Progress(Progress{Progress: float64(c.mutates), Message: fmt.Sprintf("%s committed version %d", name, v)})
-	return v, nil
+	c.rep.Progress(Progress{Progress: float64(c.mutates), Message: fmt.Sprintf("%s committed version %d", name, m.Version)})
+	return nil
 }
 
 // Detached returns a copy of ctx that is not cancelled when the caller goes

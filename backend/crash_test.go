@@ -94,7 +94,7 @@ func TestCrashRecovery(t *testing.T) {
 	if run.Status != backend.RunSucceeded || run.Attempts != 2 || string(run.Output) != `{"text":"survivor"}` {
 		t.Errorf("run = %+v, want succeeded on its second attempt", run)
 	}
-	rows, _, _, err := e.Scan("items", backend.ScanOptions{Limit: 1000})
+	rows, _, _, err := e.Scan(t.Context(), "items", backend.ScanOptions{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Errorf("%d of 20 committed rows survived", pre)
 	}
 	for _, key := range []string{"job", "echoed-survivor"} {
-		if _, ok, _, _ := e.Get("items", key); !ok {
+		if _, ok, _, _ := e.Get(t.Context(), "items", key); !ok {
 			t.Errorf("row %q is missing", key)
 		}
 	}

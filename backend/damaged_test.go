@@ -42,7 +42,7 @@ func TestDamagedRowIsNamedNotHidden(t *testing.T) {
 	}
 
 	eng, _, logs := openHard(t, path, func(o *backend.Options) { o.AllowDamagedRows = true })
-	_, _, _, err := eng.Get("notes", "victim")
+	_, _, _, err := eng.Get(t.Context(), "notes", "victim")
 	if backend.KindOf(err) != backend.ErrDamaged {
 		t.Fatalf("Get of the damaged row: kind %v, err %v; want ErrDamaged", backend.KindOf(err), err)
 	}
@@ -58,14 +58,14 @@ func TestDamagedRowIsNamedNotHidden(t *testing.T) {
 	if !strings.Contains(logs.String(), "damaged row") {
 		t.Errorf("the damaged row was not logged:\n%s", logs)
 	}
-	if _, ok, _, err := eng.Get("notes", "other"); err != nil || !ok {
+	if _, ok, _, err := eng.Get(t.Context(), "notes", "other"); err != nil || !ok {
 		t.Errorf("an intact row: ok %v, err %v", ok, err)
 	}
 	// Rewriting the damaged row repairs it.
 	if _, err := eng.Mutate(context.Background(), "put", []byte(`{"table":"notes","key":"victim","text":"again"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _, err := eng.Get("notes", "victim"); err != nil || !ok {
+	if _, ok, _, err := eng.Get(t.Context(), "notes", "victim"); err != nil || !ok {
 		t.Errorf("after a rewrite: ok %v, err %v", ok, err)
 	}
 }

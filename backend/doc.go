@@ -18,6 +18,15 @@
 //	}
 //	eng, err := backend.Open(cfg, backend.Options{Path: "todo.db"})
 //
+// The engine is the only door to the data. Every write from outside a
+// mutator goes through [Engine.Mutate] (a client's push with the [Once]
+// option, so a retry applies once); reads ([Engine.Get], [Engine.Scan],
+// [Engine.Run], [Engine.ChangesSince], [Engine.ClientState]) take the
+// caller's context; changes are watched through a [Feed] from
+// [Engine.Subscribe] or [Engine.WatchRun]. A replica engine
+// (Options.Replica) rebases its local copy with [Engine.Rebase]. None of
+// these shows a server-only table.
+//
 // Mutators run in exactly one transaction each: everything they write, and
 // every action they enqueue, commits together or not at all. Actions are not
 // transactional: they write only through [ActionCtx.Mutate], each call its

@@ -3,7 +3,6 @@ package backend
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -96,88 +95,6 @@ func (e *Engine) Close() error {
 
 // Schema returns the app's schema.
 func (e *Engine) Schema() *schema.Schema { return e.cfg.Schema }
-
-// Store returns the underlying store, for server code. It reaches every
-// table, server-only ones included: never hand what it returns to a client.
-func (e *Engine) Store() *storage.Store { return e.store }
-
-// Mutate runs the named mutator with input (JSON) in one transaction and
-// returns the committed version. Errors wrap ErrUnknown, ErrInvalidInput or
-// ErrHandler; on any error nothing was written.
-func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage) (uint64, error) {
-	v, _, err := e.MutateRuns(ctx, name, input)
-	return v, err
-}
-
-// MutateRuns is Mutate that also returns the ids of the action runs the
-// mutator enqueued (see [Engine.Run]), so a caller can follow them.
-func (e *Engine) MutateRuns(ctx context.Context, name string, input json.RawMessage) (uint64, []string, error) {
-	m, err := e.mutation(name, input)
-	if err != nil {
-		return 0, nil, err
-	}
-	var enqueued []string
-	v, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
-		mc := &MutatorCtx{Context: ctx, eng: e, name: name, tx: tx}
-		if err := e.runMutator(m, mc, input); err != nil {
-			return err
-		}
-		enqueued = mc.enqueued
-		return nil
-	})
-	if err != nil {
-		return 0, nil, e.commitFailure(name, err)
-	}
-	e.dispatch(enqueued)
-	return v, enqueued, nil
-}
-
-// mutation looks up the named mutator and checks input against its limits
-// and schema: every mutate path's first step.
-func (e *Engine) mutation(name string, input json.RawMessage) (MutatorImpl, error) {
-	m, ok := e.mutators[name]
-	if !ok {
-		return MutatorImpl{}, unknownf("no mutator named %s", Short(name))
-	}
-	if err := e.checkInput("mutator", name, input); err != nil {
-		return MutatorImpl{}, err
-	}
-	info, _ := e.cfg.Schema.Mutator(name)
-	if err := info.Input.Validate(input); err != nil {
-		return MutatorImpl{}, withKind(ErrInvalidInput, "", err)
-	}
-	return m, nil
-}
-
-// commitFailure classifies the error of a mutator's commit: a closed store
-// is ErrClosed, the mutator's own classified error stays as it is, and a
-// storage failure is internal.
-func (e *Engine) commitFailure(name string, err error) error {
-	if errors.Is(err, storage.ErrClosed) {
-		return fmt.Errorf("mutator %s: %w", name, ErrClosed)
-	}
-	return e.storageFailure("mutator "+name, err)
-}
-
-// MutateIn runs the named mutator as one step of tx, a transaction the
-// caller commits through e.Store().Update: the input is validated, and a
-// mutator that fails leaves none of its writes and does not fail tx. It is
-// for replica engines (Options.Replica), whose rebase runs every pending
-// mutation again in one commit; a server engine must use Mutate, which also
-// dispatches the action runs a mutator enqueues. The steps of one tx share
-// its version: MutatorCtx.Version is the same for each.
-func (e *Engine) MutateIn(ctx context.Context, tx *storage.WriteTx, name string, input json.RawMessage) error {
-	if !e.opts.Replica {
-		return fmt.Errorf("mutator %s: MutateIn is for replica engines; a server engine uses Mutate", name)
-	}
-	m, err := e.mutation(name, input)
-	if err != nil {
-		return err
-	}
-	return tx.Try(func(step *storage.WriteTx) error {
-		return e.runMutator(m, &MutatorCtx{Context: ctx, eng: e, name: name, tx: step}, input)
-	})
-}
 
 func (e *Engine) runMutator(m MutatorImpl, mc *MutatorCtx, input []byte) (err error) {
 	defer func() {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,229 +15,6 @@ import (
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
 )
-
-// A small app of its own, so each engine behaviour has a handler made for it.
-type Item struct {
-	ID    string `json:"id"`
-	Name  string `json:"name" jsonschema:"minLength=1"`
-	Count int    `json:"count,omitempty"`
-}
-
-type PairIn struct {
-	A    string `json:"a"`
-	B    string `json:"b"`
-	Fail bool   `json:"fail,omitempty"`
-}
-
-type KeyIn struct {
-	Key string `json:"key"`
-}
-
-type Secret struct {
-	Value string `json:"value"`
-}
-
-type EchoIn struct {
-	Text  string `json:"text"`
-	Mode  string `json:"mode,omitempty"`
-	Times int    `json:"times,omitempty"`
-}
-
-type EchoOut struct {
-	Text string `json:"text"`
-}
-
-type EnqueueIn struct {
-	ID   string `json:"id"`
-	Text string `json:"text"`
-	Fail bool   `json:"fail,omitempty"`
-}
-
-var (
-	items     = schema.Table[Item]("items")
-	secrets   = schema.Table[Secret]("secrets", schema.ServerOnly())
-	putItem   = schema.Mutator[Item]("putItem", "Put an item")
-	putPair   = schema.Mutator[PairIn]("putPair", "Put two items, then fail if asked")
-	badWrite  = schema.Mutator[KeyIn]("badWrite", "Write what the schema forbids")
-	setSecret = schema.Mutator[KeyIn]("setSecret", "Store a secret")
-	panicky   = schema.Mutator[KeyIn]("panicky", "Panic")
-	enqueue   = schema.Mutator[EnqueueIn]("enqueue", "Put an item and enqueue echo")
-	echo      = schema.Action[EchoIn, EchoOut]("echo", "Echo, in several modes")
-	shout     = schema.Action[EchoIn, string]("shout", "Echo in capitals, as text")
-	appSchema = schema.MustDefine(1, items, secrets, putItem, putPair, badWrite, setSecret, panicky, enqueue, echo, shout)
-)
-
-// attempts counts echo calls per text, for the retry tests.
-type testApp struct {
-	attempts atomic.Int64
-	started  chan string // receives the text of each echo call in mode "block"
-	hang     func()      // when set, "record" runs call it after their mutation and never finish
-}
-
-func (a *testApp) config() backend.Config {
-	return backend.Config{
-		Schema: appSchema,
-		Mutators: []backend.MutatorImpl{
-			backend.Mutator(putItem, func(ctx *backend.MutatorCtx, in Item) error {
-				return backend.TableOf(ctx, items).Set(in.ID, in)
-			}),
-			backend.Mutator(putPair, func(ctx *backend.MutatorCtx, in PairIn) error {
-				t := ctx.Table("items")
-				if err := t.Set(in.A, Item{ID: in.A, Name: "a"}); err != nil {
-					return err
-				}
-				if err := t.Set(in.B, Item{ID: in.B, Name: "b"}); err != nil {
-					return err
-				}
-				if in.Fail {
-					return errors.New("asked to fail after two writes")
-				}
-				return nil
-			}),
-			backend.Mutator(badWrite, func(ctx *backend.MutatorCtx, in KeyIn) error {
-				if in.Key == "undeclared" {
-					return ctx.Table("nope").Set("k", Item{ID: "k", Name: "x"})
-				}
-				if err := ctx.Table("items").Set("good", Item{ID: "good", Name: "fine"}); err != nil {
-					return err
-				}
-				return ctx.Table("items").Set(in.Key, map[string]any{"id": in.Key, "name": 42})
-			}),
-			backend.Mutator(setSecret, func(ctx *backend.MutatorCtx, in KeyIn) error {
-				if !ctx.IsServer() {
-					return errors.New("secrets are written on the server only")
-				}
-				return backend.TableOf(ctx, secrets).Set("api", Secret{Value: in.Key})
-			}),
-			backend.Mutator(panicky, func(ctx *backend.MutatorCtx, in KeyIn) error {
-				_ = ctx.Table("items").Set("before-panic", Item{ID: "before-panic", Name: "x"})
-				panic("user code bug: " + in.Key)
-			}),
-			backend.Mutator(enqueue, func(ctx *backend.MutatorCtx, in EnqueueIn) error {
-				if err := ctx.Table("items").Set(in.ID, Item{ID: in.ID, Name: in.Text}); err != nil {
-					return err
-				}
-				if _, err := ctx.EnqueueAction("echo", EchoIn{Text: in.Text, Mode: "record"}); err != nil {
-					return err
-				}
-				if in.Fail {
-					return errors.New("failing after enqueue")
-				}
-				return nil
-			}),
-		},
-		Actions: []backend.ActionImpl{
-			backend.Action(echo, a.echo),
-			backend.Action(shout, func(ctx *backend.ActionCtx, in EchoIn) (string, error) {
-				return strings.ToUpper(in.Text), nil
-			}),
-		},
-		Platform: map[string]backend.PlatformFunc{
-			"secret": func(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
-				return json.Marshal("s3cr3t:" + string(args))
-			},
-		},
-	}
-}
-
-func (a *testApp) echo(ctx *backend.ActionCtx, in EchoIn) (EchoOut, error) {
-	n := a.attempts.Add(1)
-	switch in.Mode {
-	case "record":
-		// An enqueued run: write what it saw, through a mutator.
-		if err := ctx.Mutate("putItem", Item{ID: "echoed-" + in.Text, Name: in.Text}); err != nil {
-			return EchoOut{}, err
-		}
-		if a.hang != nil {
-			a.hang()
-			select {}
-		}
-		return EchoOut{Text: in.Text}, nil
-	case "mutate":
-		for i := range in.Times {
-			if err := ctx.Mutate("putItem", Item{ID: fmt.Sprint(i), Name: in.Text}); err != nil {
-				return EchoOut{}, err
-			}
-		}
-	case "rewrite":
-		// One row rewritten per call, as a streamed answer does per chunk.
-		for range in.Times {
-			if err := ctx.Mutate("putItem", Item{ID: "row", Name: in.Text}); err != nil {
-				return EchoOut{}, err
-			}
-		}
-	case "bad-mutate":
-		return EchoOut{}, ctx.Mutate("putItem", Item{ID: "x"}) // name must not be empty
-	case "bad-output":
-		return EchoOut{}, nil // fine for the schema; see "wrong-output"
-	case "write":
-		return EchoOut{}, ctx.Table("items").Set("x", Item{ID: "x", Name: "x"})
-	case "read-secret":
-		var s Secret
-		ok, err := ctx.Table("secrets").Get("api", &s)
-		if err != nil || !ok {
-			return EchoOut{}, fmt.Errorf("secret: %v %v", ok, err)
-		}
-		return EchoOut{Text: s.Value}, nil
-	case "platform":
-		raw, err := ctx.Platform.Call("secret", in.Text)
-		return EchoOut{Text: string(raw)}, err
-	case "panic":
-		panic("action went wrong")
-	case "flaky":
-		if n < 3 {
-			return EchoOut{}, backend.Retryable(fmt.Errorf("transient failure %d", n))
-		}
-	case "fatal":
-		return EchoOut{}, errors.New("permanent failure")
-	case "block":
-		a.started <- in.Text
-		<-ctx.Done()
-		return EchoOut{}, ctx.Err()
-	case "progress":
-		ctx.Progress(1, 2, "half")
-		ctx.Log(slog.LevelInfo, "working", "step", 1)
-		ctx.Progress(2, 2, "done")
-	}
-	return EchoOut{Text: in.Text}, nil
-}
-
-func open(t *testing.T, cfg backend.Config, path string, opts ...func(*backend.Options)) *backend.Engine {
-	t.Helper()
-	o := backend.Options{Path: path, RetryBackoff: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
-	for _, f := range opts {
-		f(&o)
-	}
-	e, err := backend.Open(cfg, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
-
-func newEngine(t *testing.T) (*backend.Engine, *testApp) {
-	t.Helper()
-	app := &testApp{started: make(chan string, 16)}
-	return open(t, app.config(), filepath.Join(t.TempDir(), "app.db")), app
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-func rowCount(t *testing.T, e *backend.Engine) int {
-	t.Helper()
-	rows, _, _, err := e.Scan("items", backend.ScanOptions{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(rows)
-}
 
 func TestMutatorIsAllOrNothing(t *testing.T) {
 	e, _ := newEngine(t)
@@ -254,8 +30,8 @@ func TestMutatorIsAllOrNothing(t *testing.T) {
 		t.Errorf("version moved from %d to %d on a failed mutator", before, e.Version())
 	}
 	v, err := e.Mutate(t.Context(), "putPair", mustJSON(PairIn{A: "a", B: "b"}))
-	if err != nil || v != before+1 {
-		t.Fatalf("Mutate = %d, %v", v, err)
+	if err != nil || v.Version != before+1 {
+		t.Fatalf("Mutate = %d, %v", v.Version, err)
 	}
 	if n := rowCount(t, e); n != 2 {
 		t.Errorf("rows = %d, want 2", n)
@@ -319,7 +95,7 @@ func TestEnqueueInAFailingMutatorEnqueuesNothing(t *testing.T) {
 		t.Error("the action of a failed mutator ran")
 	}
 	var queued int
-	err = e.Store().View(func(tx *storage.ReadTx) error {
+	err = backend.StoreOf(e).View(func(tx *storage.ReadTx) error {
 		rows, _, err := tx.Scan(backend.RunsTable, storage.ScanOptions{})
 		queued = len(rows)
 		return err
@@ -327,46 +103,6 @@ func TestEnqueueInAFailingMutatorEnqueuesNothing(t *testing.T) {
 	if err != nil || queued != 0 {
 		t.Errorf("run records after a failed mutator: %d (%v)", queued, err)
 	}
-}
-
-// waitRun subscribes to a run and returns it once done.
-func waitRun(t *testing.T, e *backend.Engine, id string) *backend.Run {
-	t.Helper()
-	sub, err := e.SubscribeRun(id, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // generous: a loaded machine is slow
-	defer cancel()
-	for {
-		run, ok, err := e.Run(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok && run.Done() {
-			return run
-		}
-		if _, err := sub.Next(ctx); err != nil {
-			t.Fatalf("waiting for run %s: %v (last seen %+v)", id, err, run)
-		}
-	}
-}
-
-func runIDs(t *testing.T, e *backend.Engine) []string {
-	t.Helper()
-	var ids []string
-	err := e.Store().View(func(tx *storage.ReadTx) error {
-		rows, _, err := tx.Scan(backend.RunsTable, storage.ScanOptions{})
-		for _, r := range rows {
-			ids = append(ids, r.Key)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids
 }
 
 func TestEnqueuedActionRunsAfterCommit(t *testing.T) {
@@ -381,14 +117,14 @@ func TestEnqueuedActionRunsAfterCommit(t *testing.T) {
 	}
 	run := waitRun(t, e, ids[0])
 	if run.Status != backend.RunSucceeded || string(run.Output) != `{"text":"hello"}` || run.Attempts != 1 ||
-		run.Action != "echo" || run.EnqueuedBy != "enqueue" || run.Version != v || run.FinishedAt == nil {
+		run.Action != "echo" || run.EnqueuedBy != "enqueue" || run.Version != v.Version || run.FinishedAt == nil {
 		t.Errorf("run = %+v", run)
 	}
 	var it Item
-	if _, ok, _, _ := e.Get("items", "echoed-hello"); !ok {
+	if _, ok, _, _ := e.Get(t.Context(), "items", "echoed-hello"); !ok {
 		t.Error("the run's own mutation is missing")
 	}
-	raw, _, _, _ := e.Get("items", "1")
+	raw, _, _, _ := e.Get(t.Context(), "items", "1")
 	if json.Unmarshal(raw, &it) != nil || it.Name != "hello" {
 		t.Errorf("the mutator's row = %s", raw)
 	}
@@ -537,10 +273,10 @@ func TestServerOnlyTablesNeverReachClients(t *testing.T) {
 			t.Error("ClientTables lists the server-only table")
 		}
 	}
-	_, _, _, getErr := e.Get("secrets", "api")
-	_, _, _, scanErr := e.Scan("secrets", backend.ScanOptions{})
-	_, subErr := e.Subscribe(storage.Filter{Table: "secrets"}, 0)
-	_, _, _, undeclared := e.Get("nosuch", "api")
+	_, _, _, getErr := e.Get(t.Context(), "secrets", "api")
+	_, _, _, scanErr := e.Scan(t.Context(), "secrets", backend.ScanOptions{})
+	_, subErr := e.Subscribe(t.Context(), backend.Filter{Table: "secrets"}, 0)
+	_, _, _, undeclared := e.Get(t.Context(), "nosuch", "api")
 	for name, err := range map[string]error{"Get": getErr, "Scan": scanErr, "Subscribe": subErr} {
 		if err == nil || backend.KindOf(err) != backend.ErrUnknown {
 			t.Errorf("%s on a server-only table: %v", name, err)
@@ -554,7 +290,7 @@ func TestServerOnlyTablesNeverReachClients(t *testing.T) {
 			t.Errorf("%s error leaks: %q", name, err)
 		}
 	}
-	if _, err := e.Subscribe(storage.Filter{}, 0); err == nil {
+	if _, err := e.Subscribe(t.Context(), backend.Filter{}, 0); err == nil {
 		t.Error("a subscription to every table was allowed: it would carry server-only rows")
 	}
 	// The secret is there for server code.
@@ -600,50 +336,5 @@ func TestConfigMustMatchTheSchema(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestMutateInIsOneStep: in a replica engine, mutators run as steps of one
-// commit; one that fails (its handler, or invalid input) leaves nothing and
-// the others commit, as one version. A server engine refuses MutateIn: it
-// could not dispatch the runs a mutator enqueues.
-func TestMutateInIsOneStep(t *testing.T) {
-	app := &testApp{started: make(chan string, 16)}
-	e := open(t, app.config(), filepath.Join(t.TempDir(), "replica.db"), func(o *backend.Options) { o.Replica = true })
-	before := e.Version()
-	var errs []error
-	v, err := e.Store().Update(t.Context(), func(tx *storage.WriteTx) error {
-		errs = []error{
-			e.MutateIn(t.Context(), tx, "putPair", mustJSON(PairIn{A: "a", B: "b"})),
-			e.MutateIn(t.Context(), tx, "putPair", mustJSON(PairIn{A: "c", B: "d", Fail: true})),
-			e.MutateIn(t.Context(), tx, "putItem", mustJSON(map[string]any{"id": "e", "name": ""})),
-			e.MutateIn(t.Context(), tx, "nosuch", mustJSON(map[string]any{})),
-		}
-		return nil
-	})
-	if err != nil || v != before+1 {
-		t.Fatalf("Update = %d, %v; want %d", v, err, before+1)
-	}
-	if errs[0] != nil || !errors.Is(errs[1], backend.ErrHandler) || !errors.Is(errs[2], backend.ErrInvalidInput) || !errors.Is(errs[3], backend.ErrUnknown) {
-		t.Errorf("step errors = %v; want nil, a handler error, invalid input, unknown", errs)
-	}
-	rows, _, _, err := e.Scan("items", backend.ScanOptions{Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for _, r := range rows {
-		keys = append(keys, r.Key)
-	}
-	if strings.Join(keys, ",") != "a,b" {
-		t.Errorf("rows %v, want a,b: only the step that succeeded", keys)
-	}
-
-	server, _ := newEngine(t)
-	_, err = server.Store().Update(t.Context(), func(tx *storage.WriteTx) error {
-		return server.MutateIn(t.Context(), tx, "putPair", mustJSON(PairIn{A: "a", B: "b"}))
-	})
-	if err == nil || !strings.Contains(err.Error(), "replica engines") {
-		t.Errorf("MutateIn on a server engine: %v, want a refusal", err)
 	}
 }

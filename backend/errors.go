@@ -3,6 +3,8 @@ package backend
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mcp-sync/mcp-sync/storage"
 )
 
 // Sentinel errors a caller (the MCP layer, the CLI, a Go client) can switch
@@ -31,6 +33,10 @@ var (
 	// not be decoded. The message names the table and key (never the data
 	// file); `mcp-sync check` lists every damaged row.
 	ErrDamaged = errors.New("damaged row")
+	// ErrResync: the change log no longer reaches back to the version asked
+	// for (Options.LogRetention trimmed it): read a snapshot instead. It is
+	// the storage layer's own sentinel, so either name matches.
+	ErrResync = storage.ErrResync
 )
 
 // retryableError marks an action error as worth another attempt.

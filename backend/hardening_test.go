@@ -173,7 +173,7 @@ func TestRowAndInputLimits(t *testing.T) {
 			if e.Version() != v0 {
 				t.Error("a refused write moved the version")
 			}
-			if _, ok, _, _ := e.Get("notes", "keep"); !ok {
+			if _, ok, _, _ := e.Get(t.Context(), "notes", "keep"); !ok {
 				t.Error("a refused write lost a stored row")
 			}
 		})
@@ -222,35 +222,35 @@ func TestKeysAreBoundedText(t *testing.T) {
 	if _, err := e.Mutate(t.Context(), "put", json.RawMessage(`{"table":"notes","key":"\ud83d\ude00 \\ud800","text":"x"}`)); err != nil {
 		t.Errorf("a valid surrogate pair was refused: %v", err)
 	}
-	if _, _, _, err := e.Get("notes", "a\xffb"); backend.KindOf(err) != backend.ErrInvalidInput {
+	if _, _, _, err := e.Get(t.Context(), "notes", "a\xffb"); backend.KindOf(err) != backend.ErrInvalidInput {
 		t.Errorf("Get of an invalid UTF-8 key: %v", err)
 	}
-	if _, _, _, err := e.Get("notes", long); backend.KindOf(err) != backend.ErrInvalidInput || strings.Contains(err.Error(), long[:100]) {
+	if _, _, _, err := e.Get(t.Context(), "notes", long); backend.KindOf(err) != backend.ErrInvalidInput || strings.Contains(err.Error(), long[:100]) {
 		t.Errorf("Get of a long key: %v", err)
 	}
-	if _, _, _, err := e.Scan("notes", backend.ScanOptions{Prefix: "\xfe"}); backend.KindOf(err) != backend.ErrInvalidInput {
+	if _, _, _, err := e.Scan(t.Context(), "notes", backend.ScanOptions{Prefix: "\xfe"}); backend.KindOf(err) != backend.ErrInvalidInput {
 		t.Errorf("Scan with an invalid UTF-8 prefix: %v", err)
 	}
-	if _, _, _, err := e.Scan("notes", backend.ScanOptions{After: long}); backend.KindOf(err) != backend.ErrInvalidInput {
+	if _, _, _, err := e.Scan(t.Context(), "notes", backend.ScanOptions{After: long}); backend.KindOf(err) != backend.ErrInvalidInput {
 		t.Errorf("Scan with a long cursor: %v", err)
 	}
-	if _, err := e.Subscribe(storage.Filter{Table: "notes", Key: "a\xffb"}, 0); backend.KindOf(err) != backend.ErrInvalidInput {
+	if _, err := e.Subscribe(t.Context(), backend.Filter{Table: "notes", Key: "a\xffb"}, 0); backend.KindOf(err) != backend.ErrInvalidInput {
 		t.Errorf("Subscribe to an invalid UTF-8 key: %v", err)
 	}
 	for what, err := range map[string]error{
-		"Mutate":     func() error { _, err := e.Mutate(t.Context(), long, nil); return err }(),
-		"Act":        func() error { _, err := e.Act(t.Context(), long, nil); return err }(),
-		"Get":        func() error { _, _, _, err := e.Get(long, "k"); return err }(),
-		"MutateOnce": func() error { _, err := e.MutateOnce(t.Context(), "c", 1, long, nil); return err }(),
+		"Mutate":           func() error { _, err := e.Mutate(t.Context(), long, nil); return err }(),
+		"Act":              func() error { _, err := e.Act(t.Context(), long, nil); return err }(),
+		"Get":              func() error { _, _, _, err := e.Get(t.Context(), long, "k"); return err }(),
+		"Mutate with Once": func() error { _, err := e.Mutate(t.Context(), long, nil, backend.Once("c", 1)); return err }(),
 	} {
 		if backend.KindOf(err) != backend.ErrUnknown || len(err.Error()) > 200 {
 			t.Errorf("%s of a 2000-byte name: %.300v", what, err)
 		}
 	}
-	if _, err := e.MutateOnce(t.Context(), long, 1, "put", mustJSON(PutIn{Table: "notes", Key: "k", Text: "x"})); backend.KindOf(err) != backend.ErrInvalidInput {
+	if _, err := e.Mutate(t.Context(), "put", mustJSON(PutIn{Table: "notes", Key: "k", Text: "x"}), backend.Once(long, 1)); backend.KindOf(err) != backend.ErrInvalidInput {
 		t.Errorf("a push with a 2000-byte client id: %v", err)
 	}
-	if _, err := e.ChangesSince(storage.Filter{Table: "notes", Prefix: long}, 0, 10); backend.KindOf(err) != backend.ErrInvalidInput {
+	if _, err := e.ChangesSince(t.Context(), backend.Filter{Table: "notes", Prefix: long}, 0, 10); backend.KindOf(err) != backend.ErrInvalidInput {
 		t.Errorf("ChangesSince with a long prefix: %v", err)
 	}
 }
@@ -274,7 +274,8 @@ func TestRunIDsAreUnguessable(t *testing.T) {
 	e, _, _ := openHard(t, filepath.Join(t.TempDir(), "h.db"))
 	var ids []string
 	for i := range 3 {
-		_, runs, err := e.MutateRuns(t.Context(), "startJob", mustJSON(JobIn{ID: fmt.Sprint(i)}))
+		m, err := e.Mutate(t.Context(), "startJob", mustJSON(JobIn{ID: fmt.Sprint(i)}))
+		runs := m.Runs
 		if err != nil || len(runs) != 1 {
 			t.Fatal(runs, err)
 		}
@@ -293,7 +294,8 @@ func TestRunIDsAreUnguessable(t *testing.T) {
 
 func TestSensitiveRunsAreRedacted(t *testing.T) {
 	e, _, _ := openHard(t, filepath.Join(t.TempDir(), "h.db"))
-	_, runs, err := e.MutateRuns(t.Context(), "startSecret", mustJSON(JobIn{ID: "s", Secret: "sk-live-999"}))
+	m, err := e.Mutate(t.Context(), "startSecret", mustJSON(JobIn{ID: "s", Secret: "sk-live-999"}))
+	runs := m.Runs
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,11 +306,12 @@ func TestSensitiveRunsAreRedacted(t *testing.T) {
 	}
 	// The worker had it: the output shows it used the secret, server-side.
 	var raw []byte
-	_ = e.Store().View(func(tx *storage.ReadTx) error { raw, _, err = tx.Get(backend.RunsTable, runs[0]); return err })
+	_ = backend.StoreOf(e).View(func(tx *storage.ReadTx) error { raw, _, err = tx.Get(backend.RunsTable, runs[0]); return err })
 	if !strings.Contains(string(raw), "sk-live-999") {
 		t.Errorf("the stored run lacks the input the worker needs: %s", raw)
 	}
-	_, runs, _ = e.MutateRuns(t.Context(), "startJob", mustJSON(JobIn{ID: "n"}))
+	m, _ = e.Mutate(t.Context(), "startJob", mustJSON(JobIn{ID: "n"}))
+	runs = m.Runs
 	if run := waitRun(t, e, runs[0]); run.Redacted || len(run.Input) == 0 {
 		t.Errorf("a plain run was redacted: %+v", run)
 	}
@@ -316,7 +319,7 @@ func TestSensitiveRunsAreRedacted(t *testing.T) {
 
 func noteOf(t *testing.T, e *backend.Engine, id string) Note {
 	t.Helper()
-	raw, _, _, err := e.Get("notes", id)
+	raw, _, _, err := e.Get(t.Context(), "notes", id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +330,8 @@ func noteOf(t *testing.T, e *backend.Engine, id string) Note {
 
 func TestAFailedRunRunsItsFailureHandler(t *testing.T) {
 	e, _, logs := openHard(t, filepath.Join(t.TempDir(), "h.db"))
-	_, runs, err := e.MutateRuns(t.Context(), "startJob", mustJSON(JobIn{ID: "f", Mode: "fail"}))
+	m, err := e.Mutate(t.Context(), "startJob", mustJSON(JobIn{ID: "f", Mode: "fail"}))
+	runs := m.Runs
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +351,8 @@ func TestARunInterruptedTooOftenFails(t *testing.T) {
 	for i := range 3 {
 		e, app, _ := openHard(t, path)
 		if i == 0 {
-			_, runs, err := e.MutateRuns(t.Context(), "startJob", mustJSON(JobIn{ID: "i", Mode: "block"}))
+			m, err := e.Mutate(t.Context(), "startJob", mustJSON(JobIn{ID: "i", Mode: "block"}))
+			runs := m.Runs
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -375,7 +380,8 @@ func TestARunInterruptedTooOftenFails(t *testing.T) {
 func TestARunThatCannotStartIsRetried(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h.db")
 	e, app, _ := openHard(t, path)
-	_, runs, err := e.MutateRuns(t.Context(), "startJob", mustJSON(JobIn{ID: "r", Mode: "block"}))
+	m, err := e.Mutate(t.Context(), "startJob", mustJSON(JobIn{ID: "r", Mode: "block"}))
+	runs := m.Runs
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +414,7 @@ func TestARunThatCannotStartIsRetried(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := e.Store().Update(t.Context(), func(tx *storage.WriteTx) error {
+	if _, err := backend.StoreOf(e).Update(t.Context(), func(tx *storage.WriteTx) error {
 		return tx.Put(backend.RunsTable, runs[0], good)
 	}); err != nil {
 		t.Fatal(err)
@@ -429,12 +435,13 @@ func TestAStartCommitThatFailsIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-app.started // the only worker is busy
-	_, runs, err := e.MutateRuns(t.Context(), "startJob", mustJSON(JobIn{ID: "second"}))
+	m, err := e.Mutate(t.Context(), "startJob", mustJSON(JobIn{ID: "second"}))
+	runs := m.Runs
 	if err != nil {
 		t.Fatal(err)
 	}
 	var good []byte
-	if _, err := e.Store().Update(t.Context(), func(tx *storage.WriteTx) error {
+	if _, err := backend.StoreOf(e).Update(t.Context(), func(tx *storage.WriteTx) error {
 		good, _, err = tx.Get(backend.RunsTable, runs[0])
 		if err != nil {
 			return err
@@ -451,7 +458,7 @@ func TestAStartCommitThatFailsIsRetried(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := e.Store().Update(t.Context(), func(tx *storage.WriteTx) error {
+	if _, err := backend.StoreOf(e).Update(t.Context(), func(tx *storage.WriteTx) error {
 		return tx.Put(backend.RunsTable, runs[0], good)
 	}); err != nil {
 		t.Fatal(err)

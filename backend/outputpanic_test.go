@@ -50,7 +50,8 @@ func TestOutputEncodingPanicIsRecovered(t *testing.T) {
 	}
 
 	for i := range 2 { // the second run needs a worker that survived the first
-		_, runs, err := e.MutateRuns(t.Context(), "enqueueBad", mustJSON(BadIn{ID: "run"}))
+		m, err := e.Mutate(t.Context(), "enqueueBad", mustJSON(BadIn{ID: "run"}))
+		runs := m.Runs
 		if err != nil || len(runs) != 1 {
 			t.Fatalf("enqueue %d: runs %v, err %v", i, runs, err)
 		}

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
@@ -10,8 +11,9 @@ import (
 )
 
 // The methods in this file are the client-facing read path: the MCP layer
-// and the Go client's server side read through them only. A server-only table
-// is reported exactly like an undeclared one, so its name never leaks.
+// and the Go client's replica read through them only. On a server engine a
+// server-only table is reported exactly like an undeclared one, so its name
+// never leaks.
 
 // ClientTables returns the tables clients may see, in declaration order:
 // every declared table that is not server-only.
@@ -25,9 +27,13 @@ func (e *Engine) ClientTables() []*schema.TableInfo {
 	return out
 }
 
+// clientTable returns the declared table name when a client may see it:
+// on a server, one that is not server-only; on a replica engine
+// (Options.Replica), any, since its data is the client's own copy (a
+// server-only table there holds only what the client's mutators wrote).
 func (e *Engine) clientTable(name string) (*schema.TableInfo, error) {
 	t, ok := e.cfg.Schema.Table(name)
-	if !ok || t.ServerOnly {
+	if !ok || t.ServerOnly && !e.opts.Replica {
 		return nil, unknownf("no table named %s", Short(name))
 	}
 	return t, nil
@@ -37,8 +43,12 @@ func (e *Engine) clientTable(name string) (*schema.TableInfo, error) {
 func (e *Engine) Version() uint64 { return e.store.Version() }
 
 // Get returns a client-visible row as JSON, whether it exists, and the
-// version the read saw.
-func (e *Engine) Get(table, key string) (json.RawMessage, bool, uint64, error) {
+// version the read saw. ctx is the caller's request (the reads take it so
+// that who is asking can travel with it): a done ctx reads nothing.
+func (e *Engine) Get(ctx context.Context, table, key string) (json.RawMessage, bool, uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, 0, err
+	}
 	if _, err := e.clientTable(table); err != nil {
 		return nil, false, 0, err
 	}
@@ -63,8 +73,12 @@ func (e *Engine) Get(table, key string) (json.RawMessage, bool, uint64, error) {
 }
 
 // Scan returns client-visible rows in key order, the cursor for the next page
-// ("" when there is none), and the version the read saw.
-func (e *Engine) Scan(table string, o ScanOptions) ([]Row, string, uint64, error) {
+// ("" when there is none), and the version the read saw. ctx is as for
+// [Engine.Get].
+func (e *Engine) Scan(ctx context.Context, table string, o ScanOptions) ([]Row, string, uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", 0, err
+	}
 	if _, err := e.clientTable(table); err != nil {
 		return nil, "", 0, err
 	}
@@ -92,24 +106,14 @@ func (e *Engine) Scan(table string, o ScanOptions) ([]Row, string, uint64, error
 	return rows, next, ver, nil
 }
 
-// Subscribe watches a client-visible table (f.Table is required), a key
-// prefix in it or one row, delivering every change committed after version
-// from. See storage.Subscription for ordering and resync.
-func (e *Engine) Subscribe(f storage.Filter, from uint64) (*storage.Subscription, error) {
-	if _, err := e.clientTable(f.Table); err != nil {
-		return nil, err
-	}
-	if err := checkFilter(f); err != nil {
-		return nil, err
-	}
-	return e.store.Subscribe(f, from)
-}
-
 // Run returns the enqueued action run with id, and whether it exists, as a
 // client may see it: a [schema.Sensitive] action's input and output are left
-// out (Redacted says so). Server code that needs them reads [RunsTable]
-// through Store.
-func (e *Engine) Run(id string) (*Run, bool, error) {
+// out (Redacted says so); the workers that run it read the full record.
+// ctx is as for [Engine.Get].
+func (e *Engine) Run(ctx context.Context, id string) (*Run, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
 	if id == "" || len(id) > MaxKeyBytes || !utf8.ValidString(id) {
 		return nil, false, nil // no run has such an id
 	}
@@ -131,9 +135,4 @@ func (e *Engine) Run(id string) (*Run, bool, error) {
 		}
 	}
 	return run, ok, nil
-}
-
-// SubscribeRun watches one run's record (in [RunsTable]) from version from.
-func (e *Engine) SubscribeRun(id string, from uint64) (*storage.Subscription, error) {
-	return e.store.Subscribe(storage.Filter{Table: RunsTable, Key: id}, from)
 }

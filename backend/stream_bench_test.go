@@ -16,7 +16,6 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/schema"
-	"github.com/mcp-sync/mcp-sync/storage"
 )
 
 // An app of its own for the streaming benchmarks: testApp's "rewrite" mode
@@ -221,7 +220,7 @@ func engineFanOut(b *testing.B, subs int) (lat, call []float64) {
 	errs := make(chan error, subs)
 	var wg sync.WaitGroup
 	for i := range subs {
-		sub, err := e.Subscribe(storage.Filter{Table: "streams", Key: "answer"}, e.Version())
+		sub, err := e.Subscribe(b.Context(), backend.Filter{Table: "streams", Key: "answer"}, e.Version())
 		if err != nil {
 			b.Fatal(err)
 		}

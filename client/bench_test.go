@@ -114,11 +114,11 @@ func BenchmarkCommitToReplica(b *testing.B) {
 		for {
 			select {
 			case got := <-seen:
-				if got >= v {
+				if got >= v.Version {
 					break wait
 				}
 			case <-timeout:
-				b.Fatalf("the replica did not reach version %d", v)
+				b.Fatalf("the replica did not reach version %d", v.Version)
 			}
 		}
 		lat = append(lat, time.Since(t0))

@@ -233,7 +233,7 @@ func settle(t *testing.T, ctx context.Context, r *client.Replica, name string) {
 
 func serverItem(t *testing.T, s *server, key string) (Item, bool) {
 	t.Helper()
-	raw, ok, _, err := s.eng.Get("items", key)
+	raw, ok, _, err := s.eng.Get(t.Context(), "items", key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func TestServerFailuresAreHandlerErrors(t *testing.T) {
 		defer wg.Wait()
 		defer cancel()
 		for {
-			if _, ok, _, err := eng.Get(items.Name(), "long"); err != nil {
+			if _, ok, _, err := eng.Get(ctx, items.Name(), "long"); err != nil {
 				t.Fatal(err)
 			} else if ok {
 				break

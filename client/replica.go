@@ -14,7 +14,6 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/schema"
-	"github.com/mcp-sync/mcp-sync/storage"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
 
@@ -178,39 +177,27 @@ func (r *Replica) Close() {
 func (r *Replica) Get(table, key string) (json.RawMessage, bool, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	var (
-		val []byte
-		ok  bool
-	)
-	err := r.eng.Store().View(func(tx *storage.ReadTx) error {
-		var err error
-		val, ok, err = tx.Get(table, key)
-		return err
-	})
+	val, ok, _, err := r.eng.Get(r.ctx, table, key)
 	return val, ok, err
 }
 
 // Scan returns the local copy's rows of table with keys starting with
 // prefix, in key order.
-func (r *Replica) Scan(table, prefix string) ([]storage.KV, error) {
+func (r *Replica) Scan(table, prefix string) ([]backend.Row, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	var all []storage.KV
-	err := r.eng.Store().View(func(tx *storage.ReadTx) error {
-		after := ""
-		for {
-			kvs, next, err := tx.Scan(table, storage.ScanOptions{Prefix: prefix, After: after, Limit: 1000})
-			if err != nil {
-				return err
-			}
-			all = append(all, kvs...)
-			if next == "" {
-				return nil
-			}
-			after = next
+	var all []backend.Row
+	for after := ""; ; {
+		rows, next, _, err := r.eng.Scan(r.ctx, table, backend.ScanOptions{Prefix: prefix, After: after, Limit: 1000})
+		if err != nil {
+			return nil, err
 		}
-	})
-	return all, err
+		all = append(all, rows...)
+		if next == "" {
+			return all, nil
+		}
+		after = next
+	}
 }
 
 // Get is the typed form of [Replica.Get].
@@ -292,12 +279,15 @@ func ReplicaAction[In, Out any](ctx context.Context, r *Replica, d schema.Action
 // wrote. Callers hold r.mu.
 func (r *Replica) applyLocked(ctx context.Context, name string, input json.RawMessage) error {
 	v0 := r.eng.Version()
-	v, err := r.eng.Mutate(ctx, name, input)
+	m, err := r.eng.Mutate(ctx, name, input)
 	if err != nil {
 		return err
 	}
+	v := m.Version
 	for _, t := range r.tables {
-		evs, err := r.eng.Store().ChangesSince(v0, storage.Filter{Table: t}, 0)
+		// Not ctx: the mutation has committed, and what it touched must be
+		// known even if the caller has since gone away.
+		evs, err := r.eng.ChangesSince(context.WithoutCancel(ctx), backend.Filter{Table: t}, v0, 0)
 		if err != nil {
 			return fmt.Errorf("replica: reading back local changes: %w", err)
 		}

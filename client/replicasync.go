@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mcp-sync/mcp-sync/storage"
+	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
 
@@ -126,32 +126,19 @@ func (r *Replica) rebaseLocked(table string, server map[string]bool) {
 	}
 	// One commit: the reset and every pending mutation run again, each all
 	// or nothing, so a rebase costs one local commit however many are pending.
-	var touched map[[2]string]bool
-	_, err := r.eng.Store().Update(r.ctx, func(tx *storage.WriteTx) error {
-		touched = map[[2]string]bool{}
-		for tk := range reset {
-			if v, ok := r.confirmed[tk[0]][tk[1]]; ok {
-				if err := tx.Put(tk[0], tk[1], v); err != nil {
-					return err
-				}
-			} else if err := tx.Delete(tk[0], tk[1]); err != nil {
-				return err
-			}
+	base := make([]backend.Change, 0, len(reset))
+	for tk := range reset {
+		c := backend.Change{Table: tk[0], Key: tk[1], Op: backend.OpDelete}
+		if v, ok := r.confirmed[tk[0]][tk[1]]; ok {
+			c.Op, c.Value = backend.OpPut, v
 		}
-		for _, p := range r.pending {
-			n := len(tx.Changes())
-			if err := r.eng.MutateIn(r.ctx, tx, p.Mutator, p.input); err != nil {
-				r.log.Debug("replica: a pending mutation fails on the new state; the server decides", "mutator", p.Mutator, "err", err)
-				continue
-			}
-			for _, c := range tx.Changes()[n:] {
-				if slices.Contains(r.tables, c.Table) { // as applyLocked: only the tables the replica follows
-					touched[[2]string{c.Table, c.Key}] = true
-				}
-			}
-		}
-		return nil
-	})
+		base = append(base, c)
+	}
+	pending := make([]backend.PendingMutation, len(r.pending))
+	for i, p := range r.pending {
+		pending[i] = backend.PendingMutation{Mutator: p.Mutator, Input: p.input}
+	}
+	res, err := r.eng.Rebase(r.ctx, base, pending)
 	if err != nil {
 		// Nothing changed locally: keep every row to reset for the next
 		// rebase, the server's new ones included.
@@ -160,6 +147,17 @@ func (r *Replica) rebaseLocked(table string, server map[string]bool) {
 			r.touched[tk] = true
 		}
 		return
+	}
+	for i, err := range res.Failed {
+		if err != nil {
+			r.log.Debug("replica: a pending mutation fails on the new state; the server decides", "mutator", pending[i].Mutator, "err", err)
+		}
+	}
+	touched := map[[2]string]bool{}
+	for _, c := range res.Written {
+		if slices.Contains(r.tables, c.Table) { // as applyLocked: only the tables the replica follows
+			touched[[2]string{c.Table, c.Key}] = true
+		}
 	}
 	r.touched = touched
 }

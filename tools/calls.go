@@ -89,11 +89,11 @@ func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolR
 	if err != nil {
 		return errorWithKind(wire.KindInvalidInput, fmt.Sprintf("mutator %s: %v. Nothing was written.", name, err)), nil
 	}
-	v, runs, err := s.eng.MutateRuns(ctx, name, input)
+	m, err := s.eng.Mutate(ctx, name, input)
 	if err != nil {
 		return s.errorResult(ctx, "mutator", name, err), nil
 	}
-	res, err = structured(wire.MutateOut{Version: v, Runs: runs})
+	res, err = structured(wire.MutateOut{Version: m.Version, Runs: m.Runs})
 	if err != nil {
 		return s.errorResult(ctx, "mutator", name, err), nil
 	}

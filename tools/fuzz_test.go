@@ -85,7 +85,7 @@ func FuzzToolArguments(f *testing.F) {
 			if err := json.Unmarshal([]byte(args), &in); err != nil {
 				t.Fatalf("putItem accepted arguments Go cannot decode: %s", args)
 			}
-			val, found, _, err := a.eng.Get("items", in.Key)
+			val, found, _, err := a.eng.Get(t.Context(), "items", in.Key)
 			var it Item
 			if err != nil || !found || json.Unmarshal(val, &it) != nil || it.Name != in.Name || it.Count != in.Count {
 				t.Fatalf("putItem(%s) stored %s (found %v, %v)", args, val, found, err)

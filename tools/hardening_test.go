@@ -127,7 +127,7 @@ func TestActionCallsAreLimited(t *testing.T) {
 		}()
 		return cancel, res
 	}
-	running := func(key string) bool { _, ok, _, _ := a.eng.Get("items", key); return ok }
+	running := func(key string) bool { _, ok, _, _ := a.eng.Get(t.Context(), "items", key); return ok }
 	stopA, _ := start("a")
 	if !waitFor(30*time.Second, func() bool { return running("a") }) {
 		t.Fatal("the first call never ran")
@@ -178,7 +178,7 @@ func TestGlobalActionLimit(t *testing.T) {
 		req.Params.Arguments = map[string]any{"key": "g", "n": 1, "hang": true}
 		_, _ = c1.CallTool(ctx, req)
 	}()
-	if !waitFor(30*time.Second, func() bool { _, ok, _, _ := a.eng.Get("items", "g"); return ok }) {
+	if !waitFor(30*time.Second, func() bool { _, ok, _, _ := a.eng.Get(t.Context(), "items", "g"); return ok }) {
 		t.Fatal("the first call never ran")
 	}
 	if res := call(t, c2, "echo", map[string]any{"text": "x"}); !res.IsError || errorKind(res) != "busy" {

@@ -91,7 +91,7 @@ func TestBodyLimit(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "413") {
 			t.Errorf("%s: a 100 KiB call over a 64 KiB limit: want an error with 413, got %v", e.name, err)
 		}
-		if _, ok, _, _ := a.eng.Get("items", "big-"+e.name); ok {
+		if _, ok, _, _ := a.eng.Get(t.Context(), "items", "big-"+e.name); ok {
 			t.Errorf("%s: the refused call was committed", e.name)
 		}
 	}

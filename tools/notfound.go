@@ -21,8 +21,8 @@ import (
 // message then reads "handler not found for resource URI '<description>'".
 // A row deleted between this check and the handler's read still gets -32603.
 func (s *Server) answerNotFound(hooks *server.Hooks) {
-	hooks.AddBeforeReadResource(func(_ context.Context, _ any, req *mcp.ReadResourceRequest) {
-		if why := s.missing(req.Params.URI); why != "" {
+	hooks.AddBeforeReadResource(func(ctx context.Context, _ any, req *mcp.ReadResourceRequest) {
+		if why := s.missing(ctx, req.Params.URI); why != "" {
 			req.Params.URI = why
 		}
 	})
@@ -31,7 +31,7 @@ func (s *Server) answerNotFound(hooks *server.Hooks) {
 // missing says why uri, one of this server's, names nothing, or "" when it
 // names something (or is not this server's, or the read failed otherwise:
 // the handler reports that).
-func (s *Server) missing(uri string) string {
+func (s *Server) missing(ctx context.Context, uri string) string {
 	if !strings.HasPrefix(uri, tablePrefix) && !strings.HasPrefix(uri, runPrefix) {
 		return ""
 	}
@@ -41,11 +41,11 @@ func (s *Server) missing(uri string) string {
 	}
 	switch {
 	case tg.run != "":
-		if _, ok, err := s.eng.Run(tg.run); err == nil && !ok {
+		if _, ok, err := s.eng.Run(ctx, tg.run); err == nil && !ok {
 			return fmt.Sprintf("no action run %s", backend.Short(tg.run))
 		}
 	case tg.hasKey:
-		_, ok, _, err := s.eng.Get(tg.table, tg.key)
+		_, ok, _, err := s.eng.Get(ctx, tg.table, tg.key)
 		if backend.KindOf(err) == backend.ErrUnknown {
 			return fmt.Sprintf("no table %s; readable tables: %s", backend.Short(tg.table), s.tableEnum())
 		}

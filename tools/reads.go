@@ -51,7 +51,7 @@ func (s *Server) addReadTools() error {
 }
 
 func (s *Server) getRowTool(ctx context.Context, in wire.GetRowIn) (*mcp.CallToolResult, error) {
-	val, ok, v, err := s.eng.Get(in.Table, in.Key)
+	val, ok, v, err := s.eng.Get(ctx, in.Table, in.Key)
 	if err != nil {
 		return s.readErrorResult(err, in.Table), nil
 	}
@@ -62,15 +62,15 @@ func (s *Server) getRowTool(ctx context.Context, in wire.GetRowIn) (*mcp.CallToo
 }
 
 func (s *Server) listRowsTool(ctx context.Context, in wire.ListRowsIn) (*mcp.CallToolResult, error) {
-	p, err := s.readPage(in)
+	p, err := s.readPage(ctx, in)
 	if err != nil {
 		return s.readErrorResult(err, in.Table), nil
 	}
 	return structured(p)
 }
 
-func (s *Server) readPage(in wire.ListRowsIn) (wire.ListRowsOut, error) {
-	rows, next, v, err := s.eng.Scan(in.Table, backend.ScanOptions{Prefix: in.Prefix, After: in.After, Limit: in.Limit, Reverse: in.Reverse})
+func (s *Server) readPage(ctx context.Context, in wire.ListRowsIn) (wire.ListRowsOut, error) {
+	rows, next, v, err := s.eng.Scan(ctx, in.Table, backend.ScanOptions{Prefix: in.Prefix, After: in.After, Limit: in.Limit, Reverse: in.Reverse})
 	if err != nil {
 		return wire.ListRowsOut{}, err
 	}
@@ -86,7 +86,7 @@ func (s *Server) readPage(in wire.ListRowsIn) (wire.ListRowsOut, error) {
 }
 
 func (s *Server) getRunTool(ctx context.Context, in wire.GetRunIn) (*mcp.CallToolResult, error) {
-	run, ok, err := s.eng.Run(in.ID)
+	run, ok, err := s.eng.Run(ctx, in.ID)
 	if err != nil {
 		return s.readErrorResult(err, ""), nil
 	}
@@ -180,7 +180,7 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 	var body any
 	switch {
 	case tg.run != "":
-		run, ok, err := s.eng.Run(tg.run)
+		run, ok, err := s.eng.Run(ctx, tg.run)
 		if err != nil {
 			return nil, s.resourceError(err, "")
 		}
@@ -189,7 +189,7 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 		}
 		body = runOut(run)
 	case tg.hasKey:
-		val, ok, _, err := s.eng.Get(tg.table, tg.key)
+		val, ok, _, err := s.eng.Get(ctx, tg.table, tg.key)
 		if err != nil {
 			return nil, s.resourceError(err, tg.table)
 		}
@@ -201,7 +201,7 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 		}
 		body = val
 	default:
-		p, err := s.readPage(wire.ListRowsIn{Table: tg.table})
+		p, err := s.readPage(ctx, wire.ListRowsIn{Table: tg.table})
 		if err != nil {
 			return nil, s.resourceError(err, tg.table)
 		}

@@ -10,7 +10,6 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/storage"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
 
@@ -18,7 +17,7 @@ import (
 // notifications/resources/updated. mcp-go acknowledges resources/subscribe
 // without tracking it, so this is ours.
 //
-// One storage subscription per watched table feeds it; each client has a set
+// One engine feed per watched table feeds it; each client has a set
 // of dirty URIs and its own sender goroutine, so an update for a URI that is
 // already pending is absorbed (coalesced), and a client whose queue is full
 // is retried later without ever holding up the store or other clients.
@@ -46,13 +45,13 @@ type registry struct {
 	closed   bool
 	clients  map[any]*client             // by legacy session id (string) or modern session
 	byURI    map[string]map[*client]bool // who watches each URI
-	watchers map[string]*watcher         // by storage table
+	watchers map[string]*watcher         // by table (RunsTable for runs)
 	total    int                         // (client, URI) pairs, for Options.MaxSubscriptions
 }
 
 type watcher struct {
 	refs int
-	sub  *storage.Subscription
+	sub  *backend.Feed
 	stop context.CancelFunc
 }
 
@@ -61,10 +60,10 @@ func newRegistry(eng *backend.Engine, log *slog.Logger, retry time.Duration) *re
 		clients: map[any]*client{}, byURI: map[string]map[*client]bool{}, watchers: map[string]*watcher{}}
 }
 
-// watchTable is the storage table behind a URI, or "" when the URI names
-// nothing a client may watch (unknown, server-only, malformed): such
-// subscriptions are acknowledged by mcp-go but never notified, and reveal
-// nothing.
+// watchTable is the table (RunsTable for a run) behind a URI, or "" when
+// the URI names nothing a client may watch (unknown, server-only,
+// malformed): such subscriptions are acknowledged by mcp-go but never
+// notified, and reveal nothing.
 func (r *registry) watchTable(uri string) string {
 	tg, err := parseURI(uri)
 	if err != nil {
@@ -194,16 +193,17 @@ func (r *registry) retain(table string) bool {
 	return true
 }
 
-// subscribe opens the storage subscription behind table's URIs, from now,
-// and says the version now is.
-func (r *registry) subscribe(table string) (*storage.Subscription, uint64, error) {
+// subscribe opens the engine's feed behind table's URIs, from now, and says
+// the version now is.
+func (r *registry) subscribe(table string) (*backend.Feed, uint64, error) {
+	ctx := context.Background() // the registry's own watch, for all its clients
 	from := r.eng.Version()
-	var sub *storage.Subscription
+	var sub *backend.Feed
 	var err error
 	if table == backend.RunsTable {
-		sub, err = r.eng.Store().Subscribe(storage.Filter{Table: table}, from)
+		sub, err = r.eng.WatchRun(ctx, "", from)
 	} else {
-		sub, err = r.eng.Subscribe(storage.Filter{Table: table}, from)
+		sub, err = r.eng.Subscribe(ctx, backend.Filter{Table: table}, from)
 	}
 	return sub, from, err
 }
@@ -226,7 +226,7 @@ func (r *registry) watch(ctx context.Context, table string, w *watcher) {
 	for {
 		ev, err := sub.Next(ctx)
 		if err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, storage.ErrClosed) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, backend.ErrClosed) {
 				return
 			}
 			// An unexpected failure: subscribe again from now, and tell every
@@ -241,7 +241,7 @@ func (r *registry) watch(ctx context.Context, table string, w *watcher) {
 				case <-time.After(100 * time.Millisecond):
 				}
 				// Until one succeeds: a nil sub must not reach Next.
-				if sub, from, err = r.subscribe(table); errors.Is(err, storage.ErrClosed) {
+				if sub, from, err = r.subscribe(table); errors.Is(err, backend.ErrClosed) {
 					return
 				} else if err != nil {
 					r.log.Error("cannot watch table again; retrying", "table", table, "err", err)
@@ -268,7 +268,7 @@ func (r *registry) watch(ctx context.Context, table string, w *watcher) {
 
 // mark notes a committed event of table for the clients watching the table,
 // the rows it changed or (for runs) the runs it changed.
-func (r *registry) mark(table string, ev storage.Event) {
+func (r *registry) mark(table string, ev backend.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if table == backend.RunsTable { // run notifications stay bare: get_run reads the run
@@ -280,13 +280,7 @@ func (r *registry) mark(table string, ev storage.Event) {
 		}
 		return
 	}
-	all := make([]wire.SyncChange, len(ev.Changes))
-	for i, c := range ev.Changes {
-		all[i] = wire.SyncChange{Key: c.Key, Op: wire.OpPut, Value: c.Value}
-		if c.Op == storage.OpDelete {
-			all[i] = wire.SyncChange{Key: c.Key, Op: wire.OpDelete}
-		}
-	}
+	all := syncChanges(ev.Changes)
 	uri := wire.TableURI(table)
 	for cl := range r.byURI[uri] {
 		cl.note(uri, ev.Version, all, false)

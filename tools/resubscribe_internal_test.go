@@ -50,7 +50,7 @@ func TestResubscribeWhileSendBlocked(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v
+		return v.Version
 	}
 	r := newRegistry(eng, slog.New(slog.DiscardHandler), 300*time.Millisecond)
 	defer r.close()

@@ -83,7 +83,7 @@ type Stats struct {
 	Sessions      int64 // registered sessions (stdio, SSE, legacy streamable HTTP)
 	Subscribers   int   // clients holding resource subscriptions
 	Subscriptions int   // (client, URI) pairs
-	WatchedTables int   // tables with a storage subscription feeding them
+	WatchedTables int   // tables with an engine feed feeding them
 	Calls         int   // tool calls in flight
 }
 

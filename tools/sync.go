@@ -9,7 +9,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/storage"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
 
@@ -56,9 +55,9 @@ func (s *Server) syncChanges(ctx context.Context, in wire.SyncChangesIn) (*mcp.C
 		in.Limit = wire.MaxChangesLimit
 	}
 	out := wire.SyncChangesOut{Events: []wire.SyncEvent{}, Version: s.eng.Version()}
-	evs, err := s.eng.ChangesSince(storage.Filter{Table: in.Table, Prefix: in.Prefix, Key: in.Key}, in.After, in.Limit+1)
+	evs, err := s.eng.ChangesSince(ctx, backend.Filter{Table: in.Table, Prefix: in.Prefix, Key: in.Key}, in.After, in.Limit+1)
 	switch {
-	case errors.Is(err, storage.ErrResync):
+	case errors.Is(err, backend.ErrResync):
 		out.Resync = true
 		return structured(out)
 	case err != nil:
@@ -68,14 +67,7 @@ func (s *Server) syncChanges(ctx context.Context, in wire.SyncChangesIn) (*mcp.C
 		evs, out.More = evs[:in.Limit], true
 	}
 	for _, ev := range evs {
-		se := wire.SyncEvent{Version: ev.Version, Changes: make([]wire.SyncChange, len(ev.Changes))}
-		for i, c := range ev.Changes {
-			se.Changes[i] = wire.SyncChange{Key: c.Key, Op: wire.OpPut, Value: c.Value}
-			if c.Op == storage.OpDelete {
-				se.Changes[i] = wire.SyncChange{Key: c.Key, Op: wire.OpDelete}
-			}
-		}
-		out.Events = append(out.Events, se)
+		out.Events = append(out.Events, wire.SyncEvent{Version: ev.Version, Changes: syncChanges(ev.Changes)})
 	}
 	if n := len(out.Events); n > 0 && out.Events[n-1].Version > out.Version {
 		out.Version = out.Events[n-1].Version
@@ -90,15 +82,15 @@ func (s *Server) syncPush(ctx context.Context, in wire.SyncPushIn) (res *mcp.Cal
 	if _, ok := s.eng.Schema().Mutator(in.Mutator); !ok {
 		return errorWithKind(wire.KindUnknown, "no mutator named "+backend.Short(in.Mutator)), nil
 	}
-	p, err := s.eng.MutateOnce(ctx, in.Client, in.Seq, in.Mutator, in.Args)
+	m, err := s.eng.Mutate(ctx, in.Mutator, in.Args, backend.Once(in.Client, in.Seq))
 	if err != nil {
 		return s.errorResult(ctx, "mutator", in.Mutator, err), nil
 	}
-	return structured(wire.SyncPushOut{Version: p.Version, Applied: p.Applied, Runs: p.Runs})
+	return structured(wire.SyncPushOut{Version: m.Version, Applied: !m.Duplicate, Runs: m.Runs})
 }
 
 func (s *Server) syncState(ctx context.Context, in wire.SyncStateIn) (*mcp.CallToolResult, error) {
-	st, err := s.eng.ClientState(in.Client)
+	st, err := s.eng.ClientState(ctx, in.Client)
 	if err != nil {
 		return s.errorResult(ctx, "tool", wire.ToolSyncState, err), nil
 	}

@@ -115,7 +115,7 @@ func TestMutatorCalls(t *testing.T) {
 				t.Errorf("failed calls changed the version from %d to %d", before, v)
 			}
 			for _, k := range []string{key + "-x", key + "-x-2", key + "-boom"} {
-				if _, ok, _, _ := a.eng.Get("items", k); ok {
+				if _, ok, _, _ := a.eng.Get(t.Context(), "items", k); ok {
 					t.Errorf("row %s was written by a failed call", k)
 				}
 			}

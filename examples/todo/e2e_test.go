@@ -25,7 +25,6 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend/ai"
 	"github.com/mcp-sync/mcp-sync/backend/ai/localai"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
-	"github.com/mcp-sync/mcp-sync/storage"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
@@ -164,7 +163,7 @@ func readRow(ctx context.Context, c *client.Client, id string) (todo.Todo, error
 // engineRow reads the todo straight from the engine.
 func engineRow(t *testing.T, eng *backend.Engine, id string) todo.Todo {
 	t.Helper()
-	raw, ok, _, err := eng.Get("todos", id)
+	raw, ok, _, err := eng.Get(t.Context(), "todos", id)
 	if err != nil || !ok {
 		t.Fatalf("get %s: ok=%v err=%v", id, ok, err)
 	}
@@ -197,7 +196,7 @@ func waitRun(t *testing.T, eng *backend.Engine, id string) *backend.Run {
 	t.Helper()
 	var run *backend.Run
 	if !poll(testWait, func() bool {
-		r, ok, err := eng.Run(id)
+		r, ok, err := eng.Run(t.Context(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +327,7 @@ func TestE2EStream500Chunks(t *testing.T) {
 	go w.run(wctx, c, id)
 
 	// The Go subscriber, from the version before the call.
-	sub, err := s.eng.Subscribe(storage.Filter{Table: "todos", Key: id}, s.eng.Version())
+	sub, err := s.eng.Subscribe(t.Context(), backend.Filter{Table: "todos", Key: id}, s.eng.Version())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/backend/ai"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
-	"github.com/mcp-sync/mcp-sync/storage"
 )
 
 // chunks is a fake AI provider yielding fixed chunks, then err if set.
@@ -62,7 +61,7 @@ func openTodo(t testing.TB, p ai.Provider) *backend.Engine {
 }
 
 // watchRow collects the todo's values until one has a final status.
-func watchRow(t *testing.T, sub *storage.Subscription) []todo.Todo {
+func watchRow(t *testing.T, sub *backend.Feed) []todo.Todo {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -98,7 +97,7 @@ func TestStreamingIntoARow(t *testing.T) {
 	if _, err := e.Mutate(ctx, "setTodo", json.RawMessage(`{"id":"t1","text":"","completed":true,"status":"generating"}`)); err != nil {
 		t.Fatal(err)
 	}
-	sub, err := e.Subscribe(storage.Filter{Table: "todos", Key: "t1"}, e.Version())
+	sub, err := e.Subscribe(t.Context(), backend.Filter{Table: "todos", Key: "t1"}, e.Version())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +131,7 @@ func TestStreamingIntoARow(t *testing.T) {
 // placeholder and enqueues the action, which a worker runs after the commit.
 func TestCreateAndGenerate(t *testing.T) {
 	e := openTodo(t, chunks{parts: numbered(20)})
-	sub, err := e.Subscribe(storage.Filter{Table: "todos", Key: "t2"}, e.Version())
+	sub, err := e.Subscribe(t.Context(), backend.Filter{Table: "todos", Key: "t2"}, e.Version())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +163,7 @@ func TestGenerationFailureKeepsPartialText(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "stream cut") {
 		t.Fatalf("err = %v", err)
 	}
-	raw, _, _, _ := e.Get("todos", "t3")
+	raw, _, _, _ := e.Get(t.Context(), "todos", "t3")
 	var row todo.Todo
 	if json.Unmarshal(raw, &row) != nil || row.Text != "half way" || row.Status != todo.StatusError {
 		t.Errorf("row = %s", raw)
@@ -187,7 +186,7 @@ func TestGenerationFailureKeepsExistingText(t *testing.T) {
 			if _, err := e.Act(t.Context(), "generateWithAI", json.RawMessage(`{"id":"t5","prompt":"p"}`)); err == nil || !strings.Contains(err.Error(), p.err.Error()) {
 				t.Fatalf("err = %v, want %v", err, p.err)
 			}
-			raw, _, _, _ := e.Get("todos", "t5")
+			raw, _, _, _ := e.Get(t.Context(), "todos", "t5")
 			var row todo.Todo
 			if json.Unmarshal(raw, &row) != nil || row.Text != "buy milk" || !row.Completed || row.Status != todo.StatusError {
 				t.Errorf("row = %s, want the old text and completed, with status error", raw)
@@ -220,7 +219,8 @@ func TestRetriedGenerationKeepsItsOwnText(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	_, runs, err := e.MutateRuns(t.Context(), "createAndGenerate", json.RawMessage(`{"id":"t6","prompt":"p"}`))
+	m, err := e.Mutate(t.Context(), "createAndGenerate", json.RawMessage(`{"id":"t6","prompt":"p"}`))
+	runs := m.Runs
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("createAndGenerate: runs %v, %v", runs, err)
 	}
@@ -241,7 +241,7 @@ func TestSecretsStayOnTheServer(t *testing.T) {
 			t.Errorf("client table %q", tbl.Name)
 		}
 	}
-	if _, _, _, err := e.Get("secrets", "openai"); backend.KindOf(err) != backend.ErrUnknown {
+	if _, _, _, err := e.Get(t.Context(), "secrets", "openai"); backend.KindOf(err) != backend.ErrUnknown {
 		t.Errorf("Get secrets: %v", err)
 	}
 }
@@ -279,7 +279,7 @@ func TestCancelledGenerationEndsWithError(t *testing.T) {
 	if _, err := e.Act(ctx, "generateWithAI", json.RawMessage(`{"id":"t4","prompt":"p"}`)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	raw, _, _, _ := e.Get("todos", "t4")
+	raw, _, _, _ := e.Get(t.Context(), "todos", "t4")
 	var row todo.Todo
 	if json.Unmarshal(raw, &row) != nil || row.Status != todo.StatusError || !strings.HasPrefix(row.Text, "a b ") {
 		t.Errorf("row after a cancelled call = %s, want status error with the text so far", raw)
@@ -317,7 +317,8 @@ func TestInterruptedGenerationEndsInError(t *testing.T) {
 	for i := range 3 {
 		e := openAt()
 		if i == 0 {
-			_, runs, err := e.MutateRuns(t.Context(), "createAndGenerate", json.RawMessage(`{"id":"cut","prompt":"p"}`))
+			m, err := e.Mutate(t.Context(), "createAndGenerate", json.RawMessage(`{"id":"cut","prompt":"p"}`))
+			runs := m.Runs
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -332,7 +333,7 @@ func TestInterruptedGenerationEndsInError(t *testing.T) {
 	}
 	e := openAt()
 	defer e.Close()
-	sub, err := e.SubscribeRun(runID, 0)
+	sub, err := e.WatchRun(t.Context(), runID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +341,7 @@ func TestInterruptedGenerationEndsInError(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	for {
-		run, _, err := e.Run(runID)
+		run, _, err := e.Run(t.Context(), runID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,7 +352,7 @@ func TestInterruptedGenerationEndsInError(t *testing.T) {
 			t.Fatalf("the run did not end: %v (last seen %+v)", err, run)
 		}
 	}
-	raw, _, _, _ := e.Get("todos", "cut")
+	raw, _, _, _ := e.Get(t.Context(), "todos", "cut")
 	var row todo.Todo
 	if json.Unmarshal(raw, &row) != nil || row.Status != todo.StatusError || !strings.Contains(row.Error, "gave up after 3 attempts") {
 		t.Errorf("row = %s, want status error with the reason", raw)

@@ -1,0 +1,173 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/storage"
+)
+
+// Mutation is the outcome of [Engine.Mutate].
+type Mutation struct {
+	// Version is the version the mutation committed as; for a duplicate
+	// push (see [Once]), the version of the client's last applied push.
+	Version uint64
+	// Runs are the ids of the action runs the mutator enqueued (see
+	// [Engine.Run]), dispatched to the workers after the commit.
+	Runs []string
+	// Duplicate is set when a [Once] push was already applied: nothing ran
+	// and nothing was written.
+	Duplicate bool
+}
+
+// MutateOption changes how [Engine.Mutate] runs a mutation.
+type MutateOption func(*mutateOptions)
+
+type mutateOptions struct {
+	clientID string
+	seq      uint64
+	once     bool
+}
+
+// Once makes a mutation a client pushed apply at most once per (clientID,
+// seq): the mutator and the client's new sequence number commit in one
+// transaction, so a push retried after a lost reply is recognised and
+// reported as a Duplicate. Sequence numbers must increase per client; gaps
+// are fine (a rejected push records nothing). See [Engine.ClientState].
+func Once(clientID string, seq uint64) MutateOption {
+	return func(o *mutateOptions) { o.clientID, o.seq, o.once = clientID, seq, true }
+}
+
+// Mutate runs the named mutator with input (JSON) in one transaction and
+// returns the committed version and the action runs it enqueued, which
+// start once it has committed. Errors wrap ErrUnknown, ErrInvalidInput,
+// ErrHandler, ErrClosed or ErrInternal; on any error nothing was written.
+// Every write from outside a mutator's own transaction comes through here:
+// ActionCtx.Mutate, the MCP tools, pushes from clients.
+func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage, opts ...MutateOption) (Mutation, error) {
+	o := collect(opts)
+	if o.once {
+		if st, err := e.checkPush(ctx, o); err != nil || st != nil {
+			return duplicate(st), err
+		}
+	}
+	m, err := e.mutation(name, input)
+	if err != nil {
+		return Mutation{}, err
+	}
+	var res Mutation
+	v, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
+		res = Mutation{}
+		if o.once {
+			// Checked again inside the transaction: two retries may race.
+			st, err := clientState(tx, o.clientID)
+			if err != nil {
+				return err
+			}
+			if o.seq <= st.Seq {
+				res = duplicate(&st)
+				return nil
+			}
+		}
+		mc := &MutatorCtx{Context: ctx, eng: e, name: name, tx: tx}
+		if err := e.runMutator(m, mc, input); err != nil {
+			return err
+		}
+		res.Runs = mc.enqueued
+		if o.once {
+			return e.recordPush(tx, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return Mutation{}, e.commitFailure(name, err)
+	}
+	if res.Duplicate {
+		return res, nil
+	}
+	res.Version = v
+	e.dispatch(res.Runs)
+	return res, nil
+}
+
+// collect applies opts. Without options (the per-chunk path) nothing
+// escapes to the heap: Mutate's closure captures the result by value.
+func collect(opts []MutateOption) mutateOptions {
+	if len(opts) == 0 {
+		return mutateOptions{}
+	}
+	var o mutateOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+func duplicate(st *ClientState) Mutation {
+	if st == nil {
+		return Mutation{}
+	}
+	return Mutation{Version: st.Version, Duplicate: true}
+}
+
+// checkPush checks a push's client id and sequence number, and returns the
+// client's state when seq was already applied (a retry), nil otherwise.
+func (e *Engine) checkPush(ctx context.Context, o mutateOptions) (*ClientState, error) {
+	if o.clientID == "" || o.seq == 0 {
+		return nil, withKind(ErrInvalidInput, "push", errors.New("a pushed mutation needs a client id and a sequence number from 1"))
+	}
+	if err := checkKey("client ids", o.clientID); err != nil {
+		return nil, withKind(ErrInvalidInput, "push", err)
+	}
+	st, err := e.ClientState(ctx, o.clientID)
+	if err != nil {
+		return nil, err
+	}
+	if o.seq <= st.Seq {
+		return &st, nil
+	}
+	return nil, nil
+}
+
+// recordPush records, in the push's transaction, that the client's seq was
+// applied, and now and then prunes the records of clients long gone.
+func (e *Engine) recordPush(tx *storage.WriteTx, o mutateOptions) error {
+	rec, _ := json.Marshal(ClientState{Seq: o.seq, Version: tx.Version(), At: time.Now().Unix()})
+	if err := tx.Put(clientsTable, o.clientID, rec); err != nil {
+		return err
+	}
+	if e.pushes.Add(1)%pruneEvery == 0 {
+		return e.pruneClients(tx)
+	}
+	return nil
+}
+
+// mutation looks up the named mutator and checks input against its limits
+// and schema: every mutate path's first step.
+func (e *Engine) mutation(name string, input json.RawMessage) (MutatorImpl, error) {
+	m, ok := e.mutators[name]
+	if !ok {
+		return MutatorImpl{}, unknownf("no mutator named %s", Short(name))
+	}
+	if err := e.checkInput("mutator", name, input); err != nil {
+		return MutatorImpl{}, err
+	}
+	info, _ := e.cfg.Schema.Mutator(name)
+	if err := info.Input.Validate(input); err != nil {
+		return MutatorImpl{}, withKind(ErrInvalidInput, "", err)
+	}
+	return m, nil
+}
+
+// commitFailure classifies the error of a mutator's commit: a closed store
+// is ErrClosed, the mutator's own classified error stays as it is, and a
+// storage failure is internal.
+func (e *Engine) commitFailure(name string, err error) error {
+	if errors.Is(err, storage.ErrClosed) {
+		return fmt.Errorf("mutator %s: %w", name, ErrClosed)
+	}
+	return e.storageFailure("mutator "+name, err)
+}
