@@ -38,7 +38,7 @@ func (c *ActionCtx) RunID() string { return c.runID }
 // action was called with progress reporting, each Mutate reports one step
 // of progress.
 func (c *ActionCtx) Mutate(name string, input any) error {
-	data, err := json.Marshal(input)
+	data, err := c.eng.cfg.Schema.EncodeInput(name, input)
 	if err != nil {
 		return fmt.Errorf("action %s: mutate %s: encode input: %w", c.name, name, err)
 	}

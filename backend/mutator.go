@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -66,15 +65,12 @@ func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 	if c.eng.opts.Replica { // the server enqueues when it runs the mutator
 		return "", nil
 	}
-	data, err := json.Marshal(input)
+	data, err := info.Input.Encode(input)
 	if err != nil {
 		return "", fmt.Errorf("enqueue %s: encode input: %w", name, err)
 	}
-	if err := c.eng.checkInput("action", name, data); err != nil {
+	if data, err = c.eng.checkedInput("action", name, info.Input, data); err != nil {
 		return "", fmt.Errorf("enqueue %s: %w", name, err)
-	}
-	if err := info.Input.Validate(data); err != nil {
-		return "", withKind(ErrInvalidInput, "enqueue "+name, err)
 	}
 	run := Run{
 		ID:         newRunID(c.tx.Version()),
