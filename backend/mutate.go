@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
 )
 
@@ -54,7 +55,7 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage,
 			return duplicate(st), err
 		}
 	}
-	m, err := e.mutation(name, input)
+	m, input, err := e.mutation(name, input)
 	if err != nil {
 		return Mutation{}, err
 	}
@@ -145,21 +146,36 @@ func (e *Engine) recordPush(tx *storage.WriteTx, o mutateOptions) error {
 	return nil
 }
 
-// mutation looks up the named mutator and checks input against its limits
-// and schema: every mutate path's first step.
-func (e *Engine) mutation(name string, input json.RawMessage) (MutatorImpl, error) {
+// mutation looks up the named mutator, checks input against its limits,
+// fills in the input's declared defaults and validates the result: every
+// mutate path's first step. It returns the input the mutator is to run with.
+func (e *Engine) mutation(name string, input json.RawMessage) (MutatorImpl, json.RawMessage, error) {
 	m, ok := e.mutators[name]
 	if !ok {
-		return MutatorImpl{}, unknownf("no mutator named %s", Short(name))
-	}
-	if err := e.checkInput("mutator", name, input); err != nil {
-		return MutatorImpl{}, err
+		return MutatorImpl{}, nil, unknownf("no mutator named %s", Short(name))
 	}
 	info, _ := e.cfg.Schema.Mutator(name)
-	if err := info.Input.Validate(input); err != nil {
-		return MutatorImpl{}, withKind(ErrInvalidInput, "", err)
+	input, err := e.checkedInput("mutator", name, info.Input, input)
+	if err != nil {
+		return MutatorImpl{}, nil, err
 	}
-	return m, nil
+	return m, input, nil
+}
+
+// checkedInput checks the input of the named mutator or action (kind)
+// against the size limit, fills in its declared defaults (a missing field
+// gets its default before validation and before the handler sees it) and
+// validates it against v. The size limit is checked first, on what the
+// caller sent.
+func (e *Engine) checkedInput(kind, name string, v *schema.Validator, input json.RawMessage) (json.RawMessage, error) {
+	if err := e.checkInput(kind, name, input); err != nil {
+		return nil, err
+	}
+	input = v.WithDefaults(input)
+	if err := v.Validate(input); err != nil {
+		return nil, withKind(ErrInvalidInput, "", err)
+	}
+	return input, nil
 }
 
 // commitFailure classifies the error of a mutator's commit: a closed store
