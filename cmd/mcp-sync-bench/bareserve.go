@@ -13,7 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/cli"
 )
 
 // runBareServe serves a bare mcp-go server: the baseline `mcp-sync-bench bench`

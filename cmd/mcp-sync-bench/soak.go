@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/tools"
 )
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend/ai"
 	"github.com/mcp-sync/mcp-sync/backend/ai/localai"
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/client"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 // The abuse phase of `mcp-sync-bench soak` (--abuse): a child `serve

@@ -1,19 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/internal/todoapp"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
@@ -34,15 +34,17 @@ func runDemo(ctx context.Context, env *cli.Environ, args []string) int {
 		fmt.Fprintf(env.Stderr, "mcp-sync demo: "+format+"\n", a...)
 		return cli.ExitFail
 	}
-	path, err := cli.DataPath(*data, env.Getenv)
+	path, err := cli.DataPath(*data, "todo", env.Getenv)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fail("creating the data directory: %v", err)
+	if err := cli.PrepareDataDir(*data, path, env.Getenv); err != nil {
+		return fail("%v", err)
 	}
 
-	provider, closeAI, err := cli.DemoProvider(env, *delay)
+	// The AI banner waits until the engine opens: a failure's cause comes first.
+	var banner bytes.Buffer
+	provider, closeAI, err := todoapp.DemoProvider(&cli.Environ{Stdout: &banner, Stderr: env.Stderr, Getenv: env.Getenv}, *delay)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -54,6 +56,7 @@ func runDemo(ctx context.Context, env *cli.Environ, args []string) int {
 		return fail("%v", err)
 	}
 	defer eng.Close()
+	_, _ = env.Stdout.Write(banner.Bytes())
 	fmt.Fprintf(env.Stdout, "Data file: %s\n", path)
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -79,7 +82,7 @@ func runDemo(ctx context.Context, env *cli.Environ, args []string) int {
 	case err := <-served:
 		return fail("%v", err)
 	}
-	cn, err := dial(ctx, env, &connFlags{url: base + tools.PathStreamable})
+	cn, err := client.DialHTTP(ctx, base+tools.PathStreamable, client.Options{})
 	if err != nil {
 		return fail("%v", err)
 	}

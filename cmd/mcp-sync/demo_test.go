@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/cli"
 )
 
 func TestDemoRunsToReady(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "sub", "todo.db")
+	data := filepath.Join(t.TempDir(), "todo.db")
 	code, out, errOut := runCmd(t, nil, "demo", "--data", data, "--delay", "1ms")
 	if code != cli.ExitOK {
 		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
@@ -51,5 +51,24 @@ func TestDemoUnwritableDataFails(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "mcp-sync demo:") || !strings.Contains(errOut, blocker) {
 		t.Errorf("error does not say what failed and where: %q", errOut)
+	}
+}
+
+// TestDataInMissingDirectoryRefused: a --data whose directory does not exist
+// (a typo) is refused with a clear error, and no folder is made; the default
+// data directory is still created (TestDemoDataFromEnvironment).
+func TestDataInMissingDirectoryRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tpyo")
+	for _, args := range [][]string{{"demo"}, {"serve"}} {
+		code, out, errOut := runCmd(t, nil, append(args, "--data", filepath.Join(dir, "todo.db"))...)
+		if code != cli.ExitFail || !strings.Contains(errOut, dir+" does not exist") {
+			t.Errorf("%s with a missing directory: exit %d\nstdout: %s\nstderr: %s", args[0], code, out, errOut)
+		}
+		if strings.Contains(out+errOut, "AI:") {
+			t.Errorf("%s printed the AI banner although it failed to start:\n%s%s", args[0], out, errOut)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Fatalf("%s created the missing directory", args[0])
+		}
 	}
 }

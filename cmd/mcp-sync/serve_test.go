@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/client"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 // TestServeOpenAddressNeedsToken: `serve --http` on an address other

@@ -18,7 +18,8 @@ type App struct {
 	About  string         // what it is, for --app's help; empty for the default
 	Schema *schema.Schema // what check holds a data file's rows to
 	// Open builds the app's config and server options; close releases what
-	// it started. aiDelay is --ai-delay, for an app with a built-in AI stream.
+	// it started. aiDelay is --ai-delay, for an app with a built-in AI
+	// stream. What it prints to env is shown on stderr once serving starts.
 	Open func(env *Environ, aiDelay time.Duration) (cfg backend.Config, opts tools.Options, close func(), err error)
 }
 

@@ -24,7 +24,7 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 			"schema. Prints a summary naming each problem's table and key. Exits 0 only\n"+
 			"when the file is intact, 1 otherwise. A file a running server holds is\n"+
 			"reported as in use: stop the server, or check a copy.")
-	data := fs.String("data", "", "data file (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
+	data := fs.String("data", "", "data file (default "+dataDefault(apps[0].Name)+")")
 	pickApp := appFlag(fs, apps, "the app whose schemas the rows must match: "+appList(apps, ", ", false))
 	if code, ok := Parse(fs, args); !ok {
 		return code
@@ -39,7 +39,7 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 		return ExitUsage
 	}
 	sch := app.Schema
-	path, err := DataPath(*data, env.Getenv)
+	path, err := DataPath(*data, app.Name, env.Getenv)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
 		return ExitFail

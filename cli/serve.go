@@ -1,12 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"time"
 
@@ -18,7 +18,7 @@ import (
 // one app the one --app names. about is the command's help text.
 func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, args []string) int {
 	fs := NewFlags(env, prog, "serve", "serve [flags]", about)
-	data := fs.String("data", "", "data file (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
+	data := fs.String("data", "", "data file (default "+dataDefault(apps[0].Name)+")")
 	httpAddr := fs.String("http", "", "serve HTTP on this address instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
 	token := fs.String("token", "", "require Authorization: Bearer <token> on HTTP (default $MCP_SYNC_TOKEN)")
 	httpLimits := addHTTPFlags(fs)
@@ -58,15 +58,18 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	if *token == "" {
 		*token = env.Getenv("MCP_SYNC_TOKEN")
 	}
-	path, err := DataPath(*data, env.Getenv)
+	path, err := DataPath(*data, app.Name, env.Getenv)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fail("creating the data directory: %v", err)
+	if err := PrepareDataDir(*data, path, env.Getenv); err != nil {
+		return fail("%v", err)
 	}
 
-	cfg, opts, closeApp, err := app.Open(env, *delay)
+	// What the app says as it opens (the AI banner) waits until the server
+	// starts, so a failure's cause is the first thing printed.
+	banner := &bytes.Buffer{}
+	cfg, opts, closeApp, err := app.Open(&Environ{Stdout: banner, Stderr: banner, Getenv: env.Getenv}, *delay)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -84,6 +87,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		return fail("%v", err)
 	}
 	defer srv.Close()
+	_, _ = env.Stderr.Write(banner.Bytes())
 
 	if *httpAddr == "" {
 		logger.Info("serving MCP on stdio", "app", app.Name, "data", path)
