@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,5 +71,29 @@ func TestDataInMissingDirectoryRefused(t *testing.T) {
 		if _, err := os.Stat(dir); err == nil {
 			t.Fatalf("%s created the missing directory", args[0])
 		}
+	}
+}
+
+// TestDemoFollowsRetries: with the AI server down, the demo tells of each
+// failed attempt and that the run tries again, and exits only when the run
+// gave up, saying after how many attempts and why.
+func TestDemoFollowsRetries(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String() + "/v1"
+	l.Close()
+	code, out, errOut := runCmd(t, map[string]string{"OPENAI_BASE_URL": down}, "demo", "--data", filepath.Join(t.TempDir(), "todo.db"))
+	if code != cli.ExitFail {
+		t.Fatalf("demo with the AI down exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"Attempt 1 failed: ", "Attempt 2 failed: ", "generateWithAI tries again in "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "mcp-sync demo: generateWithAI gave up after 3 attempts: ") || !strings.Contains(errOut, "cannot reach "+down) || strings.Contains(errOut, "ended with status") {
+		t.Errorf("stderr does not say the run gave up and why:\n%s", errOut)
 	}
 }
