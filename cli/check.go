@@ -24,7 +24,7 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 			"schema. Prints a summary naming each problem's table and key. Exits 0 only\n"+
 			"when the file is intact, 1 otherwise. A file a running server holds is\n"+
 			"reported as in use: stop the server, or check a copy.")
-	data := fs.String("data", "", "data file (default "+dataDefault(apps[0].Name)+")")
+	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
 	pickApp := appFlag(fs, apps, "the app whose schemas the rows must match: "+appList(apps, ", ", false))
 	if code, ok := Parse(fs, args); !ok {
 		return code

@@ -234,7 +234,7 @@ func (a *appCmds) watch(ctx context.Context, env *Environ, args []string) int {
 			"otherwise each value is printed as one JSON line. A table prints a line per\n"+
 			"changed row: KEY VALUE (or KEY deleted). Stops on Ctrl-C, or with --until.")
 	cf := a.addConnFlags(fs)
-	until := fs.String("until", "", "stop once the row's FIELD equals VALUE, e.g. status=ready (rows only)")
+	until := fs.String("until", "", "stop once the row matches `FIELD=VALUE`, e.g. status=ready (rows only)")
 	pos, code, ok := ParseArgs(fs, args)
 	if !ok {
 		return code

@@ -25,9 +25,9 @@ type connFlags struct {
 // addConnFlags adds the flags that pick the server to fs.
 func (a *appCmds) addConnFlags(fs *flag.FlagSet) *connFlags {
 	c := &connFlags{}
-	fs.StringVar(&c.url, "url", "", "server URL: http://HOST:PORT/mcp (streamable HTTP) or …/sse (SSE); default: start this program's serve on --data over stdio")
-	fs.StringVar(&c.token, "token", "", "bearer token for --url (default $MCP_SYNC_TOKEN)")
-	fs.StringVar(&c.data, "data", "", "data file of the server started over stdio (default "+dataDefault(a.app.Name)+")")
+	fs.StringVar(&c.url, "url", "", "server `URL`: http://HOST:PORT/mcp (streamable HTTP) or …/sse (SSE); default: start this program's serve on --data over stdio")
+	fs.StringVar(&c.token, "token", "", "bearer `TOKEN` for --url (default $MCP_SYNC_TOKEN)")
+	fs.StringVar(&c.data, "data", "", "data `FILE` of the server started over stdio (default "+dataDefault(a.app.Name)+")")
 	fs.BoolVar(&c.legacy, "legacy", false, "speak protocol 2025-11-25 instead of 2026-07-28")
 	return c
 }

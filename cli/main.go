@@ -18,6 +18,7 @@ type options struct {
 	server                                  tools.Options
 	setup                                   func(env *Environ, aiDelay time.Duration) (backend.Config, tools.Options, func(), error)
 	extra                                   []Command
+	localAI                                 bool
 }
 
 // WithName names the program (what the user types; default: the name the
@@ -51,6 +52,10 @@ func WithSetup(f func(env *Environ, aiDelay time.Duration) (backend.Config, tool
 	return func(o *options) { o.setup = f }
 }
 
+// WithLocalAI says the app's setup starts a built-in AI stream, so serve
+// offers --ai-delay, the pause between its chunks, and passes it to setup.
+func WithLocalAI() Option { return func(o *options) { o.localAI = true } }
+
 // WithCommands adds commands of the app's own, listed after the standard ones.
 func WithCommands(cmds ...Command) Option {
 	return func(o *options) { o.extra = append(o.extra, cmds...) }
@@ -75,7 +80,7 @@ func New(cfg backend.Config, opts ...Option) Program {
 	if o.server.Name == "" {
 		o.server.Name = o.app
 	}
-	app := App{Name: o.app, Schema: cfg.Schema, Open: o.setup}
+	app := App{Name: o.app, Schema: cfg.Schema, Open: o.setup, LocalAI: o.localAI}
 	if app.Open == nil {
 		app.Open = func(*Environ, time.Duration) (backend.Config, tools.Options, func(), error) {
 			return cfg, o.server, func() {}, nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
@@ -18,11 +19,14 @@ import (
 // one app the one --app names. about is the command's help text.
 func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, args []string) int {
 	fs := NewFlags(env, prog, "serve", "serve [flags]", about)
-	data := fs.String("data", "", "data file (default "+dataDefault(apps[0].Name)+")")
-	httpAddr := fs.String("http", "", "serve HTTP on this address instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
-	token := fs.String("token", "", "require Authorization: Bearer <token> on HTTP (default $MCP_SYNC_TOKEN)")
+	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
+	httpAddr := fs.String("http", "", "serve HTTP on this `ADDR` (host:port) instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
+	token := fs.String("token", "", "require Authorization: Bearer `TOKEN` on HTTP (default $MCP_SYNC_TOKEN)")
 	httpLimits := addHTTPFlags(fs)
-	delay := fs.Duration("ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
+	delay := new(time.Duration)
+	if slices.ContainsFunc(apps, func(a App) bool { return a.LocalAI }) {
+		fs.DurationVar(delay, "ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
+	}
 	verbose := fs.Bool("v", false, "log debug detail")
 	allowDamaged := fs.Bool("allow-damaged-rows", false, "start on a data file some of whose rows fail their checksum (each is logged; reading one fails until it is rewritten or deleted)")
 	startProfile := CPUProfileFlag(fs)
@@ -110,7 +114,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 // after parsing, profiles the process into the file named until stop runs;
 // without the flag both do nothing.
 func CPUProfileFlag(fs *flag.FlagSet) (start func() (stop func(), err error)) {
-	path := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (for tuning)")
+	path := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until the server stops (for tuning)")
 	return func() (func(), error) {
 		if *path == "" {
 			return func() {}, nil

@@ -23,8 +23,8 @@ func runDemo(ctx context.Context, env *cli.Environ, args []string) int {
 		"Creates a todo whose text an AI model writes, and shows the text growing as each\n"+
 			"chunk is committed to the local data file. With OPENAI_API_KEY (or OPENAI_BASE_URL\n"+
 			"for a local model server) it uses that endpoint; without, a canned local stream.")
-	data := fs.String("data", "", "data file (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
-	prompt := fs.String("prompt", "Plan a picnic in the park", "what the todo should be about")
+	data := fs.String("data", "", "data `FILE` (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
+	prompt := fs.String("prompt", "Plan a picnic in the park", "what the todo should be about: a `PROMPT` for the model")
 	delay := fs.Duration("delay", 30*time.Millisecond, "pause between chunks of the built-in local stream")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
 	if code, ok := cli.Parse(fs, args); !ok {

@@ -19,7 +19,7 @@ func program() cli.Program {
 			"resource. stdio by default (register it in Claude or an IDE as a command);\n"+
 			"with --http, streamable HTTP at /mcp and SSE at /sse on that address.\n"+
 			"Logs go to stderr; in stdio mode stdout carries only the protocol."),
-		cli.WithSetup(todoapp.Open),
+		cli.WithSetup(todoapp.Open), cli.WithLocalAI(),
 		cli.WithCommands(cli.Command{Name: "demo", Summary: "watch an AI answer stream into a todo, on a local data file (no set-up needed)", Run: runDemo}))
 }
 

@@ -17,7 +17,7 @@ import (
 // TodoApp is the todo app, the only app that calls a model: mcp-sync's
 // own, and mcp-sync-bench's default.
 func TodoApp() cli.App {
-	return cli.App{Name: "todo", Schema: todo.Schema, Open: Open}
+	return cli.App{Name: "todo", Schema: todo.Schema, Open: Open, LocalAI: true}
 }
 
 // Open builds the todo app's config and server options, with the AI
