@@ -57,15 +57,16 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
 		return ExitFail
 	}
-	printReport(env, rep, sch)
+	printReport(env, prog, rep, sch)
 	if !rep.OK() {
 		return ExitFail
 	}
 	return ExitOK
 }
 
-// printReport prints what Check found, one problem a line.
-func printReport(env *Environ, rep *bolt.Report, sch *schema.Schema) {
+// printReport prints what Check found, one problem a line; prog is the
+// program whose serve the advice names.
+func printReport(env *Environ, prog string, rep *bolt.Report, sch *schema.Schema) {
 	w := env.Stdout
 	fmt.Fprintf(w, "file:     %s (%d bytes", rep.Path, rep.Size)
 	if rep.PageSize > 0 {
@@ -103,5 +104,5 @@ func printReport(env *Environ, rep *bolt.Report, sch *schema.Schema) {
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "  %s\n", p)
 	}
-	fmt.Fprintf(w, "result:   DAMAGED: restore the file from a backup; if only rows are damaged, `mcp-sync serve --allow-damaged-rows` starts and rewriting or deleting them repairs it\n")
+	fmt.Fprintf(w, "result:   DAMAGED: restore the file from a backup; if only rows are damaged, `%s serve --allow-damaged-rows` starts and rewriting or deleting them repairs it\n", prog)
 }

@@ -43,8 +43,9 @@ func WithServeHelp(about string) Option { return func(o *options) { o.serveAbout
 func WithServerOptions(so tools.Options) Option { return func(o *options) { o.server = so } }
 
 // WithSetup builds the app's config and server options when serve starts,
-// instead of the config passed to [New]: for an app that needs the
-// environment (an AI key, say) or starts something it must close. aiDelay
+// instead of the config passed to [New] and [WithServerOptions]: for an app
+// that needs the environment (an AI key, say) or starts something it must
+// close. The schema and check commands still use the schema of New's config. aiDelay
 // is serve's --ai-delay. What f prints to the Environ's Stdout or Stderr is
 // shown on stderr once the server has started (stdout may carry the
 // protocol, and a failure to start is printed first).
