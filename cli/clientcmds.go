@@ -206,6 +206,12 @@ func (a *appCmds) call(ctx context.Context, env *Environ, args []string) int {
 			fmt.Fprintf(env.Stderr, "%s call: %s\n", a.prog, unknownName("tool", name, names))
 			return ExitFail
 		}
+		if table, ok := obj["table"].(string); ok {
+			if names, ok := tableNames(ctx, cn); ok && !slices.Contains(names, table) {
+				fmt.Fprintf(env.Stderr, "%s call %s: %s\n", a.prog, name, unknownName("table", table, names))
+				return ExitFail
+			}
+		}
 		fmt.Fprintf(env.Stderr, "%s call %s: %v\n", a.prog, name, err)
 		return ExitFail
 	case errors.As(err, &ce):

@@ -54,7 +54,8 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	stderr := &SyncWriter{W: env.Stderr} // the engine logs from its own goroutines
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	fail := func(format string, a ...any) int {
 		logger.Error(fmt.Sprintf(format, a...))
 		return ExitFail
@@ -91,7 +92,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		return fail("%v", err)
 	}
 	defer srv.Close()
-	_, _ = env.Stderr.Write(banner.Bytes())
+	_, _ = stderr.Write(banner.Bytes())
 
 	if *httpAddr == "" {
 		logger.Info("serving MCP on stdio", "app", app.Name, "data", path)

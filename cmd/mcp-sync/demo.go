@@ -31,7 +31,7 @@ func runDemo(ctx context.Context, env *cli.Environ, args []string) int {
 		return code
 	}
 	// The engine logs from its own goroutines: one lock for every writer.
-	stderr := &lockedWriter{w: env.Stderr}
+	stderr := &cli.SyncWriter{W: env.Stderr}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "mcp-sync demo: "+format+"\n", a...)
 		return cli.ExitFail

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"sync"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
@@ -57,16 +55,4 @@ func awaitRetry(ctx context.Context, env *cli.Environ, cn *client.Conn, uri, run
 		case <-time.After(250 * time.Millisecond): // a run's retry changes no row
 		}
 	}
-}
-
-// lockedWriter serialises writes to w.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

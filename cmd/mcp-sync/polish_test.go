@@ -20,6 +20,10 @@ func TestCLIErrorsSayWhatToDo(t *testing.T) {
 	if code != cli.ExitFail || !strings.Contains(errOut, `no tool named "setTodoo"; did you mean "setTodo"?`) || !strings.Contains(errOut, "createAndGenerate, deleteTodo") {
 		t.Errorf("a typo'd tool: exit %d, stderr %q", code, errOut)
 	}
+	code, _, errOut = runBin(t, 30*time.Second, "call", "--url", u, "get_row", `{"table":"todo","key":"1"}`)
+	if code != cli.ExitFail || !strings.Contains(errOut, `get_row: no table named "todo"; did you mean "todos"?`) {
+		t.Errorf("get_row of a typo'd table: exit %d, stderr %q", code, errOut)
+	}
 	code, _, errOut = runBin(t, 30*time.Second, "watch", "--url", u, "todo/1")
 	if code != cli.ExitFail || !strings.Contains(errOut, `no table named "todo"; did you mean "todos"?`) || strings.Contains(errOut, "internal") {
 		t.Errorf("watch of a typo'd table: exit %d, stderr %q", code, errOut)
