@@ -1,4 +1,5 @@
-// Package arch holds the test that keeps the import graph one-way (design
+// Package arch holds the tests of the code as a whole: doc links that
+// resolve, and the import graph kept one-way (design
 // §3): a package may import only the packages of ours its layer allows, and
 // only the bbolt storage driver may import bbolt.
 package arch
