@@ -21,6 +21,7 @@ type ActionCtx struct {
 	runID   string
 	rep     Reporter
 	mutates int
+	depth   int // how many actions called this one (see Act)
 	// Platform reaches the host functions in Config.Platform.
 	Platform *Platform
 }
@@ -36,7 +37,8 @@ func (c *ActionCtx) RunID() string { return c.runID }
 // returns once it has committed; every subscriber sees the change. The call
 // is validated like any other ([Engine.Mutate] is the one path). When the
 // action was called with progress reporting, each Mutate reports one step
-// of progress.
+// of progress. Internal mutators (schema.Internal) are callable here.
+// Prefer the typed [Mutate].
 func (c *ActionCtx) Mutate(name string, input any) error {
 	data, err := json.Marshal(input)
 	if err != nil {

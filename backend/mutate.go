@@ -46,7 +46,9 @@ func Once(clientID string, seq uint64) MutateOption {
 // start once it has committed. Errors wrap ErrUnknown, ErrInvalidInput,
 // ErrHandler, ErrClosed or ErrInternal; on any error nothing was written.
 // Every write from outside a mutator's own transaction comes through here:
-// ActionCtx.Mutate, the MCP tools, pushes from clients.
+// ActionCtx.Mutate, the MCP tools, pushes from clients. Internal mutators
+// (schema.Internal) are server code's: a push ([Once]) of one, or any call
+// of one on a replica engine, fails as for a name never declared.
 func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage, opts ...MutateOption) (Mutation, error) {
 	o := collect(opts)
 	if o.once {
@@ -54,7 +56,9 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage,
 			return duplicate(st), err
 		}
 	}
-	m, err := e.mutation(name, input)
+	// A push (Once) is a client's; on a replica every direct call is: an
+	// internal mutator runs there only as a step of another.
+	m, err := e.mutation(name, input, o.once || e.opts.Replica)
 	if err != nil {
 		return Mutation{}, err
 	}
@@ -146,16 +150,18 @@ func (e *Engine) recordPush(tx *storage.WriteTx, o mutateOptions) error {
 }
 
 // mutation looks up the named mutator and checks input against its limits
-// and schema: every mutate path's first step.
-func (e *Engine) mutation(name string, input json.RawMessage) (MutatorImpl, error) {
+// and schema: every mutate path's first step. A client's call (fromClient)
+// does not see internal mutators: it gets the answer an undeclared name
+// gets, so it learns nothing of them.
+func (e *Engine) mutation(name string, input json.RawMessage, fromClient bool) (MutatorImpl, error) {
 	m, ok := e.mutators[name]
-	if !ok {
+	info, _ := e.cfg.Schema.Mutator(name)
+	if !ok || fromClient && info.Internal {
 		return MutatorImpl{}, unknownf("no mutator named %s", Short(name))
 	}
 	if err := e.checkInput("mutator", name, input); err != nil {
 		return MutatorImpl{}, err
 	}
-	info, _ := e.cfg.Schema.Mutator(name)
 	if err := info.Input.Validate(input); err != nil {
 		return MutatorImpl{}, withKind(ErrInvalidInput, "", err)
 	}

@@ -12,7 +12,8 @@ import (
 )
 
 // MutatorCtx is what a mutator sees: its transaction's tables, whether it
-// runs on the server, and EnqueueAction. It is valid only until the mutator
+// runs on the server, EnqueueAction, and Mutate to run another mutator as a
+// step. It is valid only until the mutator
 // returns.
 type MutatorCtx struct {
 	context.Context
@@ -20,6 +21,7 @@ type MutatorCtx struct {
 	name     string
 	tx       *storage.WriteTx
 	enqueued []string // run ids, dispatched after the commit
+	depth    int      // how many mutators this one is a step of
 }
 
 // Table returns read-write access to the table named name within this

@@ -27,6 +27,30 @@ func (e *Engine) ClientTables() []*schema.TableInfo {
 	return out
 }
 
+// ClientMutators returns the mutators clients may call, in declaration
+// order: every declared mutator that is not internal (schema.Internal).
+func (e *Engine) ClientMutators() []*schema.MutatorInfo {
+	var out []*schema.MutatorInfo
+	for _, m := range e.cfg.Schema.Mutators() {
+		if !m.Internal {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// ClientActions returns the actions clients may call, in declaration order:
+// every declared action that is not internal (schema.Internal).
+func (e *Engine) ClientActions() []*schema.ActionInfo {
+	var out []*schema.ActionInfo
+	for _, a := range e.cfg.Schema.Actions() {
+		if !a.Internal {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // clientTable returns the declared table name when a client may see it:
 // on a server, one that is not server-only; on a replica engine
 // (Options.Replica), any, since its data is the client's own copy (a

@@ -71,7 +71,9 @@ var (
 	stream     = schema.Action[StreamIn, StreamOut]("stream", "Rewrite one item n times, reporting progress and logs")
 	badOut     = schema.Action[EchoIn, EchoOut]("badOut", "Returns output that breaks its schema")
 	actPanic   = schema.Action[EchoIn, EchoOut]("actPanic", "Panics")
-	appSchema  = schema.MustDefine(1, items, secrets, putItem, putTwoFail, boom, putSecret, putAndEcho, echo, shout, stream, badOut, actPanic)
+	putHidden  = schema.Mutator[PutIn]("putHidden", "Writes the secret table; internal", schema.Internal())
+	hiddenEcho = schema.Action[EchoIn, EchoOut]("hiddenEcho", "Echo; internal", schema.Internal())
+	appSchema  = schema.MustDefine(1, items, secrets, putItem, putTwoFail, boom, putSecret, putAndEcho, echo, shout, stream, badOut, actPanic, putHidden, hiddenEcho)
 )
 
 // testWait bounds what a test waits for: generous, since a loaded 2-core
@@ -119,9 +121,15 @@ func newApp(t testing.TB) *app {
 			backend.Mutator(putSecret, func(ctx *backend.MutatorCtx, in PutIn) error {
 				return backend.TableOf(ctx, secrets).Set(in.Key, Secret{Value: in.Name})
 			}),
+			backend.Mutator(putHidden, func(ctx *backend.MutatorCtx, in PutIn) error {
+				return backend.TableOf(ctx, secrets).Set(in.Key, Secret{Value: in.Name})
+			}),
 		},
 		Actions: []backend.ActionImpl{
 			backend.Action(echo, func(ctx *backend.ActionCtx, in EchoIn) (EchoOut, error) {
+				return EchoOut{Text: in.Text, Len: len(in.Text)}, nil
+			}),
+			backend.Action(hiddenEcho, func(ctx *backend.ActionCtx, in EchoIn) (EchoOut, error) {
 				return EchoOut{Text: in.Text, Len: len(in.Text)}, nil
 			}),
 			backend.Action(shout, func(ctx *backend.ActionCtx, in EchoIn) (string, error) {

@@ -28,7 +28,7 @@ func TodoApp() App {
 // DemoProvider picks the AI endpoint: the one configured in the environment,
 // or a local canned stream served by this process, said so plainly.
 func DemoProvider(env *Environ, delay time.Duration) (ai.Provider, func(), error) {
-	cfg := ai.ConfigFromEnv(env.Getenv)
+	cfg := todo.AIConfig(env.Getenv) // a key in the secrets table wins
 	if cfg.APIKey != "" || cfg.BaseURL != "" {
 		p, err := ai.NewOpenAI(cfg)
 		if err != nil {
