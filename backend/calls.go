@@ -71,9 +71,10 @@ func Enqueue[In, Out any](ctx *MutatorCtx, d schema.ActionDef[In, Out], in In) (
 
 // Act calls the declared action d with in from the action ctx, directly (no
 // run is recorded), and returns its validated output. It runs under ctx's
-// cancellation; its progress is not reported to ctx's caller, whose
-// progress it would muddle, and its writes commit as they go, as any
-// action's do. Internal actions (schema.Internal) are callable here.
+// cancellation; its progress and log messages are not sent to ctx's caller,
+// whose progress they would muddle (logs still reach the server log), and
+// its writes commit as they go, as any action's do. Internal actions
+// (schema.Internal) are callable here.
 func Act[In, Out any](ctx *ActionCtx, d schema.ActionDef[In, Out], in In) (Out, error) {
 	var out Out
 	data, err := json.Marshal(in)

@@ -18,34 +18,28 @@ import (
 // ClientTables returns the tables clients may see, in declaration order:
 // every declared table that is not server-only.
 func (e *Engine) ClientTables() []*schema.TableInfo {
-	var out []*schema.TableInfo
-	for _, t := range e.cfg.Schema.Tables() {
-		if !t.ServerOnly {
-			out = append(out, t)
-		}
-	}
-	return out
+	return except(e.cfg.Schema.Tables(), func(t *schema.TableInfo) bool { return t.ServerOnly })
 }
 
 // ClientMutators returns the mutators clients may call, in declaration
 // order: every declared mutator that is not internal (schema.Internal).
 func (e *Engine) ClientMutators() []*schema.MutatorInfo {
-	var out []*schema.MutatorInfo
-	for _, m := range e.cfg.Schema.Mutators() {
-		if !m.Internal {
-			out = append(out, m)
-		}
-	}
-	return out
+	return except(e.cfg.Schema.Mutators(), func(m *schema.MutatorInfo) bool { return m.Internal })
 }
 
 // ClientActions returns the actions clients may call, in declaration order:
 // every declared action that is not internal (schema.Internal).
 func (e *Engine) ClientActions() []*schema.ActionInfo {
-	var out []*schema.ActionInfo
-	for _, a := range e.cfg.Schema.Actions() {
-		if !a.Internal {
-			out = append(out, a)
+	return except(e.cfg.Schema.Actions(), func(a *schema.ActionInfo) bool { return a.Internal })
+}
+
+// except returns the declarations in all that hidden does not hold, in
+// order, in a new slice (the schema's own are shared).
+func except[T any](all []T, hidden func(T) bool) []T {
+	var out []T
+	for _, d := range all {
+		if !hidden(d) {
+			out = append(out, d)
 		}
 	}
 	return out

@@ -77,18 +77,7 @@ func callAnswer(callTool func(context.Context, mcp.CallToolRequest) (*mcp.CallTo
 
 // TestInternalToolsAbsentStdio: over stdio too.
 func TestInternalToolsAbsentStdio(t *testing.T) {
-	a := newApp(t)
-	srv, err := tools.New(a.eng, tools.Options{Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeStdio(ctx, inR, outW) }()
-	defer func() { cancel(); inW.Close(); outR.Close(); <-done }()
+	inW, lines := serveStdio(t, newApp(t))
 	args := `{"key":"api","name":"stolen","text":"x"}`
 	go func() {
 		fmt.Fprintln(inW, initBody)
@@ -101,8 +90,6 @@ func TestInternalToolsAbsentStdio(t *testing.T) {
 		}
 	}()
 	answers := map[int]string{}
-	lines := bufio.NewScanner(outR)
-	lines.Buffer(nil, 1<<20)
 	for len(answers) < 5 && lines.Scan() {
 		var msg struct {
 			ID     int             `json:"id"`
@@ -126,4 +113,23 @@ func TestInternalToolsAbsentStdio(t *testing.T) {
 	if strings.ReplaceAll(answers[5], "hiddenEcho", "noSuchEcho") != answers[6] {
 		t.Errorf("stdio call of the internal action: %s; of an undeclared one: %s", answers[5], answers[6])
 	}
+}
+
+// serveStdio serves a's tools over stdio on pipes until the test ends, and
+// returns the server's input and its output, one JSON-RPC message a line.
+func serveStdio(t *testing.T, a *app) (io.Writer, *bufio.Scanner) {
+	t.Helper()
+	srv, err := tools.New(a.eng, tools.Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeStdio(ctx, inR, outW) }()
+	t.Cleanup(func() { cancel(); inW.Close(); outR.Close(); <-done; srv.Close() })
+	lines := bufio.NewScanner(outR)
+	lines.Buffer(nil, 1<<20)
+	return inW, lines
 }
