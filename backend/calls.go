@@ -32,19 +32,16 @@ func (c *MutatorCtx) Mutate(name string, input any) error {
 	if err != nil {
 		return err
 	}
-	var enqueued []string
+	var inner *MutatorCtx
 	err = c.tx.Try(func(step *storage.WriteTx) error {
-		inner := &MutatorCtx{Context: c.Context, eng: c.eng, name: name, tx: step, depth: c.depth + 1}
-		if err := c.eng.runMutator(m, inner, data); err != nil {
-			return err
-		}
-		enqueued = inner.enqueued
-		return nil
+		inner = &MutatorCtx{Context: c.Context, eng: c.eng, name: name, tx: step, depth: c.depth + 1}
+		return c.eng.runMutator(m, inner, data)
 	})
 	if err != nil {
-		return err
+		return err // the step's runs were undone with its writes
 	}
-	c.enqueued = append(c.enqueued, enqueued...)
+	c.enqueued = append(c.enqueued, inner.enqueued...)
+	c.internal = append(c.internal, inner.internal...)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -23,12 +24,16 @@ var (
 	icPutOne    = schema.Mutator[PairIn]("putOne", "Puts b, or fails after writing it", schema.Internal())
 	icUpper     = schema.Action[EchoIn, EchoOut]("upper", "Upper-case, internally", schema.Internal())
 	icShout     = schema.Action[EchoIn, EchoOut]("shout", "Calls upper, then stores the result as a secret")
-	icEnqueue   = schema.Mutator[EchoIn]("enqueueUpper", "Enqueues upper")
+	icEnqueue   = schema.Mutator[EchoIn]("enqueueUpper", "Enqueues upper, and note through enqueueNote")
+	icEnqNote   = schema.Mutator[EchoIn]("enqueueNote", "Enqueues note", schema.Internal())
+	icNote      = schema.Action[EchoIn, string]("note", "Returns its text")
 	icPeek      = schema.Action[EchoIn, string]("peek", "Reads the secret as a key function would", schema.Internal())
-	icSchema    = schema.MustDefine(1, icItems, icSecrets, icSetSecret, icRotate, icLoop, icPutTwo, icPutOne, icUpper, icShout, icEnqueue, icPeek)
+	icSchema    = schema.MustDefine(1, icItems, icSecrets, icSetSecret, icRotate, icLoop, icPutTwo, icPutOne, icUpper, icShout,
+		icEnqueue, icEnqNote, icNote, icPeek)
 )
 
-func icConfig() backend.Config {
+// icConfig is the app; enqueued runs of upper send their output to ran.
+func icConfig(ran chan<- string) backend.Config {
 	return backend.Config{
 		Schema: icSchema,
 		Mutators: []backend.MutatorImpl{
@@ -60,13 +65,25 @@ func icConfig() backend.Config {
 				return nil
 			}),
 			backend.Mutator(icEnqueue, func(ctx *backend.MutatorCtx, in EchoIn) error {
-				_, err := backend.Enqueue(ctx, icUpper, in)
+				if _, err := backend.Enqueue(ctx, icUpper, in); err != nil {
+					return err
+				}
+				return backend.Mutate(ctx, icEnqNote, in)
+			}),
+			backend.Mutator(icEnqNote, func(ctx *backend.MutatorCtx, in EchoIn) error {
+				_, err := backend.Enqueue(ctx, icNote, in)
 				return err
 			}),
 		},
 		Actions: []backend.ActionImpl{
 			backend.Action(icUpper, func(ctx *backend.ActionCtx, in EchoIn) (EchoOut, error) {
+				if ctx.RunID() != "" {
+					ran <- strings.ToUpper(in.Text)
+				}
 				return EchoOut{Text: strings.ToUpper(in.Text)}, nil
+			}),
+			backend.Action(icNote, func(ctx *backend.ActionCtx, in EchoIn) (string, error) {
+				return in.Text, nil
 			}),
 			backend.Action(icPeek, func(ctx *backend.ActionCtx, _ EchoIn) (string, error) {
 				// What an AI provider hands its KeyFunc: a context derived
@@ -107,7 +124,8 @@ func icSecret(t *testing.T, e *backend.Engine) string {
 
 func TestInternalMutatorsAreForServerCode(t *testing.T) {
 	ctx := context.Background()
-	e := open(t, icConfig(), filepath.Join(t.TempDir(), "ic.db"))
+	ran := make(chan string, 1)
+	e := open(t, icConfig(ran), filepath.Join(t.TempDir(), "ic.db"))
 	// Server code: a direct call works.
 	if _, err := e.Mutate(ctx, "setSecret", mustJSON(KeyIn{Key: "k1"})); err != nil {
 		t.Fatalf("server Mutate of an internal mutator: %v", err)
@@ -139,13 +157,28 @@ func TestInternalMutatorsAreForServerCode(t *testing.T) {
 	if got := icSecret(t, e); got != "HI" {
 		t.Errorf("secret after shout = %q", got)
 	}
-	// A mutator enqueues an internal action (typed Enqueue).
+	// A mutator enqueues an internal action (typed Enqueue); clients are
+	// told of neither that run nor the internal mutator that enqueued note.
 	m, err := e.Mutate(ctx, "enqueueUpper", mustJSON(EchoIn{Text: "queued"}))
-	if err != nil || len(m.Runs) != 1 {
+	if err != nil || len(m.Runs) != 2 {
 		t.Fatalf("enqueueUpper: %+v %v", m, err)
 	}
-	if r := waitRun(t, e, m.Runs[0]); r.Status != backend.RunSucceeded || string(r.Output) != `{"text":"QUEUED"}` {
-		t.Errorf("enqueued internal action: %+v", r)
+	select {
+	case got := <-ran:
+		if got != "QUEUED" {
+			t.Errorf("the enqueued internal action saw %q", got)
+		}
+	case <-time.After(30 * time.Second): // generous: a loaded machine
+		t.Fatal("the enqueued internal action did not run")
+	}
+	if _, ok, err := e.Run(ctx, m.Runs[0]); ok || err != nil {
+		t.Errorf("a client reads the run of an internal action: %v %v", ok, err)
+	}
+	if c := m.ClientRuns(); len(c) != 1 || c[0] != m.Runs[1] {
+		t.Errorf("ClientRuns = %v of %v", c, m.Runs)
+	}
+	if r := waitRun(t, e, m.Runs[1]); r.Status != backend.RunSucceeded || r.EnqueuedBy != "" {
+		t.Errorf("note's run as a client sees it: %+v", r)
 	}
 	if visible := names(e); strings.Contains(visible, "setSecret") || strings.Contains(visible, "upper,") ||
 		!strings.Contains(visible, "rotate") || !strings.Contains(visible, "shout") {
@@ -166,7 +199,7 @@ func names(e *backend.Engine) string {
 
 func TestNestedMutatorIsAStep(t *testing.T) {
 	ctx := context.Background()
-	e := open(t, icConfig(), filepath.Join(t.TempDir(), "ic.db"))
+	e := open(t, icConfig(nil), filepath.Join(t.TempDir(), "ic.db"))
 	// The failing step's write is undone; the caller's own write commits.
 	if _, err := e.Mutate(ctx, "putTwo", mustJSON(PairIn{A: "a1", B: "b1", Fail: true})); err != nil {
 		t.Fatal(err)
@@ -192,7 +225,7 @@ func TestNestedMutatorIsAStep(t *testing.T) {
 
 func TestReplicaRunsInternalMutatorsOnlyAsSteps(t *testing.T) {
 	ctx := context.Background()
-	e := open(t, icConfig(), filepath.Join(t.TempDir(), "replica.db"), func(o *backend.Options) { o.Replica = true })
+	e := open(t, icConfig(nil), filepath.Join(t.TempDir(), "replica.db"), func(o *backend.Options) { o.Replica = true })
 	if _, err := e.Mutate(ctx, "setSecret", mustJSON(KeyIn{Key: "k"})); !errors.Is(err, backend.ErrUnknown) {
 		t.Errorf("a replica's direct call of an internal mutator: %v", err)
 	}

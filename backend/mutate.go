@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/storage"
@@ -21,6 +22,24 @@ type Mutation struct {
 	// Duplicate is set when a [Once] push was already applied: nothing ran
 	// and nothing was written.
 	Duplicate bool
+
+	internal []string // the Runs of internal actions
+}
+
+// ClientRuns returns Runs without the runs of internal actions
+// (schema.Internal): what a client may be told, since [Engine.Run] reports
+// those runs to it as not existing.
+func (m Mutation) ClientRuns() []string {
+	if len(m.internal) == 0 {
+		return m.Runs
+	}
+	out := make([]string, 0, len(m.Runs)-len(m.internal))
+	for _, id := range m.Runs {
+		if !slices.Contains(m.internal, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // MutateOption changes how [Engine.Mutate] runs a mutation.
@@ -80,7 +99,7 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage,
 		if err := e.runMutator(m, mc, input); err != nil {
 			return err
 		}
-		res.Runs = mc.enqueued
+		res.Runs, res.internal = mc.enqueued, mc.internal
 		if o.once {
 			return e.recordPush(tx, o)
 		}

@@ -21,6 +21,7 @@ type MutatorCtx struct {
 	name     string
 	tx       *storage.WriteTx
 	enqueued []string // run ids, dispatched after the commit
+	internal []string // those of them that run internal actions
 	depth    int      // how many mutators this one is a step of
 }
 
@@ -91,5 +92,8 @@ func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 		return "", fmt.Errorf("enqueue %s: %w", name, err)
 	}
 	c.enqueued = append(c.enqueued, run.ID)
+	if info.Internal {
+		c.internal = append(c.internal, run.ID)
+	}
 	return run.ID, nil
 }

@@ -126,7 +126,9 @@ func (e *Engine) Scan(ctx context.Context, table string, o ScanOptions) ([]Row, 
 
 // Run returns the enqueued action run with id, and whether it exists, as a
 // client may see it: a [schema.Sensitive] action's input and output are left
-// out (Redacted says so); the workers that run it read the full record.
+// out (Redacted says so), a run of an internal action (schema.Internal) does
+// not exist, and an internal mutator that enqueued a run is not named
+// (EnqueuedBy is empty); the workers that run it read the full record.
 // ctx is as for [Engine.Get].
 func (e *Engine) Run(ctx context.Context, id string) (*Run, bool, error) {
 	if err := ctx.Err(); err != nil {
@@ -148,8 +150,15 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, bool, error) {
 		return nil, false, e.storageFailure("run "+Short(id), err)
 	}
 	if ok {
-		if info, found := e.cfg.Schema.Action(run.Action); found && info.Sensitive {
+		info, found := e.cfg.Schema.Action(run.Action)
+		if found && info.Internal {
+			return nil, false, nil // its action's name is not the client's to know
+		}
+		if found && info.Sensitive {
 			run.Input, run.Output, run.Redacted = nil, nil, true
+		}
+		if m, found := e.cfg.Schema.Mutator(run.EnqueuedBy); found && m.Internal {
+			run.EnqueuedBy = ""
 		}
 	}
 	return run, ok, nil

@@ -73,7 +73,9 @@ var (
 	actPanic   = schema.Action[EchoIn, EchoOut]("actPanic", "Panics")
 	putHidden  = schema.Mutator[PutIn]("putHidden", "Writes the secret table; internal", schema.Internal())
 	hiddenEcho = schema.Action[EchoIn, EchoOut]("hiddenEcho", "Echo; internal", schema.Internal())
-	appSchema  = schema.MustDefine(1, items, secrets, putItem, putTwoFail, boom, putSecret, putAndEcho, echo, shout, stream, badOut, actPanic, putHidden, hiddenEcho)
+	putAndHide = schema.Mutator[PutIn]("putAndHide", "Puts an item and enqueues an internal action")
+	appSchema  = schema.MustDefine(1, items, secrets, putItem, putTwoFail, boom, putSecret, putAndEcho, echo, shout, stream, badOut, actPanic,
+		putHidden, hiddenEcho, putAndHide)
 )
 
 // testWait bounds what a test waits for: generous, since a loaded 2-core
@@ -123,6 +125,13 @@ func newApp(t testing.TB) *app {
 			}),
 			backend.Mutator(putHidden, func(ctx *backend.MutatorCtx, in PutIn) error {
 				return backend.TableOf(ctx, secrets).Set(in.Key, Secret{Value: in.Name})
+			}),
+			backend.Mutator(putAndHide, func(ctx *backend.MutatorCtx, in PutIn) error {
+				if err := put(ctx, in); err != nil {
+					return err
+				}
+				_, err := backend.Enqueue(ctx, hiddenEcho, EchoIn{Text: in.Name})
+				return err
 			}),
 		},
 		Actions: []backend.ActionImpl{

@@ -92,7 +92,7 @@ func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolR
 	if err != nil {
 		return s.errorResult(ctx, "mutator", name, err), nil
 	}
-	res, err = structured(wire.MutateOut{Version: m.Version, Runs: m.Runs})
+	res, err = structured(wire.MutateOut{Version: m.Version, Runs: m.ClientRuns()})
 	if err != nil {
 		return s.errorResult(ctx, "mutator", name, err), nil
 	}

@@ -56,6 +56,11 @@ func TestInternalToolsAbsent(t *testing.T) {
 				!strings.Contains(string(got), `"kind":"unknown"`) || !strings.Contains(string(got), `"isError":true`) {
 				t.Errorf("_sync_push of the internal mutator: %s; of an undeclared one: %s", got, want)
 			}
+			// A public mutator's run of an internal action is not reported.
+			put := call(t, c, "putAndHide", map[string]any{"key": "h-" + e.name, "name": "n"})
+			if b, _ := json.Marshal(put.StructuredContent); put.IsError || strings.Contains(string(b), "runs") {
+				t.Errorf("putAndHide reported %s", b)
+			}
 		})
 	}
 }

@@ -86,7 +86,7 @@ func (s *Server) syncPush(ctx context.Context, in wire.SyncPushIn) (res *mcp.Cal
 	if err != nil {
 		return s.errorResult(ctx, "mutator", in.Mutator, err), nil
 	}
-	return structured(wire.SyncPushOut{Version: m.Version, Applied: !m.Duplicate, Runs: m.Runs})
+	return structured(wire.SyncPushOut{Version: m.Version, Applied: !m.Duplicate, Runs: m.ClientRuns()})
 }
 
 func (s *Server) syncState(ctx context.Context, in wire.SyncStateIn) (*mcp.CallToolResult, error) {
