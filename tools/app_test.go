@@ -309,6 +309,12 @@ func connect(t testing.TB, base string, e era, headers map[string]string, extra 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return start(t, tr, e, extra...)
+}
+
+// start starts an initialized mcp-go client of era e over tr.
+func start(t testing.TB, tr transport.Interface, e era, extra ...client.ClientOption) (*client.Client, *notes) {
+	t.Helper()
 	var copts []client.ClientOption
 	if e.legacy {
 		//lint:ignore SA1019 the legacy protocol era is tested on purpose

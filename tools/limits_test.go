@@ -311,7 +311,8 @@ func TestDamagedRowReported(t *testing.T) {
 
 // TestResourceNotFoundStdio: over stdio too, a missing row reads as -32002.
 func TestResourceNotFoundStdio(t *testing.T) {
-	inW, lines := serveStdio(t, newApp(t))
+	inW, out := serveStdio(t, newApp(t))
+	lines := jsonLines(out)
 	go func() {
 		fmt.Fprintln(inW, initBody)
 		fmt.Fprintln(inW, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
