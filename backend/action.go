@@ -14,6 +14,8 @@ import (
 // ActionCtx is what an action sees. It is a context.Context carrying the
 // caller's cancellation (the MCP request, or the engine's shutdown for an
 // enqueued run): pass it on to anything slow, such as ctx.AI().Stream(ctx, …).
+// Code handed that context (an AI key function) finds the action again with
+// [ActionFrom] and reads tables with [TableFrom].
 type ActionCtx struct {
 	context.Context
 	eng     *Engine
@@ -37,19 +39,29 @@ func (c *ActionCtx) RunID() string { return c.runID }
 // returns once it has committed; every subscriber sees the change. The call
 // is validated like any other ([Engine.Mutate] is the one path). When the
 // action was called with progress reporting, each Mutate reports one step
-// of progress. Internal mutators (schema.Internal) are callable here.
+// of progress. Internal mutators (schema.Internal) are callable here; their
+// names stay out of the progress messages and errors the caller sees.
 // Prefer the typed [Mutate].
 func (c *ActionCtx) Mutate(name string, input any) error {
 	data, err := json.Marshal(input)
 	if err != nil {
 		return fmt.Errorf("action %s: mutate %s: encode input: %w", c.name, name, err)
 	}
+	info, _ := c.eng.cfg.Schema.Mutator(name)
+	internal := info != nil && info.Internal
 	m, err := c.eng.Mutate(c, name, data)
 	if err != nil {
+		if internal {
+			return c.eng.hideStep("action "+c.name, "mutator "+name, err)
+		}
 		return err
 	}
 	c.mutates++
-	c.rep.Progress(Progress{Progress: float64(c.mutates), Message: fmt.Sprintf("%s committed version %d", name, m.Version)})
+	msg := fmt.Sprintf("%s committed version %d", name, m.Version)
+	if internal {
+		msg = fmt.Sprintf("committed version %d", m.Version)
+	}
+	c.rep.Progress(Progress{Progress: float64(c.mutates), Message: msg})
 	return nil
 }
 

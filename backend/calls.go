@@ -1,8 +1,10 @@
 package backend
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -28,17 +30,20 @@ func (c *MutatorCtx) Mutate(name string, input any) error {
 	if c.depth >= maxNesting {
 		return withKind(ErrHandler, "mutator "+c.name, fmt.Errorf("mutate %s: mutators nest more than %d deep: is a mutator calling itself?", name, maxNesting))
 	}
-	m, err := c.eng.mutation(name, data, false)
-	if err != nil {
-		return err
-	}
+	root := cmp.Or(c.root, c.name)
 	var inner *MutatorCtx
-	err = c.tx.Try(func(step *storage.WriteTx) error {
-		inner = &MutatorCtx{Context: c.Context, eng: c.eng, name: name, tx: step, depth: c.depth + 1}
-		return c.eng.runMutator(m, inner, data)
-	})
-	if err != nil {
-		return err // the step's runs were undone with its writes
+	m, err := c.eng.mutation(name, data, false)
+	if err == nil {
+		err = c.tx.Try(func(step *storage.WriteTx) error {
+			inner = &MutatorCtx{Context: c.Context, eng: c.eng, name: name, tx: step, depth: c.depth + 1, root: root}
+			return c.eng.runMutator(m, inner, data)
+		})
+	}
+	if err != nil { // the step's runs were undone with its writes
+		if info, _ := c.eng.cfg.Schema.Mutator(name); info != nil && info.Internal {
+			return c.eng.hideStep("mutator "+root, "mutator "+name, err)
+		}
+		return err
 	}
 	c.enqueued = append(c.enqueued, inner.enqueued...)
 	c.internal = append(c.internal, inner.internal...)
@@ -83,12 +88,30 @@ func Act[In, Out any](ctx *ActionCtx, d schema.ActionDef[In, Out], in In) (Out, 
 	}
 	raw, err := ctx.eng.act(WithReporter(ctx, nopReporter{}), d.Name(), data, "")
 	if err != nil {
+		if info, _ := ctx.eng.cfg.Schema.Action(d.Name()); info != nil && info.Internal {
+			return out, ctx.eng.hideStep("action "+ctx.name, "action "+d.Name(), err)
+		}
 		return out, err
 	}
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return out, fmt.Errorf("action %s: act %s: decode output: %w", ctx.name, d.Name(), err)
 	}
 	return out, nil
+}
+
+// hideStep keeps the name of a failed internal step (an internal mutator or
+// action) out of the error its caller may pass on to a client: the failure
+// becomes internal, under the caller's name (where), and its detail, naming
+// the step, goes to the log with the reference. Cancellation and a closed
+// engine keep their kind.
+func (e *Engine) hideStep(where, step string, err error) error {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case KindOf(err) == ErrClosed:
+		return withKind(ErrClosed, where, ErrClosed)
+	}
+	return e.internal(where, fmt.Errorf("internal %s failed: %w", step, err), nil)
 }
 
 type actionKey struct{}

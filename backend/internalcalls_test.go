@@ -19,7 +19,7 @@ var (
 	icSecrets   = schema.Table[Secret]("secrets", schema.ServerOnly())
 	icSetSecret = schema.Mutator[KeyIn]("setSecret", "Store a secret", schema.Internal())
 	icRotate    = schema.Mutator[KeyIn]("rotate", "Rotate the secret, through setSecret")
-	icLoop      = schema.Mutator[KeyIn]("loop", "Calls itself", schema.Internal())
+	icLoop      = schema.Mutator[KeyIn]("loop", "Calls itself")
 	icPutTwo    = schema.Mutator[PairIn]("putTwo", "Puts a; then b, as a step that may fail")
 	icPutOne    = schema.Mutator[PairIn]("putOne", "Puts b, or fails after writing it", schema.Internal())
 	icUpper     = schema.Action[EchoIn, EchoOut]("upper", "Upper-case, internally", schema.Internal())
@@ -38,6 +38,9 @@ func icConfig(ran chan<- string) backend.Config {
 		Schema: icSchema,
 		Mutators: []backend.MutatorImpl{
 			backend.Mutator(icSetSecret, func(ctx *backend.MutatorCtx, in KeyIn) error {
+				if strings.HasPrefix(strings.ToLower(in.Key), "bad") {
+					return errors.New("refusing a bad key")
+				}
 				return backend.TableOf(ctx, icSecrets).Set("api", Secret{Value: in.Key})
 			}),
 			backend.Mutator(icRotate, func(ctx *backend.MutatorCtx, in KeyIn) error {
@@ -77,6 +80,9 @@ func icConfig(ran chan<- string) backend.Config {
 		},
 		Actions: []backend.ActionImpl{
 			backend.Action(icUpper, func(ctx *backend.ActionCtx, in EchoIn) (EchoOut, error) {
+				if in.Mode == "fail" {
+					return EchoOut{}, errors.New("refusing on purpose")
+				}
 				if ctx.RunID() != "" {
 					ran <- strings.ToUpper(in.Text)
 				}
@@ -240,5 +246,30 @@ func TestReplicaRunsInternalMutatorsOnlyAsSteps(t *testing.T) {
 func TestTableFromOutsideAnAction(t *testing.T) {
 	if _, err := keyFromSecrets(context.Background()); err == nil || !strings.Contains(err.Error(), "does not come from an action call") {
 		t.Errorf("TableFrom outside an action: %v", err)
+	}
+}
+
+// TestInternalStepFailureHidesItsName: a failing internal step reaches the
+// caller of a public mutator or action as an internal error naming only
+// what the caller called; the server log has the detail.
+func TestInternalStepFailureHidesItsName(t *testing.T) {
+	ctx := context.Background()
+	e := open(t, icConfig(nil), filepath.Join(t.TempDir(), "ic.db"))
+	_, mErr := e.Mutate(ctx, "rotate", mustJSON(KeyIn{Key: "bad"}))
+	_, aErr := e.Act(ctx, "shout", mustJSON(EchoIn{Text: "bad"}))
+	_, actErr := e.Act(ctx, "shout", mustJSON(EchoIn{Text: "x", Mode: "fail"}))
+	for _, c := range []struct {
+		err          error
+		caller, step string
+	}{{mErr, "rotate", "setSecret"}, {aErr, "shout", "setSecret"}, {actErr, "shout", "upper"}} {
+		if !errors.Is(c.err, backend.ErrInternal) || !strings.Contains(c.err.Error(), c.caller) ||
+			strings.Contains(c.err.Error(), c.step) {
+			t.Errorf("%s's failing internal step %s: %v", c.caller, c.step, c.err)
+		}
+	}
+	// Server code calling the internal mutator itself gets its own error.
+	if _, err := e.Mutate(ctx, "setSecret", mustJSON(KeyIn{Key: "bad"})); !errors.Is(err, backend.ErrHandler) ||
+		!strings.Contains(err.Error(), "refusing a bad key") {
+		t.Errorf("a direct call's failure: %v", err)
 	}
 }

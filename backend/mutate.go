@@ -16,8 +16,9 @@ type Mutation struct {
 	// Version is the version the mutation committed as; for a duplicate
 	// push (see [Once]), the version of the client's last applied push.
 	Version uint64
-	// Runs are the ids of the action runs the mutator enqueued (see
-	// [Engine.Run]), dispatched to the workers after the commit.
+	// Runs are the ids of the action runs the mutator enqueued, dispatched
+	// to the workers after the commit; runs of internal actions included
+	// (what a client may see is [Mutation.ClientRuns]).
 	Runs []string
 	// Duplicate is set when a [Once] push was already applied: nothing ran
 	// and nothing was written.

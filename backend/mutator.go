@@ -23,6 +23,7 @@ type MutatorCtx struct {
 	enqueued []string // run ids, dispatched after the commit
 	internal []string // those of them that run internal actions
 	depth    int      // how many mutators this one is a step of
+	root     string   // the mutator called from outside, when this is a step
 }
 
 // Table returns read-write access to the table named name within this

@@ -1,6 +1,8 @@
 // Package todo is the seed's todo app in Go: a todos table, mutators to set,
 // delete, and create-and-generate a todo, and the generateWithAI action that
-// streams an AI answer into the todo row chunk by chunk.
+// streams an AI answer into the todo row chunk by chunk. The AI key may live
+// in the server-only secrets table, written by the internal setSecret
+// mutator (never a tool) and read by the provider's key function, [AIKey].
 //
 // It serves as the example of the API, as the app behind `mcp-sync demo`, and
 // as the fixture of the backend and MCP tests.
