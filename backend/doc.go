@@ -37,8 +37,10 @@
 //
 // Mutators and actions declared with schema.Internal are server code's: the
 // calls above and [Engine.Mutate] / [Engine.Act] reach them, while a
-// client's push ([Once]), a replica's direct call and the MCP tools
-// ([Engine.ClientMutators], [Engine.ClientActions]) see no such name.
+// client's push ([Once]) and the MCP tools ([Engine.ClientMutators],
+// [Engine.ClientActions], [Engine.Run], [Mutation.ClientRuns]) see no such
+// name, and a replica engine runs an internal mutator only as a step of
+// another.
 //
 // Enqueued actions (the transactional outbox) are recorded as [Run]s in the
 // same transaction as the mutator and run by a pool of workers after the

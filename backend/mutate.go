@@ -67,8 +67,9 @@ func Once(clientID string, seq uint64) MutateOption {
 // ErrHandler, ErrClosed or ErrInternal; on any error nothing was written.
 // Every write from outside a mutator's own transaction comes through here:
 // ActionCtx.Mutate, the MCP tools, pushes from clients. Internal mutators
-// (schema.Internal) are server code's: a push ([Once]) of one, or any call
-// of one on a replica engine, fails as for a name never declared.
+// (schema.Internal) are server code's: a push ([Once]) of one fails as for
+// a name never declared, and a replica engine refuses a direct call of one
+// (ErrUnknown, saying why).
 func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage, opts ...MutateOption) (Mutation, error) {
 	o := collect(opts)
 	if o.once {
@@ -76,8 +77,12 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage,
 			return duplicate(st), err
 		}
 	}
-	// A push (Once) is a client's; on a replica every direct call is: an
-	// internal mutator runs there only as a step of another.
+	// A push (Once) is a client's, and learns nothing of internal mutators;
+	// on a replica, whose user holds the schema, an internal mutator runs
+	// only as a step of another, and the refusal says so.
+	if info, ok := e.cfg.Schema.Mutator(name); ok && info.Internal && e.opts.Replica && !o.once {
+		return Mutation{}, unknownf("mutator %s is internal: on a client's replica it runs only as a step of another mutator (backend.Mutate from a mutator)", Short(name))
+	}
 	m, err := e.mutation(name, input, o.once || e.opts.Replica)
 	if err != nil {
 		return Mutation{}, err
