@@ -61,7 +61,7 @@ func newRunID(version uint64) string {
 // mutator's transaction (a transactional outbox): if the mutator fails,
 // nothing is enqueued; once it commits, a worker runs the action, even if
 // the process stops first. It returns the run's id. On a client it is a
-// no-op.
+// no-op. Prefer the typed [Enqueue].
 func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 	info, ok := c.eng.cfg.Schema.Action(name)
 	if !ok {
