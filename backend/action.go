@@ -37,13 +37,14 @@ func (c *ActionCtx) RunID() string { return c.runID }
 
 // Mutate calls the named mutator with input, in its own transaction, and
 // returns once it has committed; every subscriber sees the change. The call
-// is validated like any other ([Engine.Mutate] is the one path). When the
-// action was called with progress reporting, each Mutate reports one step
-// of progress. Internal mutators (schema.Internal) are callable here; their
-// names stay out of the progress messages and errors the caller sees.
-// Prefer the typed [Mutate].
+// is validated like any other ([Engine.Mutate] is the one path), after
+// encoding input as [schema.Schema.EncodeInput] does (nil slices and maps
+// as [] and {}). When the action was called with progress reporting, each
+// Mutate reports one step of progress. Internal mutators (schema.Internal)
+// are callable here; their names stay out of the progress messages and
+// errors the caller sees. Prefer the typed [Mutate].
 func (c *ActionCtx) Mutate(name string, input any) error {
-	data, err := json.Marshal(input)
+	data, err := c.eng.cfg.Schema.EncodeInput(name, input)
 	if err != nil {
 		return fmt.Errorf("action %s: mutate %s: encode input: %w", c.name, name, err)
 	}

@@ -21,9 +21,10 @@ const maxNesting = 32
 // not at all. If it fails, none of its writes remain, and returning its
 // error aborts the whole transaction. Internal mutators (schema.Internal)
 // are callable here, on a client's replica too. The input is validated as
-// for any call. Prefer the typed [Mutate].
+// for any call, after encoding input as [schema.Schema.EncodeInput] does.
+// Prefer the typed [Mutate].
 func (c *MutatorCtx) Mutate(name string, input any) error {
-	data, err := json.Marshal(input)
+	data, err := c.eng.cfg.Schema.EncodeInput(name, input)
 	if err != nil {
 		return fmt.Errorf("mutator %s: mutate %s: encode input: %w", c.name, name, err)
 	}
@@ -32,7 +33,7 @@ func (c *MutatorCtx) Mutate(name string, input any) error {
 	}
 	root := cmp.Or(c.root, c.name)
 	var inner *MutatorCtx
-	m, err := c.eng.mutation(name, data, false)
+	m, data, err := c.eng.mutation(name, data, false)
 	if err == nil {
 		err = c.tx.Try(func(step *storage.WriteTx) error {
 			inner = &MutatorCtx{Context: c.Context, eng: c.eng, name: name, tx: step, depth: c.depth + 1, root: root}
@@ -79,7 +80,7 @@ func Enqueue[In, Out any](ctx *MutatorCtx, d schema.ActionDef[In, Out], in In) (
 // (schema.Internal) are callable here.
 func Act[In, Out any](ctx *ActionCtx, d schema.ActionDef[In, Out], in In) (Out, error) {
 	var out Out
-	data, err := json.Marshal(in)
+	data, err := ctx.eng.cfg.Schema.EncodeInput(d.Name(), in)
 	if err != nil {
 		return out, fmt.Errorf("action %s: act %s: encode input: %w", ctx.name, d.Name(), err)
 	}

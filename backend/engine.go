@@ -142,19 +142,17 @@ func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, ru
 	if !ok {
 		return nil, unknownf("no action named %s", Short(name))
 	}
-	if err := e.checkInput("action", name, input); err != nil {
-		return nil, err
-	}
 	info, _ := e.cfg.Schema.Action(name)
-	if err := info.Input.Validate(input); err != nil {
-		return nil, withKind(ErrInvalidInput, "", err)
+	input, err := e.checkedInput("action", name, info.Input, input)
+	if err != nil {
+		return nil, err
 	}
 	ac := &ActionCtx{Context: ctx, eng: e, name: name, runID: runID, rep: reporterFrom(ctx),
 		Platform: &Platform{ctx: ctx, funcs: e.cfg.Platform}}
 	if caller, ok := ActionFrom(ctx); ok {
 		ac.depth = caller.depth + 1
 	}
-	data, err := e.runAction(a, ac, input)
+	data, err := e.runAction(a, info, ac, input)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +167,7 @@ func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, ru
 // runAction runs a's handler and encodes its output. Encoding runs the
 // app's own MarshalJSON methods, so it sits under the same recover: a panic
 // there must not end a worker goroutine (and with it the process).
-func (e *Engine) runAction(a ActionImpl, ac *ActionCtx, input []byte) (data json.RawMessage, err error) {
+func (e *Engine) runAction(a ActionImpl, info *schema.ActionInfo, ac *ActionCtx, input []byte) (data json.RawMessage, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			data, err = nil, e.internal("action "+a.name, fmt.Errorf("panicked: %v", r), debug.Stack())
@@ -182,8 +180,18 @@ func (e *Engine) runAction(a ActionImpl, ac *ActionCtx, input []byte) (data json
 	if err != nil {
 		return nil, withKind(ErrHandler, "action "+a.name, err)
 	}
-	if data, err = json.Marshal(out); err != nil {
+	if data, err = encodeOutput(info, out); err != nil {
 		return nil, e.internal("action "+a.name, fmt.Errorf("encode output: %w", err), nil)
 	}
 	return data, nil
+}
+
+// encodeOutput encodes an action's output; a struct output the way its
+// schema wants it (nil slices and maps as [] and {}, see
+// [schema.Validator.Encode]).
+func encodeOutput(info *schema.ActionInfo, out any) ([]byte, error) {
+	if info.Output == nil {
+		return json.Marshal(out)
+	}
+	return info.Output.Encode(out)
 }

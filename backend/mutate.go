@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
 )
 
@@ -83,7 +84,7 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage,
 	if info, ok := e.cfg.Schema.Mutator(name); ok && info.Internal && e.opts.Replica && !o.once {
 		return Mutation{}, unknownf("mutator %s is internal: on a client's replica it runs only as a step of another mutator (backend.Mutate from a mutator)", Short(name))
 	}
-	m, err := e.mutation(name, input, o.once || e.opts.Replica)
+	m, input, err := e.mutation(name, input, o.once || e.opts.Replica)
 	if err != nil {
 		return Mutation{}, err
 	}
@@ -174,23 +175,38 @@ func (e *Engine) recordPush(tx *storage.WriteTx, o mutateOptions) error {
 	return nil
 }
 
-// mutation looks up the named mutator and checks input against its limits
-// and schema: every mutate path's first step. A client's call (fromClient)
-// does not see internal mutators: it gets the answer an undeclared name
-// gets, so it learns nothing of them.
-func (e *Engine) mutation(name string, input json.RawMessage, fromClient bool) (MutatorImpl, error) {
+// mutation looks up the named mutator, checks input against its limits,
+// fills in the input's declared defaults and validates the result: every
+// mutate path's first step. It returns the input the mutator is to run with.
+// A client's call (fromClient) does not see internal mutators: it gets the
+// answer an undeclared name gets, so it learns nothing of them.
+func (e *Engine) mutation(name string, input json.RawMessage, fromClient bool) (MutatorImpl, json.RawMessage, error) {
 	m, ok := e.mutators[name]
 	info, _ := e.cfg.Schema.Mutator(name)
 	if !ok || fromClient && info.Internal {
-		return MutatorImpl{}, unknownf("no mutator named %s", Short(name))
+		return MutatorImpl{}, nil, unknownf("no mutator named %s", Short(name))
 	}
-	if err := e.checkInput("mutator", name, input); err != nil {
-		return MutatorImpl{}, err
+	input, err := e.checkedInput("mutator", name, info.Input, input)
+	if err != nil {
+		return MutatorImpl{}, nil, err
 	}
-	if err := info.Input.Validate(input); err != nil {
-		return MutatorImpl{}, withKind(ErrInvalidInput, "", err)
+	return m, input, nil
+}
+
+// checkedInput checks the input of the named mutator or action (kind)
+// against the size limit, fills in its declared defaults (a missing field
+// gets its default before validation and before the handler sees it) and
+// validates it against v. The size limit is checked first, on what the
+// caller sent.
+func (e *Engine) checkedInput(kind, name string, v *schema.Validator, input json.RawMessage) (json.RawMessage, error) {
+	if err := e.checkInput(kind, name, input); err != nil {
+		return nil, err
 	}
-	return m, nil
+	input = v.WithDefaults(input)
+	if err := v.Validate(input); err != nil {
+		return nil, withKind(ErrInvalidInput, "", err)
+	}
+	return input, nil
 }
 
 // commitFailure classifies the error of a mutator's commit: a closed store

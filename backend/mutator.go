@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -61,7 +60,9 @@ func newRunID(version uint64) string {
 // mutator's transaction (a transactional outbox): if the mutator fails,
 // nothing is enqueued; once it commits, a worker runs the action, even if
 // the process stops first. It returns the run's id. On a client it is a
-// no-op. Prefer the typed [Enqueue].
+// no-op. input is encoded as [schema.Validator.Encode] does (nil slices and
+// maps as [] and {}) and gets the action's declared defaults. Prefer the
+// typed [Enqueue].
 func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 	info, ok := c.eng.cfg.Schema.Action(name)
 	if !ok {
@@ -70,15 +71,12 @@ func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 	if c.eng.opts.Replica { // the server enqueues when it runs the mutator
 		return "", nil
 	}
-	data, err := json.Marshal(input)
+	data, err := info.Input.Encode(input)
 	if err != nil {
 		return "", fmt.Errorf("enqueue %s: encode input: %w", name, err)
 	}
-	if err := c.eng.checkInput("action", name, data); err != nil {
+	if data, err = c.eng.checkedInput("action", name, info.Input, data); err != nil {
 		return "", fmt.Errorf("enqueue %s: %w", name, err)
-	}
-	if err := info.Input.Validate(data); err != nil {
-		return "", withKind(ErrInvalidInput, "enqueue "+name, err)
 	}
 	run := Run{
 		ID:         newRunID(c.tx.Version()),

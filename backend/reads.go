@@ -63,11 +63,15 @@ func (e *Engine) Version() uint64 { return e.store.Version() }
 // Get returns a client-visible row as JSON, whether it exists, and the
 // version the read saw. ctx is the caller's request (the reads take it so
 // that who is asking can travel with it): a done ctx reads nothing.
+// Fields missing from the stored row that declare a default (a row written
+// before the field existed) read as their default, as they do for server
+// code ([Table.GetJSON]); the change feed carries rows as stored.
 func (e *Engine) Get(ctx context.Context, table, key string) (json.RawMessage, bool, uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, 0, err
 	}
-	if _, err := e.clientTable(table); err != nil {
+	info, err := e.clientTable(table)
+	if err != nil {
 		return nil, false, 0, err
 	}
 	if err := checkKey(table, key); err != nil {
@@ -78,7 +82,7 @@ func (e *Engine) Get(ctx context.Context, table, key string) (json.RawMessage, b
 		ok  bool
 		ver uint64
 	)
-	err := e.store.View(func(tx *storage.ReadTx) error {
+	err = e.store.View(func(tx *storage.ReadTx) error {
 		var err error
 		val, ok, err = tx.Get(table, key)
 		ver = tx.Version()
@@ -87,17 +91,21 @@ func (e *Engine) Get(ctx context.Context, table, key string) (json.RawMessage, b
 	if err != nil {
 		return nil, false, 0, e.storageFailure(fmt.Sprintf("table %s: get %s", table, Short(key)), err)
 	}
+	if ok {
+		val = info.Rows.WithDefaults(val)
+	}
 	return val, ok, ver, nil
 }
 
 // Scan returns client-visible rows in key order, the cursor for the next page
-// ("" when there is none), and the version the read saw. ctx is as for
-// [Engine.Get].
+// ("" when there is none), and the version the read saw. ctx and defaults
+// are as for [Engine.Get].
 func (e *Engine) Scan(ctx context.Context, table string, o ScanOptions) ([]Row, string, uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", 0, err
 	}
-	if _, err := e.clientTable(table); err != nil {
+	info, err := e.clientTable(table)
+	if err != nil {
 		return nil, "", 0, err
 	}
 	if err := checkScan(table, o); err != nil {
@@ -108,7 +116,7 @@ func (e *Engine) Scan(ctx context.Context, table string, o ScanOptions) ([]Row, 
 		next string
 		ver  uint64
 	)
-	err := e.store.View(func(tx *storage.ReadTx) error {
+	err = e.store.View(func(tx *storage.ReadTx) error {
 		var err error
 		kvs, next, err = tx.Scan(table, o)
 		ver = tx.Version()
@@ -117,11 +125,7 @@ func (e *Engine) Scan(ctx context.Context, table string, o ScanOptions) ([]Row, 
 	if err != nil {
 		return nil, "", 0, e.storageFailure("table "+table+": scan", err)
 	}
-	rows := make([]Row, len(kvs))
-	for i, kv := range kvs {
-		rows[i] = Row{Key: kv.Key, Value: kv.Value}
-	}
-	return rows, next, ver, nil
+	return toRows(info, kvs), next, ver, nil
 }
 
 // Run returns the enqueued action run with id, and whether it exists, as a

@@ -76,11 +76,11 @@ func (e *Engine) Rebase(ctx context.Context, base []Change, pending []PendingMut
 // runStep runs a pending mutation as one step of tx: validated, and leaving
 // none of its writes when it fails.
 func (e *Engine) runStep(ctx context.Context, tx *storage.WriteTx, p PendingMutation) error {
-	m, err := e.mutation(p.Mutator, p.Input, true)
+	m, input, err := e.mutation(p.Mutator, p.Input, true)
 	if err != nil {
 		return err
 	}
 	return tx.Try(func(step *storage.WriteTx) error {
-		return e.runMutator(m, &MutatorCtx{Context: ctx, eng: e, name: p.Mutator, tx: step}, p.Input)
+		return e.runMutator(m, &MutatorCtx{Context: ctx, eng: e, name: p.Mutator, tx: step}, input)
 	})
 }

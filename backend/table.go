@@ -64,6 +64,8 @@ func (t *Table) read(fn func(r reader) error) error {
 }
 
 // GetJSON returns the row stored under key as JSON, and whether it exists.
+// Fields missing from the stored row that declare a default (a row written
+// before the field existed) read as their default.
 func (t *Table) GetJSON(key string) (json.RawMessage, bool, error) {
 	if err := checkKey(t.name, key); err != nil {
 		return nil, false, err
@@ -77,6 +79,9 @@ func (t *Table) GetJSON(key string) (json.RawMessage, bool, error) {
 	})
 	if err != nil {
 		return nil, false, t.failure("get "+Short(key), err)
+	}
+	if ok {
+		v = t.info.Rows.WithDefaults(v)
 	}
 	return v, ok, nil
 }
@@ -95,7 +100,8 @@ func (t *Table) Get(key string, dst any) (bool, error) {
 }
 
 // Scan returns rows in key order, and a cursor for the next page ("" when
-// there is none): pass it as ScanOptions.After.
+// there is none): pass it as ScanOptions.After. Missing fields read as
+// their declared defaults, as in GetJSON.
 func (t *Table) Scan(o ScanOptions) ([]Row, string, error) {
 	if err := checkScan(t.name, o); err != nil {
 		return nil, "", err
@@ -110,18 +116,16 @@ func (t *Table) Scan(o ScanOptions) ([]Row, string, error) {
 	if err != nil {
 		return nil, "", t.failure("scan", err)
 	}
-	rows := make([]Row, len(kvs))
-	for i, kv := range kvs {
-		rows[i] = Row{Key: kv.Key, Value: kv.Value}
-	}
-	return rows, next, nil
+	return toRows(t.info, kvs), next, nil
 }
 
 var errReadOnly = errors.New("actions cannot write tables directly: call ctx.Mutate with a mutator, so the write is one transaction subscribers see")
 
 // Set stores v under key. v must encode to JSON matching the table's row
 // schema; otherwise Set fails and, returned from the mutator, aborts its
-// transaction.
+// transaction. A value of the row type is encoded with
+// [schema.Validator.Encode]: its nil slices and maps are stored as [] and
+// {} (unless omitempty or declared nullable).
 func (t *Table) Set(key string, v any) error {
 	if t.err != nil {
 		return t.err
@@ -132,7 +136,7 @@ func (t *Table) Set(key string, v any) error {
 	if err := checkKey(t.name, key); err != nil {
 		return err
 	}
-	data, err := json.Marshal(v)
+	data, err := t.info.Rows.Encode(v)
 	if err != nil {
 		return fmt.Errorf("table %s: set %s: encode: %w", t.name, Short(key), err)
 	}
@@ -205,4 +209,15 @@ func (tt TypedTable[T]) Scan(o ScanOptions) ([]T, string, error) {
 		}
 	}
 	return out, next, nil
+}
+
+// toRows turns the stored rows of table info into Rows, filling in the
+// fields that declare a default and are missing (rows written before the
+// field existed).
+func toRows(info *schema.TableInfo, kvs []storage.KV) []Row {
+	rows := make([]Row, len(kvs))
+	for i, kv := range kvs {
+		rows[i] = Row{Key: kv.Key, Value: info.Rows.WithDefaults(kv.Value)}
+	}
+	return rows
 }

@@ -106,7 +106,7 @@ func dial(ctx context.Context, legacy bool, transport func() (mgtransport.Interf
 	cn.dialFn = func(ctx context.Context) (*mgclient.Client, bool, error) {
 		tr, err := transport()
 		if err != nil {
-			return nil, false, fmt.Errorf("%w: %v", ErrTransport, err)
+			return nil, false, fmt.Errorf("%w: %w", ErrTransport, err)
 		}
 		var opts []mgclient.ClientOption
 		if legacy {
@@ -119,7 +119,7 @@ func dial(ctx context.Context, legacy bool, transport func() (mgtransport.Interf
 		c := mgclient.NewClient(tr, opts...)
 		c.OnNotification(cn.notified)
 		if err := c.Start(context.WithoutCancel(ctx)); err != nil { // lives as long as the session
-			return nil, false, fmt.Errorf("%w: connecting: %v", ErrTransport, err)
+			return nil, false, fmt.Errorf("%w: connecting: %w", ErrTransport, err)
 		}
 		req := mcp.InitializeRequest{}
 		req.Params.ClientInfo = mcp.Implementation{Name: "mcp-sync-go-client", Version: "1"}
@@ -130,7 +130,7 @@ func dial(ctx context.Context, legacy bool, transport func() (mgtransport.Interf
 		defer cancel()
 		if _, err := c.Initialize(ictx, req); err != nil {
 			c.Close()
-			return nil, false, fmt.Errorf("%w: initializing: %v", ErrTransport, err)
+			return nil, false, fmt.Errorf("%w: initializing: %w", ErrTransport, err)
 		}
 		return c, legacy, nil
 	}

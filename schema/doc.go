@@ -16,6 +16,29 @@
 // and compiles each into a [Validator]. A Schema is immutable once defined and
 // safe for concurrent use.
 //
+// # Nil slices and maps, and defaults
+//
+// Go writes a nil slice or map as null, which the generated schema refuses
+// (it wants an array or object). [Validator.Encode], which the engine uses
+// for every value Go code hands it (rows written with Table.Set, inputs of
+// ctx.Mutate and EnqueueAction, action outputs), writes [] or {} instead.
+// Null stays where the declaration allows it: a field that is omitempty or
+// omitzero (left out when nil), tagged `jsonschema:"nullable"`, or a nil
+// pointer (left as null, which the schema refuses unless omitempty or
+// nullable). JSON sent by a client is not changed: a null there is the
+// sender's mistake, reported as such.
+//
+// A field tagged `jsonschema:"default=…"` that is missing from a JSON
+// object gets its default ([Validator.WithDefaults]): in a mutator's or
+// action's input, before validation and before the handler runs, and in a
+// stored row when it is read (typed or raw, by server code or a client), so
+// rows written before the field existed read as if written with it; the
+// change feed carries rows as stored. Nested structs' defaults apply too. A
+// field present with any value keeps it, so a default on an omitempty field
+// means its zero value reads back as the default. [Define] refuses a default
+// that the field's type cannot take or its own schema rejects; note that a
+// tag writes array defaults as strings, so only []string fields take one.
+//
 // The package imports none of mcp-sync's other packages: storage, the backend
 // and the MCP surface all build on it.
 package schema

@@ -46,9 +46,9 @@ func compileType(t reflect.Type, subject string) (json.RawMessage, *Validator, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: generating its JSON Schema: %w", t, err)
 	}
-	v, err := newValidator(raw, subject)
+	v, err := newValidator(t, raw, subject)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: compiling its JSON Schema: %w", t, err)
+		return nil, nil, fmt.Errorf("%s: %w", t, err)
 	}
 	return raw, v, nil
 }
@@ -104,32 +104,42 @@ func checkJSONType(t reflect.Type, path string, onPath map[reflect.Type]bool) er
 	return nil
 }
 
-// Validator checks JSON values against one compiled JSON Schema. It is safe
-// for concurrent use.
+// Validator checks JSON values against one compiled JSON Schema, generated
+// from a Go type, and encodes values of that type the way the schema wants
+// them ([Validator.Encode], [Validator.WithDefaults]). It is safe for
+// concurrent use.
 type Validator struct {
-	subject string
-	schema  *sj.Schema
-	raw     json.RawMessage
+	subject  string
+	schema   *sj.Schema
+	raw      json.RawMessage
+	typ      reflect.Type
+	fill     *fillPlan     // nil: no nil slice or map to fill
+	defaults *defaultsPlan // nil: no declared defaults
 }
 
-func newValidator(raw json.RawMessage, subject string) (*Validator, error) {
+func newValidator(t reflect.Type, raw json.RawMessage, subject string) (*Validator, error) {
 	doc, err := sj.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compiling its JSON Schema: %w", err)
 	}
-	c := sj.NewCompiler()
-	// Formats (date-time, email, ...) are annotations unless asserted; a
-	// malformed time would otherwise pass here and fail later, in json.Unmarshal.
-	c.AssertFormat()
-	const url = "mem:///schema.json"
-	if err := c.AddResource(url, doc); err != nil {
-		return nil, err
+	// Formats (date-time, email, ...) are annotations unless asserted (the
+	// compiler does): a malformed time would otherwise pass here and fail
+	// later, in json.Unmarshal.
+	c, err := newSubschemas(doc)
+	if err != nil {
+		return nil, fmt.Errorf("compiling its JSON Schema: %w", err)
 	}
-	s, err := c.Compile(url)
+	s, err := c.compile("")
+	if err != nil {
+		return nil, fmt.Errorf("compiling its JSON Schema: %w", err)
+	}
+	node, _ := doc.(map[string]any)
+	defaults, err := newDefaultsPlan(t, node, "", c)
 	if err != nil {
 		return nil, err
 	}
-	return &Validator{subject: subject, schema: s, raw: raw}, nil
+	return &Validator{subject: subject, schema: s, raw: raw, typ: t,
+		fill: newFillPlan(t, map[reflect.Type]bool{}), defaults: defaults}, nil
 }
 
 // Schema returns the JSON Schema the validator checks against. The slice is
@@ -155,9 +165,10 @@ func (v *Validator) Validate(data []byte) error {
 	return newValidationError(v.subject, ve)
 }
 
-// ValidateValue encodes x as JSON and validates it.
+// ValidateValue encodes x as JSON (as [Validator.Encode] does) and
+// validates it.
 func (v *Validator) ValidateValue(x any) error {
-	data, err := json.Marshal(x)
+	data, err := v.Encode(x)
 	if err != nil {
 		return &ValidationError{Subject: v.subject, Fields: []FieldError{{Path: "", Message: "cannot encode as JSON: " + err.Error()}}}
 	}

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -275,4 +276,25 @@ func loopbackAddr(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// withToken refuses requests without Authorization: Bearer token, telling
+// the two failures apart as RFC 6750 asks: a request with no token gets a
+// bare challenge, one with a wrong token error="invalid_token" too.
+func withToken(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := r.Header.Get("Authorization")
+		if subtle.ConstantTimeCompare([]byte(got), want) == 1 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if got == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp-sync"`)
+			http.Error(w, "mcp-sync: token required (send Authorization: Bearer <token>)", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mcp-sync", error="invalid_token", error_description="the bearer token is not valid"`)
+		http.Error(w, "mcp-sync: invalid token", http.StatusUnauthorized)
+	})
 }

@@ -277,3 +277,37 @@ func TestBodyLimitOff(t *testing.T) {
 		t.Errorf("a 5 MiB body with the limit off: 413")
 	}
 }
+
+// TestTokenRequiredOrInvalid: a request with no token is told a token is
+// required (a bare Bearer challenge); one with a wrong token gets RFC 6750's
+// error="invalid_token"; the right one gets through.
+func TestTokenRequiredOrInvalid(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{Token: "right"})
+	try := func(auth string) (int, string, string) {
+		req, _ := http.NewRequest("POST", base+tools.PathStreamable, strings.NewReader(initBody))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(b)
+	}
+	if code, h, body := try(""); code != http.StatusUnauthorized || !strings.HasPrefix(h, "Bearer ") || strings.Contains(h, "error=") || !strings.Contains(body, "token required") {
+		t.Errorf("no token: %d, WWW-Authenticate %q, body %q", code, h, body)
+	}
+	if code, h, body := try("Bearer wrong"); code != http.StatusUnauthorized || !strings.Contains(h, `error="invalid_token"`) || !strings.Contains(body, "invalid token") {
+		t.Errorf("wrong token: %d, WWW-Authenticate %q, body %q", code, h, body)
+	}
+	if code, h, _ := try("Bearer right"); code != http.StatusOK || h != "" {
+		t.Errorf("right token: %d, WWW-Authenticate %q", code, h)
+	}
+}

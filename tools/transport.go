@@ -2,7 +2,6 @@ package tools
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -111,19 +110,6 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 		h = withToken(o.Token, h)
 	}
 	return withOrigin(o.AllowedOrigins, h)
-}
-
-// withToken refuses requests without Authorization: Bearer token.
-func withToken(token string, next http.Handler) http.Handler {
-	want := []byte("Bearer " + token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp-sync"`)
-			http.Error(w, "mcp-sync: missing or wrong bearer token (send Authorization: Bearer <token>)", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // ServeHTTP listens on addr (host:port; port 0 picks a free one), calls

@@ -13,7 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/cli"
 )
 
 // runBareServe serves a bare mcp-go server: the baseline `mcp-sync-bench bench`
@@ -31,8 +31,8 @@ import (
 //     intervalMs apart.
 func runBareServe(ctx context.Context, env *cli.Environ, args []string) int {
 	fs := cli.NewFlags(env, "mcp-sync-bench", "bare-serve", "bare-serve [--http ADDR] [--data FILE]", "A bare mcp-go server with a no-op tool: the baseline of `mcp-sync-bench bench`.")
-	httpAddr := fs.String("http", "", "serve streamable HTTP at /mcp on this address instead of stdio")
-	data := fs.String("data", "", "bbolt file for the commit tool; the append tool writes this path plus .log")
+	httpAddr := fs.String("http", "", "serve streamable HTTP at /mcp on this `ADDR` instead of stdio")
+	data := fs.String("data", "", "bbolt `FILE` for the commit tool; the append tool writes this path plus .log")
 	startProfile := cli.CPUProfileFlag(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code

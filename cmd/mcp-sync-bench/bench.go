@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/client"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 // benchBinary is the mcp-sync-bench binary bench starts its servers from; empty

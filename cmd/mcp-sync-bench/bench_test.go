@@ -16,8 +16,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/client"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/tools"
 )
 

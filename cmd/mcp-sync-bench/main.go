@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/examples/conformance"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/internal/todoapp"
 	"github.com/mcp-sync/mcp-sync/tools"
 )
 
@@ -39,7 +40,7 @@ func run(ctx context.Context, env *cli.Environ, args []string) int {
 // bench app and the conformance fixtures.
 func apps() []cli.App {
 	return []cli.App{
-		cli.TodoApp(),
+		todoapp.TodoApp(),
 		{Name: "conformance", About: "the fixtures of the MCP conformance suite", Schema: conformance.Config().Schema,
 			Open: func(*cli.Environ, time.Duration) (backend.Config, tools.Options, func(), error) {
 				return conformance.Config(), conformance.Options(), func() {}, nil

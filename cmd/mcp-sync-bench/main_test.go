@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/cli"
 )
 
 var (
@@ -75,10 +75,10 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{nil, cli.ExitUsage, "out", "Usage: mcp-sync-bench <command>"},
 		{[]string{"help"}, cli.ExitOK, "out", "bare-serve"},
 		{[]string{"nosuch"}, cli.ExitUsage, "err", `unknown command "nosuch"`},
-		{[]string{"bench", "--help"}, cli.ExitOK, "err", "Usage: mcp-sync-bench bench"},
-		{[]string{"soak", "--help"}, cli.ExitOK, "err", "Usage: mcp-sync-bench soak"},
-		{[]string{"bare-serve", "--help"}, cli.ExitOK, "err", "Usage: mcp-sync-bench bare-serve"},
-		{[]string{"serve", "--help"}, cli.ExitOK, "err", "--app"},
+		{[]string{"bench", "--help"}, cli.ExitOK, "out", "Usage: mcp-sync-bench bench"},
+		{[]string{"soak", "--help"}, cli.ExitOK, "out", "Usage: mcp-sync-bench soak"},
+		{[]string{"bare-serve", "--help"}, cli.ExitOK, "out", "Usage: mcp-sync-bench bare-serve"},
+		{[]string{"serve", "--help"}, cli.ExitOK, "out", "--app"},
 		{[]string{"serve", "--app", "nope"}, cli.ExitUsage, "err", "unknown app"},
 		{[]string{"check", "--app", "nope"}, cli.ExitUsage, "err", "unknown app"},
 	}

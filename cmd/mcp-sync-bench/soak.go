@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/tools"
 )
 
@@ -37,12 +37,12 @@ func runSoak(ctx context.Context, env *cli.Environ, args []string) int {
 	duration := fs.Duration("duration", 60*time.Second, "how long the load runs")
 	sessions := fs.Int("sessions", 16, "concurrent client sessions under load")
 	idle := fs.Int("idle-sessions", 0, "measure the server's memory with this many idle subscribed sessions instead of running the load")
-	idleEra := fs.String("idle-era", "legacy", "protocol era of the idle sessions: legacy (2025-11-25: a server session, resources/subscribe, a GET stream) or modern (2026-07-28: a subscriptions/listen stream)")
+	idleEra := fs.String("idle-era", "legacy", "protocol `ERA` of the idle sessions: legacy (2025-11-25: a server session, resources/subscribe, a GET stream) or modern (2026-07-28: a subscriptions/listen stream)")
 	maxRSS := fs.Float64("max-rss-mb", 0, "fail when the server's RSS exceeds this many MB: with --idle-sessions, with the sessions open (0: 200); with --abuse, its max (0: 300)")
 	aiDelay := fs.Duration("ai-delay", 2*time.Millisecond, "pause between chunks of the local AI stream (with --abuse, unless given: 30ms)")
 	idleTTL := fs.Duration("session-idle-ttl", 0, "the soak server's streamable HTTP session idle TTL (0: the server default, 30 min)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	bin := fs.String("server-binary", "", "with --idle-sessions or --abuse: the mcp-sync or mcp-sync-bench binary whose serve to start (default: this program)")
+	bin := fs.String("server-binary", "", "with --idle-sessions or --abuse: the mcp-sync or mcp-sync-bench `BINARY` whose serve to start (default: this program)")
 	abuse := addAbuseFlags(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/cli"
 )
 
 var soakFull = flag.Bool("soak.full", false, "run the full soak (60 s, 16 sessions) and the 1,000 idle-session memory measurement")

@@ -17,8 +17,8 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend/ai"
 	"github.com/mcp-sync/mcp-sync/backend/ai/localai"
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/client"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 // The abuse phase of `mcp-sync-bench soak` (--abuse): a child `serve
@@ -83,7 +83,7 @@ func addAbuseFlags(fs *flag.FlagSet) *abuseFlags {
 		hold:        fs.Duration("abuse-hold", 150*time.Second, "with --abuse: how long slow and idle connections wait to be cut by the server"),
 		settle:      fs.Duration("abuse-settle", 30*time.Second, "with --abuse: how long the server may take to return to its starting open files"),
 		strict:      fs.Bool("abuse-strict", false, "with --abuse: also exit 1 when a probe's expectation is not met"),
-		serverArgs:  fs.String("abuse-server-args", "", "with --abuse: extra flags for the child serve, space-separated (e.g. its limit flags)"),
+		serverArgs:  fs.String("abuse-server-args", "", "with --abuse: extra `FLAGS` for the child serve, space-separated (e.g. its limit flags)"),
 	}
 }
 

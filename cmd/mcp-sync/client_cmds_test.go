@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
 )
 
 // runBin runs the built binary with args and returns its exit code and output.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/storage"
 	"github.com/mcp-sync/mcp-sync/storage/bolt"
 	"github.com/mcp-sync/mcp-sync/storage/bolt/damage"

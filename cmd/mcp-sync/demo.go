@@ -1,19 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/internal/todoapp"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
@@ -23,37 +23,43 @@ func runDemo(ctx context.Context, env *cli.Environ, args []string) int {
 		"Creates a todo whose text an AI model writes, and shows the text growing as each\n"+
 			"chunk is committed to the local data file. With OPENAI_API_KEY (or OPENAI_BASE_URL\n"+
 			"for a local model server) it uses that endpoint; without, a canned local stream.")
-	data := fs.String("data", "", "data file (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
-	prompt := fs.String("prompt", "Plan a picnic in the park", "what the todo should be about")
+	data := fs.String("data", "", "data `FILE` (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
+	prompt := fs.String("prompt", "Plan a picnic in the park", "what the todo should be about: a `PROMPT` for the model")
 	delay := fs.Duration("delay", 30*time.Millisecond, "pause between chunks of the built-in local stream")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
 	}
+	// The engine logs from its own goroutines: one lock for every writer.
+	stderr := &cli.SyncWriter{W: env.Stderr}
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(env.Stderr, "mcp-sync demo: "+format+"\n", a...)
+		fmt.Fprintf(stderr, "mcp-sync demo: "+format+"\n", a...)
 		return cli.ExitFail
 	}
-	path, err := cli.DataPath(*data, env.Getenv)
+	path, err := cli.DataPath(*data, "todo", env.Getenv)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fail("creating the data directory: %v", err)
+	if err := cli.PrepareDataDir(*data, path, env.Getenv); err != nil {
+		return fail("%v", err)
 	}
 
-	provider, closeAI, err := cli.DemoProvider(env, *delay)
+	// The AI banner waits until the engine opens: a failure's cause comes first.
+	var banner bytes.Buffer
+	provider, closeAI, err := todoapp.DemoProvider(&cli.Environ{Stdout: &banner, Stderr: stderr, Getenv: env.Getenv}, *delay)
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer closeAI()
 
-	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Errors only: the demo tells of failed attempts and retries itself.
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	eng, err := backend.Open(todo.Config(provider, env.Getenv), backend.Options{Path: path, Logger: logger})
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer eng.Close()
+	_, _ = env.Stdout.Write(banner.Bytes())
 	fmt.Fprintf(env.Stdout, "Data file: %s\n", path)
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -79,7 +85,7 @@ func runDemo(ctx context.Context, env *cli.Environ, args []string) int {
 	case err := <-served:
 		return fail("%v", err)
 	}
-	cn, err := dial(ctx, env, &connFlags{url: base + tools.PathStreamable})
+	cn, err := client.DialHTTP(ctx, base+tools.PathStreamable, client.Options{})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -101,22 +107,35 @@ func runDemo(ctx context.Context, env *cli.Environ, args []string) int {
 	}
 	fmt.Fprintf(env.Stdout, "Called createAndGenerate: todo %q committed; generateWithAI runs after the commit.\nPrompt: %s\n\n", id, *prompt)
 
-	final, seen, err := follow(ctx, env, cn, uri, updates)
-	if err != nil {
-		return fail("watching todo %s: %v", id, err)
+	var (
+		final     todo.Todo
+		seen      int
+		announced int // the failed attempts said so far
+	)
+	for {
+		row, n, err := follow(ctx, env, cn, uri, updates)
+		final, seen = row, seen+n
+		if err != nil {
+			return fail("watching todo %s: %v", id, err)
+		}
+		if final.Status == todo.StatusReady {
+			break
+		}
+		if len(created.Runs) == 0 {
+			return fail("the todo ended with status %q: %s", final.Status, final.Error)
+		}
+		// An attempt failed; the run may be retried. Follow it until it
+		// tries again or gives up.
+		gaveUp, err := awaitRetry(ctx, env, cn, uri, created.Runs[0], updates, &announced)
+		if err != nil {
+			return fail("following run %s: %v", created.Runs[0], err)
+		}
+		if gaveUp != "" {
+			fmt.Fprintln(env.Stdout)
+			return fail("generateWithAI gave up %s", gaveUp)
+		}
 	}
 	fmt.Fprintln(env.Stdout)
-	if final.Status != todo.StatusReady {
-		if len(created.Runs) > 0 {
-			if raw, err := cn.Call(ctx, "get_run", map[string]string{"id": created.Runs[0]}); err == nil {
-				var run struct{ Error string }
-				if json.Unmarshal(raw, &run) == nil && run.Error != "" {
-					fmt.Fprintf(env.Stderr, "\ngenerateWithAI failed: %s\n", run.Error)
-				}
-			}
-		}
-		return fail("the todo ended with status %q", final.Status)
-	}
 	commits := eng.Version() - before
 	fmt.Fprintf(env.Stdout, "\nReady: %d commits, each its own transaction; this client saw %d of them (updates coalesce while it reads).\n", commits, seen)
 	return cli.ExitOK

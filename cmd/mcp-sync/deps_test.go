@@ -10,7 +10,7 @@ import (
 // baseline and the fixture apps) lives in mcp-sync-bench; the user's binary
 // neither imports bbolt or mcp-go's server itself nor links the fixtures.
 func TestNoLoadLabInUserCLI(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".", "../../internal/cli").CombinedOutput()
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".", "../../cli", "../../internal/todoapp").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}

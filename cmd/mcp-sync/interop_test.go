@@ -30,7 +30,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/cli"
 )
 
 const interopDir = "../../testdata/interop"

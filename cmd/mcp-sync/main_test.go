@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/cli"
 )
 
 // runCmd runs a command in-process with an environment that has no
@@ -39,14 +39,16 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"help"}, cli.ExitOK, "out", "Commands:"},
 		{[]string{"--help"}, cli.ExitOK, "out", "Commands:"},
 		{[]string{"nosuch"}, cli.ExitUsage, "err", `unknown command "nosuch"`},
-		{[]string{"demo", "--help"}, cli.ExitOK, "err", "Usage: mcp-sync demo"},
-		{[]string{"help", "schema"}, cli.ExitOK, "err", "Usage: mcp-sync schema"},
+		{[]string{"demo", "--help"}, cli.ExitOK, "out", "Usage: mcp-sync demo"},
+		{[]string{"help", "schema"}, cli.ExitOK, "out", "Usage: mcp-sync schema"},
 		{[]string{"demo", "--nosuchflag"}, cli.ExitUsage, "err", "nosuchflag"},
 		{[]string{"schema", "extra"}, cli.ExitUsage, "err", `unexpected argument "extra"`},
-		{[]string{"serve", "--help"}, cli.ExitOK, "err", "Usage: mcp-sync serve"},
-		{[]string{"tools", "--help"}, cli.ExitOK, "err", "Usage: mcp-sync tools"},
-		{[]string{"call", "--help"}, cli.ExitOK, "err", "Usage: mcp-sync call"},
-		{[]string{"watch", "--help"}, cli.ExitOK, "err", "Usage: mcp-sync watch"},
+		{[]string{"serve", "--help"}, cli.ExitOK, "out", "Usage: mcp-sync serve"},
+		{[]string{"tools", "--help"}, cli.ExitOK, "out", "Usage: mcp-sync tools"},
+		{[]string{"call", "--help"}, cli.ExitOK, "out", "Usage: mcp-sync call"},
+		{[]string{"watch", "--help"}, cli.ExitOK, "out", "Usage: mcp-sync watch"},
+		{[]string{"check", "--help"}, cli.ExitOK, "out", "Usage: mcp-sync check"},
+		{[]string{"schema", "-h"}, cli.ExitOK, "out", "Usage: mcp-sync schema"},
 		{[]string{"call"}, cli.ExitUsage, "err", "Usage: mcp-sync call"},
 		{[]string{"watch", "a", "b"}, cli.ExitUsage, "err", "Usage: mcp-sync watch"},
 		{[]string{"watch", "todos", "--until", "status=ready"}, cli.ExitUsage, "err", "needs TABLE/KEY"},

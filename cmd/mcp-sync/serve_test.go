@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/client"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
+	"github.com/mcp-sync/mcp-sync/examples/todo"
 )
 
 // TestServeOpenAddressNeedsToken: `serve --http` on an address other
@@ -63,5 +66,21 @@ func TestServeLimitFlags(t *testing.T) {
 	code, _, errOut := runBin(t, 30*time.Second, "serve", "--data", data, "--max-action-calls", "-1")
 	if code != cli.ExitUsage || !strings.Contains(errOut, "max-action-calls") {
 		t.Errorf("a negative limit: exit %d, %q", code, errOut)
+	}
+}
+
+// TestServeErrorBeforeBanner: when serve cannot start (its data file is
+// held by another engine), the cause is the first thing it prints; the AI
+// banner, said only once serving starts, does not appear.
+func TestServeErrorBeforeBanner(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "held.db")
+	eng, err := backend.Open(todo.Config(nil, nil), backend.Options{Path: path, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	code, out, errOut := runCmd(t, nil, "serve", "--data", path)
+	if code != cli.ExitFail || strings.Contains(out+errOut, "AI:") || !strings.Contains(errOut, "level=ERROR") {
+		t.Errorf("serve on a held file: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }

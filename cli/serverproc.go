@@ -101,3 +101,17 @@ func (l *LockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// SyncWriter serialises writes to W, a writer several goroutines share (a
+// server's logger and the command that started it).
+type SyncWriter struct {
+	mu sync.Mutex
+	W  io.Writer
+}
+
+// Write writes p to W, one call at a time.
+func (s *SyncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.W.Write(p)
+}

@@ -17,8 +17,12 @@ type App struct {
 	Name   string
 	About  string         // what it is, for --app's help; empty for the default
 	Schema *schema.Schema // what check holds a data file's rows to
+	// LocalAI says the app has a built-in AI stream, so serve offers
+	// --ai-delay, the pause between its chunks.
+	LocalAI bool
 	// Open builds the app's config and server options; close releases what
-	// it started. aiDelay is --ai-delay, for an app with a built-in AI stream.
+	// it started. aiDelay is --ai-delay, for an app with a built-in AI
+	// stream. What it prints to env is shown on stderr once serving starts.
 	Open func(env *Environ, aiDelay time.Duration) (cfg backend.Config, opts tools.Options, close func(), err error)
 }
 
@@ -28,7 +32,7 @@ type App struct {
 func appFlag(fs *flag.FlagSet, apps []App, usage string) (pick func() (App, error)) {
 	name := &apps[0].Name
 	if len(apps) > 1 {
-		name = fs.String("app", apps[0].Name, usage)
+		name = fs.String("app", apps[0].Name, "`NAME` of "+usage)
 	}
 	return func() (App, error) {
 		i := slices.IndexFunc(apps, func(a App) bool { return a.Name == *name })

@@ -1,13 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
@@ -18,11 +19,14 @@ import (
 // one app the one --app names. about is the command's help text.
 func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, args []string) int {
 	fs := NewFlags(env, prog, "serve", "serve [flags]", about)
-	data := fs.String("data", "", "data file (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
-	httpAddr := fs.String("http", "", "serve HTTP on this address instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
-	token := fs.String("token", "", "require Authorization: Bearer <token> on HTTP (default $MCP_SYNC_TOKEN)")
+	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
+	httpAddr := fs.String("http", "", "serve HTTP on this `ADDR` (host:port) instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
+	token := fs.String("token", "", "require Authorization: Bearer `TOKEN` on HTTP (default $MCP_SYNC_TOKEN)")
 	httpLimits := addHTTPFlags(fs)
-	delay := fs.Duration("ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
+	delay := new(time.Duration)
+	if slices.ContainsFunc(apps, func(a App) bool { return a.LocalAI }) {
+		fs.DurationVar(delay, "ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
+	}
 	verbose := fs.Bool("v", false, "log debug detail")
 	allowDamaged := fs.Bool("allow-damaged-rows", false, "start on a data file some of whose rows fail their checksum (each is logged; reading one fails until it is rewritten or deleted)")
 	startProfile := CPUProfileFlag(fs)
@@ -50,7 +54,8 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	stderr := &SyncWriter{W: env.Stderr} // the engine logs from its own goroutines
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	fail := func(format string, a ...any) int {
 		logger.Error(fmt.Sprintf(format, a...))
 		return ExitFail
@@ -58,15 +63,18 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	if *token == "" {
 		*token = env.Getenv("MCP_SYNC_TOKEN")
 	}
-	path, err := DataPath(*data, env.Getenv)
+	path, err := DataPath(*data, app.Name, env.Getenv)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fail("creating the data directory: %v", err)
+	if err := PrepareDataDir(*data, path, env.Getenv); err != nil {
+		return fail("%v", err)
 	}
 
-	cfg, opts, closeApp, err := app.Open(env, *delay)
+	// What the app says as it opens (the AI banner) waits until the server
+	// starts, so a failure's cause is the first thing printed.
+	banner := &bytes.Buffer{}
+	cfg, opts, closeApp, err := app.Open(&Environ{Stdout: banner, Stderr: banner, Getenv: env.Getenv}, *delay)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -84,6 +92,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		return fail("%v", err)
 	}
 	defer srv.Close()
+	_, _ = stderr.Write(banner.Bytes())
 
 	if *httpAddr == "" {
 		logger.Info("serving MCP on stdio", "app", app.Name, "data", path)
@@ -106,7 +115,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 // after parsing, profiles the process into the file named until stop runs;
 // without the flag both do nothing.
 func CPUProfileFlag(fs *flag.FlagSet) (start func() (stop func(), err error)) {
-	path := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (for tuning)")
+	path := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until the server stops (for tuning)")
 	return func() (func(), error) {
 		if *path == "" {
 			return func() {}, nil

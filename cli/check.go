@@ -24,7 +24,7 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 			"schema. Prints a summary naming each problem's table and key. Exits 0 only\n"+
 			"when the file is intact, 1 otherwise. A file a running server holds is\n"+
 			"reported as in use: stop the server, or check a copy.")
-	data := fs.String("data", "", "data file (default $MCP_SYNC_DATA, else $XDG_DATA_HOME/mcp-sync/todo.db)")
+	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
 	pickApp := appFlag(fs, apps, "the app whose schemas the rows must match: "+appList(apps, ", ", false))
 	if code, ok := Parse(fs, args); !ok {
 		return code
@@ -39,7 +39,7 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 		return ExitUsage
 	}
 	sch := app.Schema
-	path, err := DataPath(*data, env.Getenv)
+	path, err := DataPath(*data, app.Name, env.Getenv)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
 		return ExitFail
@@ -57,15 +57,16 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
 		return ExitFail
 	}
-	printReport(env, rep, sch)
+	printReport(env, prog, rep, sch)
 	if !rep.OK() {
 		return ExitFail
 	}
 	return ExitOK
 }
 
-// printReport prints what Check found, one problem a line.
-func printReport(env *Environ, rep *bolt.Report, sch *schema.Schema) {
+// printReport prints what Check found, one problem a line; prog is the
+// program whose serve the advice names.
+func printReport(env *Environ, prog string, rep *bolt.Report, sch *schema.Schema) {
 	w := env.Stdout
 	fmt.Fprintf(w, "file:     %s (%d bytes", rep.Path, rep.Size)
 	if rep.PageSize > 0 {
@@ -103,5 +104,5 @@ func printReport(env *Environ, rep *bolt.Report, sch *schema.Schema) {
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "  %s\n", p)
 	}
-	fmt.Fprintf(w, "result:   DAMAGED: restore the file from a backup; if only rows are damaged, `mcp-sync serve --allow-damaged-rows` starts and rewriting or deleting them repairs it\n")
+	fmt.Fprintf(w, "result:   DAMAGED: restore the file from a backup; if only rows are damaged, `%s serve --allow-damaged-rows` starts and rewriting or deleting them repairs it\n", prog)
 }

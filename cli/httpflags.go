@@ -31,7 +31,7 @@ func addHTTPFlags(fs *flag.FlagSet) (apply func(*tools.HTTPOptions, *tools.Optio
 	fs.IntVar(&f.maxStreams, "max-streams", tools.DefaultMaxStreamsPerSession, "most GET streams one streamable HTTP session may hold open; 0: no limit")
 	fs.IntVar(&f.maxSubs, "max-subscriptions", tools.DefaultMaxSubscriptionsPerSession, "most resource subscriptions per session (and URIs per subscriptions/listen); 0: no limit")
 	maxSubsTotal := fs.Int("max-subscriptions-total", tools.DefaultMaxSubscriptions, "most resource subscriptions the server holds across all sessions and listen streams; 0: no limit")
-	fs.Var(&f.origins, "allow-origin", "a browser origin (scheme://host[:port]) allowed besides local ones; repeat it or separate with commas")
+	fs.Var(&f.origins, "allow-origin", "a browser `ORIGIN` (scheme://host[:port]) allowed besides local ones; repeat it or separate with commas")
 	fs.BoolVar(&f.insecureNoToken, "insecure-no-token", false, "serve an address other machines can reach without a token (anyone there could read and change all data)")
 	return func(o *tools.HTTPOptions, opts *tools.Options) {
 		o.MaxBodyBytes, o.BodyReadTimeout, o.IdleTimeout = none(f.maxBody), none(*bodyTimeout), none(*idleTimeout)

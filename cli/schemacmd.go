@@ -1,30 +1,29 @@
-package main
+package cli
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 
-	"github.com/mcp-sync/mcp-sync/examples/todo"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/schema"
 )
 
-func runSchema(ctx context.Context, env *cli.Environ, args []string) int {
-	fs := cli.NewFlags(env, "mcp-sync", "schema", "schema [--json]",
-		"Prints the todo app's declared schema: tables (server-only ones marked), mutators and\n"+
+// schema is the schema command.
+func (a *appCmds) schema(_ context.Context, env *Environ, args []string) int {
+	fs := NewFlags(env, a.prog, "schema", "schema [--json]",
+		"Prints the app's declared schema: tables (server-only ones marked), mutators and\n"+
 			"actions (internal ones marked), each with the JSON Schema generated from its Go type.")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of text")
-	if code, ok := cli.Parse(fs, args); !ok {
+	if code, ok := Parse(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(env.Stderr, "mcp-sync schema: unexpected argument %q\n", fs.Arg(0))
-		return cli.ExitUsage
+		fmt.Fprintf(env.Stderr, "%s schema: unexpected argument %q\n", a.prog, fs.Arg(0))
+		return ExitUsage
 	}
-	s := todo.Schema
+	s := a.app.Schema
 	if *asJSON {
-		return printSchemaJSON(env, s)
+		return a.printSchemaJSON(env, s)
 	}
 	fmt.Fprintf(env.Stdout, "Schema version %d\n", s.Version())
 	for _, t := range s.Tables() {
@@ -44,9 +43,10 @@ func runSchema(ctx context.Context, env *cli.Environ, args []string) int {
 		}
 		fmt.Fprintf(env.Stdout, "\naction %s%s\n  %s\n  input: %s\n  output: %s\n", a.Name, internalNote(a.Internal), a.Description, a.InputSchema, out)
 	}
-	return cli.ExitOK
+	return ExitOK
 }
 
+// internalNote marks an internal mutator or action, which is no tool.
 func internalNote(internal bool) string {
 	if internal {
 		return " (internal: server code only, never a tool)"
@@ -54,7 +54,8 @@ func internalNote(internal bool) string {
 	return ""
 }
 
-func printSchemaJSON(env *cli.Environ, s *schema.Schema) int {
+// printSchemaJSON prints s as one JSON document.
+func (a *appCmds) printSchemaJSON(env *Environ, s *schema.Schema) int {
 	type decl struct {
 		Kind         string          `json:"kind"`
 		Name         string          `json:"name"`
@@ -79,8 +80,8 @@ func printSchemaJSON(env *cli.Environ, s *schema.Schema) int {
 	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(map[string]any{"version": s.Version(), "declarations": out}); err != nil {
-		fmt.Fprintf(env.Stderr, "mcp-sync schema: %v\n", err)
-		return cli.ExitFail
+		fmt.Fprintf(env.Stderr, "%s schema: %v\n", a.prog, err)
+		return ExitFail
 	}
-	return cli.ExitOK
+	return ExitOK
 }

@@ -1,7 +1,9 @@
-// Package cli is the plumbing the mcp-sync commands share (mcp-sync, the
-// user's CLI, and mcp-sync-bench, the load lab): the environment a command
-// may touch, exit codes, subcommand dispatch, flag helpers, the serve
-// command, and starting a server as a child process.
+// Package cli gives an app's own binary mcp-sync's commands: [Main] (or
+// [New]) with the app's config makes a program with serve, tools, call,
+// watch, schema and check. It is also the plumbing the mcp-sync commands
+// share (mcp-sync and mcp-sync-bench, the load lab): the environment a
+// command may touch, exit codes, subcommand dispatch, flag helpers, the
+// serve and check commands, and starting a server as a child process.
 package cli
 
 import (

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -8,46 +8,47 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
 	mg "github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/client"
-	"github.com/mcp-sync/mcp-sync/internal/cli"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
 
-func runTools(ctx context.Context, env *cli.Environ, args []string) int {
-	fs := cli.NewFlags(env, "mcp-sync", "tools", "tools [flags]",
+// tools is the tools command.
+func (a *appCmds) tools(ctx context.Context, env *Environ, args []string) int {
+	fs := NewFlags(env, a.prog, "tools", "tools [flags]",
 		"Lists a server's tools with their descriptions, hints and input schemas.\n"+
-			"By default it starts `mcp-sync serve` on the data file over stdio; --url talks to\n"+
+			"By default it starts `"+a.prog+" serve` on the data file over stdio; --url talks to\n"+
 			"a running server instead.")
 	asJSON := fs.Bool("json", false, "print the tools/list result as JSON")
-	cf := addConnFlags(fs)
-	pos, code, ok := cli.ParseArgs(fs, args)
+	cf := a.addConnFlags(fs)
+	pos, code, ok := ParseArgs(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(env.Stderr, "mcp-sync tools: unexpected argument %q\n", pos[0])
-		return cli.ExitUsage
+		fmt.Fprintf(env.Stderr, "%s tools: unexpected argument %q\n", a.prog, pos[0])
+		return ExitUsage
 	}
-	cn, err := dial(ctx, env, cf)
+	cn, err := a.dial(ctx, env, cf)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "mcp-sync tools: %v\n", err)
-		return cli.ExitFail
+		fmt.Fprintf(env.Stderr, "%s tools: %v\n", a.prog, err)
+		return ExitFail
 	}
 	defer cn.Close()
 	res, err := cn.ListTools(ctx)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "mcp-sync tools: %v\n", err)
-		return cli.ExitFail
+		fmt.Fprintf(env.Stderr, "%s tools: %v\n", a.prog, err)
+		return ExitFail
 	}
 	if *asJSON {
 		out, _ := json.MarshalIndent(res, "", "  ")
 		fmt.Fprintln(env.Stdout, string(out))
-		return cli.ExitOK
+		return ExitOK
 	}
 	for i, t := range res.Tools {
 		if i > 0 {
@@ -65,7 +66,7 @@ func runTools(ctx context.Context, env *cli.Environ, args []string) int {
 			fmt.Fprintf(env.Stdout, "  output: %s\n", compactSchema(schemas.Out))
 		}
 	}
-	return cli.ExitOK
+	return ExitOK
 }
 
 // hintSummary says in words what a tool's hints promise.
@@ -135,21 +136,22 @@ func compactSchema(raw json.RawMessage) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-func runCall(ctx context.Context, env *cli.Environ, args []string) int {
-	fs := cli.NewFlags(env, "mcp-sync", "call", "call [flags] TOOL [JSON|-]",
+// call is the call command.
+func (a *appCmds) call(ctx context.Context, env *Environ, args []string) int {
+	fs := NewFlags(env, a.prog, "call", "call [flags] TOOL [JSON|-]",
 		"Calls a tool and prints its result: structured results as JSON, text as text.\n"+
 			"JSON is the arguments object (default {}; - reads it from stdin). Progress from\n"+
 			"an action is shown on stderr while it runs. Exits 1 when the tool reports an\n"+
 			"error (isError), printing its message on stderr.")
-	cf := addConnFlags(fs)
+	cf := a.addConnFlags(fs)
 	quiet := fs.Bool("q", false, "do not show progress")
-	pos, code, ok := cli.ParseArgs(fs, args)
+	pos, code, ok := ParseArgs(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) < 1 || len(pos) > 2 {
 		fs.Usage()
-		return cli.ExitUsage
+		return ExitUsage
 	}
 	name, input := pos[0], "{}"
 	if len(pos) == 2 {
@@ -158,20 +160,20 @@ func runCall(ctx context.Context, env *cli.Environ, args []string) int {
 	if input == "-" {
 		b, err := io.ReadAll(os.Stdin)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "mcp-sync call: reading arguments from stdin: %v\n", err)
-			return cli.ExitFail
+			fmt.Fprintf(env.Stderr, "%s call: reading arguments from stdin: %v\n", a.prog, err)
+			return ExitFail
 		}
 		input = string(b)
 	}
 	var obj map[string]any
 	if err := json.Unmarshal([]byte(input), &obj); err != nil {
-		fmt.Fprintf(env.Stderr, "mcp-sync call: the arguments must be a JSON object, e.g. '{\"id\":\"1\"}': %v\n", err)
-		return cli.ExitUsage
+		fmt.Fprintf(env.Stderr, "%s call: the arguments must be a JSON object, e.g. '{\"id\":\"1\"}': %v\n", a.prog, err)
+		return ExitUsage
 	}
-	cn, err := dial(ctx, env, cf)
+	cn, err := a.dial(ctx, env, cf)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "mcp-sync call: %v\n", err)
-		return cli.ExitFail
+		fmt.Fprintf(env.Stderr, "%s call: %v\n", a.prog, err)
+		return ExitFail
 	}
 	defer cn.Close()
 	var onProgress client.ProgressFunc
@@ -199,73 +201,96 @@ func runCall(ctx context.Context, env *cli.Environ, args []string) int {
 	}
 	var ce *client.CallError
 	switch {
-	case errors.As(err, &ce) && !errors.Is(err, client.ErrUnknown):
-		fmt.Fprintf(env.Stderr, "mcp-sync call %s: the tool reported an error: %s\n", name, ce.Message)
-		return cli.ExitFail
+	case errors.Is(err, client.ErrUnknown):
+		if names, lerr := toolNames(ctx, cn); lerr == nil && !slices.Contains(names, name) {
+			fmt.Fprintf(env.Stderr, "%s call: %s\n", a.prog, unknownName("tool", name, names))
+			return ExitFail
+		}
+		if table, ok := obj["table"].(string); ok {
+			if names, ok := tableNames(ctx, cn); ok && !slices.Contains(names, table) {
+				fmt.Fprintf(env.Stderr, "%s call %s: %s\n", a.prog, name, unknownName("table", table, names))
+				return ExitFail
+			}
+		}
+		fmt.Fprintf(env.Stderr, "%s call %s: %v\n", a.prog, name, err)
+		return ExitFail
+	case errors.As(err, &ce):
+		fmt.Fprintf(env.Stderr, "%s call %s: the tool reported an error: %s\n", a.prog, name, ce.Message)
+		return ExitFail
 	case err != nil:
-		fmt.Fprintf(env.Stderr, "mcp-sync call %s: %v\n", name, err)
-		return cli.ExitFail
+		fmt.Fprintf(env.Stderr, "%s call %s: %v\n", a.prog, name, err)
+		return ExitFail
 	}
 	var text string
 	if json.Unmarshal(out, &text) == nil { // a text result
 		fmt.Fprintln(env.Stdout, text)
-		return cli.ExitOK
+		return ExitOK
 	}
 	var pretty bytes.Buffer
 	_ = json.Indent(&pretty, out, "", "  ")
 	fmt.Fprintln(env.Stdout, pretty.String())
-	return cli.ExitOK
+	return ExitOK
 }
 
-func runWatch(ctx context.Context, env *cli.Environ, args []string) int {
-	fs := cli.NewFlags(env, "mcp-sync", "watch", "watch [flags] TABLE[/KEY]",
+// watch is the watch command.
+func (a *appCmds) watch(ctx context.Context, env *Environ, args []string) int {
+	fs := NewFlags(env, a.prog, "watch", "watch [flags] TABLE[/KEY]",
 		"Prints a table's or a row's changes live, as they are committed. A row whose\n"+
 			"text grows is redrawn in place on a terminal (only the new text is printed);\n"+
 			"otherwise each value is printed as one JSON line. A table prints a line per\n"+
 			"changed row: KEY VALUE (or KEY deleted). Stops on Ctrl-C, or with --until.")
-	cf := addConnFlags(fs)
-	until := fs.String("until", "", "stop once the row's FIELD equals VALUE, e.g. status=ready (rows only)")
-	pos, code, ok := cli.ParseArgs(fs, args)
+	cf := a.addConnFlags(fs)
+	until := fs.String("until", "", "stop once the row matches `FIELD=VALUE`, e.g. status=ready (rows only)")
+	pos, code, ok := ParseArgs(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
 		fs.Usage()
-		return cli.ExitUsage
+		return ExitUsage
 	}
 	table, key, isRow := strings.Cut(pos[0], "/")
 	if table == "" || isRow && key == "" {
-		fmt.Fprintf(env.Stderr, "mcp-sync watch: want TABLE or TABLE/KEY, got %q\n", pos[0])
-		return cli.ExitUsage
+		fmt.Fprintf(env.Stderr, "%s watch: want TABLE or TABLE/KEY, got %q\n", a.prog, pos[0])
+		return ExitUsage
 	}
 	untilField, untilValue, hasUntil := strings.Cut(*until, "=")
 	if *until != "" && (!hasUntil || !isRow) {
-		fmt.Fprintln(env.Stderr, "mcp-sync watch: --until takes FIELD=VALUE and needs TABLE/KEY")
-		return cli.ExitUsage
+		fmt.Fprintf(env.Stderr, "%s watch: --until takes FIELD=VALUE and needs TABLE/KEY\n", a.prog)
+		return ExitUsage
 	}
-	cn, err := dial(ctx, env, cf)
+	cn, err := a.dial(ctx, env, cf)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "mcp-sync watch: %v\n", err)
-		return cli.ExitFail
+		fmt.Fprintf(env.Stderr, "%s watch: %v\n", a.prog, err)
+		return ExitFail
 	}
 	defer cn.Close()
+	if names, ok := tableNames(ctx, cn); ok && !slices.Contains(names, table) {
+		fmt.Fprintf(env.Stderr, "%s watch: %s\n", a.prog, unknownName("table", table, names))
+		return ExitFail
+	}
 	uri := wire.TableURI(table)
 	if isRow {
 		uri = wire.RowURI(table, key)
 	}
 	updates, stop, err := cn.Subscribe(ctx, uri)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "mcp-sync watch: subscribing to %s: %v\n", uri, err)
-		return cli.ExitFail
+		fmt.Fprintf(env.Stderr, "%s watch: subscribing to %s: %v\n", a.prog, uri, err)
+		return ExitFail
 	}
 	defer stop()
 	var show func() (done bool, err error)
 	if isRow {
 		w := &rowWatch{env: env, field: untilField, value: untilValue}
+		said := false
 		show = func() (bool, error) {
 			text, err := cn.ReadResource(ctx, uri)
 			if err != nil && strings.Contains(err.Error(), "no row") {
-				return false, nil // not written yet: wait for it
+				if !said {
+					fmt.Fprintf(env.Stderr, "%s watch: %s/%s does not exist yet; waiting for it to be written (Ctrl-C stops)\n", a.prog, table, key)
+					said = true
+				}
+				return false, nil
 			}
 			if err != nil {
 				return false, err
@@ -286,35 +311,35 @@ func runWatch(ctx context.Context, env *cli.Environ, args []string) int {
 		}
 	}
 	if done, err := show(); err != nil {
-		fmt.Fprintf(env.Stderr, "mcp-sync watch: reading %s: %v\n", uri, err)
-		return cli.ExitFail
+		fmt.Fprintf(env.Stderr, "%s watch: reading %s: %v\n", a.prog, uri, err)
+		return ExitFail
 	} else if done {
-		return cli.ExitOK
+		return ExitOK
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			return cli.ExitOK
+			return ExitOK
 		case _, ok := <-updates: // coalesced: one read answers every update so far
 			if !ok {
-				fmt.Fprintln(env.Stderr, "mcp-sync watch: the connection closed")
-				return cli.ExitFail
+				fmt.Fprintf(env.Stderr, "%s watch: the connection closed\n", a.prog)
+				return ExitFail
 			}
 		}
 		done, err := show()
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "mcp-sync watch: reading %s: %v\n", uri, err)
-			return cli.ExitFail
+			fmt.Fprintf(env.Stderr, "%s watch: reading %s: %v\n", a.prog, uri, err)
+			return ExitFail
 		}
 		if done {
-			return cli.ExitOK
+			return ExitOK
 		}
 	}
 }
 
 // rowWatch prints a row's successive values.
 type rowWatch struct {
-	env          *cli.Environ
+	env          *Environ
 	field, value string
 	last         string // the last JSON printed
 	shownText    string // on a terminal: the text printed so far
@@ -357,7 +382,7 @@ func (w *rowWatch) show(text string) bool {
 
 // tableWatch prints the rows of a table's first page that changed.
 type tableWatch struct {
-	env  *cli.Environ
+	env  *Environ
 	last map[string]string
 }
 
