@@ -77,7 +77,8 @@ func Enqueue[In, Out any](ctx *MutatorCtx, d schema.ActionDef[In, Out], in In) (
 // cancellation; its progress and log messages are not sent to ctx's caller,
 // whose progress they would muddle (logs still reach the server log), and
 // its writes commit as they go, as any action's do. Internal actions
-// (schema.Internal) are callable here.
+// (schema.Internal) are callable here; when one fails, ctx gets an
+// ErrInternal error that does not name it (the log has the detail).
 func Act[In, Out any](ctx *ActionCtx, d schema.ActionDef[In, Out], in In) (Out, error) {
 	var out Out
 	data, err := ctx.eng.cfg.Schema.EncodeInput(d.Name(), in)
@@ -135,8 +136,8 @@ func ActionFrom(ctx context.Context) (ac *ActionCtx, ok bool) {
 	return ac, ok
 }
 
-// TableFrom returns read-only typed access to the declared table d, server-
-// only tables included, through the action call ctx comes from (see
+// TableFrom returns read-only typed access to the declared table d
+// (server-only tables included) through the action call ctx comes from (see
 // [ActionFrom]): backend.TableFrom(ctx, Secrets) inside a KeyFunc. It
 // fails outside an action call.
 func TableFrom[T any](ctx context.Context, d schema.TableDef[T]) (TypedTable[T], error) {
