@@ -11,7 +11,8 @@ import (
 )
 
 // MutatorCtx is what a mutator sees: its transaction's tables, whether it
-// runs on the server, and EnqueueAction. It is valid only until the mutator
+// runs on the server, EnqueueAction, and Mutate to run another mutator as a
+// step. It is valid only until the mutator
 // returns.
 type MutatorCtx struct {
 	context.Context
@@ -19,6 +20,9 @@ type MutatorCtx struct {
 	name     string
 	tx       *storage.WriteTx
 	enqueued []string // run ids, dispatched after the commit
+	internal []string // those of them that run internal actions
+	depth    int      // how many mutators this one is a step of
+	root     string   // the mutator called from outside, when this is a step
 }
 
 // Table returns read-write access to the table named name within this
@@ -57,7 +61,8 @@ func newRunID(version uint64) string {
 // nothing is enqueued; once it commits, a worker runs the action, even if
 // the process stops first. It returns the run's id. On a client it is a
 // no-op. input is encoded as [schema.Validator.Encode] does (nil slices and
-// maps as [] and {}) and gets the action's declared defaults.
+// maps as [] and {}) and gets the action's declared defaults. Prefer the
+// typed [Enqueue].
 func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 	info, ok := c.eng.cfg.Schema.Action(name)
 	if !ok {
@@ -86,5 +91,8 @@ func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 		return "", fmt.Errorf("enqueue %s: %w", name, err)
 	}
 	c.enqueued = append(c.enqueued, run.ID)
+	if info.Internal {
+		c.internal = append(c.internal, run.ID)
+	}
 	return run.ID, nil
 }
