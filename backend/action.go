@@ -14,6 +14,8 @@ import (
 // ActionCtx is what an action sees. It is a context.Context carrying the
 // caller's cancellation (the MCP request, or the engine's shutdown for an
 // enqueued run): pass it on to anything slow, such as ctx.AI().Stream(ctx, …).
+// Code handed that context (an AI key function) finds the action again with
+// [ActionFrom] and reads tables with [TableFrom].
 type ActionCtx struct {
 	context.Context
 	eng     *Engine
@@ -21,6 +23,7 @@ type ActionCtx struct {
 	runID   string
 	rep     Reporter
 	mutates int
+	depth   int // how many actions called this one (see Act)
 	// Platform reaches the host functions in Config.Platform.
 	Platform *Platform
 }
@@ -37,18 +40,29 @@ func (c *ActionCtx) RunID() string { return c.runID }
 // is validated like any other ([Engine.Mutate] is the one path), after
 // encoding input as [schema.Schema.EncodeInput] does (nil slices and maps
 // as [] and {}). When the action was called with progress reporting, each
-// Mutate reports one step of progress.
+// Mutate reports one step of progress. Internal mutators (schema.Internal)
+// are callable here; their names stay out of the progress messages and
+// errors the caller sees. Prefer the typed [Mutate].
 func (c *ActionCtx) Mutate(name string, input any) error {
 	data, err := c.eng.cfg.Schema.EncodeInput(name, input)
 	if err != nil {
 		return fmt.Errorf("action %s: mutate %s: encode input: %w", c.name, name, err)
 	}
+	info, _ := c.eng.cfg.Schema.Mutator(name)
+	internal := info != nil && info.Internal
 	m, err := c.eng.Mutate(c, name, data)
 	if err != nil {
+		if internal {
+			return c.eng.hideStep("action "+c.name, "mutator "+name, err)
+		}
 		return err
 	}
 	c.mutates++
-	c.rep.Progress(Progress{Progress: float64(c.mutates), Message: fmt.Sprintf("%s committed version %d", name, m.Version)})
+	msg := fmt.Sprintf("%s committed version %d", name, m.Version)
+	if internal {
+		msg = fmt.Sprintf("committed version %d", m.Version)
+	}
+	c.rep.Progress(Progress{Progress: float64(c.mutates), Message: msg})
 	return nil
 }
 

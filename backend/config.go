@@ -179,8 +179,9 @@ type Options struct {
 	MaxInputBytes int
 	// Replica opens the engine as a client's local replica (see package
 	// client): mutators run with IsServer() false, EnqueueAction records
-	// nothing, no action workers run, and commits are not fsync'd (the
-	// server holds the durable copy).
+	// nothing, internal mutators run only as steps of other mutators, no
+	// action workers run, and commits are not fsync'd (the server holds the
+	// durable copy).
 	Replica bool
 	// AllowDamagedRows opens a data file whose structure is intact though
 	// some rows fail their checksum (see bolt.Options.AllowDamagedRows in storage/bolt).

@@ -28,9 +28,19 @@
 // these shows a server-only table.
 //
 // Mutators run in exactly one transaction each: everything they write, and
-// every action they enqueue, commits together or not at all. Actions are not
-// transactional: they write only through [ActionCtx.Mutate], each call its
-// own committed transaction that subscribers see at once.
+// every action they enqueue, commits together or not at all; a mutator
+// running another ([Mutate] with a *MutatorCtx) runs it as a step of that
+// transaction. Actions are not transactional: they write only through
+// mutators ([Mutate] with an *ActionCtx), each call its own committed
+// transaction that subscribers see at once. [Mutate], [Enqueue] and [Act]
+// take the schema's declarations, so the compiler checks the input type.
+//
+// Mutators and actions declared with schema.Internal are server code's: the
+// calls above and [Engine.Mutate] / [Engine.Act] reach them, while a
+// client's push ([Once]) and the MCP tools ([Engine.ClientMutators],
+// [Engine.ClientActions], [Engine.Run], [Mutation.ClientRuns]) see no such
+// name, and a replica engine runs an internal mutator only as a step of
+// another.
 //
 // Enqueued actions (the transactional outbox) are recorded as [Run]s in the
 // same transaction as the mutator and run by a pool of workers after the

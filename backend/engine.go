@@ -129,7 +129,8 @@ func classifyHandler(where string, err error) error {
 
 // Act calls the named action with input (JSON) and returns its output as
 // JSON (a JSON string for text-output actions), validated against the
-// declared output schema. ctx carries the caller's cancellation and, through
+// declared output schema. It is server code: internal actions
+// (schema.Internal) are callable here. ctx carries the caller's cancellation and, through
 // [WithReporter], where progress and logs go. Errors wrap ErrUnknown,
 // ErrInvalidInput, ErrHandler or ErrInvalidOutput.
 func (e *Engine) Act(ctx context.Context, name string, input json.RawMessage) (json.RawMessage, error) {
@@ -148,6 +149,9 @@ func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, ru
 	}
 	ac := &ActionCtx{Context: ctx, eng: e, name: name, runID: runID, rep: reporterFrom(ctx),
 		Platform: &Platform{ctx: ctx, funcs: e.cfg.Platform}}
+	if caller, ok := ActionFrom(ctx); ok {
+		ac.depth = caller.depth + 1
+	}
 	data, err := e.runAction(a, info, ac, input)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -16,12 +17,31 @@ type Mutation struct {
 	// Version is the version the mutation committed as; for a duplicate
 	// push (see [Once]), the version of the client's last applied push.
 	Version uint64
-	// Runs are the ids of the action runs the mutator enqueued (see
-	// [Engine.Run]), dispatched to the workers after the commit.
+	// Runs are the ids of the action runs the mutator enqueued, dispatched
+	// to the workers after the commit; runs of internal actions included
+	// (what a client may see is [Mutation.ClientRuns]).
 	Runs []string
 	// Duplicate is set when a [Once] push was already applied: nothing ran
 	// and nothing was written.
 	Duplicate bool
+
+	internal []string // the Runs of internal actions
+}
+
+// ClientRuns returns Runs without the runs of internal actions
+// (schema.Internal): what a client may be told, since [Engine.Run] reports
+// those runs to it as not existing.
+func (m Mutation) ClientRuns() []string {
+	if len(m.internal) == 0 {
+		return m.Runs
+	}
+	out := make([]string, 0, len(m.Runs)-len(m.internal))
+	for _, id := range m.Runs {
+		if !slices.Contains(m.internal, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // MutateOption changes how [Engine.Mutate] runs a mutation.
@@ -47,7 +67,10 @@ func Once(clientID string, seq uint64) MutateOption {
 // start once it has committed. Errors wrap ErrUnknown, ErrInvalidInput,
 // ErrHandler, ErrClosed or ErrInternal; on any error nothing was written.
 // Every write from outside a mutator's own transaction comes through here:
-// ActionCtx.Mutate, the MCP tools, pushes from clients.
+// ActionCtx.Mutate, the MCP tools, pushes from clients. Internal mutators
+// (schema.Internal) are server code's: a push ([Once]) of one fails as for
+// a name never declared, and a replica engine refuses a direct call of one
+// (ErrUnknown, saying why).
 func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage, opts ...MutateOption) (Mutation, error) {
 	o := collect(opts)
 	if o.once {
@@ -55,7 +78,13 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage,
 			return duplicate(st), err
 		}
 	}
-	m, input, err := e.mutation(name, input)
+	// A push (Once) is a client's, and learns nothing of internal mutators;
+	// on a replica, whose user holds the schema, an internal mutator runs
+	// only as a step of another, and the refusal says so.
+	if info, ok := e.cfg.Schema.Mutator(name); ok && info.Internal && e.opts.Replica && !o.once {
+		return Mutation{}, unknownf("mutator %s is internal: on a client's replica it runs only as a step of another mutator (backend.Mutate from a mutator)", Short(name))
+	}
+	m, input, err := e.mutation(name, input, o.once || e.opts.Replica)
 	if err != nil {
 		return Mutation{}, err
 	}
@@ -77,7 +106,7 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage,
 		if err := e.runMutator(m, mc, input); err != nil {
 			return err
 		}
-		res.Runs = mc.enqueued
+		res.Runs, res.internal = mc.enqueued, mc.internal
 		if o.once {
 			return e.recordPush(tx, o)
 		}
@@ -149,12 +178,14 @@ func (e *Engine) recordPush(tx *storage.WriteTx, o mutateOptions) error {
 // mutation looks up the named mutator, checks input against its limits,
 // fills in the input's declared defaults and validates the result: every
 // mutate path's first step. It returns the input the mutator is to run with.
-func (e *Engine) mutation(name string, input json.RawMessage) (MutatorImpl, json.RawMessage, error) {
+// A client's call (fromClient) does not see internal mutators: it gets the
+// answer an undeclared name gets, so it learns nothing of them.
+func (e *Engine) mutation(name string, input json.RawMessage, fromClient bool) (MutatorImpl, json.RawMessage, error) {
 	m, ok := e.mutators[name]
-	if !ok {
+	info, _ := e.cfg.Schema.Mutator(name)
+	if !ok || fromClient && info.Internal {
 		return MutatorImpl{}, nil, unknownf("no mutator named %s", Short(name))
 	}
-	info, _ := e.cfg.Schema.Mutator(name)
 	input, err := e.checkedInput("mutator", name, info.Input, input)
 	if err != nil {
 		return MutatorImpl{}, nil, err

@@ -11,7 +11,8 @@ import (
 )
 
 // MutatorCtx is what a mutator sees: its transaction's tables, whether it
-// runs on the server, and EnqueueAction. It is valid only until the mutator
+// runs on the server, EnqueueAction, and Mutate to run another mutator as a
+// step. It is valid only until the mutator
 // returns.
 type MutatorCtx struct {
 	context.Context
@@ -19,6 +20,9 @@ type MutatorCtx struct {
 	name     string
 	tx       *storage.WriteTx
 	enqueued []string // run ids, dispatched after the commit
+	internal []string // those of them that run internal actions
+	depth    int      // how many mutators this one is a step of
+	root     string   // the mutator called from outside, when this is a step
 }
 
 // Table returns read-write access to the table named name within this
@@ -86,5 +90,8 @@ func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 		return "", fmt.Errorf("enqueue %s: %w", name, err)
 	}
 	c.enqueued = append(c.enqueued, run.ID)
+	if info.Internal {
+		c.internal = append(c.internal, run.ID)
+	}
 	return run.ID, nil
 }

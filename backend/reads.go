@@ -18,10 +18,28 @@ import (
 // ClientTables returns the tables clients may see, in declaration order:
 // every declared table that is not server-only.
 func (e *Engine) ClientTables() []*schema.TableInfo {
-	var out []*schema.TableInfo
-	for _, t := range e.cfg.Schema.Tables() {
-		if !t.ServerOnly {
-			out = append(out, t)
+	return except(e.cfg.Schema.Tables(), func(t *schema.TableInfo) bool { return t.ServerOnly })
+}
+
+// ClientMutators returns the mutators clients may call, in declaration
+// order: every declared mutator that is not internal (schema.Internal).
+func (e *Engine) ClientMutators() []*schema.MutatorInfo {
+	return except(e.cfg.Schema.Mutators(), func(m *schema.MutatorInfo) bool { return m.Internal })
+}
+
+// ClientActions returns the actions clients may call, in declaration order:
+// every declared action that is not internal (schema.Internal).
+func (e *Engine) ClientActions() []*schema.ActionInfo {
+	return except(e.cfg.Schema.Actions(), func(a *schema.ActionInfo) bool { return a.Internal })
+}
+
+// except returns the declarations in all that hidden does not hold, in
+// order, in a new slice (the schema's own are shared).
+func except[T any](all []T, hidden func(T) bool) []T {
+	var out []T
+	for _, d := range all {
+		if !hidden(d) {
+			out = append(out, d)
 		}
 	}
 	return out
@@ -112,7 +130,9 @@ func (e *Engine) Scan(ctx context.Context, table string, o ScanOptions) ([]Row, 
 
 // Run returns the enqueued action run with id, and whether it exists, as a
 // client may see it: a [schema.Sensitive] action's input and output are left
-// out (Redacted says so); the workers that run it read the full record.
+// out (Redacted says so), a run of an internal action (schema.Internal) does
+// not exist, and an internal mutator that enqueued a run is not named
+// (EnqueuedBy is empty); the workers that run it read the full record.
 // ctx is as for [Engine.Get].
 func (e *Engine) Run(ctx context.Context, id string) (*Run, bool, error) {
 	if err := ctx.Err(); err != nil {
@@ -134,8 +154,15 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, bool, error) {
 		return nil, false, e.storageFailure("run "+Short(id), err)
 	}
 	if ok {
-		if info, found := e.cfg.Schema.Action(run.Action); found && info.Sensitive {
+		info, found := e.cfg.Schema.Action(run.Action)
+		if found && info.Internal {
+			return nil, false, nil // its action's name is not the client's to know
+		}
+		if found && info.Sensitive {
 			run.Input, run.Output, run.Redacted = nil, nil, true
+		}
+		if m, found := e.cfg.Schema.Mutator(run.EnqueuedBy); found && m.Internal {
+			run.EnqueuedBy = ""
 		}
 	}
 	return run, ok, nil

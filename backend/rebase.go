@@ -76,7 +76,7 @@ func (e *Engine) Rebase(ctx context.Context, base []Change, pending []PendingMut
 // runStep runs a pending mutation as one step of tx: validated, and leaving
 // none of its writes when it fails.
 func (e *Engine) runStep(ctx context.Context, tx *storage.WriteTx, p PendingMutation) error {
-	m, input, err := e.mutation(p.Mutator, p.Input)
+	m, input, err := e.mutation(p.Mutator, p.Input, true)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 func (a *appCmds) schema(_ context.Context, env *Environ, args []string) int {
 	fs := NewFlags(env, a.prog, "schema", "schema [--json]",
 		"Prints the app's declared schema: tables (server-only ones marked), mutators and\n"+
-			"actions, each with the JSON Schema generated from its Go type.")
+			"actions (internal ones marked), each with the JSON Schema generated from its Go type.")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of text")
 	if code, ok := Parse(fs, args); !ok {
 		return code
@@ -34,16 +34,23 @@ func (a *appCmds) schema(_ context.Context, env *Environ, args []string) int {
 		fmt.Fprintf(env.Stdout, "\ntable %s%s\n  %s\n  row: %s\n", t.Name, note, t.Description, t.RowSchema)
 	}
 	for _, m := range s.Mutators() {
-		fmt.Fprintf(env.Stdout, "\nmutator %s\n  %s\n  input: %s\n", m.Name, m.Description, m.InputSchema)
+		fmt.Fprintf(env.Stdout, "\nmutator %s%s\n  %s\n  input: %s\n", m.Name, internalNote(m.Internal), m.Description, m.InputSchema)
 	}
 	for _, a := range s.Actions() {
 		out := "text"
 		if !a.TextOutput {
 			out = string(a.OutputSchema)
 		}
-		fmt.Fprintf(env.Stdout, "\naction %s\n  %s\n  input: %s\n  output: %s\n", a.Name, a.Description, a.InputSchema, out)
+		fmt.Fprintf(env.Stdout, "\naction %s%s\n  %s\n  input: %s\n  output: %s\n", a.Name, internalNote(a.Internal), a.Description, a.InputSchema, out)
 	}
 	return ExitOK
+}
+
+func internalNote(internal bool) string {
+	if internal {
+		return " (internal: server code only, never a tool)"
+	}
+	return ""
 }
 
 // printSchemaJSON prints s as one JSON document.
@@ -53,6 +60,7 @@ func (a *appCmds) printSchemaJSON(env *Environ, s *schema.Schema) int {
 		Name         string          `json:"name"`
 		Description  string          `json:"description,omitempty"`
 		ServerOnly   bool            `json:"serverOnly,omitempty"`
+		Internal     bool            `json:"internal,omitempty"`
 		Schema       json.RawMessage `json:"schema"`
 		OutputSchema json.RawMessage `json:"outputSchema,omitempty"`
 		TextOutput   bool            `json:"textOutput,omitempty"`
@@ -62,10 +70,10 @@ func (a *appCmds) printSchemaJSON(env *Environ, s *schema.Schema) int {
 		out = append(out, decl{Kind: "table", Name: t.Name, Description: t.Description, ServerOnly: t.ServerOnly, Schema: t.RowSchema})
 	}
 	for _, m := range s.Mutators() {
-		out = append(out, decl{Kind: "mutator", Name: m.Name, Description: m.Description, Schema: m.InputSchema})
+		out = append(out, decl{Kind: "mutator", Name: m.Name, Description: m.Description, Internal: m.Internal, Schema: m.InputSchema})
 	}
 	for _, a := range s.Actions() {
-		out = append(out, decl{Kind: "action", Name: a.Name, Description: a.Description, Schema: a.InputSchema,
+		out = append(out, decl{Kind: "action", Name: a.Name, Description: a.Description, Internal: a.Internal, Schema: a.InputSchema,
 			OutputSchema: a.OutputSchema, TextOutput: a.TextOutput})
 	}
 	enc := json.NewEncoder(env.Stdout)

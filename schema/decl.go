@@ -62,12 +62,21 @@ type options struct {
 	maxRowBytes int // 0: the engine's default
 	maxRowSet   bool
 	sensitive   bool
+	internal    bool
 }
 
 // ServerOnly marks a table as visible to server code only: no client-facing
 // surface (MCP tools, resources, the Go client) ever lists, reads or names it.
 // Use it for secrets such as API keys. Tables only.
 func ServerOnly() Option { return func(o *options) { o.serverOnly = true } }
+
+// Internal marks a mutator or action as callable by server code only: from
+// other mutators and actions (backend.Mutate, backend.Enqueue, backend.Act)
+// and from Go code holding the engine. It is never an MCP tool, a client
+// cannot push it, and no client-facing surface lists or names it: a client
+// asking for it is told no such mutator or action exists. Use it for helpers
+// such as writing a server-only table. Mutators and actions only.
+func Internal() Option { return func(o *options) { o.internal = true } }
 
 // Idempotent marks a mutator or action as safe to repeat with the same input
 // (MCP's idempotentHint).
@@ -140,7 +149,7 @@ func (d TableDef[T]) spec() *declSpec { return d.s }
 type MutatorDef[In any] struct{ s *declSpec }
 
 // Mutator declares a mutator named name (its MCP tool name) taking input In,
-// a struct type. Options: [Idempotent], [Destructive].
+// a struct type. Options: [Idempotent], [Destructive], [Internal].
 func Mutator[In any](name, description string, opts ...Option) MutatorDef[In] {
 	return MutatorDef[In]{newSpec(KindMutator, name, description, reflect.TypeFor[In](), nil, opts)}
 }
@@ -153,14 +162,14 @@ func (d MutatorDef[In]) Kind() Kind { return KindMutator }
 
 func (d MutatorDef[In]) spec() *declSpec { return d.s }
 
-// ActionDef declares an action taking In and returning Out: server-only work
-// such as AI calls or external APIs. Create one with [Action].
+// ActionDef declares an action taking In and returning Out: work done on
+// the server, such as AI calls or external APIs. Create one with [Action].
 type ActionDef[In, Out any] struct{ s *declSpec }
 
 // Action declares an action named name (its MCP tool name) taking In, a
 // struct type, and returning Out: a struct type (structured output with an
 // output schema) or string (plain text output, no output schema).
-// Options: [Idempotent], [Destructive], [Sensitive].
+// Options: [Idempotent], [Destructive], [Sensitive], [Internal].
 func Action[In, Out any](name, description string, opts ...Option) ActionDef[In, Out] {
 	return ActionDef[In, Out]{newSpec(KindAction, name, description, reflect.TypeFor[In](), reflect.TypeFor[Out](), opts)}
 }

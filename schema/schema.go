@@ -48,6 +48,8 @@ type MutatorInfo struct {
 	InputSchema json.RawMessage
 	// Input validates an input's JSON.
 	Input *Validator
+	// Internal mutators are callable by server code only (see [Internal]).
+	Internal bool
 }
 
 // ActionInfo describes a declared action.
@@ -74,6 +76,8 @@ type ActionInfo struct {
 	// Sensitive actions' inputs and outputs are never shown to clients in
 	// run records (see [Sensitive]).
 	Sensitive bool
+	// Internal actions are callable by server code only (see [Internal]).
+	Internal bool
 }
 
 // namePattern is what MCP accepts as a tool name; tables follow it too, so
@@ -169,7 +173,7 @@ func checkOptions(sp *declSpec) error {
 	var bad []string
 	if sp.kind != KindTable {
 		if sp.opts.serverOnly {
-			bad = append(bad, "ServerOnly applies to tables only (mutators and actions run on the server anyway; keep secrets in a ServerOnly table)")
+			bad = append(bad, "ServerOnly applies to tables only: to keep a mutator or action off every client surface (no MCP tool, no push), use schema.Internal()")
 		}
 		if sp.opts.description != "" {
 			bad = append(bad, "the Description option is for tables: pass the description as the second argument")
@@ -186,6 +190,9 @@ func checkOptions(sp *declSpec) error {
 		}
 		if sp.opts.destructive {
 			bad = append(bad, "Destructive applies to mutators and actions, not tables")
+		}
+		if sp.opts.internal {
+			bad = append(bad, "Internal applies to mutators and actions: to hide a table from clients, use schema.ServerOnly()")
 		}
 	}
 	if sp.opts.sensitive && sp.kind != KindAction {
@@ -212,11 +219,12 @@ func compile(sp *declSpec) (any, error) {
 			RowType: sp.in, RowSchema: inSchema, Rows: inV, MaxRowBytes: sp.opts.maxRowBytes}, nil
 	case KindMutator:
 		return &MutatorInfo{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
-			Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV}, nil
+			Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV,
+			Internal: sp.opts.internal}, nil
 	}
 	a := &ActionInfo{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
 		Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV, OutputType: sp.out,
-		Sensitive: sp.opts.sensitive}
+		Sensitive: sp.opts.sensitive, Internal: sp.opts.internal}
 	if sp.out.Kind() == reflect.String {
 		a.TextOutput = true
 		return a, nil
@@ -235,12 +243,12 @@ func (s *Schema) Version() int { return s.version }
 // included. The slice is shared: do not modify it.
 func (s *Schema) Tables() []*TableInfo { return s.tables }
 
-// Mutators returns the declared mutators in declaration order. The slice is
-// shared: do not modify it.
+// Mutators returns the declared mutators in declaration order, internal
+// ones included. The slice is shared: do not modify it.
 func (s *Schema) Mutators() []*MutatorInfo { return s.mutators }
 
-// Actions returns the declared actions in declaration order. The slice is
-// shared: do not modify it.
+// Actions returns the declared actions in declaration order, internal ones
+// included. The slice is shared: do not modify it.
 func (s *Schema) Actions() []*ActionInfo { return s.actions }
 
 // Table returns the table named name, if declared.

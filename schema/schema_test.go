@@ -113,7 +113,9 @@ func TestDefineRefusesEachMistake(t *testing.T) {
 		{"channel field", []schema.Decl{schema.Table[WithChan]("c")}, []string{`table "c"`, "WithChan.done", "chan int", "JSON cannot encode"}},
 		{"func field", []schema.Decl{schema.Action[WithFunc, GenerateOut]("f", "x")}, []string{`action "f"`, "WithFunc.hook"}},
 		{"map with struct keys", []schema.Decl{schema.Table[BadMapKey]("m")}, []string{`table "m"`, "BadMapKey.m", "keyed by"}},
-		{"ServerOnly on a mutator", []schema.Decl{schema.Mutator[Todo]("setTodo", "x", schema.ServerOnly())}, []string{`mutator "setTodo"`, "ServerOnly applies to tables only"}},
+		{"ServerOnly on a mutator", []schema.Decl{schema.Mutator[Todo]("setTodo", "x", schema.ServerOnly())}, []string{`mutator "setTodo"`, "ServerOnly applies to tables only", "use schema.Internal()"}},
+		{"ServerOnly on an action", []schema.Decl{schema.Action[GenerateIn, GenerateOut]("gen", "x", schema.ServerOnly())}, []string{`action "gen"`, "use schema.Internal()"}},
+		{"Internal on a table", []schema.Decl{schema.Table[Todo]("todos", schema.Internal())}, []string{`table "todos"`, "Internal applies to mutators and actions", "schema.ServerOnly()"}},
 		{"Idempotent on a table", []schema.Decl{schema.Table[Todo]("todos", schema.Idempotent())}, []string{`table "todos"`, "Idempotent applies to mutators and actions"}},
 		{"Destructive on a table", []schema.Decl{schema.Table[Todo]("todos", schema.Destructive())}, []string{`table "todos"`, "Destructive applies"}},
 		{"Description option on an action", []schema.Decl{schema.Action[GenerateIn, GenerateOut]("gen", "x", schema.Description("y"))}, []string{`action "gen"`, "second argument"}},
@@ -179,6 +181,8 @@ func todoSchema(t *testing.T) *schema.Schema {
 		schema.Mutator[GenerateIn]("deleteTodo", "Delete a todo", schema.Destructive()),
 		schema.Action[GenerateIn, GenerateOut]("generateWithAI", "Generate todo text with AI"),
 		schema.Action[GenerateIn, string]("summarize", "Summarize as plain text"),
+		schema.Mutator[GenerateOut]("setSecret", "Store a secret", schema.Internal()),
+		schema.Action[GenerateIn, string]("rotate", "Rotate the key", schema.Internal()),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +214,18 @@ func TestSchemaLookups(t *testing.T) {
 	}
 	if d, _ := s.Mutator("deleteTodo"); !d.Destructive {
 		t.Error("deleteTodo is not destructive")
+	}
+	if m.Internal {
+		t.Error("setTodo is internal")
+	}
+	if sec, _ := s.Mutator("setSecret"); sec == nil || !sec.Internal {
+		t.Error("setSecret is not internal")
+	}
+	if r, _ := s.Action("rotate"); r == nil || !r.Internal {
+		t.Error("rotate is not internal")
+	}
+	if g, _ := s.Action("summarize"); g.Internal {
+		t.Error("summarize is internal")
 	}
 	a, ok := s.Action("generateWithAI")
 	if !ok || a.TextOutput || a.Output == nil || len(a.OutputSchema) == 0 {

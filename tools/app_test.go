@@ -71,7 +71,11 @@ var (
 	stream     = schema.Action[StreamIn, StreamOut]("stream", "Rewrite one item n times, reporting progress and logs")
 	badOut     = schema.Action[EchoIn, EchoOut]("badOut", "Returns output that breaks its schema")
 	actPanic   = schema.Action[EchoIn, EchoOut]("actPanic", "Panics")
-	appSchema  = schema.MustDefine(1, items, secrets, putItem, putTwoFail, boom, putSecret, putAndEcho, echo, shout, stream, badOut, actPanic)
+	putHidden  = schema.Mutator[PutIn]("putHidden", "Writes the secret table; internal", schema.Internal())
+	hiddenEcho = schema.Action[EchoIn, EchoOut]("hiddenEcho", "Echo; internal", schema.Internal())
+	putAndHide = schema.Mutator[PutIn]("putAndHide", "Puts an item and enqueues an internal action")
+	appSchema  = schema.MustDefine(1, items, secrets, putItem, putTwoFail, boom, putSecret, putAndEcho, echo, shout, stream, badOut, actPanic,
+		putHidden, hiddenEcho, putAndHide)
 )
 
 // testWait bounds what a test waits for: generous, since a loaded 2-core
@@ -119,9 +123,22 @@ func newApp(t testing.TB) *app {
 			backend.Mutator(putSecret, func(ctx *backend.MutatorCtx, in PutIn) error {
 				return backend.TableOf(ctx, secrets).Set(in.Key, Secret{Value: in.Name})
 			}),
+			backend.Mutator(putHidden, func(ctx *backend.MutatorCtx, in PutIn) error {
+				return backend.TableOf(ctx, secrets).Set(in.Key, Secret{Value: in.Name})
+			}),
+			backend.Mutator(putAndHide, func(ctx *backend.MutatorCtx, in PutIn) error {
+				if err := put(ctx, in); err != nil {
+					return err
+				}
+				_, err := backend.Enqueue(ctx, hiddenEcho, EchoIn{Text: in.Name})
+				return err
+			}),
 		},
 		Actions: []backend.ActionImpl{
 			backend.Action(echo, func(ctx *backend.ActionCtx, in EchoIn) (EchoOut, error) {
+				return EchoOut{Text: in.Text, Len: len(in.Text)}, nil
+			}),
+			backend.Action(hiddenEcho, func(ctx *backend.ActionCtx, in EchoIn) (EchoOut, error) {
 				return EchoOut{Text: in.Text, Len: len(in.Text)}, nil
 			}),
 			backend.Action(shout, func(ctx *backend.ActionCtx, in EchoIn) (string, error) {
@@ -292,6 +309,12 @@ func connect(t testing.TB, base string, e era, headers map[string]string, extra 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return start(t, tr, e, extra...)
+}
+
+// start starts an initialized mcp-go client of era e over tr.
+func start(t testing.TB, tr transport.Interface, e era, extra ...client.ClientOption) (*client.Client, *notes) {
+	t.Helper()
 	var copts []client.ClientOption
 	if e.legacy {
 		//lint:ignore SA1019 the legacy protocol era is tested on purpose

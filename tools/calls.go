@@ -19,13 +19,12 @@ import (
 )
 
 func (s *Server) addCallTools() error {
-	sch := s.eng.Schema()
 	// Every mutator answers the same: wire.MutateOut.
 	mutateOut, _, err := schema.ForType(reflect.TypeFor[wire.MutateOut](), "output of a mutator")
 	if err != nil {
 		return fmt.Errorf("the mutators' output: %w", err)
 	}
-	for _, m := range sch.Mutators() {
+	for _, m := range s.eng.ClientMutators() { // internal ones are never tools
 		t := mcp.NewToolWithRawSchema(m.Name, m.Description, m.InputSchema)
 		t.RawOutputSchema = mutateOut
 		t.Annotations = hints(false, m.Destructive, m.Idempotent, false)
@@ -34,7 +33,7 @@ func (s *Server) addCallTools() error {
 			return s.callMutator(ctx, name, req)
 		})
 	}
-	for _, a := range sch.Actions() {
+	for _, a := range s.eng.ClientActions() {
 		t := mcp.NewToolWithRawSchema(a.Name, a.Description, a.InputSchema)
 		if !a.TextOutput {
 			t.RawOutputSchema = a.OutputSchema
@@ -93,7 +92,7 @@ func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolR
 	if err != nil {
 		return s.errorResult(ctx, "mutator", name, err), nil
 	}
-	res, err = structured(wire.MutateOut{Version: m.Version, Runs: m.Runs})
+	res, err = structured(wire.MutateOut{Version: m.Version, Runs: m.ClientRuns()})
 	if err != nil {
 		return s.errorResult(ctx, "mutator", name, err), nil
 	}

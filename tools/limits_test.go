@@ -1,12 +1,10 @@
 package tools_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -313,20 +311,8 @@ func TestDamagedRowReported(t *testing.T) {
 
 // TestResourceNotFoundStdio: over stdio too, a missing row reads as -32002.
 func TestResourceNotFoundStdio(t *testing.T) {
-	a := newApp(t)
-	srv, err := tools.New(a.eng, tools.Options{Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeStdio(ctx, inR, outW) }()
-	defer func() { cancel(); inW.Close(); outR.Close(); <-done }()
-	lines := bufio.NewScanner(outR)
-	lines.Buffer(nil, 1<<20)
+	inW, out := serveStdio(t, newApp(t))
+	lines := jsonLines(out)
 	go func() {
 		fmt.Fprintln(inW, initBody)
 		fmt.Fprintln(inW, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)

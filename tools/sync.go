@@ -79,14 +79,14 @@ func (s *Server) syncPush(ctx context.Context, in wire.SyncPushIn) (res *mcp.Cal
 	ctx, done := s.calls.start(ctx)
 	defer done()
 	defer s.recoverCall(wire.ToolSyncPush, &res)
-	if _, ok := s.eng.Schema().Mutator(in.Mutator); !ok {
+	if m, ok := s.eng.Schema().Mutator(in.Mutator); !ok || m.Internal {
 		return errorWithKind(wire.KindUnknown, "no mutator named "+backend.Short(in.Mutator)), nil
 	}
 	m, err := s.eng.Mutate(ctx, in.Mutator, in.Args, backend.Once(in.Client, in.Seq))
 	if err != nil {
 		return s.errorResult(ctx, "mutator", in.Mutator, err), nil
 	}
-	return structured(wire.SyncPushOut{Version: m.Version, Applied: !m.Duplicate, Runs: m.Runs})
+	return structured(wire.SyncPushOut{Version: m.Version, Applied: !m.Duplicate, Runs: m.ClientRuns()})
 }
 
 func (s *Server) syncState(ctx context.Context, in wire.SyncStateIn) (*mcp.CallToolResult, error) {

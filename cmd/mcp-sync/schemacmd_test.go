@@ -13,7 +13,8 @@ func TestSchemaCommand(t *testing.T) {
 	if code != cli.ExitOK {
 		t.Fatalf("schema exited %d: %s", code, errOut)
 	}
-	for _, want := range []string{"table todos", "mutator setTodo", "mutator createAndGenerate", "action generateWithAI", "server-only"} {
+	for _, want := range []string{"table todos", "mutator setTodo", "mutator createAndGenerate", "action generateWithAI", "server-only",
+		"mutator setSecret (internal: server code only, never a tool)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("schema output lacks %q:\n%s", want, out)
 		}

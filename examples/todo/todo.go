@@ -1,6 +1,8 @@
 // Package todo is the seed's todo app in Go: a todos table, mutators to set,
 // delete, and create-and-generate a todo, and the generateWithAI action that
-// streams an AI answer into the todo row chunk by chunk.
+// streams an AI answer into the todo row chunk by chunk. The AI key may live
+// in the server-only secrets table, written by the internal setSecret
+// mutator (never a tool) and read by the provider's key function, [AIKey].
 //
 // It serves as the example of the API, as the app behind `mcp-sync demo`, and
 // as the fixture of the backend and MCP tests.
@@ -54,10 +56,19 @@ type GenerateOutput struct {
 }
 
 // Secret is a row of the server-only secrets table (for example the AI API
-// key under the key "openai").
+// key under the key [AIKeySecret]).
 type Secret struct {
 	Value string `json:"value"`
 }
+
+// SecretInput is the input of setSecret: which secret, and its value.
+type SecretInput struct {
+	Key   string `json:"key" jsonschema:"minLength=1"`
+	Value string `json:"value"`
+}
+
+// AIKeySecret is the key of the secrets row holding the AI API key.
+const AIKeySecret = "openai"
 
 // The declarations. They are immutable values, used as typed handles.
 var (
@@ -71,8 +82,11 @@ var (
 		"Create a todo and have AI write its text from a prompt; the text streams into the todo (status generating, then ready)")
 	Generate = schema.Action[GenerateInput, GenerateOutput]("generateWithAI",
 		"Generate a todo's text from a prompt using AI, streaming it into the todo as it is written")
+	// SetSecret writes the secrets table. It is internal: server code calls
+	// it (eng.Mutate), no MCP client ever sees or calls it.
+	SetSecret = schema.Mutator[SecretInput]("setSecret", "Store a secret", schema.Internal())
 
-	Schema = schema.MustDefine(1, Todos, Secrets, SetTodo, DeleteTodo, CreateAndGenerate, Generate)
+	Schema = schema.MustDefine(1, Todos, Secrets, SetTodo, DeleteTodo, CreateAndGenerate, Generate, SetSecret)
 )
 
 // KeyPlatformFunc is the platform function that returns the AI API key.
@@ -96,6 +110,9 @@ func Config(provider ai.Provider, getenv func(string) string) backend.Config {
 				return backend.TableOf(ctx, Todos).Delete(in.ID)
 			}),
 			backend.Mutator(CreateAndGenerate, createAndGenerate),
+			backend.Mutator(SetSecret, func(ctx *backend.MutatorCtx, in SecretInput) error {
+				return backend.TableOf(ctx, Secrets).Set(in.Key, Secret{Value: in.Value})
+			}),
 		},
 		Actions: []backend.ActionImpl{
 			backend.Action(Generate, generate, backend.OnFailure(generateFailed)),
@@ -108,6 +125,29 @@ func Config(provider ai.Provider, getenv func(string) string) backend.Config {
 	}
 }
 
+// AIKey is the AI provider's key function (ai.Config.KeyFunc): the key
+// stored in the secrets table under [AIKeySecret], or "" when none is, which
+// makes the provider fall back to its Config.APIKey (OPENAI_API_KEY). ctx
+// is the one generateWithAI passes to the provider, through which the
+// server-only table is readable.
+func AIKey(ctx context.Context) (string, error) {
+	secrets, err := backend.TableFrom(ctx, Secrets)
+	if err != nil {
+		return "", err
+	}
+	s, _, err := secrets.Get(AIKeySecret)
+	return s.Value, err
+}
+
+// AIConfig is the AI provider configuration from the environment
+// (ai.ConfigFromEnv), with [AIKey] as its key function: a key in the
+// secrets table wins over OPENAI_API_KEY.
+func AIConfig(getenv func(string) string) ai.Config {
+	cfg := ai.ConfigFromEnv(getenv)
+	cfg.KeyFunc = AIKey
+	return cfg
+}
+
 func createAndGenerate(ctx *backend.MutatorCtx, in GenerateInput) error {
 	todos := backend.TableOf(ctx, Todos)
 	if _, exists, err := todos.Get(in.ID); err != nil {
@@ -118,7 +158,7 @@ func createAndGenerate(ctx *backend.MutatorCtx, in GenerateInput) error {
 	if err := todos.Set(in.ID, Todo{ID: in.ID, Status: StatusGenerating}); err != nil {
 		return err
 	}
-	_, err := ctx.EnqueueAction(Generate.Name(), in)
+	_, err := backend.Enqueue(ctx, Generate, in)
 	return err
 }
 
@@ -152,7 +192,7 @@ func generate(ctx *backend.ActionCtx, in GenerateInput) (GenerateOutput, error) 
 		} else {
 			row.Text = cmp.Or(current.Text, text.String())
 		}
-		if merr := ctx.Detached().Mutate(SetTodo.Name(), row); merr != nil {
+		if merr := backend.Mutate(ctx.Detached(), SetTodo, row); merr != nil {
 			err = errors.Join(err, merr)
 		}
 		return GenerateOutput{}, err
@@ -163,12 +203,12 @@ func generate(ctx *backend.ActionCtx, in GenerateInput) (GenerateOutput, error) 
 		}
 		text.WriteString(chunk)
 		row.Text = text.String()
-		if err := ctx.Mutate(SetTodo.Name(), row); err != nil {
+		if err := backend.Mutate(ctx, SetTodo, row); err != nil {
 			return fail(err)
 		}
 	}
 	row.Status = StatusReady
-	if err := ctx.Mutate(SetTodo.Name(), row); err != nil {
+	if err := backend.Mutate(ctx, SetTodo, row); err != nil {
 		return fail(err)
 	}
 	return GenerateOutput{Text: row.Text}, nil

@@ -35,7 +35,7 @@ func Open(env *cli.Environ, delay time.Duration) (cfg backend.Config, opts tools
 // DemoProvider picks the AI endpoint: the one configured in the environment,
 // or a local canned stream served by this process, said so plainly.
 func DemoProvider(env *cli.Environ, delay time.Duration) (ai.Provider, func(), error) {
-	cfg := ai.ConfigFromEnv(env.Getenv)
+	cfg := todo.AIConfig(env.Getenv) // a key in the secrets table wins
 	if cfg.APIKey != "" || cfg.BaseURL != "" {
 		p, err := ai.NewOpenAI(cfg)
 		if err != nil {
