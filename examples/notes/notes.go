@@ -3,11 +3,10 @@
 // tools; and summarize, an action that streams an AI summary into the note
 // through the internal mutator setSummary (never a tool). The AI key may
 // live in the server-only secrets table, written by the internal setSecret
-// mutator and read by the provider's key function, [AIKey].
+// mutator and read by the provider's key function (todo.AIKey).
 package notes
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/backend/ai"
 	"github.com/mcp-sync/mcp-sync/cli"
+	"github.com/mcp-sync/mcp-sync/examples/todo"
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/tools"
 )
@@ -81,31 +81,19 @@ type SummaryOutput struct {
 	Summary string `json:"summary" jsonschema:"description=The summary written"`
 }
 
-// Secret is a row of the server-only secrets table.
-type Secret struct {
-	Value string `json:"value"`
-}
-
-// SecretInput is setSecret's input.
-type SecretInput struct {
-	Key   string `json:"key" jsonschema:"minLength=1"`
-	Value string `json:"value"`
-}
-
-// AIKeySecret is the key of the secrets row holding the AI API key.
-const AIKeySecret = "openai"
-
 // The declarations, used as typed handles.
 var (
-	Notes   = schema.Table[Note]("notes", schema.Description("Notes with tags and AI summaries"))
-	Secrets = schema.Table[Secret]("secrets", schema.ServerOnly())
+	Notes = schema.Table[Note]("notes", schema.Description("Notes with tags and AI summaries"))
+	// Secrets and its internal writer setSecret are the todo app's
+	// declarations: any app that keeps its AI key there can share them.
+	Secrets = todo.Secrets
 
 	SaveNote   = schema.Mutator[NoteInput]("saveNote", "Create or replace a note (its summary is kept)", schema.Idempotent())
 	DeleteNote = schema.Mutator[IDInput]("deleteNote", "Delete a note", schema.Idempotent(), schema.Destructive())
 	AddTag     = schema.Mutator[TagInput]("addTag",
 		"Add a tag to a note; then AI rewrites the note's summary, streaming it into the note")
 	SetSummary = schema.Mutator[SummaryInput]("setSummary", "internal: write a note's summary", schema.Internal())
-	SetSecret  = schema.Mutator[SecretInput]("setSecret", "Store a secret", schema.Internal())
+	SetSecret  = todo.SetSecret
 	Summarize  = schema.Action[IDInput, SummaryOutput]("summarize",
 		"Summarize a note with AI, streaming the summary into the note as it is written")
 
@@ -113,8 +101,10 @@ var (
 )
 
 // ServerOptions are the notes server's MCP name and instructions.
-var ServerOptions = tools.Options{Name: "notes",
-	Instructions: "Notes kept in a transactional store. saveNote writes a note, addTag tags it and has AI rewrite its summary (it streams into the note: follow it with get_row), list_rows/get_row read."}
+func ServerOptions() tools.Options {
+	return tools.Options{Name: "notes",
+		Instructions: "Notes kept in a transactional store. saveNote writes a note, addTag tags it and has AI rewrite its summary (it streams into the note: follow it with get_row), list_rows/get_row read."}
+}
 
 // Config returns the notes app's backend; provider streams summaries (nil
 // leaves summarize failing with a clear error).
@@ -129,8 +119,8 @@ func Config(provider ai.Provider) backend.Config {
 			}),
 			backend.Mutator(AddTag, addTag),
 			backend.Mutator(SetSummary, setSummary),
-			backend.Mutator(SetSecret, func(ctx *backend.MutatorCtx, in SecretInput) error {
-				return backend.TableOf(ctx, Secrets).Set(in.Key, Secret{Value: in.Value})
+			backend.Mutator(SetSecret, func(ctx *backend.MutatorCtx, in todo.SecretInput) error {
+				return backend.TableOf(ctx, Secrets).Set(in.Key, todo.Secret{Value: in.Value})
 			}),
 		},
 		Actions: []backend.ActionImpl{backend.Action(Summarize, summarize)},
@@ -139,28 +129,16 @@ func Config(provider ai.Provider) backend.Config {
 
 // Setup is the notes binary's cli.WithSetup: the backend with an OpenAI-
 // compatible provider configured by OPENAI_BASE_URL, OPENAI_MODEL and the
-// key [AIKey] finds (OPENAI_API_KEY when the secrets table holds none).
+// key todo.AIKey finds in the secrets table under todo.AIKeySecret
+// (OPENAI_API_KEY when it holds none).
 func Setup(env *cli.Environ, _ time.Duration) (backend.Config, tools.Options, func(), error) {
 	cfg := ai.ConfigFromEnv(env.Getenv)
-	cfg.KeyFunc = AIKey
+	cfg.KeyFunc = todo.AIKey
 	p, err := ai.NewOpenAI(cfg)
 	if err != nil {
 		return backend.Config{}, tools.Options{}, nil, err
 	}
-	return Config(p), ServerOptions, func() {}, nil
-}
-
-// AIKey is the AI provider's key function: the key stored in the secrets
-// table under [AIKeySecret], or "" when none is, which makes the provider
-// fall back to OPENAI_API_KEY. ctx is the one summarize passes to the
-// provider, through which the server-only table is readable.
-func AIKey(ctx context.Context) (string, error) {
-	secrets, err := backend.TableFrom(ctx, Secrets)
-	if err != nil {
-		return "", err
-	}
-	s, _, err := secrets.Get(AIKeySecret)
-	return s.Value, err
+	return Config(p), ServerOptions(), func() {}, nil
 }
 
 // saveNote keeps the summary a note has: only summarize writes it.

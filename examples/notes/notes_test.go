@@ -16,6 +16,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/examples/notes"
+	"github.com/mcp-sync/mcp-sync/examples/todo"
 	"github.com/mcp-sync/mcp-sync/tools"
 )
 
@@ -146,7 +147,7 @@ func TestSummaryGrowsForAWatcher(t *testing.T) {
 	eng, c := serve(t, llm)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	secret, _ := json.Marshal(notes.SecretInput{Key: notes.AIKeySecret, Value: "table-key"})
+	secret, _ := json.Marshal(todo.SecretInput{Key: todo.AIKeySecret, Value: "table-key"})
 	if _, err := eng.Mutate(ctx, notes.SetSecret.Name(), secret); err != nil {
 		t.Fatalf("setSecret from server code: %v", err)
 	}

@@ -1,4 +1,6 @@
-// Command notes serves the notes example app: see `notes help`.
+// Command notes serves the notes example app: see `notes help`. The
+// schema and check commands use notes.Config(nil); serve builds the backend
+// with its AI provider through notes.Setup.
 package main
 
 import (
@@ -7,6 +9,6 @@ import (
 )
 
 func main() {
-	cli.Main(notes.Config(nil), cli.WithName("notes"), cli.WithServerOptions(notes.ServerOptions),
+	cli.Main(notes.Config(nil), cli.WithName("notes"),
 		cli.WithTagline("notes with tags and streaming AI summaries, served over MCP."), cli.WithSetup(notes.Setup))
 }
