@@ -46,7 +46,9 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 	}
 	rep, err := bolt.Check(path, bolt.CheckOptions{Row: func(table, _ string, value []byte) error {
 		if t, ok := sch.Table(table); ok {
-			return t.Rows.Validate(value)
+			// Every read fills in missing defaulted fields, so a row written
+			// before such a field existed is intact.
+			return t.Rows.Validate(t.Rows.WithDefaults(value))
 		}
 		if !json.Valid(value) { // the engine's own tables hold JSON too
 			return errors.New("not valid JSON")

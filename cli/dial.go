@@ -53,6 +53,11 @@ func (a *appCmds) dial(ctx context.Context, env *Environ, cf *connFlags) (*clien
 	if err != nil {
 		return nil, err
 	}
+	// The child is told --data, so it would refuse a default directory
+	// not made yet: make it here, as serve does (a named one must exist).
+	if err := PrepareDataDir(cf.data, path, env.Getenv); err != nil {
+		return nil, err
+	}
 	log := &LockedBuffer{}
 	c, err := client.DialCommand(ctx, self, []string{"serve", "--data", path}, client.Options{Legacy: cf.legacy, Stderr: log})
 	if err != nil {

@@ -216,7 +216,8 @@ func Get[T any](r *Replica, t schema.TableDef[T], key string) (T, bool, error) {
 // is still pushed (the server, which sees all the data, decides). Wait on
 // the returned Pending for the server's verdict.
 func (r *Replica) Mutate(ctx context.Context, name string, input any) (*Pending, error) {
-	raw, err := json.Marshal(input)
+	// The schema's encoding sends a nil slice as [], as the server would store it.
+	raw, err := r.eng.Schema().EncodeInput(name, input)
 	if err != nil {
 		return nil, fmt.Errorf("%s: encoding the input: %w", name, err)
 	}
