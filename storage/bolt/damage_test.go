@@ -54,7 +54,18 @@ func healthyFiles(t *testing.T) (clean, crashed string) {
 	return path, crashed
 }
 
-func copyFile(t *testing.T, from, to string) {
+// damagedCopy copies the healthy file and applies v to the copy.
+func damagedCopy(t *testing.T, healthy string, v damage.Variant) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "damaged.db")
+	copyFile(t, healthy, path)
+	if err := v.Apply(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func copyFile(t testing.TB, from, to string) {
 	t.Helper()
 	data, err := os.ReadFile(from)
 	if err != nil {
@@ -76,11 +87,7 @@ func TestDamagedFilesRefused(t *testing.T) {
 	}
 	for _, v := range damage.Variants([]byte(victimMarker)) {
 		t.Run(v.Name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "damaged.db")
-			copyFile(t, healthy, path)
-			if err := v.Apply(path); err != nil {
-				t.Fatal(err)
-			}
+			path := damagedCopy(t, healthy, v)
 			s, err := OpenStore(path, Options{Tables: testTables})
 			if err == nil {
 				s.Close()

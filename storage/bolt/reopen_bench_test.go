@@ -41,21 +41,11 @@ func reopenFiles(b *testing.B, rows int) (clean, crashed string) {
 			b.Fatal(err)
 		}
 	}
-	copyBench(b, clean, crashed)
+	copyFile(b, clean, crashed)
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
 	return clean, crashed
-}
-
-func copyBench(b *testing.B, from, to string) {
-	data, err := os.ReadFile(from)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(to, data, 0o600); err != nil {
-		b.Fatal(err)
-	}
 }
 
 // timeOpen returns how long open took; close runs after, untimed.
@@ -119,11 +109,11 @@ func BenchmarkReopen(b *testing.B) {
 			cleanT = append(cleanT, timeOpen(b, ours(clean)))
 			bareT = append(bareT, timeOpen(b, bare(clean, false)))
 			b.StopTimer()
-			copyBench(b, crashed, round)
+			copyFile(b, crashed, round)
 			b.StartTimer()
 			crashT = append(crashT, timeOpen(b, ours(round)))
 			b.StopTimer()
-			copyBench(b, crashed, round)
+			copyFile(b, crashed, round)
 			b.StartTimer()
 			walkT = append(walkT, timeOpen(b, bare(round, true)))
 		}

@@ -95,11 +95,7 @@ func TestDamageAfterCleanClose(t *testing.T) {
 	healthy := healthyFile(t)
 	for _, v := range damage.Variants([]byte(victimMarker)) {
 		t.Run(v.Name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "damaged.db")
-			copyFile(t, healthy, path)
-			if err := v.Apply(path); err != nil {
-				t.Fatal(err)
-			}
+			path := damagedCopy(t, healthy, v)
 			s, err := OpenStore(path, Options{Tables: testTables})
 			missed := slices.Contains(fastOpenMisses, v.Name)
 			switch {

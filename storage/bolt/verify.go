@@ -85,11 +85,10 @@ type depth int
 const (
 	// walkPages checks both meta pages, every page in use and the free list.
 	walkPages depth = iota
-	// walkValues also checks every table value's checksum.
-	walkValues
 	// cleanFast reads only the meta pages and the saved free list when the
 	// file was closed cleanly (its newest meta points at a saved free list),
-	// and is walkValues otherwise. See [Open] for what it leaves unread.
+	// and otherwise is walkPages plus every table value's checksum. See
+	// [Open] for what it leaves unread.
 	cleanFast
 )
 
@@ -125,14 +124,14 @@ func (v *verifier) full() bool { return len(v.problems) >= maxProblems }
 // bbolt's own Tx.Check checks, so that bbolt, given a file verify passed,
 // neither panics nor faults on its structure.
 //
-// With walkValues it also checks every table value's checksum (when the
-// file's format has them), reporting a damaged value as a Problem with its
-// Table and Key set. With cleanFast, a file whose newest meta page points at
-// a saved free list gets its meta pages and free list checked and nothing
-// more: bbolt, opening it, reads only those too (it walks the pages to
-// rebuild the free list only when none was saved), and mcp-sync saves the
-// free list only in the last commit of a clean Close; its first commit after
-// opening clears it again (NoFreelistSync). Any other file gets walkValues.
+// With cleanFast, a file whose newest meta page points at a saved free list
+// gets its meta pages and free list checked and nothing more: bbolt,
+// opening it, reads only those too (it walks the pages to rebuild the free
+// list only when none was saved), and mcp-sync saves the free list only in
+// the last commit of a clean Close; its first commit after opening clears
+// it again (NoFreelistSync). Any other file gets the walk, and every table
+// value's checksum is checked too (when the file's format has them), a
+// damaged value reported as a Problem with its Table and Key set.
 //
 // f must be locked against writers. A fault reading its map (the file cut
 // short under it despite the lock) arrives as a panic: run verify under
