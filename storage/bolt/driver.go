@@ -67,7 +67,8 @@ type Options struct {
 	// table values fail their checksum (each is logged): reads of those
 	// rows fail with storage.ErrCorrupt until they are rewritten or
 	// deleted. Without it Open refuses such a file, naming the first
-	// damaged row.
+	// damaged row, when it checks values: after a crash, not after a clean
+	// Close (see Open).
 	AllowDamagedRows bool
 
 	// upgradeBatch is how many rows one upgrade transaction rewrites (0:
