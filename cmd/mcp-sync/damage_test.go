@@ -18,8 +18,10 @@ import (
 
 const victimText = "VICTIM-TODO-0123456789-abcdefghij"
 
-// todoFile writes a closed todo data file with enough rows for branch
-// pages, and the todo "victim" whose text is victimText.
+// todoFile writes a todo data file with enough rows for branch pages, and
+// the todo "victim" whose text is victimText, and returns it as a writer
+// that crashed after its last write leaves it: Open walks such a file in
+// full (a cleanly closed one opens fast, see bolt.Open).
 func todoFile(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "todo.db")
@@ -40,7 +42,15 @@ func todoFile(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return path
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(t.TempDir(), "crashed.db")
+	if err := os.WriteFile(crashed, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return crashed
 }
 
 // noStack fails when a command's stderr shows a Go panic or stack trace.

@@ -85,7 +85,7 @@ func Check(path string, opts CheckOptions) (*Report, error) {
 	}
 	var lay layout
 	var problems []Problem
-	if err := guard("check its structure", func() error { lay, problems = verify(f, fi.Size(), false); return nil }); err != nil {
+	if err := guard("check its structure", func() error { lay, problems = verify(f, fi.Size(), walkPages); return nil }); err != nil {
 		problems = append(problems, Problem{What: err.Error()})
 	}
 	rep.PageSize, rep.Pages, rep.Problems = lay.pageSize, lay.pages, problems

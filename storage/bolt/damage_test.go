@@ -21,7 +21,16 @@ const victimMarker = "VICTIM-ROW-0123456789-abcdefghij"
 // victimMarker.
 func healthyFile(t *testing.T) string {
 	t.Helper()
+	path, _ := healthyFiles(t)
+	return path
+}
+
+// healthyFiles is healthyFile, and also returns a copy of the file taken
+// before its Close: what a crash after the last write leaves.
+func healthyFiles(t *testing.T) (clean, crashed string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "healthy.db")
+	crashed = filepath.Join(t.TempDir(), "crashed.db")
 	s, err := OpenStore(path, Options{Tables: testTables})
 	if err != nil {
 		t.Fatal(err)
@@ -38,13 +47,25 @@ func healthyFile(t *testing.T) string {
 	}
 	put(t, s, "b", "victim", `{"text":"`+victimMarker+`"}`)
 	put(t, s, "b", "other", `{"text":"fine"}`)
+	copyFile(t, path, crashed)
 	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, crashed
+}
+
+// damagedCopy copies the healthy file and applies v to the copy.
+func damagedCopy(t *testing.T, healthy string, v damage.Variant) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "damaged.db")
+	copyFile(t, healthy, path)
+	if err := v.Apply(path); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-func copyFile(t *testing.T, from, to string) {
+func copyFile(t testing.TB, from, to string) {
 	t.Helper()
 	data, err := os.ReadFile(from)
 	if err != nil {
@@ -55,21 +76,18 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-// TestDamagedFilesRefused: every kind of damage makes Open fail with
-// ErrCorrupt naming the file (a panic would end the test binary), and Check
-// report it; the flipped value byte names its table and key.
+// TestDamagedFilesRefused: in a file not closed cleanly, every kind of
+// damage makes Open fail with ErrCorrupt naming the file (a panic would end
+// the test binary), and Check report it; the flipped value byte names its
+// table and key.
 func TestDamagedFilesRefused(t *testing.T) {
-	healthy := healthyFile(t)
+	_, healthy := healthyFiles(t)
 	if rep, err := Check(healthy, CheckOptions{}); err != nil || !rep.OK() {
 		t.Fatalf("Check of the healthy file: %v %+v", err, rep)
 	}
 	for _, v := range damage.Variants([]byte(victimMarker)) {
 		t.Run(v.Name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "damaged.db")
-			copyFile(t, healthy, path)
-			if err := v.Apply(path); err != nil {
-				t.Fatal(err)
-			}
+			path := damagedCopy(t, healthy, v)
 			s, err := OpenStore(path, Options{Tables: testTables})
 			if err == nil {
 				s.Close()

@@ -11,7 +11,9 @@
 // log rolls back the writes of one that fails), with its own version.
 //
 // Damage is reported, never a panic. Open checks the file's structure
-// before bbolt reads it and refuses a damaged or emptied file with
+// before bbolt reads it (in full after a crash; after a clean Close, which
+// saves bbolt's free list so that a restart need not walk the file, only
+// what bbolt reads at open) and refuses a damaged or emptied file with
 // storage.ErrCorrupt naming the file and the problem; every value and
 // change-log record is stored with a CRC-32C, and a read that meets one that
 // fails returns a *storage.CorruptError naming the table and key instead of

@@ -67,7 +67,8 @@ type Options struct {
 	// table values fail their checksum (each is logged): reads of those
 	// rows fail with storage.ErrCorrupt until they are rewritten or
 	// deleted. Without it Open refuses such a file, naming the first
-	// damaged row.
+	// damaged row, when it checks values: after a crash, not after a clean
+	// Close (see Open).
 	AllowDamagedRows bool
 
 	// upgradeBatch is how many rows one upgrade transaction rewrites (0:
@@ -138,8 +139,19 @@ func OpenStore(path string, opts Options) (*storage.Store, error) {
 // file, with storage.ErrSchemaTooNew when the file was written by a newer
 // schema, and with storage.ErrCorrupt, naming the file and what is wrong,
 // when the file is damaged: before bbolt touches it, Open checks its
-// structure (both meta pages and every page in use), which costs one read
-// of the file, like the walk bbolt makes at open to rebuild its free list.
+// structure. A file that was not closed cleanly (a crash, a kill) gets the
+// full check — both meta pages, every page in use and every table value's
+// checksum — which costs one read of the file, like the walk bbolt makes at
+// open to rebuild its free list. A file closed cleanly by [Driver.Close]
+// and not written since opens fast: its free list was saved, so bbolt
+// reads only the meta pages and the free list, and Open checks those (the
+// free list's page ids in range and listed once). What such an open leaves
+// unread is what bbolt leaves unread too until it is used: damage there
+// (bit rot after the close) is met when a read reaches it, as
+// storage.ErrCorrupt naming the row or the page, never a panic, after which
+// the driver refuses writes; a free-list id that names a page in use is not
+// caught at all until [Check] runs. Run [Check] (`mcp-sync check`), which
+// always reads everything, to look for such damage.
 // An existing empty file is refused as damaged rather than made a new
 // store: it was meant to hold data. A file of an older format is upgraded
 // in place, in transactions of bounded size; an upgrade cut off resumes at
@@ -190,9 +202,11 @@ func openBolt(path string, opts Options) (*bbolt.DB, error) {
 		f.Close()
 		return nil, err
 	}
-	// The free list is rebuilt by scanning the file at open instead of being
-	// written by every commit: one page less per commit, for an open that
-	// reads the whole file (bbolt's advice for write-heavy use).
+	// The free list is not written by every commit (one page less per
+	// commit, bbolt's advice for write-heavy use): Close saves it in a last
+	// commit, so a clean reopen reads it instead of walking the file, and
+	// the first commit after opening clears it again, so a crash leaves a
+	// file whose free list bbolt rebuilds by walking it.
 	var db *bbolt.DB
 	err = guard("open", func() error {
 		var err error
@@ -232,7 +246,7 @@ func verifyOpen(f *os.File, path string, existed bool, opts Options) error {
 		return fmt.Errorf("storage: %s is empty (0 bytes): a data file that lost its contents, so it is not made a new, empty store; restore it from a backup, or delete it to start afresh: %w", path, storage.ErrCorrupt)
 	}
 	var problems []Problem
-	if err := guard("check its structure", func() error { _, problems = verify(f, fi.Size(), true); return nil }); err != nil {
+	if err := guard("check its structure", func() error { _, problems = verify(f, fi.Size(), cleanFast); return nil }); err != nil {
 		return fmt.Errorf("storage: %s: %w", path, err)
 	}
 	if len(problems) == 0 {
@@ -259,9 +273,22 @@ func verifyOpen(f *os.File, path string, existed bool, opts Options) error {
 }
 
 // init creates missing buckets, checks the format and schema versions,
-// upgrades an older format, and loads the committed version.
+// upgrades an older format, and loads the committed version. A file that
+// needs none of it is not written: a clean reopen keeps its saved free list
+// until the first real write.
 func (s *Driver) init() error {
 	if err := s.upgrade(); err != nil {
+		return err
+	}
+	var ready bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(metaBucket)
+		if ready = s.ready(tx); ready {
+			s.load(meta)
+		}
+		return nil
+	})
+	if err != nil || ready {
 		return err
 	}
 	return s.db.Update(func(tx *bbolt.Tx) error {
@@ -289,11 +316,32 @@ func (s *Driver) init() error {
 				return fmt.Errorf("storage: %s: create table %q: %w", s.path, t, err)
 			}
 		}
-		s.version.Store(getUint(meta, keyVersion))
-		s.logFloor.Store(getUint(meta, keyLogFloor))
-		s.logTrimmed = s.logFloor.Load()
+		s.load(meta)
 		return nil
 	})
+}
+
+// ready reports whether the file in tx needs nothing from init: every
+// bucket exists and both versions are the ones init would write.
+func (s *Driver) ready(tx *bbolt.Tx) bool {
+	meta := tx.Bucket(metaBucket)
+	if meta == nil || tx.Bucket(logBucket) == nil || getUint(meta, keyFormat) != formatVersion ||
+		getUint(meta, keySchemaVersion) != uint64(max(s.opts.SchemaVersion, 0)) {
+		return false
+	}
+	for t, b := range s.tables {
+		if t == "" || tx.Bucket(b) == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// load reads the committed version and the log's floor from meta.
+func (s *Driver) load(meta *bbolt.Bucket) {
+	s.version.Store(getUint(meta, keyVersion))
+	s.logFloor.Store(getUint(meta, keyLogFloor))
+	s.logTrimmed = s.logFloor.Load()
 }
 
 // checkVersions refuses a file of a newer format or schema.
@@ -332,9 +380,30 @@ func (s *Driver) Close() error {
 		if busy { // writes queued before Close commit first
 			<-s.drained
 		}
+		s.saveFreelist()
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr
+}
+
+// saveFreelist commits a last, empty transaction that writes the free list,
+// so that the next Open reads it instead of walking the whole file. A file
+// found damaged is left as it is, for the next Open's full check; a failure
+// costs only that walk, so it is logged, not returned.
+func (s *Driver) saveFreelist() {
+	if s.damaged.Load() != nil {
+		return
+	}
+	err := guard("save the free list", func() error {
+		return s.db.Update(func(*bbolt.Tx) error {
+			// Read by Commit, under the writer lock this function holds.
+			s.db.NoFreelistSync = false
+			return nil
+		})
+	})
+	if err != nil && s.opts.Logger != nil {
+		s.opts.Logger.Warn("could not save the free list: the next open reads the whole file", "file", s.path, "error", err)
+	}
 }
 
 // View runs fn in a read transaction. A panic of fn's own passes through

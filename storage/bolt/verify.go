@@ -76,7 +76,21 @@ type layout struct {
 	pageSize uint64
 	pages    uint64 // high-water mark of the meta in use
 	txid     uint64
+	fast     bool // the file was closed cleanly and only its metas and free list were read
 }
+
+// depth says how much of a file verify reads.
+type depth int
+
+const (
+	// walkPages checks both meta pages, every page in use and the free list.
+	walkPages depth = iota
+	// cleanFast reads only the meta pages and the saved free list when the
+	// file was closed cleanly (its newest meta points at a saved free list),
+	// and otherwise is walkPages plus every table value's checksum. See
+	// [Open] for what it leaves unread.
+	cleanFast
+)
 
 // verifier walks a file's page tree.
 type verifier struct {
@@ -110,15 +124,20 @@ func (v *verifier) full() bool { return len(v.problems) >= maxProblems }
 // bbolt's own Tx.Check checks, so that bbolt, given a file verify passed,
 // neither panics nor faults on its structure.
 //
-// With checkValues it also checks every table value's checksum (when the
-// file's format has them), reporting a damaged value as a Problem with its
-// Table and Key set.
+// With cleanFast, a file whose newest meta page points at a saved free list
+// gets its meta pages and free list checked and nothing more: bbolt,
+// opening it, reads only those too (it walks the pages to rebuild the free
+// list only when none was saved), and mcp-sync saves the free list only in
+// the last commit of a clean Close; its first commit after opening clears
+// it again (NoFreelistSync). Any other file gets the walk, and every table
+// value's checksum is checked too (when the file's format has them), a
+// damaged value reported as a Problem with its Table and Key set.
 //
 // f must be locked against writers. A fault reading its map (the file cut
 // short under it despite the lock) arrives as a panic: run verify under
 // guard.
-func verify(f *os.File, size int64, checkValues bool) (layout, []Problem) {
-	v := &verifier{r: f, size: uint64(max(size, 0)), checkValues: checkValues}
+func verify(f *os.File, size int64, d depth) (layout, []Problem) {
+	v := &verifier{r: f, size: uint64(max(size, 0)), checkValues: d != walkPages}
 	if mem, unmap := mapFile(f, size); mem != nil {
 		defer unmap()
 		v.mem = mem
@@ -181,6 +200,13 @@ func verify(f *os.File, size int64, checkValues bool) (layout, []Problem) {
 	v.seen = make(bitset, (use.hwm+63)/64) // hwm*ps ≤ size: bounded by the file
 	v.seen.set(0)
 	v.seen.set(1)
+	if d == cleanFast && use.freelist != noFreelist {
+		// The tree is left unread, so the free list's ids are checked
+		// against the pages in use only where the walk below runs.
+		lay.fast = true
+		v.freelist(use.freelist)
+		return lay, v.problems
+	}
 	v.tree(use.root, nil, nil, "[buckets]")
 	if use.freelist != noFreelist && !v.full() {
 		v.freelist(use.freelist)

@@ -59,9 +59,9 @@ func Variants(marker []byte) []Variant {
 		{Name: "random-bytes-in-a-branch-page", Apply: func(p string) error { return scribbleType(p, "branch", 3, 16) }},
 		{Name: "random-bytes-in-a-leaf-page", Apply: func(p string) error { return scribbleType(p, "leaf", 4, 16) }},
 		{Name: "random-bytes-in-the-freelist-page", Apply: func(p string) error {
-			// mcp-sync never saves its free list (NoFreelistSync): a file
-			// last written by another bbolt program (bbolt's CLI, an older
-			// mcp-sync) has one, and mcp-sync reads it at open.
+			// mcp-sync saves its free list only on a clean close; this
+			// saves it whatever the file's history (another bbolt program
+			// does the same), so that the open reads it.
 			db, err := bbolt.Open(p, 0o600, &bbolt.Options{NoFreelistSync: false})
 			if err != nil {
 				return err
