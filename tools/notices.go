@@ -15,8 +15,8 @@ import (
 // subscriptions/listen stream.
 type client struct {
 	key     any
-	send    func(uri, changes string) error // changes: a wire.ChangeNotice's JSON, or ""
-	changes bool                            // it declared wire.ChangesMetaKey: carry changes
+	send    func(uri string, changes json.RawMessage) error // changes: a wire.ChangeNotice's JSON, or nil
+	changes bool                                            // it declared wire.ChangesMetaKey: carry changes
 	uris    map[string]bool
 
 	mu    sync.Mutex
@@ -75,18 +75,6 @@ func (n *notice) add(v uint64, changes []wire.SyncChange) {
 }
 
 func (n *notice) makeBare() { n.bare, n.events, n.size = true, nil, 0 }
-
-// payload is the notice's wire.ChangeNotice as JSON, or "" when bare.
-func (n *notice) payload() string {
-	if n.bare || (len(n.events) == 0 && !n.pureEcho()) {
-		return ""
-	}
-	b, err := json.Marshal(wire.ChangeNotice{After: n.after, Version: n.version, Events: n.events})
-	if err != nil {
-		return ""
-	}
-	return string(b)
-}
 
 // putBack returns a notice whose send failed to uri's pending one. Callers
 // hold c.mu.
@@ -172,7 +160,11 @@ func (r *registry) deliver(c *client) {
 			if n.version == 0 && len(n.events) == 0 && !n.bare {
 				continue // only changes from before the subscription
 			}
-			err := c.send(uri, n.payload())
+			var changes json.RawMessage
+			if c.changes {
+				changes = r.encodings.of(uri, n)
+			}
+			err := c.send(uri, changes)
 			if err == nil {
 				c.sent(uri, n)
 				continue

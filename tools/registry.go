@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -32,6 +33,8 @@ type registry struct {
 	mcp   *server.MCPServer
 	log   *slog.Logger
 	retry time.Duration
+	// encodings shares notices' JSON among the clients that owe the same one.
+	encodings encodings
 	// echoDelay is how long after a legacy call ends callEnded looks for
 	// notices to echo (see there); 0 looks at once (tests).
 	echoDelay time.Duration
@@ -82,7 +85,7 @@ func (r *registry) watchTable(uri string) string {
 
 // add subscribes a client (created on its first URI) to uris; changes says
 // its notifications carry their changes.
-func (r *registry) add(key any, changes bool, send func(uri, changes string) error, uris ...string) {
+func (r *registry) add(key any, changes bool, send func(uri string, changes json.RawMessage) error, uris ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {

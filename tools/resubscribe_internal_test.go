@@ -59,7 +59,7 @@ func TestResubscribeWhileSendBlocked(t *testing.T) {
 	var mu sync.Mutex
 	var sent []string
 	calls := 0
-	send := func(uri, changes string) error {
+	send := func(uri string, changes json.RawMessage) error {
 		if uri != table {
 			return nil
 		}
@@ -72,7 +72,7 @@ func TestResubscribeWhileSendBlocked(t *testing.T) {
 			return server.ErrNotificationChannelBlocked
 		}
 		mu.Lock()
-		sent = append(sent, changes)
+		sent = append(sent, string(changes))
 		mu.Unlock()
 		return nil
 	}
