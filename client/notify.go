@@ -53,35 +53,19 @@ func (cn *Conn) notified(n mcp.JSONRPCNotification) {
 		cn.mu.Unlock()
 	case "notifications/resources/updated":
 		uri, _ := n.Params.AdditionalFields["uri"].(string)
-		notice := decodeNotice(n.Params.Meta[wire.ChangesMetaKey])
+		var notice *wire.ChangeNotice // nil: the changes are not in the notification
+		if raw, ok := n.Params.Meta[wire.ChangesMetaKey].(string); ok {
+			notice = new(wire.ChangeNotice)
+			if json.Unmarshal([]byte(raw), notice) != nil {
+				notice = nil
+			}
+		}
 		cn.mu.Lock()
 		for b := range cn.watches[uri] {
 			b.put(notice)
 		}
 		cn.mu.Unlock()
 	}
-}
-
-// decodeNotice reads the changes a notification carries (its
-// wire.ChangesMetaKey), or nil when it carries none or they do not decode:
-// then the watcher reads them itself. mcp-go's transports hand _meta over
-// decoded into generic values (numbers as float64), which the server allows
-// for (it sends only changes whose numbers survive that), so they are
-// encoded again and decoded into their type; an in-process transport hands
-// over the server's json.RawMessage, which encodes as itself.
-func decodeNotice(meta any) *wire.ChangeNotice {
-	if meta == nil {
-		return nil
-	}
-	b, err := json.Marshal(meta)
-	if err != nil {
-		return nil
-	}
-	n := new(wire.ChangeNotice)
-	if json.Unmarshal(b, n) != nil {
-		return nil
-	}
-	return n
 }
 
 // inbox is one watch's update notifications: wake holds a value while any

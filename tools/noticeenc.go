@@ -2,7 +2,6 @@ package tools
 
 import (
 	"encoding/json"
-	"strconv"
 	"sync"
 
 	"github.com/mcp-sync/mcp-sync/wire"
@@ -32,7 +31,7 @@ type noticeKey struct {
 
 type encoding struct {
 	once sync.Once
-	b    json.RawMessage
+	s    string
 	size int
 }
 
@@ -43,12 +42,11 @@ const (
 	maxKeptEncodingBytes = 4 << 20
 )
 
-// of returns n's wire.ChangeNotice as JSON, or nil when n goes bare (see
-// notice.encode). Clients encoding the same notice at once wait for one
-// encoder.
-func (e *encodings) of(uri string, n *notice) json.RawMessage {
+// of returns n's wire.ChangeNotice as JSON, or "" when n goes bare.
+// Clients encoding the same notice at once wait for one encoder.
+func (e *encodings) of(uri string, n *notice) string {
 	if !n.carries() {
-		return nil
+		return ""
 	}
 	key := noticeKey{uri: uri, after: n.after, version: n.version, events: len(n.events)}
 	e.mu.Lock()
@@ -69,70 +67,26 @@ func (e *encodings) of(uri string, n *notice) json.RawMessage {
 		}
 	}
 	e.mu.Unlock()
-	enc.once.Do(func() { enc.b = n.encode() })
-	return enc.b
+	enc.once.Do(func() { enc.s = n.encode() })
+	return enc.s
 }
 
 // carries reports whether n's notification carries a wire.ChangeNotice.
 func (n *notice) carries() bool { return !n.bare && (len(n.events) > 0 || n.pureEcho()) }
 
-// encode is n's wire.ChangeNotice as JSON, or nil when bare. It is nil too
-// when a number in the changes would not survive a generic JSON decoder:
-// mcp-go's client transports decode _meta into map[string]any, so an
-// integer past 2^53 would come out changed, and one past float64's range
-// would lose the whole notification. Such a notice goes bare and the client
-// reads the changes through _sync_changes, which keeps them exact.
-func (n *notice) encode() json.RawMessage {
+// encode is n's wire.ChangeNotice as JSON, or "" when bare. It goes out as
+// a JSON string: generic decoders (mcp-go's client transports decode _meta
+// into map[string]any, JavaScript reads numbers as doubles) pass a string
+// through exactly and cheaply, where an object's numbers past 2^53 would
+// change and its decoding costs each subscriber more than the string's
+// escaping costs the server (measured: BenchmarkNoticesToSubscribers).
+func (n *notice) encode() string {
 	if !n.carries() {
-		return nil
+		return ""
 	}
 	b, err := json.Marshal(wire.ChangeNotice{After: n.after, Version: n.version, Events: n.events})
-	if err != nil || !numbersSurviveFloat64(b) {
-		return nil
+	if err != nil {
+		return ""
 	}
-	return b
-}
-
-// numbersSurviveFloat64 reports whether every number in the valid JSON b
-// reads back as the same value through float64: integers within ±2^53,
-// other numbers within float64's range.
-func numbersSurviveFloat64(b []byte) bool {
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-		case c == '-' || ('0' <= c && c <= '9'):
-			j, integer := i+1, true
-			for ; j < len(b) && isNumberByte(b[j]); j++ {
-				if b[j] == '.' || b[j] == 'e' || b[j] == 'E' {
-					integer = false
-				}
-			}
-			if !numberSurvivesFloat64(b[i:j], integer) {
-				return false
-			}
-			i = j - 1
-		}
-	}
-	return true
-}
-
-func isNumberByte(c byte) bool {
-	return ('0' <= c && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'
-}
-
-func numberSurvivesFloat64(tok []byte, integer bool) bool {
-	if integer {
-		if len(tok) <= 15 { // at most 15 digits: below 2^53 (a common case, checked cheaply)
-			return true
-		}
-		v, err := strconv.ParseInt(string(tok), 10, 64)
-		return err == nil && -1<<53 <= v && v <= 1<<53
-	}
-	_, err := strconv.ParseFloat(string(tok), 64)
-	return err == nil
+	return string(b)
 }

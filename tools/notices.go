@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -15,8 +14,8 @@ import (
 // subscriptions/listen stream.
 type client struct {
 	key     any
-	send    func(uri string, changes json.RawMessage) error // changes: a wire.ChangeNotice's JSON, or nil
-	changes bool                                            // it declared wire.ChangesMetaKey: carry changes
+	send    func(uri, changes string) error // changes: a wire.ChangeNotice's JSON, or ""
+	changes bool                            // it declared wire.ChangesMetaKey: carry changes
 	uris    map[string]bool
 
 	mu    sync.Mutex
@@ -160,7 +159,7 @@ func (r *registry) deliver(c *client) {
 			if n.version == 0 && len(n.events) == 0 && !n.bare {
 				continue // only changes from before the subscription
 			}
-			var changes json.RawMessage
+			changes := ""
 			if c.changes {
 				changes = r.encodings.of(uri, n)
 			}

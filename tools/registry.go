@@ -2,7 +2,6 @@ package tools
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -85,7 +84,7 @@ func (r *registry) watchTable(uri string) string {
 
 // add subscribes a client (created on its first URI) to uris; changes says
 // its notifications carry their changes.
-func (r *registry) add(key any, changes bool, send func(uri string, changes json.RawMessage) error, uris ...string) {
+func (r *registry) add(key any, changes bool, send func(uri, changes string) error, uris ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {

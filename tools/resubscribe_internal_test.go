@@ -59,7 +59,7 @@ func TestResubscribeWhileSendBlocked(t *testing.T) {
 	var mu sync.Mutex
 	var sent []string
 	calls := 0
-	send := func(uri string, changes json.RawMessage) error {
+	send := func(uri, changes string) error {
 		if uri != table {
 			return nil
 		}
@@ -72,7 +72,7 @@ func TestResubscribeWhileSendBlocked(t *testing.T) {
 			return server.ErrNotificationChannelBlocked
 		}
 		mu.Lock()
-		sent = append(sent, string(changes))
+		sent = append(sent, changes)
 		mu.Unlock()
 		return nil
 	}

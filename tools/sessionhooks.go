@@ -2,7 +2,6 @@ package tools
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -27,7 +26,7 @@ func (r *registry) hook(h *server.Hooks) {
 		if ci, ok := sess.(server.SessionWithClientInfo); ok {
 			_, wants = ci.GetClientCapabilities().Experimental[wire.ChangesMetaKey]
 		}
-		r.add(id, wants, func(uri string, changes json.RawMessage) error {
+		r.add(id, wants, func(uri, changes string) error {
 			return r.sendTo(id, uri, changes)
 		}, msg.Params.URI)
 	})
@@ -51,9 +50,9 @@ func (r *registry) hook(h *server.Hooks) {
 		// The stream lives as long as the request: key it by its session
 		// object (modern HTTP sessions are per request and never registered).
 		ch := sess.NotificationChannel()
-		send := func(uri string, changes json.RawMessage) error {
+		send := func(uri, changes string) error {
 			meta := map[string]any{mcp.MetaKeySubscriptionID: id}
-			if changes != nil {
+			if changes != "" {
 				meta[wire.ChangesMetaKey] = changes
 			}
 			n := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{
@@ -84,10 +83,9 @@ func (r *registry) hook(h *server.Hooks) {
 }
 
 // sendTo sends a resources/updated notification for uri to the session
-// registered as id, with changes (a wire.ChangeNotice's JSON, or nil) in its
-// _meta. The changes go in as a json.RawMessage, which mcp-go's encoding of
-// the notification copies in as it is (compacting, not re-encoding it).
-func (r *registry) sendTo(id, uri string, changes json.RawMessage) error {
+// registered as id, with changes (a wire.ChangeNotice's JSON, or "") in its
+// _meta.
+func (r *registry) sendTo(id, uri, changes string) error {
 	v, ok := r.sessions.Load(id)
 	if !ok {
 		return server.ErrSessionNotFound
@@ -97,7 +95,7 @@ func (r *registry) sendTo(id, uri string, changes json.RawMessage) error {
 		return server.ErrSessionNotInitialized
 	}
 	params := mcp.NotificationParams{AdditionalFields: map[string]any{"uri": uri}}
-	if changes != nil {
+	if changes != "" {
 		params.Meta = map[string]any{wire.ChangesMetaKey: changes}
 	}
 	// As mcp-go does: a streamable HTTP session answers a request in progress

@@ -31,11 +31,11 @@ func RunURI(id string) string { return RunPrefix + url.PathEscape(id) }
 
 // ChangesMetaKey is the _meta key of a notifications/resources/updated for a
 // table or row URI that carries the URI's committed changes, so a watcher
-// need not ask _sync_changes for them. Its value is a [ChangeNotice] as a
-// JSON object, encoded once for every subscriber it goes to. The key is
-// absent when the changes are too large to carry, not known exactly (the
-// server fell behind), or hold a number a generic JSON decoder (one that
-// turns numbers into float64) would change: then ask _sync_changes.
+// need not ask _sync_changes for them. Its value is a [ChangeNotice]
+// encoded as a JSON string: a string passes generic JSON decoders (which
+// turn numbers into float64) unchanged. The key is absent when the changes
+// are too large to carry, or not known exactly (the server fell behind):
+// then ask _sync_changes.
 //
 // A server sends it only to clients that declare the experimental
 // capability of the same name (capabilities.experimental, at initialize
