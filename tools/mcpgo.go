@@ -20,7 +20,7 @@ import (
 // mcp-go is fixed. Each of the three sections below says which behaviour it
 // covers. Deleting one also means deleting its hooks outside this file:
 //   - the echo: registry.echoDelay, notice.echo, the client fields legacy,
-//     sends and sentAt, and the pureEcho test in notice.payload;
+//     sends and sentAt, and the pureEcho test in notice.carries;
 //   - the settle marker: the rep.settle() call in Server.callAction and
 //     reporter.sent;
 //   - withReplyWatch (which serves both the echo and the settle marker) and

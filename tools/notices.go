@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -75,18 +74,6 @@ func (n *notice) add(v uint64, changes []wire.SyncChange) {
 }
 
 func (n *notice) makeBare() { n.bare, n.events, n.size = true, nil, 0 }
-
-// payload is the notice's wire.ChangeNotice as JSON, or "" when bare.
-func (n *notice) payload() string {
-	if n.bare || (len(n.events) == 0 && !n.pureEcho()) {
-		return ""
-	}
-	b, err := json.Marshal(wire.ChangeNotice{After: n.after, Version: n.version, Events: n.events})
-	if err != nil {
-		return ""
-	}
-	return string(b)
-}
 
 // putBack returns a notice whose send failed to uri's pending one. Callers
 // hold c.mu.
@@ -172,7 +159,11 @@ func (r *registry) deliver(c *client) {
 			if n.version == 0 && len(n.events) == 0 && !n.bare {
 				continue // only changes from before the subscription
 			}
-			err := c.send(uri, n.payload())
+			changes := ""
+			if c.changes {
+				changes = r.encodings.of(uri, n)
+			}
+			err := c.send(uri, changes)
 			if err == nil {
 				c.sent(uri, n)
 				continue

@@ -66,7 +66,11 @@ func (s *Server) listRowsTool(ctx context.Context, in wire.ListRowsIn) (*mcp.Cal
 	if err != nil {
 		return s.readErrorResult(err, in.Table), nil
 	}
-	return structured(p)
+	b, err := encodePage(p)
+	if err != nil {
+		return nil, err
+	}
+	return structuredJSON(b), nil
 }
 
 func (s *Server) readPage(ctx context.Context, in wire.ListRowsIn) (wire.ListRowsOut, error) {
@@ -139,12 +143,19 @@ func damagedRow(table, key string) string {
 	return fmt.Sprintf("row %s of table %s is damaged (its stored value is not valid JSON); run mcp-sync check", backend.Short(key), backend.Short(table))
 }
 
+// structured is a result of v encoded as JSON.
 func structured(v any) (*mcp.CallToolResult, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	return mcp.NewToolResultStructured(json.RawMessage(b), string(b)), nil
+	return structuredJSON(b), nil
+}
+
+// structuredJSON is a result of the JSON b, encoded once: the structured
+// content and the text for clients without it are the same bytes.
+func structuredJSON(b []byte) *mcp.CallToolResult {
+	return mcp.NewToolResultStructured(json.RawMessage(b), string(b))
 }
 
 // addResources lists one resource per client table and templates for rows

@@ -32,6 +32,8 @@ type registry struct {
 	mcp   *server.MCPServer
 	log   *slog.Logger
 	retry time.Duration
+	// encodings shares notices' JSON among the clients that owe the same one.
+	encodings encodings
 	// echoDelay is how long after a legacy call ends callEnded looks for
 	// notices to echo (see there); 0 looks at once (tests).
 	echoDelay time.Duration
