@@ -119,6 +119,9 @@ func newPeerGoSDK(db *bolt.DB) *mcp.Server {
 			if in.ID == "" {
 				return nil, peerOK{}, errors.New("setTodo: id is empty; give the todo an id")
 			}
+			if in.Status == "" {
+				in.Status = "open" // as the TypeScript peer does
+			}
 			v, _ := json.Marshal(in)
 			if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(peerBucket).Put([]byte(in.ID), v) }); err != nil {
 				return nil, peerOK{}, fmt.Errorf("setTodo: writing the todo: %w", err)

@@ -63,3 +63,17 @@ func TestPeersSmoke(t *testing.T) {
 		}
 	}
 }
+
+// TestTSPeerWithoutNode: without node on PATH the TypeScript peer is left
+// out with the reason, except in CI, which must measure it.
+func TestTSPeerWithoutNode(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	skip, err := tsPeerReady(t.Context(), "../../testdata/peers/ts-sqlite", false)
+	if err != nil || !strings.Contains(skip, "node not found") {
+		t.Errorf("outside CI: skip %q, err %v; want a skip naming node", skip, err)
+	}
+	skip, err = tsPeerReady(t.Context(), "../../testdata/peers/ts-sqlite", true)
+	if err == nil || skip != "" || !strings.Contains(err.Error(), "CI") {
+		t.Errorf("in CI: skip %q, err %v; want an error, not a skip", skip, err)
+	}
+}
