@@ -230,20 +230,7 @@ func perSecRatio(r, base benchResult) float64 {
 	if len(r.RoundsPerSec) == 0 || len(r.RoundsPerSec) != len(base.RoundsPerSec) {
 		return r.PerSec / base.PerSec
 	}
-	ratios := make([]float64, 0, len(r.RoundsPerSec))
-	for i, v := range r.RoundsPerSec {
-		if base.RoundsPerSec[i] > 0 {
-			ratios = append(ratios, v/base.RoundsPerSec[i])
-		}
-	}
-	if len(ratios) == 0 {
-		return 0
-	}
-	slices.Sort(ratios)
-	if n := len(ratios); n%2 == 0 {
-		return (ratios[n/2-1] + ratios[n/2]) / 2
-	}
-	return ratios[len(ratios)/2]
+	return medianRatio(r.RoundsPerSec, base.RoundsPerSec)
 }
 
 func percentileMs(d []time.Duration, p float64) float64 {

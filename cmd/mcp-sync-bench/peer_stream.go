@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// streamRun is one streamed answer's bookkeeping: when each chunk's write
+// started, and what the subscribers received.
+type streamRun struct {
+	uri    string
+	starts []atomic.Int64 // chunk n (1-based) → write start, Unix ns
+
+	mu       sync.Mutex
+	lats     []time.Duration
+	received int
+	covered  map[*peerSession]int // per subscriber: the last chunk a plain notice covered
+}
+
+// noticed takes one resources/updated for sub. A changes-carrying notice
+// names its chunks. A plain one says only that the row changed: it is taken
+// to cover every chunk whose write had started by its receipt and that no
+// earlier notice of sub covered, which holds whether the server coalesces
+// notices or sends extra ones (a notice late by more than the 5 ms between
+// chunks is credited to the next chunk too, so a plain p99 leans low).
+func (r *streamRun) noticed(sub *peerSession, p *sdk.ResourceUpdatedNotificationParams) {
+	now := time.Now().UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.covered == nil || p.URI != r.uri {
+		return
+	}
+	take := func(n int) {
+		if s := r.starts[n].Load(); s > 0 && s <= now {
+			r.lats = append(r.lats, time.Duration(now-s))
+			r.received++
+		}
+	}
+	if chunks, ok := noticeChunks(p.Meta); ok {
+		for _, n := range chunks {
+			if n >= 1 && n < len(r.starts) {
+				take(n)
+			}
+		}
+		return
+	}
+	n := r.covered[sub] + 1
+	for ; n < len(r.starts) && r.starts[n].Load() > 0 && r.starts[n].Load() <= now; n++ {
+		take(n)
+	}
+	r.covered[sub] = n - 1
+}
+
+// streamer is one server's subscribers and trigger, kept over the rounds.
+type streamer struct {
+	t       *peerTarget
+	subs    []*peerSession
+	trigger *peerSession
+	run     atomic.Pointer[streamRun]
+	got     int // notices received over all rounds
+	want    int // notices sent over all rounds, one per chunk and subscriber
+}
+
+func openStreamer(ctx context.Context, t *peerTarget, subscribers int, changes bool) (*streamer, error) {
+	st := &streamer{t: t}
+	for range subscribers {
+		var self *peerSession
+		var ready sync.WaitGroup
+		ready.Add(1)
+		s, err := dialPeer(ctx, t.url, peerDialOptions{changes: changes, onUpdate: func(p *sdk.ResourceUpdatedNotificationParams) {
+			ready.Wait()
+			if r := st.run.Load(); r != nil {
+				r.noticed(self, p)
+			}
+		}})
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("%s: %w", t.name, err)
+		}
+		self = s
+		ready.Done()
+		st.subs = append(st.subs, s)
+	}
+	var err error
+	if st.trigger, err = dialPeer(ctx, t.url, peerDialOptions{}); err != nil {
+		st.close()
+		return nil, fmt.Errorf("%s: %w", t.name, err)
+	}
+	return st, nil
+}
+
+func (st *streamer) close() {
+	closeSessions(st.subs)
+	if st.trigger != nil {
+		st.trigger.close()
+	}
+}
+
+// stream writes a fresh row of 100 B, has every subscriber subscribe to
+// it, then rewrites it chunks times 5 ms apart, each 20 B longer, and
+// waits (boundedly) for the notices.
+func (st *streamer) stream(ctx context.Context, round, chunks int) ([]time.Duration, error) {
+	key := fmt.Sprintf("live-%d-%d", round, time.Now().UnixNano())
+	text := strings.Repeat("x", 100)
+	tool, args := st.t.write(key, text, 0, 0)
+	if _, err := st.trigger.call(ctx, tool, args); err != nil {
+		return nil, err
+	}
+	r := &streamRun{uri: st.t.uri(key), starts: make([]atomic.Int64, chunks+1), covered: map[*peerSession]int{}}
+	for _, s := range st.subs {
+		if err := s.s.Subscribe(ctx, &sdk.SubscribeParams{URI: r.uri}); err != nil {
+			return nil, fmt.Errorf("subscribing to %s: %w", r.uri, err)
+		}
+	}
+	st.run.Store(r)
+	t0 := time.Now()
+	for n := 1; n <= chunks; n++ {
+		if wait := time.Until(t0.Add(time.Duration(n-1) * 5 * time.Millisecond)); wait > 0 {
+			time.Sleep(wait)
+		}
+		text += "0123456789abcdefghij"
+		now := time.Now().UnixNano()
+		r.starts[n].Store(now)
+		tool, args := st.t.write(key, text, n, now)
+		if _, err := st.trigger.call(ctx, tool, args); err != nil {
+			return nil, err
+		}
+	}
+	want := chunks * len(st.subs)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
+		r.mu.Lock()
+		done := r.received >= want
+		r.mu.Unlock()
+		if done {
+			break
+		}
+	}
+	st.run.Store(nil)
+	for _, s := range st.subs {
+		_ = s.s.Unsubscribe(ctx, &sdk.UnsubscribeParams{URI: r.uri})
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st.got, st.want = st.got+r.received, st.want+want
+	return r.lats, nil
+}
+
+// peerStreams: a row watched by cfg.subscribers sessions of each server is
+// rewritten cfg.chunks times, 5 ms apart; latency runs from a chunk's
+// write call to a subscriber's receipt of its notice. mcp-sync runs twice:
+// plain notices, and notices carrying the changes (wire.ChangesMetaKey).
+func peerStreams(ctx context.Context, cfg peersConfig, ts []*peerTarget, _ string) ([]peerScenario, error) {
+	var ds []*peerDriver
+	var sts []*streamer
+	defer func() {
+		for _, st := range sts {
+			st.close()
+		}
+	}()
+	add := func(name string, t *peerTarget, changes bool) error {
+		st, err := openStreamer(ctx, t, cfg.subscribers, changes)
+		if err != nil {
+			return err
+		}
+		sts = append(sts, st)
+		round := 0
+		ds = append(ds, &peerDriver{name: name, turn: func(ctx context.Context, _ time.Duration) (int, []time.Duration, error) {
+			round++
+			lats, err := st.stream(ctx, round, cfg.chunks)
+			return len(lats), lats, err
+		}})
+		return nil
+	}
+	for i, t := range ts {
+		name := t.name
+		if i == 0 {
+			name += " (plain notices)"
+		}
+		if err := add(name, t, false); err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			if err := add(t.name+" (changes in notices)", t, true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := peerRounds(ctx, ds, cfg.rounds, 0, false); err != nil {
+		return nil, err
+	}
+	sc := figures(fmt.Sprintf("stream: %d chunks of 20 B, 5 ms apart, to %d subscribers (write start → receipt)", cfg.chunks, cfg.subscribers), "ms p50 / p99", ds, false)
+	for i, st := range sts {
+		if st.got < st.want {
+			sc.Figures[i].Note = fmt.Sprintf("%d of %d notices not received (coalesced or lost)", st.want-st.got, st.want)
+		}
+	}
+	return []peerScenario{sc}, nil
+}

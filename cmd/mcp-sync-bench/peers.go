@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/cli"
+)
+
+// peersConfig is what one `peers` run measures.
+type peersConfig struct {
+	rounds      int
+	duration    time.Duration // per server per scenario, over all rounds
+	sessions    int
+	subscribers int
+	chunks      int
+	bytesChunks []int           // answer lengths for total bytes written
+	rows        int             // table size for list_rows
+	ts          bool            // measure the TypeScript + SQLite peer
+	only        map[string]bool // scenarios to run; empty: all
+	tsDir       string
+}
+
+// peersReport is everything one `peers` run measured.
+type peersReport struct {
+	Rounds    int               `json:"rounds"`
+	Servers   []string          `json:"servers"`
+	Skipped   map[string]string `json:"skipped,omitempty"` // server → why it did not run
+	Scenarios []peerScenario    `json:"scenarios"`
+}
+
+// peerScenario is one scenario's figure for every server, and each one's
+// ratio to mcp-sync's (the median of the rounds' ratios where it ran in
+// rounds).
+type peerScenario struct {
+	Name    string       `json:"name"`
+	Unit    string       `json:"unit"`
+	Figures []peerFigure `json:"figures"`
+}
+
+// peerFigure is one server's figure in a scenario.
+type peerFigure struct {
+	Server string  `json:"server"`
+	Value  float64 `json:"value"`
+	P99    float64 `json:"p99,omitempty"`
+	Ratio  float64 `json:"ratioToMcpSync,omitempty"`
+	Note   string  `json:"note,omitempty"`
+}
+
+func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
+	fs := cli.NewFlags(env, "mcp-sync-bench", "peers", "peers [flags]",
+		"Measures mcp-sync beside servers a user would write by hand, in one run, one load\n"+
+			"generator (the official Go SDK client) and servers taking turns in rounds: the Go SDK\n"+
+			"+ bbolt (peer-gosdk), the TypeScript SDK + better-sqlite3 (testdata/peers/ts-sqlite,\n"+
+			"WAL, synchronous=FULL; needs node and npm) and, for storage, a bare bbolt program\n"+
+			"rewriting one row. Scenarios: durable writes over HTTP sessions; a row streamed to\n"+
+			"subscribers; bytes written per committed chunk; list_rows of 1,000 rows.")
+	cfg := peersConfig{}
+	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds the servers take turns in; ratios are the median of the rounds'")
+	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "durable writes: how long each server is driven, over all rounds")
+	fs.IntVar(&cfg.sessions, "sessions", 16, "concurrent HTTP sessions for durable writes")
+	fs.IntVar(&cfg.subscribers, "subscribers", 100, "subscribers of the streamed row")
+	fs.IntVar(&cfg.chunks, "chunks", 200, "chunks of 20 B streamed into the row, 5 ms apart")
+	answers := fs.String("answers", "500,1000,2000", "answer lengths (chunks) whose total bytes written are measured")
+	fs.IntVar(&cfg.rows, "rows", 100_000, "rows in the table list_rows reads (1000000 for the 1M figure)")
+	noTS := fs.Bool("no-ts", false, "leave out the TypeScript + SQLite peer")
+	fs.StringVar(&cfg.tsDir, "ts-dir", "testdata/peers/ts-sqlite", "the TypeScript peer's `DIR` (npm ci runs there when node_modules is stale)")
+	only := fs.String("only", "", "run only these scenarios, comma-separated: writes, stream, bytes, list")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if code, ok := cli.Parse(fs, args); !ok {
+		return code
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(env.Stderr, "mcp-sync-bench peers: "+format+"\n", a...)
+		return cli.ExitFail
+	}
+	var err error
+	if cfg.bytesChunks, err = parseInts(*answers); err != nil {
+		return fail("--answers: %v", err)
+	}
+	if *only != "" {
+		cfg.only = map[string]bool{}
+		for name := range strings.SplitSeq(*only, ",") {
+			if !slices.Contains(peerScenarioTags, name) {
+				return fail("--only: no scenario %q; there are %s", name, strings.Join(peerScenarioTags, ", "))
+			}
+			cfg.only[name] = true
+		}
+	}
+	if cfg.rounds < 1 || cfg.sessions < 1 || cfg.subscribers < 1 || cfg.chunks < 1 || cfg.rows < 1 {
+		return fail("--rounds, --sessions, --subscribers, --chunks and --rows must be at least 1")
+	}
+	progress := func(format string, a ...any) {
+		if !*asJSON {
+			fmt.Fprintf(env.Stderr, format+"\n", a...)
+		}
+	}
+	rep := peersReport{Rounds: cfg.rounds, Skipped: map[string]string{}}
+	cfg.ts = !*noTS
+	if cfg.ts {
+		if why, err := tsPeerReady(ctx, cfg.tsDir, env.Getenv("CI") == "true"); err != nil {
+			return fail("%v", err)
+		} else if why != "" {
+			cfg.ts = false
+			rep.Skipped[tsPeerName] = why
+			progress("leaving out %s: %s", tsPeerName, why)
+		}
+	}
+	if err := measurePeers(ctx, cfg, &rep, progress); err != nil {
+		return fail("%v", err)
+	}
+	if *asJSON {
+		out, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(env.Stdout, string(out))
+		return cli.ExitOK
+	}
+	printPeers(env, rep)
+	return cli.ExitOK
+}
+
+// peerScenarioTags are the scenarios' names for --only, in the order they run.
+var peerScenarioTags = []string{"writes", "stream", "bytes", "list"}
+
+const (
+	tsPeerName   = "TS SDK + SQLite"
+	goPeerName   = "Go SDK + bbolt"
+	barePeerName = "bare bbolt"
+)
+
+// tsPeerReady makes sure dir's node_modules matches its package-lock.json,
+// running npm ci when it does not. It returns why the peer cannot run when
+// node or npm is missing (an error in CI: CI must measure it).
+func tsPeerReady(ctx context.Context, dir string, ci bool) (skip string, err error) {
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if ci {
+				return "", fmt.Errorf("the TypeScript peer needs %s on PATH (CI=true: not skipping)", tool)
+			}
+			return tool + " not found on PATH", nil
+		}
+	}
+	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		return "", fmt.Errorf("the TypeScript peer: %w (run from the repository root, or pass --ts-dir)", err)
+	}
+	stamp := filepath.Join(dir, "node_modules", ".mcp-sync-lock")
+	if have, err := os.ReadFile(stamp); err == nil && string(have) == string(lock) {
+		return "", nil
+	}
+	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
+	}
+	return "", os.WriteFile(stamp, lock, 0o644)
+}
+
+// startPeers starts every server as a child process on loopback, each on a
+// fresh data file in dir.
+func startPeers(ctx context.Context, cfg peersConfig, dir, tag string) ([]*peerTarget, error) {
+	bin, err := benchSelf()
+	if err != nil {
+		return nil, err
+	}
+	var out []*peerTarget
+	stopAll := func() {
+		for _, t := range out {
+			t.stop()
+		}
+	}
+	app, err := cli.StartServerProc(ctx, bin, "serve", "--app", "bench", "--data", filepath.Join(dir, tag+"-mcp-sync.db"), "--http", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("starting mcp-sync: %w", err)
+	}
+	out = append(out, mcpSyncTarget(app.URL, app.PID, app.Stop))
+	gp, err := cli.StartServerProc(ctx, bin, "peer-gosdk", "--data", filepath.Join(dir, tag+"-gosdk.bolt"), "--http", "127.0.0.1:0")
+	if err != nil {
+		stopAll()
+		return nil, fmt.Errorf("starting the Go SDK peer: %w", err)
+	}
+	out = append(out, peerTargetOf(goPeerName, gp.URL, gp.PID, gp.Stop))
+	if cfg.ts {
+		script, err := filepath.Abs(filepath.Join(cfg.tsDir, "server.mjs"))
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		tp, err := cli.StartServerProc(ctx, "node", script, "--data", filepath.Join(dir, tag+"-ts.sqlite"), "--http", "127.0.0.1:0")
+		if err != nil {
+			stopAll()
+			return nil, fmt.Errorf("starting the TypeScript peer: %w", err)
+		}
+		out = append(out, peerTargetOf(tsPeerName, tp.URL, tp.PID, tp.Stop))
+	}
+	return out, nil
+}
+
+// benchSelf is the binary the servers start from (benchBinary in tests).
+func benchSelf() (string, error) {
+	if benchBinary != "" {
+		return benchBinary, nil
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding this program: %w", err)
+	}
+	return bin, nil
+}
+
+func stopPeers(ts []*peerTarget) {
+	for _, t := range ts {
+		t.stop()
+	}
+}
+
+// measurePeers runs every scenario, each on fresh servers so that one
+// scenario's data does not weigh on the next.
+func measurePeers(ctx context.Context, cfg peersConfig, rep *peersReport, progress func(string, ...any)) error {
+	dir, err := os.MkdirTemp("", "mcp-sync-peers-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	type scenario struct {
+		tag string
+		run func(context.Context, peersConfig, []*peerTarget, string) ([]peerScenario, error)
+	}
+	for _, sc := range []scenario{
+		{"writes", peerWrites}, {"stream", peerStreams}, {"bytes", peerBytes}, {"list", peerLists},
+	} {
+		if cfg.only != nil && !cfg.only[sc.tag] {
+			continue
+		}
+		ts, err := startPeers(ctx, cfg, dir, sc.tag)
+		if err != nil {
+			return err
+		}
+		if rep.Servers == nil {
+			for _, t := range ts {
+				rep.Servers = append(rep.Servers, t.name)
+			}
+			rep.Servers = append(rep.Servers, barePeerName)
+		}
+		progress("%s…", sc.tag)
+		got, err := sc.run(ctx, cfg, ts, filepath.Join(dir, sc.tag+"-bare.bolt"))
+		stopPeers(ts)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.tag, err)
+		}
+		rep.Scenarios = append(rep.Scenarios, got...)
+	}
+	return nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		var n int
+		if _, err := fmt.Sscan(f, &n); err != nil || n < 1 {
+			return nil, errors.New("want positive whole numbers separated by commas, like 500,1000,2000")
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
