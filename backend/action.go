@@ -44,13 +44,16 @@ func (c *ActionCtx) RunID() string { return c.runID }
 // are callable here; their names stay out of the progress messages and
 // errors the caller sees. Prefer the typed [Mutate].
 func (c *ActionCtx) Mutate(name string, input any) error {
-	data, err := c.eng.cfg.Schema.EncodeInput(name, input)
-	if err != nil {
-		return fmt.Errorf("action %s: mutate %s: encode input: %w", c.name, name, err)
-	}
 	info, _ := c.eng.cfg.Schema.Mutator(name)
 	internal := info != nil && info.Internal
-	m, err := c.eng.Mutate(c, name, data)
+	data, err := c.eng.cfg.Schema.EncodeInput(name, input)
+	if err != nil {
+		err = fmt.Errorf("action %s: mutate %s: encode input: %w", c.name, name, err)
+	}
+	var m Mutation
+	if err == nil {
+		m, err = c.eng.Mutate(c, name, data)
+	}
 	if err != nil {
 		if internal {
 			return c.eng.hideStep("action "+c.name, "mutator "+name, err)

@@ -24,22 +24,8 @@ const maxNesting = 32
 // for any call, after encoding input as [schema.Schema.EncodeInput] does.
 // Prefer the typed [Mutate].
 func (c *MutatorCtx) Mutate(name string, input any) error {
-	data, err := c.eng.cfg.Schema.EncodeInput(name, input)
-	if err != nil {
-		return fmt.Errorf("mutator %s: mutate %s: encode input: %w", c.name, name, err)
-	}
-	if c.depth >= maxNesting {
-		return withKind(ErrHandler, "mutator "+c.name, fmt.Errorf("mutate %s: mutators nest more than %d deep: is a mutator calling itself?", name, maxNesting))
-	}
 	root := cmp.Or(c.root, c.name)
-	var inner *MutatorCtx
-	m, data, err := c.eng.mutation(name, data, false)
-	if err == nil {
-		err = c.tx.Try(func(step *storage.WriteTx) error {
-			inner = &MutatorCtx{Context: c.Context, eng: c.eng, name: name, tx: step, depth: c.depth + 1, root: root}
-			return c.eng.runMutator(m, inner, data)
-		})
-	}
+	inner, err := c.step(name, input, root)
 	if err != nil { // the step's runs were undone with its writes
 		if info, _ := c.eng.cfg.Schema.Mutator(name); info != nil && info.Internal {
 			return c.eng.hideStep("mutator "+root, "mutator "+name, err)
@@ -49,6 +35,28 @@ func (c *MutatorCtx) Mutate(name string, input any) error {
 	c.enqueued = append(c.enqueued, inner.enqueued...)
 	c.internal = append(c.internal, inner.internal...)
 	return nil
+}
+
+// step runs the named mutator as one step of c's transaction. Every error
+// it returns may name the step: Mutate hides an internal step's.
+func (c *MutatorCtx) step(name string, input any, root string) (*MutatorCtx, error) {
+	data, err := c.eng.cfg.Schema.EncodeInput(name, input)
+	if err != nil {
+		return nil, fmt.Errorf("mutator %s: mutate %s: encode input: %w", c.name, name, err)
+	}
+	if c.depth >= maxNesting {
+		return nil, withKind(ErrHandler, "mutator "+c.name, fmt.Errorf("mutate %s: mutators nest more than %d deep: is a mutator calling itself?", name, maxNesting))
+	}
+	m, data, err := c.eng.mutation(name, data, false)
+	if err != nil {
+		return nil, err
+	}
+	var inner *MutatorCtx
+	err = c.tx.Try(func(step *storage.WriteTx) error {
+		inner = &MutatorCtx{Context: c.Context, eng: c.eng, name: name, tx: step, depth: c.depth + 1, root: root}
+		return c.eng.runMutator(m, inner, data)
+	})
+	return inner, err
 }
 
 // Caller calls mutators by name: *MutatorCtx (each call a step of its
@@ -81,24 +89,33 @@ func Enqueue[In, Out any](ctx *MutatorCtx, d schema.ActionDef[In, Out], in In) (
 // ErrInternal error that does not name it (the log has the detail).
 func Act[In, Out any](ctx *ActionCtx, d schema.ActionDef[In, Out], in In) (Out, error) {
 	var out Out
-	data, err := ctx.eng.cfg.Schema.EncodeInput(d.Name(), in)
-	if err != nil {
-		return out, fmt.Errorf("action %s: act %s: encode input: %w", ctx.name, d.Name(), err)
-	}
-	if ctx.depth >= maxNesting {
-		return out, withKind(ErrHandler, "action "+ctx.name, fmt.Errorf("act %s: actions nest more than %d deep: is an action calling itself?", d.Name(), maxNesting))
-	}
-	raw, err := ctx.eng.act(WithReporter(ctx, nopReporter{}), d.Name(), data, "")
+	err := ctx.act(d.Name(), in, &out)
 	if err != nil {
 		if info, _ := ctx.eng.cfg.Schema.Action(d.Name()); info != nil && info.Internal {
 			return out, ctx.eng.hideStep("action "+ctx.name, "action "+d.Name(), err)
 		}
-		return out, err
 	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return out, fmt.Errorf("action %s: act %s: decode output: %w", ctx.name, d.Name(), err)
+	return out, err
+}
+
+// act calls the named action from c and decodes its output into out.
+// Every error it returns may name the action: Act hides an internal one's.
+func (c *ActionCtx) act(name string, in, out any) error {
+	data, err := c.eng.cfg.Schema.EncodeInput(name, in)
+	if err != nil {
+		return fmt.Errorf("action %s: act %s: encode input: %w", c.name, name, err)
 	}
-	return out, nil
+	if c.depth >= maxNesting {
+		return withKind(ErrHandler, "action "+c.name, fmt.Errorf("act %s: actions nest more than %d deep: is an action calling itself?", name, maxNesting))
+	}
+	raw, err := c.eng.act(WithReporter(c, nopReporter{}), name, data, "")
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("action %s: act %s: decode output: %w", c.name, name, err)
+	}
+	return nil
 }
 
 // hideStep keeps the name of a failed internal step (an internal mutator or

@@ -21,14 +21,20 @@ func (v *Validator) Encode(x any) ([]byte, error) {
 		return json.Marshal(x)
 	}
 	rv := reflect.ValueOf(x)
+	byPointer := false
 	switch {
 	case rv.Type() == v.typ:
 	case rv.Kind() == reflect.Pointer && rv.Type().Elem() == v.typ && !rv.IsNil():
-		rv = rv.Elem()
+		rv, byPointer = rv.Elem(), true
 	default:
 		return json.Marshal(x)
 	}
 	if filled, ok := v.fill.fill(rv); ok {
+		if byPointer && filled.CanAddr() {
+			// As json.Marshal(x) would: through a pointer, the fields'
+			// pointer-receiver MarshalJSON methods run.
+			return json.Marshal(filled.Addr().Interface())
+		}
 		return json.Marshal(filled.Interface())
 	}
 	return json.Marshal(x)
