@@ -71,7 +71,15 @@ func decodeInput(req mcp.CallToolRequest, v *schema.Validator, into any) error {
 	if err := v.Validate(raw); err != nil {
 		return err
 	}
-	return json.Unmarshal(raw, into)
+	if err := json.Unmarshal(raw, into); err != nil {
+		// Past the schema, only a number out of its Go type's range fails;
+		// encoding/json's message would name Go types and fields.
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			return fmt.Errorf("at /%s: the value %s is out of range", te.Field, te.Value)
+		}
+		return errors.New("the arguments could not be decoded")
+	}
+	return nil
 }
 
 // invalidArguments words a call's bad arguments: a validation error names

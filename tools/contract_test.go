@@ -80,6 +80,8 @@ func TestContractToolsNameBadFields(t *testing.T) {
 		{wire.ToolSyncPush, map[string]any{"client": "c", "seq": 0, "mutator": "putItem", "args": map[string]any{"key": "k", "name": "n"}}, []string{"/seq"}},
 		{wire.ToolSyncPush, map[string]any{"client": "c", "seq": 1, "mutator": "putItem", "args": "no"}, []string{"/args", "object"}},
 		{wire.ToolSyncState, map[string]any{"client": ""}, []string{"/client"}},
+		// Valid by the schema, past uint64: said in JSON terms, not Go's.
+		{wire.ToolSyncChanges, map[string]any{"table": "items", "after": 1e30}, []string{"/after", "out of range"}},
 	}
 	for _, tc := range cases {
 		res := call(t, c, tc.tool, tc.args)
@@ -87,6 +89,9 @@ func TestContractToolsNameBadFields(t *testing.T) {
 		if !res.IsError || errorKind(res) != string(wire.KindInvalidInput) {
 			t.Errorf("%s %v: kind %q, %s; want invalid_input", tc.tool, tc.args, errorKind(res), msg)
 			continue
+		}
+		if strings.Contains(msg, "Go struct") || strings.Contains(msg, "wire.") {
+			t.Errorf("%s %v: %q names Go types", tc.tool, tc.args, msg)
 		}
 		for _, w := range tc.want {
 			if !strings.Contains(msg, w) {
