@@ -113,6 +113,7 @@ type Driver struct {
 	arrived   chan struct{} // a writer queued while one leads
 	drained   chan struct{} // closed when the queue is empty after Close
 	closing   chan struct{}
+	walked    sync.WaitGroup // walkAfterFastOpen has returned
 	closeOnce sync.Once
 	closeErr  error
 
@@ -145,12 +146,15 @@ func OpenStore(path string, opts Options) (*storage.Store, error) {
 // open to rebuild its free list. A file closed cleanly by [Driver.Close]
 // and not written since opens fast: its free list was saved, so bbolt
 // reads only the meta pages and the free list, and Open checks those (the
-// free list's page ids in range and listed once). What such an open leaves
-// unread is what bbolt leaves unread too until it is used: damage there
-// (bit rot after the close) is met when a read reaches it, as
-// storage.ErrCorrupt naming the row or the page, never a panic, after which
-// the driver refuses writes; a free-list id that names a page in use is not
-// caught at all until [Check] runs. Run [Check] (`mcp-sync check`), which
+// free list's page ids in range and listed once). The tree it leaves
+// unread is walked after the open, beside the first writes (until the walk
+// is done, commits also write the free list, so a failed commit never has
+// bbolt walk the file itself, which panics where nothing can recover on
+// damage): damage there (bit rot after the close) is met by that walk or
+// by a read that reaches it first, as storage.ErrCorrupt, never a panic,
+// after which the driver refuses writes. Row checksums are checked as rows
+// are read, and a free-list id that names a page in use is not caught at
+// all until [Check] runs. Run [Check] (`mcp-sync check`), which
 // always reads everything, to look for such damage.
 // An existing empty file is refused as damaged rather than made a new
 // store: it was meant to hold data. A file of an older format is upgraded
@@ -163,7 +167,7 @@ func Open(path string, opts Options) (*Driver, error) {
 			return nil, fmt.Errorf("storage: create directory for %s: %w", path, err)
 		}
 	}
-	db, err := openBolt(path, opts)
+	db, fast, err := openBolt(path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -179,53 +183,60 @@ func Open(path string, opts Options) (*Driver, error) {
 		}
 		return nil, err
 	}
+	if fast {
+		s.walked.Add(1)
+		go s.walkAfterFastOpen()
+	}
 	return s, nil
 }
 
 // openBolt locks the file at path, checks its structure, and opens it with
-// bbolt.
-func openBolt(path string, opts Options) (*bbolt.DB, error) {
+// bbolt; fast tells that the file was closed cleanly and only its metas and
+// free list were checked.
+func openBolt(path string, opts Options) (_ *bbolt.DB, fast bool, _ error) {
 	_, statErr := os.Stat(path)
 	existed := statErr == nil
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+		return nil, false, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	if err := lockFile(f, true, opts.LockTimeout); err != nil {
 		f.Close()
 		if errors.Is(err, errLockTimeout) {
-			return nil, lockedError(path, opts.LockTimeout)
+			return nil, false, lockedError(path, opts.LockTimeout)
 		}
-		return nil, fmt.Errorf("storage: lock %s: %w", path, err)
+		return nil, false, fmt.Errorf("storage: lock %s: %w", path, err)
 	}
-	if err := verifyOpen(f, path, existed, opts); err != nil {
+	fast, err = verifyOpen(f, path, existed, opts)
+	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, false, err
 	}
 	// The free list is not written by every commit (one page less per
 	// commit, bbolt's advice for write-heavy use): Close saves it in a last
 	// commit, so a clean reopen reads it instead of walking the file, and
 	// the first commit after opening clears it again, so a crash leaves a
-	// file whose free list bbolt rebuilds by walking it.
+	// file whose free list bbolt rebuilds by walking it. After a fast open,
+	// commits keep writing it until walkAfterFastOpen has read the tree.
 	var db *bbolt.DB
 	err = guard("open", func() error {
 		var err error
 		db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync,
-			NoFreelistSync: true, FreelistType: bbolt.FreelistMapType,
+			NoFreelistSync: !fast, FreelistType: bbolt.FreelistMapType,
 			OpenFile: func(string, int, os.FileMode) (*os.File, error) { return f, nil }})
 		return err
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, lockedError(path, opts.LockTimeout)
+		return nil, false, lockedError(path, opts.LockTimeout)
 	}
 	if err != nil {
 		f.Close()
 		if errors.Is(err, storage.ErrCorrupt) {
-			return nil, fmt.Errorf("storage: %s: %w", path, err)
+			return nil, false, fmt.Errorf("storage: %s: %w", path, err)
 		}
-		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+		return nil, false, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	return db, nil
+	return db, fast, nil
 }
 
 func lockedError(path string, waited time.Duration) error {
@@ -234,23 +245,24 @@ func lockedError(path string, waited time.Duration) error {
 
 // verifyOpen checks the structure of the locked file f before bbolt opens
 // it, and refuses an existing empty one.
-func verifyOpen(f *os.File, path string, existed bool, opts Options) error {
+func verifyOpen(f *os.File, path string, existed bool, opts Options) (fast bool, _ error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("storage: stat %s: %w", path, err)
+		return false, fmt.Errorf("storage: stat %s: %w", path, err)
 	}
 	if fi.Size() == 0 {
 		if !existed {
-			return nil // new: bbolt writes its meta pages
+			return false, nil // new: bbolt writes its meta pages
 		}
-		return fmt.Errorf("storage: %s is empty (0 bytes): a data file that lost its contents, so it is not made a new, empty store; restore it from a backup, or delete it to start afresh: %w", path, storage.ErrCorrupt)
+		return false, fmt.Errorf("storage: %s is empty (0 bytes): a data file that lost its contents, so it is not made a new, empty store; restore it from a backup, or delete it to start afresh: %w", path, storage.ErrCorrupt)
 	}
 	var problems []Problem
-	if err := guard("check its structure", func() error { _, problems = verify(f, fi.Size(), cleanFast); return nil }); err != nil {
-		return fmt.Errorf("storage: %s: %w", path, err)
+	var lay layout
+	if err := guard("check its structure", func() error { lay, problems = verify(f, fi.Size(), cleanFast); return nil }); err != nil {
+		return false, fmt.Errorf("storage: %s: %w", path, err)
 	}
 	if len(problems) == 0 {
-		return nil
+		return lay.fast, nil
 	}
 	if opts.AllowDamagedRows && !slices.ContainsFunc(problems, func(p Problem) bool { return p.Key == "" }) {
 		for _, p := range problems {
@@ -258,7 +270,7 @@ func verifyOpen(f *os.File, path string, existed bool, opts Options) error {
 				opts.Logger.Warn("damaged row: reads of it fail until it is rewritten or deleted", "file", path, "table", p.Table, "key", storage.ShortKey(p.Key), "problem", p.What)
 			}
 		}
-		return nil
+		return lay.fast, nil
 	}
 	hint := "restore it from a backup or move it aside to start afresh"
 	if problems[0].Key != "" {
@@ -268,7 +280,7 @@ func verifyOpen(f *os.File, path string, existed bool, opts Options) error {
 	if len(problems) > 1 {
 		more = fmt.Sprintf(" (and %d more)", len(problems)-1)
 	}
-	return fmt.Errorf("storage: %s is damaged: %s%s; run `mcp-sync check --data %s` for the full list, then %s: %w",
+	return false, fmt.Errorf("storage: %s is damaged: %s%s; run `mcp-sync check --data %s` for the full list, then %s: %w",
 		path, problems[0], more, path, hint, storage.ErrCorrupt)
 }
 
@@ -380,6 +392,7 @@ func (s *Driver) Close() error {
 		if busy { // writes queued before Close commit first
 			<-s.drained
 		}
+		s.walked.Wait()
 		s.saveFreelist()
 		s.closeErr = s.db.Close()
 	})
