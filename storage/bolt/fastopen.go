@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	bbolt "go.etcd.io/bbolt"
+
+	"github.com/mcp-sync/mcp-sync/storage"
 )
 
 // walkChunk is how many keys one read transaction of walkAfterFastOpen
@@ -16,8 +18,8 @@ var errNoCommit = errors.New("no commit")
 
 // walkAfterFastOpen reads every page of the tree that a fast open (a file
 // closed cleanly) left unread, beside the first writes. Until it is done,
-// commits write the free list (the file was opened so), so that a write
-// rolled back reloads the saved list: in NoFreelistSync mode bbolt rebuilds
+// commits write the free list (the file was opened so), so that a commit
+// that fails reloads the saved list: in NoFreelistSync mode bbolt rebuilds
 // it by walking the file itself, and on a damaged page it panics in a
 // goroutine of its own, where nothing can recover and the process dies.
 // A walk that meets damage marks the file damaged (writes refused, as for
@@ -50,6 +52,12 @@ func (s *Driver) walkAfterFastOpen() {
 				})
 			})
 		}
+	}
+	if err != nil && !errors.Is(err, storage.ErrCorrupt) {
+		if s.opts.Logger != nil {
+			s.opts.Logger.Warn("could not read the whole data file after opening it: the free list is still written at every commit", "file", s.path, "error", err)
+		}
+		return
 	}
 	if err != nil {
 		s.markDamaged(err)
