@@ -10,7 +10,9 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	mg "github.com/mark3labs/mcp-go/mcp"
 
@@ -392,6 +394,7 @@ func (w *tableWatch) show(text string, first bool) {
 			Key   string          `json:"key"`
 			Value json.RawMessage `json:"value"`
 		} `json:"rows"`
+		Next string `json:"next"`
 	}
 	_ = json.Unmarshal([]byte(text), &page)
 	seen := map[string]bool{}
@@ -399,14 +402,33 @@ func (w *tableWatch) show(text string, first bool) {
 		seen[r.Key] = true
 		v := string(r.Value)
 		if w.last[r.Key] != v {
-			fmt.Fprintf(w.env.Stdout, "%s %s\n", r.Key, v)
+			fmt.Fprintf(w.env.Stdout, "%s %s\n", printable(r.Key), v)
 			w.last[r.Key] = v
 		}
 	}
+	end := "" // with more pages, a key past the page's last may only have moved off it
+	if page.Next != "" && len(page.Rows) > 0 {
+		end = page.Rows[len(page.Rows)-1].Key
+	}
 	for k := range w.last {
-		if !seen[k] && !first {
-			fmt.Fprintf(w.env.Stdout, "%s deleted\n", k)
+		switch {
+		case seen[k]:
+		case end != "" && k > end:
+			delete(w.last, k) // off the first page, not deleted: no longer watched
+		case !first:
+			fmt.Fprintf(w.env.Stdout, "%s deleted\n", printable(k))
 			delete(w.last, k)
 		}
 	}
+}
+
+// printable is key as it is when every rune in it prints, else quoted, so
+// that a key holding control characters cannot drive the terminal.
+func printable(key string) string {
+	for _, r := range key {
+		if !unicode.IsGraphic(r) {
+			return strconv.Quote(key)
+		}
+	}
+	return key
 }
