@@ -92,87 +92,30 @@ func openTemp(t testing.TB, opts Options) *storage.Store {
 	return openAt(t, filepath.Join(t.TempDir(), "data.db"), opts)
 }
 
+// The suite's helpers, by their short names.
 func mustUpdate(t testing.TB, s *storage.Store, fn func(*storage.WriteTx) error) uint64 {
 	t.Helper()
-	v, err := s.Update(context.Background(), fn)
-	if err != nil {
-		t.Fatalf("Update: %v", err)
-	}
-	return v
+	return storagetest.MustUpdate(t, s, fn)
 }
 
 func put(t testing.TB, s *storage.Store, table, key, value string) uint64 {
 	t.Helper()
-	return mustUpdate(t, s, func(w *storage.WriteTx) error { return w.Put(table, key, []byte(value)) })
+	return storagetest.Put(t, s, table, key, value)
 }
 
-// rows returns every row of table as key → value.
 func rows(t testing.TB, s *storage.Store, table string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	err := s.View(func(tx *storage.ReadTx) error {
-		after := ""
-		for {
-			kvs, next, err := tx.Scan(table, storage.ScanOptions{After: after, Limit: storage.MaxScanLimit})
-			if err != nil {
-				return err
-			}
-			for _, kv := range kvs {
-				out[kv.Key] = string(kv.Value)
-			}
-			if next == "" {
-				return nil
-			}
-			after = next
-		}
-	})
-	if err != nil {
-		t.Fatalf("View: %v", err)
-	}
-	return out
+	return storagetest.Rows(t, s, table)
 }
 
 func equalRows(t testing.TB, got, want map[string]string) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("rows = %v, want %v", got, want)
-	}
-	for k, v := range want {
-		if g, ok := got[k]; !ok || g != v {
-			t.Fatalf("rows = %v, want %v", got, want)
-		}
-	}
+	storagetest.EqualRows(t, got, want)
 }
 
-// blockLoop runs an Update whose function waits for release, so that
-// Updates started meanwhile queue up and share the next commit. It returns
-// once the function is running; release with the returned func, which waits
-// for that Update and returns its version.
 func blockLoop(t *testing.T, s *storage.Store) (release func() uint64) {
 	t.Helper()
-	running, unblock := make(chan struct{}), make(chan struct{})
-	type res struct {
-		v   uint64
-		err error
-	}
-	done := make(chan res, 1)
-	go func() {
-		v, err := s.Update(context.Background(), func(w *storage.WriteTx) error {
-			close(running)
-			<-unblock
-			return w.Put("b", "blocker", []byte("1"))
-		})
-		done <- res{v, err}
-	}()
-	<-running
-	return func() uint64 {
-		close(unblock)
-		r := <-done
-		if r.err != nil {
-			t.Errorf("blocking Update: %v", r.err)
-		}
-		return r.v
-	}
+	return storagetest.BlockLoop(t, s)
 }
 
 func TestSecondOpenInProcessLocked(t *testing.T) {

@@ -11,7 +11,9 @@ import (
 	"github.com/mcp-sync/mcp-sync/storage"
 )
 
-func mustUpdate(t testing.TB, s *storage.Store, fn func(*storage.WriteTx) error) uint64 {
+// MustUpdate runs fn in s.Update and fails the test on an error; it
+// returns the committed version.
+func MustUpdate(t testing.TB, s *storage.Store, fn func(*storage.WriteTx) error) uint64 {
 	t.Helper()
 	v, err := s.Update(context.Background(), fn)
 	if err != nil {
@@ -20,13 +22,15 @@ func mustUpdate(t testing.TB, s *storage.Store, fn func(*storage.WriteTx) error)
 	return v
 }
 
-func put(t testing.TB, s *storage.Store, table, key, value string) uint64 {
+// Put stores value under key in table in a commit of its own and returns
+// its version.
+func Put(t testing.TB, s *storage.Store, table, key, value string) uint64 {
 	t.Helper()
-	return mustUpdate(t, s, func(w *storage.WriteTx) error { return w.Put(table, key, []byte(value)) })
+	return MustUpdate(t, s, func(w *storage.WriteTx) error { return w.Put(table, key, []byte(value)) })
 }
 
-// rows returns every row of table as key → value.
-func rows(t testing.TB, s *storage.Store, table string) map[string]string {
+// Rows returns every row of table as key → value.
+func Rows(t testing.TB, s *storage.Store, table string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := s.View(func(tx *storage.ReadTx) error {
@@ -51,7 +55,8 @@ func rows(t testing.TB, s *storage.Store, table string) map[string]string {
 	return out
 }
 
-func equalRows(t testing.TB, got, want map[string]string) {
+// EqualRows fails the test unless got and want hold the same rows.
+func EqualRows(t testing.TB, got, want map[string]string) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("rows = %v, want %v", got, want)
@@ -70,11 +75,11 @@ func changesEqual(a, b []storage.Change) bool {
 	})
 }
 
-// blockLoop runs an Update whose function waits for release, so that
+// BlockLoop runs an Update whose function waits for release, so that
 // Updates started meanwhile queue up and share the next commit. It returns
 // once the function is running; release with the returned func, which waits
 // for that Update and returns its version.
-func blockLoop(t *testing.T, s *storage.Store) (release func() uint64) {
+func BlockLoop(t *testing.T, s *storage.Store) (release func() uint64) {
 	t.Helper()
 	running, unblock := make(chan struct{}), make(chan struct{})
 	type res struct {
@@ -144,7 +149,7 @@ type committed struct {
 func apply(t testing.TB, s *storage.Store, log *[]committed, changes ...storage.Change) {
 	t.Helper()
 	var recorded []storage.Change
-	v := mustUpdate(t, s, func(w *storage.WriteTx) error {
+	v := MustUpdate(t, s, func(w *storage.WriteTx) error {
 		recorded = recorded[:0]
 		for _, c := range changes {
 			var err error

@@ -16,11 +16,11 @@ import (
 func testReopenKeepsRowsVersionAndLog(t *testing.T, h harness) {
 	s := h.open(t, Options{LogRetention: 20})
 	for i := range 30 {
-		put(t, s, "a", fmt.Sprintf("k%02d", i), fmt.Sprint(i))
+		Put(t, s, "a", fmt.Sprintf("k%02d", i), fmt.Sprint(i))
 	}
-	mustUpdate(t, s, func(w *storage.WriteTx) error { return w.Delete("a", "k00") })
-	put(t, s, "b", "x", "y")
-	wantRowsA, wantRowsB := rows(t, s, "a"), rows(t, s, "b")
+	MustUpdate(t, s, func(w *storage.WriteTx) error { return w.Delete("a", "k00") })
+	Put(t, s, "b", "x", "y")
+	wantRowsA, wantRowsB := Rows(t, s, "a"), Rows(t, s, "b")
 	wantV := s.Version()
 	wantLog, err := s.ChangesSince(wantV-20, storage.Filter{Table: "a"}, 0)
 	if err != nil {
@@ -34,8 +34,8 @@ func testReopenKeepsRowsVersionAndLog(t *testing.T, h harness) {
 	if s.Version() != wantV {
 		t.Fatalf("Version after reopen = %d, want %d", s.Version(), wantV)
 	}
-	equalRows(t, rows(t, s, "a"), wantRowsA)
-	equalRows(t, rows(t, s, "b"), wantRowsB)
+	EqualRows(t, Rows(t, s, "a"), wantRowsA)
+	EqualRows(t, Rows(t, s, "b"), wantRowsB)
 	gotLog, err := s.ChangesSince(wantV-20, storage.Filter{Table: "a"}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -52,14 +52,14 @@ func testReopenKeepsRowsVersionAndLog(t *testing.T, h harness) {
 	if _, err := s.ChangesSince(wantV-21, storage.Filter{Table: "a"}, 0); !errors.Is(err, storage.ErrResync) {
 		t.Fatalf("ChangesSince below the floor after reopen = %v, want storage.ErrResync", err)
 	}
-	if v := put(t, s, "a", "more", "1"); v != wantV+1 {
+	if v := Put(t, s, "a", "more", "1"); v != wantV+1 {
 		t.Fatalf("first Update after reopen = version %d, want %d", v, wantV+1)
 	}
 }
 
 func testClosedStore(t *testing.T, h harness) {
 	s := h.open(t, Options{})
-	put(t, s, "a", "k", "v")
+	Put(t, s, "a", "k", "v")
 	sub, err := s.Subscribe(storage.Filter{Table: "a"}, s.Version())
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func testClosedStore(t *testing.T, h harness) {
 func testViewRacingClose(t *testing.T, h harness) {
 	for round := range 50 {
 		s := h.open(t, Options{Fast: true})
-		put(t, s, "a", "k", "v")
+		Put(t, s, "a", "k", "v")
 		var wg sync.WaitGroup
 		errs := make(chan error, 2)
 		for range 2 {

@@ -17,7 +17,7 @@ func testPutGetDelete(t *testing.T, h harness) {
 	s := h.open(t, Options{})
 	val := []byte("first")
 	var recorded []storage.Change
-	v := mustUpdate(t, s, func(w *storage.WriteTx) error {
+	v := MustUpdate(t, s, func(w *storage.WriteTx) error {
 		if _, ok, err := w.Get("a", "k"); err != nil || ok {
 			return fmt.Errorf("get of a missing key = %v, %v; want not found", ok, err)
 		}
@@ -60,7 +60,7 @@ func testPutGetDelete(t *testing.T, h harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2 := mustUpdate(t, s, func(w *storage.WriteTx) error {
+	v2 := MustUpdate(t, s, func(w *storage.WriteTx) error {
 		if err := w.Delete("a", "k"); err != nil {
 			return err
 		}
@@ -69,14 +69,14 @@ func testPutGetDelete(t *testing.T, h harness) {
 		}
 		return nil
 	})
-	equalRows(t, rows(t, s, "a"), map[string]string{})
+	EqualRows(t, Rows(t, s, "a"), map[string]string{})
 	evs, err = s.ChangesSince(v, storage.Filter{Table: "a"}, 0)
 	if err != nil || len(evs) != 1 || evs[0].Version != v2 || evs[0].Changes[0].Op != storage.OpDelete || evs[0].Changes[0].Value != nil {
 		t.Fatalf("ChangesSince(%d) = %+v, %v; want one delete at version %d, no value", v, evs, err, v2)
 	}
 	// A function that deletes only missing keys commits a version with no
 	// change: nothing is logged.
-	v3 := mustUpdate(t, s, func(w *storage.WriteTx) error { return w.Delete("a", "k") })
+	v3 := MustUpdate(t, s, func(w *storage.WriteTx) error { return w.Delete("a", "k") })
 	if evs, err := s.ChangesSince(v2, storage.Filter{Table: "a"}, 0); err != nil || len(evs) != 0 || v3 != v2+1 {
 		t.Fatalf("empty commit: version %d (want %d), ChangesSince = %+v, %v; want none", v3, v2+1, evs, err)
 	}

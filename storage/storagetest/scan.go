@@ -74,7 +74,7 @@ func expectScan(sorted []string, o storage.ScanOptions) []string {
 func testScanPaging(t *testing.T, h harness) {
 	s := h.open(t, Options{Fast: true})
 	var keys []string
-	mustUpdate(t, s, func(w *storage.WriteTx) error {
+	MustUpdate(t, s, func(w *storage.WriteTx) error {
 		for i := range 250 {
 			k := fmt.Sprintf("k%03d", i)
 			keys = append(keys, k)
@@ -136,7 +136,7 @@ func testScanPrefixAndCursorEdges(t *testing.T, h harness) {
 		"p\xffz", "p\xff\xff", "p\xff\xff\xff", "q", "q\x00", "\xfe", "\xfe\xff", "\xff", "\xff\x00",
 		"\xff\xfe", "\xff\xff", "\xff\xff\x00", "\xff\xffa", "\xff\xff\xff", "\xff\xff\xff\xff",
 	}
-	mustUpdate(t, s, func(w *storage.WriteTx) error {
+	MustUpdate(t, s, func(w *storage.WriteTx) error {
 		for _, k := range keys {
 			if err := w.Put("a", k, []byte("v"+k)); err != nil {
 				return err
@@ -181,7 +181,7 @@ func testScanPrefixAndCursorEdges(t *testing.T, h harness) {
 
 func testScanLimits(t *testing.T, h harness) {
 	s := h.open(t, Options{Fast: true})
-	mustUpdate(t, s, func(w *storage.WriteTx) error {
+	MustUpdate(t, s, func(w *storage.WriteTx) error {
 		for i := range 1200 {
 			k := fmt.Sprintf("k%04d", i)
 			if err := w.Put("a", k, []byte("v"+k)); err != nil {

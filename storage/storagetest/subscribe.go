@@ -163,7 +163,7 @@ func testSlowSubscriberDoesNotBlockWriters(t *testing.T, h harness) {
 	}
 	noEventYet(t, sub)
 	// Caught up, it goes live again and sees new writes.
-	v := put(t, s, "a", "after", "x")
+	v := Put(t, s, "a", "after", "x")
 	if ev := next(t, sub); ev.Version != v || ev.Changes[0].Key != "after" {
 		t.Fatalf("event after catch-up = %+v, want version %d", ev, v)
 	}
@@ -172,7 +172,7 @@ func testSlowSubscriberDoesNotBlockWriters(t *testing.T, h harness) {
 func testRetentionResync(t *testing.T, h harness) {
 	s := h.open(t, Options{LogRetention: 10, Fast: true})
 	for i := range 100 {
-		put(t, s, "a", fmt.Sprintf("k%03d", i), fmt.Sprint(i))
+		Put(t, s, "a", fmt.Sprintf("k%03d", i), fmt.Sprint(i))
 	}
 	if s.Version() != 100 {
 		t.Fatalf("Version = %d, want 100", s.Version())
@@ -211,7 +211,7 @@ func testRetentionResync(t *testing.T, h harness) {
 	}
 	fresh := subscribe(t, s, storage.Filter{Table: "a"}, snapV)
 	for i := range 5 {
-		put(t, s, "a", fmt.Sprintf("new%d", i), "n")
+		Put(t, s, "a", fmt.Sprintf("new%d", i), "n")
 	}
 	for _, sb := range []*storage.Subscription{fresh, sub} { // the resynced one continues too
 		for i := range 5 {
@@ -226,14 +226,14 @@ func testRetentionResync(t *testing.T, h harness) {
 
 func testSubscribeFromFutureVersion(t *testing.T, h harness) {
 	s := h.open(t, Options{})
-	put(t, s, "a", "k", "v")
+	Put(t, s, "a", "k", "v")
 	cur := s.Version()
 	sub := subscribe(t, s, storage.Filter{Table: "a"}, cur+5)
 	ev := next(t, sub)
 	if !ev.Resync || ev.Version != cur || len(ev.Changes) != 0 {
 		t.Fatalf("first event = %+v, want Resync at the store's version %d", ev, cur)
 	}
-	v := put(t, s, "a", "k2", "v2")
+	v := Put(t, s, "a", "k2", "v2")
 	ev = next(t, sub)
 	if ev.Resync || ev.Version != v || len(ev.Changes) != 1 || ev.Changes[0].Key != "k2" {
 		t.Fatalf("event after resync = %+v, want version %d putting k2", ev, v)
@@ -243,7 +243,7 @@ func testSubscribeFromFutureVersion(t *testing.T, h harness) {
 func testSubscriptionCloseThenNext(t *testing.T, h harness) {
 	s := h.open(t, Options{})
 	sub := subscribe(t, s, storage.Filter{Table: "a"}, 0)
-	put(t, s, "a", "k", "v") // an event is waiting, but Close drops it
+	Put(t, s, "a", "k", "v") // an event is waiting, but Close drops it
 	waiting := subscribe(t, s, storage.Filter{Table: "b"}, s.Version())
 	errc := make(chan error, 1)
 	go func() {
@@ -265,7 +265,7 @@ func testSubscriptionCloseThenNext(t *testing.T, h harness) {
 	}
 	sub.Close() // twice is harmless
 	// The store is unaffected.
-	if v := put(t, s, "a", "k2", "v"); v != 2 {
+	if v := Put(t, s, "a", "k2", "v"); v != 2 {
 		t.Fatalf("Update after closing subscriptions = version %d, want 2", v)
 	}
 }

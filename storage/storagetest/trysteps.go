@@ -17,7 +17,7 @@ import (
 // wrote; and a failing function undoes its kept steps too.
 func testTrySteps(t *testing.T, h harness) {
 	s := h.open(t, Options{})
-	put(t, s, "a", "x", "server")
+	Put(t, s, "a", "x", "server")
 	before := s.Version()
 	boom := errors.New("boom")
 	var changes []storage.Change
@@ -62,8 +62,8 @@ func testTrySteps(t *testing.T, h harness) {
 	if err != nil || v != before+1 {
 		t.Fatalf("Update = %d, %v; want %d, nil", v, err, before+1)
 	}
-	equalRows(t, rows(t, s, "a"), map[string]string{"x": "step 4", "y": "step 1"})
-	equalRows(t, rows(t, s, "b"), map[string]string{})
+	EqualRows(t, Rows(t, s, "a"), map[string]string{"x": "step 4", "y": "step 1"})
+	EqualRows(t, Rows(t, s, "b"), map[string]string{})
 	var got []string
 	for _, c := range changes {
 		got = append(got, c.Table+"/"+c.Key+"="+string(c.Value))
@@ -83,5 +83,5 @@ func testTrySteps(t *testing.T, h harness) {
 	if !errors.Is(err, boom) || s.Version() != before {
 		t.Fatalf("Update = %v, version %d; want boom and %d", err, s.Version(), before)
 	}
-	equalRows(t, rows(t, s, "a"), map[string]string{"x": "step 4", "y": "step 1"})
+	EqualRows(t, Rows(t, s, "a"), map[string]string{"x": "step 4", "y": "step 1"})
 }

@@ -14,8 +14,8 @@ import (
 
 func testUpdateErrorLeavesNothing(t *testing.T, h harness) {
 	s := h.open(t, Options{})
-	put(t, s, "a", "kept", "old")
-	put(t, s, "a", "gone", "still here")
+	Put(t, s, "a", "kept", "old")
+	Put(t, s, "a", "gone", "still here")
 	before := s.Version()
 
 	boom := errors.New("boom")
@@ -44,21 +44,21 @@ func testUpdateErrorLeavesNothing(t *testing.T, h harness) {
 	if got := s.Version(); got != before {
 		t.Fatalf("Version = %d after failed Update, want %d", got, before)
 	}
-	equalRows(t, rows(t, s, "a"), map[string]string{"kept": "old", "gone": "still here"})
-	equalRows(t, rows(t, s, "b"), map[string]string{})
+	EqualRows(t, Rows(t, s, "a"), map[string]string{"kept": "old", "gone": "still here"})
+	EqualRows(t, Rows(t, s, "b"), map[string]string{})
 	evs, err := s.ChangesSince(before, storage.Filter{Table: "a"}, 0)
 	if err != nil || len(evs) != 0 {
 		t.Fatalf("ChangesSince(%d) = %v, %v; want no events", before, evs, err)
 	}
 	// The store still commits afterwards, with the next version.
-	if v := put(t, s, "a", "after", "1"); v != before+1 {
+	if v := Put(t, s, "a", "after", "1"); v != before+1 {
 		t.Fatalf("next Update version = %d, want %d", v, before+1)
 	}
 }
 
 func testUpdatePanicLeavesNothing(t *testing.T, h harness) {
 	s := h.open(t, Options{})
-	put(t, s, "a", "kept", "old")
+	Put(t, s, "a", "kept", "old")
 	before := s.Version()
 
 	v, err := s.Update(context.Background(), func(w *storage.WriteTx) error {
@@ -76,10 +76,10 @@ func testUpdatePanicLeavesNothing(t *testing.T, h harness) {
 	if got := s.Version(); got != before {
 		t.Fatalf("Version = %d, want %d", got, before)
 	}
-	equalRows(t, rows(t, s, "a"), map[string]string{"kept": "old"})
-	equalRows(t, rows(t, s, "b"), map[string]string{})
+	EqualRows(t, Rows(t, s, "a"), map[string]string{"kept": "old"})
+	EqualRows(t, Rows(t, s, "b"), map[string]string{})
 	// The commit loop survived.
-	if v := put(t, s, "b", "after", "1"); v != before+1 {
+	if v := Put(t, s, "b", "after", "1"); v != before+1 {
 		t.Fatalf("Update after panic = version %d, want %d", v, before+1)
 	}
 }
@@ -94,7 +94,7 @@ func testGroupCommitFailuresIsolated(t *testing.T, h harness) {
 	}
 	results := make([]result, n)
 	var wg, started sync.WaitGroup
-	release := blockLoop(t, s)
+	release := BlockLoop(t, s)
 	fail := errors.New("odd writer fails")
 	for g := range n {
 		wg.Add(1)
@@ -158,7 +158,7 @@ func testGroupCommitFailuresIsolated(t *testing.T, h harness) {
 			t.Fatalf("version %d changes = %+v, want %+v", r.v, evs[0].Changes, wantCh)
 		}
 	}
-	equalRows(t, rows(t, s, "a"), want)
+	EqualRows(t, Rows(t, s, "a"), want)
 	// Failed writers take no version: the successful ones are exactly the
 	// next n/2+1 versions.
 	for v := base + 1; v <= base+n/2+1; v++ {
@@ -173,7 +173,7 @@ func testGroupCommitFailuresIsolated(t *testing.T, h harness) {
 
 func testVersionsStrictlyIncrease(t *testing.T, h harness) {
 	s := h.open(t, Options{})
-	start := put(t, s, "b", "seed", "1")
+	start := Put(t, s, "b", "seed", "1")
 	const writers, per = 16, 50
 	got := make([][]uint64, writers)
 	var wg sync.WaitGroup
@@ -228,14 +228,14 @@ func testVersionsStrictlyIncrease(t *testing.T, h harness) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(rows(t, s, "a")); n != writers*per {
+	if n := len(Rows(t, s, "a")); n != writers*per {
 		t.Fatalf("%d rows, want %d", n, writers*per)
 	}
 }
 
 func testCancelledContext(t *testing.T, h harness) {
 	s := h.open(t, Options{})
-	put(t, s, "a", "k", "v")
+	Put(t, s, "a", "k", "v")
 	before := s.Version()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -250,7 +250,7 @@ func testCancelledContext(t *testing.T, h harness) {
 	}
 
 	// Cancelled while waiting behind another commit.
-	release := blockLoop(t, s)
+	release := BlockLoop(t, s)
 	ctx, cancel = context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -266,12 +266,12 @@ func testCancelledContext(t *testing.T, h harness) {
 	if blockerV != before+1 || s.Version() != before+1 {
 		t.Fatalf("versions %d, %d; want only the blocker's %d", blockerV, s.Version(), before+1)
 	}
-	equalRows(t, rows(t, s, "a"), map[string]string{"k": "v"})
+	EqualRows(t, Rows(t, s, "a"), map[string]string{"k": "v"})
 }
 
 func testBadKeys(t *testing.T, h harness) {
 	s := h.open(t, Options{})
-	put(t, s, "a", "k", "v")
+	Put(t, s, "a", "k", "v")
 	before := s.Version()
 	big := strings.Repeat("x", 32768+1)
 	for _, tc := range []struct {
@@ -293,7 +293,7 @@ func testBadKeys(t *testing.T, h harness) {
 		}
 	}
 	// A function that ignores the error commits without the bad row.
-	v := mustUpdate(t, s, func(w *storage.WriteTx) error {
+	v := MustUpdate(t, s, func(w *storage.WriteTx) error {
 		if err := w.Put("a", big, []byte("v")); err == nil {
 			return errors.New("oversize key accepted")
 		}
@@ -302,18 +302,18 @@ func testBadKeys(t *testing.T, h harness) {
 	if v != before+1 {
 		t.Fatalf("version %d, want %d", v, before+1)
 	}
-	equalRows(t, rows(t, s, "a"), map[string]string{"k": "v"})
+	EqualRows(t, Rows(t, s, "a"), map[string]string{"k": "v"})
 	// The largest key bbolt takes is accepted.
 	maxKey := strings.Repeat("m", 32768)
-	put(t, s, "a", maxKey, "max")
-	if got := rows(t, s, "a")[maxKey]; got != "max" {
+	Put(t, s, "a", maxKey, "max")
+	if got := Rows(t, s, "a")[maxKey]; got != "max" {
 		t.Fatalf("max-size key reads back %q", got)
 	}
 }
 
 func testUnknownTable(t *testing.T, h harness) {
 	s := h.open(t, Options{})
-	put(t, s, "a", "k", "v")
+	Put(t, s, "a", "k", "v")
 	before := s.Version()
 
 	err := s.View(func(tx *storage.ReadTx) error {
@@ -354,7 +354,7 @@ func testUnknownTable(t *testing.T, h harness) {
 	if s.Version() != before {
 		t.Fatalf("Version = %d, want %d", s.Version(), before)
 	}
-	equalRows(t, rows(t, s, "a"), map[string]string{"k": "v"})
+	EqualRows(t, Rows(t, s, "a"), map[string]string{"k": "v"})
 
 	if _, err := s.Subscribe(storage.Filter{Table: "nope"}, 0); !errors.Is(err, storage.ErrNoTable) {
 		t.Fatalf("Subscribe = %v, want storage.ErrNoTable", err)
