@@ -62,7 +62,8 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 			"+ bbolt (peer-gosdk), the TypeScript SDK + better-sqlite3 (testdata/peers/ts-sqlite,\n"+
 			"WAL, synchronous=FULL; needs node and npm) and, for storage, a bare bbolt program\n"+
 			"rewriting one row. Scenarios: durable writes over HTTP sessions; a row streamed to\n"+
-			"subscribers; bytes written per committed chunk; list_rows of 1,000 rows.")
+			"subscribers; bytes written per committed chunk; list_rows of 1,000 rows; one stdio\n"+
+			"session's writes and reads, one call at a time.")
 	cfg := peersConfig{}
 	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds the servers take turns in; ratios are the median of the rounds'")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "durable writes: how long each server is driven, over all rounds")
@@ -73,7 +74,7 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 	fs.IntVar(&cfg.rows, "rows", 100_000, "rows in the table list_rows reads (1000000 for the 1M figure)")
 	noTS := fs.Bool("no-ts", false, "leave out the TypeScript + SQLite peer")
 	fs.StringVar(&cfg.tsDir, "ts-dir", "testdata/peers/ts-sqlite", "the TypeScript peer's `DIR` (npm ci runs there when node_modules is stale)")
-	only := fs.String("only", "", "run only these scenarios, comma-separated: writes, stream, bytes, list")
+	only := fs.String("only", "", "run only these scenarios, comma-separated: writes, stream, bytes, list, stdio")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -127,7 +128,7 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 }
 
 // peerScenarioTags are the scenarios' names for --only, in the order they run.
-var peerScenarioTags = []string{"writes", "stream", "bytes", "list"}
+var peerScenarioTags = []string{"writes", "stream", "bytes", "list", "stdio"}
 
 const (
 	tsPeerName   = "TS SDK + SQLite"
@@ -176,7 +177,7 @@ func startPeers(ctx context.Context, cfg peersConfig, dir, tag string) ([]*peerT
 			t.stop()
 		}
 	}
-	app, err := cli.StartServerProc(ctx, bin, "serve", "--app", "bench", "--data", filepath.Join(dir, tag+"-mcp-sync.db"), "--http", "127.0.0.1:0")
+	app, err := cli.StartServerProc(ctx, bin, "serve", "--app", "bench", "--data", mcpSyncDataPath(dir, tag), "--http", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("starting mcp-sync: %w", err)
 	}
@@ -202,6 +203,9 @@ func startPeers(ctx context.Context, cfg peersConfig, dir, tag string) ([]*peerT
 	}
 	return out, nil
 }
+
+// mcpSyncDataPath is mcp-sync's data file for scenario tag.
+func mcpSyncDataPath(dir, tag string) string { return filepath.Join(dir, tag+"-mcp-sync.db") }
 
 // benchSelf is the binary the servers start from (benchBinary in tests).
 func benchSelf() (string, error) {
@@ -232,14 +236,33 @@ func measurePeers(ctx context.Context, cfg peersConfig, rep *peersReport, progre
 	type scenario struct {
 		tag string
 		run func(context.Context, peersConfig, []*peerTarget, string) ([]peerScenario, error)
+		// prepare, when set, runs before the servers start, given the path
+		// of mcp-sync's data file.
+		prepare func(ctx context.Context, cfg peersConfig, path string) error
+		// start starts the servers (over HTTP when nil).
+		start func(ctx context.Context, cfg peersConfig, dir, tag string) ([]*peerTarget, error)
+	}
+	listPrep := func(ctx context.Context, cfg peersConfig, path string) error {
+		return prepareListRows(ctx, path, cfg.rows)
 	}
 	for _, sc := range []scenario{
-		{"writes", peerWrites}, {"stream", peerStreams}, {"bytes", peerBytes}, {"list", peerLists},
+		{tag: "writes", run: peerWrites}, {tag: "stream", run: peerStreams}, {tag: "bytes", run: peerBytes},
+		{tag: "list", run: peerLists, prepare: listPrep}, {tag: "stdio", run: peerStdio, start: startStdioPeers},
 	} {
 		if cfg.only != nil && !cfg.only[sc.tag] {
 			continue
 		}
-		ts, err := startPeers(ctx, cfg, dir, sc.tag)
+		if sc.prepare != nil {
+			progress("%s: preparing…", sc.tag)
+			if err := sc.prepare(ctx, cfg, mcpSyncDataPath(dir, sc.tag)); err != nil {
+				return fmt.Errorf("%s: %w", sc.tag, err)
+			}
+		}
+		start := startPeers
+		if sc.start != nil {
+			start = sc.start
+		}
+		ts, err := start(ctx, cfg, dir, sc.tag)
 		if err != nil {
 			return err
 		}

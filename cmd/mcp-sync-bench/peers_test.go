@@ -49,8 +49,8 @@ func TestPeersSmoke(t *testing.T) {
 	if strings.Join(rep.Servers, ",") != strings.Join(servers, ",") {
 		t.Fatalf("servers %q, want %q (skipped: %v)", rep.Servers, servers, rep.Skipped)
 	}
-	if len(rep.Scenarios) != 6 {
-		t.Fatalf("%d scenarios, want 6: %+v", len(rep.Scenarios), rep.Scenarios)
+	if len(rep.Scenarios) != 8 {
+		t.Fatalf("%d scenarios, want 8: %+v", len(rep.Scenarios), rep.Scenarios)
 	}
 	for _, sc := range rep.Scenarios {
 		if len(sc.Figures) < len(servers)-1 {
