@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/schema"
 )
 
@@ -137,32 +135,4 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
-}
-
-// printPeers prints the report as a table: per scenario, each server's
-// figure and its ratio to mcp-sync's.
-func printPeers(env *cli.Environ, rep peersReport) {
-	w := env.Stdout
-	fmt.Fprintf(w, "\nmcp-sync-bench peers: one load generator (the Go SDK client), servers taking turns in %d rounds; ratios are to mcp-sync, the median of the rounds'.\n", rep.Rounds)
-	for name, why := range rep.Skipped {
-		fmt.Fprintf(w, "Left out: %s (%s)\n", name, why)
-	}
-	for _, sc := range rep.Scenarios {
-		printPeerScenario(w, sc)
-	}
-}
-
-func printPeerScenario(w io.Writer, sc peerScenario) {
-	fmt.Fprintf(w, "\n%s (%s)\n", sc.Name, sc.Unit)
-	for _, f := range sc.Figures {
-		v := fmt.Sprintf("%10.2f", f.Value)
-		if f.P99 > 0 {
-			v = fmt.Sprintf("%7.2f / %7.2f", f.Value, f.P99)
-		}
-		ratio := ""
-		if f.Ratio > 0 {
-			ratio = fmt.Sprintf("%6.2f×", f.Ratio)
-		}
-		fmt.Fprintf(w, "  %-44s %17s %8s  %s\n", f.Server, v, ratio, f.Note)
-	}
 }

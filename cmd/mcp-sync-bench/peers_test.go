@@ -77,3 +77,34 @@ func TestTSPeerWithoutNode(t *testing.T) {
 		t.Errorf("in CI: skip %q, err %v; want an error, not a skip", skip, err)
 	}
 }
+
+// TestPeersMarkdown: the README's table has a column a server, a server's
+// several figures in its cell, labels every column shares in the
+// scenario's name, and a ratio beside every figure but mcp-sync's own.
+func TestPeersMarkdown(t *testing.T) {
+	rep := peersReport{Servers: []string{"mcp-sync", goPeerName, barePeerName}, Scenarios: []peerScenario{
+		{Name: "writes", Unit: "calls/s", Figures: []peerFigure{
+			{Server: "mcp-sync", Value: 3967.4, Ratio: 1, Note: "p50 0.63 ms"}, {Server: goPeerName, Value: 1560, Ratio: 0.3932},
+			{Server: barePeerName, Value: 12.345, Ratio: 0.0031}}},
+		{Name: "stream", Unit: "ms p50 / p99", Figures: []peerFigure{
+			{Server: "mcp-sync (plain notices)", Value: 3.96, P99: 20.1, Ratio: 1},
+			{Server: "mcp-sync (changes in notices)", Value: 21.8, P99: 242, Ratio: 5.5},
+			{Server: goPeerName, Value: 3.98, P99: 25.9, Ratio: 1.03}}},
+		{Name: "answer", Unit: "MB", Figures: []peerFigure{
+			{Server: "mcp-sync, 500 chunks", Value: 72, Ratio: 1}, {Server: goPeerName + ", 500 chunks", Value: 25, Ratio: 0.35},
+			{Server: barePeerName + ", 500 chunks", Value: 28, Ratio: 0.39},
+			{Server: "mcp-sync, 1,000 chunks", Value: 174, Ratio: 1}, {Server: goPeerName + ", 1,000 chunks", Value: 69, Ratio: 0.4},
+			{Server: barePeerName + ", 1,000 chunks", Value: 70, Ratio: 0.4}}},
+	}}
+	var b strings.Builder
+	printPeersMarkdown(&b, rep)
+	want := `| scenario | mcp-sync | Go SDK + bbolt | bare bbolt |
+|---|---|---|---|
+| writes (calls/s) | 3,967, p50 0.63 ms | 1,560 (0.39×) | 12.3 (0.00×) |
+| stream (ms p50 / p99) | plain notices 3.96 / 20.1; changes in notices 21.8 / 242 (5.50×) | 3.98 / 25.9 (1.03×) |  |
+| answer, 500 chunks / 1,000 chunks (MB) | 72.0 / 174 | 25.0 (0.35×) / 69.0 (0.40×) | 28.0 (0.39×) / 70.0 (0.40×) |
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
