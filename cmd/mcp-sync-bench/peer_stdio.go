@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/mcp-sync/mcp-sync/cli"
 )
 
 // startStdioPeers starts every server as a child process spoken to over
@@ -41,10 +44,13 @@ func startStdioPeers(ctx context.Context, cfg peersConfig, dir, tag string) ([]*
 	var out []*peerTarget
 	for _, c := range cmds {
 		cmd := exec.Command(c.name, c.args...)
+		cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=", "MCP_SYNC_TOKEN=") // as over HTTP
+		logs := &cli.LockedBuffer{}
+		cmd.Stderr = logs
 		s, err := dialStdio(ctx, cmd)
 		if err != nil {
 			stopPeers(out)
-			return nil, fmt.Errorf("starting %s over stdio: %w", c.t.name, err)
+			return nil, fmt.Errorf("starting %s over stdio: %w\n%s", c.t.name, err, logs.String())
 		}
 		c.t.session, c.t.pid, c.t.stop = s, cmd.Process.Pid, s.close
 		out = append(out, c.t)

@@ -74,7 +74,7 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 	fs.IntVar(&cfg.subscribers, "subscribers", 100, "subscribers of the streamed row")
 	fs.IntVar(&cfg.chunks, "chunks", 200, "chunks of 20 B streamed into the row, 5 ms apart")
 	answers := fs.String("answers", "500,1000,2000", "answer lengths (chunks) whose total bytes written are measured")
-	fs.IntVar(&cfg.rows, "rows", 100_000, "rows in the table list_rows reads (1000000 for the 1M figure)")
+	fs.IntVar(&cfg.rows, "rows", 1_000_000, "rows in the table list_rows reads")
 	noTS := fs.Bool("no-ts", false, "leave out the TypeScript + SQLite peer")
 	fs.StringVar(&cfg.tsDir, "ts-dir", "testdata/peers/ts-sqlite", "the TypeScript peer's `DIR` (npm ci runs there when node_modules is stale)")
 	only := fs.String("only", "", "run only these scenarios, comma-separated: writes, stream, bytes, list, stdio")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +107,24 @@ func TestPeersMarkdown(t *testing.T) {
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestStdioPeerStartFailure: a server that cannot start over stdio fails
+// the run with its own words (its stderr), and nothing is left running.
+func TestStdioPeerStartFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	benchBinary = labBinary(t)
+	defer func() { benchBinary = "" }()
+	missing := filepath.Join(t.TempDir(), "no-such-dir")
+	ts, err := startStdioPeers(t.Context(), peersConfig{}, missing, "stdio")
+	if err == nil {
+		stopPeers(ts)
+		t.Fatal("the servers started on a directory that does not exist")
+	}
+	if !strings.Contains(err.Error(), "starting mcp-sync over stdio") || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("the error does not name the server and say, in its words, what failed: %v", err)
 	}
 }
