@@ -104,7 +104,7 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 		return fail("--rounds, --sessions, --subscribers, --chunks and --rows must be at least 1")
 	}
 	progress := func(format string, a ...any) {
-		if !*asJSON && !*asMarkdown {
+		if !*asJSON {
 			fmt.Fprintf(env.Stderr, format+"\n", a...)
 		}
 	}
