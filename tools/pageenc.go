@@ -58,10 +58,18 @@ func encodePage(p wire.ListRowsOut) ([]byte, error) {
 }
 
 // appendString appends s as a JSON string, escaped as json.Marshal does.
+// Keys are mostly plain ASCII, which needs no escaping and no allocation.
 func appendString(b []byte, s string) ([]byte, error) {
-	q, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, err := json.Marshal(s)
+			if err != nil {
+				return nil, err
+			}
+			return append(b, q...), nil
+		}
 	}
-	return append(b, q...), nil
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"'), nil
 }

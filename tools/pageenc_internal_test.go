@@ -33,3 +33,26 @@ func TestEncodePageIsJSONMarshal(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendStringIsJSONMarshal: every byte, alone and amid plain text, and
+// some runes escape as json.Marshal escapes them (the plain ASCII fast path
+// included).
+func TestAppendStringIsJSONMarshal(t *testing.T) {
+	strs := []string{"", "todo-0000123", "é", "\u2028", "\u2029", "a\xffb", "日本"}
+	for c := range 256 {
+		strs = append(strs, string([]byte{byte(c)}), "key"+string([]byte{byte(c)})+"x")
+	}
+	for _, s := range strs {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendString([]byte("prefix"), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != "prefix"+string(want) {
+			t.Errorf("appendString(%q) = %s, want prefix%s", s, got, want)
+		}
+	}
+}

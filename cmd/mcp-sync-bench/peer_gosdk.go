@@ -135,7 +135,7 @@ func newPeerGoSDK(db *bolt.DB) *mcp.Server {
 				err := db.Update(func(tx *bolt.Tx) error {
 					b := tx.Bucket(peerBucket)
 					for j := i; j < min(in.N, i+10000); j++ {
-						t := peerTodo{ID: peerFillKey(j), Text: "a todo of some thirty bytes", Status: "open"}
+						t := peerTodo{ID: peerFillKey(j), Text: peerFillText, Status: "open"}
 						v, _ := json.Marshal(t)
 						if err := b.Put([]byte(t.ID), v); err != nil {
 							return err

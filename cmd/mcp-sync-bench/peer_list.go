@@ -2,52 +2,82 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"io"
+	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
-	"github.com/mcp-sync/mcp-sync/cli"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/schema"
 )
 
-// seedRows fills t's table with n rows: one fill call on a peer, and
-// mcp-sync's put mutator from 16 sessions (it has no bulk load).
+// seedRows fills a peer's table with n rows in one fill call; mcp-sync's
+// file was filled before its server started (prepareListRows).
 func seedRows(ctx context.Context, t *peerTarget, n int) error {
-	if t.fillTool != "" {
-		s, err := dialPeer(ctx, t.url, peerDialOptions{})
-		if err != nil {
-			return err
-		}
-		defer s.close()
-		_, err = s.call(ctx, t.fillTool, peerFillIn{N: n})
-		return err
+	if t.fillTool == "" {
+		return nil
 	}
-	const workers = 16
-	ss, err := openSessions(ctx, t, workers, peerDialOptions{})
+	s, err := dialPeer(ctx, t.url, peerDialOptions{})
 	if err != nil {
 		return err
 	}
-	defer closeSessions(ss)
-	errs := make(chan error, workers)
-	for w := range workers {
-		go func() {
-			for i := w; i < n; i += workers {
-				tool, args := t.write(peerFillKey(i), "a todo of some thirty bytes", i, 0)
-				if _, err := ss[w].call(ctx, tool, args); err != nil {
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	for range workers {
-		if e := <-errs; e != nil && err == nil {
-			err = e
-		}
-	}
+	defer s.close()
+	_, err = s.call(ctx, t.fillTool, peerFillIn{N: n})
 	return err
 }
+
+// benchFillIn is the input of the seeding fill mutator.
+type benchFillIn struct {
+	From int `json:"from"`
+	N    int `json:"n"`
+}
+
+// fillBatch is how many rows one fill mutation writes: the Go SDK peer's
+// batch too.
+const fillBatch = 10_000
+
+// prepareListRows fills the bench app's data file at path with n rows, as
+// its put mutator writes them (keys peerFillKey(i)), through the engine in
+// mutations of fillBatch rows: a million puts over MCP would take the
+// better part of an hour, and the table read is the same. The engine runs
+// the bench app's schema plus a fill mutator; serve opens the file after.
+func prepareListRows(ctx context.Context, path string, n int) error {
+	fill := schema.Mutator[benchFillIn]("fill", "Write n rows from from on, as put does")
+	cfg := backend.Config{
+		Schema: schema.MustDefine(benchSchema.Version(), benchRows, fill),
+		Mutators: []backend.MutatorImpl{backend.Mutator(fill, func(ctx *backend.MutatorCtx, in benchFillIn) error {
+			rows := backend.TableOf(ctx, benchRows)
+			for i := in.From; i < in.From+in.N; i++ {
+				if err := rows.Set(peerFillKey(i), benchRow{Text: peerFillText, N: i}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})},
+	}
+	eng, err := backend.Open(cfg, backend.Options{Path: path, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("opening %s to fill it: %w", path, err)
+	}
+	for i := 0; i < n && err == nil; i += fillBatch {
+		in, _ := json.Marshal(benchFillIn{From: i, N: min(fillBatch, n-i)})
+		_, err = eng.Mutate(ctx, "fill", in)
+	}
+	if cerr := eng.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("filling %s with %d rows: %w", path, n, err)
+	}
+	return nil
+}
+
+// peerFillText is the text of every seeded row.
+const peerFillText = "a todo of some thirty bytes"
 
 // peerLists: list_rows of 1,000 rows from a random place in a table of
 // cfg.rows rows, one session calling back to back, servers taking turns.
@@ -63,8 +93,15 @@ func peerLists(ctx context.Context, cfg peersConfig, ts []*peerTarget, _ string)
 		}
 		defer s.close()
 		list := func(ctx context.Context, _, _ int) error {
-			_, err := s.call(ctx, "list_rows", map[string]any{"table": t.table, "after": peerFillKey(rand.IntN(max(1, cfg.rows-1000))), "limit": 1000})
-			return err
+			after := rand.IntN(max(1, cfg.rows-1000))
+			res, err := s.call(ctx, "list_rows", map[string]any{"table": t.table, "after": peerFillKey(after), "limit": 1000})
+			if err != nil {
+				return err
+			}
+			if got, want := pageRows(res), min(1000, cfg.rows-after-1); got != want {
+				return fmt.Errorf("list_rows after row %d of %d answered %d rows, want %d", after, cfg.rows, got, want)
+			}
+			return nil
 		}
 		if err := list(ctx, 0, 0); err != nil {
 			return nil, fmt.Errorf("%s: %w", t.name, err)
@@ -77,33 +114,25 @@ func peerLists(ctx context.Context, cfg peersConfig, ts []*peerTarget, _ string)
 	if err := peerRounds(ctx, ds, cfg.rounds, d, false); err != nil {
 		return nil, err
 	}
-	return []peerScenario{figures(fmt.Sprintf("list_rows of 1,000 rows at %d rows", cfg.rows), "ms p50 / p99", ds, false)}, nil
+	return []peerScenario{figures(fmt.Sprintf("list_rows of 1,000 rows at %s rows", thousands(cfg.rows)), "ms p50 / p99", ds, false)}, nil
 }
 
-// printPeers prints the report as a table: per scenario, each server's
-// figure and its ratio to mcp-sync's.
-func printPeers(env *cli.Environ, rep peersReport) {
-	w := env.Stdout
-	fmt.Fprintf(w, "\nmcp-sync-bench peers: one load generator (the Go SDK client), servers taking turns in %d rounds; ratios are to mcp-sync, the median of the rounds'.\n", rep.Rounds)
-	for name, why := range rep.Skipped {
-		fmt.Fprintf(w, "Left out: %s (%s)\n", name, why)
+// pageRows is how many rows a list_rows answer's structured content holds
+// (-1 when it holds no rows array).
+func pageRows(res *sdk.CallToolResult) int {
+	m, _ := res.StructuredContent.(map[string]any)
+	rows, ok := m["rows"].([]any)
+	if !ok {
+		return -1
 	}
-	for _, sc := range rep.Scenarios {
-		printPeerScenario(w, sc)
-	}
+	return len(rows)
 }
 
-func printPeerScenario(w io.Writer, sc peerScenario) {
-	fmt.Fprintf(w, "\n%s (%s)\n", sc.Name, sc.Unit)
-	for _, f := range sc.Figures {
-		v := fmt.Sprintf("%10.2f", f.Value)
-		if f.P99 > 0 {
-			v = fmt.Sprintf("%7.2f / %7.2f", f.Value, f.P99)
-		}
-		ratio := ""
-		if f.Ratio > 0 {
-			ratio = fmt.Sprintf("%6.2f×", f.Ratio)
-		}
-		fmt.Fprintf(w, "  %-44s %17s %8s  %s\n", f.Server, v, ratio, f.Note)
+// thousands is n with commas between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
 	}
+	return s
 }

@@ -26,9 +26,12 @@ type peerTarget struct {
 	// write is the tool and arguments that durably write text into row key;
 	// n and t (Unix ns) let a changes-carrying notice name its chunk.
 	write func(key, text string, n int, t int64) (string, any)
-	// fillTool seeds n rows in one call; empty: seed with writes.
+	// fillTool seeds n rows in one call; empty: its file is filled before
+	// it starts (prepareListRows).
 	fillTool string
-	stop     func()
+	// session, for a server started over stdio, is its one session.
+	session *peerSession
+	stop    func()
 }
 
 func mcpSyncTarget(url string, pid int, stop func()) *peerTarget {

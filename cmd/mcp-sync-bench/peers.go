@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,7 +65,8 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 			"+ bbolt (peer-gosdk), the TypeScript SDK + better-sqlite3 (testdata/peers/ts-sqlite,\n"+
 			"WAL, synchronous=FULL; needs node and npm) and, for storage, a bare bbolt program\n"+
 			"rewriting one row. Scenarios: durable writes over HTTP sessions; a row streamed to\n"+
-			"subscribers; bytes written per committed chunk; list_rows of 1,000 rows.")
+			"subscribers; bytes written per committed chunk; list_rows of 1,000 rows; one stdio\n"+
+			"session's writes and reads, one call at a time.")
 	cfg := peersConfig{}
 	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds the servers take turns in; ratios are the median of the rounds'")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "durable writes: how long each server is driven, over all rounds")
@@ -70,11 +74,12 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 	fs.IntVar(&cfg.subscribers, "subscribers", 100, "subscribers of the streamed row")
 	fs.IntVar(&cfg.chunks, "chunks", 200, "chunks of 20 B streamed into the row, 5 ms apart")
 	answers := fs.String("answers", "500,1000,2000", "answer lengths (chunks) whose total bytes written are measured")
-	fs.IntVar(&cfg.rows, "rows", 100_000, "rows in the table list_rows reads (1000000 for the 1M figure)")
+	fs.IntVar(&cfg.rows, "rows", 1_000_000, "rows in the table list_rows reads")
 	noTS := fs.Bool("no-ts", false, "leave out the TypeScript + SQLite peer")
 	fs.StringVar(&cfg.tsDir, "ts-dir", "testdata/peers/ts-sqlite", "the TypeScript peer's `DIR` (npm ci runs there when node_modules is stale)")
-	only := fs.String("only", "", "run only these scenarios, comma-separated: writes, stream, bytes, list")
+	only := fs.String("only", "", "run only these scenarios, comma-separated: writes, stream, bytes, list, stdio")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	asMarkdown := fs.Bool("markdown", false, "print the report as the README's table (a row a scenario, a column a server)")
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
 	}
@@ -122,12 +127,16 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 		fmt.Fprintln(env.Stdout, string(out))
 		return cli.ExitOK
 	}
+	if *asMarkdown {
+		printPeersMarkdown(env.Stdout, rep)
+		return cli.ExitOK
+	}
 	printPeers(env, rep)
 	return cli.ExitOK
 }
 
 // peerScenarioTags are the scenarios' names for --only, in the order they run.
-var peerScenarioTags = []string{"writes", "stream", "bytes", "list"}
+var peerScenarioTags = []string{"writes", "stream", "bytes", "list", "stdio"}
 
 const (
 	tsPeerName   = "TS SDK + SQLite"
@@ -176,7 +185,7 @@ func startPeers(ctx context.Context, cfg peersConfig, dir, tag string) ([]*peerT
 			t.stop()
 		}
 	}
-	app, err := cli.StartServerProc(ctx, bin, "serve", "--app", "bench", "--data", filepath.Join(dir, tag+"-mcp-sync.db"), "--http", "127.0.0.1:0")
+	app, err := cli.StartServerProc(ctx, bin, "serve", "--app", "bench", "--data", mcpSyncDataPath(dir, tag), "--http", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("starting mcp-sync: %w", err)
 	}
@@ -202,6 +211,9 @@ func startPeers(ctx context.Context, cfg peersConfig, dir, tag string) ([]*peerT
 	}
 	return out, nil
 }
+
+// mcpSyncDataPath is mcp-sync's data file for scenario tag.
+func mcpSyncDataPath(dir, tag string) string { return filepath.Join(dir, tag+"-mcp-sync.db") }
 
 // benchSelf is the binary the servers start from (benchBinary in tests).
 func benchSelf() (string, error) {
@@ -232,14 +244,33 @@ func measurePeers(ctx context.Context, cfg peersConfig, rep *peersReport, progre
 	type scenario struct {
 		tag string
 		run func(context.Context, peersConfig, []*peerTarget, string) ([]peerScenario, error)
+		// prepare, when set, runs before the servers start, given the path
+		// of mcp-sync's data file.
+		prepare func(ctx context.Context, cfg peersConfig, path string) error
+		// start starts the servers (over HTTP when nil).
+		start func(ctx context.Context, cfg peersConfig, dir, tag string) ([]*peerTarget, error)
+	}
+	listPrep := func(ctx context.Context, cfg peersConfig, path string) error {
+		return prepareListRows(ctx, path, cfg.rows)
 	}
 	for _, sc := range []scenario{
-		{"writes", peerWrites}, {"stream", peerStreams}, {"bytes", peerBytes}, {"list", peerLists},
+		{tag: "writes", run: peerWrites}, {tag: "stream", run: peerStreams}, {tag: "bytes", run: peerBytes},
+		{tag: "list", run: peerLists, prepare: listPrep}, {tag: "stdio", run: peerStdio, start: startStdioPeers},
 	} {
 		if cfg.only != nil && !cfg.only[sc.tag] {
 			continue
 		}
-		ts, err := startPeers(ctx, cfg, dir, sc.tag)
+		if sc.prepare != nil {
+			progress("%s: preparing…", sc.tag)
+			if err := sc.prepare(ctx, cfg, mcpSyncDataPath(dir, sc.tag)); err != nil {
+				return fmt.Errorf("%s: %w", sc.tag, err)
+			}
+		}
+		start := startPeers
+		if sc.start != nil {
+			start = sc.start
+		}
+		ts, err := start(ctx, cfg, dir, sc.tag)
 		if err != nil {
 			return err
 		}
@@ -270,4 +301,123 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// printPeers prints the report as a table: per scenario, each server's
+// figure and its ratio to mcp-sync's.
+func printPeers(env *cli.Environ, rep peersReport) {
+	w := env.Stdout
+	fmt.Fprintf(w, "\nmcp-sync-bench peers: one load generator (the Go SDK client), servers taking turns in %d rounds; ratios are to mcp-sync, the median of the rounds'.\n", rep.Rounds)
+	for name, why := range rep.Skipped {
+		fmt.Fprintf(w, "Left out: %s (%s)\n", name, why)
+	}
+	for _, sc := range rep.Scenarios {
+		printPeerScenario(w, sc)
+	}
+}
+
+func printPeerScenario(w io.Writer, sc peerScenario) {
+	fmt.Fprintf(w, "\n%s (%s)\n", sc.Name, sc.Unit)
+	for _, f := range sc.Figures {
+		v := fmt.Sprintf("%10.2f", f.Value)
+		if f.P99 > 0 {
+			v = fmt.Sprintf("%7.2f / %7.2f", f.Value, f.P99)
+		}
+		ratio := ""
+		if f.Ratio > 0 {
+			ratio = fmt.Sprintf("%6.2f×", f.Ratio)
+		}
+		fmt.Fprintf(w, "  %-44s %17s %8s  %s\n", f.Server, v, ratio, f.Note)
+	}
+}
+
+// printPeersMarkdown prints the report as the README's table: a row a
+// scenario, a column a server, each figure with its ratio to mcp-sync's.
+// A server's several figures in a scenario (mcp-sync's two kinds of
+// notice; answers of several lengths) share its cell; labels every column
+// shares move to the scenario's name.
+func printPeersMarkdown(w io.Writer, rep peersReport) {
+	fmt.Fprintf(w, "| scenario | %s |\n|---|%s\n", strings.Join(rep.Servers, " | "), strings.Repeat("---|", len(rep.Servers)))
+	for _, sc := range rep.Scenarios {
+		type fig struct {
+			label string
+			f     peerFigure
+		}
+		cols := make([][]fig, len(rep.Servers))
+		for _, f := range sc.Figures {
+			if c, label := peerColumn(rep.Servers, f.Server); c >= 0 {
+				cols[c] = append(cols[c], fig{label, f})
+			}
+		}
+		labelsOf := func(c []fig) string {
+			var ls []string
+			for _, x := range c {
+				ls = append(ls, x.label)
+			}
+			return strings.Join(ls, " / ")
+		}
+		shared, name := labelsOf(cols[0]), sc.Name
+		for _, c := range cols {
+			if len(c) > 0 && labelsOf(c) != shared || len(cols[0]) < 2 {
+				shared = ""
+			}
+		}
+		if shared != "" {
+			name += ", " + shared
+		}
+		cells := make([]string, len(cols))
+		for i, c := range cols {
+			var parts []string
+			for j, x := range c {
+				v := fmtFigure(x.f.Value)
+				if x.f.P99 > 0 {
+					v += " / " + fmtFigure(x.f.P99)
+				}
+				if x.label != "" && shared == "" {
+					v = x.label + " " + v
+				}
+				if x.f.Ratio > 0 && (i > 0 || j > 0 && shared == "") {
+					v += fmt.Sprintf(" (%.2f×)", x.f.Ratio)
+				}
+				if x.f.Note != "" {
+					v += ", " + x.f.Note
+				}
+				parts = append(parts, v)
+			}
+			sep := "; "
+			if shared != "" {
+				sep = " / "
+			}
+			cells[i] = strings.Join(parts, sep)
+		}
+		fmt.Fprintf(w, "| %s (%s) | %s |\n", name, sc.Unit, strings.Join(cells, " | "))
+	}
+}
+
+// peerColumn is the column of servers a figure's server name belongs to
+// (its name, or its name then a label: "mcp-sync (plain notices)",
+// "bare bbolt, 500 chunks"), and the label; -1 when none.
+func peerColumn(servers []string, name string) (int, string) {
+	best, label := -1, ""
+	for i, s := range servers {
+		rest, ok := strings.CutPrefix(name, s)
+		if !ok || rest != "" && rest[0] != ' ' && rest[0] != ',' || best >= 0 && len(s) <= len(servers[best]) {
+			continue
+		}
+		best, label = i, strings.Trim(rest, " ,()")
+	}
+	return best, label
+}
+
+// fmtFigure is v with the precision the README gives: whole numbers with
+// commas from 100 up, three significant digits below.
+func fmtFigure(v float64) string {
+	switch {
+	case v >= 100:
+		return thousands(int(math.Round(v)))
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -49,8 +50,8 @@ func TestPeersSmoke(t *testing.T) {
 	if strings.Join(rep.Servers, ",") != strings.Join(servers, ",") {
 		t.Fatalf("servers %q, want %q (skipped: %v)", rep.Servers, servers, rep.Skipped)
 	}
-	if len(rep.Scenarios) != 6 {
-		t.Fatalf("%d scenarios, want 6: %+v", len(rep.Scenarios), rep.Scenarios)
+	if len(rep.Scenarios) != 8 {
+		t.Fatalf("%d scenarios, want 8: %+v", len(rep.Scenarios), rep.Scenarios)
 	}
 	for _, sc := range rep.Scenarios {
 		if len(sc.Figures) < len(servers)-1 {
@@ -75,5 +76,55 @@ func TestTSPeerWithoutNode(t *testing.T) {
 	skip, err = tsPeerReady(t.Context(), "../../testdata/peers/ts-sqlite", true)
 	if err == nil || skip != "" || !strings.Contains(err.Error(), "CI") {
 		t.Errorf("in CI: skip %q, err %v; want an error, not a skip", skip, err)
+	}
+}
+
+// TestPeersMarkdown: the README's table has a column a server, a server's
+// several figures in its cell, labels every column shares in the
+// scenario's name, and a ratio beside every figure but mcp-sync's own.
+func TestPeersMarkdown(t *testing.T) {
+	rep := peersReport{Servers: []string{"mcp-sync", goPeerName, barePeerName}, Scenarios: []peerScenario{
+		{Name: "writes", Unit: "calls/s", Figures: []peerFigure{
+			{Server: "mcp-sync", Value: 3967.4, Ratio: 1, Note: "p50 0.63 ms"}, {Server: goPeerName, Value: 1560, Ratio: 0.3932},
+			{Server: barePeerName, Value: 12.345, Ratio: 0.0031}}},
+		{Name: "stream", Unit: "ms p50 / p99", Figures: []peerFigure{
+			{Server: "mcp-sync (plain notices)", Value: 3.96, P99: 20.1, Ratio: 1},
+			{Server: "mcp-sync (changes in notices)", Value: 21.8, P99: 242, Ratio: 5.5},
+			{Server: goPeerName, Value: 3.98, P99: 25.9, Ratio: 1.03}}},
+		{Name: "answer", Unit: "MB", Figures: []peerFigure{
+			{Server: "mcp-sync, 500 chunks", Value: 72, Ratio: 1}, {Server: goPeerName + ", 500 chunks", Value: 25, Ratio: 0.35},
+			{Server: barePeerName + ", 500 chunks", Value: 28, Ratio: 0.39},
+			{Server: "mcp-sync, 1,000 chunks", Value: 174, Ratio: 1}, {Server: goPeerName + ", 1,000 chunks", Value: 69, Ratio: 0.4},
+			{Server: barePeerName + ", 1,000 chunks", Value: 70, Ratio: 0.4}}},
+	}}
+	var b strings.Builder
+	printPeersMarkdown(&b, rep)
+	want := `| scenario | mcp-sync | Go SDK + bbolt | bare bbolt |
+|---|---|---|---|
+| writes (calls/s) | 3,967, p50 0.63 ms | 1,560 (0.39×) | 12.3 (0.00×) |
+| stream (ms p50 / p99) | plain notices 3.96 / 20.1; changes in notices 21.8 / 242 (5.50×) | 3.98 / 25.9 (1.03×) |  |
+| answer, 500 chunks / 1,000 chunks (MB) | 72.0 / 174 | 25.0 (0.35×) / 69.0 (0.40×) | 28.0 (0.39×) / 70.0 (0.40×) |
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestStdioPeerStartFailure: a server that cannot start over stdio fails
+// the run with its own words (its stderr), and nothing is left running.
+func TestStdioPeerStartFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	benchBinary = labBinary(t)
+	defer func() { benchBinary = "" }()
+	missing := filepath.Join(t.TempDir(), "no-such-dir")
+	ts, err := startStdioPeers(t.Context(), peersConfig{}, missing, "stdio")
+	if err == nil {
+		stopPeers(ts)
+		t.Fatal("the servers started on a directory that does not exist")
+	}
+	if !strings.Contains(err.Error(), "starting mcp-sync over stdio") || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("the error does not name the server and say, in its words, what failed: %v", err)
 	}
 }

@@ -109,19 +109,31 @@ func (r *readTx) Scan(table string, o storage.ScanOptions) (_ []storage.KV, _ st
 	if o.Reverse {
 		step = c.Prev
 	}
-	var out []storage.KV
+	var (
+		out   []storage.KV
+		arena []byte
+	)
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = step() {
 		if len(out) == o.Limit {
 			return out, out[len(out)-1].Key, nil
 		}
-		val, err := open(table, name, k, v)
-		if err != nil {
-			return nil, "", err
+		val, why := openValue(name, k, v)
+		if why != "" {
+			return nil, "", &storage.CorruptError{Table: table, Key: string(k), Problem: why}
 		}
-		out = append(out, storage.KV{Key: string(k), Value: val})
+		if len(val) > cap(arena)-len(arena) {
+			arena = make([]byte, 0, max(scanArena, len(val)))
+		}
+		start := len(arena)
+		arena = append(arena, val...)
+		out = append(out, storage.KV{Key: string(k), Value: arena[start:len(arena):len(arena)]})
 	}
 	return out, "", nil
 }
+
+// scanArena is the size of the blocks a page's values are copied into:
+// one allocation for many small values instead of one each.
+const scanArena = 16 << 10
 
 // prefixEnd returns the smallest key greater than every key with prefix p,
 // or nil when there is none (p empty or all 0xff).
