@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/backend"
@@ -297,15 +299,7 @@ func TestOAuthIdentityReachesHandlersOnEveryTransport(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			writer := o.good(t, "alice", "notes:write")
 			c, _ := connect(t, o.base, e, map[string]string{"Authorization": "Bearer " + writer})
-			res := call(t, c, "whoami", map[string]any{})
-			if res.IsError {
-				t.Fatalf("whoami: %s", text(res))
-			}
-			var who WhoOut
-			b, _ := json.Marshal(res.StructuredContent)
-			if err := json.Unmarshal(b, &who); err != nil {
-				t.Fatal(err)
-			}
+			who := whoami(t, c)
 			if who.Subject != "alice" || who.ClientID != "app-alice" || !slices.Contains(who.Scopes, "notes:write") || who.Local {
 				t.Errorf("the action saw %+v, want subject alice, client app-alice, scope notes:write", who)
 			}
@@ -328,7 +322,7 @@ func TestOAuthIdentityReachesHandlersOnEveryTransport(t *testing.T) {
 			if !listed(t, c2, "whoami") {
 				t.Error("whoami, which needs no scope, is not listed")
 			}
-			res = call(t, c2, "addNote", map[string]any{"id": e.name + "-bob", "text": "hi"})
+			res := call(t, c2, "addNote", map[string]any{"id": e.name + "-bob", "text": "hi"})
 			if !res.IsError || errorKind(res) != "forbidden" || !strings.Contains(text(res), `"notes:write"`) {
 				t.Errorf("addNote without its scope: isError %v, kind %s, %q; want a forbidden error naming notes:write",
 					res.IsError, errorKind(res), text(res))
@@ -352,4 +346,50 @@ func listed(t testing.TB, c interface {
 		t.Fatal(err)
 	}
 	return slices.ContainsFunc(res.Tools, func(tl mcp.Tool) bool { return tl.Name == name })
+}
+
+// TestStdioCallerIsTheLocalUser: stdio served with WithLocalIdentity (as
+// serve does) shows handlers the local user, trusted with every scope;
+// an HTTP server with the static token shows its holder.
+func TestStdioCallerIsTheLocalUser(t *testing.T) {
+	eng := newOAuthApp(t)
+	srv, err := tools.New(eng, tools.Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeStdio(tools.WithLocalIdentity(ctx), inR, outW) }()
+	t.Cleanup(func() { cancel(); inW.Close(); outR.Close(); <-done; srv.Close() })
+	c, _ := start(t, transport.NewIO(outR, inW, io.NopCloser(strings.NewReader(""))), era{"stdio", "stdio", false})
+
+	who := whoami(t, c)
+	if want := tools.LocalIdentity(); who.Subject != want.Subject || !who.Local || who.Subject == "" {
+		t.Errorf("stdio: the action saw %+v, want the local user %q", who, want.Subject)
+	}
+	if res := call(t, c, "addNote", map[string]any{"id": "local", "text": "x"}); res.IsError {
+		t.Errorf("the local user was refused a scoped mutator: %s", text(res))
+	}
+
+	_, base := serveOpts(t, eng, tools.Options{}, tools.HTTPOptions{Token: "tok"})
+	c2, _ := connect(t, base, eras[0], map[string]string{"Authorization": "Bearer tok"})
+	if who := whoami(t, c2); who.Subject != "token" || !who.Local {
+		t.Errorf("static token: the action saw %+v, want the token holder", who)
+	}
+}
+
+func whoami(t *testing.T, c *client.Client) WhoOut {
+	t.Helper()
+	res := call(t, c, "whoami", map[string]any{})
+	if res.IsError {
+		t.Fatalf("whoami: %s", text(res))
+	}
+	var who WhoOut
+	b, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(b, &who); err != nil {
+		t.Fatal(err)
+	}
+	return who
 }

@@ -64,6 +64,9 @@ func New() (*Issuer, error) {
 	mux.HandleFunc("/.well-known/openid-configuration", is.metadata)
 	mux.HandleFunc("/jwks", is.jwks)
 	mux.HandleFunc("/token", is.token)
+	mux.HandleFunc("/authorize", func(w http.ResponseWriter, _ *http.Request) {
+		oauthError(w, http.StatusBadRequest, "unsupported_response_type", "this test issuer grants client_credentials only")
+	})
 	is.srv = httptest.NewServer(mux)
 	is.URL = is.srv.URL
 	return is, nil
@@ -206,6 +209,7 @@ func (is *Issuer) SignHMACWithPublicKey(t Token) (string, error) {
 func (is *Issuer) metadata(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                is.URL,
+		"authorization_endpoint":                is.URL + "/authorize", // RFC 8414 requires one; it serves no grant
 		"token_endpoint":                        is.URL + "/token",
 		"jwks_uri":                              is.URL + "/jwks",
 		"grant_types_supported":                 []string{"client_credentials"},
