@@ -14,14 +14,14 @@ import (
 // code's (Go code holding the engine) and may do anything.
 type Identity struct {
 	// Subject is the caller: an OAuth token's sub, or the local user's name.
-	Subject string
+	Subject string `json:"subject"`
 	// ClientID is the OAuth client the caller uses; empty when local.
-	ClientID string
+	ClientID string `json:"clientId,omitempty"`
 	// Scopes are the scopes the caller was granted.
-	Scopes []string
+	Scopes []string `json:"scopes,omitempty"`
 	// Local is set for callers the server trusts with every scope: the
 	// local user on stdio, and holders of the static HTTP token.
-	Local bool
+	Local bool `json:"local,omitempty"`
 }
 
 // HasScope reports whether the caller was granted scope (a Local caller

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -23,21 +24,34 @@ var (
 	scopedRows  = schema.Table[scopedRow]("scoped")
 	scopedWrite = schema.Mutator[scopedIn]("scopedWrite", "needs rows:write", schema.Scopes("rows:write"))
 	scopedAct   = schema.Action[scopedIn, string]("scopedAct", "needs rows:ai; writes through scopedWrite", schema.Scopes("rows:ai"))
-	scopedApp   = schema.MustDefine(1, scopedRows, scopedWrite, scopedAct)
+	scopedQueue = schema.Mutator[scopedIn]("scopedQueue", "enqueues scopedWho")
+	scopedWho   = schema.Action[scopedIn, string]("scopedWho", "writes who runs it")
+	scopedApp   = schema.MustDefine(1, scopedRows, scopedWrite, scopedAct, scopedQueue, scopedWho)
 )
 
 func openScoped(t *testing.T) *backend.Engine {
 	t.Helper()
 	cfg := backend.Config{
 		Schema: scopedApp,
-		Mutators: []backend.MutatorImpl{backend.Mutator(scopedWrite, func(ctx *backend.MutatorCtx, in scopedIn) error {
-			id, _ := backend.IdentityFrom(ctx)
-			return backend.TableOf(ctx, scopedRows).Set(in.ID, scopedRow{By: id.Subject})
-		})},
-		Actions: []backend.ActionImpl{backend.Action(scopedAct, func(ctx *backend.ActionCtx, in scopedIn) (string, error) {
-			// The action holds rows:ai only: its own writes are the server's.
-			return "ok", backend.Mutate(ctx, scopedWrite, in)
-		})},
+		Mutators: []backend.MutatorImpl{
+			backend.Mutator(scopedWrite, func(ctx *backend.MutatorCtx, in scopedIn) error {
+				id, _ := backend.IdentityFrom(ctx)
+				return backend.TableOf(ctx, scopedRows).Set(in.ID, scopedRow{By: id.Subject})
+			}),
+			backend.Mutator(scopedQueue, func(ctx *backend.MutatorCtx, in scopedIn) error {
+				_, err := backend.Enqueue(ctx, scopedWho, in)
+				return err
+			}),
+		},
+		Actions: []backend.ActionImpl{
+			backend.Action(scopedAct, func(ctx *backend.ActionCtx, in scopedIn) (string, error) {
+				// The caller holds rows:ai only: the action's writes are the server's.
+				return "ok", backend.Mutate(ctx, scopedWrite, in)
+			}),
+			backend.Action(scopedWho, func(ctx *backend.ActionCtx, in scopedIn) (string, error) {
+				return "ok", backend.Mutate(ctx, scopedWrite, in)
+			}),
+		},
 	}
 	return open(t, cfg, filepath.Join(t.TempDir(), "scoped.db"))
 }
@@ -86,5 +100,38 @@ func TestScopesCheckedBeforeTheHandler(t *testing.T) {
 	local := backend.WithIdentity(context.Background(), backend.Identity{Subject: "me", Local: true})
 	if _, err := eng.Act(local, "scopedAct", []byte(`{"id":"l"}`)); err != nil {
 		t.Errorf("a local caller: %v", err)
+	}
+}
+
+// TestRunRecordsItsCaller: a run records who enqueued it, and its action
+// runs as that caller.
+func TestRunRecordsItsCaller(t *testing.T) {
+	eng := openScoped(t)
+	dana := backend.Identity{Subject: "dana", ClientID: "app", Scopes: []string{"rows:read"}}
+	m, err := eng.Mutate(backend.WithIdentity(context.Background(), dana), "scopedQueue", []byte(`{"id":"q"}`))
+	if err != nil || len(m.Runs) != 1 {
+		t.Fatalf("scopedQueue: %+v, %v", m, err)
+	}
+	var run *backend.Run
+	for i := 0; i < 3000; i++ { // at most 30 s: the worker runs it at once
+		r, _, err := eng.Run(context.Background(), m.Runs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r != nil && r.Done() {
+			run = r
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if run == nil {
+		t.Fatal("the run did not finish within 30 s")
+	}
+	if run.Status != backend.RunSucceeded || run.Caller == nil || run.Caller.Subject != "dana" || run.Caller.ClientID != "app" {
+		t.Fatalf("run %+v (caller %+v), want succeeded, enqueued by dana through app", run, run.Caller)
+	}
+	row, _, _, err := eng.Get(context.Background(), "scoped", "q")
+	if err != nil || string(row) != `{"by":"dana"}` {
+		t.Errorf("the run's write: %s, %v; want the action run as dana", row, err)
 	}
 }

@@ -33,19 +33,22 @@ const (
 
 // Run records one enqueued action: what to run, and how it went.
 type Run struct {
-	ID            string          `json:"id"`
-	Action        string          `json:"action"`
-	Input         json.RawMessage `json:"input"`
-	Status        RunStatus       `json:"status"`
-	Attempts      int             `json:"attempts"`
-	Output        json.RawMessage `json:"output,omitempty"`
-	Error         string          `json:"error,omitempty"`
-	EnqueuedBy    string          `json:"enqueuedBy"` // the mutator
-	Version       uint64          `json:"version"`    // the version that enqueued it
-	EnqueuedAt    time.Time       `json:"enqueuedAt"`
-	StartedAt     *time.Time      `json:"startedAt,omitempty"`
-	FinishedAt    *time.Time      `json:"finishedAt,omitempty"`
-	NextAttemptAt *time.Time      `json:"nextAttemptAt,omitempty"`
+	ID         string          `json:"id"`
+	Action     string          `json:"action"`
+	Input      json.RawMessage `json:"input"`
+	Status     RunStatus       `json:"status"`
+	Attempts   int             `json:"attempts"`
+	Output     json.RawMessage `json:"output,omitempty"`
+	Error      string          `json:"error,omitempty"`
+	EnqueuedBy string          `json:"enqueuedBy"` // the mutator
+	// Caller is who called the mutator that enqueued the run (nil for
+	// server code); the run's action runs as it (see [IdentityFrom]).
+	Caller        *Identity  `json:"caller,omitempty"`
+	Version       uint64     `json:"version"` // the version that enqueued it
+	EnqueuedAt    time.Time  `json:"enqueuedAt"`
+	StartedAt     *time.Time `json:"startedAt,omitempty"`
+	FinishedAt    *time.Time `json:"finishedAt,omitempty"`
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
 	// Redacted is set on a run of a sensitive action as clients see it:
 	// its Input and Output are left out.
 	Redacted bool `json:"redacted,omitempty"`
@@ -294,7 +297,11 @@ func (e *Engine) attempt(id string) outcome {
 	if run == nil {
 		return finished
 	}
-	out, err := e.act(e.ctx, run.Action, run.Input, id)
+	ctx := e.ctx
+	if run.Caller != nil {
+		ctx = WithIdentity(ctx, *run.Caller)
+	}
+	out, err := e.act(ctx, run.Action, run.Input, id)
 	if e.ctx.Err() != nil {
 		// Shutting down: leave the run as running, so the next Open runs it
 		// again rather than recording a failure the action did not cause.
