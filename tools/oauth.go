@@ -1,7 +1,10 @@
 package tools
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"os/user"
 
@@ -22,7 +25,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (_ *http.R
 		return r, true
 	}
 	if v.IsMetadataPath(r.URL.Path) {
-		v.ServeMetadata(w, r)
+		v.ServeMetadata(w, r, s.toolScopes()...)
 		return nil, false
 	}
 	c, ok := v.Authenticate(w, r)
@@ -30,7 +33,62 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (_ *http.R
 		return nil, false
 	}
 	id := backend.Identity{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scopes}
+	if kind, name, scope := s.missingToolScope(r, id); scope != "" {
+		v.Forbid(w, kind+" "+name, scope)
+		return nil, false
+	}
 	return r.WithContext(backend.WithIdentity(r.Context(), id)), true
+}
+
+// missingToolScope returns, for a tools/call of a mutator or action whose
+// scopes (schema.Scopes) the caller lacks, the first one missing: the
+// MCP profile answers such a call with 403 insufficient_scope, which a
+// client can answer by asking for a token with that scope (step-up). The
+// body was read whole by withBody and is put back.
+func (s *Server) missingToolScope(r *http.Request, id backend.Identity) (kind, name, scope string) {
+	if r.Method != http.MethodPost || r.Body == nil {
+		return "", "", ""
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return "", "", "" // mcp-go reports the broken body
+	}
+	var msg struct {
+		Method string `json:"method"`
+		Params struct {
+			Name string `json:"name"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(body, &msg) != nil || msg.Method != string(mcp.MethodToolsCall) {
+		return "", "", ""
+	}
+	sc := s.eng.Schema()
+	if m, ok := sc.Mutator(msg.Params.Name); ok && !m.Internal {
+		return "mutator", m.Name, id.Missing(m.Scopes)
+	}
+	if a, ok := sc.Action(msg.Params.Name); ok && !a.Internal {
+		return "action", a.Name, id.Missing(a.Scopes)
+	}
+	return "", "", ""
+}
+
+// toolScopes are the scopes the declared tools need, advertised in the
+// protected-resource metadata so that clients can ask for them up front.
+func (s *Server) toolScopes() []string {
+	var out []string
+	sc := s.eng.Schema()
+	for _, m := range sc.Mutators() {
+		if !m.Internal {
+			out = append(out, m.Scopes...)
+		}
+	}
+	for _, a := range sc.Actions() {
+		if !a.Internal {
+			out = append(out, a.Scopes...)
+		}
+	}
+	return out
 }
 
 // tokenIdentity is the caller who holds the static HTTP token: trusted
@@ -59,9 +117,10 @@ func WithLocalIdentity(ctx context.Context) context.Context {
 
 // filterTools leaves out of tools/list the mutators and actions whose
 // scopes (schema.Scopes) the caller lacks. mcp-go also filters a call
-// with the one tool called: that passes, so the engine refuses the call
-// with an error naming the scope rather than mcp-go's "tool not found"
-// (tools/list always holds the read tools, so it is never one tool long).
+// with the one tool called: that passes, so the call meets the scope
+// check itself (authenticate's 403 over HTTP; the engine's forbidden
+// error otherwise) rather than mcp-go's "tool not found". tools/list
+// always holds the read tools, so it is never one tool long.
 func (s *Server) filterTools(ctx context.Context, tools []mcp.Tool) []mcp.Tool {
 	id, ok := backend.IdentityFrom(ctx)
 	if !ok || id.Local || len(tools) <= 1 {

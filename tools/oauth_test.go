@@ -22,6 +22,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/tools/auth"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // The app of the OAuth tests: a note table, a mutator that needs a scope,
@@ -218,7 +219,7 @@ func TestOAuthTokensCheckedWithTheRightAnswer(t *testing.T) {
 		{"unknown key", "Bearer " + unknownKey, 401, []string{`error="invalid_token"`, metadata}, "signature"},
 		{"garbage", "Bearer not.a.jwt", 401, []string{`error="invalid_token"`}, "JWT"},
 		{"missing scope", "Bearer " + sign(testissuer.Token{Audience: aud, Scopes: []string{"other"}}), 403,
-			[]string{`error="insufficient_scope"`, `scope="mcp"`, metadata}, `"mcp"`},
+			[]string{`error="insufficient_scope"`, `scope="mcp"`, metadata, `error_description="the token lacks the scope 'mcp'`}, `"mcp"`},
 	} {
 		status, challenge, body := o.post(t, c.auth)
 		if status != c.status {
@@ -248,6 +249,38 @@ func TestOAuthTokensCheckedWithTheRightAnswer(t *testing.T) {
 	}
 }
 
+// TestOAuthToolScopeChallenge: a tools/call of a tool whose scope the
+// token lacks is answered 403 insufficient_scope naming every scope the
+// call needs, before mcp-go sees it (the MCP profile's step-up); the same
+// call with a token holding them goes through.
+func TestOAuthToolScopeChallenge(t *testing.T) {
+	o := serveOAuth(t)
+	const callBody = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"addNote","arguments":{"id":"n","text":"x"}}}`
+	post := func(tok string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", o.base+tools.PathStreamable, strings.NewReader(callBody))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := post(o.good(t, "bob"))
+	challenge := resp.Header.Get("WWW-Authenticate")
+	for _, want := range []string{`error="insufficient_scope"`, `scope="mcp notes:write"`, `resource_metadata="` + o.base + auth.MetadataPath + tools.PathStreamable + `"`} {
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(challenge, want) {
+			t.Errorf("tools/call addNote without notes:write: %d, WWW-Authenticate %q; want 403 with %s", resp.StatusCode, challenge, want)
+		}
+	}
+	if resp := post(o.good(t, "bob", "notes:write")); resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized {
+		t.Errorf("tools/call addNote with notes:write: %d %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}
+
 func TestOAuthMetadataServed(t *testing.T) {
 	o := serveOAuth(t)
 	for _, path := range []string{auth.MetadataPath + tools.PathStreamable, auth.MetadataPath} {
@@ -262,8 +295,8 @@ func TestOAuthMetadataServed(t *testing.T) {
 			t.Fatalf("GET %s: %d, %v", path, resp.StatusCode, err)
 		}
 		if m.Resource != o.resource || !slices.Equal(m.AuthorizationServers, []string{o.issuer.URL}) ||
-			!slices.Equal(m.ScopesSupported, []string{resourceScope}) {
-			t.Errorf("GET %s: %+v, want resource %s, issuer %s, scopes [mcp]", path, m, o.resource, o.issuer.URL)
+			!slices.Equal(m.ScopesSupported, []string{resourceScope, "notes:write"}) {
+			t.Errorf("GET %s: %+v, want resource %s, issuer %s, scopes [mcp notes:write] (required, then the tools')", path, m, o.resource, o.issuer.URL)
 		}
 	}
 	resp, err := http.Post(o.base+auth.MetadataPath, "application/json", strings.NewReader("{}"))
@@ -322,10 +355,19 @@ func TestOAuthIdentityReachesHandlersOnEveryTransport(t *testing.T) {
 			if !listed(t, c2, "whoami") {
 				t.Error("whoami, which needs no scope, is not listed")
 			}
-			res := call(t, c2, "addNote", map[string]any{"id": e.name + "-bob", "text": "hi"})
-			if !res.IsError || errorKind(res) != "forbidden" || !strings.Contains(text(res), `"notes:write"`) {
-				t.Errorf("addNote without its scope: isError %v, kind %s, %q; want a forbidden error naming notes:write",
-					res.IsError, errorKind(res), text(res))
+			ctx, cancel := context.WithTimeout(context.Background(), testWait)
+			defer cancel()
+			req := mcp.CallToolRequest{}
+			req.Params.Name, req.Params.Arguments = "addNote", map[string]any{"id": e.name + "-bob", "text": "hi"}
+			if res, err := c2.CallTool(ctx, req); err == nil || !strings.Contains(err.Error(), "403") {
+				t.Errorf("addNote without its scope: %+v, %v; want the HTTP 403 of a scope challenge", res, err)
+			}
+			// A push of it reaches the engine, which refuses it by name.
+			push := call(t, c2, wire.ToolSyncPush, map[string]any{"client": "bob-" + e.name, "seq": 1, "mutator": "addNote",
+				"args": map[string]any{"id": e.name + "-bob", "text": "hi"}})
+			if !push.IsError || errorKind(push) != "forbidden" || !strings.Contains(text(push), `"notes:write"`) {
+				t.Errorf("_sync_push of addNote without its scope: isError %v, kind %s, %q; want a forbidden error naming notes:write",
+					push.IsError, errorKind(push), text(push))
 			}
 			if _, ok, _, _ := o.eng.Get(context.Background(), "notes", e.name+"-bob"); ok {
 				t.Error("the refused addNote wrote its row")

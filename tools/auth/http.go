@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -22,15 +23,29 @@ type Metadata struct {
 	ResourceName           string   `json:"resource_name,omitempty"`
 }
 
-// Metadata returns this resource's metadata.
-func (v *Verifier) Metadata() Metadata {
+// Metadata returns this resource's metadata. scopes_supported lists the
+// required scopes and then extra (those some operations need, such as a
+// tool's), each once.
+func (v *Verifier) Metadata(extra ...string) Metadata {
 	return Metadata{
 		Resource:               v.cfg.Resource,
 		AuthorizationServers:   []string{v.cfg.Issuer},
-		ScopesSupported:        v.cfg.Scopes,
+		ScopesSupported:        v.union(extra),
 		BearerMethodsSupported: []string{"header"},
 		ResourceName:           "mcp-sync",
 	}
+}
+
+// union returns the required scopes followed by those of extra not among
+// them, each once.
+func (v *Verifier) union(extra []string) []string {
+	out := slices.Clone(v.cfg.Scopes)
+	for _, s := range extra {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // MetadataURL is the metadata's address that 401 challenges name: the
@@ -47,9 +62,10 @@ func (v *Verifier) IsMetadataPath(path string) bool {
 	return path == MetadataPath || path == MetadataPath+strings.TrimSuffix(u.Path, "/")
 }
 
-// ServeMetadata answers a GET of the metadata. Browsers' clients may read
-// it from any origin: it is public by design.
-func (v *Verifier) ServeMetadata(w http.ResponseWriter, r *http.Request) {
+// ServeMetadata answers a GET of the metadata, advertising the extra
+// scopes too (see [Verifier.Metadata]). Browsers' clients may read it from
+// any origin: it is public by design.
+func (v *Verifier) ServeMetadata(w http.ResponseWriter, r *http.Request, extra ...string) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -63,7 +79,7 @@ func (v *Verifier) ServeMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "max-age=3600")
-	_ = json.NewEncoder(w).Encode(v.Metadata())
+	_ = json.NewEncoder(w).Encode(v.Metadata(extra...))
 }
 
 // Authenticate checks r's bearer token. On success it returns the token's
@@ -90,7 +106,8 @@ func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request) (c Claim
 	case err == nil:
 		return c, true
 	case errors.As(err, &scope):
-		v.challenge(w, http.StatusForbidden, "insufficient_scope", err.Error(), "mcp-sync: "+err.Error(), scope.Scope)
+		// scope= names all the scopes needed, not only the missing one.
+		v.challenge(w, http.StatusForbidden, "insufficient_scope", err.Error(), "mcp-sync: "+err.Error())
 	case errors.Is(err, ErrIssuerUnavailable):
 		w.Header().Set("Retry-After", "10")
 		http.Error(w, "mcp-sync: the authorization server's keys cannot be read now, so no token can be checked; retry later",
@@ -100,6 +117,16 @@ func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request) (c Claim
 		v.challenge(w, http.StatusUnauthorized, "invalid_token", "the access token "+desc, "mcp-sync: the access token "+desc)
 	}
 	return Claims{}, false
+}
+
+// Forbid answers a request whose token lacks scope, which the operation it
+// asks for (what, as "tool setTodo") needs: 403 insufficient_scope whose
+// scope parameter names every scope the operation needs (the required
+// ones and scope), so that a client asking for a new token with exactly
+// those can proceed (RFC 6750 §3.1; the MCP profile's scope challenge).
+func (v *Verifier) Forbid(w http.ResponseWriter, what, scope string) {
+	msg := fmt.Sprintf("%s needs the scope %q, which the access token does not grant", what, scope)
+	v.challenge(w, http.StatusForbidden, "insufficient_scope", msg, "mcp-sync: "+msg, v.union([]string{scope})...)
 }
 
 // challenge answers with status and a Bearer challenge (RFC 6750 §3) that
