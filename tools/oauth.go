@@ -9,6 +9,7 @@ import (
 	"os/user"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-sync/mcp-sync/backend"
 )
@@ -33,11 +34,46 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (_ *http.R
 		return nil, false
 	}
 	id := backend.Identity{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scopes}
+	if !s.ownsSession(r, id) {
+		http.Error(w, "mcp-sync: no session with this id; initialize a new one", http.StatusNotFound)
+		return nil, false
+	}
 	if kind, name, scope := s.missingToolScope(r, id); scope != "" {
 		v.Forbid(w, kind+" "+name, scope)
 		return nil, false
 	}
 	return r.WithContext(backend.WithIdentity(r.Context(), id)), true
+}
+
+// hookOwners binds each legacy session (streamable HTTP 2025-11-25 and
+// older, SSE) to the subject whose request opened it, so that a request of
+// another subject naming it (to read its stream, or to act in it) is
+// answered as for a session that does not exist. Session ids are
+// unguessable; this keeps one that leaked (a log, a proxy) from being
+// used by another user's token.
+func (s *Server) hookOwners(h *server.Hooks) {
+	h.AddOnRegisterSession(func(ctx context.Context, sess server.ClientSession) {
+		if id, ok := backend.IdentityFrom(ctx); ok {
+			s.owners.Store(sess.SessionID(), id.Subject)
+		}
+	})
+	h.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
+		s.owners.Delete(sess.SessionID())
+	})
+}
+
+// ownsSession reports whether the session r names, if any, was opened by
+// id's subject (or by no one known).
+func (s *Server) ownsSession(r *http.Request, id backend.Identity) bool {
+	sid := r.Header.Get(server.HeaderKeySessionID)
+	if sid == "" && r.URL.Path == PathSSEMessage {
+		sid = r.URL.Query().Get("sessionId")
+	}
+	if sid == "" {
+		return true
+	}
+	owner, ok := s.owners.Load(sid)
+	return !ok || owner == id.Subject
 }
 
 // missingToolScope returns, for a tools/call of a mutator or action whose

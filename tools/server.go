@@ -87,6 +87,7 @@ type Server struct {
 
 	closeOnce sync.Once
 	sessions  atomic.Int64
+	owners    sync.Map // session id → the subject that opened it, with Options.Auth
 }
 
 // Stats are counts of what a server holds, for load tests and monitoring.
@@ -153,6 +154,7 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	}
 	if opts.Auth != nil {
 		opt = append(opt, server.WithToolFilter(s.filterTools))
+		s.hookOwners(hooks)
 	}
 	if opts.Instructions != "" {
 		opt = append(opt, server.WithInstructions(opts.Instructions))
