@@ -33,25 +33,25 @@ const (
 
 // Run records one enqueued action: what to run, and how it went.
 type Run struct {
-	ID         string          `json:"id"`
-	Action     string          `json:"action"`
-	Input      json.RawMessage `json:"input"`
-	Status     RunStatus       `json:"status"`
-	Attempts   int             `json:"attempts"`
-	Output     json.RawMessage `json:"output,omitempty"`
-	Error      string          `json:"error,omitempty"`
-	EnqueuedBy string          `json:"enqueuedBy"` // the mutator
-	// Caller is who called the mutator that enqueued the run (nil for
-	// server code); the run's action runs as it (see [IdentityFrom]).
-	Caller        *Identity  `json:"caller,omitempty"`
-	Version       uint64     `json:"version"` // the version that enqueued it
-	EnqueuedAt    time.Time  `json:"enqueuedAt"`
-	StartedAt     *time.Time `json:"startedAt,omitempty"`
-	FinishedAt    *time.Time `json:"finishedAt,omitempty"`
-	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+	ID            string          `json:"id"`
+	Action        string          `json:"action"`
+	Input         json.RawMessage `json:"input"`
+	Status        RunStatus       `json:"status"`
+	Attempts      int             `json:"attempts"`
+	Output        json.RawMessage `json:"output,omitempty"`
+	Error         string          `json:"error,omitempty"`
+	EnqueuedBy    string          `json:"enqueuedBy"` // the mutator
+	Version       uint64          `json:"version"`    // the version that enqueued it
+	EnqueuedAt    time.Time       `json:"enqueuedAt"`
+	StartedAt     *time.Time      `json:"startedAt,omitempty"`
+	FinishedAt    *time.Time      `json:"finishedAt,omitempty"`
+	NextAttemptAt *time.Time      `json:"nextAttemptAt,omitempty"`
 	// Redacted is set on a run of a sensitive action as clients see it:
 	// its Input and Output are left out.
 	Redacted bool `json:"redacted,omitempty"`
+	// Caller is who called the mutator that enqueued the run (nil for
+	// server code); the run's action runs as it (see [IdentityFrom]).
+	Caller *Identity `json:"caller,omitempty"`
 }
 
 // Done reports whether the run has finished, successfully or not.
