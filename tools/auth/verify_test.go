@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mcp-sync/mcp-sync/internal/testissuer"
 	"github.com/mcp-sync/mcp-sync/tools/auth"
@@ -97,4 +98,39 @@ func (c cut) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("connection refused (test)")
 	}
 	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestLeeway: exp and nbf allow DefaultLeeway of clock skew, no more.
+func TestLeeway(t *testing.T) {
+	is, err := testissuer.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer is.Close()
+	const resource = "http://127.0.0.1:1/mcp"
+	v, err := auth.New(auth.Config{Issuer: is.URL, Resource: resource})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, c := range []struct {
+		name string
+		tok  testissuer.Token
+		ok   bool
+	}{
+		{"expired 20 s ago", testissuer.Token{Expiry: now.Add(-20 * time.Second)}, true},
+		{"expired 3 minutes ago", testissuer.Token{Expiry: now.Add(-3 * time.Minute)}, false},
+		{"valid from 20 s on", testissuer.Token{NotBefore: now.Add(20 * time.Second)}, true},
+		{"valid from 3 minutes on", testissuer.Token{NotBefore: now.Add(3 * time.Minute)}, false},
+	} {
+		c.tok.Audience = []string{resource}
+		tok, err := is.Sign(c.tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(context.Background(), tok)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, auth.ErrInvalidToken)) {
+			t.Errorf("%s: %v, want accepted %v", c.name, err, c.ok)
+		}
+	}
 }
