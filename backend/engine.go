@@ -132,8 +132,14 @@ func classifyHandler(where string, err error) error {
 // declared output schema. It is server code: internal actions
 // (schema.Internal) are callable here. ctx carries the caller's cancellation and, through
 // [WithReporter], where progress and logs go. Errors wrap ErrUnknown,
-// ErrInvalidInput, ErrHandler or ErrInvalidOutput.
+// ErrInvalidInput, ErrHandler, ErrInvalidOutput or ErrForbidden (ctx's
+// caller, see [IdentityFrom], lacks a scope the action requires).
 func (e *Engine) Act(ctx context.Context, name string, input json.RawMessage) (json.RawMessage, error) {
+	if info, _ := e.cfg.Schema.Action(name); info != nil && !info.Internal {
+		if err := checkScopes(ctx, "action", name, info.Scopes); err != nil {
+			return nil, err
+		}
+	}
 	return e.act(ctx, name, input, "")
 }
 

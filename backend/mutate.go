@@ -65,7 +65,9 @@ func Once(clientID string, seq uint64) MutateOption {
 // Mutate runs the named mutator with input (JSON) in one transaction and
 // returns the committed version and the action runs it enqueued, which
 // start once it has committed. Errors wrap ErrUnknown, ErrInvalidInput,
-// ErrHandler, ErrClosed or ErrInternal; on any error nothing was written.
+// ErrHandler, ErrClosed, ErrInternal or ErrForbidden (ctx's caller, see
+// [IdentityFrom], lacks a scope the mutator requires); on any error
+// nothing was written.
 // Every write from outside a mutator's own transaction comes through here:
 // ActionCtx.Mutate, the MCP tools, pushes from clients. Internal mutators
 // (schema.Internal) are server code's: a push ([Once]) of one fails as for
@@ -83,6 +85,11 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage,
 	// only as a step of another, and the refusal says so.
 	if info, ok := e.cfg.Schema.Mutator(name); ok && info.Internal && e.opts.Replica && !o.once {
 		return Mutation{}, unknownf("mutator %s is internal: on a client's replica it runs only as a step of another mutator (backend.Mutate from a mutator)", Short(name))
+	}
+	if info, _ := e.cfg.Schema.Mutator(name); info != nil && !info.Internal {
+		if err := checkScopes(ctx, "mutator", name, info.Scopes); err != nil {
+			return Mutation{}, err
+		}
 	}
 	m, input, err := e.mutation(name, input, o.once || e.opts.Replica)
 	if err != nil {

@@ -87,6 +87,9 @@ func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 		Version:    c.tx.Version(),
 		EnqueuedAt: time.Now().UTC(),
 	}
+	if id, ok := IdentityFrom(c); ok {
+		run.Caller = &id
+	}
 	if err := putRun(c.tx, &run); err != nil {
 		return "", fmt.Errorf("enqueue %s: %w", name, err)
 	}

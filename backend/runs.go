@@ -49,6 +49,9 @@ type Run struct {
 	// Redacted is set on a run of a sensitive action as clients see it:
 	// its Input and Output are left out.
 	Redacted bool `json:"redacted,omitempty"`
+	// Caller is who called the mutator that enqueued the run (nil for
+	// server code); the run's action runs as it (see [IdentityFrom]).
+	Caller *Identity `json:"caller,omitempty"`
 }
 
 // Done reports whether the run has finished, successfully or not.
@@ -294,7 +297,11 @@ func (e *Engine) attempt(id string) outcome {
 	if run == nil {
 		return finished
 	}
-	out, err := e.act(e.ctx, run.Action, run.Input, id)
+	ctx := e.ctx
+	if run.Caller != nil {
+		ctx = WithIdentity(ctx, *run.Caller)
+	}
+	out, err := e.act(ctx, run.Action, run.Input, id)
 	if e.ctx.Err() != nil {
 		// Shutting down: leave the run as running, so the next Open runs it
 		// again rather than recording a failure the action did not cause.

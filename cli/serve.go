@@ -23,6 +23,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	httpAddr := fs.String("http", "", "serve HTTP on this `ADDR` (host:port) instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
 	token := fs.String("token", "", "require Authorization: Bearer `TOKEN` on HTTP (default $MCP_SYNC_TOKEN)")
 	httpLimits := addHTTPFlags(fs)
+	authFlags := addAuthFlags(fs)
 	delay := new(time.Duration)
 	if slices.ContainsFunc(apps, func(a App) bool { return a.LocalAI }) {
 		fs.DurationVar(delay, "ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
@@ -82,6 +83,10 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	opts.Logger = logger
 	hopts := tools.HTTPOptions{Token: *token}
 	httpLimits(&hopts, &opts)
+	if err := authFlags(&hopts, &opts, *token, *httpAddr); err != nil {
+		fmt.Fprintf(env.Stderr, "%s serve: %v\n", prog, err)
+		return ExitUsage
+	}
 	eng, err := backend.Open(cfg, limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged}, &opts))
 	if err != nil {
 		return fail("%v", err)
@@ -96,14 +101,15 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 
 	if *httpAddr == "" {
 		logger.Info("serving MCP on stdio", "app", app.Name, "data", path)
-		if err := srv.ServeStdio(ctx, os.Stdin, env.Stdout); err != nil {
+		// Handlers see the user running the server as the caller.
+		if err := srv.ServeStdio(tools.WithLocalIdentity(ctx), os.Stdin, env.Stdout); err != nil {
 			return fail("%v", err)
 		}
 		return ExitOK
 	}
 	err = srv.ServeHTTP(ctx, *httpAddr, hopts, func(base string) {
 		logger.Info("serving MCP over HTTP", "url", base+tools.PathStreamable, "sse", base+tools.PathSSE,
-			"app", app.Name, "data", path, "token", *token != "")
+			"app", app.Name, "data", path, "token", *token != "", "oauth", opts.Auth != nil)
 	})
 	if err != nil {
 		return fail("%v", err)

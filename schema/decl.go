@@ -63,6 +63,7 @@ type options struct {
 	maxRowSet   bool
 	sensitive   bool
 	internal    bool
+	scopes      []string
 }
 
 // ServerOnly marks a table as visible to server code only: no client-facing
@@ -103,6 +104,17 @@ func MaxRowBytes(n int) Option {
 // records shown to clients (get_run, the run resource) leave both out. The
 // server still stores the input, since the worker needs it. Actions only.
 func Sensitive() Option { return func(o *options) { o.sensitive = true } }
+
+// Scopes makes calling a mutator or action require each of scopes (OAuth
+// scopes such as "todos:write"): a caller whose access token lacks one is
+// refused before the handler runs, with an error naming the scope, and is
+// not shown the tool. Callers the server trusts (stdio, the static token,
+// Go code holding the engine) have every scope; calls from inside an
+// action are the server's own and are not checked. A scope is a non-empty
+// word without spaces, quotes or backslashes. Mutators and actions only.
+func Scopes(scopes ...string) Option {
+	return func(o *options) { o.scopes = append(o.scopes, scopes...) }
+}
 
 // nameOrEmpty keeps Name safe on a zero-value declaration, which Define
 // reports as an error instead.
@@ -149,7 +161,7 @@ func (d TableDef[T]) spec() *declSpec { return d.s }
 type MutatorDef[In any] struct{ s *declSpec }
 
 // Mutator declares a mutator named name (its MCP tool name) taking input In,
-// a struct type. Options: [Idempotent], [Destructive], [Internal].
+// a struct type. Options: [Idempotent], [Destructive], [Internal], [Scopes].
 func Mutator[In any](name, description string, opts ...Option) MutatorDef[In] {
 	return MutatorDef[In]{newSpec(KindMutator, name, description, reflect.TypeFor[In](), nil, opts)}
 }
@@ -169,7 +181,7 @@ type ActionDef[In, Out any] struct{ s *declSpec }
 // Action declares an action named name (its MCP tool name) taking In, a
 // struct type, and returning Out: a struct type (structured output with an
 // output schema) or string (plain text output, no output schema).
-// Options: [Idempotent], [Destructive], [Sensitive], [Internal].
+// Options: [Idempotent], [Destructive], [Sensitive], [Internal], [Scopes].
 func Action[In, Out any](name, description string, opts ...Option) ActionDef[In, Out] {
 	return ActionDef[In, Out]{newSpec(KindAction, name, description, reflect.TypeFor[In](), reflect.TypeFor[Out](), opts)}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -50,6 +51,8 @@ type MutatorInfo struct {
 	Input *Validator
 	// Internal mutators are callable by server code only (see [Internal]).
 	Internal bool
+	// Scopes are the scopes a caller needs to call it (see [Scopes]).
+	Scopes []string
 }
 
 // ActionInfo describes a declared action.
@@ -78,6 +81,8 @@ type ActionInfo struct {
 	Sensitive bool
 	// Internal actions are callable by server code only (see [Internal]).
 	Internal bool
+	// Scopes are the scopes a caller needs to call it (see [Scopes]).
+	Scopes []string
 }
 
 // namePattern is what MCP accepts as a tool name; tables follow it too, so
@@ -194,6 +199,14 @@ func checkOptions(sp *declSpec) error {
 		if sp.opts.internal {
 			bad = append(bad, "Internal applies to mutators and actions: to hide a table from clients, use schema.ServerOnly()")
 		}
+		if len(sp.opts.scopes) > 0 {
+			bad = append(bad, "Scopes applies to mutators and actions, not tables")
+		}
+	}
+	for _, s := range sp.opts.scopes {
+		if s == "" || strings.ContainsAny(s, " \t\n\"\\") {
+			bad = append(bad, fmt.Sprintf("Scopes(%q): a scope is a non-empty word without spaces, quotes or backslashes", s))
+		}
 	}
 	if sp.opts.sensitive && sp.kind != KindAction {
 		bad = append(bad, "Sensitive applies to actions only (keep secret rows in a ServerOnly table)")
@@ -220,11 +233,11 @@ func compile(sp *declSpec) (any, error) {
 	case KindMutator:
 		return &MutatorInfo{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
 			Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV,
-			Internal: sp.opts.internal}, nil
+			Internal: sp.opts.internal, Scopes: slices.Clone(sp.opts.scopes)}, nil
 	}
 	a := &ActionInfo{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
 		Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV, OutputType: sp.out,
-		Sensitive: sp.opts.sensitive, Internal: sp.opts.internal}
+		Sensitive: sp.opts.sensitive, Internal: sp.opts.internal, Scopes: slices.Clone(sp.opts.scopes)}
 	if sp.out.Kind() == reflect.String {
 		a.TextOutput = true
 		return a, nil

@@ -149,6 +149,8 @@ func (s *Server) errorResult(ctx context.Context, kind, name string, err error) 
 		k, msg = wire.KindUnknown, err.Error()
 	case backend.ErrDamaged:
 		k, msg = wire.KindDamaged, err.Error()
+	case backend.ErrForbidden:
+		k, msg = wire.KindForbidden, err.Error()
 	default:
 		switch {
 		case ctx.Err() != nil && errors.Is(err, context.Canceled):

@@ -174,6 +174,10 @@ type sessionGate struct {
 
 func (g *sessionGate) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, ok := g.s.authenticate(w, r) // before any session is counted
+		if !ok {
+			return
+		}
 		id := r.Header.Get(server.HeaderKeySessionID)
 		modern := mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
 		// mcp-go's GET /mcp makes a session of any id it does not know, and
@@ -286,7 +290,7 @@ func withToken(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := r.Header.Get("Authorization")
 		if subtle.ConstantTimeCompare([]byte(got), want) == 1 {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(backend.WithIdentity(r.Context(), tokenIdentity)))
 			return
 		}
 		if got == "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/tools/auth"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
 
@@ -60,6 +61,16 @@ type Options struct {
 	// error naming the limit. It is what bounds 2026-07-28 listen streams,
 	// which have no session.
 	MaxSubscriptions int
+
+	// Auth, when set, makes the HTTP transports an OAuth 2.1 resource
+	// server (the MCP authorization profile): every request needs an
+	// access token Auth accepts, the protected-resource metadata is served
+	// at auth.MetadataPath, and each call runs as the token's caller
+	// (backend.IdentityFrom), who is shown only the tools whose scopes it
+	// holds. Leave HTTPOptions.Token empty with it; HTTPOptions.InsecureNoToken
+	// lets ServeHTTP bind an address other machines can reach. stdio is
+	// not affected.
+	Auth *auth.Verifier
 }
 
 // Server is an engine served over MCP. Serve it with [Server.ServeStdio] or
@@ -76,6 +87,7 @@ type Server struct {
 
 	closeOnce sync.Once
 	sessions  atomic.Int64
+	owners    sync.Map // session id → the subject that opened it, with Options.Auth
 }
 
 // Stats are counts of what a server holds, for load tests and monitoring.
@@ -139,6 +151,10 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		server.WithRecovery(),
 		server.WithResourceRecovery(),
 		server.WithToolFilter(hideSyncTools),
+	}
+	if opts.Auth != nil {
+		opt = append(opt, server.WithToolFilter(s.filterTools))
+		s.hookOwners(hooks)
 	}
 	if opts.Instructions != "" {
 		opt = append(opt, server.WithInstructions(opts.Instructions))

@@ -41,4 +41,7 @@ const (
 	// KindDamaged: a stored row failed its checksum or is not JSON; the
 	// message names it.
 	KindDamaged ErrorKind = "damaged"
+	// KindForbidden: the caller's access token lacks a scope the tool
+	// requires; the message names it. Nothing ran.
+	KindForbidden ErrorKind = "forbidden"
 )

@@ -20,17 +20,21 @@ func TestImportsFlowOneWay(t *testing.T) {
 		// backend opens its default, embedded store with the bbolt driver.
 		"backend":        {"backend/ai", "schema", "storage", "storage/bolt"},
 		"backend/ai/...": {"backend/ai"},
-		"tools":          {"backend", "schema", "wire"},
-		"client":         {"backend", "schema", "wire"},
+		"tools":          {"backend", "schema", "wire", "tools/auth"},
+		// tools/auth validates access tokens; it knows none of ours.
+		"tools/auth": {},
+		"client":     {"backend", "schema", "wire"},
 		// An example app may give itself a binary with cli (examples/notes).
 		"examples/...": {"backend", "backend/ai", "schema", "tools", "wire", "client", "cli", "examples/todo", "examples/notes"},
 		"cmd/...":      {"*"},
 		// cli is any app's command line: it serves with tools and talks to
 		// a server with client; it knows no app.
-		"cli": {"backend", "schema", "storage/bolt", "tools", "wire", "client"},
+		"cli": {"backend", "schema", "storage/bolt", "tools", "tools/auth", "wire", "client"},
 		// todoapp is the todo example as mcp-sync and mcp-sync-bench serve it.
 		"internal/todoapp": {"backend", "backend/ai", "backend/ai/localai", "cli", "examples/todo", "tools"},
 		"internal/arch":    {},
+		// testissuer is a test OAuth authorization server; it knows none of ours.
+		"internal/testissuer": {},
 		// The generic store imports no driver; drivers import only it.
 		"storage":             {},
 		"storage/storagetest": {"storage"},

@@ -1,0 +1,137 @@
+package backend_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/schema"
+)
+
+type scopedRow struct {
+	By string `json:"by"`
+}
+
+type scopedIn struct {
+	ID string `json:"id"`
+}
+
+var (
+	scopedRows  = schema.Table[scopedRow]("scoped")
+	scopedWrite = schema.Mutator[scopedIn]("scopedWrite", "needs rows:write", schema.Scopes("rows:write"))
+	scopedAct   = schema.Action[scopedIn, string]("scopedAct", "needs rows:ai; writes through scopedWrite", schema.Scopes("rows:ai"))
+	scopedQueue = schema.Mutator[scopedIn]("scopedQueue", "enqueues scopedWho")
+	scopedWho   = schema.Action[scopedIn, string]("scopedWho", "writes who runs it")
+	scopedApp   = schema.MustDefine(1, scopedRows, scopedWrite, scopedAct, scopedQueue, scopedWho)
+)
+
+func openScoped(t *testing.T) *backend.Engine {
+	t.Helper()
+	cfg := backend.Config{
+		Schema: scopedApp,
+		Mutators: []backend.MutatorImpl{
+			backend.Mutator(scopedWrite, func(ctx *backend.MutatorCtx, in scopedIn) error {
+				id, _ := backend.IdentityFrom(ctx)
+				return backend.TableOf(ctx, scopedRows).Set(in.ID, scopedRow{By: id.Subject})
+			}),
+			backend.Mutator(scopedQueue, func(ctx *backend.MutatorCtx, in scopedIn) error {
+				_, err := backend.Enqueue(ctx, scopedWho, in)
+				return err
+			}),
+		},
+		Actions: []backend.ActionImpl{
+			backend.Action(scopedAct, func(ctx *backend.ActionCtx, in scopedIn) (string, error) {
+				// The caller holds rows:ai only: the action's writes are the server's.
+				return "ok", backend.Mutate(ctx, scopedWrite, in)
+			}),
+			backend.Action(scopedWho, func(ctx *backend.ActionCtx, in scopedIn) (string, error) {
+				return "ok", backend.Mutate(ctx, scopedWrite, in)
+			}),
+		},
+	}
+	return open(t, cfg, filepath.Join(t.TempDir(), "scoped.db"))
+}
+
+func TestScopesCheckedBeforeTheHandler(t *testing.T) {
+	eng := openScoped(t)
+	bob := backend.WithIdentity(context.Background(), backend.Identity{Subject: "bob", Scopes: []string{"rows:ai"}})
+	_, err := eng.Mutate(bob, "scopedWrite", []byte(`{"id":"b"}`))
+	if backend.KindOf(err) != backend.ErrForbidden || !strings.Contains(err.Error(), `"rows:write"`) {
+		t.Fatalf("scopedWrite without rows:write: %v, want ErrForbidden naming the scope", err)
+	}
+	// A push is checked too, and records nothing.
+	_, err = eng.Mutate(bob, "scopedWrite", []byte(`{"id":"b"}`), backend.Once("c1", 1))
+	if !errors.Is(err, backend.ErrForbidden) {
+		t.Fatalf("a push of scopedWrite without rows:write: %v, want ErrForbidden", err)
+	}
+	if _, ok, _, _ := eng.Get(context.Background(), "scoped", "b"); ok {
+		t.Fatal("a refused call wrote its row")
+	}
+	// Refused before the input is looked at: a caller without the scope
+	// learns nothing of the schema.
+	if _, err := eng.Mutate(bob, "scopedWrite", []byte(`{"id":1}`)); backend.KindOf(err) != backend.ErrForbidden {
+		t.Errorf("invalid input without the scope: %v, want ErrForbidden", err)
+	}
+
+	// The action needs rows:ai, which bob has; its write is the server's.
+	if out, err := eng.Act(bob, "scopedAct", []byte(`{"id":"a"}`)); err != nil || string(out) != `"ok"` {
+		t.Fatalf("scopedAct with rows:ai: %s, %v", out, err)
+	}
+	row, _, _, err := eng.Get(context.Background(), "scoped", "a")
+	if err != nil || string(row) != `{"by":"bob"}` {
+		t.Errorf("the action's write: %s, %v; want the caller bob seen by the mutator", row, err)
+	}
+	carol := backend.WithIdentity(context.Background(), backend.Identity{Subject: "carol", Scopes: []string{"rows:write"}})
+	if _, err := eng.Act(carol, "scopedAct", []byte(`{"id":"c"}`)); backend.KindOf(err) != backend.ErrForbidden || !strings.Contains(err.Error(), `"rows:ai"`) {
+		t.Errorf("scopedAct without rows:ai: %v, want ErrForbidden naming rows:ai", err)
+	}
+	if _, err := eng.Mutate(carol, "scopedWrite", []byte(`{"id":"c"}`)); err != nil {
+		t.Errorf("scopedWrite with rows:write: %v", err)
+	}
+
+	// Server code (no identity) and local callers hold every scope.
+	if _, err := eng.Mutate(context.Background(), "scopedWrite", []byte(`{"id":"s"}`)); err != nil {
+		t.Errorf("server code: %v", err)
+	}
+	local := backend.WithIdentity(context.Background(), backend.Identity{Subject: "me", Local: true})
+	if _, err := eng.Act(local, "scopedAct", []byte(`{"id":"l"}`)); err != nil {
+		t.Errorf("a local caller: %v", err)
+	}
+}
+
+// TestRunRecordsItsCaller: a run records who enqueued it, and its action
+// runs as that caller.
+func TestRunRecordsItsCaller(t *testing.T) {
+	eng := openScoped(t)
+	dana := backend.Identity{Subject: "dana", ClientID: "app", Scopes: []string{"rows:read"}}
+	m, err := eng.Mutate(backend.WithIdentity(context.Background(), dana), "scopedQueue", []byte(`{"id":"q"}`))
+	if err != nil || len(m.Runs) != 1 {
+		t.Fatalf("scopedQueue: %+v, %v", m, err)
+	}
+	var run *backend.Run
+	for i := 0; i < 3000; i++ { // at most 30 s: the worker runs it at once
+		r, _, err := eng.Run(context.Background(), m.Runs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r != nil && r.Done() {
+			run = r
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if run == nil {
+		t.Fatal("the run did not finish within 30 s")
+	}
+	if run.Status != backend.RunSucceeded || run.Caller == nil || run.Caller.Subject != "dana" || run.Caller.ClientID != "app" {
+		t.Fatalf("run %+v (caller %+v), want succeeded, enqueued by dana through app", run, run.Caller)
+	}
+	row, _, _, err := eng.Get(context.Background(), "scoped", "q")
+	if err != nil || string(row) != `{"by":"dana"}` {
+		t.Errorf("the run's write: %s, %v; want the action run as dana", row, err)
+	}
+}
