@@ -23,8 +23,14 @@ import (
 // records in the meta bucket (keyLogTail), which a version-1 reader would
 // miss, so it must refuse such files. Version 3 stores every table value and
 // log record with a checksum (value.go); older files are upgraded on open
-// (upgrade.go).
-const formatVersion = 3
+// (upgrade.go). Version 4 logs each change as its undo rather than a copy of
+// the value (logcodec.go); records written before the upgrade to it, below
+// keyDeltaSince, keep their full values and are read as they are.
+const formatVersion = 4
+
+// sealedFormat is the first format whose values and records carry
+// checksums.
+const sealedFormat = 3
 
 var (
 	metaBucket = []byte("meta")
@@ -35,6 +41,7 @@ var (
 	keyVersion       = []byte("version")
 	keyLogFloor      = []byte("logFloor")
 	keyLogTail       = []byte("logTail")
+	keyDeltaSince    = []byte("deltaSince")
 )
 
 // tablePrefix keeps table buckets apart from the store's own.
@@ -121,6 +128,7 @@ type Driver struct {
 	logFloor atomic.Uint64 // the log holds every version > logFloor
 
 	logTrimmed uint64 // records ≤ this were deleted; owned by the leading writer
+	deltaSince uint64 // records below this version hold full values (format 3); set by Open
 
 	damaged atomic.Pointer[error] // set when bbolt met a damaged page: writes stop
 }
@@ -354,6 +362,7 @@ func (s *Driver) load(meta *bbolt.Bucket) {
 	s.version.Store(getUint(meta, keyVersion))
 	s.logFloor.Store(getUint(meta, keyLogFloor))
 	s.logTrimmed = s.logFloor.Load()
+	s.deltaSince = getUint(meta, keyDeltaSince)
 }
 
 // checkVersions refuses a file of a newer format or schema.
