@@ -57,15 +57,15 @@ func undoOf(before, after []byte) logChange {
 		s++
 	}
 	mid := before[p : len(before)-s]
-	if uvarintLen(p)+uvarintLen(s) < p+s {
+	if uvarintLen(uint64(p))+uvarintLen(uint64(s)) < p+s {
 		return logChange{kind: kindSplice, p: p, s: s, data: mid}
 	}
 	return logChange{kind: kindFull, data: before}
 }
 
-func uvarintLen(n int) int {
+func uvarintLen(n uint64) int {
 	var b [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(b[:], uint64(n))
+	return binary.PutUvarint(b[:], n)
 }
 
 // encodeRecord lays out version's changes in format 4, with its checksum.
