@@ -83,6 +83,9 @@ type Options struct {
 	// stops the upgrade with its error (tests cut an upgrade off with it).
 	upgradeBatch      int
 	afterUpgradeBatch func() error
+	// logWindow is how many changes a ReadLog window holds (0: 2048);
+	// tests make it small to cross windows.
+	logWindow int
 }
 
 func (o *Options) defaults() {
@@ -100,6 +103,9 @@ func (o *Options) defaults() {
 	}
 	if o.upgradeBatch <= 0 {
 		o.upgradeBatch = 2000
+	}
+	if o.logWindow <= 0 {
+		o.logWindow = windowChanges
 	}
 }
 

@@ -16,9 +16,10 @@ import (
 // window of records is read forwards, every newer record is undone for the
 // rows the window touches, then the window itself, newest first, each
 // change's value being the row as it was before the next one undid it.
-// Windows hold up to windowChanges changes, bounding what a read keeps in
-// memory at one window of rope headers; a range longer than a window undoes
-// the newer records once per window.
+// Windows hold up to windowChanges changes (Options.logWindow in tests),
+// bounding what a read keeps in memory to one window's records and rope
+// headers plus the rows it changes; a range longer than a window undoes the
+// newer records once per window.
 func (r *readTx) ReadLog(after, upto uint64, visit func(version uint64, changes []storage.Change) bool) (err error) {
 	s := r.s
 	defer s.catch(&err, "read the change log")
@@ -51,8 +52,8 @@ func (r *readTx) ReadLog(after, upto uint64, visit func(version uint64, changes 
 	return nil
 }
 
-// windowChanges is how many changes a window of ReadLog holds (at least one
-// version's, however many that has).
+// windowChanges is how many changes a window of ReadLog holds by default
+// (at least one version's, however many that has): about 200 B each.
 const windowChanges = 2048
 
 // logWindow is the records of versions (from, to] and, once rebuilt, the
@@ -118,7 +119,7 @@ func (r *readTx) readWindow(from, upto uint64) (*logWindow, error) {
 			}
 		}
 		w.entries = append(w.entries, logEntry{version: ver, changes: cs})
-		if n += len(cs); n >= windowChanges && ver < upto {
+		if n += len(cs); n >= r.s.opts.logWindow && ver < upto {
 			w.to = ver
 			return false, nil
 		}
