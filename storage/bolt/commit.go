@@ -124,6 +124,7 @@ func (s *Driver) commit(batch []*request) {
 			next = base
 			// One for the batch: a function must not keep its transaction.
 			w := &writeTx{readTx: readTx{s: s, tx: btx}}
+			w.w = w
 			for _, r := range batch {
 				w.version = next + 1
 				changes, err := r.fn(w)

@@ -181,12 +181,20 @@ func (r *readTx) rebuild(w *logWindow) error {
 	return nil
 }
 
-// load reads st's row from the table, once.
+// load reads st's row from the table, once. In a write transaction, a row
+// the commit has written is taken as the commit found it: the log holds
+// none of the commit's records until its functions have all run.
 func (r *readTx) load(st *rowState) error {
 	if st.loaded {
 		return nil
 	}
 	st.loaded = true
+	if r.w != nil {
+		if img, ok := r.w.before[string(rowKey(nil, st.table, st.key))]; ok {
+			st.present, st.damaged, st.val = img.found && !img.damaged, img.damaged, ropeOf(img.val)
+			return nil
+		}
+	}
 	name := []byte(tablePrefix + string(st.table))
 	b := r.tx.Bucket(name)
 	if b == nil {

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"github.com/mcp-sync/mcp-sync/storage"
@@ -212,5 +213,32 @@ func TestStreamLogsWhatChanged(t *testing.T) {
 	}
 	if oursW > bareW {
 		t.Errorf("%.2f page writes per commit, more than bare bbolt's %.2f", oursW, bareW)
+	}
+}
+
+// TestReadLogInsideAWrite: a write function reading the log after
+// rewriting a row the log holds gets the committed values, not ones
+// rebuilt from its own, not yet logged, write.
+func TestReadLogInsideAWrite(t *testing.T) {
+	s, d := openDriver(t, filepath.Join(t.TempDir(), "data.db"), Options{Tables: testTables, NoSync: true}, storage.Options{})
+	put(t, s, "a", "row", "first value")
+	put(t, s, "a", "row", "first value, grown")
+	var got []string
+	_, err := d.Update(context.Background(), func(tx storage.DriverWriteTx) ([]storage.Change, error) {
+		stored, err := tx.Put("a", "row", []byte("rewritten inside"))
+		if err != nil {
+			return nil, err
+		}
+		err = tx.ReadLog(0, tx.Version()-1, func(_ uint64, cs []storage.Change) bool {
+			got = append(got, string(cs[0].Value))
+			return true
+		})
+		return []storage.Change{{Table: "a", Key: "row", Op: storage.OpPut, Value: stored}}, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"first value", "first value, grown"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("the log read inside a write: %q, want %q", got, want)
 	}
 }

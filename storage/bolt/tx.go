@@ -15,6 +15,10 @@ type readTx struct {
 	tx      *bbolt.Tx
 	version uint64
 
+	// w is the write transaction this is part of, if any: ReadLog there
+	// rebuilds from the rows as the commit found them.
+	w *writeTx
+
 	// The bucket last used: a write looks its key up (for the undo log)
 	// then writes it, and a function mostly writes one table.
 	lastTable string
