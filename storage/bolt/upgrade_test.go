@@ -48,21 +48,32 @@ func writeFormat2(t *testing.T, path string) map[string]map[string]string {
 				}
 				continue
 			}
-			tail = binary.AppendUvarint(tail, v)
-			tail = binary.AppendUvarint(tail, uint64(len(rec)))
-			tail = append(tail, rec...)
+			tail = appendTailRecord(tail, v, rec)
 		}
-		for k, v := range map[string]uint64{"format": 2, "schemaVersion": 0, "version": 15, "logFloor": 0} {
-			if err := putUint(meta, []byte(k), v); err != nil {
-				return err
-			}
-		}
-		return meta.Put(keyLogTail, tail)
+		return finishOldMeta(meta, 2, 15, tail)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return want
+}
+
+// appendTailRecord frames version's record rec onto a log tail.
+func appendTailRecord(tail []byte, version uint64, rec []byte) []byte {
+	tail = binary.AppendUvarint(tail, version)
+	tail = binary.AppendUvarint(tail, uint64(len(rec)))
+	return append(tail, rec...)
+}
+
+// finishOldMeta writes the meta keys of an old file of format at version,
+// with its log tail.
+func finishOldMeta(meta *bbolt.Bucket, format, version uint64, tail []byte) error {
+	for k, v := range map[string]uint64{"format": format, "schemaVersion": 0, "version": version, "logFloor": 0} {
+		if err := putUint(meta, []byte(k), v); err != nil {
+			return err
+		}
+	}
+	return meta.Put(keyLogTail, tail)
 }
 
 func rawMeta(t *testing.T, path string, key []byte) []byte {
@@ -180,16 +191,9 @@ func writeFormat3(t *testing.T, path string) (want map[uint64]string) {
 				}
 				continue
 			}
-			tail = binary.AppendUvarint(tail, v)
-			tail = binary.AppendUvarint(tail, uint64(len(rec)))
-			tail = append(tail, rec...)
+			tail = appendTailRecord(tail, v, rec)
 		}
-		for k, v := range map[string]uint64{"format": 3, "schemaVersion": 0, "version": 14, "logFloor": 0} {
-			if err := putUint(meta, []byte(k), v); err != nil {
-				return err
-			}
-		}
-		return meta.Put(keyLogTail, tail)
+		return finishOldMeta(meta, 3, 14, tail)
 	})
 	if err != nil {
 		t.Fatal(err)
