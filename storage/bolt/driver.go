@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -487,21 +486,4 @@ func (s *Driver) Update(_ context.Context, fn func(tx storage.DriverWriteTx) ([]
 		}
 		s.lead()
 	}
-}
-
-func getUint(b *bbolt.Bucket, k []byte) uint64 {
-	v := b.Get(k)
-	if len(v) != 8 {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
-}
-
-func putUint(b *bbolt.Bucket, k []byte, v uint64) error {
-	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], v)
-	if err := b.Put(k, buf[:]); err != nil {
-		return fmt.Errorf("storage: write %s: %w", k, err)
-	}
-	return nil
 }
