@@ -129,7 +129,7 @@ func (r *Report) check(tx *bbolt.Tx, opts CheckOptions) error {
 		return nil
 	}
 	r.Format, r.SchemaVersion, r.Version = getUint(meta, keyFormat), getUint(meta, keySchemaVersion), getUint(meta, keyVersion)
-	sealed := r.Format >= formatVersion // older files carry no checksums until upgraded
+	sealed := r.Format >= sealedFormat // older files carry no checksums until upgraded
 	if meta.Get(keyUpgrade) != nil {
 		sealed = false
 		r.addProblem(Problem{Table: "[meta]", What: "a format upgrade was cut off: the next open of the file finishes it"})
@@ -139,7 +139,7 @@ func (r *Report) check(tx *bbolt.Tx, opts CheckOptions) error {
 		case bytes.HasPrefix(name, []byte(tablePrefix)):
 			r.checkTable(name, b, sealed, opts)
 		case bytes.Equal(name, logBucket):
-			r.checkLog(b, meta.Get(keyLogTail), sealed)
+			r.checkLog(b, meta.Get(keyLogTail), sealed, r.Format < formatVersion, getUint(meta, keyDeltaSince))
 		}
 		return nil
 	})
@@ -167,14 +167,16 @@ func (r *Report) checkTable(name []byte, b *bbolt.Bucket, sealed bool, opts Chec
 	r.Tables = append(r.Tables, t)
 }
 
-func (r *Report) checkLog(b *bbolt.Bucket, tail []byte, sealed bool) {
+// checkLog decodes every log record: the ones below deltaSince, or all of a
+// file not yet upgraded to format 4 (full), hold full values.
+func (r *Report) checkLog(b *bbolt.Bucket, tail []byte, sealed, full bool, deltaSince uint64) {
 	check := func(ver uint64, rec []byte) {
 		r.LogRecords++
 		var err error
 		if sealed {
-			_, err = decodeRecord(ver, rec)
+			_, err = decodeRecord(ver, rec, full || ver < deltaSince)
 		} else {
-			_, err = decodeChanges(rec)
+			_, err = decodeChanges(rec, false)
 		}
 		var ce *storage.CorruptError
 		switch {

@@ -123,7 +123,8 @@ func (s *Driver) commit(batch []*request) {
 			events, recs = events[:0], recs[:0]
 			next = base
 			// One for the batch: a function must not keep its transaction.
-			w := &writeTx{readTx{s: s, tx: btx}}
+			w := &writeTx{readTx: readTx{s: s, tx: btx}}
+			w.w = w
 			for _, r := range batch {
 				w.version = next + 1
 				changes, err := r.fn(w)
@@ -140,7 +141,7 @@ func (s *Driver) commit(batch []*request) {
 				next++
 				r.version = next
 				if len(changes) > 0 {
-					recs = append(recs, logRecord{version: next, data: encodeRecord(next, changes)})
+					recs = append(recs, logRecord{version: next, data: w.undoRecord(next, changes)})
 					events = append(events, storage.Event{Version: next, Changes: changes})
 				}
 			}

@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,8 +22,14 @@ import (
 // records in the meta bucket (keyLogTail), which a version-1 reader would
 // miss, so it must refuse such files. Version 3 stores every table value and
 // log record with a checksum (value.go); older files are upgraded on open
-// (upgrade.go).
-const formatVersion = 3
+// (upgrade.go). Version 4 logs each change as its undo rather than a copy of
+// the value (logcodec.go); records written before the upgrade to it, below
+// keyDeltaSince, keep their full values and are read as they are.
+const formatVersion = 4
+
+// sealedFormat is the first format whose values and records carry
+// checksums.
+const sealedFormat = 3
 
 var (
 	metaBucket = []byte("meta")
@@ -35,6 +40,7 @@ var (
 	keyVersion       = []byte("version")
 	keyLogFloor      = []byte("logFloor")
 	keyLogTail       = []byte("logTail")
+	keyDeltaSince    = []byte("deltaSince")
 )
 
 // tablePrefix keeps table buckets apart from the store's own.
@@ -76,6 +82,9 @@ type Options struct {
 	// stops the upgrade with its error (tests cut an upgrade off with it).
 	upgradeBatch      int
 	afterUpgradeBatch func() error
+	// logWindow is how many changes a ReadLog window holds (0: 2048);
+	// tests make it small to cross windows.
+	logWindow int
 }
 
 func (o *Options) defaults() {
@@ -93,6 +102,9 @@ func (o *Options) defaults() {
 	}
 	if o.upgradeBatch <= 0 {
 		o.upgradeBatch = 2000
+	}
+	if o.logWindow <= 0 {
+		o.logWindow = windowChanges
 	}
 }
 
@@ -121,6 +133,7 @@ type Driver struct {
 	logFloor atomic.Uint64 // the log holds every version > logFloor
 
 	logTrimmed uint64 // records ≤ this were deleted; owned by the leading writer
+	deltaSince uint64 // records below this version hold full values (format 3); set by Open
 
 	damaged atomic.Pointer[error] // set when bbolt met a damaged page: writes stop
 }
@@ -354,6 +367,7 @@ func (s *Driver) load(meta *bbolt.Bucket) {
 	s.version.Store(getUint(meta, keyVersion))
 	s.logFloor.Store(getUint(meta, keyLogFloor))
 	s.logTrimmed = s.logFloor.Load()
+	s.deltaSince = getUint(meta, keyDeltaSince)
 }
 
 // checkVersions refuses a file of a newer format or schema.
@@ -472,21 +486,4 @@ func (s *Driver) Update(_ context.Context, fn func(tx storage.DriverWriteTx) ([]
 		}
 		s.lead()
 	}
-}
-
-func getUint(b *bbolt.Bucket, k []byte) uint64 {
-	v := b.Get(k)
-	if len(v) != 8 {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
-}
-
-func putUint(b *bbolt.Bucket, k []byte, v uint64) error {
-	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], v)
-	if err := b.Put(k, buf[:]); err != nil {
-		return fmt.Errorf("storage: write %s: %w", k, err)
-	}
-	return nil
 }

@@ -15,8 +15,10 @@ type logRecord struct {
 }
 
 // tailBudget bounds the log tail, so that the meta bucket stays small enough
-// (a quarter page) for bbolt to keep it inline in the root page.
-const tailBudget = 640
+// (a quarter page, 1024 B, of which its other keys take about 210) for
+// bbolt to keep it inline in the root page. A streamed chunk's record takes
+// about 80 B of it, so the log bucket is written once per nine chunks.
+const tailBudget = 768
 
 // appendLog adds a commit's records to the change log. Appending to the log
 // bucket rewrites its last leaf and branch pages, two page writes that cost
@@ -32,7 +34,7 @@ func (s *Driver) appendLog(btx *bbolt.Tx, recs []logRecord) error {
 	tail := meta.Get(keyLogTail)
 	n := len(tail)
 	for _, r := range recs {
-		n += 2*binary.MaxVarintLen64 + len(r.data)
+		n += uvarintLen(r.version) + uvarintLen(uint64(len(r.data))) + len(r.data)
 	}
 	if n <= tailBudget {
 		buf := append(make([]byte, 0, n), tail...)

@@ -63,13 +63,20 @@ func openDriver(t testing.TB, path string, opts Options, so storage.Options) (*s
 }
 
 // TestDriverSuite: the bbolt driver passes the suite every driver must.
-func TestDriverSuite(t *testing.T) {
+func TestDriverSuite(t *testing.T) { runSuite(t, 0) }
+
+// TestDriverSuiteSmallLogWindows: the suite again, with ReadLog rebuilding
+// values in windows of 3 changes, so that every read of more than a few
+// versions crosses windows.
+func TestDriverSuiteSmallLogWindows(t *testing.T) { runSuite(t, 3) }
+
+func runSuite(t *testing.T, logWindow int) {
 	dir := t.TempDir()
 	storagetest.Run(t, storagetest.Driver{
 		Durable: true,
 		Open: func(t testing.TB, name string, o storagetest.Options) *storage.Store {
 			s, _ := openDriver(t, filepath.Join(dir, name+".db"),
-				Options{Tables: o.Tables, LogRetention: o.LogRetention, NoSync: o.Fast},
+				Options{Tables: o.Tables, LogRetention: o.LogRetention, NoSync: o.Fast, logWindow: logWindow},
 				storage.Options{SubscriberBuffer: o.SubscriberBuffer})
 			return s
 		},

@@ -15,6 +15,10 @@ type readTx struct {
 	tx      *bbolt.Tx
 	version uint64
 
+	// w is the write transaction this is part of, if any: ReadLog there
+	// rebuilds from the rows as the commit found them.
+	w *writeTx
+
 	// The bucket last used: a write looks its key up (for the undo log)
 	// then writes it, and a function mostly writes one table.
 	lastTable string
@@ -149,9 +153,75 @@ func prefixEnd(p []byte) []byte {
 }
 
 // writeTx is a storage.DriverWriteTx: one write function's view of the
-// commit's shared bbolt transaction.
+// commit's shared bbolt transaction. The commit's functions share it, so
+// what it tracks for the change log spans the commit.
 type writeTx struct {
 	readTx
+
+	// before is each row as the commit found it, taken at the first write
+	// of it (a function that fails puts it back, so it stays true); rows is
+	// each row after the changes logged so far. From both undoRecord logs a
+	// change as its undo. Keyed by rowKey.
+	before, rows map[string]rowImage
+	buf          []byte
+}
+
+// rowImage is a row's value at some point of a commit.
+type rowImage struct {
+	val     []byte // the caller's bytes: valid for the transaction
+	found   bool
+	damaged bool // found, but failing its checksum
+}
+
+// capture notes key's row as the commit found it, the first time the
+// commit writes it.
+func (w *writeTx) capture(table string, name []byte, b *bbolt.Bucket, k []byte) {
+	w.buf = rowKey(w.buf, []byte(table), k)
+	if _, ok := w.before[string(w.buf)]; ok {
+		return
+	}
+	if w.before == nil {
+		w.before = make(map[string]rowImage)
+	}
+	img := rowImage{}
+	if v := b.Get(k); v != nil {
+		val, why := openValue(name, k, v)
+		img = rowImage{val: val, found: true, damaged: why != ""}
+	}
+	w.before[string(w.buf)] = img
+}
+
+// undoRecord encodes version's changes for the log as their undos
+// (logcodec.go): a row the version created as kindNew, a put over a row as a
+// splice or the whole old value, whichever is smaller, a delete as the
+// whole old value.
+func (w *writeTx) undoRecord(version uint64, changes []storage.Change) []byte {
+	if w.rows == nil {
+		w.rows = make(map[string]rowImage)
+	}
+	cs := make([]logChange, len(changes))
+	for i, c := range changes {
+		w.buf = rowKey(w.buf, []byte(c.Table), []byte(c.Key))
+		prev, ok := w.rows[string(w.buf)]
+		if !ok {
+			prev, ok = w.before[string(w.buf)]
+		}
+		lc := logChange{table: []byte(c.Table), key: []byte(c.Key), op: c.Op}
+		switch {
+		case !ok || prev.damaged || (!prev.found && c.Op == storage.OpDelete):
+			lc.kind = kindUnknown // not reached through Put or Delete: never, but safe
+		case !prev.found:
+			lc.kind = kindNew
+		case c.Op == storage.OpDelete:
+			lc.kind, lc.data = kindFull, prev.val
+		default:
+			u := undoOf(prev.val, c.Value)
+			lc.kind, lc.p, lc.s, lc.data = u.kind, u.p, u.s, u.data
+		}
+		cs[i] = lc
+		w.rows[string(w.buf)] = rowImage{val: c.Value, found: c.Op == storage.OpPut}
+	}
+	return encodeRecord(version, cs)
 }
 
 func (w *writeTx) Put(table, key string, value []byte) (_ []byte, err error) {
@@ -163,6 +233,7 @@ func (w *writeTx) Put(table, key string, value []byte) (_ []byte, err error) {
 	}
 	// A new slice: bbolt keeps the key and value until commit.
 	k := []byte(key)
+	w.capture(table, name, b, k)
 	stored := sealValue(name, k, value)
 	if err := b.Put(k, stored); err != nil {
 		return nil, fmt.Errorf("storage: table %q: put %q: %w", table, storage.ShortKey(key), err)
@@ -173,7 +244,7 @@ func (w *writeTx) Put(table, key string, value []byte) (_ []byte, err error) {
 func (w *writeTx) Delete(table, key string) (_ bool, err error) {
 	defer w.s.catch(&err, "delete")
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	b, _, err := w.bucket(table)
+	b, name, err := w.bucket(table)
 	if err != nil {
 		return false, err
 	}
@@ -181,6 +252,7 @@ func (w *writeTx) Delete(table, key string) (_ bool, err error) {
 	if b.Get(k) == nil {
 		return false, nil
 	}
+	w.capture(table, name, b, k)
 	if err := b.Delete(k); err != nil {
 		return false, fmt.Errorf("storage: table %q: delete %q: %w", table, storage.ShortKey(key), err)
 	}

@@ -15,10 +15,11 @@ import (
 // never rewrites a row twice.
 var keyUpgrade = []byte("upgrade")
 
-// upgrade brings a file of an older format (1 or 2: values and log records
-// without checksums) to formatVersion, rewriting opts.upgradeBatch rows per
-// transaction. A new file and a current one are left alone; init checks a
-// newer one.
+// upgrade brings a file of an older format to formatVersion: format 1 or 2
+// (values and log records without checksums) by rewriting opts.upgradeBatch
+// rows per transaction, format 3 (log records holding full values) by
+// noting the first version logged as undos, its records being read as they
+// are. A new file and a current one are left alone; init checks a newer one.
 func (s *Driver) upgrade() error {
 	var from uint64
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -32,6 +33,13 @@ func (s *Driver) upgrade() error {
 	})
 	if err != nil || from >= formatVersion {
 		return err
+	}
+	if from >= sealedFormat {
+		err := s.db.Update(func(tx *bbolt.Tx) error { return finishUpgrade(tx.Bucket(metaBucket)) })
+		if err != nil {
+			return fmt.Errorf("storage: %s: upgrading from format %d: %w", s.path, from, err)
+		}
+		return nil
 	}
 	lg := s.opts.Logger
 	if lg != nil {
@@ -139,10 +147,19 @@ func (s *Driver) upgradeBatch(tx *bbolt.Tx) (n int, done bool, err error) {
 			return n, false, err
 		}
 	}
-	if err := putUint(meta, keyFormat, formatVersion); err != nil {
+	if err := finishUpgrade(meta); err != nil {
 		return n, false, err
 	}
 	return n, true, meta.Delete(keyUpgrade)
+}
+
+// finishUpgrade marks the file as of formatVersion: the change log's
+// records so far hold full values, the ones after it undos.
+func finishUpgrade(meta *bbolt.Bucket) error {
+	if err := putUint(meta, keyDeltaSince, getUint(meta, keyVersion)+1); err != nil {
+		return err
+	}
+	return putUint(meta, keyFormat, formatVersion)
 }
 
 // sealRecord puts a checksum on a log record written by format 2.

@@ -48,21 +48,32 @@ func writeFormat2(t *testing.T, path string) map[string]map[string]string {
 				}
 				continue
 			}
-			tail = binary.AppendUvarint(tail, v)
-			tail = binary.AppendUvarint(tail, uint64(len(rec)))
-			tail = append(tail, rec...)
+			tail = appendTailRecord(tail, v, rec)
 		}
-		for k, v := range map[string]uint64{"format": 2, "schemaVersion": 0, "version": 15, "logFloor": 0} {
-			if err := putUint(meta, []byte(k), v); err != nil {
-				return err
-			}
-		}
-		return meta.Put(keyLogTail, tail)
+		return finishOldMeta(meta, 2, 15, tail)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return want
+}
+
+// appendTailRecord frames version's record rec onto a log tail.
+func appendTailRecord(tail []byte, version uint64, rec []byte) []byte {
+	tail = binary.AppendUvarint(tail, version)
+	tail = binary.AppendUvarint(tail, uint64(len(rec)))
+	return append(tail, rec...)
+}
+
+// finishOldMeta writes the meta keys of an old file of format at version,
+// with its log tail.
+func finishOldMeta(meta *bbolt.Bucket, format, version uint64, tail []byte) error {
+	for k, v := range map[string]uint64{"format": format, "schemaVersion": 0, "version": version, "logFloor": 0} {
+		if err := putUint(meta, []byte(k), v); err != nil {
+			return err
+		}
+	}
+	return meta.Put(keyLogTail, tail)
 }
 
 func rawMeta(t *testing.T, path string, key []byte) []byte {
@@ -133,4 +144,124 @@ func TestUpgradeFromFormat2(t *testing.T) {
 	if rep, err := Check(path, CheckOptions{}); err != nil || !rep.OK() || rep.LogRecords != 16 {
 		t.Fatalf("Check after the upgrade: %v %+v", err, rep)
 	}
+}
+
+// writeFormat3 writes, with raw bbolt, the file format 3 wrote: values and
+// log records with checksums, each record holding full values. Versions
+// 1..14 grow row b/s, version 9 deletes row b/d; 12..14 are in the tail.
+func writeFormat3(t *testing.T, path string) (want map[uint64]string) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want = map[uint64]string{}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		meta, _ := tx.CreateBucket(metaBucket)
+		log, _ := tx.CreateBucket(logBucket)
+		_, _ = tx.CreateBucket([]byte(tablePrefix + "a"))
+		name := []byte(tablePrefix + "b")
+		tb, _ := tx.CreateBucket(name)
+		var tail []byte
+		text := ""
+		for v := uint64(1); v <= 14; v++ {
+			c := storage.Change{Table: "b", Key: "s", Op: storage.OpPut}
+			switch v {
+			case 8:
+				c.Key, c.Value = "d", []byte("doomed")
+			case 9:
+				c.Key, c.Op = "d", storage.OpDelete
+			default:
+				text += fmt.Sprint(v, ";")
+				c.Value = []byte(text)
+				want[v] = text
+			}
+			if c.Op == storage.OpPut {
+				if err := tb.Put([]byte(c.Key), sealValue(name, []byte(c.Key), c.Value)); err != nil {
+					return err
+				}
+			} else if err := tb.Delete([]byte(c.Key)); err != nil {
+				return err
+			}
+			rec := sealRecord(v, encodeChanges(0, []storage.Change{c}))
+			if v <= 11 {
+				if err := log.Put(versionKey(v), rec); err != nil {
+					return err
+				}
+				continue
+			}
+			tail = appendTailRecord(tail, v, rec)
+		}
+		return finishOldMeta(meta, 3, 14, tail)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// TestUpgradeFromFormat3: a format-3 file opens without rewriting a row;
+// its change log, full values before the upgrade and undos after it, reads
+// back whole from every version, also after a reopen, and checks clean.
+func TestUpgradeFromFormat3(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	want := writeFormat3(t, path)
+	s, err := OpenStore(path, Options{Tables: testTables})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := want[14]
+	for v := uint64(15); v <= 30; v++ {
+		text += fmt.Sprint(v, ";")
+		want[v] = text
+		if got := put(t, s, "b", "s", text); got != v {
+			t.Fatalf("put committed as version %d, want %d", got, v)
+		}
+	}
+	check := func() {
+		t.Helper()
+		for after := uint64(0); after < 30; after++ {
+			evs, err := s.ChangesSince(after, storage.Filter{Table: "b", Key: "s"}, 0)
+			if err != nil {
+				t.Fatalf("ChangesSince(%d): %v", after, err)
+			}
+			n := 0
+			for v := after + 1; v <= 30; v++ {
+				if _, ok := want[v]; !ok {
+					continue
+				}
+				if n >= len(evs) || evs[n].Version != v || string(evs[n].Changes[0].Value) != want[v] {
+					t.Fatalf("ChangesSince(%d): event %d of %d is %+v, want version %d = %q", after, n, len(evs), evs[min(n, len(evs)-1)], v, want[v])
+				}
+				n++
+			}
+			if n != len(evs) {
+				t.Fatalf("ChangesSince(%d): %d events, want %d", after, len(evs), n)
+			}
+		}
+		evs, err := s.ChangesSince(8, storage.Filter{Table: "b", Key: "d"}, 0)
+		if err != nil || len(evs) != 1 || evs[0].Version != 9 || evs[0].Changes[0].Op != storage.OpDelete {
+			t.Fatalf("the delete at version 9: %+v, %v", evs, err)
+		}
+	}
+	check()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if f := binary.BigEndian.Uint64(rawMeta(t, path, keyFormat)); f != formatVersion {
+		t.Fatalf("after the upgrade: format %d", f)
+	}
+	if since := binary.BigEndian.Uint64(rawMeta(t, path, keyDeltaSince)); since != 15 {
+		t.Fatalf("records logged as undos from version %d, want 15", since)
+	}
+	if rep, err := Check(path, CheckOptions{}); err != nil || !rep.OK() || rep.LogRecords != 30 {
+		t.Fatalf("Check after the upgrade: %v %+v", err, rep)
+	}
+	s, err = OpenStore(path, Options{Tables: testTables})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check()
 }

@@ -446,7 +446,7 @@ func (v *verifier) leafValues(es []elem, table string) {
 				v.upgrading = true
 			}
 		}
-	case v.checkValues && v.format >= formatVersion && !v.upgrading && table != "" && table[0] != '[' && !strings.Contains(table, ">"):
+	case v.checkValues && v.format >= sealedFormat && !v.upgrading && table != "" && table[0] != '[' && !strings.Contains(table, ">"):
 		bucket := []byte(tablePrefix + table)
 		for _, e := range es {
 			if e.flags&leafIsBucket != 0 {

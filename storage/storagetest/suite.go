@@ -2,8 +2,9 @@
 // it from the driver's own tests with [Run]. It holds a driver to the
 // contract written on [storage.Driver], through a [storage.Store]: reads and
 // writes, versions, failed and partial writes, the change log, retention,
-// subscriptions, concurrent writers, Close, and (for a durable driver) a
-// restart.
+// subscriptions, concurrent writers, Close, (for a durable driver) a
+// restart, and values read back from the log after appends, rewrites,
+// deletes and trims.
 package storagetest
 
 import (
@@ -72,6 +73,10 @@ func Run(t *testing.T, d Driver) {
 		{"SubscribeFromFutureVersion", testSubscribeFromFutureVersion, false},
 		{"SubscriptionCloseThenNext", testSubscriptionCloseThenNext, false},
 		{"SnapshotThenSubscribeUnderWrites", testSnapshotThenSubscribeUnderWrites, false},
+		{"LogRebuildsAppends", testLogRebuildsAppends, false},
+		{"LogRebuildsRewrites", testLogRebuildsRewrites, false},
+		{"LogRebuildsUnderConcurrentWriters", testLogRebuildsUnderConcurrentWriters, false},
+		{"LogRebuildsAcrossTrims", testLogRebuildsAcrossTrims, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
