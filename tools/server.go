@@ -49,6 +49,15 @@ type Options struct {
 	// negative: no queue (a call that finds no free slot fails at once).
 	MaxActionQueue int
 
+	// TaskSupport says, by action name, whether a call of the action may
+	// run as a task (mcp.TaskSupportOptional, the default for every action
+	// not named), must (mcp.TaskSupportRequired) or may not
+	// (mcp.TaskSupportForbidden). A call runs as a task when the client
+	// declares the 2026-07-28 tasks extension on it, or on 2025-11-25 sends
+	// params.task: it returns a task handle at once, and the run record is
+	// the task (see [TasksExtension]).
+	TaskSupport map[string]mcp.TaskSupport
+
 	// MaxSubscriptionsPerSession bounds the resources one session may
 	// subscribe to, and the URIs one subscriptions/listen may name
 	// (default 1,000; negative: no limit); beyond it the request fails
@@ -73,6 +82,9 @@ type Server struct {
 	calls   *inflight
 	actions *actionLimiter
 	opts    Options
+	// actionText holds every client action's name, and whether its output
+	// is text (true) rather than structured.
+	actionText map[string]bool
 
 	closeOnce sync.Once
 	sessions  atomic.Int64
@@ -118,6 +130,10 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		defaultInt(opts.MaxActionCalls, DefaultMaxActionCalls),
 		defaultInt(opts.MaxActionCallsPerSession, DefaultMaxActionCallsPerSession),
 		defaultInt(opts.MaxActionQueue, DefaultMaxActionQueue))}
+	s.actionText = map[string]bool{}
+	for _, a := range eng.ClientActions() {
+		s.actionText[a.Name] = a.TextOutput
+	}
 	sch := eng.Schema()
 	// The read and sync tools' names are taken.
 	for _, name := range []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolSyncChanges, wire.ToolSyncPush, wire.ToolSyncState} {
@@ -139,6 +155,7 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		server.WithRecovery(),
 		server.WithResourceRecovery(),
 		server.WithToolFilter(hideSyncTools),
+		server.WithExtensions(map[string]any{TasksExtension: map[string]any{}}),
 	}
 	if opts.Instructions != "" {
 		opt = append(opt, server.WithInstructions(opts.Instructions))
@@ -175,6 +192,7 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		s.limitSubscriptions(hooks, max(perSession, 0), max(total, 0))
 	}
 	s.answerNotFound(hooks)
+	s.hookTasks(hooks)
 	hooks.AddOnRegisterSession(func(context.Context, server.ClientSession) { s.sessions.Add(1) })
 	hooks.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
 		s.sessions.Add(-1)

@@ -1,0 +1,120 @@
+package tools
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// mayBeTask is a cheap look at a message before decoding it: only tools/call
+// and tasks/* requests can be the task layer's.
+func mayBeTask(msg []byte) bool {
+	return bytes.Contains(msg, []byte(`tasks/`)) || bytes.Contains(msg, []byte(`tools/call`))
+}
+
+// decodeTaskRequest decodes msg when it is a single JSON-RPC request the
+// task layer may answer.
+func decodeTaskRequest(msg []byte) (rpcRequest, bool) {
+	var req rpcRequest
+	if !mayBeTask(msg) || json.Unmarshal(msg, &req) != nil || req.JSONRPC != "2.0" {
+		return rpcRequest{}, false
+	}
+	return req, taskMethod(req.Method)
+}
+
+// withTasks answers streamable HTTP POSTs that are task requests (see
+// answerTask) and passes every other request to next. The body is read
+// here (withBody bounds it) and put back for next.
+func (s *Server) withTasks(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Body == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			// Let the transport answer as it answers a body it cannot read.
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+			next.ServeHTTP(w, r)
+			return
+		}
+		if req, ok := decodeTaskRequest(body); ok {
+			if c, p, mine := s.claimTask(req); mine {
+				reply := s.answerTask(r.Context(), c, p, r.Header.Get)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(reply.status)
+				_, _ = w.Write(append(reply.body, '\n'))
+				return
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// lockedWriter makes each Write whole, so replies written here and
+// messages mcp-go writes (one Write each) never interleave.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// stdioTasks sits between stdin and mcp-go's stdio server: task requests
+// are answered here, each on its own goroutine (tasks/result waits), and
+// every other line passes through in order. It returns the reader mcp-go
+// reads, the writer both write to, and a stop func to call once mcp-go
+// has returned: it ends the answers still waiting.
+func (s *Server) stdioTasks(ctx context.Context, in io.Reader, out io.Writer) (io.Reader, io.Writer, func()) {
+	pr, pw := io.Pipe()
+	lw := &lockedWriter{w: out}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		br := bufio.NewReader(in)
+		for {
+			line, err := br.ReadBytes('\n')
+			if len(line) > 0 {
+				req, ok := decodeTaskRequest(line)
+				var c taskCall
+				var p taskParams
+				if ok {
+					c, p, ok = s.claimTask(req)
+				}
+				if ok {
+					go func() {
+						reply := s.answerTask(ctx, c, p, nil)
+						_, _ = lw.Write(append(reply.body, '\n'))
+					}()
+				} else if _, werr := pw.Write(line); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				pw.CloseWithError(err)
+				return
+			}
+		}
+	}()
+	return pr, lw, func() {
+		cancel()
+		pr.Close()
+	}
+}
