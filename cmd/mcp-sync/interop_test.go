@@ -4,7 +4,8 @@ package main
 
 // Interop tests with real MCP clients: the official TypeScript SDK
 // (testdata/interop/client.mjs) on stdio, SSE and streamable HTTP, and the MCP
-// conformance suite against `mcp-sync-bench serve --app conformance`. Both come from
+// conformance suite (0.1.16, and 0.2.0-alpha.12 with --requirements
+// 2026-07-28) against `mcp-sync-bench serve --app conformance`. Both come from
 // testdata/interop/package-lock.json, installed with `npm ci` when
 // node_modules is missing or older than the lock file. Without node and npm
 // the tests skip, unless CI=true, where they fail.
@@ -401,4 +402,41 @@ func TestConformanceSuite(t *testing.T) {
 		t.Fatalf("conformance suite printed no summary:\n%s\n%s", stdout, stderr)
 	}
 	t.Logf("conformance: %s (every failure expected)", summary)
+}
+
+// TestConformanceSuite02 runs the next release of the suite
+// (conformance-next in package.json: 0.2.0-alpha.12) with exactly what
+// protocol 2026-07-28 requires, its Tasks extension scenarios included,
+// against its own list of expected failures.
+func TestConformanceSuite02(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and the conformance suite")
+	}
+	interopHarness(t)
+	if _, err := os.Stat(node22()); err != nil {
+		t.Fatalf("Node 22 from the npm package node@22 is missing: %v", err)
+	}
+	u := startServerOf(t, labBinary(t), "--app", "conformance")
+	stdout, stderr, err := runNode(t, 4*time.Minute, node22(),
+		"node_modules/conformance-next/dist/index.js",
+		"server", "--url", u, "--requirements", "2026-07-28", "--expected-failures", "expected-failures-0.2.yml")
+	summary := summaryPattern.FindString(stdout)
+	if err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("running the conformance suite 0.2: %v\n%s\n%s", err, stdout, stderr)
+		}
+		t.Fatalf("conformance suite 0.2 failed (%s; exit %d): failures not listed in testdata/interop/expected-failures-0.2.yml, or listed ones that now pass\n%s\n%s",
+			summary, exit.ExitCode(), stdout, stderr)
+	}
+	if summary == "" {
+		t.Fatalf("conformance suite 0.2 printed no summary:\n%s\n%s", stdout, stderr)
+	}
+	for _, scenario := range []string{"tasks-lifecycle", "tasks-capability-negotiation", "tasks-wire-fields",
+		"tasks-request-state-removal", "tasks-request-headers", "tasks-required-task-error"} {
+		if !strings.Contains(stdout, "✓ "+scenario+":") {
+			t.Errorf("Tasks scenario %s did not pass:\n%s", scenario, stdout)
+		}
+	}
+	t.Logf("conformance 0.2: %s (every failure expected)", summary)
 }
