@@ -157,3 +157,29 @@ func TestTaskSurvivesRestart(t *testing.T) {
 		t.Fatalf("get_run: %s; want succeeded after 2 attempts (the first cut off by the kill), with the task's output %s", run, got)
 	}
 }
+
+// TestCLICallTask: `call --task` runs an action as a task over stdio (both
+// protocol eras), names the task on stderr, and prints the result; a tool
+// that never runs as a task is answered at once, and bad arguments fail as
+// a plain call's do.
+func TestCLICallTask(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "cli.db")
+	if code, _, errOut := runBin(t, 30*time.Second, "call", "--data", data, "setTodo", `{"id":"1","text":"","completed":false}`); code != 0 {
+		t.Fatalf("setTodo: exit %d: %s", code, errOut)
+	}
+	for _, era := range [][]string{nil, {"--legacy"}} {
+		args := append([]string{"call", "--data", data, "--task"}, era...)
+		code, out, errOut := runBin(t, 60*time.Second, append(args, "generateWithAI", `{"id":"1","prompt":"as a task"}`)...)
+		if code != 0 || !strings.Contains(out, `as a task`) || !strings.Contains(errOut, "task ") || !strings.Contains(errOut, "get_run") {
+			t.Fatalf("call --task %v: exit %d\nstdout:\n%s\nstderr:\n%s", era, code, out, errOut)
+		}
+		code, _, errOut = runBin(t, 30*time.Second, append(args, "generateWithAI", `{"id":"1"}`)...)
+		if code != cli.ExitFail || !strings.Contains(errOut, "prompt") {
+			t.Errorf("call --task %v with a missing argument: exit %d, stderr %q", era, code, errOut)
+		}
+	}
+	code, out, errOut := runBin(t, 30*time.Second, "call", "--data", data, "--task", "setTodo", `{"id":"2","text":"now","completed":false}`)
+	if code != 0 || !strings.Contains(out, `"version"`) || strings.Contains(errOut, "task ") {
+		t.Errorf("call --task of a mutator: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
