@@ -85,6 +85,7 @@ type Server struct {
 	// actionText holds every client action's name, and whether its output
 	// is text (true) rather than structured.
 	actionText map[string]bool
+	sensitive  map[string]bool // client actions declared schema.Sensitive
 
 	closeOnce sync.Once
 	sessions  atomic.Int64
@@ -130,9 +131,10 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		defaultInt(opts.MaxActionCalls, DefaultMaxActionCalls),
 		defaultInt(opts.MaxActionCallsPerSession, DefaultMaxActionCallsPerSession),
 		defaultInt(opts.MaxActionQueue, DefaultMaxActionQueue))}
-	s.actionText = map[string]bool{}
+	s.actionText, s.sensitive = map[string]bool{}, map[string]bool{}
 	for _, a := range eng.ClientActions() {
 		s.actionText[a.Name] = a.TextOutput
+		s.sensitive[a.Name] = a.Sensitive
 	}
 	sch := eng.Schema()
 	// The read and sync tools' names are taken.

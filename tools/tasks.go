@@ -47,10 +47,12 @@ const (
 )
 
 // taskSupport says how the named tool may run as a task: forbidden for
-// mutators, read tools and unknown names; for a client action what
+// mutators, read tools, unknown names and sensitive actions (a task's
+// result is read by id, as get_run reads runs, and get_run never shows a
+// sensitive action's output); for other client actions what
 // Options.TaskSupport says, optional by default.
 func (s *Server) taskSupport(name string) mcp.TaskSupport {
-	if _, ok := s.actionText[name]; !ok {
+	if _, ok := s.actionText[name]; !ok || s.sensitive[name] {
 		return mcp.TaskSupportForbidden
 	}
 	if ts, ok := s.opts.TaskSupport[name]; ok && ts != "" {
@@ -71,10 +73,10 @@ func (s *Server) toolExecution(name string) *mcp.ToolExecution {
 
 // hookTasks advertises tasks: the 2026-07-28 extension through
 // server/discover (an option, see New), and the 2025-11-25 capability in
-// the initialize result.
+// the initialize result, except on SSE, which does not serve them.
 func (s *Server) hookTasks(hooks *server.Hooks) {
-	hooks.AddAfterInitialize(func(_ context.Context, _ any, _ *mcp.InitializeRequest, res *mcp.InitializeResult) {
-		if res == nil {
+	hooks.AddAfterInitialize(func(ctx context.Context, _ any, _ *mcp.InitializeRequest, res *mcp.InitializeResult) {
+		if res == nil || ctx.Value(sseKey{}) != nil {
 			return
 		}
 		caps := &mcp.TasksCapability{List: &struct{}{}, Cancel: &struct{}{}}
@@ -335,7 +337,7 @@ func (s *Server) listTasks(ctx context.Context, c taskCall, p taskParams) rpcRep
 // output as a direct call returns it, or its error as an isError result.
 func (s *Server) runResult(run *backend.Run) *mcp.CallToolResult {
 	switch {
-	case run.Status == backend.RunSucceeded && run.Redacted:
+	case run.Status == backend.RunSucceeded && run.Redacted: // a run a mutator enqueued
 		return mcp.NewToolResultText(fmt.Sprintf("action %s succeeded; its output is sensitive and not shown", run.Action))
 	case run.Status == backend.RunSucceeded:
 		if s.actionText[run.Action] {

@@ -320,3 +320,53 @@ func TestTasksStdio(t *testing.T) {
 		t.Errorf("stdio tools/list: %v", got[3])
 	}
 }
+
+// TestTasksNotOnSSE: SSE does not serve tasks: its sessions are not told
+// of them, and a call that asks for one is a plain call (mcp-go would
+// otherwise keep it in memory, where no tasks/get finds it). Legacy
+// streamable HTTP sessions are told.
+func TestTasksNotOnSSE(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	for _, e := range eras[1:] {
+		c, _ := connect(t, base, e, nil)
+		caps := c.GetServerCapabilities()
+		if (caps.Tasks != nil) != (e.transport == "http") {
+			t.Errorf("%s: tasks capability %+v", e.name, caps.Tasks)
+		}
+		if e.transport != "sse" {
+			continue
+		}
+		req := mcp.CallToolRequest{}
+		req.Params.Name, req.Params.Arguments = "shout", map[string]any{"text": "plain"}
+		req.Params.Task = &mcp.TaskParams{}
+		ctx, cancel := context.WithTimeout(context.Background(), testWait)
+		res, err := c.CallTool(ctx, req)
+		cancel()
+		if err != nil || text(res) != "PLAIN" {
+			t.Errorf("%s: a call asking for a task: %v %v; want the plain result", e.name, res, err)
+		}
+	}
+}
+
+// TestTaskSupportForbidden: an action the app keeps off tasks answers a
+// client that declares the extension with a plain result, and its tool
+// carries no execution.taskSupport.
+func TestTaskSupportForbidden(t *testing.T) {
+	a := newApp(t)
+	_, base := serveOpts(t, a.eng, tools.Options{TaskSupport: map[string]mcp.TaskSupport{"echo": mcp.TaskSupportForbidden}}, tools.HTTPOptions{})
+	_, out := taskRPC(t, base, "tools/call", map[string]any{"name": "echo", "arguments": map[string]any{"text": "a"}},
+		rpcOpts{modern: true, declared: true, name: "echo"})
+	if r := result(t, out); r["taskId"] != nil || r["content"] == nil || r["resultType"] != "complete" {
+		t.Errorf("a call of a task-forbidden action: %v", r)
+	}
+	_, out = taskRPC(t, base, "tools/list", nil, rpcOpts{modern: true, declared: true})
+	exec := map[any]any{}
+	for _, tool := range result(t, out)["tools"].([]any) {
+		tl := tool.(map[string]any)
+		exec[tl["name"]] = tl["execution"]
+	}
+	if exec["echo"] != nil || fmt.Sprint(exec["shout"]) != "map[taskSupport:optional]" {
+		t.Errorf("execution: echo %v (want none), shout %v (want optional)", exec["echo"], exec["shout"])
+	}
+}

@@ -118,3 +118,61 @@ func (s *Server) stdioTasks(ctx context.Context, in io.Reader, out io.Writer) (i
 		pr.Close()
 	}
 }
+
+// sseKey marks a request context as SSE's: tasks are not served there.
+type sseKey struct{}
+
+// withoutTasks is the SSE message endpoint's wrapper: tasks are not served
+// on SSE (its replies travel on the session's stream, out of this layer's
+// reach), so the tasks capability is not advertised to its sessions and a
+// tools/call's params.task is dropped, which makes the call a plain one, as
+// 2025-11-25 asks of a receiver that does not take the task. Without this
+// mcp-go would run it as a task in its own memory that no tasks/get finds.
+func withoutTasks(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), sseKey{}, true))
+		if r.Method != http.MethodPost || r.Body == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+			next.ServeHTTP(w, r)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(dropTaskParam(body)))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// dropTaskParam returns msg without params.task when it is a tools/call
+// that has one; the other fields keep their bytes.
+func dropTaskParam(msg []byte) []byte {
+	if !bytes.Contains(msg, []byte(`"task"`)) {
+		return msg
+	}
+	var req map[string]json.RawMessage
+	if json.Unmarshal(msg, &req) != nil || string(req["method"]) != `"tools/call"` {
+		return msg
+	}
+	var params map[string]json.RawMessage
+	if json.Unmarshal(req["params"], &params) != nil {
+		return msg
+	}
+	if _, ok := params["task"]; !ok {
+		return msg
+	}
+	delete(params, "task")
+	p, err := json.Marshal(params)
+	if err != nil {
+		return msg
+	}
+	req["params"] = p
+	out, err := json.Marshal(req)
+	if err != nil {
+		return msg
+	}
+	return out
+}

@@ -105,7 +105,7 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(PathStreamable, s.withTasks(withNotificationMeta(withReplyWatch(streamable, s.subs))))
 	mux.Handle(PathSSE, sse)
-	mux.Handle(PathSSEMessage, sse)
+	mux.Handle(PathSSEMessage, withoutTasks(sse)) // tasks are served on stdio and streamable HTTP only (tasksio.go)
 	gate := &sessionGate{s: s, max: o.MaxSessions, perSession: o.MaxStreamsPerSession, streams: map[string]int{}}
 	h := withBody(o.MaxBodyBytes, o.BodyReadTimeout, gate.wrap(mux))
 	if o.Token != "" {
