@@ -55,7 +55,9 @@ type Options struct {
 	// (mcp.TaskSupportForbidden). A call runs as a task when the client
 	// declares the 2026-07-28 tasks extension on it, or on 2025-11-25 sends
 	// params.task: it returns a task handle at once, and the run record is
-	// the task (see [TasksExtension]).
+	// the task (see [TasksExtension]). A sensitive action (schema.Sensitive)
+	// never runs as a task: a task's result is read by id, like get_run,
+	// which never shows such an action's output.
 	TaskSupport map[string]mcp.TaskSupport
 
 	// MaxSubscriptionsPerSession bounds the resources one session may
