@@ -28,19 +28,11 @@ func decodeTaskRequest(msg []byte) (rpcRequest, bool) {
 }
 
 // withTasks answers streamable HTTP POSTs that are task requests (see
-// answerTask) and passes every other request to next. The body is read
-// here (withBody bounds it) and put back for next.
+// claimTask) and passes every other request to next.
 func (s *Server) withTasks(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.Body == nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		body, err := io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			// Let the transport answer as it answers a body it cannot read.
-			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		body, ok := postBody(r)
+		if !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -53,9 +45,25 @@ func (s *Server) withTasks(next http.Handler) http.Handler {
 				return
 			}
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// postBody reads a POST's whole body (withBody bounds it) and puts it back
+// for the next handler; ok is false for other requests and for a body that
+// could not be read, which the next handler then meets as it was.
+func postBody(r *http.Request) (body []byte, ok bool) {
+	if r.Method != http.MethodPost || r.Body == nil {
+		return nil, false
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		return nil, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, true
 }
 
 type errReader struct{ err error }
@@ -131,18 +139,9 @@ type sseKey struct{}
 func withoutTasks(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), sseKey{}, true))
-		if r.Method != http.MethodPost || r.Body == nil {
-			next.ServeHTTP(w, r)
-			return
+		if body, ok := postBody(r); ok {
+			r.Body = io.NopCloser(bytes.NewReader(dropTaskParam(body)))
 		}
-		body, err := io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
-			next.ServeHTTP(w, r)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(dropTaskParam(body)))
 		next.ServeHTTP(w, r)
 	})
 }

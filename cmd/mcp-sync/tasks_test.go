@@ -3,15 +3,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,58 +15,10 @@ import (
 )
 
 // killableServer starts `mcp-sync serve --http 127.0.0.1:0 --data data`
-// with args and returns its URL and a func that SIGKILLs its process group
-// and waits for it to be gone.
+// with args and returns its URL and a func that SIGKILLs it.
 func killableServer(t *testing.T, data string, args ...string) (string, func()) {
 	t.Helper()
-	args = append([]string{"serve", "--data", data, "--http", "127.0.0.1:0"}, args...)
-	cmd := exec.Command(interopBinary(t), args...)
-	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "MCP_SYNC_TOKEN=")
-	inGroup(cmd, false)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	log := &syncBuffer{}
-	found := make(chan string, 1)
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.Write([]byte(sc.Text() + "\n"))
-			if m := cli.ServerURLPattern.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, stderr)
-		cmd.Wait()
-	}()
-	kill := func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
-	t.Cleanup(func() {
-		kill()
-		if t.Failed() {
-			t.Logf("server log (%s):\n%s", strings.Join(args, " "), log.String())
-		}
-	})
-	select {
-	case u := <-found:
-		return u, kill
-	case <-done:
-		t.Fatalf("mcp-sync serve exited before listening:\n%s", log.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("mcp-sync serve did not log its URL within 60 s:\n%s", log.String())
-	}
-	return "", nil
+	return startProc(t, interopBinary(t), append([]string{"serve", "--data", data, "--http", "127.0.0.1:0"}, args...)...)
 }
 
 // TestTaskSurvivesRestart starts a streaming AI action as a task, SIGKILLs
