@@ -134,8 +134,7 @@ func taskMethod(method string) bool {
 // claimTask reports whether req is a task request this layer answers,
 // without any I/O, so that a transport can decide in order and answer
 // later: a tools/call of a task-capable action that asks for a task (or
-// must have one), and the task methods. header is the HTTP request's (nil
-// on stdio).
+// must have one), and the task methods.
 func (s *Server) claimTask(req rpcRequest) (taskCall, taskParams, bool) {
 	c := taskCall{req: req}
 	var p taskParams
@@ -168,7 +167,8 @@ func (s *Server) claimTask(req rpcRequest) (taskCall, taskParams, bool) {
 	return c, p, len(p.Task) > 0 && string(p.Task) != "null"
 }
 
-// answerTask answers a request claimTask claimed.
+// answerTask answers a request claimTask claimed; header reads the HTTP
+// request's headers (nil on stdio, which has none to check).
 func (s *Server) answerTask(ctx context.Context, c taskCall, p taskParams, header headerFunc) rpcReply {
 	req := c.req
 	if c.bad {
