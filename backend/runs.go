@@ -284,6 +284,15 @@ func (e *Engine) pushAfter(id string, wait time.Duration) {
 func (e *Engine) attempt(id string) outcome {
 	var run *Run
 	var failed *failedRun
+	// Each attempt has its own context, so that CancelRun can end it. It is
+	// registered before the run is marked running: a CancelRun that sees
+	// it running finds it.
+	ctx, cancel := context.WithCancel(e.ctx)
+	e.running.Store(id, cancel)
+	defer func() {
+		e.running.Delete(id)
+		cancel()
+	}()
 	_, err := e.store.Update(e.ctx, func(tx *storage.WriteTx) error {
 		run, failed = nil, nil
 		r, ok, err := getRun(tx, id)
@@ -325,13 +334,8 @@ func (e *Engine) attempt(id string) outcome {
 	if run == nil {
 		return finished
 	}
-	// Each attempt has its own context, so that CancelRun can end it.
-	ctx, cancel := context.WithCancel(e.ctx)
-	e.running.Store(id, cancel)
 	out, err := e.act(ctx, run.Action, run.Input, id)
-	e.running.Delete(id)
 	cancelled := ctx.Err() != nil
-	cancel()
 	if e.ctx.Err() != nil {
 		// Shutting down: leave the run as running, so the next Open runs it
 		// again rather than recording a failure the action did not cause.
