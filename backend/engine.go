@@ -30,6 +30,9 @@ type Engine struct {
 	work   *workQueue
 	closed sync.Once
 	pushes atomic.Uint64 // applied pushes, to prune .clients now and then
+	// running holds the cancel func of each run's attempt in progress (run
+	// id → context.CancelFunc), for CancelRun.
+	running sync.Map
 }
 
 // Open checks cfg against its schema, opens the data file and starts the

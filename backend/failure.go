@@ -83,14 +83,19 @@ func (e *Engine) recordFailed(tx *storage.WriteTx, r *Run) (*failedRun, error) {
 	return f, nil
 }
 
-// committed logs a failure recorded by a committed transaction at ERROR and
-// dispatches what its handler enqueued. f may be nil (nothing failed).
+// committed logs a failure recorded by a committed transaction at ERROR (a
+// cancellation, which a caller asked for, at INFO) and dispatches what its
+// handler enqueued. f may be nil (nothing failed).
 func (e *Engine) committed(f *failedRun) {
 	if f == nil {
 		return
 	}
 	r := f.run
-	e.log.Error("action run failed", "run", r.ID, "action", r.Action, "attempts", r.Attempts, "err", r.Error)
+	if r.Cancelled {
+		e.log.Info("action run cancelled", "run", r.ID, "action", r.Action, "attempts", r.Attempts)
+	} else {
+		e.log.Error("action run failed", "run", r.ID, "action", r.Action, "attempts", r.Attempts, "err", r.Error)
+	}
 	if f.handlerErr != nil {
 		e.log.Error("an action's failure handler failed; its writes were undone", "run", r.ID, "action", r.Action, "err", f.handlerErr)
 	}

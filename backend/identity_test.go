@@ -135,3 +135,31 @@ func TestRunRecordsItsCaller(t *testing.T) {
 		t.Errorf("the run's write: %s, %v; want the action run as dana", row, err)
 	}
 }
+
+// TestStartRunChecksScopesAndRecordsCaller: an action started as a task is
+// refused without its scope, as a direct call is, and its run records the
+// caller it then runs as.
+func TestStartRunChecksScopesAndRecordsCaller(t *testing.T) {
+	eng := openScoped(t)
+	carol := backend.WithIdentity(context.Background(), backend.Identity{Subject: "carol", Scopes: []string{"rows:write"}})
+	if _, err := eng.StartRun(carol, "scopedAct", []byte(`{"id":"t"}`)); backend.KindOf(err) != backend.ErrForbidden {
+		t.Fatalf("StartRun of scopedAct without rows:ai: %v, want ErrForbidden", err)
+	}
+	erin := backend.WithIdentity(context.Background(), backend.Identity{Subject: "erin", Scopes: []string{"rows:ai"}})
+	run, err := eng.StartRun(erin, "scopedAct", []byte(`{"id":"t"}`))
+	if err != nil {
+		t.Fatalf("StartRun with rows:ai: %v", err)
+	}
+	if run.Caller == nil || run.Caller.Subject != "erin" {
+		t.Fatalf("the task's run records caller %+v, want erin", run.Caller)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done, _, err := eng.WaitRun(ctx, run.ID)
+	if err != nil || done.Status != backend.RunSucceeded {
+		t.Fatalf("the task's run: %+v, %v", done, err)
+	}
+	if row, _, _, err := eng.Get(context.Background(), "scoped", "t"); err != nil || string(row) != `{"by":"erin"}` {
+		t.Errorf("the task's write: %s, %v; want the action run as erin", row, err)
+	}
+}

@@ -49,9 +49,32 @@ type Run struct {
 	// Redacted is set on a run of a sensitive action as clients see it:
 	// its Input and Output are left out.
 	Redacted bool `json:"redacted,omitempty"`
-	// Caller is who called the mutator that enqueued the run (nil for
-	// server code); the run's action runs as it (see [IdentityFrom]).
+	// Caller is who called the mutator that enqueued the run, or started
+	// it as a task (nil for server code); the run's action runs as it (see
+	// [IdentityFrom]).
 	Caller *Identity `json:"caller,omitempty"`
+	// Task is set on a run started by [Engine.StartRun] (an MCP task)
+	// rather than enqueued by a mutator.
+	Task bool `json:"task,omitempty"`
+	// ErrorKind says how a failed run failed: RunErrorHandler or
+	// RunErrorInternal ("" on runs recorded before it existed, and on
+	// cancelled ones).
+	ErrorKind string `json:"errorKind,omitempty"`
+	// CancelRequested records that [Engine.CancelRun] asked the run to stop;
+	// Cancelled, on a failed run, that it ended so.
+	CancelRequested bool `json:"cancelRequested,omitempty"`
+	Cancelled       bool `json:"cancelled,omitempty"`
+}
+
+// UpdatedAt is when the run last changed status.
+func (r *Run) UpdatedAt() time.Time {
+	switch {
+	case r.FinishedAt != nil:
+		return *r.FinishedAt
+	case r.StartedAt != nil:
+		return *r.StartedAt
+	}
+	return r.EnqueuedAt
 }
 
 // Done reports whether the run has finished, successfully or not.
@@ -265,10 +288,27 @@ func (e *Engine) pushAfter(id string, wait time.Duration) {
 func (e *Engine) attempt(id string) outcome {
 	var run *Run
 	var failed *failedRun
+	// Each attempt has its own context, so that CancelRun can end it. It is
+	// registered before the run is marked running: a CancelRun that sees
+	// it running finds it.
+	ctx, cancel := context.WithCancel(e.ctx)
+	e.running.Store(id, cancel)
+	defer func() {
+		e.running.Delete(id)
+		cancel()
+	}()
 	_, err := e.store.Update(e.ctx, func(tx *storage.WriteTx) error {
 		run, failed = nil, nil
 		r, ok, err := getRun(tx, id)
 		if err != nil || !ok || r.Done() {
+			return err
+		}
+		if r.CancelRequested {
+			// Cancelled while running, and cut off by a stop before it ended.
+			now := time.Now().UTC()
+			r.Status, r.FinishedAt, r.NextAttemptAt = RunFailed, &now, nil
+			r.Cancelled, r.Error, r.ErrorKind = true, cancelledError, ""
+			failed, err = e.recordFailed(tx, r)
 			return err
 		}
 		if r.Attempts >= e.opts.MaxAttempts {
@@ -276,6 +316,7 @@ func (e *Engine) attempt(id string) outcome {
 			now := time.Now().UTC()
 			r.Status, r.FinishedAt, r.NextAttemptAt = RunFailed, &now, nil
 			r.Error = fmt.Sprintf("gave up after %d attempts (the last was cut off by a stop)", r.Attempts)
+			r.ErrorKind = RunErrorInternal
 			failed, err = e.recordFailed(tx, r)
 			return err
 		}
@@ -297,11 +338,12 @@ func (e *Engine) attempt(id string) outcome {
 	if run == nil {
 		return finished
 	}
-	ctx := e.ctx
+	actx := ctx
 	if run.Caller != nil {
-		ctx = WithIdentity(ctx, *run.Caller)
+		actx = WithIdentity(ctx, *run.Caller)
 	}
-	out, err := e.act(ctx, run.Action, run.Input, id)
+	out, err := e.act(actx, run.Action, run.Input, id)
+	cancelled := ctx.Err() != nil
 	if e.ctx.Err() != nil {
 		// Shutting down: leave the run as running, so the next Open runs it
 		// again rather than recording a failure the action did not cause.
@@ -310,15 +352,18 @@ func (e *Engine) attempt(id string) outcome {
 	}
 	now := time.Now().UTC()
 	switch {
+	case cancelled && err != nil:
+		run.Status, run.Error, run.FinishedAt, run.NextAttemptAt = RunFailed, cancelledError, &now, nil
+		run.Cancelled, run.CancelRequested, run.ErrorKind = true, true, ""
 	case err == nil:
-		run.Status, run.Output, run.Error, run.FinishedAt = RunSucceeded, out, "", &now
+		run.Status, run.Output, run.Error, run.ErrorKind, run.FinishedAt = RunSucceeded, out, "", "", &now
 	case IsRetryable(err) && run.Attempts < e.opts.MaxAttempts:
 		backoff := min(e.opts.RetryBackoff<<(run.Attempts-1), time.Minute)
 		at := now.Add(backoff)
 		run.Status, run.Error, run.NextAttemptAt = RunQueued, err.Error(), &at
 		e.log.Warn("action run failed; retrying", "run", id, "action", run.Action, "attempt", run.Attempts, "in", backoff, "err", err)
 	default:
-		run.Status, run.Error, run.FinishedAt = RunFailed, err.Error(), &now
+		run.Status, run.Error, run.ErrorKind, run.FinishedAt = RunFailed, err.Error(), runErrorKind(err), &now
 	}
 	if !e.recordOutcome(run) {
 		return finished

@@ -144,9 +144,12 @@ func (a *appCmds) call(ctx context.Context, env *Environ, args []string) int {
 		"Calls a tool and prints its result: structured results as JSON, text as text.\n"+
 			"JSON is the arguments object (default {}; - reads it from stdin). Progress from\n"+
 			"an action is shown on stderr while it runs. Exits 1 when the tool reports an\n"+
-			"error (isError), printing its message on stderr.")
+			"error (isError), printing its message on stderr. With --task the action runs as\n"+
+			"a task: the server records it and the call waits for its result by polling, so it\n"+
+			"outlives client timeouts and server restarts (get_run reads the same run).")
 	cf := a.addConnFlags(fs)
 	quiet := fs.Bool("q", false, "do not show progress")
+	asTask := fs.Bool("task", false, "run the action as a task and wait for its result (its id is shown on stderr)")
 	pos, code, ok := ParseArgs(fs, args)
 	if !ok {
 		return code
@@ -197,7 +200,12 @@ func (a *appCmds) call(ctx context.Context, env *Environ, args []string) int {
 			progressShown = true
 		}
 	}
-	out, err := cn.CallWithProgress(ctx, name, json.RawMessage(input), onProgress)
+	var out json.RawMessage
+	if *asTask {
+		out, err = a.callTask(ctx, env, cn, name, json.RawMessage(input), *quiet)
+	} else {
+		out, err = cn.CallWithProgress(ctx, name, json.RawMessage(input), onProgress)
+	}
 	if progressShown && env.IsTerminal {
 		fmt.Fprintln(env.Stderr)
 	}
@@ -431,4 +439,17 @@ func printable(key string) string {
 		}
 	}
 	return key
+}
+
+// callTask starts name as a task, says its id on stderr (unless quiet),
+// and waits for its result.
+func (a *appCmds) callTask(ctx context.Context, env *Environ, cn *client.Conn, name string, input json.RawMessage, quiet bool) (json.RawMessage, error) {
+	t, out, err := cn.StartTask(ctx, name, input)
+	if err != nil || t.ID == "" { // the server answered at once: no task
+		return out, err
+	}
+	if !quiet {
+		fmt.Fprintf(env.Stderr, "task %s: %s (get_run reads it as run %s)\n", t.ID, t.Status, t.ID)
+	}
+	return cn.WaitTask(ctx, name, t.ID)
 }

@@ -141,8 +141,16 @@ func (cn *Conn) call(ctx context.Context, tool string, args any, onProgress Prog
 		}
 		return nil, gen, fmt.Errorf("%s: %w: %v", tool, ErrTransport, err)
 	}
+	out, err := resultOutput(tool, res)
+	return out, gen, err
+}
+
+// resultOutput is a tool result's output as Call returns it: the
+// structured result as JSON (text results as a JSON string), or a
+// *CallError for an isError result.
+func resultOutput(tool string, res *mcp.CallToolResult) (json.RawMessage, error) {
 	if res.IsError {
-		return nil, gen, &CallError{Tool: tool, Kind: errorKind(res), Message: textOf(res)}
+		return nil, &CallError{Tool: tool, Kind: errorKind(res), Message: textOf(res)}
 	}
 	if res.StructuredContent != nil {
 		// The text block holds the same JSON as it came (the spec asks
@@ -150,13 +158,11 @@ func (cn *Conn) call(ctx context.Context, tool string, args any, onProgress Prog
 		// through a generic decoder that turned integers past 2^53 into
 		// inexact float64s.
 		if text := textOf(res); sameKind(text, res.StructuredContent) {
-			return json.RawMessage(text), gen, nil
+			return json.RawMessage(text), nil
 		}
-		out, err := json.Marshal(res.StructuredContent)
-		return out, gen, err
+		return json.Marshal(res.StructuredContent)
 	}
-	out, err := json.Marshal(textOf(res))
-	return out, gen, err
+	return json.Marshal(textOf(res))
 }
 
 // errorKind is the kind a failed call's _meta says (see wire.ErrorMetaKey),

@@ -39,6 +39,7 @@ func (s *Server) addCallTools() error {
 			t.RawOutputSchema = a.OutputSchema
 		}
 		t.Annotations = hints(false, a.Destructive, a.Idempotent, true)
+		t.Execution = s.toolExecution(a.Name)
 		name, text := a.Name, a.TextOutput
 		s.mcp.AddTool(t, func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return s.callAction(ctx, name, text, req)

@@ -104,7 +104,8 @@ func (s *Server) getRunTool(ctx context.Context, in wire.GetRunIn) (*mcp.CallToo
 func runOut(r *backend.Run) wire.Run {
 	return wire.Run{ID: r.ID, Action: r.Action, Input: r.Input, Status: wire.RunStatus(r.Status), Attempts: r.Attempts,
 		Output: r.Output, Error: r.Error, EnqueuedBy: r.EnqueuedBy, Version: r.Version, EnqueuedAt: r.EnqueuedAt,
-		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, NextAttemptAt: r.NextAttemptAt, Redacted: r.Redacted}
+		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, NextAttemptAt: r.NextAttemptAt, Redacted: r.Redacted,
+		Task: r.Task, ErrorKind: r.ErrorKind, CancelRequested: r.CancelRequested, Cancelled: r.Cancelled}
 }
 
 // readErrorResult is readError as an isError result with its kind.

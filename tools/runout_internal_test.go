@@ -19,7 +19,8 @@ func TestRunOutIsTheRunsJSON(t *testing.T) {
 	run := &backend.Run{ID: "r1", Action: "a", Input: json.RawMessage(`{"x":1}`), Status: backend.RunFailed,
 		Attempts: 3, Output: json.RawMessage(`{"y":2}`), Error: "e", EnqueuedBy: "m", Version: 9, EnqueuedAt: at,
 		StartedAt: &at, FinishedAt: &later, NextAttemptAt: &later, Redacted: true,
-		Caller: &backend.Identity{Subject: "alice", ClientID: "app", Scopes: []string{"s"}}}
+		Caller: &backend.Identity{Subject: "alice", ClientID: "app", Scopes: []string{"s"}},
+		Task: true, ErrorKind: backend.RunErrorHandler, CancelRequested: true, Cancelled: true}
 	// Every field set, so that one left out of the conversion shows.
 	v := reflect.ValueOf(*run)
 	for i := range v.NumField() {

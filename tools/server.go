@@ -50,6 +50,17 @@ type Options struct {
 	// negative: no queue (a call that finds no free slot fails at once).
 	MaxActionQueue int
 
+	// TaskSupport says, by action name, whether a call of the action may
+	// run as a task (mcp.TaskSupportOptional, the default for every action
+	// not named), must (mcp.TaskSupportRequired) or may not
+	// (mcp.TaskSupportForbidden). A call runs as a task when the client
+	// declares the 2026-07-28 tasks extension on it, or on 2025-11-25 sends
+	// params.task: it returns a task handle at once, and the run record is
+	// the task (see [TasksExtension]). A sensitive action (schema.Sensitive)
+	// never runs as a task: a task's result is read by id, like get_run,
+	// which never shows such an action's output.
+	TaskSupport map[string]mcp.TaskSupport
+
 	// MaxSubscriptionsPerSession bounds the resources one session may
 	// subscribe to, and the URIs one subscriptions/listen may name
 	// (default 1,000; negative: no limit); beyond it the request fails
@@ -84,6 +95,10 @@ type Server struct {
 	calls   *inflight
 	actions *actionLimiter
 	opts    Options
+	// actionText holds every client action's name, and whether its output
+	// is text (true) rather than structured.
+	actionText map[string]bool
+	sensitive  map[string]bool // client actions declared schema.Sensitive
 
 	closeOnce sync.Once
 	sessions  atomic.Int64
@@ -130,6 +145,11 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		defaultInt(opts.MaxActionCalls, DefaultMaxActionCalls),
 		defaultInt(opts.MaxActionCallsPerSession, DefaultMaxActionCallsPerSession),
 		defaultInt(opts.MaxActionQueue, DefaultMaxActionQueue))}
+	s.actionText, s.sensitive = map[string]bool{}, map[string]bool{}
+	for _, a := range eng.ClientActions() {
+		s.actionText[a.Name] = a.TextOutput
+		s.sensitive[a.Name] = a.Sensitive
+	}
 	sch := eng.Schema()
 	// The read and sync tools' names are taken.
 	for _, name := range []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolSyncChanges, wire.ToolSyncPush, wire.ToolSyncState} {
@@ -151,6 +171,7 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		server.WithRecovery(),
 		server.WithResourceRecovery(),
 		server.WithToolFilter(hideSyncTools),
+		server.WithExtensions(map[string]any{TasksExtension: map[string]any{}}),
 	}
 	if opts.Auth != nil {
 		opt = append(opt, server.WithToolFilter(s.filterTools))
@@ -191,6 +212,7 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		s.limitSubscriptions(hooks, max(perSession, 0), max(total, 0))
 	}
 	s.answerNotFound(hooks)
+	s.hookTasks(hooks)
 	hooks.AddOnRegisterSession(func(context.Context, server.ClientSession) { s.sessions.Add(1) })
 	hooks.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
 		s.sessions.Add(-1)

@@ -18,6 +18,8 @@ import (
 func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error {
 	stdio := server.NewStdioServer(s.mcp)
 	stdio.SetErrorLogger(slog.NewLogLogger(s.log.Handler(), slog.LevelError))
+	in, out, stop := s.stdioTasks(ctx, in, out) // tasks are answered from the run records (tasks.go)
+	defer stop()
 	err := stdio.Listen(ctx, in, out)
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
 		return nil
@@ -101,9 +103,9 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 		server.WithKeepAliveInterval(o.HeartbeatInterval),
 	)
 	mux := http.NewServeMux()
-	mux.Handle(PathStreamable, withNotificationMeta(withReplyWatch(streamable, s.subs)))
+	mux.Handle(PathStreamable, s.withTasks(withNotificationMeta(withReplyWatch(streamable, s.subs))))
 	mux.Handle(PathSSE, sse)
-	mux.Handle(PathSSEMessage, sse)
+	mux.Handle(PathSSEMessage, withoutTasks(sse)) // tasks are served on stdio and streamable HTTP only (tasksio.go)
 	gate := &sessionGate{s: s, max: o.MaxSessions, perSession: o.MaxStreamsPerSession, streams: map[string]int{}}
 	h := withBody(o.MaxBodyBytes, o.BodyReadTimeout, gate.wrap(mux))
 	if o.Token != "" {

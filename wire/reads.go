@@ -75,7 +75,8 @@ type GetRunIn struct {
 }
 
 // RunStatus is where an action run is: "queued" (also between attempts),
-// "running", "succeeded" or "failed" (for good). The server's own names for
+// "running", "succeeded" or "failed" (for good; also when cancelled, see
+// Run.Cancelled). The server's own names for
 // them are backend's RunStatus constants.
 type RunStatus string
 
@@ -99,6 +100,16 @@ type Run struct {
 	// Redacted is set on a run of a sensitive action: its Input and Output
 	// are left out.
 	Redacted bool `json:"redacted,omitempty" jsonschema:"description=the action is sensitive: input and output are left out"`
+	// Task is set on a run started as an MCP task (a tools/call the client
+	// follows with tasks/get); its id is the task id, and EnqueuedBy is "".
+	Task bool `json:"task,omitempty" jsonschema:"description=started as an MCP task: the run id is the task id"`
+	// ErrorKind says how a failed run failed: "handler" (the action's own
+	// error) or "internal" (a panic, a bad output, attempts cut off).
+	ErrorKind string `json:"errorKind,omitempty" jsonschema:"description=how a failed run failed: handler (the action's own error) or internal"`
+	// CancelRequested: the run was asked to stop (tasks/cancel); Cancelled:
+	// it ended so (Status is failed).
+	CancelRequested bool `json:"cancelRequested,omitempty" jsonschema:"description=the run was asked to stop"`
+	Cancelled       bool `json:"cancelled,omitempty" jsonschema:"description=the run ended cancelled (status failed)"`
 }
 
 // MutateOut is a mutator tool's output: the version its transaction

@@ -4,7 +4,8 @@ package main
 
 // Interop tests with real MCP clients: the official TypeScript SDK
 // (testdata/interop/client.mjs) on stdio, SSE and streamable HTTP, and the MCP
-// conformance suite against `mcp-sync-bench serve --app conformance`. Both come from
+// conformance suite (0.1.16, and 0.2.0-alpha.12 with --requirements
+// 2026-07-28) against `mcp-sync-bench serve --app conformance`. Both come from
 // testdata/interop/package-lock.json, installed with `npm ci` when
 // node_modules is missing or older than the lock file. Without node and npm
 // the tests skip, unless CI=true, where they fail.
@@ -209,6 +210,16 @@ func startHTTPServer(t *testing.T, args ...string) (mcpURL string) {
 func startServerOf(t *testing.T, bin string, args ...string) (mcpURL string) {
 	t.Helper()
 	args = append([]string{"serve", "--data", filepath.Join(t.TempDir(), "app.db"), "--http", "127.0.0.1:0", "--ai-delay", "1ms"}, args...)
+	u, _ := startProc(t, bin, args...)
+	return u
+}
+
+// startProc starts bin with args (a serve with --http), and returns the
+// streamable HTTP URL from its log and a func that SIGKILLs its process
+// group and waits for it to be gone. The group is ended when the test ends
+// too; its log is printed if the test failed.
+func startProc(t *testing.T, bin string, args ...string) (mcpURL string, kill func()) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "MCP_SYNC_TOKEN=")
 	inGroup(cmd, false)
@@ -239,6 +250,10 @@ func startServerOf(t *testing.T, bin string, args ...string) (mcpURL string) {
 		io.Copy(io.Discard, stderr)
 		cmd.Wait()
 	}()
+	kill = func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
 	t.Cleanup(func() {
 		endGroup(cmd, done)
 		<-done
@@ -248,13 +263,13 @@ func startServerOf(t *testing.T, bin string, args ...string) (mcpURL string) {
 	})
 	select {
 	case u := <-found:
-		return u
+		return u, kill
 	case <-done:
-		t.Fatalf("mcp-sync serve exited before listening:\n%s", log.String())
+		t.Fatalf("%s serve exited before listening:\n%s", filepath.Base(bin), log.String())
 	case <-time.After(60 * time.Second): // generous: a loaded machine is slow
-		t.Fatalf("mcp-sync serve did not log its URL within 60 s:\n%s", log.String())
+		t.Fatalf("%s serve did not log its URL within 60 s:\n%s", filepath.Base(bin), log.String())
 	}
-	return ""
+	return "", nil
 }
 
 // runNode runs a node program in testdata/interop in its own process group,
@@ -377,6 +392,30 @@ func TestInteropTypeScriptClient(t *testing.T) {
 var summaryPattern = regexp.MustCompile(`Total: \d+ passed, \d+ failed`)
 
 func TestConformanceSuite(t *testing.T) {
+	runConformance(t, "0.1.16", "node_modules/@modelcontextprotocol/conformance/dist/index.js", 2*time.Minute,
+		"expected-failures.yml")
+}
+
+// TestConformanceSuite02 runs the next release of the suite
+// (conformance-next in package.json: 0.2.0-alpha.12) with exactly what
+// protocol 2026-07-28 requires, its Tasks extension scenarios included,
+// against its own list of expected failures.
+func TestConformanceSuite02(t *testing.T) {
+	stdout := runConformance(t, "0.2.0-alpha.12", "node_modules/conformance-next/dist/index.js", 4*time.Minute,
+		"expected-failures-0.2.yml", "--requirements", "2026-07-28")
+	for _, scenario := range []string{"tasks-lifecycle", "tasks-capability-negotiation", "tasks-wire-fields",
+		"tasks-request-state-removal", "tasks-request-headers", "tasks-required-task-error"} {
+		if !strings.Contains(stdout, "✓ "+scenario+":") {
+			t.Errorf("Tasks scenario %s did not pass:\n%s", scenario, stdout)
+		}
+	}
+}
+
+// runConformance runs the conformance suite at script (in testdata/interop)
+// against `mcp-sync-bench serve --app conformance` with the expected
+// failures listed in the file named, and returns what it printed.
+func runConformance(t *testing.T, version, script string, timeout time.Duration, expected string, args ...string) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a server and the conformance suite")
 	}
@@ -385,20 +424,20 @@ func TestConformanceSuite(t *testing.T) {
 		t.Fatalf("Node 22 from the npm package node@22 is missing: %v", err)
 	}
 	u := startServerOf(t, labBinary(t), "--app", "conformance")
-	stdout, stderr, err := runNode(t, 2*time.Minute, node22(),
-		"node_modules/@modelcontextprotocol/conformance/dist/index.js",
-		"server", "--url", u, "--expected-failures", "expected-failures.yml")
+	stdout, stderr, err := runNode(t, timeout, node22(),
+		append([]string{script, "server", "--url", u, "--expected-failures", expected}, args...)...)
 	summary := summaryPattern.FindString(stdout)
 	if err != nil {
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) {
-			t.Fatalf("running the conformance suite: %v\n%s\n%s", err, stdout, stderr)
+			t.Fatalf("running the conformance suite %s: %v\n%s\n%s", version, err, stdout, stderr)
 		}
-		t.Fatalf("conformance suite failed (%s; exit %d): failures not listed in testdata/interop/expected-failures.yml, or listed ones that now pass\n%s\n%s",
-			summary, exit.ExitCode(), stdout, stderr)
+		t.Fatalf("conformance suite %s failed (%s; exit %d): failures not listed in testdata/interop/%s, or listed ones that now pass\n%s\n%s",
+			version, summary, exit.ExitCode(), expected, stdout, stderr)
 	}
 	if summary == "" {
-		t.Fatalf("conformance suite printed no summary:\n%s\n%s", stdout, stderr)
+		t.Fatalf("conformance suite %s printed no summary:\n%s\n%s", version, stdout, stderr)
 	}
-	t.Logf("conformance: %s (every failure expected)", summary)
+	t.Logf("conformance %s: %s (every failure expected)", version, summary)
+	return stdout
 }

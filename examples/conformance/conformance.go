@@ -92,7 +92,8 @@ var (
 		"Tool with JSON Schema 2020-12 features (conformance: json-schema-2020-12)", schema.Idempotent())
 
 	// Schema is the fixture app's schema.
-	Schema = schema.MustDefine(1, Events, RecordEvent, SimpleTextTool, ErrorTool, ProgressTool, LoggingTool, SchemaTool)
+	Schema = schema.MustDefine(1, Events, RecordEvent, SimpleTextTool, ErrorTool, ProgressTool, LoggingTool, SchemaTool,
+		GreetTool, SlowComputeTool, FailingJobTool, ProtocolErrorJobTool)
 )
 
 // Config returns the fixture app's backend.
@@ -104,7 +105,7 @@ func Config() backend.Config {
 				return backend.TableOf(ctx, Events).Set(in.At+" "+in.Tool, in)
 			}),
 		},
-		Actions: []backend.ActionImpl{
+		Actions: append([]backend.ActionImpl{
 			backend.Action(SimpleTextTool, func(*backend.ActionCtx, NoInput) (string, error) {
 				return SimpleText, nil
 			}),
@@ -117,7 +118,7 @@ func Config() backend.Config {
 			backend.Action(SchemaTool, func(_ *backend.ActionCtx, in SchemaInput) (string, error) {
 				return fmt.Sprintf("name=%q", in.Name), nil
 			}),
-		},
+		}, taskActions()...),
 	}
 }
 
@@ -175,7 +176,8 @@ const pngPixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8
 // prompts, to serve beside the table resources.
 func Options() tools.Options {
 	return tools.Options{
-		Name: "mcp-sync-conformance",
+		Name:        "mcp-sync-conformance",
+		TaskSupport: taskSupport(),
 		Resources: []server.ServerResource{
 			staticResource("test://static-text", "static-text", "A fixed text resource",
 				mcp.TextResourceContents{URI: "test://static-text", MIMEType: "text/plain", Text: StaticText}),

@@ -1,0 +1,200 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mcp-sync/mcp-sync/storage"
+)
+
+// How a failed run failed (Run.ErrorKind). Runs recorded before the field
+// existed have none; read them as RunErrorHandler.
+const (
+	// RunErrorHandler: the action returned an error of its own, meant for
+	// its caller.
+	RunErrorHandler = "handler"
+	// RunErrorInternal: the run failed outside the action's own words: a
+	// panic, an output that broke its declared schema, the engine gave up
+	// after stops cut it off.
+	RunErrorInternal = "internal"
+)
+
+// runErrorKind classifies an attempt's error for Run.ErrorKind.
+func runErrorKind(err error) string {
+	switch KindOf(err) {
+	case ErrHandler, ErrInvalidInput, ErrUnknown:
+		return RunErrorHandler
+	}
+	return RunErrorInternal
+}
+
+// StartRun records a run of the named action with input as a task: a run
+// its caller follows by id (Run.Task is set) rather than waiting for. It
+// returns once the run is committed, so that reading it by id finds it, and
+// the workers run it as they run enqueued ones: durably, surviving a stop.
+// The input is checked (and given its defaults) first: an invalid one
+// records nothing and fails with an error wrapping ErrInvalidInput. It is
+// server code: internal actions are accepted; callers that serve clients
+// must refuse them. A public action requiring scopes ctx's caller lacks
+// fails with ErrForbidden, as [Engine.Act] does; the run records the
+// caller and runs as it.
+func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessage) (*Run, error) {
+	if _, ok := e.actions[name]; !ok {
+		return nil, unknownf("no action named %s", Short(name))
+	}
+	if e.opts.Replica {
+		return nil, fmt.Errorf("action %s: a client replica runs no actions", Short(name))
+	}
+	info, _ := e.cfg.Schema.Action(name)
+	if !info.Internal {
+		if err := checkScopes(ctx, "action", name, info.Scopes); err != nil {
+			return nil, err
+		}
+	}
+	data, err := e.checkedInput("action", name, info.Input, input)
+	if err != nil {
+		return nil, err
+	}
+	var caller *Identity
+	if id, ok := IdentityFrom(ctx); ok {
+		caller = &id
+	}
+	var run *Run
+	_, err = e.store.Update(ctx, func(tx *storage.WriteTx) error {
+		now := time.Now().UTC()
+		run = &Run{ID: newRunID(tx.Version()), Action: name, Input: data, Status: RunQueued,
+			Version: tx.Version(), EnqueuedAt: now, Task: true, Caller: caller}
+		return putRun(tx, run)
+	})
+	if err != nil {
+		if errors.Is(err, storage.ErrClosed) {
+			return nil, fmt.Errorf("action %s: %w", Short(name), ErrClosed)
+		}
+		return nil, e.storageFailure("action "+Short(name)+": record the run", err)
+	}
+	e.dispatch([]string{run.ID})
+	return run, nil
+}
+
+// CancelRun asks the run id to stop, and reports whether the run exists.
+// A run not yet started (or waiting for a retry) ends cancelled at once; a
+// running one has its context cancelled and ends cancelled unless it
+// finishes first. The request is recorded, so a run cut off by a stop ends
+// cancelled on the next Open rather than running again. A finished run is
+// left as it is. It returns the run as recorded after the request.
+func (e *Engine) CancelRun(ctx context.Context, id string) (*Run, bool, error) {
+	if id == "" || len(id) > MaxKeyBytes || !utf8.ValidString(id) {
+		return nil, false, nil
+	}
+	var (
+		run    *Run
+		found  bool
+		failed *failedRun
+	)
+	_, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
+		run, failed = nil, nil
+		r, ok, err := getRun(tx, id)
+		if err != nil || !ok {
+			found = false
+			return err
+		}
+		found, run = true, r
+		if r.Done() {
+			return nil
+		}
+		r.CancelRequested = true
+		if r.Status == RunRunning {
+			return putRun(tx, r)
+		}
+		now := time.Now().UTC()
+		r.Status, r.FinishedAt, r.NextAttemptAt = RunFailed, &now, nil
+		r.Cancelled, r.Error, r.ErrorKind = true, cancelledError, ""
+		failed, err = e.recordFailed(tx, r)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, storage.ErrClosed) {
+			return nil, false, fmt.Errorf("run %s: %w", Short(id), ErrClosed)
+		}
+		return nil, false, e.storageFailure("run "+Short(id)+": cancel", err)
+	}
+	e.committed(failed)
+	if found && !run.Done() {
+		if cancel, ok := e.running.Load(id); ok {
+			cancel.(context.CancelFunc)()
+		}
+	}
+	return run, found, nil
+}
+
+const cancelledError = "cancelled at the caller's request"
+
+// WaitRun waits until the run id has finished and returns it as a client
+// sees it (see [Engine.Run]); ok is false when no such run exists. It
+// returns ctx's error when ctx ends first.
+func (e *Engine) WaitRun(ctx context.Context, id string) (*Run, bool, error) {
+	from := e.Version()
+	run, ok, err := e.Run(ctx, id)
+	if err != nil || !ok || run.Done() {
+		return run, ok, err
+	}
+	feed, err := e.WatchRun(ctx, id, from)
+	if err != nil {
+		return nil, false, err
+	}
+	defer feed.Close()
+	for {
+		if _, err := feed.Next(ctx); err != nil && !errors.Is(err, ErrResync) {
+			return nil, false, err
+		}
+		if run, ok, err = e.Run(ctx, id); err != nil || !ok || run.Done() {
+			return run, ok, err
+		}
+	}
+}
+
+// TaskRuns lists the runs started with [Engine.StartRun], as clients see
+// them, in id order (which is the order they were started) after the id
+// after, up to limit (at most 1000) of them; next is where the next page
+// starts, "" after the last. It scans at most a few thousand runs per call,
+// so a page may hold fewer than limit when most runs are not tasks.
+func (e *Engine) TaskRuns(ctx context.Context, after string, limit int) (runs []*Run, next string, err error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	const scanBudget = 5000
+	for scanned := 0; scanned < scanBudget; {
+		var kvs []storage.KV
+		var more string
+		err := e.store.View(func(tx *storage.ReadTx) error {
+			var err error
+			kvs, more, err = tx.Scan(RunsTable, storage.ScanOptions{After: after, Limit: 500})
+			return err
+		})
+		if err != nil {
+			return nil, "", e.storageFailure("runs: scan", err)
+		}
+		for _, kv := range kvs {
+			scanned++
+			after = kv.Key
+			var r Run
+			if json.Unmarshal(kv.Value, &r) != nil || !r.Task {
+				continue
+			}
+			if v, ok, err := e.Run(ctx, r.ID); err == nil && ok {
+				runs = append(runs, v)
+			}
+			if len(runs) == limit {
+				return runs, after, nil
+			}
+		}
+		if more == "" {
+			return runs, "", nil
+		}
+	}
+	return runs, after, nil
+}
