@@ -20,7 +20,7 @@ func TestRunOutIsTheRunsJSON(t *testing.T) {
 		Attempts: 3, Output: json.RawMessage(`{"y":2}`), Error: "e", EnqueuedBy: "m", Version: 9, EnqueuedAt: at,
 		StartedAt: &at, FinishedAt: &later, NextAttemptAt: &later, Redacted: true,
 		Caller: &backend.Identity{Subject: "alice", ClientID: "app", Scopes: []string{"s"}},
-		Task: true, ErrorKind: backend.RunErrorHandler, CancelRequested: true, Cancelled: true}
+		Task:   true, ErrorKind: backend.RunErrorHandler, CancelRequested: true, Cancelled: true}
 	// Every field set, so that one left out of the conversion shows.
 	v := reflect.ValueOf(*run)
 	for i := range v.NumField() {
