@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -116,8 +118,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Driver, error) {
 		return nil, err
 	}
 	for _, t := range opts.Tables {
-		if t == "" {
-			return nil, errors.New("storage: empty table name")
+		if t == "" || !utf8.ValidString(t) || strings.ContainsRune(t, 0) {
+			return nil, fmt.Errorf("storage: table name %q: want non-empty UTF-8 without NUL (PostgreSQL stores it as text)", t)
 		}
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
