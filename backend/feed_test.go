@@ -14,44 +14,42 @@ import (
 // order with their values, and reports ErrClosed (the engine's) once it or
 // the engine is closed.
 func TestFeedDeliversAndCloses(t *testing.T) {
-	app := &testApp{}
-	e, err := backend.Open(app.config(), backend.Options{Path: filepath.Join(t.TempDir(), "f.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	feed, err := e.Subscribe(t.Context(), backend.Filter{Table: "items", Key: "a"}, e.Version())
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := e.Subscribe(t.Context(), backend.Filter{Table: "items"}, e.Version())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := e.Mutate(t.Context(), "putItem", mustJSON(Item{ID: "a", Name: "one"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := feed.Next(t.Context())
-	if err != nil || ev.Version != m.Version || len(ev.Changes) != 1 || ev.Changes[0].Op != backend.OpPut || !strings.Contains(string(ev.Changes[0].Value), `"one"`) {
-		t.Fatalf("Next = %+v, %v; want version %d putting a", ev, err, m.Version)
-	}
-	feed.Close()
-	if _, err := feed.Next(t.Context()); !errors.Is(err, backend.ErrClosed) {
-		t.Errorf("Next after Close: %v, want ErrClosed", err)
-	}
-	e.Close()
-	for {
-		if _, err = other.Next(t.Context()); err != nil {
-			break
+	onBothDrivers(t, func(t *testing.T, drv func(*backend.Options)) {
+		app := &testApp{}
+		e := open(t, app.config(), filepath.Join(t.TempDir(), "f.db"), drv)
+		feed, err := e.Subscribe(t.Context(), backend.Filter{Table: "items", Key: "a"}, e.Version())
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !errors.Is(err, backend.ErrClosed) {
-		t.Errorf("Next after the engine closed: %v, want ErrClosed", err)
-	}
-	if _, err := e.Subscribe(t.Context(), backend.Filter{Table: "items"}, 0); !errors.Is(err, backend.ErrClosed) {
-		t.Errorf("Subscribe on a closed engine: %v, want ErrClosed", err)
-	}
+		other, err := e.Subscribe(t.Context(), backend.Filter{Table: "items"}, e.Version())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := e.Mutate(t.Context(), "putItem", mustJSON(Item{ID: "a", Name: "one"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := feed.Next(t.Context())
+		if err != nil || ev.Version != m.Version || len(ev.Changes) != 1 || ev.Changes[0].Op != backend.OpPut || !strings.Contains(string(ev.Changes[0].Value), `"one"`) {
+			t.Fatalf("Next = %+v, %v; want version %d putting a", ev, err, m.Version)
+		}
+		feed.Close()
+		if _, err := feed.Next(t.Context()); !errors.Is(err, backend.ErrClosed) {
+			t.Errorf("Next after Close: %v, want ErrClosed", err)
+		}
+		e.Close()
+		for {
+			if _, err = other.Next(t.Context()); err != nil {
+				break
+			}
+		}
+		if !errors.Is(err, backend.ErrClosed) {
+			t.Errorf("Next after the engine closed: %v, want ErrClosed", err)
+		}
+		if _, err := e.Subscribe(t.Context(), backend.Filter{Table: "items"}, 0); !errors.Is(err, backend.ErrClosed) {
+			t.Errorf("Subscribe on a closed engine: %v, want ErrClosed", err)
+		}
+	})
 }
 
 // TestWatchRunNamesRunsWithoutTheirRecords: a run feed, for one run or
@@ -93,20 +91,22 @@ func TestWatchRunNamesRunsWithoutTheirRecords(t *testing.T) {
 // TestChangesSinceSaysResync: once the log is trimmed past a version,
 // ChangesSince says so with ErrResync, the engine's name for it.
 func TestChangesSinceSaysResync(t *testing.T) {
-	app := &testApp{}
-	e := open(t, app.config(), filepath.Join(t.TempDir(), "r.db"), func(o *backend.Options) { o.LogRetention = 2 })
-	for _, id := range []string{"a", "b", "c", "d", "e"} {
-		if _, err := e.Mutate(t.Context(), "putItem", mustJSON(Item{ID: id, Name: id})); err != nil {
-			t.Fatal(err)
+	onBothDrivers(t, func(t *testing.T, drv func(*backend.Options)) {
+		app := &testApp{}
+		e := open(t, app.config(), filepath.Join(t.TempDir(), "r.db"), func(o *backend.Options) { o.LogRetention = 2 }, drv)
+		for _, id := range []string{"a", "b", "c", "d", "e"} {
+			if _, err := e.Mutate(t.Context(), "putItem", mustJSON(Item{ID: id, Name: id})); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if _, err := e.ChangesSince(t.Context(), backend.Filter{Table: "items"}, 0, 10); !errors.Is(err, backend.ErrResync) {
-		t.Errorf("ChangesSince below the log's floor: %v, want ErrResync", err)
-	}
-	evs, err := e.ChangesSince(t.Context(), backend.Filter{Table: "items"}, e.Version()-1, 10)
-	if err != nil || len(evs) != 1 || evs[0].Changes[0].Key != "e" {
-		t.Errorf("ChangesSince of the last version: %+v, %v", evs, err)
-	}
+		if _, err := e.ChangesSince(t.Context(), backend.Filter{Table: "items"}, 0, 10); !errors.Is(err, backend.ErrResync) {
+			t.Errorf("ChangesSince below the log's floor: %v, want ErrResync", err)
+		}
+		evs, err := e.ChangesSince(t.Context(), backend.Filter{Table: "items"}, e.Version()-1, 10)
+		if err != nil || len(evs) != 1 || evs[0].Changes[0].Key != "e" {
+			t.Errorf("ChangesSince of the last version: %+v, %v", evs, err)
+		}
+	})
 }
 
 // TestReadsHonourTheirContext: a read whose caller has gone reads nothing.
