@@ -14,7 +14,7 @@ import (
 // Check is the check command of prog: it checks a data file against
 // apps[0]'s schema, or with more than one app the one --app names.
 func Check(ctx context.Context, env *Environ, prog string, apps []App, args []string) int {
-	usageLine := "check [--data FILE]"
+	usageLine := "check [--data FILE | --postgres DSN [--postgres-schema SCHEMA]]"
 	if len(apps) > 1 {
 		usageLine += " [--app " + appList(apps, "|", false) + "]"
 	}
@@ -23,8 +23,11 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 			"checksum and change-log record, and every row as JSON against its table's\n"+
 			"schema. Prints a summary naming each problem's table and key. Exits 0 only\n"+
 			"when the file is intact, 1 otherwise. A file a running server holds is\n"+
-			"reported as in use: stop the server, or check a copy.")
+			"reported as in use: stop the server, or check a copy. With --postgres it\n"+
+			"checks the data in PostgreSQL instead, in one snapshot, while servers run:\n"+
+			"row and log checksums, the log holding every version, and the schemas.")
 	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
+	pg := addPostgresFlags(fs)
 	pickApp := appFlag(fs, apps, "the app whose schemas the rows must match: "+appList(apps, ", ", false))
 	if code, ok := Parse(fs, args); !ok {
 		return code
@@ -39,12 +42,7 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 		return ExitUsage
 	}
 	sch := app.Schema
-	path, err := DataPath(*data, app.Name, env.Getenv)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
-		return ExitFail
-	}
-	rep, err := bolt.Check(path, bolt.CheckOptions{Row: func(table, _ string, value []byte) error {
+	checkRow := func(table, _ string, value []byte) error {
 		if t, ok := sch.Table(table); ok {
 			// Every read fills in missing defaulted fields, so a row written
 			// before such a field existed is intact.
@@ -54,7 +52,21 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 			return errors.New("not valid JSON")
 		}
 		return nil
-	}})
+	}
+	dsn, pgSchema, err := pg.resolve(env.Getenv, *data)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
+		return ExitUsage
+	}
+	if dsn != "" {
+		return checkPostgres(ctx, env, prog, dsn, pgSchema, checkRow, sch)
+	}
+	path, err := DataPath(*data, app.Name, env.Getenv)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
+		return ExitFail
+	}
+	rep, err := bolt.Check(path, bolt.CheckOptions{Row: checkRow})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
 		return ExitFail

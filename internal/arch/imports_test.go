@@ -28,7 +28,9 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"cmd/...":      {"*"},
 		// cli is any app's command line: it serves with tools and talks to
 		// a server with client; it knows no app.
-		"cli": {"backend", "schema", "storage/bolt", "tools", "wire", "client"},
+		// With --postgres it opens the engine's store with the PostgreSQL
+		// driver (storage for the driver type Options.Storage returns).
+		"cli": {"backend", "schema", "storage", "storage/bolt", "storage/postgres", "tools", "wire", "client"},
 		// todoapp is the todo example as mcp-sync and mcp-sync-bench serve it.
 		"internal/todoapp": {"backend", "backend/ai", "backend/ai/localai", "cli", "examples/todo", "tools"},
 		"internal/arch":    {},

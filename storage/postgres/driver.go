@@ -122,20 +122,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*Driver, error) {
 			return nil, fmt.Errorf("storage: table name %q: want non-empty UTF-8 without NUL (PostgreSQL stores it as text)", t)
 		}
 	}
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := parseDSN(dsn)
 	if err != nil {
-		var pe *pgconn.ParseConfigError
-		if errors.As(err, &pe) && pe.Unwrap() != nil {
-			err = pe.Unwrap()
-		}
-		return nil, fmt.Errorf("storage: the PostgreSQL connection string does not parse (want postgres://user@host:port/database or host=… dbname=…): %s", firstLine(err))
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		return nil, err
 	}
 	d := &Driver{
 		listen: cfg.ConnConfig.Copy(),
-		path:   fmt.Sprintf("postgres://%s:%d/%s (schema %s)", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, opts.Schema),
+		path:   pathOf(cfg.ConnConfig, opts.Schema),
 		opts:   opts, q: newQueries(opts.Schema), tables: make(map[string]struct{}),
 		drained: make(chan struct{}), poke: make(chan struct{}, 1), closing: make(chan struct{}), tailDone: make(chan struct{}),
 	}
@@ -156,6 +149,28 @@ func Open(ctx context.Context, dsn string, opts Options) (*Driver, error) {
 	d.stopTail = cancel
 	go d.tail(tailCtx)
 	return d, nil
+}
+
+// parseDSN parses a connection string, its error free of the string (which
+// may hold a password).
+func parseDSN(dsn string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		var pe *pgconn.ParseConfigError
+		if errors.As(err, &pe) && pe.Unwrap() != nil {
+			err = pe.Unwrap()
+		}
+		return nil, fmt.Errorf("storage: the PostgreSQL connection string does not parse (want postgres://user@host:port/database or host=… dbname=…): %s", firstLine(err))
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	return cfg, nil
+}
+
+// pathOf names a database and schema for messages: no user, no password.
+func pathOf(cfg *pgx.ConnConfig, schema string) string {
+	return fmt.Sprintf("postgres://%s:%d/%s (schema %s)", cfg.Host, cfg.Port, cfg.Database, schema)
 }
 
 func checkSchemaName(s string) error {
