@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/internal/drivertest"
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
 )
 
 func TestMutatorIsAllOrNothing(t *testing.T) {
-	onBothDrivers(t, func(t *testing.T, drv func(*backend.Options)) {
+	drivertest.Both(t, func(t *testing.T, drv func(*backend.Options)) {
 		e, _ := newEngine(t, drv)
 		before := e.Version()
 		_, err := e.Mutate(t.Context(), "putPair", mustJSON(PairIn{A: "a", B: "b", Fail: true}))
@@ -108,7 +109,7 @@ func TestEnqueueInAFailingMutatorEnqueuesNothing(t *testing.T) {
 }
 
 func TestEnqueuedActionRunsAfterCommit(t *testing.T) {
-	onBothDrivers(t, func(t *testing.T, drv func(*backend.Options)) {
+	drivertest.Both(t, func(t *testing.T, drv func(*backend.Options)) {
 		e, _ := newEngine(t, drv)
 		v, err := e.Mutate(t.Context(), "enqueue", mustJSON(EnqueueIn{ID: "1", Text: "hello"}))
 		if err != nil {

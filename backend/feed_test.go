@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/internal/drivertest"
 )
 
 // TestFeedDeliversAndCloses: a feed delivers a client table's commits in
 // order with their values, and reports ErrClosed (the engine's) once it or
 // the engine is closed.
 func TestFeedDeliversAndCloses(t *testing.T) {
-	onBothDrivers(t, func(t *testing.T, drv func(*backend.Options)) {
+	drivertest.Both(t, func(t *testing.T, drv func(*backend.Options)) {
 		app := &testApp{}
 		e := open(t, app.config(), filepath.Join(t.TempDir(), "f.db"), drv)
 		feed, err := e.Subscribe(t.Context(), backend.Filter{Table: "items", Key: "a"}, e.Version())
@@ -91,7 +92,7 @@ func TestWatchRunNamesRunsWithoutTheirRecords(t *testing.T) {
 // TestChangesSinceSaysResync: once the log is trimmed past a version,
 // ChangesSince says so with ErrResync, the engine's name for it.
 func TestChangesSinceSaysResync(t *testing.T) {
-	onBothDrivers(t, func(t *testing.T, drv func(*backend.Options)) {
+	drivertest.Both(t, func(t *testing.T, drv func(*backend.Options)) {
 		app := &testApp{}
 		e := open(t, app.config(), filepath.Join(t.TempDir(), "r.db"), func(o *backend.Options) { o.LogRetention = 2 }, drv)
 		for _, id := range []string{"a", "b", "c", "d", "e"} {

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/internal/drivertest"
 )
 
 // TestOnceAppliesEachSeqOnce: a push retried after a lost reply is
 // recognised by (client, seq) and not applied again, even when the retries
 // race.
 func TestOnceAppliesEachSeqOnce(t *testing.T) {
-	onBothDrivers(t, func(t *testing.T, drv func(*backend.Options)) {
+	drivertest.Both(t, func(t *testing.T, drv func(*backend.Options)) {
 		e := open(t, (&testApp{}).config(), filepath.Join(t.TempDir(), "a.db"), drv)
 		ctx := context.Background()
 		item := func(id, name string) json.RawMessage {

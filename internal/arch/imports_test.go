@@ -42,6 +42,8 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"storage/postgres":    {"storage"},
 		// pgtest finds a PostgreSQL server for tests; it imports none of ours.
 		"internal/pgtest": {},
+		// drivertest runs engine tests on each driver.
+		"internal/drivertest": {"backend", "storage", "storage/postgres", "internal/pgtest"},
 		// The contract between server and clients is a leaf.
 		"wire": {},
 	}
