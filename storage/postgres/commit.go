@@ -91,7 +91,7 @@ func (d *Driver) commit(batch []*request, split bool) {
 	defer cancel()
 	conn, err := d.pool.Acquire(ctx)
 	if err != nil {
-		failAll(batch, d.fail("commit", err))
+		failAll(batch, commitError(d.fail("commit", err)))
 		return
 	}
 	defer conn.Release()
@@ -103,7 +103,7 @@ func (d *Driver) commit(batch []*request, split bool) {
 	var base uint64
 	if err := readMeta(c.SendBatch(ctx, lock), &base, &w.floor); err != nil {
 		rollback(conn)
-		failAll(batch, d.fail("commit", err))
+		failAll(batch, commitError(d.fail("commit", err)))
 		return
 	}
 	w.top = base

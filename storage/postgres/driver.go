@@ -91,7 +91,8 @@ type Driver struct {
 
 	poke      chan struct{} // asks the listener to read the log now
 	closing   chan struct{}
-	stopTail  context.CancelFunc
+	tailOnce  sync.Once          // starts the listener (OnCommit), or marks it never started (Close)
+	stopTail  context.CancelFunc // set by the tailOnce that started it
 	tailDone  chan struct{}
 	closeOnce sync.Once
 }
@@ -126,6 +127,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgxpool's default is one a CPU (at least 4); reads of many
+		// sessions each hold one for a moment, a commit one per batch.
+		cfg.MaxConns = 16
+	}
 	d := &Driver{
 		listen: cfg.ConnConfig.Copy(),
 		path:   pathOf(cfg.ConnConfig, opts.Schema),
@@ -145,9 +151,6 @@ func Open(ctx context.Context, dsn string, opts Options) (*Driver, error) {
 	}
 	d.published.Store(v)
 	d.committed.Store(v)
-	tailCtx, cancel := context.WithCancel(context.Background())
-	d.stopTail = cancel
-	go d.tail(tailCtx)
 	return d, nil
 }
 
@@ -195,9 +198,17 @@ func (d *Driver) Tables() []string { return slices.Clone(d.opts.Tables) }
 func (d *Driver) Version() uint64 { return d.published.Load() }
 
 // OnCommit sets the function told of every commit, this process's and
-// other processes' (see storage.Driver).
+// other processes' (see storage.Driver), and starts listening for the
+// others': none is published before it is set.
 func (d *Driver) OnCommit(publish func(version uint64, events []storage.Event)) {
+	d.pubMu.Lock()
 	d.publish = publish
+	d.pubMu.Unlock()
+	d.tailOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		d.stopTail = cancel
+		go d.tail(ctx)
+	})
 }
 
 // Close commits the writes already queued, stops the listener and closes
@@ -212,7 +223,10 @@ func (d *Driver) Close() error {
 		if busy {
 			<-d.drained
 		}
-		d.stopTail()
+		d.tailOnce.Do(func() { close(d.tailDone) }) // never started
+		if d.stopTail != nil {
+			d.stopTail()
+		}
 		<-d.tailDone
 		d.pool.Close()
 	})
