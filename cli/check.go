@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -93,18 +94,7 @@ func printReport(env *Environ, prog string, rep *bolt.Report, sch *schema.Schema
 	rows := 0
 	for _, t := range rep.Tables {
 		rows += t.Rows
-		note := ""
-		switch _, declared := sch.Table(t.Name); {
-		case strings.HasPrefix(t.Name, "."):
-			note = " (the engine's own)"
-		case !declared:
-			note = " (not declared by this app: JSON checked, no schema)"
-		}
-		damaged := ""
-		if t.Damaged > 0 {
-			damaged = fmt.Sprintf(", %d damaged", t.Damaged)
-		}
-		fmt.Fprintf(w, "table:    %s: %d rows%s%s\n", t.Name, t.Rows, damaged, note)
+		printTable(w, sch, t.Name, t.Rows, t.Damaged)
 	}
 	if rep.Format > 0 {
 		fmt.Fprintf(w, "log:      %d change-log records\n", rep.LogRecords)
@@ -119,4 +109,20 @@ func printReport(env *Environ, prog string, rep *bolt.Report, sch *schema.Schema
 		fmt.Fprintf(w, "  %s\n", p)
 	}
 	fmt.Fprintf(w, "result:   DAMAGED: restore the file from a backup; if only rows are damaged, `%s serve --allow-damaged-rows` starts and rewriting or deleting them repairs it\n", prog)
+}
+
+// printTable prints one table's line of a check's summary.
+func printTable(w io.Writer, sch *schema.Schema, name string, rows, damaged int) {
+	note := ""
+	switch _, declared := sch.Table(name); {
+	case strings.HasPrefix(name, "."):
+		note = " (the engine's own)"
+	case !declared:
+		note = " (not declared by this app: JSON checked, no schema)"
+	}
+	bad := ""
+	if damaged > 0 {
+		bad = fmt.Sprintf(", %d damaged", damaged)
+	}
+	fmt.Fprintf(w, "table:    %s: %d rows%s%s\n", name, rows, bad, note)
 }

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -71,18 +70,7 @@ func checkPostgres(ctx context.Context, env *Environ, prog, dsn, pgSchema string
 	rows := 0
 	for _, t := range rep.Tables {
 		rows += t.Rows
-		note := ""
-		switch _, declared := sch.Table(t.Name); {
-		case strings.HasPrefix(t.Name, "."):
-			note = " (the engine's own)"
-		case !declared:
-			note = " (not declared by this app: JSON checked, no schema)"
-		}
-		damaged := ""
-		if t.Damaged > 0 {
-			damaged = fmt.Sprintf(", %d damaged", t.Damaged)
-		}
-		fmt.Fprintf(w, "table:    %s: %d rows%s%s\n", t.Name, t.Rows, damaged, note)
+		printTable(w, sch, t.Name, t.Rows, t.Damaged)
 	}
 	fmt.Fprintf(w, "log:      %d change-log records after version %d\n", rep.LogRecords, rep.LogFloor)
 	fmt.Fprintf(w, "checked:  checksums, the log's versions, JSON and schemas of %d rows in %d tables\n", rows, len(rep.Tables))
