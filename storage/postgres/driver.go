@@ -168,6 +168,12 @@ func parseDSN(dsn string) (*pgxpool.Config, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		// A process stopped while it holds the version row's lock (a
+		// SIGSTOP, a debugger) would stall every other; one that dies
+		// drops its connection and the lock at once.
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
+	}
 	return cfg, nil
 }
 

@@ -283,3 +283,33 @@ func waitQueued(t *testing.T, d *Driver, n int) {
 	}
 	t.Fatalf("%d Updates never queued", n)
 }
+
+// TestSubscribeFromAnotherProcessesSnapshot: a snapshot on replica B can
+// show replica A's commits before B has published them; subscribing from
+// its version still delivers exactly the later commits, no resync.
+func TestSubscribeFromAnotherProcessesSnapshot(t *testing.T) {
+	sa, _, dsn, schema := newSchema(t, Options{})
+	sb, _ := openStore(t, dsn, schema, Options{Tables: tables, Poll: time.Hour}, storage.Options{})
+	for i := range 5 {
+		storagetest.Put(t, sa, "a", fmt.Sprint("k", i), "v")
+	}
+	var snap uint64
+	if err := sb.View(func(tx *storage.ReadTx) error { snap = tx.Version(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if snap != 5 {
+		t.Fatalf("B's snapshot at version %d, want 5", snap)
+	}
+	sub, err := sb.Subscribe(storage.Filter{Table: "a"}, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	v := storagetest.Put(t, sa, "a", "later", "v")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ev, err := sub.Next(ctx)
+	if err != nil || ev.Resync || ev.Version != v || ev.Changes[0].Key != "later" {
+		t.Fatalf("Next = %+v, %v; want version %d putting later", ev, err, v)
+	}
+}
