@@ -89,23 +89,14 @@ func (d *Driver) lead() {
 func (d *Driver) commit(batch []*request, split bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), d.opts.Timeout)
 	defer cancel()
-	conn, err := d.pool.Acquire(ctx)
+	conn, base, floor, err := d.begin(ctx, "BEGIN", d.q.lock)
 	if err != nil {
 		failAll(batch, commitError(d.fail("commit", err)))
 		return
 	}
 	defer conn.Release()
 	c := conn.Conn()
-	lock := &pgx.Batch{}
-	lock.Queue("BEGIN")
-	lock.Queue(d.q.lock)
-	w := &writeTx{readTx: readTx{d: d, conn: c}, pending: make(map[tableKey]pendingWrite)}
-	var base uint64
-	if err := readMeta(c.SendBatch(ctx, lock), &base, &w.floor); err != nil {
-		rollback(conn)
-		failAll(batch, commitError(d.fail("commit", err)))
-		return
-	}
+	w := &writeTx{readTx: readTx{d: d, conn: c, floor: floor}, pending: make(map[tableKey]pendingWrite)}
 	w.top = base
 	next := base
 	var logs []logRow

@@ -255,7 +255,9 @@ func (d *Driver) View(fn func(tx storage.DriverReadTx) error) error {
 		return storage.ErrClosed
 	}
 	ctx := context.Background()
-	conn, err := d.pool.Acquire(ctx)
+	start, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	conn, version, floor, err := d.begin(start, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", d.q.lockShared)
+	cancel()
 	if err != nil {
 		if d.isClosing() {
 			return storage.ErrClosed
@@ -266,21 +268,10 @@ func (d *Driver) View(fn func(tx storage.DriverReadTx) error) error {
 	ended := false
 	defer func() {
 		if !ended { // fn panicked: leave the connection idle, or let the pool drop it
-			rctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
-			_, _ = conn.Exec(rctx, "ROLLBACK")
-			cancel()
+			rollback(conn)
 		}
 	}()
-	start, cancel := context.WithTimeout(ctx, d.opts.Timeout)
-	b := &pgx.Batch{}
-	b.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-	b.Queue(d.q.lockShared)
-	rt := &readTx{d: d, conn: conn.Conn()}
-	err = readMeta(conn.SendBatch(start, b), &rt.version, &rt.floor)
-	cancel()
-	if err != nil {
-		return d.fail("read", err)
-	}
+	rt := &readTx{d: d, conn: conn.Conn(), version: version, floor: floor}
 	rt.top = rt.version
 	if rt.version > d.published.Load() {
 		d.wakeTail() // a commit of another process this one has not published
@@ -293,6 +284,33 @@ func (d *Driver) View(fn func(tx storage.DriverReadTx) error) error {
 		err = d.fail("read", cerr)
 	}
 	return err
+}
+
+// begin acquires a connection and opens a transaction on it with begin
+// then query, which reads the meta row's version and log floor. A
+// connection found dead (the server restarted, the network dropped) means
+// its idle siblings are dead too: the pool drops them all, and the
+// opening, which wrote nothing, is tried once more on a fresh one.
+func (d *Driver) begin(ctx context.Context, begin, query string) (_ *pgxpool.Conn, version, floor uint64, _ error) {
+	for try := 0; ; try++ {
+		conn, err := d.pool.Acquire(ctx)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		b := &pgx.Batch{}
+		b.Queue(begin)
+		b.Queue(query)
+		err = readMeta(conn.Conn().SendBatch(ctx, b), &version, &floor)
+		if err == nil {
+			return conn, version, floor, nil
+		}
+		rollback(conn)
+		conn.Release()
+		if try > 0 || !unavailable(err) || ctx.Err() != nil {
+			return nil, 0, 0, err
+		}
+		d.pool.Reset()
+	}
 }
 
 // readMeta reads the results of a batch of BEGIN then a meta select.

@@ -272,3 +272,53 @@ func TestOneKeyTwiceInABatch(t *testing.T) {
 		}
 	}
 }
+
+// TestLaggingReplicaResyncs: a replica cut off while another commits past
+// the log's retention publishes a gap when it is back: its live
+// subscriber gets a resync, never a silent jump, then the later changes.
+func TestLaggingReplicaResyncs(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	u, _ := url.Parse(dsn)
+	if u == nil || u.Host == "" {
+		t.Skip("the test server's DSN is not a URL with a host")
+	}
+	p := newProxy(t, u.Host)
+	proxied, _ := viaProxy(t, dsn, p.addr)
+	schema := pgtest.Schema(t, dsn, t.Name())
+	a, _ := openStore(t, dsn, schema, Options{Tables: tables, LogRetention: 5}, storage.Options{})
+	b, _ := openStore(t, proxied, schema, Options{Tables: tables, LogRetention: 5, Poll: 50 * time.Millisecond}, storage.Options{})
+	storagetest.Put(t, a, "a", "first", "1")
+	sub, err := b.Subscribe(storage.Filter{Table: "a"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	next := func() storage.Event {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		return ev
+	}
+	if ev := next(); ev.Version != 1 || ev.Resync {
+		t.Fatalf("first event %+v, want version 1", ev)
+	}
+	p.down()
+	for i := range 20 {
+		storagetest.Put(t, a, "a", fmt.Sprint("k", i), "v")
+	}
+	p.up()
+	ev := next()
+	if !ev.Resync || ev.Version < 21 {
+		t.Fatalf("after the gap: %+v, want a resync at version 21 or later", ev)
+	}
+	v := storagetest.Put(t, a, "a", "after", "1")
+	for ev = next(); ev.Version < v; ev = next() {
+	}
+	if ev.Version != v || ev.Changes[0].Key != "after" {
+		t.Fatalf("after the resync: %+v, want version %d", ev, v)
+	}
+}
