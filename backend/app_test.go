@@ -217,10 +217,10 @@ func open(t *testing.T, cfg backend.Config, path string, opts ...func(*backend.O
 	return e
 }
 
-func newEngine(t *testing.T) (*backend.Engine, *testApp) {
+func newEngine(t *testing.T, opts ...func(*backend.Options)) (*backend.Engine, *testApp) {
 	t.Helper()
 	app := &testApp{started: make(chan string, 16)}
-	return open(t, app.config(), filepath.Join(t.TempDir(), "app.db")), app
+	return open(t, app.config(), filepath.Join(t.TempDir(), "app.db"), opts...), app
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend/ai"
 	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/storage"
 )
 
 // Config is an app: its schema and the implementation of every mutator and
@@ -143,8 +144,15 @@ func (c *Config) check() error {
 
 // Options tune an engine. Zero values mean the defaults.
 type Options struct {
-	// Path is the bbolt data file. Required.
+	// Path is the bbolt data file. Required unless Storage is set.
 	Path string
+	// Storage, if set, opens the store instead of the bbolt file at Path:
+	// a driver (such as storage/postgres's) declaring tables, which are
+	// the app's and the engine's own, at the app's schemaVersion. The
+	// engine owns the driver it returns and closes it on Close. Options
+	// that tune the bbolt file (LockTimeout, LogRetention, AllowDamagedRows)
+	// are then the driver's to apply.
+	Storage func(tables []string, schemaVersion int) (storage.Driver, error)
 	// Logger receives the engine's logs; default slog.Default().
 	Logger *slog.Logger
 	// Workers is how many enqueued action runs execute at once; default 4.

@@ -42,7 +42,7 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	if opts.Path == "" {
+	if opts.Path == "" && opts.Storage == nil {
 		return nil, fmt.Errorf("backend: Options.Path is empty: name the data file")
 	}
 	opts.defaults()
@@ -50,14 +50,7 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 	for _, t := range cfg.Schema.Tables() {
 		tables = append(tables, t.Name)
 	}
-	d, err := bolt.Open(opts.Path, bolt.Options{
-		SchemaVersion: cfg.Schema.Version(),
-		Tables:        tables,
-		LockTimeout:   opts.LockTimeout,
-		LogRetention:  uint64(max(opts.LogRetention, 0)),
-		NoSync:        opts.Replica,
-		Logger:        opts.Logger, AllowDamagedRows: opts.AllowDamagedRows,
-	})
+	d, err := openDriver(cfg, opts, tables)
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +75,26 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 		}
 	}
 	return e, nil
+}
+
+// openDriver opens the store's driver: Options.Storage's, else the bbolt
+// file at Options.Path.
+func openDriver(cfg Config, opts Options, tables []string) (storage.Driver, error) {
+	if opts.Storage != nil {
+		d, err := opts.Storage(tables, cfg.Schema.Version())
+		if err == nil && d == nil {
+			err = fmt.Errorf("backend: Options.Storage returned no driver and no error")
+		}
+		return d, err
+	}
+	return bolt.Open(opts.Path, bolt.Options{
+		SchemaVersion: cfg.Schema.Version(),
+		Tables:        tables,
+		LockTimeout:   opts.LockTimeout,
+		LogRetention:  uint64(max(opts.LogRetention, 0)),
+		NoSync:        opts.Replica,
+		Logger:        opts.Logger, AllowDamagedRows: opts.AllowDamagedRows,
+	})
 }
 
 // Close stops the workers (a run cut off by Close runs again on the next

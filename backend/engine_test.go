@@ -12,30 +12,33 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/internal/drivertest"
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
 )
 
 func TestMutatorIsAllOrNothing(t *testing.T) {
-	e, _ := newEngine(t)
-	before := e.Version()
-	_, err := e.Mutate(t.Context(), "putPair", mustJSON(PairIn{A: "a", B: "b", Fail: true}))
-	if err == nil || !errors.Is(err, backend.ErrHandler) || !strings.Contains(err.Error(), "asked to fail after two writes") {
-		t.Fatalf("err = %v, want the handler's error", err)
-	}
-	if n := rowCount(t, e); n != 0 {
-		t.Errorf("a failed mutator left %d rows", n)
-	}
-	if e.Version() != before {
-		t.Errorf("version moved from %d to %d on a failed mutator", before, e.Version())
-	}
-	v, err := e.Mutate(t.Context(), "putPair", mustJSON(PairIn{A: "a", B: "b"}))
-	if err != nil || v.Version != before+1 {
-		t.Fatalf("Mutate = %d, %v", v.Version, err)
-	}
-	if n := rowCount(t, e); n != 2 {
-		t.Errorf("rows = %d, want 2", n)
-	}
+	drivertest.Both(t, func(t *testing.T, drv func(*backend.Options)) {
+		e, _ := newEngine(t, drv)
+		before := e.Version()
+		_, err := e.Mutate(t.Context(), "putPair", mustJSON(PairIn{A: "a", B: "b", Fail: true}))
+		if err == nil || !errors.Is(err, backend.ErrHandler) || !strings.Contains(err.Error(), "asked to fail after two writes") {
+			t.Fatalf("err = %v, want the handler's error", err)
+		}
+		if n := rowCount(t, e); n != 0 {
+			t.Errorf("a failed mutator left %d rows", n)
+		}
+		if e.Version() != before {
+			t.Errorf("version moved from %d to %d on a failed mutator", before, e.Version())
+		}
+		v, err := e.Mutate(t.Context(), "putPair", mustJSON(PairIn{A: "a", B: "b"}))
+		if err != nil || v.Version != before+1 {
+			t.Fatalf("Mutate = %d, %v", v.Version, err)
+		}
+		if n := rowCount(t, e); n != 2 {
+			t.Errorf("rows = %d, want 2", n)
+		}
+	})
 }
 
 func TestInvalidInputIsRefusedAndWritesNothing(t *testing.T) {
@@ -106,28 +109,30 @@ func TestEnqueueInAFailingMutatorEnqueuesNothing(t *testing.T) {
 }
 
 func TestEnqueuedActionRunsAfterCommit(t *testing.T) {
-	e, _ := newEngine(t)
-	v, err := e.Mutate(t.Context(), "enqueue", mustJSON(EnqueueIn{ID: "1", Text: "hello"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := runIDs(t, e)
-	if len(ids) != 1 {
-		t.Fatalf("runs = %v", ids)
-	}
-	run := waitRun(t, e, ids[0])
-	if run.Status != backend.RunSucceeded || string(run.Output) != `{"text":"hello"}` || run.Attempts != 1 ||
-		run.Action != "echo" || run.EnqueuedBy != "enqueue" || run.Version != v.Version || run.FinishedAt == nil {
-		t.Errorf("run = %+v", run)
-	}
-	var it Item
-	if _, ok, _, _ := e.Get(t.Context(), "items", "echoed-hello"); !ok {
-		t.Error("the run's own mutation is missing")
-	}
-	raw, _, _, _ := e.Get(t.Context(), "items", "1")
-	if json.Unmarshal(raw, &it) != nil || it.Name != "hello" {
-		t.Errorf("the mutator's row = %s", raw)
-	}
+	drivertest.Both(t, func(t *testing.T, drv func(*backend.Options)) {
+		e, _ := newEngine(t, drv)
+		v, err := e.Mutate(t.Context(), "enqueue", mustJSON(EnqueueIn{ID: "1", Text: "hello"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := runIDs(t, e)
+		if len(ids) != 1 {
+			t.Fatalf("runs = %v", ids)
+		}
+		run := waitRun(t, e, ids[0])
+		if run.Status != backend.RunSucceeded || string(run.Output) != `{"text":"hello"}` || run.Attempts != 1 ||
+			run.Action != "echo" || run.EnqueuedBy != "enqueue" || run.Version != v.Version || run.FinishedAt == nil {
+			t.Errorf("run = %+v", run)
+		}
+		var it Item
+		if _, ok, _, _ := e.Get(t.Context(), "items", "echoed-hello"); !ok {
+			t.Error("the run's own mutation is missing")
+		}
+		raw, _, _, _ := e.Get(t.Context(), "items", "1")
+		if json.Unmarshal(raw, &it) != nil || it.Name != "hello" {
+			t.Errorf("the mutator's row = %s", raw)
+		}
+	})
 }
 
 func TestRetryPolicy(t *testing.T) {

@@ -11,84 +11,87 @@ import (
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/internal/drivertest"
 )
 
 // TestOnceAppliesEachSeqOnce: a push retried after a lost reply is
 // recognised by (client, seq) and not applied again, even when the retries
 // race.
 func TestOnceAppliesEachSeqOnce(t *testing.T) {
-	e := open(t, (&testApp{}).config(), filepath.Join(t.TempDir(), "a.db"))
-	ctx := context.Background()
-	item := func(id, name string) json.RawMessage {
-		b, _ := json.Marshal(Item{ID: id, Name: name})
-		return b
-	}
-	p1, err := e.Mutate(ctx, "putItem", item("x", "one"), backend.Once("c1", 1))
-	if err != nil || p1.Duplicate || p1.Version == 0 {
-		t.Fatalf("first push: %+v %v", p1, err)
-	}
-	// The retry: same seq, even with different content, changes nothing.
-	again, err := e.Mutate(ctx, "putItem", item("x", "changed"), backend.Once("c1", 1))
-	if err != nil || !again.Duplicate || again.Version != p1.Version || e.Version() != p1.Version {
-		t.Fatalf("retried push: %+v %v (version now %d)", again, err, e.Version())
-	}
-	if raw, _, _, _ := e.Get(t.Context(), "items", "x"); string(raw) != string(item("x", "one")) {
-		t.Errorf("row after the retry: %s", raw)
-	}
-	// A rejected push records nothing; gaps are fine; older seqs are duplicates.
-	if _, err := e.Mutate(ctx, "putItem", item("y", ""), backend.Once("c1", 2)); backend.KindOf(err) != backend.ErrInvalidInput {
-		t.Fatalf("invalid push: %v", err)
-	}
-	if st, _ := e.ClientState(t.Context(), "c1"); st.Seq != 1 {
-		t.Fatalf("a rejected push moved the client's seq: %+v", st)
-	}
-	if _, err := e.Mutate(ctx, "putPair", json.RawMessage(`{"a":"p","b":"q","fail":true}`), backend.Once("c1", 3)); backend.KindOf(err) != backend.ErrHandler {
-		t.Fatalf("failing push: %v", err)
-	}
-	p4, err := e.Mutate(ctx, "putItem", item("z", "four"), backend.Once("c1", 4))
-	if err != nil || p4.Duplicate {
-		t.Fatalf("push after a gap: %+v %v", p4, err)
-	}
-	if p, _ := e.Mutate(ctx, "putItem", item("w", "late"), backend.Once("c1", 3)); !p.Duplicate {
-		t.Error("a seq below the client's last was applied")
-	}
-	if _, ok, _, _ := e.Get(t.Context(), "items", "w"); ok {
-		t.Error("the late push wrote its row")
-	}
-	// Another client has its own sequence.
-	if p, err := e.Mutate(ctx, "putItem", item("v", "c2"), backend.Once("c2", 1)); err != nil || p.Duplicate {
-		t.Errorf("client c2's first push: %+v %v", p, err)
-	}
+	drivertest.Both(t, func(t *testing.T, drv func(*backend.Options)) {
+		e := open(t, (&testApp{}).config(), filepath.Join(t.TempDir(), "a.db"), drv)
+		ctx := context.Background()
+		item := func(id, name string) json.RawMessage {
+			b, _ := json.Marshal(Item{ID: id, Name: name})
+			return b
+		}
+		p1, err := e.Mutate(ctx, "putItem", item("x", "one"), backend.Once("c1", 1))
+		if err != nil || p1.Duplicate || p1.Version == 0 {
+			t.Fatalf("first push: %+v %v", p1, err)
+		}
+		// The retry: same seq, even with different content, changes nothing.
+		again, err := e.Mutate(ctx, "putItem", item("x", "changed"), backend.Once("c1", 1))
+		if err != nil || !again.Duplicate || again.Version != p1.Version || e.Version() != p1.Version {
+			t.Fatalf("retried push: %+v %v (version now %d)", again, err, e.Version())
+		}
+		if raw, _, _, _ := e.Get(t.Context(), "items", "x"); string(raw) != string(item("x", "one")) {
+			t.Errorf("row after the retry: %s", raw)
+		}
+		// A rejected push records nothing; gaps are fine; older seqs are duplicates.
+		if _, err := e.Mutate(ctx, "putItem", item("y", ""), backend.Once("c1", 2)); backend.KindOf(err) != backend.ErrInvalidInput {
+			t.Fatalf("invalid push: %v", err)
+		}
+		if st, _ := e.ClientState(t.Context(), "c1"); st.Seq != 1 {
+			t.Fatalf("a rejected push moved the client's seq: %+v", st)
+		}
+		if _, err := e.Mutate(ctx, "putPair", json.RawMessage(`{"a":"p","b":"q","fail":true}`), backend.Once("c1", 3)); backend.KindOf(err) != backend.ErrHandler {
+			t.Fatalf("failing push: %v", err)
+		}
+		p4, err := e.Mutate(ctx, "putItem", item("z", "four"), backend.Once("c1", 4))
+		if err != nil || p4.Duplicate {
+			t.Fatalf("push after a gap: %+v %v", p4, err)
+		}
+		if p, _ := e.Mutate(ctx, "putItem", item("w", "late"), backend.Once("c1", 3)); !p.Duplicate {
+			t.Error("a seq below the client's last was applied")
+		}
+		if _, ok, _, _ := e.Get(t.Context(), "items", "w"); ok {
+			t.Error("the late push wrote its row")
+		}
+		// Another client has its own sequence.
+		if p, err := e.Mutate(ctx, "putItem", item("v", "c2"), backend.Once("c2", 1)); err != nil || p.Duplicate {
+			t.Errorf("client c2's first push: %+v %v", p, err)
+		}
 
-	// Sixteen racing retries of one push: exactly one applies.
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		applied int
-	)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p, err := e.Mutate(ctx, "putItem", item("r", "race"), backend.Once("c3", 7))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			if !p.Duplicate {
-				applied++
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if applied != 1 {
-		t.Errorf("%d of 16 racing retries applied, want 1", applied)
-	}
-	if _, err := e.Mutate(ctx, "putItem", item("n", "n"), backend.Once("", 1)); err == nil {
-		t.Error("a push without a client id was accepted")
-	}
+		// Sixteen racing retries of one push: exactly one applies.
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			applied int
+		)
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p, err := e.Mutate(ctx, "putItem", item("r", "race"), backend.Once("c3", 7))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if !p.Duplicate {
+					applied++
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if applied != 1 {
+			t.Errorf("%d of 16 racing retries applied, want 1", applied)
+		}
+		if _, err := e.Mutate(ctx, "putItem", item("n", "n"), backend.Once("", 1)); err == nil {
+			t.Error("a push without a client id was accepted")
+		}
+	})
 }
 
 // TestChangesSinceIsClientFacing: changes of a client table are readable

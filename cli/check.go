@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -14,7 +15,7 @@ import (
 // Check is the check command of prog: it checks a data file against
 // apps[0]'s schema, or with more than one app the one --app names.
 func Check(ctx context.Context, env *Environ, prog string, apps []App, args []string) int {
-	usageLine := "check [--data FILE]"
+	usageLine := "check [--data FILE | --postgres DSN [--postgres-schema SCHEMA]]"
 	if len(apps) > 1 {
 		usageLine += " [--app " + appList(apps, "|", false) + "]"
 	}
@@ -23,8 +24,11 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 			"checksum and change-log record, and every row as JSON against its table's\n"+
 			"schema. Prints a summary naming each problem's table and key. Exits 0 only\n"+
 			"when the file is intact, 1 otherwise. A file a running server holds is\n"+
-			"reported as in use: stop the server, or check a copy.")
+			"reported as in use: stop the server, or check a copy. With --postgres it\n"+
+			"checks the data in PostgreSQL instead, in one snapshot, while servers run:\n"+
+			"row and log checksums, the log holding every version, and the schemas.")
 	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
+	pg := addPostgresFlags(fs)
 	pickApp := appFlag(fs, apps, "the app whose schemas the rows must match: "+appList(apps, ", ", false))
 	if code, ok := Parse(fs, args); !ok {
 		return code
@@ -39,12 +43,7 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 		return ExitUsage
 	}
 	sch := app.Schema
-	path, err := DataPath(*data, app.Name, env.Getenv)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
-		return ExitFail
-	}
-	rep, err := bolt.Check(path, bolt.CheckOptions{Row: func(table, _ string, value []byte) error {
+	checkRow := func(table, _ string, value []byte) error {
 		if t, ok := sch.Table(table); ok {
 			// Every read fills in missing defaulted fields, so a row written
 			// before such a field existed is intact.
@@ -54,7 +53,21 @@ func Check(ctx context.Context, env *Environ, prog string, apps []App, args []st
 			return errors.New("not valid JSON")
 		}
 		return nil
-	}})
+	}
+	dsn, pgSchema, err := pg.resolve(env.Getenv, *data)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
+		return ExitUsage
+	}
+	if dsn != "" {
+		return checkPostgres(ctx, env, prog, dsn, pgSchema, checkRow, sch)
+	}
+	path, err := DataPath(*data, app.Name, env.Getenv)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
+		return ExitFail
+	}
+	rep, err := bolt.Check(path, bolt.CheckOptions{Row: checkRow})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s check: %v\n", prog, err)
 		return ExitFail
@@ -81,18 +94,7 @@ func printReport(env *Environ, prog string, rep *bolt.Report, sch *schema.Schema
 	rows := 0
 	for _, t := range rep.Tables {
 		rows += t.Rows
-		note := ""
-		switch _, declared := sch.Table(t.Name); {
-		case strings.HasPrefix(t.Name, "."):
-			note = " (the engine's own)"
-		case !declared:
-			note = " (not declared by this app: JSON checked, no schema)"
-		}
-		damaged := ""
-		if t.Damaged > 0 {
-			damaged = fmt.Sprintf(", %d damaged", t.Damaged)
-		}
-		fmt.Fprintf(w, "table:    %s: %d rows%s%s\n", t.Name, t.Rows, damaged, note)
+		printTable(w, sch, t.Name, t.Rows, t.Damaged)
 	}
 	if rep.Format > 0 {
 		fmt.Fprintf(w, "log:      %d change-log records\n", rep.LogRecords)
@@ -107,4 +109,20 @@ func printReport(env *Environ, prog string, rep *bolt.Report, sch *schema.Schema
 		fmt.Fprintf(w, "  %s\n", p)
 	}
 	fmt.Fprintf(w, "result:   DAMAGED: restore the file from a backup; if only rows are damaged, `%s serve --allow-damaged-rows` starts and rewriting or deleting them repairs it\n", prog)
+}
+
+// printTable prints one table's line of a check's summary.
+func printTable(w io.Writer, sch *schema.Schema, name string, rows, damaged int) {
+	note := ""
+	switch _, declared := sch.Table(name); {
+	case strings.HasPrefix(name, "."):
+		note = " (the engine's own)"
+	case !declared:
+		note = " (not declared by this app: JSON checked, no schema)"
+	}
+	bad := ""
+	if damaged > 0 {
+		bad = fmt.Sprintf(", %d damaged", damaged)
+	}
+	fmt.Fprintf(w, "table:    %s: %d rows%s%s\n", name, rows, bad, note)
 }

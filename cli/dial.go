@@ -49,23 +49,27 @@ func (a *appCmds) dial(ctx context.Context, env *Environ, cf *connFlags) (*clien
 	if err != nil {
 		return nil, fmt.Errorf("finding this program to start its server: %w", err)
 	}
-	path, err := DataPath(cf.data, a.app.Name, env.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	// The child is told --data, so it would refuse a default directory
-	// not made yet: make it here, as serve does (a named one must exist).
-	if err := PrepareDataDir(cf.data, path, env.Getenv); err != nil {
-		return nil, err
+	args := []string{"serve"}
+	if cf.data != "" || env.Getenv("MCP_SYNC_POSTGRES") == "" { // else the child serves PostgreSQL's data
+		path, err := DataPath(cf.data, a.app.Name, env.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		// The child is told --data, so it would refuse a default directory
+		// not made yet: make it here, as serve does (a named one must exist).
+		if err := PrepareDataDir(cf.data, path, env.Getenv); err != nil {
+			return nil, err
+		}
+		args = append(args, "--data", path)
 	}
 	log := &LockedBuffer{}
-	c, err := client.DialCommand(ctx, self, []string{"serve", "--data", path}, client.Options{Legacy: cf.legacy, Stderr: log})
+	c, err := client.DialCommand(ctx, self, args, client.Options{Legacy: cf.legacy, Stderr: log})
 	if err != nil {
 		time.Sleep(100 * time.Millisecond) // let the server's last words arrive
 		if l := strings.TrimSpace(log.String()); l != "" {
-			return nil, fmt.Errorf("starting `%s serve --data %s`: %w\nthe server said:\n%s", a.prog, path, err, l)
+			return nil, fmt.Errorf("starting `%s %s`: %w\nthe server said:\n%s", a.prog, strings.Join(args, " "), err, l)
 		}
-		return nil, fmt.Errorf("starting `%s serve --data %s`: %w", a.prog, path, err)
+		return nil, fmt.Errorf("starting `%s %s`: %w", a.prog, strings.Join(args, " "), err)
 	}
 	return c, nil
 }

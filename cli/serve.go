@@ -20,6 +20,7 @@ import (
 func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, args []string) int {
 	fs := NewFlags(env, prog, "serve", "serve [flags]", about)
 	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
+	pg := addPostgresFlags(fs)
 	httpAddr := fs.String("http", "", "serve HTTP on this `ADDR` (host:port) instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
 	token := fs.String("token", "", "require Authorization: Bearer `TOKEN` on HTTP (default $MCP_SYNC_TOKEN)")
 	httpLimits := addHTTPFlags(fs)
@@ -64,11 +65,17 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	if *token == "" {
 		*token = env.Getenv("MCP_SYNC_TOKEN")
 	}
-	path, err := DataPath(*data, app.Name, env.Getenv)
+	dsn, pgSchema, err := pg.resolve(env.Getenv, *data)
 	if err != nil {
-		return fail("%v", err)
+		fmt.Fprintf(env.Stderr, "%s serve: %v\n", prog, err)
+		return ExitUsage
 	}
-	if err := PrepareDataDir(*data, path, env.Getenv); err != nil {
+	path, onStore := "postgres", func(*backend.Options) {}
+	if dsn != "" {
+		onStore = postgresStorage(ctx, dsn, pgSchema, logger)
+	} else if path, err = DataPath(*data, app.Name, env.Getenv); err != nil {
+		return fail("%v", err)
+	} else if err := PrepareDataDir(*data, path, env.Getenv); err != nil {
 		return fail("%v", err)
 	}
 
@@ -87,7 +94,9 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		fmt.Fprintf(env.Stderr, "%s serve: %v\n", prog, err)
 		return ExitUsage
 	}
-	eng, err := backend.Open(cfg, limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged}, &opts))
+	bopts := limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged}, &opts)
+	onStore(&bopts)
+	eng, err := backend.Open(cfg, bopts)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -8,8 +8,9 @@
 // function's changes, keeps the undo log that makes each function (and each
 // [WriteTx.Try] step) all or nothing inside a commit it may share with other
 // callers' functions, and fans committed changes out to subscriptions. The
-// embedded default driver is bbolt's, in storage/bolt; a driver proves
-// itself against the suite in storage/storagetest.
+// embedded default driver is bbolt's, in storage/bolt; storage/postgres
+// keeps the data in PostgreSQL, shared by several processes. A driver
+// proves itself against the suite in storage/storagetest.
 //
 // Every successful write function gets its own version. Its changes are
 // appended to the change log under that version, and live [Subscription]s

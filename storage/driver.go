@@ -35,6 +35,11 @@ type Driver interface {
 	// one at a time, in commit order, after the commit is durable and
 	// visible to View, and before any Update of the commit returns: a
 	// Store's subscriptions rely on all four.
+	//
+	// A driver that learns of commits it cannot list (another process's,
+	// read after the change log was trimmed past them) passes one event
+	// with Resync set instead: live subscriptions then read what they
+	// missed from the log, and resync if it is gone.
 	OnCommit(publish func(version uint64, events []Event))
 	// View runs fn in a read transaction: a consistent snapshot at one
 	// version. A panic of fn's own passes through View unchanged. After

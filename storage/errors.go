@@ -31,6 +31,11 @@ var (
 	// Its text names no file; the system's error (say syscall.ENOSPC) stays
 	// in the chain for errors.Is.
 	ErrCommit = errors.New("commit failed")
+	// ErrUnavailable: the database server cannot be reached right now (a
+	// driver over a network, during a restart or an outage). The call did
+	// nothing, or, when its error also wraps ErrCommit and says so, may have
+	// committed; retrying later is safe for an idempotent call.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // CorruptError is a stored row or change-log record that failed its

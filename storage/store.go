@@ -47,7 +47,8 @@ func New(d Driver, opts Options) *Store {
 	return s
 }
 
-// Path names where the data is kept (the bbolt driver: the file's path).
+// Path names where the data is kept (the bbolt driver: the file's path;
+// the PostgreSQL driver: the database and schema).
 // It is for the operator, not for clients.
 func (s *Store) Path() string { return s.d.Path() }
 

@@ -198,6 +198,10 @@ func (s *Store) publish(version uint64, events []Event) {
 	s.version.Store(version)
 	for sub := range s.subs {
 		for _, ev := range events {
+			if ev.Resync { // a gap the driver cannot list: read the log
+				sub.fallBehind()
+				break
+			}
 			fev, ok := sub.f.apply(ev)
 			if !ok {
 				continue
@@ -207,6 +211,14 @@ func (s *Store) publish(version uint64, events []Event) {
 			}
 		}
 	}
+}
+
+// fallBehind makes a live subscription read what follows from the log.
+func (sub *Subscription) fallBehind() {
+	sub.mu.Lock()
+	sub.live = false
+	sub.mu.Unlock()
+	sub.signal()
 }
 
 // deliver queues ev if the subscription is live and has room, and reports

@@ -90,7 +90,7 @@ type app struct {
 	hanging   chan string // keys of stream calls now waiting to be cancelled
 }
 
-func newApp(t testing.TB) *app {
+func newApp(t testing.TB, opts ...func(*backend.Options)) *app {
 	t.Helper()
 	a := &app{cancelled: make(chan string, 16), hanging: make(chan string, 16)}
 	put := func(ctx *backend.MutatorCtx, in PutIn) error {
@@ -153,7 +153,11 @@ func newApp(t testing.TB) *app {
 			}),
 		},
 	}
-	eng, err := backend.Open(cfg, backend.Options{Path: filepath.Join(t.TempDir(), "app.db"), Logger: quietLogger()})
+	o := backend.Options{Path: filepath.Join(t.TempDir(), "app.db"), Logger: quietLogger()}
+	for _, f := range opts {
+		f(&o)
+	}
+	eng, err := backend.Open(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}

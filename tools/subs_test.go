@@ -14,6 +14,8 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/internal/drivertest"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
@@ -281,92 +283,94 @@ func TestOwnWritesAreAnnounced(t *testing.T) {
 // rows stay out of a row's notices. A client that does not declare it gets
 // the plain notifications.
 func TestUpdateNotificationsCarryChanges(t *testing.T) {
-	a := newApp(t)
-	_, base := serveHTTP(t, a, tools.HTTPOptions{})
-	wants := wantsChanges()
-	for _, e := range eras {
-		t.Run(e.name, func(t *testing.T) {
-			c, n := connect(t, base, e, nil, wants)
-			plain, pn := connect(t, base, e, nil)
-			// The writes come from a session of their own: on 2025-11-25
-			// streamable HTTP, mcp-go v1.2.1 drops a notification that a
-			// call's response stream takes from the session's queue as the
-			// call ends (README, "Resources"), which would break the chain
-			// this test checks in ~5% of runs.
-			writer, _ := connect(t, base, e, nil)
-			key := "carry-" + e.name
-			row, table := wire.RowURI("items", key), wire.TableURI("items")
-			subscribe(t, c, e, row, table)
-			subscribe(t, plain, e, row)
-			mutateUntilNotified(t, writer, n, key, row)
-			mutateUntilNotified(t, writer, pn, key, row)
-			if res := call(t, writer, "putItem", map[string]any{"key": key + "-other", "name": "x"}); res.IsError {
-				t.Fatal(text(res))
-			}
-			if res := call(t, writer, "stream", map[string]any{"key": key, "n": 100}); res.IsError {
-				t.Fatal(text(res))
-			}
-			final := a.eng.Version()
-			if !waitFor(testWait, func() bool { return reached(t, n, row, final) && reached(t, n, table, final) }) {
-				t.Fatalf("no notice reached version %d for both URIs within %v", final, testWait)
-			}
-			for _, uri := range []string{row, table} {
-				var mine []carried
-				for _, no := range carriedNotices(t, n) {
-					if no.uri == uri {
-						mine = append(mine, no)
-					}
+	drivertest.Both(t, func(t *testing.T, drv func(*backend.Options)) {
+		a := newApp(t, drv)
+		_, base := serveHTTP(t, a, tools.HTTPOptions{})
+		wants := wantsChanges()
+		for _, e := range eras {
+			t.Run(e.name, func(t *testing.T) {
+				c, n := connect(t, base, e, nil, wants)
+				plain, pn := connect(t, base, e, nil)
+				// The writes come from a session of their own: on 2025-11-25
+				// streamable HTTP, mcp-go v1.2.1 drops a notification that a
+				// call's response stream takes from the session's queue as the
+				// call ends (README, "Resources"), which would break the chain
+				// this test checks in ~5% of runs.
+				writer, _ := connect(t, base, e, nil)
+				key := "carry-" + e.name
+				row, table := wire.RowURI("items", key), wire.TableURI("items")
+				subscribe(t, c, e, row, table)
+				subscribe(t, plain, e, row)
+				mutateUntilNotified(t, writer, n, key, row)
+				mutateUntilNotified(t, writer, pn, key, row)
+				if res := call(t, writer, "putItem", map[string]any{"key": key + "-other", "name": "x"}); res.IsError {
+					t.Fatal(text(res))
 				}
-				// Legacy streamable HTTP may deliver a session's notifications
-				// on a call's response stream as well as on its GET stream, so
-				// they can arrive out of order: the client sorts that out with
-				// After, and so does this test.
-				slices.SortStableFunc(mine, func(x, y carried) int { return cmp.Compare(x.Version, y.Version) })
-				var last uint64
-				counts := 0
-				carried := 0
-				for _, no := range mine {
-					if no.bare {
-						last = 0 // the next carries on from wherever the client read to
-						continue
-					}
-					carried++
-					if last != 0 && no.After != last {
-						t.Fatalf("%s: a notice goes on from %d, the previous reached %d", uri, no.After, last)
-					}
-					prev := no.After
-					for _, ev := range no.Events {
-						if ev.Version <= prev || ev.Version > no.Version {
-							t.Fatalf("%s: event %d outside (%d, %d] or out of order", uri, ev.Version, prev, no.Version)
+				if res := call(t, writer, "stream", map[string]any{"key": key, "n": 100}); res.IsError {
+					t.Fatal(text(res))
+				}
+				final := a.eng.Version()
+				if !waitFor(testWait, func() bool { return reached(t, n, row, final) && reached(t, n, table, final) }) {
+					t.Fatalf("no notice reached version %d for both URIs within %v", final, testWait)
+				}
+				for _, uri := range []string{row, table} {
+					var mine []carried
+					for _, no := range carriedNotices(t, n) {
+						if no.uri == uri {
+							mine = append(mine, no)
 						}
-						prev = ev.Version
-						for _, ch := range ev.Changes {
-							if uri == row && ch.Key != key {
-								t.Fatalf("row %s's notice carries a change to %s", key, ch.Key)
+					}
+					// Legacy streamable HTTP may deliver a session's notifications
+					// on a call's response stream as well as on its GET stream, so
+					// they can arrive out of order: the client sorts that out with
+					// After, and so does this test.
+					slices.SortStableFunc(mine, func(x, y carried) int { return cmp.Compare(x.Version, y.Version) })
+					var last uint64
+					counts := 0
+					carried := 0
+					for _, no := range mine {
+						if no.bare {
+							last = 0 // the next carries on from wherever the client read to
+							continue
+						}
+						carried++
+						if last != 0 && no.After != last {
+							t.Fatalf("%s: a notice goes on from %d, the previous reached %d", uri, no.After, last)
+						}
+						prev := no.After
+						for _, ev := range no.Events {
+							if ev.Version <= prev || ev.Version > no.Version {
+								t.Fatalf("%s: event %d outside (%d, %d] or out of order", uri, ev.Version, prev, no.Version)
 							}
-							var it Item
-							if err := json.Unmarshal(ch.Value, &it); err != nil {
-								t.Fatalf("%s: change %s: %v", uri, ch.Value, err)
-							}
-							if ch.Key == key && it.Count > 0 {
-								if it.Count != counts+1 {
-									t.Fatalf("%s: count %d after %d: a change is missing or repeated", uri, it.Count, counts)
+							prev = ev.Version
+							for _, ch := range ev.Changes {
+								if uri == row && ch.Key != key {
+									t.Fatalf("row %s's notice carries a change to %s", key, ch.Key)
 								}
-								counts = it.Count
+								var it Item
+								if err := json.Unmarshal(ch.Value, &it); err != nil {
+									t.Fatalf("%s: change %s: %v", uri, ch.Value, err)
+								}
+								if ch.Key == key && it.Count > 0 {
+									if it.Count != counts+1 {
+										t.Fatalf("%s: count %d after %d: a change is missing or repeated", uri, it.Count, counts)
+									}
+									counts = it.Count
+								}
 							}
 						}
+						last = no.Version
 					}
-					last = no.Version
+					if carried == 0 || counts != 100 {
+						t.Errorf("%s: %d notices carried changes, ending at count %d (want 100)", uri, carried, counts)
+					}
 				}
-				if carried == 0 || counts != 100 {
-					t.Errorf("%s: %d notices carried changes, ending at count %d (want 100)", uri, carried, counts)
+				for _, x := range pn.byMethod("notifications/resources/updated") {
+					if _, ok := x.Params.Meta[wire.ChangesMetaKey]; ok {
+						t.Fatalf("a client that did not ask for changes got them: %+v", x.Params.Meta)
+					}
 				}
-			}
-			for _, x := range pn.byMethod("notifications/resources/updated") {
-				if _, ok := x.Params.Meta[wire.ChangesMetaKey]; ok {
-					t.Fatalf("a client that did not ask for changes got them: %+v", x.Params.Meta)
-				}
-			}
-		})
-	}
+			})
+		}
+	})
 }

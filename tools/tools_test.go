@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/internal/drivertest"
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/wire"
@@ -78,60 +79,62 @@ func TestToolsListFromSchema(t *testing.T) {
 }
 
 func TestMutatorCalls(t *testing.T) {
-	a := newApp(t)
-	_, base := serveHTTP(t, a, tools.HTTPOptions{})
-	for i, e := range eras {
-		t.Run(e.name, func(t *testing.T) {
-			c, _ := connect(t, base, e, nil)
-			key := e.name
-			res := call(t, c, "putItem", map[string]any{"key": key, "name": "first", "count": i})
-			if res.IsError {
-				t.Fatalf("putItem failed: %s", text(res))
-			}
-			var out struct{ Version uint64 }
-			b, _ := json.Marshal(res.StructuredContent)
-			if err := json.Unmarshal(b, &out); err != nil || out.Version == 0 || out.Version != a.eng.Version() {
-				t.Fatalf("putItem result %s: want the committed version %d", b, a.eng.Version())
-			}
-
-			before := a.eng.Version()
-			res = call(t, c, "putItem", map[string]any{"key": key, "name": 42})
-			if !res.IsError || !strings.Contains(text(res), "/name") || !strings.Contains(text(res), "Nothing was written") {
-				t.Errorf("wrong-type input: want isError naming /name, got %v %q", res.IsError, text(res))
-			}
-			res = call(t, c, "putItem", map[string]any{"name": "no key"})
-			if !res.IsError || !strings.Contains(text(res), "key") {
-				t.Errorf("missing field: want isError naming key, got %q", text(res))
-			}
-			res = call(t, c, "putTwoThenFail", map[string]any{"key": key + "-x", "name": "n"})
-			if !res.IsError || !strings.Contains(text(res), "refusing on purpose") {
-				t.Errorf("handler error: want isError with its message, got %q", text(res))
-			}
-			res = call(t, c, "boom", map[string]any{"key": key + "-boom", "name": "n"})
-			if !res.IsError || !strings.Contains(text(res), "internal error (ref ") || strings.Contains(text(res), "user code bug") {
-				t.Errorf("panicking mutator: want isError with a reference and not the panic value, got %q", text(res))
-			}
-			if v := a.eng.Version(); v != before {
-				t.Errorf("failed calls changed the version from %d to %d", before, v)
-			}
-			for _, k := range []string{key + "-x", key + "-x-2", key + "-boom"} {
-				if _, ok, _, _ := a.eng.Get(t.Context(), "items", k); ok {
-					t.Errorf("row %s was written by a failed call", k)
+	drivertest.Both(t, func(t *testing.T, drv func(*backend.Options)) {
+		a := newApp(t, drv)
+		_, base := serveHTTP(t, a, tools.HTTPOptions{})
+		for i, e := range eras {
+			t.Run(e.name, func(t *testing.T) {
+				c, _ := connect(t, base, e, nil)
+				key := e.name
+				res := call(t, c, "putItem", map[string]any{"key": key, "name": "first", "count": i})
+				if res.IsError {
+					t.Fatalf("putItem failed: %s", text(res))
 				}
-			}
-			// Still serving, and the first write is intact.
-			res = call(t, c, "get_row", map[string]any{"table": "items", "key": key})
-			if res.IsError || !strings.Contains(text(res), `"first"`) {
-				t.Errorf("get_row after failures: %q", text(res))
-			}
+				var out struct{ Version uint64 }
+				b, _ := json.Marshal(res.StructuredContent)
+				if err := json.Unmarshal(b, &out); err != nil || out.Version == 0 || out.Version != a.eng.Version() {
+					t.Fatalf("putItem result %s: want the committed version %d", b, a.eng.Version())
+				}
 
-			req := mcp.CallToolRequest{}
-			req.Params.Name = "noSuchTool"
-			if _, err := c.CallTool(context.Background(), req); err == nil {
-				t.Error("an unknown tool must be a protocol error")
-			}
-		})
-	}
+				before := a.eng.Version()
+				res = call(t, c, "putItem", map[string]any{"key": key, "name": 42})
+				if !res.IsError || !strings.Contains(text(res), "/name") || !strings.Contains(text(res), "Nothing was written") {
+					t.Errorf("wrong-type input: want isError naming /name, got %v %q", res.IsError, text(res))
+				}
+				res = call(t, c, "putItem", map[string]any{"name": "no key"})
+				if !res.IsError || !strings.Contains(text(res), "key") {
+					t.Errorf("missing field: want isError naming key, got %q", text(res))
+				}
+				res = call(t, c, "putTwoThenFail", map[string]any{"key": key + "-x", "name": "n"})
+				if !res.IsError || !strings.Contains(text(res), "refusing on purpose") {
+					t.Errorf("handler error: want isError with its message, got %q", text(res))
+				}
+				res = call(t, c, "boom", map[string]any{"key": key + "-boom", "name": "n"})
+				if !res.IsError || !strings.Contains(text(res), "internal error (ref ") || strings.Contains(text(res), "user code bug") {
+					t.Errorf("panicking mutator: want isError with a reference and not the panic value, got %q", text(res))
+				}
+				if v := a.eng.Version(); v != before {
+					t.Errorf("failed calls changed the version from %d to %d", before, v)
+				}
+				for _, k := range []string{key + "-x", key + "-x-2", key + "-boom"} {
+					if _, ok, _, _ := a.eng.Get(t.Context(), "items", k); ok {
+						t.Errorf("row %s was written by a failed call", k)
+					}
+				}
+				// Still serving, and the first write is intact.
+				res = call(t, c, "get_row", map[string]any{"table": "items", "key": key})
+				if res.IsError || !strings.Contains(text(res), `"first"`) {
+					t.Errorf("get_row after failures: %q", text(res))
+				}
+
+				req := mcp.CallToolRequest{}
+				req.Params.Name = "noSuchTool"
+				if _, err := c.CallTool(context.Background(), req); err == nil {
+					t.Error("an unknown tool must be a protocol error")
+				}
+			})
+		}
+	})
 }
 
 func TestActionCalls(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	bolt "go.etcd.io/bbolt"
@@ -33,6 +34,8 @@ func runBareServe(ctx context.Context, env *cli.Environ, args []string) int {
 	fs := cli.NewFlags(env, "mcp-sync-bench", "bare-serve", "bare-serve [--http ADDR] [--data FILE]", "A bare mcp-go server with a no-op tool: the baseline of `mcp-sync-bench bench`.")
 	httpAddr := fs.String("http", "", "serve streamable HTTP at /mcp on this `ADDR` instead of stdio")
 	data := fs.String("data", "", "bbolt `FILE` for the commit tool; the append tool writes this path plus .log")
+	pgDSN := fs.String("postgres", "", "PostgreSQL `DSN` for the pgcommit tool (its tables in --postgres-schema)")
+	pgSchema := fs.String("postgres-schema", "bare", "the PostgreSQL `SCHEMA` of the pgcommit tool")
 	startProfile := cli.CPUProfileFlag(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -67,6 +70,22 @@ func runBareServe(ctx context.Context, env *cli.Environ, args []string) int {
 		}
 		defer l.close()
 		addAppendTool(s, l)
+	}
+	if *pgDSN != "" {
+		cfg, err := pgxpool.ParseConfig(*pgDSN)
+		var pool *pgxpool.Pool
+		if err == nil {
+			cfg.MaxConns = 16 // as mcp-sync's driver: no session waits for a connection
+			pool, err = pgxpool.NewWithConfig(ctx, cfg)
+		}
+		if err == nil {
+			err = addPGCommitTool(ctx, s, pool, *pgSchema)
+		}
+		if err != nil {
+			logger.Error("bare server: PostgreSQL", "err", err)
+			return cli.ExitFail
+		}
+		defer pool.Close()
 	}
 	bc := mcp.NewTool("broadcast", mcp.WithDescription("Notify every session n times"),
 		mcp.WithNumber("n"), mcp.WithNumber("intervalMs"))

@@ -1,7 +1,8 @@
 // Package arch holds the tests of the code as a whole: doc links that
 // resolve, and the import graph kept one-way (design
 // §3): a package may import only the packages of ours its layer allows, and
-// only the bbolt storage driver may import bbolt.
+// only the bbolt storage driver may import bbolt, and only the PostgreSQL
+// driver (and the test helper that finds a server) pgx.
 package arch
 
 import (
@@ -29,7 +30,9 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"cmd/...":      {"*"},
 		// cli is any app's command line: it serves with tools and talks to
 		// a server with client; it knows no app.
-		"cli": {"backend", "schema", "storage/bolt", "tools", "tools/auth", "wire", "client"},
+		// With --postgres it opens the engine's store with the PostgreSQL
+		// driver (storage for the driver type Options.Storage returns).
+		"cli": {"backend", "schema", "storage", "storage/bolt", "storage/postgres", "tools", "tools/auth", "wire", "client"},
 		// todoapp is the todo example as mcp-sync and mcp-sync-bench serve it.
 		"internal/todoapp": {"backend", "backend/ai", "backend/ai/localai", "cli", "examples/todo", "tools"},
 		"internal/arch":    {},
@@ -40,6 +43,11 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"storage/storagetest": {"storage"},
 		"storage/bolt":        {"storage"},
 		"storage/bolt/damage": {},
+		"storage/postgres":    {"storage"},
+		// pgtest finds a PostgreSQL server for tests; it imports none of ours.
+		"internal/pgtest": {},
+		// drivertest runs engine tests on each driver.
+		"internal/drivertest": {"backend", "storage", "storage/postgres", "internal/pgtest"},
 		// The contract between server and clients is a leaf.
 		"wire": {},
 	}
@@ -56,6 +64,10 @@ func TestImportsFlowOneWay(t *testing.T) {
 
 	// knownBbolt are other direct importers of bbolt, with what removes them.
 	knownBbolt := map[string]string{}
+
+	// pgxImporters may import github.com/jackc/pgx: the PostgreSQL driver,
+	// the tests' server finder, and the load lab's bare-pgx baseline.
+	pgxImporters := []string{"storage/postgres", "internal/pgtest", "cmd/mcp-sync-bench"}
 
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -78,6 +90,12 @@ func TestImportsFlowOneWay(t *testing.T) {
 					seen[arrow] = true
 				default:
 					t.Errorf("%s imports %s: only the storage driver may import bbolt", from, imp)
+				}
+				continue
+			}
+			if strings.HasPrefix(imp, "github.com/jackc/pgx") {
+				if !slices.ContainsFunc(pgxImporters, func(p string) bool { return matches(p, from) }) {
+					t.Errorf("%s imports %s: only the PostgreSQL storage driver may import pgx", from, imp)
 				}
 				continue
 			}
