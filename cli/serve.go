@@ -124,7 +124,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		"role", "relay", "socket", sock, "owner_pid", relay.PeerPID(sock))
 	err = relay.Run(ctx, relay.Config{In: os.Stdin, Out: env.Stdout, Logger: logger, TakeOver: takeOver,
 		LostCallMeta: map[string]any{wire.ErrorMetaKey: wire.ErrorMeta{Kind: wire.KindUnavailable}},
-		Dial: func(ctx context.Context) (net.Conn, error) { return relay.Dial(ctx, sock) }})
+		Dial:         func(ctx context.Context) (net.Conn, error) { return relay.Dial(ctx, sock) }})
 	if err != nil {
 		return fail("%v", err)
 	}
