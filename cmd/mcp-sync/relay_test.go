@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -436,4 +437,47 @@ func allLogs(mu *sync.Mutex, hosts []*host) string {
 		fmt.Fprintf(&b, "--- host %d:\n%s", i, h.log.String())
 	}
 	return b.String()
+}
+
+// TestRelayCLIBesideServe: `watch todos` and `call` in a terminal, without
+// --url, beside a host's running serve on the same file: the watch shows
+// the host's writes and the call's, and the call is answered by the host's
+// serve (the file's owner) through a relay.
+func TestRelayCLIBesideServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	data := filepath.Join(t.TempDir(), "shared.db")
+	h := startHost(t, data, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watch := exec.CommandContext(ctx, interopBinary(t), "watch", "--data", data, "todos")
+	watch.Env = quietEnv
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	watch.Stdout, watch.Stderr = out, errOut
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = watch.Wait(); close(exited) }()
+	defer func() { cancel(); <-exited }()
+
+	if _, err := client.Mutate(ctx, h.c, todo.SetTodo, todo.Todo{ID: "from-host", Text: "written by the host"}); err != nil {
+		t.Fatal(err)
+	}
+	code, callOut, callErr := runBin(t, 60*time.Second, "call", "--data", data, "setTodo", `{"id":"from-cli","text":"written by call","completed":false}`)
+	if code != 0 {
+		t.Fatalf("call beside a running serve: exit %d\n%s\n%s", code, callOut, callErr)
+	}
+	if !waitUntil(30*time.Second, func() bool {
+		return strings.Contains(out.String(), "written by the host") && strings.Contains(out.String(), "written by call")
+	}) {
+		t.Fatalf("watch todos beside the host's serve printed:\n%s\nstderr:\n%s", out.String(), errOut.String())
+	}
+	if _, ok, _, err := client.GetRow(ctx, h.c, todo.Todos, "from-cli"); err != nil || !ok {
+		t.Errorf("the host does not see the call's write: %v %v", ok, err)
+	}
+	if !strings.Contains(h.log.String(), "role=owner") {
+		t.Errorf("the host's serve is not the owner:\n%s", h.log.String())
+	}
 }
