@@ -55,7 +55,7 @@ const RetryMessage = "the mcp-sync process that owned the data file went away wh
 const codeOwnerGone = -32001
 
 // Run relays the host's session to the owner until In ends or ctx is
-// cancelled. When the owner goes away it answers the requests in flight
+// cancelled, or until no owner can be found (an error). When the owner goes away it answers the requests in flight
 // with RetryMessage, takes over or waits for the process that did, and
 // carries the session on: the host's initialize, its subscriptions and its
 // subscriptions/listen streams are replayed to the new owner (the
@@ -77,12 +77,19 @@ func Run(ctx context.Context, cfg Config) error {
 	r := &relay{cfg: cfg, st: newSession(), conn: conn}
 	r.cond = sync.NewCond(&r.mu)
 	go func() { <-ctx.Done(); r.shut() }()
-	errc := make(chan error, 1)
-	go func() { errc <- r.fromOwner(ctx) }()
-	err = r.fromHost()
-	cancel()
-	if ownerErr := <-errc; err == nil {
-		err = ownerErr
+	ownerc, hostc := make(chan error, 1), make(chan error, 1)
+	go func() { ownerc <- r.fromOwner(ctx) }()
+	go func() { hostc <- r.fromHost() }()
+	select {
+	case err = <-hostc:
+		cancel()
+		if ownerErr := <-ownerc; err == nil {
+			err = ownerErr
+		}
+	case err = <-ownerc:
+		// No owner to be found: end now, though the goroutine reading In
+		// stays blocked until In ends (the process is about to exit).
+		cancel()
 	}
 	return err
 }
@@ -151,6 +158,9 @@ func (r *relay) fromOwner(ctx context.Context) error {
 		r.mu.Lock()
 		conn := r.conn
 		r.mu.Unlock()
+		if conn == nil { // the relay ended while reconnecting
+			return nil
+		}
 		sc := bufio.NewScanner(conn)
 		sc.Buffer(make([]byte, 64<<10), maxLine)
 		for sc.Scan() {
