@@ -91,11 +91,16 @@ func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) error {
 	<-notesDone
 	s.mcp.UnregisterSession(context.WithoutCancel(ctx), sess.id)
 	conn.Close()
-	if err == nil || errors.Is(err, io.EOF) || ctx.Err() != nil {
-		return nil
+	// Other read errors are the peer going away (or this side closing the
+	// connection): the session simply ends.
+	if errors.Is(err, errLineTooLong) {
+		return fmt.Errorf("serving a socket session: %w", err)
 	}
-	return fmt.Errorf("serving a socket session: %w", err)
+	return nil
 }
+
+// errLineTooLong ends a session that sent a message past maxConnLine.
+var errLineTooLong = fmt.Errorf("a message longer than %d bytes", maxConnLine)
 
 // readLines calls fn with each line of r (without its newline) until r
 // ends. A line longer than maxConnLine ends the session with an error.
@@ -108,7 +113,7 @@ func readLines(r io.Reader, fn func([]byte)) error {
 		}
 	}
 	if errors.Is(sc.Err(), bufio.ErrTooLong) {
-		return fmt.Errorf("a message longer than %d bytes", maxConnLine)
+		return errLineTooLong
 	}
 	return sc.Err()
 }
