@@ -212,6 +212,9 @@ func TestRelayManyHosts(t *testing.T) {
 	if err := <-ts; err != nil {
 		t.Errorf("the TypeScript SDK's session through a relay: %v", err)
 	}
+	if nodeOK(t) {
+		tsHostSeesGoHosts(t, data, hosts, watches)
+	}
 	for i, w := range watches {
 		if _, err := w.state(); err != nil {
 			t.Errorf("host %d's watch: %v", i, err)
@@ -479,5 +482,46 @@ func TestRelayCLIBesideServe(t *testing.T) {
 	}
 	if !strings.Contains(h.log.String(), "role=owner") {
 		t.Errorf("the host's serve is not the owner:\n%s", h.log.String())
+	}
+}
+
+// tsHostSeesGoHosts adds the TypeScript SDK as one more host on data
+// (testdata/interop/watchrow.mjs, a relay's session): the Go hosts see its
+// write, and it sees each Go host's.
+func tsHostSeesGoHosts(t *testing.T, data string, hosts []*host, watches []*todoWatch) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "watchrow.mjs", "tsw", interopBinary(t), "serve", "--data", data)
+	cmd.Dir = interopDir
+	cmd.Env = quietEnv
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	if !waitUntil(60*time.Second, func() bool { return strings.Contains(out.String(), "ready") }) {
+		t.Fatalf("watchrow.mjs never subscribed:\n%s\n%s", out.String(), errOut.String())
+	}
+	for i, w := range watches {
+		if !waitUntil(30*time.Second, func() bool { return !w.arrived("ts-tsw", "from the TypeScript host").IsZero() }) {
+			t.Errorf("Go host %d never saw the TypeScript host's write", i)
+		}
+	}
+	for i, h := range hosts {
+		text := fmt.Sprintf("host %d for the TypeScript host", i)
+		sent := time.Now()
+		if _, err := client.Mutate(ctx, h.c, todo.SetTodo, todo.Todo{ID: "tsw", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+		if !waitUntil(30*time.Second, func() bool { return strings.Contains(out.String(), text) }) {
+			t.Fatalf("the TypeScript host never saw Go host %d's write:\n%s\n%s", i, out.String(), errOut.String())
+		}
+		t.Logf("Go host %d's write reached the TypeScript host (notification, then its read) in %v", i, time.Since(sent))
 	}
 }
