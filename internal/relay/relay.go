@@ -55,9 +55,9 @@ const RetryMessage = "the mcp-sync process that owned the data file went away wh
 const codeOwnerGone = -32001
 
 // Run relays the host's session to the owner until In ends or ctx is
-// cancelled, or until no owner can be found (an error). When the owner goes away it answers the requests in flight
-// with RetryMessage, takes over or waits for the process that did, and
-// carries the session on: the host's initialize, its subscriptions and its
+// cancelled, or until no owner can be found (an error). When the owner goes
+// away it answers the requests in flight with RetryMessage, takes over or
+// waits for the process that did, and carries the session on: the host's initialize, its subscriptions and its
 // subscriptions/listen streams are replayed to the new owner (the
 // answers to the first two swallowed), and each subscribed resource is
 // announced as updated once, so a watcher reads what it may have missed.
@@ -207,6 +207,7 @@ func (r *relay) reconnect(ctx context.Context) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Patience)
 	defer cancel()
+	var lastErr error
 	for wait := 10 * time.Millisecond; ; wait = min(wait*2, 200*time.Millisecond) {
 		if r.cfg.TakeOver != nil {
 			if err := r.cfg.TakeOver(ctx); err != nil {
@@ -216,6 +217,11 @@ func (r *relay) reconnect(ctx context.Context) error {
 		conn, err := r.cfg.Dial(ctx)
 		if err == nil {
 			r.mu.Lock()
+			if r.done { // the host left meanwhile
+				r.mu.Unlock()
+				conn.Close()
+				return nil
+			}
 			err = r.replay(conn)
 			r.mu.Unlock()
 			if err == nil {
@@ -226,10 +232,11 @@ func (r *relay) reconnect(ctx context.Context) error {
 			}
 			conn.Close()
 		}
+		lastErr = err
 		select {
 		case <-ctx.Done():
 			if ctx.Err() == context.DeadlineExceeded {
-				return fmt.Errorf("no process took the data file over within %s: %w", r.cfg.Patience, err)
+				return fmt.Errorf("no process took the data file over within %s: %w", r.cfg.Patience, lastErr)
 			}
 			return nil
 		case <-time.After(wait):
