@@ -525,3 +525,44 @@ func tsHostSeesGoHosts(t *testing.T, data string, hosts []*host, watches []*todo
 		t.Logf("Go host %d's write reached the TypeScript host (notification, then its read) in %v", i, time.Since(sent))
 	}
 }
+
+// TestRelayOwnerExits: the owner's host leaves (its serve exits cleanly);
+// the relaying serve takes the file over and its host carries on, its watch
+// included. A serve on another file owns that one: two files never meet.
+func TestRelayOwnerExits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "shared.db")
+	first, second := startHost(t, data, false), startHost(t, data, true)
+	other := startHost(t, filepath.Join(dir, "other.db"), false)
+	if !strings.Contains(other.log.String(), "role=owner") {
+		t.Errorf("a serve on another file relays instead of owning it:\n%s", other.log.String())
+	}
+	w := watchTodos(t, second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := client.Mutate(ctx, first.c, todo.SetTodo, todo.Todo{ID: "before", Text: "by the owner"}); err != nil {
+		t.Fatal(err)
+	}
+	first.c.Close() // the host quits: its serve's stdin ends
+	if _, err := callRetrying(ctx, func() error {
+		_, err := client.Mutate(ctx, second.c, todo.SetTodo, todo.Todo{ID: "after", Text: "by the new owner"})
+		return err
+	}); err != nil {
+		t.Fatalf("no service after the owner left: %v\n%s", err, second.log.String())
+	}
+	if !waitUntil(30*time.Second, func() bool {
+		return !w.arrived("before", "by the owner").IsZero() && !w.arrived("after", "by the new owner").IsZero()
+	}) {
+		st, err := w.state()
+		t.Fatalf("the watch through the relay has %v (%v)", st, err)
+	}
+	if !strings.Contains(second.log.String(), "took the data file over") {
+		t.Errorf("the relay did not take over:\n%s", second.log.String())
+	}
+	if _, ok, _, err := client.GetRow(ctx, other.c, todo.Todos, "before"); err != nil || ok {
+		t.Errorf("the other file has the shared file's row: %v %v", ok, err)
+	}
+}
