@@ -253,3 +253,33 @@ func TestRelayGivesUpWithoutOwner(t *testing.T) {
 		t.Fatal("the relay did not give up")
 	}
 }
+
+// What the session keeps: the host's answers to the owner's requests and
+// cancelled requests are not in flight; an unsubscribed URI is not
+// replayed.
+func TestSessionTracksOnlyWhatItMust(t *testing.T) {
+	s := newSession()
+	s.fromHost([]byte(`{"jsonrpc":"2.0","id":"srv-1","result":{}}`))
+	s.fromHost([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}`))
+	s.fromHost([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}`))
+	s.fromHost([]byte(`{"jsonrpc":"2.0","id":2,"method":"resources/subscribe","params":{"uri":"a"}}`))
+	s.fromHost([]byte(`{"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"b"}}`))
+	s.fromHost([]byte(`{"jsonrpc":"2.0","id":4,"method":"resources/unsubscribe","params":{"uri":"a"}}`))
+	s.fromHost([]byte(`not json`))
+	for _, id := range []string{"2", "3", "4"} {
+		if !s.fromOwner([]byte(`{"jsonrpc":"2.0","id":` + id + `,"result":{}}`)) {
+			t.Errorf("the answer to the host's %s was kept from it", id)
+		}
+	}
+	if lost := s.takeLost(); len(lost) != 0 {
+		t.Errorf("in flight: %v, want none", lost)
+	}
+	var n int
+	lines := s.replay(func() json.RawMessage { n++; return json.RawMessage(`"r` + string(rune('0'+n)) + `"`) })
+	if len(lines) != 1 || !strings.Contains(string(lines[0]), `"uri":"b"`) {
+		t.Errorf("replayed %q, want the one subscription to b", lines)
+	}
+	if s.fromOwner([]byte(`{"jsonrpc":"2.0","id":"r1","result":{}}`)) {
+		t.Error("the answer to the relay's own subscribe reached the host")
+	}
+}

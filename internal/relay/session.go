@@ -53,6 +53,9 @@ func (s *session) fromHost(msg []byte) {
 		}
 		return
 	}
+	if h.Method == "" {
+		return // the host's answer to a request of the owner's
+	}
 	id := idKey(h.ID)
 	switch h.Method {
 	case "initialize":
