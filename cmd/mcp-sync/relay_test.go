@@ -135,7 +135,7 @@ func TestRelayManyHosts(t *testing.T) {
 	}
 	data := filepath.Join(t.TempDir(), "shared.db")
 	hosts := []*host{startHost(t, data, false), startHost(t, data, true), startHost(t, data, false)}
-	if !strings.Contains(hosts[0].log.String(), "role=owner") {
+	if !waitUntil(10*time.Second, func() bool { return strings.Contains(hosts[0].log.String(), "role=owner") }) {
 		t.Fatalf("the first serve is not the owner:\n%s", hosts[0].log.String())
 	}
 	for i, h := range hosts[1:] {
@@ -312,17 +312,21 @@ func TestRelayOwnerKilled(t *testing.T) {
 		}) {
 			t.Fatalf("round %d: the stream of %s never started", round, id)
 		}
-		pid := relay.PeerPID(sock)
-		mu.Lock()
-		victim := slices.IndexFunc(hosts, func(h *host) bool {
-			for _, m := range ownerPIDPattern.FindAllStringSubmatch(h.log.String(), -1) {
-				if m[1] == fmt.Sprint(pid) {
-					return true
+		pid, victim := 0, -1
+		waitUntil(10*time.Second, func() bool { // a server's log reaches us a moment after it is written
+			pid = relay.PeerPID(sock)
+			mu.Lock()
+			defer mu.Unlock()
+			victim = slices.IndexFunc(hosts, func(h *host) bool {
+				for _, m := range ownerPIDPattern.FindAllStringSubmatch(h.log.String(), -1) {
+					if m[1] == fmt.Sprint(pid) {
+						return true
+					}
 				}
-			}
-			return false
+				return false
+			})
+			return pid != 0 && victim >= 0
 		})
-		mu.Unlock()
 		if pid == 0 || victim < 0 {
 			t.Fatalf("round %d: no host's serve says it owns the file (socket pid %d)", round, pid)
 		}
@@ -480,7 +484,7 @@ func TestRelayCLIBesideServe(t *testing.T) {
 	if _, ok, _, err := client.GetRow(ctx, h.c, todo.Todos, "from-cli"); err != nil || !ok {
 		t.Errorf("the host does not see the call's write: %v %v", ok, err)
 	}
-	if !strings.Contains(h.log.String(), "role=owner") {
+	if !waitUntil(10*time.Second, func() bool { return strings.Contains(h.log.String(), "role=owner") }) {
 		t.Errorf("the host's serve is not the owner:\n%s", h.log.String())
 	}
 }
@@ -537,7 +541,7 @@ func TestRelayOwnerExits(t *testing.T) {
 	data := filepath.Join(dir, "shared.db")
 	first, second := startHost(t, data, false), startHost(t, data, true)
 	other := startHost(t, filepath.Join(dir, "other.db"), false)
-	if !strings.Contains(other.log.String(), "role=owner") {
+	if !waitUntil(10*time.Second, func() bool { return strings.Contains(other.log.String(), "role=owner") }) {
 		t.Errorf("a serve on another file relays instead of owning it:\n%s", other.log.String())
 	}
 	w := watchTodos(t, second)
@@ -559,7 +563,7 @@ func TestRelayOwnerExits(t *testing.T) {
 		st, err := w.state()
 		t.Fatalf("the watch through the relay has %v (%v)", st, err)
 	}
-	if !strings.Contains(second.log.String(), "took the data file over") {
+	if !waitUntil(10*time.Second, func() bool { return strings.Contains(second.log.String(), "took the data file over") }) {
 		t.Errorf("the relay did not take over:\n%s", second.log.String())
 	}
 	if _, ok, _, err := client.GetRow(ctx, other.c, todo.Todos, "before"); err != nil || ok {

@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -32,9 +30,14 @@ type Config struct {
 	TakeOver func(ctx context.Context) error
 	// Logger receives the relay's logs (default: discarded).
 	Logger *slog.Logger
-	// LostCallMeta is the _meta of the result a tools/call in flight gets
-	// when the owner goes away (an isError result a model can read, where
-	// other requests get a JSON-RPC error); nil: none.
+	// ReadTools name the tools whose calls change nothing: one in flight
+	// when the owner goes away is sent again to the next owner, like every
+	// other request but calls of the other tools, which fail with
+	// RetryMessage (they may have committed).
+	ReadTools []string
+	// LostCallMeta is the _meta of the isError result a tool call in
+	// flight that may have written gets when the owner goes away; nil:
+	// none.
 	LostCallMeta map[string]any
 	// Patience bounds how long a relay tries to reach a new owner after
 	// the old one went away (default 30 s); the issue asks for 2 s, the
@@ -45,22 +48,20 @@ type Config struct {
 // maxLine bounds one message (as the owner's ServeConn does).
 const maxLine = 4 << 20
 
-// RetryMessage is the error a host gets for a request that was with the
-// owner when it went away.
+// RetryMessage is the error a host gets for a tool call that was with the
+// owner when it went away, and that may have written.
 const RetryMessage = "the mcp-sync process that owned the data file went away while this request was in flight: " +
 	"it may or may not have been applied; check (read the row or its version, or get_run for an action) and retry"
 
-// codeOwnerGone is the JSON-RPC error code of RetryMessage (the
-// implementation-defined server error range).
-const codeOwnerGone = -32001
-
 // Run relays the host's session to the owner until In ends or ctx is
 // cancelled, or until no owner can be found (an error). When the owner goes
-// away it answers the requests in flight with RetryMessage, takes over or
-// waits for the process that did, and carries the session on: the host's initialize, its subscriptions and its
-// subscriptions/listen streams are replayed to the new owner (the
-// answers to the first two swallowed), and each subscribed resource is
-// announced as updated once, so a watcher reads what it may have missed.
+// away it answers the tool calls in flight that may have written with
+// RetryMessage, takes over or waits for the process that did, and carries
+// the session on: the host's initialize, its subscriptions and its
+// subscriptions/listen streams are replayed to the new owner (the answers
+// to the first two swallowed), the other requests in flight are sent again,
+// and each subscribed resource is announced as updated once, so a watcher
+// reads what it may have missed.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -74,7 +75,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	r := &relay{cfg: cfg, st: newSession(), conn: conn}
+	r := &relay{cfg: cfg, st: newSession(cfg.ReadTools), conn: conn}
 	r.cond = sync.NewCond(&r.mu)
 	go func() { <-ctx.Done(); r.shut() }()
 	ownerc, hostc := make(chan error, 1), make(chan error, 1)
@@ -193,16 +194,16 @@ func (r *relay) toHost(line []byte) {
 	_, _ = r.cfg.Out.Write(b)
 }
 
-// reconnect answers the requests that were in flight, finds the new owner
-// and replays the session to it.
+// reconnect answers the calls in flight that may have written, finds the
+// new owner and replays the session to it.
 func (r *relay) reconnect(ctx context.Context) error {
 	r.mu.Lock()
 	r.conn.Close()
 	r.conn = nil
 	lost := r.st.takeLost()
 	r.mu.Unlock()
-	for _, id := range slices.Sorted(maps.Keys(lost)) {
-		r.toHost(r.lostAnswer(id, lost[id]))
+	for _, id := range lost {
+		r.toHost(r.lostAnswer(id))
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Patience)
@@ -266,20 +267,15 @@ func (r *relay) replay(conn net.Conn) error {
 	return nil
 }
 
-// lostAnswer is the answer to the host's request id (of method) that was
-// with the owner when it went away.
-func (r *relay) lostAnswer(id, method string) []byte {
-	m := map[string]any{"jsonrpc": "2.0", "id": json.RawMessage(id)}
-	if method == "tools/call" {
-		res := map[string]any{"isError": true, "content": []any{map[string]any{"type": "text", "text": RetryMessage}}}
-		if r.cfg.LostCallMeta != nil {
-			res["_meta"] = r.cfg.LostCallMeta
-		}
-		m["result"] = res
-	} else {
-		m["error"] = map[string]any{"code": codeOwnerGone, "message": RetryMessage}
+// lostAnswer is the answer to the host's tool call id that was with the
+// owner when it went away and may have written: an isError result, which a
+// model reads (a JSON-RPC error is the host's to show, or not).
+func (r *relay) lostAnswer(id string) []byte {
+	res := map[string]any{"isError": true, "content": []any{map[string]any{"type": "text", "text": RetryMessage}}}
+	if r.cfg.LostCallMeta != nil {
+		res["_meta"] = r.cfg.LostCallMeta
 	}
-	b, _ := json.Marshal(m)
+	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": json.RawMessage(id), "result": res})
 	return b
 }
 

@@ -8,25 +8,42 @@ import (
 )
 
 // session is what a relay keeps of its host's session, to carry it over to
-// a new owner: read from each line's id and method only (and the params of
-// the few methods that change it), never from results.
+// a new owner: read from each line's id, method and the two params that
+// matter (a tool's name, a resource's URI), never from results.
 type session struct {
 	init        []byte // the host's initialize request (2025-11-25 and older)
 	initialized bool   // the host sent notifications/initialized
 	subs        []string
-	pending     map[string]string // the host's requests the owner has not answered: id → method
-	listens     map[string][]byte // subscriptions/listen requests, open as long as unanswered
-	swallow     map[string]bool   // ids of the relay's own requests, whose answers the host never sees
+	pending     map[string]inFlight // the host's requests the owner has not answered, by id
+	listens     map[string][]byte   // subscriptions/listen requests, open as long as unanswered
+	swallow     map[string]bool     // ids of the relay's own requests, whose answers the host never sees
+	readTools   map[string]bool     // tools whose calls change nothing: sent again, not failed
 }
 
-func newSession() *session {
-	return &session{pending: map[string]string{}, listens: map[string][]byte{}, swallow: map[string]bool{}}
+// inFlight is a request of the host's the owner has not answered: a tool
+// call that may write is failed if the owner goes away; anything else is
+// kept (line) and sent to the next owner.
+type inFlight struct {
+	line []byte // nil: not safe to send twice
+}
+
+func newSession(readTools []string) *session {
+	s := &session{pending: map[string]inFlight{}, listens: map[string][]byte{}, swallow: map[string]bool{}, readTools: map[string]bool{}}
+	for _, t := range readTools {
+		s.readTools[t] = true
+	}
+	return s
 }
 
 // head is the part of a JSON-RPC message a relay reads.
 type head struct {
 	ID     json.RawMessage `json:"id"`
 	Method string          `json:"method"`
+	Params struct {
+		Name      string          `json:"name"`      // tools/call
+		URI       string          `json:"uri"`       // resources/subscribe, unsubscribe
+		RequestID json.RawMessage `json:"requestId"` // notifications/cancelled
+	} `json:"params"`
 }
 
 // fromHost notes msg, a line from the host on its way to the owner.
@@ -40,15 +57,10 @@ func (s *session) fromHost(msg []byte) {
 		case "notifications/initialized":
 			s.initialized = true
 		case "notifications/cancelled":
-			var p struct {
-				Params struct {
-					RequestID json.RawMessage `json:"requestId"`
-				} `json:"params"`
-			}
-			if json.Unmarshal(msg, &p) == nil && p.Params.RequestID != nil {
+			if h.Params.RequestID != nil {
 				// A cancelled request may go unanswered: it is not lost.
-				delete(s.pending, idKey(p.Params.RequestID))
-				delete(s.listens, idKey(p.Params.RequestID))
+				delete(s.pending, idKey(h.Params.RequestID))
+				delete(s.listens, idKey(h.Params.RequestID))
 			}
 		}
 		return
@@ -64,22 +76,21 @@ func (s *session) fromHost(msg []byte) {
 		s.listens[id] = bytes.Clone(msg)
 		return
 	case "resources/subscribe", "resources/unsubscribe":
-		var p struct {
-			Params struct {
-				URI string `json:"uri"`
-			} `json:"params"`
-		}
-		if json.Unmarshal(msg, &p) == nil && p.Params.URI != "" {
-			i := slices.Index(s.subs, p.Params.URI)
+		if uri := h.Params.URI; uri != "" {
+			i := slices.Index(s.subs, uri)
 			switch {
 			case h.Method == "resources/subscribe" && i < 0:
-				s.subs = append(s.subs, p.Params.URI)
+				s.subs = append(s.subs, uri)
 			case h.Method == "resources/unsubscribe" && i >= 0:
 				s.subs = slices.Delete(s.subs, i, i+1)
 			}
 		}
 	}
-	s.pending[id] = h.Method
+	var f inFlight
+	if h.Method != "tools/call" || s.readTools[h.Params.Name] {
+		f.line = bytes.Clone(msg)
+	}
+	s.pending[id] = f
 }
 
 // notificationPrefix starts every notification mcp-go writes (its struct's
@@ -107,20 +118,27 @@ func (s *session) fromOwner(line []byte) bool {
 	return true
 }
 
-// takeLost returns the requests in flight when the owner went away (id →
-// method; subscriptions/listen streams excepted: they are replayed) and
-// forgets them.
-func (s *session) takeLost() map[string]string {
-	lost := maps.Clone(s.pending)
-	clear(s.pending)
+// takeLost returns the ids of the tool calls in flight when the owner went
+// away that may have written, and forgets them; the other requests in
+// flight stay, to be sent again by replay.
+func (s *session) takeLost() []string {
+	var lost []string
+	for id, f := range s.pending {
+		if f.line == nil {
+			lost = append(lost, id)
+			delete(s.pending, id)
+		}
+	}
+	slices.Sort(lost)
 	clear(s.swallow) // the old owner will never answer those
 	return lost
 }
 
 // replay returns the lines that set a new owner's session up as the old
 // one was: initialize and the subscriptions under ids from newID (whose
-// answers fromOwner then swallows), and the listen streams as the host
-// sent them, so that their notifications carry the host's ids.
+// answers fromOwner then swallows), the listen streams as the host sent
+// them, so that their notifications carry the host's ids, and the requests
+// in flight that change nothing (reads), to be answered by the new owner.
 func (s *session) replay(newID func() json.RawMessage) [][]byte {
 	var out [][]byte
 	own := func(m map[string]any) {
@@ -153,6 +171,9 @@ func (s *session) replay(newID func() json.RawMessage) [][]byte {
 	slices.Sort(ids)
 	for _, id := range ids {
 		out = append(out, s.listens[id])
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.pending)) {
+		out = append(out, s.pending[id].line) // takeLost left only those safe to send again
 	}
 	return out
 }
