@@ -15,9 +15,9 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 )
 
-// connCalls is how many requests of one connection run at once, as
-// mcp-go's stdio worker pool does for tool calls; the read loop waits for
-// a free slot, so a flooding connection slows only itself.
+// connCalls is how many tool calls of one connection run at once, as
+// mcp-go's stdio worker pool bounds them; the read loop waits for a free
+// slot, so a flooding connection slows only itself.
 const connCalls = 16
 
 // maxConnLine bounds one message on a connection (as HTTP bounds a body).
@@ -70,18 +70,26 @@ func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) error {
 			// Notifications (cancellation among them) must not wait
 			// behind requests; responses to the server are not used.
 			if head.Method != "" {
-				s.mcp.HandleMessage(ctx, msg)
+				s.handleConnMessage(ctx, nil, msg)
 			}
 			return
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return
+		// Tool calls take a slot, as in mcp-go's stdio worker pool; other
+		// requests, a subscriptions/listen stream among them, live as long
+		// as they must and never wait for one.
+		call := head.Method == string(mcp.MethodToolsCall)
+		if call {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 		}
 		reqs.Go(func() {
-			defer func() { <-slots }()
-			if resp := s.mcp.HandleMessage(ctx, msg); resp != nil {
+			if call {
+				defer func() { <-slots }()
+			}
+			if resp := s.handleConnMessage(ctx, head.ID, msg); resp != nil {
 				_ = w.write(resp)
 			}
 		})
@@ -101,6 +109,21 @@ func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) error {
 
 // errLineTooLong ends a session that sent a message past maxConnLine.
 var errLineTooLong = fmt.Errorf("a message longer than %d bytes", maxConnLine)
+
+// handleConnMessage is HandleMessage that survives a panicking handler, as
+// mcp-go's stdio server does: a request gets an internal error with its id,
+// and the owner process, serving other sessions too, lives on.
+func (s *Server) handleConnMessage(ctx context.Context, id any, msg json.RawMessage) (resp mcp.JSONRPCMessage) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("a socket session's message panicked", "panic", fmt.Sprint(r))
+			if id != nil {
+				resp = mcp.NewJSONRPCError(mcp.NewRequestId(id), mcp.INTERNAL_ERROR, "internal error", nil)
+			}
+		}
+	}()
+	return s.mcp.HandleMessage(ctx, msg)
+}
 
 // readLines calls fn with each line of r (without its newline) until r
 // ends. A line longer than maxConnLine ends the session with an error.
