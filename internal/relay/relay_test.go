@@ -126,7 +126,7 @@ func startRelay(t *testing.T, sock string, takeOver func(context.Context) error,
 		defer close(finished)
 		done <- Run(context.Background(), Config{In: inR, Out: outW, TakeOver: takeOver, Patience: patience,
 			LostCallMeta: map[string]any{"kind": "unavailable"}, ReadTools: []string{"get_row"},
-			Dial:         func(ctx context.Context) (net.Conn, error) { return Dial(ctx, sock) }})
+			Dial: func(ctx context.Context) (net.Conn, error) { return Dial(ctx, sock) }})
 		outW.Close()
 	}()
 	t.Cleanup(func() { inW.Close(); <-finished })
