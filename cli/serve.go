@@ -73,7 +73,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		return fail("%v", err)
 	}
 
-	sock, err := relay.SocketPath(path, env.Getenv)
+	sock, err := relay.SocketPath(path, "")
 	if err != nil {
 		return fail("%v", err)
 	}

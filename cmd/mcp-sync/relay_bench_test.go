@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -21,7 +20,7 @@ import (
 //
 //	go test ./cmd/mcp-sync -run '^$' -bench RelayedStdioCall -benchtime 2000x
 func BenchmarkRelayedStdioCall(b *testing.B) {
-	data := filepath.Join(b.TempDir(), "bench.db")
+	data := sharedFile(b, "bench.db")
 	direct := startBenchHost(b, data)
 	relayed := startBenchHost(b, data)
 	ctx := context.Background()

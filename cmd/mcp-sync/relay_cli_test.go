@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ func TestRelayCLIBesideServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers")
 	}
-	data := filepath.Join(t.TempDir(), "shared.db")
+	data := sharedFile(t, "shared.db")
 	h := startHost(t, data, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -40,9 +39,10 @@ func TestRelayCLIBesideServe(t *testing.T) {
 	if _, err := client.Mutate(ctx, h.c, todo.SetTodo, todo.Todo{ID: "from-host", Text: "written by the host"}); err != nil {
 		t.Fatal(err)
 	}
-	code, callOut, callErr := runBin(t, 60*time.Second, "call", "--data", data, "setTodo", `{"id":"from-cli","text":"written by call","completed":false}`)
-	if code != 0 {
-		t.Fatalf("call beside a running serve: exit %d\n%s\n%s", code, callOut, callErr)
+	call := exec.CommandContext(ctx, interopBinary(t), "call", "--data", data, "setTodo", `{"id":"from-cli","text":"written by call","completed":false}`)
+	call.Env = quietEnv
+	if out, err := call.CombinedOutput(); err != nil {
+		t.Fatalf("call beside a running serve: %v\n%s", err, out)
 	}
 	if !waitUntil(30*time.Second, func() bool {
 		return strings.Contains(out.String(), "written by the host") && strings.Contains(out.String(), "written by call")
@@ -64,10 +64,9 @@ func TestRelayOwnerExits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers")
 	}
-	dir := t.TempDir()
-	data := filepath.Join(dir, "shared.db")
+	data := sharedFile(t, "shared.db")
 	first, second := startHost(t, data, false), startHost(t, data, true)
-	other := startHost(t, filepath.Join(dir, "other.db"), false)
+	other := startHost(t, sharedFile(t, "other.db"), false)
 	if !waitUntil(10*time.Second, func() bool { return strings.Contains(other.log.String(), "role=owner") }) {
 		t.Errorf("a serve on another file relays instead of owning it:\n%s", other.log.String())
 	}

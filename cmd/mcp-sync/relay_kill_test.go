@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -27,7 +26,7 @@ func TestRelayOwnerKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills servers")
 	}
-	data := filepath.Join(t.TempDir(), "shared.db")
+	data := sharedFile(t, "shared.db")
 	sock := socketOf(t, data)
 	var mu sync.Mutex // guards hosts and watches
 	hosts := []*host{startHost(t, data, false), startHost(t, data, true), startHost(t, data, false)}

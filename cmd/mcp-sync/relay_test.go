@@ -28,6 +28,19 @@ type host struct {
 	log *cli.LockedBuffer
 }
 
+// sharedFile is a data file for servers to share, in a directory of the
+// test's; its socket, which a SIGKILLed owner leaves in the user's socket
+// directory, is removed once everything else is cleaned up.
+func sharedFile(tb testing.TB, name string) string {
+	data := filepath.Join(tb.TempDir(), name)
+	sock, err := relay.SocketPath(data, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.Remove(sock) })
+	return data
+}
+
 // startHost starts `serve --data data` over stdio, as a host does.
 func startHost(t *testing.T, data string, legacy bool) *host {
 	t.Helper()
@@ -131,7 +144,7 @@ func TestRelayManyHosts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers")
 	}
-	data := filepath.Join(t.TempDir(), "shared.db")
+	data := sharedFile(t, "shared.db")
 	hosts := []*host{startHost(t, data, false), startHost(t, data, true), startHost(t, data, false)}
 	if !waitUntil(10*time.Second, func() bool { return strings.Contains(hosts[0].log.String(), "role=owner") }) {
 		t.Fatalf("the first serve is not the owner:\n%s", hosts[0].log.String())
@@ -234,7 +247,7 @@ var ownerPIDPattern = regexp.MustCompile(`role=owner socket=\S+ pid=(\d+)`)
 // socketOf is the owner's socket of data.
 func socketOf(t *testing.T, data string) string {
 	t.Helper()
-	sock, err := relay.SocketPath(data, os.Getenv)
+	sock, err := relay.SocketPath(data, "")
 	if err != nil {
 		t.Fatal(err)
 	}

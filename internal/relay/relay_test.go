@@ -138,7 +138,7 @@ func startRelay(t *testing.T, sock string, takeOver func(context.Context) error,
 // the session replayed (initialize, initialized, the subscription, the
 // listen stream) with the relay's own requests' answers kept from the host.
 func TestRelayCarriesSessionToNewOwner(t *testing.T) {
-	sock, err := SocketPath(filepath.Join(t.TempDir(), "r.db"), runtimeDir(t))
+	sock, err := SocketPath(filepath.Join(t.TempDir(), "r.db"), socketDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func textsOf(res map[string]any) []string {
 // With no owner to be found, the relay gives up after its patience, saying
 // so, rather than hanging the host.
 func TestRelayGivesUpWithoutOwner(t *testing.T) {
-	sock, err := SocketPath(filepath.Join(t.TempDir(), "g.db"), runtimeDir(t))
+	sock, err := SocketPath(filepath.Join(t.TempDir(), "g.db"), socketDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

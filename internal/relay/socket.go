@@ -25,21 +25,22 @@ import (
 // socket already.
 var ErrOwnerRunning = errors.New("another process owns the data file and answers on its socket")
 
-// SocketPath is the socket of the data file at dataPath: in a directory
-// only this user may enter ($XDG_RUNTIME_DIR/mcp-sync, else
-// $TMPDIR/mcp-sync-UID), named by a hash of the file's real path, so that
-// two names of one file meet and two files never do. It makes the
-// directory, and refuses one that is not this user's or that others may
-// enter.
-func SocketPath(dataPath string, getenv func(string) string) (string, error) {
+// SocketPath is the socket of the data file at dataPath: in dir, or by
+// default in /tmp/mcp-sync-UID, a directory only this user may enter, named
+// by a hash of the file's real path, so that two names of one file meet and
+// two files never do. The default depends on nothing in the environment:
+// hosts start servers with environments of their own (the TypeScript SDK
+// passes only a few variables), and every process on a file must find the
+// same socket. It makes the directory, and refuses one that is not this
+// user's or that others may enter.
+func SocketPath(dataPath, dir string) (string, error) {
 	real, err := realPath(dataPath)
 	if err != nil {
 		return "", err
 	}
 	uid := os.Getuid()
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("mcp-sync-%d", uid))
-	if rt := getenv("XDG_RUNTIME_DIR"); rt != "" {
-		dir = filepath.Join(rt, "mcp-sync")
+	if dir == "" {
+		dir = filepath.Join("/tmp", fmt.Sprintf("mcp-sync-%d", uid))
 	}
 	if err := privateDir(dir, uid); err != nil {
 		return "", err
@@ -80,7 +81,7 @@ func privateDir(dir string, uid int) error {
 	case !fi.IsDir():
 		return fmt.Errorf("the socket directory %s is not a directory: remove it", dir)
 	case ok && int(st.Uid) != uid:
-		return fmt.Errorf("the socket directory %s belongs to another user: remove it, or set XDG_RUNTIME_DIR to a directory of yours", dir)
+		return fmt.Errorf("the socket directory %s belongs to another user: remove it (as that user or root)", dir)
 	case fi.Mode().Perm()&0o077 != 0:
 		return fmt.Errorf("the socket directory %s is open to other users (mode %v): run chmod 700 on it", dir, fi.Mode().Perm())
 	}

@@ -10,18 +10,11 @@ import (
 	"testing"
 )
 
-func runtimeDir(t *testing.T) func(string) string {
-	dir := t.TempDir()
-	return func(k string) string {
-		if k == "XDG_RUNTIME_DIR" {
-			return dir
-		}
-		return ""
-	}
-}
+// socketDir is a socket directory of the test's own (made by SocketPath).
+func socketDir(t *testing.T) string { return filepath.Join(t.TempDir(), "s") }
 
 func TestSocketPathKeyedByRealPath(t *testing.T) {
-	env := runtimeDir(t)
+	env := socketDir(t)
 	data := t.TempDir()
 	a, b := filepath.Join(data, "a.db"), filepath.Join(data, "b.db")
 	if err := os.WriteFile(a, nil, 0o600); err != nil {
@@ -62,8 +55,8 @@ func mustGetwd(t *testing.T) string {
 // A socket directory others may enter, or that is not a directory, is
 // refused with what to do.
 func TestSocketPathRefusesUnsafeDirectory(t *testing.T) {
-	env := runtimeDir(t)
-	dir := filepath.Join(env("XDG_RUNTIME_DIR"), "mcp-sync")
+	dir := socketDir(t)
+	env := dir
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +78,7 @@ func TestSocketPathRefusesUnsafeDirectory(t *testing.T) {
 
 // A stale socket (its owner killed) is replaced; a live one is not.
 func TestListenReplacesStaleSocket(t *testing.T) {
-	sock, err := SocketPath(filepath.Join(t.TempDir(), "s.db"), runtimeDir(t))
+	sock, err := SocketPath(filepath.Join(t.TempDir(), "s.db"), socketDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
