@@ -16,7 +16,9 @@ import (
 
 // connFlags say which server the client commands (tools, call, watch)
 // talk to: a URL, or by default this program's own serve command, started
-// over stdio on the data file.
+// over stdio on the data file. When a server already owns that file, the
+// serve started relays to it (see internal/relay), so the commands see what
+// that server's hosts write, and carry on if it goes away.
 type connFlags struct {
 	url, token, data string
 	legacy           bool
@@ -25,7 +27,7 @@ type connFlags struct {
 // addConnFlags adds the flags that pick the server to fs.
 func (a *appCmds) addConnFlags(fs *flag.FlagSet) *connFlags {
 	c := &connFlags{}
-	fs.StringVar(&c.url, "url", "", "server `URL`: http://HOST:PORT/mcp (streamable HTTP) or …/sse (SSE); default: start this program's serve on --data over stdio")
+	fs.StringVar(&c.url, "url", "", "server `URL`: http://HOST:PORT/mcp (streamable HTTP) or …/sse (SSE); default: start this program's serve on --data over stdio (it relays to the serve already running on that file, if any)")
 	fs.StringVar(&c.token, "token", "", "bearer `TOKEN` for --url (default $MCP_SYNC_TOKEN)")
 	fs.StringVar(&c.data, "data", "", "data `FILE` of the server started over stdio (default "+dataDefault(a.app.Name)+")")
 	fs.BoolVar(&c.legacy, "legacy", false, "speak protocol 2025-11-25 instead of 2026-07-28")

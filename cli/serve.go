@@ -1,18 +1,20 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"runtime/pprof"
 	"slices"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/internal/relay"
 	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // Serve is the serve command of prog: it serves apps[0], or with more than
@@ -70,56 +72,86 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		fmt.Fprintf(env.Stderr, "%s serve: %v\n", prog, err)
 		return ExitUsage
 	}
-	path, onStore := "postgres", func(*backend.Options) {}
-	if dsn != "" {
-		onStore = postgresStorage(ctx, dsn, pgSchema, logger)
-	} else if path, err = DataPath(*data, app.Name, env.Getenv); err != nil {
-		return fail("%v", err)
-	} else if err := PrepareDataDir(*data, path, env.Getenv); err != nil {
-		return fail("%v", err)
-	}
-
-	// What the app says as it opens (the AI banner) waits until the server
-	// starts, so a failure's cause is the first thing printed.
-	banner := &bytes.Buffer{}
-	cfg, opts, closeApp, err := app.Open(&Environ{Stdout: banner, Stderr: banner, Getenv: env.Getenv}, *delay)
-	if err != nil {
-		return fail("%v", err)
-	}
-	defer closeApp()
-	opts.Logger = logger
 	hopts := tools.HTTPOptions{Token: *token}
-	httpLimits(&hopts, &opts)
-	if err := authFlags(&hopts, &opts, *token, *httpAddr); err != nil {
+	var authOpts tools.Options // the verifier, checked before anything opens
+	if err := authFlags(&hopts, &authOpts, *token, *httpAddr); err != nil {
 		fmt.Fprintf(env.Stderr, "%s serve: %v\n", prog, err)
 		return ExitUsage
 	}
-	bopts := limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged}, &opts)
-	onStore(&bopts)
-	eng, err := backend.Open(cfg, bopts)
-	if err != nil {
-		return fail("%v", err)
+	// On PostgreSQL every server is a replica of its own: no file to share,
+	// so no socket (sock stays "").
+	path, sock, onStore := "postgres", "", func(*backend.Options) {}
+	if dsn != "" {
+		onStore = postgresStorage(ctx, dsn, pgSchema, logger)
+	} else {
+		if path, err = DataPath(*data, app.Name, env.Getenv); err != nil {
+			return fail("%v", err)
+		}
+		if err := PrepareDataDir(*data, path, env.Getenv); err != nil {
+			return fail("%v", err)
+		}
+		if sock, err = relay.SocketPath(path, ""); err != nil {
+			return fail("%v", err)
+		}
 	}
-	defer eng.Close()
-	srv, err := tools.New(eng, opts)
-	if err != nil {
-		return fail("%v", err)
-	}
-	defer srv.Close()
-	_, _ = stderr.Write(banner.Bytes())
-
-	if *httpAddr == "" {
-		logger.Info("serving MCP on stdio", "app", app.Name, "data", path)
-		// Handlers see the user running the server as the caller.
-		if err := srv.ServeStdio(tools.WithLocalIdentity(ctx), os.Stdin, env.Stdout); err != nil {
+	spec := ownerSpec{app: app, env: env, delay: *delay, logger: logger, stderr: stderr, sock: sock,
+		backend: func(opts *tools.Options) backend.Options {
+			httpLimits(&hopts, opts)
+			opts.Auth = authOpts.Auth
+			bopts := limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged}, opts)
+			onStore(&bopts)
+			return bopts
+		}}
+	if *httpAddr != "" {
+		// An HTTP server owns the file too, and lets stdio servers on it
+		// relay to it; it waits for the lock as long as ever.
+		ow, err := spec.open(0)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer ow.shut()
+		err = ow.srv.ServeHTTP(ctx, *httpAddr, hopts, func(base string) {
+			logger.Info("serving MCP over HTTP", "url", base+tools.PathStreamable, "sse", base+tools.PathSSE,
+				"app", app.Name, "data", path, "token", *token != "", "oauth", authOpts.Auth != nil,
+				"role", "owner", "socket", sock, "pid", os.Getpid())
+		})
+		if err != nil {
 			return fail("%v", err)
 		}
 		return ExitOK
 	}
-	err = srv.ServeHTTP(ctx, *httpAddr, hopts, func(base string) {
-		logger.Info("serving MCP over HTTP", "url", base+tools.PathStreamable, "sse", base+tools.PathSSE,
-			"app", app.Name, "data", path, "token", *token != "", "oauth", opts.Auth != nil)
-	})
+	var ow *owner
+	if sock == "" {
+		ow, err = spec.open(0)
+	} else {
+		ow, err = spec.ownerOrRelay(ctx, 10*time.Second)
+	}
+	if err != nil {
+		return fail("%v", err)
+	}
+	if ow != nil {
+		defer ow.shut()
+		logger.Info("serving MCP on stdio", "app", app.Name, "data", path, "role", "owner", "socket", sock, "pid", os.Getpid())
+		// Handlers see the user running the server as the caller.
+		if err := ow.srv.ServeStdio(tools.WithLocalIdentity(ctx), os.Stdin, env.Stdout); err != nil {
+			return fail("%v", err)
+		}
+		return ExitOK
+	}
+	// Another process owns the file: this one relays its host's session
+	// there, and takes the file over if that process goes away.
+	takeOver, held := spec.relayTakeOver()
+	defer func() {
+		if ow := held(); ow != nil {
+			ow.shut()
+		}
+	}()
+	logger.Info("serving MCP on stdio, relayed to the data file's owner", "app", app.Name, "data", path,
+		"role", "relay", "socket", sock, "owner_pid", relay.PeerPID(sock))
+	err = relay.Run(ctx, relay.Config{In: os.Stdin, Out: env.Stdout, Logger: logger, TakeOver: takeOver,
+		ReadTools:    []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolSyncChanges, wire.ToolSyncState},
+		LostCallMeta: map[string]any{wire.ErrorMetaKey: wire.ErrorMeta{Kind: wire.KindUnavailable}},
+		Dial:         func(ctx context.Context) (net.Conn, error) { return relay.Dial(ctx, sock) }})
 	if err != nil {
 		return fail("%v", err)
 	}
