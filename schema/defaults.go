@@ -105,6 +105,9 @@ func newFieldDefault(f reflect.StructField, name string, prop map[string]any, pa
 	if encodesItself(f.Type) {
 		return orNil(fd), nil
 	}
+	// A nullable field's schema is {"oneOf": [S, {"type": "null"}]}: what
+	// it holds is described in S.
+	prop, path = objectBranch(prop, path)
 	var err error
 	switch ft := derefType(f.Type); ft.Kind() {
 	case reflect.Struct:
@@ -186,6 +189,7 @@ const schemaURL = "mem:///schema.json"
 
 func newSubschemas(doc any) (*subschemas, error) {
 	c := sj.NewCompiler()
+	c.DefaultDraft(sj.Draft2020) // the schemas carry no $schema (see describe)
 	c.AssertFormat()
 	if err := c.AddResource(schemaURL, doc); err != nil {
 		return nil, err

@@ -60,6 +60,14 @@ type Options struct {
 	// error naming the limit. It is what bounds 2026-07-28 listen streams,
 	// which have no session.
 	MaxSubscriptions int
+
+	// StrictSchemas publishes every tool's input schema in the form
+	// OpenAI's strict function calling accepts (schema.Strict): every
+	// property required, optional ones nullable, additionalProperties false
+	// on every object, constraints worded in descriptions. Hosts that
+	// forward schemas with strict: true need it. Calls are still validated
+	// against the declared schemas, and a null argument reads as absent.
+	StrictSchemas bool
 }
 
 // Server is an engine served over MCP. Serve it with [Server.ServeStdio] or
