@@ -70,9 +70,10 @@ type inspectorResult struct {
 }
 
 // TestInteropInspectorSSE drives SSE with the Inspector CLI in every
-// protocol era it offers: list the tools, write a todo, read it back, run
-// an action, and send bad arguments, which must come back as a tool error
-// naming the field (exit 5), not a protocol error.
+// protocol era it offers: list the tools, write a todo (an optional field
+// null, as strict-mode hosts send it), read it back, run an action, and
+// send bad arguments, which must come back as a tool error naming the
+// field (exit 5), not a protocol error.
 func TestInteropInspectorSSE(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and the Inspector")
@@ -101,7 +102,7 @@ func TestInteropInspectorSSE(t *testing.T) {
 			}
 			id := "inspector-" + era
 			call(0, "--method", "tools/call", "--tool-name", "setTodo",
-				"--tool-args-json", `{"id":"`+id+`","text":"from the Inspector","completed":false}`)
+				"--tool-args-json", `{"id":"`+id+`","text":"from the Inspector","completed":false,"status":null}`)
 			got := call(0, "--method", "tools/call", "--tool-name", "get_row", "--tool-args-json", `{"table":"todos","key":"`+id+`"}`)
 			if !strings.Contains(string(got.Result.StructuredContent), "from the Inspector") {
 				t.Errorf("get_row over SSE (%s) did not read back the todo: %s", era, got.Result.StructuredContent)
@@ -115,5 +116,26 @@ func TestInteropInspectorSSE(t *testing.T) {
 				t.Errorf("bad arguments over SSE (%s): want a tool error naming /key, got %+v", era, bad.Result)
 			}
 		})
+	}
+}
+
+// TestInteropInspectorSchemaPortability: the Inspector's schema portability
+// check (tools/list --strict, exit 6 on an error-severity problem) finds no
+// error in the tool schemas, as declared or with --strict-schemas.
+func TestInteropInspectorSchemaPortability(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers and the Inspector")
+	}
+	interopHarness(t)
+	if _, err := os.Stat(node22()); err != nil {
+		t.Fatalf("Node 22 from the npm package node@22 is missing: %v", err)
+	}
+	home := t.TempDir()
+	for _, args := range [][]string{nil, {"--strict-schemas"}} {
+		u := startHTTPServer(t, args...)
+		stdout, stderr, code := inspector(t, home, u, "--protocol-era", "modern", "--method", "tools/list", "--strict")
+		if code != 0 || !strings.Contains(stderr, "0 errors") {
+			t.Errorf("serve %v: the Inspector's portability check: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, stdout, stderr)
+		}
 	}
 }
