@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 )
 
 // A nullPlan lists, for one JSON object type, the optional properties where
@@ -39,16 +38,8 @@ type fieldNull struct {
 func newNullPlan(t reflect.Type, node map[string]any) *nullPlan {
 	node = objectNode(node)
 	props, _ := node["properties"].(map[string]any)
-	required := map[string]bool{}
-	if req, ok := node["required"].([]any); ok {
-		for _, r := range req {
-			if s, ok := r.(string); ok {
-				required[s] = true
-			}
-		}
-	}
 	p := &nullPlan{}
-	p.addFields(t, props, required)
+	p.addFields(t, props, requiredOf(node))
 	if len(p.fields) == 0 {
 		return nil
 	}
@@ -58,20 +49,8 @@ func newNullPlan(t reflect.Type, node map[string]any) *nullPlan {
 // addFields adds t's fields, and those promoted from its embedded structs,
 // to p.
 func (p *nullPlan) addFields(t reflect.Type, props map[string]any, required map[string]bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" || !f.IsExported() && !f.Anonymous {
-			continue
-		}
+	for name, f := range jsonFields(t) {
 		ft := derefType(f.Type)
-		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-			p.addFields(ft, props, required)
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
 		prop, isObj := props[name].(map[string]any)
 		if _, declared := props[name]; !declared {
 			continue
@@ -164,28 +143,7 @@ func (p *nullPlan) apply(obj map[string]any) bool {
 				changed = true
 			}
 		case f.each != nil:
-			if f.each.applyEach(v) {
-				changed = true
-			}
-		}
-	}
-	return changed
-}
-
-// applyEach applies p to every object in an array or every value of an
-// object.
-func (p *nullPlan) applyEach(v any) bool {
-	changed := false
-	switch v := v.(type) {
-	case []any:
-		for _, e := range v {
-			if m, ok := e.(map[string]any); ok && p.apply(m) {
-				changed = true
-			}
-		}
-	case map[string]any:
-		for _, e := range v {
-			if m, ok := e.(map[string]any); ok && p.apply(m) {
+			if eachObject(v, f.each.apply) {
 				changed = true
 			}
 		}
