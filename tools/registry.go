@@ -81,8 +81,8 @@ func (r *registry) trackListen(ctx context.Context, sess server.ClientSession, i
 	l := &listenReq{ctx: ctx, id: id}
 	m, _ := r.listens.LoadOrStore(sid, &sync.Map{})
 	m.(*sync.Map).Store(l, true)
-	if _, ok := r.sessions.Load(sid); !ok { // ended meanwhile, and endListens may have run already
-		r.endListens(sid)
+	if _, ok := r.sessions.Load(sid); !ok { // ended meanwhile: endListens may have missed l
+		r.cancelListen(l)
 	}
 	return func() { m.(*sync.Map).Delete(l) }
 }
@@ -98,14 +98,19 @@ func (r *registry) endListens(sid string) {
 		return
 	}
 	for k := range m.(*sync.Map).Range {
-		l := k.(*listenReq)
-		id, err := json.Marshal(l.id)
-		if err != nil {
-			continue
-		}
-		msg := fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":%s,"reason":"session ended"}}`, id)
-		r.mcp.HandleMessage(l.ctx, json.RawMessage(msg))
+		r.cancelListen(k.(*listenReq))
 	}
+}
+
+// cancelListen cancels l as its client would; cancelling it twice is
+// harmless.
+func (r *registry) cancelListen(l *listenReq) {
+	id, err := json.Marshal(l.id)
+	if err != nil {
+		return
+	}
+	msg := fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":%s,"reason":"session ended"}}`, id)
+	r.mcp.HandleMessage(l.ctx, json.RawMessage(msg))
 }
 
 func newRegistry(eng *backend.Engine, log *slog.Logger, retry time.Duration) *registry {
