@@ -201,15 +201,16 @@ func (e *Engine) mutation(name string, input json.RawMessage, fromClient bool) (
 }
 
 // checkedInput checks the input of the named mutator or action (kind)
-// against the size limit, fills in its declared defaults (a missing field
-// gets its default before validation and before the handler sees it) and
-// validates it against v. The size limit is checked first, on what the
+// against the size limit, prepares it (a null at an optional field counts
+// as absent, and a missing field gets its default, before validation and
+// before the handler sees it: schema.Validator.Prepare) and validates it
+// against v. The size limit is checked first, on what the
 // caller sent.
 func (e *Engine) checkedInput(kind, name string, v *schema.Validator, input json.RawMessage) (json.RawMessage, error) {
 	if err := e.checkInput(kind, name, input); err != nil {
 		return nil, err
 	}
-	input = v.WithDefaults(input)
+	input = v.Prepare(input)
 	if err := v.Validate(input); err != nil {
 		return nil, withKind(ErrInvalidInput, "", err)
 	}

@@ -19,8 +19,9 @@ type httpFlags struct {
 	insecureNoToken bool
 }
 
-// addHTTPFlags adds the HTTP and session limit flags to fs; apply, called
-// after parsing, sets them on the options.
+// addHTTPFlags adds the HTTP and session limit flags to fs, and
+// --strict-schemas (which applies on every transport, stdio too); apply,
+// called after parsing, sets them on the options.
 func addHTTPFlags(fs *flag.FlagSet) (apply func(*tools.HTTPOptions, *tools.Options)) {
 	var f httpFlags
 	fs.Int64Var(&f.maxBody, "max-body", tools.DefaultMaxBodyBytes, "largest HTTP request body in bytes; a larger one gets 413; 0: no limit")
@@ -33,7 +34,10 @@ func addHTTPFlags(fs *flag.FlagSet) (apply func(*tools.HTTPOptions, *tools.Optio
 	maxSubsTotal := fs.Int("max-subscriptions-total", tools.DefaultMaxSubscriptions, "most resource subscriptions the server holds across all sessions and listen streams; 0: no limit")
 	fs.Var(&f.origins, "allow-origin", "a browser `ORIGIN` (scheme://host[:port]) allowed besides local ones; repeat it or separate with commas")
 	fs.BoolVar(&f.insecureNoToken, "insecure-no-token", false, "serve an address other machines can reach without a token (anyone there could read and change all data)")
+	strict := fs.Bool("strict-schemas", false, "publish tool input schemas in OpenAI strict form (every property required, optional ones nullable, no additional properties at any level), "+
+		"for hosts that forward them with strict: true; calls are still checked against the declared schemas, and a null argument counts as absent")
 	return func(o *tools.HTTPOptions, opts *tools.Options) {
+		opts.StrictSchemas = *strict
 		o.MaxBodyBytes, o.BodyReadTimeout, o.IdleTimeout = none(f.maxBody), none(*bodyTimeout), none(*idleTimeout)
 		o.MaxConns, o.MaxSessions, o.MaxStreamsPerSession = none(f.maxConns), none(f.maxSessions), none(f.maxStreams)
 		o.AllowedOrigins, o.InsecureNoToken = f.origins, f.insecureNoToken

@@ -11,6 +11,7 @@ import (
 	mgtransport "github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
 
@@ -114,7 +115,9 @@ func (cn *Conn) call(ctx context.Context, tool string, args any, onProgress Prog
 	if err != nil {
 		return nil, gen, err
 	}
-	raw, err := json.Marshal(args)
+	// As the server's own Go code encodes: a nil slice or map goes as []
+	// or {}, which the tool's schema wants, not as null.
+	raw, err := schema.Encode(args)
 	if err != nil {
 		return nil, gen, fmt.Errorf("%s: encoding the arguments: %w", tool, err)
 	}

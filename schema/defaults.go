@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"reflect"
 	"strings"
 
@@ -37,16 +38,8 @@ type fieldDefault struct {
 // schema rejects, is an error naming the field: Define reports it.
 func newDefaultsPlan(t reflect.Type, node map[string]any, path string, c *subschemas) (*defaultsPlan, error) {
 	props, _ := node["properties"].(map[string]any)
-	required := map[string]bool{}
-	if req, ok := node["required"].([]any); ok {
-		for _, r := range req {
-			if s, ok := r.(string); ok {
-				required[s] = true
-			}
-		}
-	}
 	p := &defaultsPlan{}
-	if err := p.addFields(t, props, required, path, c); err != nil {
+	if err := p.addFields(t, props, requiredOf(node), path, c); err != nil {
 		return nil, err
 	}
 	if len(p.fields) == 0 {
@@ -58,22 +51,7 @@ func newDefaultsPlan(t reflect.Type, node map[string]any, path string, c *subsch
 // addFields adds t's fields, and those promoted from its embedded structs,
 // to p.
 func (p *defaultsPlan) addFields(t reflect.Type, props map[string]any, required map[string]bool, path string, c *subschemas) error {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" || !f.IsExported() && !f.Anonymous {
-			continue
-		}
-		ft := derefType(f.Type)
-		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-			if err := p.addFields(ft, props, required, path, c); err != nil {
-				return err
-			}
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
+	for name, f := range jsonFields(t) {
 		prop, _ := props[name].(map[string]any)
 		fd, err := newFieldDefault(f, name, prop, path+"/properties/"+escapePointer(name), c)
 		if err != nil {
@@ -105,6 +83,9 @@ func newFieldDefault(f reflect.StructField, name string, prop map[string]any, pa
 	if encodesItself(f.Type) {
 		return orNil(fd), nil
 	}
+	// A nullable field's schema is {"oneOf": [S, {"type": "null"}]}: what
+	// it holds is described in S.
+	prop, path = objectBranch(prop, path)
 	var err error
 	switch ft := derefType(f.Type); ft.Kind() {
 	case reflect.Struct:
@@ -186,6 +167,7 @@ const schemaURL = "mem:///schema.json"
 
 func newSubschemas(doc any) (*subschemas, error) {
 	c := sj.NewCompiler()
+	c.DefaultDraft(sj.Draft2020) // the schemas carry no $schema (see describe)
 	c.AssertFormat()
 	if err := c.AddResource(schemaURL, doc); err != nil {
 		return nil, err
@@ -234,32 +216,74 @@ func (p *defaultsPlan) apply(obj map[string]any) bool {
 				changed = true
 			}
 		}
-		if f.each != nil && f.each.applyEach(v) {
+		if f.each != nil && eachObject(v, f.each.apply) {
 			changed = true
 		}
 	}
 	return changed
 }
 
-// applyEach applies p to every object in an array or every value of an
-// object.
-func (p *defaultsPlan) applyEach(v any) bool {
-	changed := false
-	switch v := v.(type) {
-	case []any:
-		for _, e := range v {
-			if m, ok := e.(map[string]any); ok && p.apply(m) {
-				changed = true
+// jsonFields yields the fields of struct type t that JSON encodes, by
+// their JSON names, with those of embedded structs promoted.
+func jsonFields(t reflect.Type) iter.Seq2[string, reflect.StructField] {
+	return func(yield func(string, reflect.StructField) bool) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() && !f.Anonymous {
+				continue
 			}
-		}
-	case map[string]any:
-		for _, e := range v {
-			if m, ok := e.(map[string]any); ok && p.apply(m) {
-				changed = true
+			if ft := derefType(f.Type); f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+				for n, ef := range jsonFields(ft) {
+					if !yield(n, ef) {
+						return
+					}
+				}
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if !yield(name, f) {
+				return
 			}
 		}
 	}
+}
+
+// eachObject calls apply on every object in an array, or on every value of
+// an object that is an object, and reports whether any call changed
+// something.
+func eachObject(v any, apply func(map[string]any) bool) bool {
+	changed := false
+	var elems []any
+	switch v := v.(type) {
+	case []any:
+		elems = v
+	case map[string]any:
+		for _, e := range v {
+			elems = append(elems, e)
+		}
+	}
+	for _, e := range elems {
+		if m, ok := e.(map[string]any); ok && apply(m) {
+			changed = true
+		}
+	}
 	return changed
+}
+
+// requiredOf is the set of a schema node's required properties.
+func requiredOf(node map[string]any) map[string]bool {
+	required := map[string]bool{}
+	if req, ok := node["required"].([]any); ok {
+		for _, r := range req {
+			if s, ok := r.(string); ok {
+				required[s] = true
+			}
+		}
+	}
+	return required
 }
 
 // applyJSON fills p's defaults into the JSON object data. It returns data

@@ -42,7 +42,9 @@ func compileType(t reflect.Type, subject string) (json.RawMessage, *Validator, e
 		return nil, nil, fmt.Errorf("%s: %w", t, err)
 	}
 	r := ij.Reflector{DoNotReference: true, ExpandedStruct: true, Anonymous: true}
-	raw, err := json.Marshal(r.ReflectFromType(t))
+	sch := r.ReflectFromType(t)
+	describe(sch)
+	raw, err := json.Marshal(sch)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: generating its JSON Schema: %w", t, err)
 	}
@@ -115,6 +117,7 @@ type Validator struct {
 	typ      reflect.Type
 	fill     *fillPlan     // nil: no nil slice or map to fill
 	defaults *defaultsPlan // nil: no declared defaults
+	nulls    *nullPlan     // nil: no optional property to drop when null
 }
 
 func newValidator(t reflect.Type, raw json.RawMessage, subject string) (*Validator, error) {
@@ -139,7 +142,7 @@ func newValidator(t reflect.Type, raw json.RawMessage, subject string) (*Validat
 		return nil, err
 	}
 	return &Validator{subject: subject, schema: s, raw: raw, typ: t,
-		fill: newFillPlan(t, map[reflect.Type]bool{}), defaults: defaults}, nil
+		fill: newFillPlan(t, map[reflect.Type]bool{}), defaults: defaults, nulls: newNullPlan(t, node)}, nil
 }
 
 // Schema returns the JSON Schema the validator checks against. The slice is

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 )
@@ -40,6 +41,29 @@ func (v *Validator) Encode(x any) ([]byte, error) {
 	return json.Marshal(x)
 }
 
+// Encode returns x as JSON the way a [Validator] made from x's type would
+// ([Validator.Encode]): like json.Marshal, except that a nil slice or map
+// the type's schema wants as an array or object is written as [] or {}.
+// It is for Go code that sends a value without holding its validator, such
+// as a client calling a tool by name: a nil slice then reaches the server
+// as the empty array its schema requires, not as a null it refuses. A
+// pointer to a struct is encoded as the struct; other values as
+// json.Marshal does. What to fill is worked out on each call, from x's
+// type.
+func Encode(x any) ([]byte, error) {
+	if x == nil {
+		return json.Marshal(x)
+	}
+	t := reflect.TypeOf(x)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return json.Marshal(x)
+	}
+	return (&Validator{typ: t, fill: newFillPlan(t, map[reflect.Type]bool{})}).Encode(x)
+}
+
 // WithDefaults returns the JSON object data with every missing field that
 // declares `jsonschema:"default=…"` set to its default, in nested objects
 // too (in arrays and map values of structs as well). A missing nested
@@ -54,6 +78,42 @@ func (v *Validator) WithDefaults(data []byte) []byte {
 		return data
 	}
 	return v.defaults.applyJSON(data)
+}
+
+// Prepare returns the JSON object data as a mutator's, action's or read
+// tool's handler is to see it: a null at an optional property (one not
+// required and not declared nullable) is taken as absent and removed, in
+// nested objects too, and then every missing field that declares a default
+// gets it, as [Validator.WithDefaults] does. So {"status": null} reads as
+// {} (and as {"status": "ready"} when that is the field's default). A null
+// the schema accepts stays, and a null at a required property is left for
+// [Validator.Validate] to report.
+//
+// When nothing changes, or data is not a JSON object, data itself is
+// returned. An input without the text "null" in it costs what WithDefaults
+// costs.
+func (v *Validator) Prepare(data []byte) []byte {
+	if v.nulls == nil || !bytes.Contains(data, []byte("null")) {
+		return v.WithDefaults(data)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // numbers pass through exactly
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil || obj == nil || dec.More() {
+		return data
+	}
+	changed := v.nulls.apply(obj)
+	if v.defaults != nil && v.defaults.apply(obj) {
+		changed = true
+	}
+	if !changed {
+		return data
+	}
+	out, err := json.Marshal(obj)
+	if err != nil { // cannot happen: decoded JSON re-encodes
+		return data
+	}
+	return out
 }
 
 // HasDefaults reports whether the validator's type declares any default,

@@ -249,6 +249,7 @@ var eras = []era{
 	{"http-modern", "http", false},
 	{"http-legacy", "http", true},
 	{"sse-legacy", "sse", true},
+	{"sse-modern", "sse", false},
 }
 
 // notes collects a client's notifications.

@@ -25,7 +25,7 @@ func (s *Server) addCallTools() error {
 		return fmt.Errorf("the mutators' output: %w", err)
 	}
 	for _, m := range s.eng.ClientMutators() { // internal ones are never tools
-		t := mcp.NewToolWithRawSchema(m.Name, m.Description, m.InputSchema)
+		t := mcp.NewToolWithRawSchema(m.Name, m.Description, s.inputSchema(m.Name, m.InputSchema))
 		t.RawOutputSchema = mutateOut
 		t.Annotations = hints(false, m.Destructive, m.Idempotent, false)
 		name := m.Name
@@ -34,7 +34,7 @@ func (s *Server) addCallTools() error {
 		})
 	}
 	for _, a := range s.eng.ClientActions() {
-		t := mcp.NewToolWithRawSchema(a.Name, a.Description, a.InputSchema)
+		t := mcp.NewToolWithRawSchema(a.Name, a.Description, s.inputSchema(a.Name, a.InputSchema))
 		if !a.TextOutput {
 			t.RawOutputSchema = a.OutputSchema
 		}

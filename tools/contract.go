@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
-	ij "github.com/invopop/jsonschema"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -41,11 +41,15 @@ func addContractTool[In any](s *Server, t contractTool, h func(context.Context, 
 		return fmt.Errorf("tool %s: %w", t.name, err)
 	}
 	if t.tables != nil {
-		if in, err = withTableEnum(in, t.tables); err != nil {
+		names := make([]any, len(t.tables))
+		for i, name := range t.tables {
+			names[i] = name
+		}
+		if in, err = schema.WithEnum(in, "table", names); err != nil {
 			return fmt.Errorf("tool %s: %w", t.name, err)
 		}
 	}
-	tool := mcp.NewToolWithRawSchema(t.name, t.description, in)
+	tool := mcp.NewToolWithRawSchema(t.name, t.description, s.inputSchema(t.name, in))
 	if t.out != nil {
 		if tool.RawOutputSchema, _, err = schema.ForType(t.out, "output of "+t.name); err != nil {
 			return fmt.Errorf("tool %s: %w", t.name, err)
@@ -62,12 +66,15 @@ func addContractTool[In any](s *Server, t contractTool, h func(context.Context, 
 	return nil
 }
 
-// decodeInput checks a call's arguments against v and decodes them.
+// decodeInput checks a call's arguments against v and decodes them, with
+// the same rules and messages as a mutator's input: a null at an optional
+// property is absent, a missing one takes its default.
 func decodeInput(req mcp.CallToolRequest, v *schema.Validator, into any) error {
 	raw, err := arguments(req)
 	if err != nil {
 		return err
 	}
+	raw = v.Prepare(raw) // as the engine does for mutators and actions
 	if err := v.Validate(raw); err != nil {
 		return err
 	}
@@ -91,21 +98,21 @@ func invalidArguments(tool string, err error) string {
 	return fmt.Sprintf("invalid arguments of %s: %v", tool, err)
 }
 
-// withTableEnum returns the object schema raw with tables as the enum of its
-// table property. It goes through invopop's Schema, which keeps the order
-// of properties, so the published schema reads like a generated one.
-func withTableEnum(raw json.RawMessage, tables []string) (json.RawMessage, error) {
-	var sch ij.Schema
-	if err := json.Unmarshal(raw, &sch); err != nil {
-		return nil, fmt.Errorf("reading its generated schema: %w", err)
+// inputSchema is the input schema tool publishes: in itself, or with
+// Options.StrictSchemas its strict form. What strict mode cannot express
+// is logged once, at start, and published as declared. The sync tools stay
+// as declared: no listing shows them, only the Go client calls them.
+func (s *Server) inputSchema(tool string, in json.RawMessage) json.RawMessage {
+	if !s.opts.StrictSchemas || strings.HasPrefix(tool, wire.SyncToolPrefix) {
+		return in
 	}
-	prop, ok := sch.Properties.Get("table")
-	if !ok {
-		return nil, errors.New("its input has no table property")
+	strict, problems, err := schema.Strict(in)
+	if err != nil {
+		s.log.Warn("cannot make a tool's input schema strict; publishing it as declared", "tool", tool, "err", err)
+		return in
 	}
-	prop.Enum = make([]any, len(tables))
-	for i, name := range tables {
-		prop.Enum[i] = name
+	for _, p := range problems {
+		s.log.Warn("part of a tool's input schema cannot be made strict; hosts with strict mode may refuse the tool", "tool", tool, "at", p)
 	}
-	return json.Marshal(&sch)
+	return strict
 }

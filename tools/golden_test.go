@@ -27,7 +27,8 @@ func rpc(t testing.TB, srv *tools.Server, msg string) json.RawMessage {
 }
 
 // TestGoldenTodoTools fixes what a model sees of the todo example: every
-// tool's name, description, schemas and hints. Run with -update to rewrite.
+// tool's name, description, schemas and hints, as declared and with
+// Options.StrictSchemas. Run with -update to rewrite.
 func TestGoldenTodoTools(t *testing.T) {
 	eng, err := backend.Open(todo.Config(nil, func(string) string { return "" }),
 		backend.Options{Path: filepath.Join(t.TempDir(), "todo.db"), Logger: quietLogger()})
@@ -35,7 +36,12 @@ func TestGoldenTodoTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	srv, err := tools.New(eng, tools.Options{})
+	t.Run("declared", func(t *testing.T) { goldenTools(t, eng, false, "todo.tools-list.json") })
+	t.Run("strict", func(t *testing.T) { goldenTools(t, eng, true, "todo.tools-list.strict.json") })
+}
+
+func goldenTools(t *testing.T, eng *backend.Engine, strict bool, file string) {
+	srv, err := tools.New(eng, tools.Options{StrictSchemas: strict})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +59,7 @@ func TestGoldenTodoTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	got.WriteByte('\n')
-	path := filepath.Join("..", "testdata", "tools", "todo.tools-list.json")
+	path := filepath.Join("..", "testdata", "tools", file)
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)

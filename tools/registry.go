@@ -2,7 +2,9 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -42,6 +44,9 @@ type registry struct {
 	// notifications go to the one registered under its id when sent, as
 	// mcp-go's SendNotificationToSpecificClient does, which cannot carry _meta.
 	sessions sync.Map
+	// listens are the subscriptions/listen requests in progress on
+	// registered sessions (SSE), by session id: see endListens.
+	listens sync.Map // session id -> *sync.Map of *listenReq
 
 	mu       sync.Mutex
 	closed   bool
@@ -55,6 +60,57 @@ type watcher struct {
 	refs int
 	sub  *backend.Feed
 	stop context.CancelFunc
+}
+
+// listenReq is one subscriptions/listen request in progress: its context
+// (which carries its session) and its JSON-RPC id.
+type listenReq struct {
+	ctx context.Context
+	id  any
+}
+
+// trackListen notes a listen request in progress on a registered session,
+// and returns what forgets it once the request has ended. Requests on
+// unregistered sessions (modern streamable HTTP: per request) end with
+// their HTTP request and need no tracking.
+func (r *registry) trackListen(ctx context.Context, sess server.ClientSession, id any) (forget func()) {
+	sid := sess.SessionID()
+	if _, ok := r.sessions.Load(sid); !ok {
+		return func() {}
+	}
+	l := &listenReq{ctx: ctx, id: id}
+	m, _ := r.listens.LoadOrStore(sid, &sync.Map{})
+	m.(*sync.Map).Store(l, true)
+	if _, ok := r.sessions.Load(sid); !ok { // ended meanwhile: endListens may have missed l
+		r.cancelListen(l)
+	}
+	return func() { m.(*sync.Map).Delete(l) }
+}
+
+// endListens cancels the listen requests still open on a session that has
+// ended. mcp-go runs an SSE session's requests on a context that outlives
+// its connection, so a listen stream would otherwise wait for ever, its
+// subscriptions with it; a notifications/cancelled, as the client would
+// send, goes through mcp-go's own cancellation.
+func (r *registry) endListens(sid string) {
+	m, ok := r.listens.LoadAndDelete(sid)
+	if !ok {
+		return
+	}
+	for k := range m.(*sync.Map).Range {
+		r.cancelListen(k.(*listenReq))
+	}
+}
+
+// cancelListen cancels l as its client would; cancelling it twice is
+// harmless.
+func (r *registry) cancelListen(l *listenReq) {
+	id, err := json.Marshal(l.id)
+	if err != nil {
+		return
+	}
+	msg := fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":%s,"reason":"session ended"}}`, id)
+	r.mcp.HandleMessage(l.ctx, json.RawMessage(msg))
 }
 
 func newRegistry(eng *backend.Engine, log *slog.Logger, retry time.Duration) *registry {

@@ -82,6 +82,14 @@ type Options struct {
 	// lets ServeHTTP bind an address other machines can reach. stdio is
 	// not affected.
 	Auth *auth.Verifier
+
+	// StrictSchemas publishes every tool's input schema in the form
+	// OpenAI's strict function calling accepts (schema.Strict): every
+	// property required, optional ones nullable, additionalProperties false
+	// on every object, constraints worded in descriptions. Hosts that
+	// forward schemas with strict: true need it. Calls are still validated
+	// against the declared schemas, and a null argument reads as absent.
+	StrictSchemas bool
 }
 
 // Server is an engine served over MCP. Serve it with [Server.ServeStdio] or

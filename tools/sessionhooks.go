@@ -41,6 +41,7 @@ func (r *registry) hook(h *server.Hooks) {
 	h.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
 		r.sessions.CompareAndDelete(sess.SessionID(), sess)
 		r.drop(sess.SessionID())
+		r.endListens(sess.SessionID())
 	})
 	h.AddBeforeSubscriptionsListen(func(ctx context.Context, id any, msg *mcp.SubscriptionsListenRequest) {
 		sess := server.ClientSessionFromContext(ctx)
@@ -75,8 +76,10 @@ func (r *registry) hook(h *server.Hooks) {
 		}
 		key := &listenKey{sess: sess, id: id}
 		r.add(key, wants, send, msg.Params.Notifications.ResourceSubscriptions...)
+		forget := r.trackListen(ctx, sess, id)
 		go func() {
 			<-ctx.Done()
+			forget()
 			r.drop(key)
 		}()
 	})

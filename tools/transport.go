@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 )
 
@@ -105,7 +106,8 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(PathStreamable, s.withTasks(withNotificationMeta(withReplyWatch(streamable, s.subs))))
 	mux.Handle(PathSSE, sse)
-	mux.Handle(PathSSEMessage, withoutTasks(sse)) // tasks are served on stdio and streamable HTTP only (tasksio.go)
+	// Tasks are served on stdio and streamable HTTP only (tasksio.go).
+	mux.Handle(PathSSEMessage, withoutTasks(withoutStreamableHeaders(sse)))
 	gate := &sessionGate{s: s, max: o.MaxSessions, perSession: o.MaxStreamsPerSession, streams: map[string]int{}}
 	h := withBody(o.MaxBodyBytes, o.BodyReadTimeout, gate.wrap(mux))
 	if o.Token != "" {
@@ -156,4 +158,22 @@ func (s *Server) ServeHTTP(ctx context.Context, addr string, o HTTPOptions, read
 		srv.Close()
 	}
 	return nil
+}
+
+// withoutStreamableHeaders serves an SSE message POST without its
+// Mcp-Protocol-Version header. mcp-go checks the 2026-07-28 standard
+// headers (Mcp-Method, Mcp-Name, SEP-2243), which bind streamable HTTP
+// only, on any request that carries that header, SSE's POST /message
+// included; clients send none of the others there, so every 2026-07-28
+// request over SSE failed with -32020 "header mismatch". Without the header
+// mcp-go skips the check, and the era is still read from the body's _meta,
+// where 2026-07-28 carries it.
+func withoutStreamableHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(mcp.HeaderProtocolVersion) != "" {
+			r = r.Clone(r.Context())
+			r.Header.Del(mcp.HeaderProtocolVersion)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
