@@ -150,7 +150,7 @@ func TestDamagedSegment(t *testing.T) {
 		{"flipped-byte", "segment 3 of 6: segment checksum mismatch", true, flip},
 		{"segment-gone", "segment 2 of 6 is missing", false, func(t *testing.T, path string) {
 			rawUpdate(t, path, func(tx *bbolt.Tx) error {
-				return tx.Bucket([]byte(segPrefix+"b")).Delete(segKey(nil, []byte("victim"), 1))
+				return tx.Bucket([]byte(segPrefix + "b")).Delete(segKey(nil, []byte("victim"), 1))
 			})
 		}},
 	}
@@ -284,7 +284,10 @@ func TestUpgradeFromFormat4(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := bytes.Clone(func() (v []byte) {
-		_ = db.View(func(tx *bbolt.Tx) error { v = bytes.Clone(tx.Bucket([]byte(tablePrefix + "b")).Get([]byte("s"))); return nil })
+		_ = db.View(func(tx *bbolt.Tx) error {
+			v = bytes.Clone(tx.Bucket([]byte(tablePrefix + "b")).Get([]byte("s")))
+			return nil
+		})
 		return v
 	}())
 	db.Close()
