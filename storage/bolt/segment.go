@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	bbolt "go.etcd.io/bbolt"
 )
@@ -60,11 +61,19 @@ func parseSegKey(sk []byte) (key []byte, i uint32, ok bool) {
 // sumSegment is the checksum stored with a segment: bound to the table and
 // the segment key (so the row and index), like a value's.
 func sumSegment(bucket, sk, data []byte) uint32 {
+	return sumSegmentFrom(segSumStart(bucket), sk, data)
+}
+
+// segSumStart is the checksum state after the bucket name, the same for
+// every segment of a table.
+func segSumStart(bucket []byte) uint32 {
 	t := crc32.MakeTable(crc32.Castagnoli)
-	c := crc32.Update(0, t, bucket)
-	c = crc32.Update(c, t, []byte{byte(len(bucket))})
-	c = crc32.Update(c, t, sk)
-	return crc32.Update(c, t, data)
+	return crc32.Update(crc32.Update(0, t, bucket), t, []byte{byte(len(bucket))})
+}
+
+func sumSegmentFrom(start uint32, sk, data []byte) uint32 {
+	t := crc32.MakeTable(crc32.Castagnoli)
+	return crc32.Update(crc32.Update(start, t, sk), t, data)
 }
 
 // sealSegment returns data with its checksum, in a new slice.
@@ -78,11 +87,15 @@ func sealSegment(bucket, sk, data []byte) []byte {
 // openSegment returns a stored segment's data (a sub-slice), or what is
 // wrong with it.
 func openSegment(bucket, sk, stored []byte) ([]byte, string) {
+	return openSegmentFrom(segSumStart(bucket), sk, stored)
+}
+
+func openSegmentFrom(start uint32, sk, stored []byte) ([]byte, string) {
 	if len(stored) < segHeader {
 		return nil, fmt.Sprintf("a segment of %d bytes, shorter than its checksum", len(stored))
 	}
 	data := stored[segHeader:]
-	if binary.LittleEndian.Uint32(stored) != sumSegment(bucket, sk, data) {
+	if binary.LittleEndian.Uint32(stored) != sumSegmentFrom(start, sk, data) {
 		return nil, "segment checksum mismatch"
 	}
 	return data, ""
@@ -139,37 +152,63 @@ func segBucketName(name []byte) []byte {
 // transaction's pages (one segment for an inline value), not copies, or
 // what is wrong with them.
 func readStored(tx *bbolt.Tx, name, key, stored []byte) ([][]byte, int, string) {
+	r := segReader{tx: tx, name: name}
+	segs, n, why := r.read(key, stored)
+	return slices.Clone(segs), n, why
+}
+
+// segReader reads the rows of one table, keeping its segments cursor
+// between rows: a scan forward meets rows whose segments follow those of
+// the row before (keys of one length sort alike in both buckets), so it
+// steps on instead of seeking from the root.
+type segReader struct {
+	tx   *bbolt.Tx
+	name []byte // the table's bucket
+	c    *bbolt.Cursor
+	k, v []byte // where c is
+	want []byte
+	segs [][]byte
+	sum  uint32 // segSumStart(name), once c is set
+}
+
+// read is readStored; the segments slice is reused by the next call.
+func (r *segReader) read(key, stored []byte) ([][]byte, int, string) {
+	r.segs = r.segs[:0]
 	if !isHead(stored) {
-		v, why := openValue(name, key, stored)
-		return [][]byte{v}, len(v), why
+		v, why := openValue(r.name, key, stored)
+		return append(r.segs, v), len(v), why
 	}
-	n, why := openHead(name, key, stored)
+	n, why := openHead(r.name, key, stored)
 	if why != "" {
 		return nil, 0, why
 	}
-	sb := tx.Bucket(segBucketName(name))
-	if sb == nil {
-		return nil, 0, "its segments are missing"
+	if r.c == nil {
+		sb := r.tx.Bucket(segBucketName(r.name))
+		if sb == nil {
+			return nil, 0, "its segments are missing"
+		}
+		r.c, r.sum = sb.Cursor(), segSumStart(r.name)
 	}
-	segs := make([][]byte, 0, n)
 	total := 0
-	want := segKey(nil, key, 0)
-	c := sb.Cursor()
-	k, v := c.Seek(want)
+	r.want = segKey(r.want, key, 0)
+	if r.k == nil || !bytes.Equal(r.k, r.want) {
+		r.k, r.v = r.c.Seek(r.want)
+	}
+	idx := len(r.want) - 4
 	for i := range n {
-		want = segKey(want, key, uint32(i))
-		if !bytes.Equal(k, want) {
+		binary.BigEndian.PutUint32(r.want[idx:], uint32(i))
+		if !bytes.Equal(r.k, r.want) {
 			return nil, 0, fmt.Sprintf("segment %d of %d is missing", i+1, n)
 		}
-		data, why := openSegment(name, k, v)
+		data, why := openSegmentFrom(r.sum, r.k, r.v)
 		if why != "" {
 			return nil, 0, fmt.Sprintf("segment %d of %d: %s", i+1, n, why)
 		}
-		segs = append(segs, data)
+		r.segs = append(r.segs, data)
 		total += len(data)
-		k, v = c.Next()
+		r.k, r.v = r.c.Next()
 	}
-	return segs, total, ""
+	return r.segs, total, ""
 }
 
 // readValue returns the value stored as stored, in a new slice.

@@ -124,12 +124,13 @@ func (r *readTx) Scan(table string, o storage.ScanOptions) (_ []storage.KV, _ st
 	var (
 		out   []storage.KV
 		arena []byte
+		sr    = segReader{tx: r.tx, name: name}
 	)
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = step() {
 		if len(out) == o.Limit {
 			return out, out[len(out)-1].Key, nil
 		}
-		segs, n, why := readStored(r.tx, name, k, v)
+		segs, n, why := sr.read(k, v)
 		if why != "" {
 			return nil, "", &storage.CorruptError{Table: table, Key: string(k), Problem: why}
 		}
