@@ -224,11 +224,19 @@ func readValue(tx *bbolt.Tx, name, key, stored []byte) ([]byte, string) {
 	return out, ""
 }
 
+// segmented reports whether a value of n bytes under key is stored in
+// segments: long, and under a key short enough that its segment keys stay
+// within bbolt's key limit (a longer one is stored inline, as before
+// segments).
+func segmented(key []byte, n int) bool {
+	return n > segThreshold && len(key)+binary.MaxVarintLen64+4 <= bbolt.MaxKeySize
+}
+
 // putValue stores value under key in the table bucket b (named name):
 // inline, or in segments rewriting only those that differ from what is
 // stored. old is what the row holds now (nil: nothing).
 func putValue(tx *bbolt.Tx, b *bbolt.Bucket, name, key, old, value []byte) error {
-	if len(value) <= segThreshold {
+	if !segmented(key, len(value)) {
 		if isHead(old) {
 			if err := dropSegments(tx, name, key, 0); err != nil {
 				return err

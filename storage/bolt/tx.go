@@ -251,7 +251,7 @@ func (w *writeTx) Put(table, key string, value []byte) (_ []byte, err error) {
 	k := []byte(key)
 	w.capture(table, name, b, k)
 	old := b.Get(k)
-	if len(value) > segThreshold || isHead(old) {
+	if segmented(k, len(value)) || isHead(old) {
 		if err := putValue(w.tx, b, name, k, old, value); err != nil {
 			return nil, fmt.Errorf("storage: table %q: put %q: %w", table, storage.ShortKey(key), err)
 		}

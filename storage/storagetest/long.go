@@ -89,6 +89,13 @@ func testLongValues(t *testing.T, h harness) {
 	EqualRows(t, Rows(t, s, "b"), map[string]string{"k": answer(9000)})
 	checkLogFrom(t, s, log, "a", 0)
 
+	// The longest key a store takes holds a long value too.
+	longKey := strings.Repeat("K", storage.MaxKeySize)
+	Put(t, s, "b", longKey, answer(20000))
+	if got := Rows(t, s, "b"); got[longKey] != answer(20000) {
+		t.Fatalf("a %d-byte key's long value reads back as %d bytes", len(longKey), len(got[longKey]))
+	}
+
 	if !h.d.Durable {
 		return
 	}
@@ -97,7 +104,7 @@ func testLongValues(t *testing.T, h harness) {
 	}
 	s = h.open(t, Options{Fast: true})
 	EqualRows(t, Rows(t, s, "a"), want)
-	EqualRows(t, Rows(t, s, "b"), map[string]string{"k": answer(9000)})
+	EqualRows(t, Rows(t, s, "b"), map[string]string{"k": answer(9000), longKey: answer(20000)})
 }
 
 // testLongValueUndo: a failed step or function that rewrote, shrank,
