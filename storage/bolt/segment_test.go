@@ -19,24 +19,39 @@ func streamed(n int) string {
 	return fmt.Sprintf(`{"text":%q,"n":%d,"t":%d}`, strings.Repeat("x", 100)+strings.Repeat("0123456789abcdefghij", n), n, 1733000000000000000+n*7919)
 }
 
-// TestStreamPageBytesFlat: the page bytes a commit writes for a streamed
-// row stay flat as the row grows from 10 KB to 40 KB, where bare bbolt's
-// grow with it (bbolt rewrites a value whole, with its overflow pages).
-func TestStreamPageBytesFlat(t *testing.T) {
-	const chunks = 2000
+// streamFiles opens a store and a bare bbolt file (fsync off), each with
+// 300 other rows of 100 B in table a, so that a streamed row sits in a real
+// tree.
+func streamFiles(t *testing.T) (*storage.Store, *Driver, *bbolt.DB) {
+	t.Helper()
 	dir := t.TempDir()
 	s, d := openDriver(t, filepath.Join(dir, "data.db"), Options{Tables: testTables, NoSync: true}, storage.Options{})
 	bare, err := bbolt.Open(filepath.Join(dir, "bare.db"), 0o600, &bbolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bare.Close()
-	if err := bare.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("a")); return err }); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 300 { // other rows, so the streamed one sits in a real tree
+	t.Cleanup(func() { _ = bare.Close() })
+	for i := range 300 {
 		put(t, s, "a", fmt.Sprintf("other%03d", i), strings.Repeat("o", 100))
+		if err := bare.Update(func(tx *bbolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("a"))
+			if err != nil {
+				return err
+			}
+			return b.Put(fmt.Appendf(nil, "other%03d", i), []byte(strings.Repeat("o", 100)))
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	return s, d, bare
+}
+
+// TestStreamPageBytesFlat: the page bytes a commit writes for a streamed
+// row stay flat as the row grows from 10 KB to 40 KB, where bare bbolt's
+// grow with it (bbolt rewrites a value whole, with its overflow pages).
+func TestStreamPageBytesFlat(t *testing.T) {
+	const chunks = 2000
+	s, d, bare := streamFiles(t)
 	alloc := func(db *bbolt.DB) int64 { st := db.Stats(); return st.TxStats.GetPageAlloc() }
 	type window struct{ ours, bare int64 }
 	var early, late window // page bytes over chunks 401..600 and 1801..2000
