@@ -137,20 +137,25 @@ func (r *Report) check(tx *bbolt.Tx, opts CheckOptions) error {
 	return tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
 		switch {
 		case bytes.HasPrefix(name, []byte(tablePrefix)):
-			r.checkTable(name, b, sealed, opts)
+			r.checkTable(tx, name, b, sealed, opts)
+		case bytes.HasPrefix(name, []byte(segPrefix)):
+			r.checkSegments(tx, name, b)
 		case bytes.Equal(name, logBucket):
-			r.checkLog(b, meta.Get(keyLogTail), sealed, r.Format < formatVersion, getUint(meta, keyDeltaSince))
+			r.checkLog(b, meta.Get(keyLogTail), sealed, r.Format < deltaFormat, getUint(meta, keyDeltaSince))
 		}
 		return nil
 	})
 }
 
-func (r *Report) checkTable(name []byte, b *bbolt.Bucket, sealed bool, opts CheckOptions) {
+func (r *Report) checkTable(tx *bbolt.Tx, name []byte, b *bbolt.Bucket, sealed bool, opts CheckOptions) {
 	t := TableReport{Name: string(name[len(tablePrefix):])}
 	_ = b.ForEach(func(k, v []byte) error {
 		t.Rows++
 		val, why := v, ""
-		if sealed {
+		switch {
+		case sealed && isHead(v):
+			val, why = readValue(tx, name, k, v)
+		case sealed:
 			val, why = openValue(name, k, v)
 		}
 		if why == "" && opts.Row != nil {
@@ -165,6 +170,28 @@ func (r *Report) checkTable(name []byte, b *bbolt.Bucket, sealed bool, opts Chec
 		return nil
 	})
 	r.Tables = append(r.Tables, t)
+}
+
+// checkSegments reports segments no row's head counts: left by a write
+// that was not all undone, or a head that lost them.
+func (r *Report) checkSegments(tx *bbolt.Tx, name []byte, b *bbolt.Bucket) {
+	table := string(name[len(segPrefix):])
+	tb := tx.Bucket([]byte(tablePrefix + table))
+	_ = b.ForEach(func(sk, _ []byte) error {
+		key, i, ok := parseSegKey(sk)
+		if !ok {
+			r.addProblem(Problem{Table: table, What: "a segment key that names no row"})
+			return nil
+		}
+		var head []byte
+		if tb != nil {
+			head = tb.Get(key)
+		}
+		if n, why := openHead([]byte(tablePrefix+table), key, head); !isHead(head) || (why == "" && int(i) >= n) {
+			r.addProblem(Problem{Table: table, Key: string(key), What: fmt.Sprintf("segment %d is not part of the row's value", i+1)})
+		}
+		return nil
+	})
 }
 
 // checkLog decodes every log record: the ones below deltaSince, or all of a

@@ -18,7 +18,8 @@ const victimMarker = "VICTIM-ROW-0123456789-abcdefghij"
 
 // healthyFile writes a closed data file big enough to have branch pages:
 // 400 rows in table a, and in table b the row "victim" whose value holds
-// victimMarker.
+// victimMarker, the row "other", and the row "long", stored in segments
+// (so each kind of damage also meets a segments bucket).
 func healthyFile(t *testing.T) string {
 	t.Helper()
 	path, _ := healthyFiles(t)
@@ -45,6 +46,7 @@ func healthyFiles(t *testing.T) (clean, crashed string) {
 			return nil
 		})
 	}
+	put(t, s, "b", "long", strings.Repeat("segmented ", 4*segSize/10))
 	put(t, s, "b", "victim", `{"text":"`+victimMarker+`"}`)
 	put(t, s, "b", "other", `{"text":"fine"}`)
 	copyFile(t, path, crashed)

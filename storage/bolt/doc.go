@@ -10,6 +10,12 @@
 // for company. Each function still commits all or nothing (storage's undo
 // log rolls back the writes of one that fails), with its own version.
 //
+// A value longer than a few KB is stored in segments at fixed offsets, each
+// with its own checksum, and a rewrite writes only the segments that
+// changed: a streamed answer, rewritten on every chunk, writes about the
+// same bytes per chunk however long it has grown, where a value stored
+// whole would be rewritten whole (with every page it overflows into).
+//
 // Damage is reported, never a panic. Open checks the file's structure
 // before bbolt reads it (in full after a crash; after a clean Close, which
 // saves bbolt's free list so that a restart need not walk the file, only

@@ -24,8 +24,17 @@ import (
 // log record with a checksum (value.go); older files are upgraded on open
 // (upgrade.go). Version 4 logs each change as its undo rather than a copy of
 // the value (logcodec.go); records written before the upgrade to it, below
-// keyDeltaSince, keep their full values and are read as they are.
-const formatVersion = 4
+// keyDeltaSince, keep their full values and are read as they are. Version 5
+// stores values longer than segThreshold in segments (segment.go), which a
+// version-4 reader would take for damage; a version-4 file holds none, so
+// it is upgraded by writing the new format number, and its long rows are
+// segmented at their next write (readers take both forms anyway, and a
+// pass rewriting every long row at open would delay the start for nothing
+// until the row is written again).
+const formatVersion = 5
+
+// deltaFormat is the first format whose log records hold undos.
+const deltaFormat = 4
 
 // sealedFormat is the first format whose values and records carry
 // checksums.

@@ -204,12 +204,15 @@ func (r *readTx) load(st *rowState) error {
 	if v == nil {
 		return nil
 	}
-	val, why := openValue(name, st.key, v)
+	segs, n, why := readStored(r.tx, name, st.key, v)
 	if why != "" {
 		st.damaged = true
 		return nil
 	}
-	st.present, st.val = true, ropeOf(val)
+	st.present, st.val = true, rope{segs: segs, n: n}
+	if len(segs) > maxSegs {
+		st.val = ropeOf(st.val.bytes())
+	}
 	return nil
 }
 

@@ -162,29 +162,11 @@ func TestSmallCommitPageWrites(t *testing.T) {
 // statistics, default options: it writes its free list each commit).
 func TestStreamLogsWhatChanged(t *testing.T) {
 	const chunks = 500
-	dir := t.TempDir()
-	s, d := openDriver(t, filepath.Join(dir, "data.db"), Options{Tables: testTables, NoSync: true}, storage.Options{})
-	bare, err := bbolt.Open(filepath.Join(dir, "bare.db"), 0o600, &bbolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bare.Close()
-	for i := range 300 { // other rows, so the streamed one sits in a real tree
-		put(t, s, "a", fmt.Sprintf("other%03d", i), strings.Repeat("o", 100))
-		if err := bare.Update(func(tx *bbolt.Tx) error {
-			b, err := tx.CreateBucketIfNotExists([]byte("a"))
-			if err != nil {
-				return err
-			}
-			return b.Put(fmt.Appendf(nil, "other%03d", i), []byte(strings.Repeat("o", 100)))
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, d, bare := streamFiles(t)
 	writes := func(db *bbolt.DB) int64 { st := db.Stats(); return st.TxStats.GetWrite() }
 	ours0, bare0 := writes(d.db), writes(bare)
 	for n := 1; n <= chunks; n++ {
-		v := fmt.Sprintf(`{"text":%q,"n":%d,"t":%d}`, strings.Repeat("x", 100)+strings.Repeat("0123456789abcdefghij", n), n, 1733000000000000000+n*7919)
+		v := streamed(n)
 		put(t, s, "a", "answer", v)
 		if err := bare.Update(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("a")).Put([]byte("answer"), []byte(v)) }); err != nil {
 			t.Fatal(err)

@@ -74,7 +74,7 @@ func TestCleanCloseSavesFreelist(t *testing.T) {
 	}
 	for _, p := range []string{clean, written} {
 		s := openAt(t, p, Options{})
-		if got := rows(t, s, "b"); got["after"] != `{"n":1}` || len(got) != 3 {
+		if got := rows(t, s, "b"); got["after"] != `{"n":1}` || len(got) != 4 {
 			t.Errorf("%s: table b = %v", filepath.Base(p), got)
 		}
 		if err := s.Close(); err != nil {

@@ -44,8 +44,16 @@ func (r *readTx) bucket(table string) (*bbolt.Bucket, []byte, error) {
 	return b, name, nil
 }
 
-// open checks a stored value and returns a copy of the caller's bytes.
-func open(table string, bucket, key, stored []byte) ([]byte, error) {
+// open checks a stored value (inline or segmented) and returns a copy of
+// the caller's bytes.
+func (r *readTx) open(table string, bucket, key, stored []byte) ([]byte, error) {
+	if isHead(stored) {
+		v, why := readValue(r.tx, bucket, key, stored)
+		if why != "" {
+			return nil, &storage.CorruptError{Table: table, Key: string(key), Problem: why}
+		}
+		return v, nil
+	}
 	v, why := openValue(bucket, key, stored)
 	if why != "" {
 		return nil, &storage.CorruptError{Table: table, Key: string(key), Problem: why}
@@ -65,7 +73,7 @@ func (r *readTx) Get(table, key string) (_ []byte, _ bool, err error) {
 	if v == nil {
 		return nil, false, nil
 	}
-	if v, err = open(table, name, k, v); err != nil {
+	if v, err = r.open(table, name, k, v); err != nil {
 		return nil, false, err
 	}
 	return v, true, nil
@@ -116,20 +124,23 @@ func (r *readTx) Scan(table string, o storage.ScanOptions) (_ []storage.KV, _ st
 	var (
 		out   []storage.KV
 		arena []byte
+		sr    = segReader{tx: r.tx, name: name}
 	)
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = step() {
 		if len(out) == o.Limit {
 			return out, out[len(out)-1].Key, nil
 		}
-		val, why := openValue(name, k, v)
+		segs, n, why := sr.read(k, v)
 		if why != "" {
 			return nil, "", &storage.CorruptError{Table: table, Key: string(k), Problem: why}
 		}
-		if len(val) > cap(arena)-len(arena) {
-			arena = make([]byte, 0, max(scanArena, len(val)))
+		if n > cap(arena)-len(arena) {
+			arena = make([]byte, 0, max(scanArena, n))
 		}
 		start := len(arena)
-		arena = append(arena, val...)
+		for _, seg := range segs {
+			arena = append(arena, seg...)
+		}
 		out = append(out, storage.KV{Key: string(k), Value: arena[start:len(arena):len(arena)]})
 	}
 	return out, "", nil
@@ -185,8 +196,13 @@ func (w *writeTx) capture(table string, name []byte, b *bbolt.Bucket, k []byte) 
 	}
 	img := rowImage{}
 	if v := b.Get(k); v != nil {
-		val, why := openValue(name, k, v)
-		img = rowImage{val: val, found: true, damaged: why != ""}
+		var why string
+		if isHead(v) {
+			img.val, why = readValue(w.tx, name, k, v)
+		} else {
+			img.val, why = openValue(name, k, v)
+		}
+		img.found, img.damaged = true, why != ""
 	}
 	w.before[string(w.buf)] = img
 }
@@ -234,6 +250,13 @@ func (w *writeTx) Put(table, key string, value []byte) (_ []byte, err error) {
 	// A new slice: bbolt keeps the key and value until commit.
 	k := []byte(key)
 	w.capture(table, name, b, k)
+	old := b.Get(k)
+	if segmented(k, len(value)) || isHead(old) {
+		if err := putValue(w.tx, b, name, k, old, value); err != nil {
+			return nil, fmt.Errorf("storage: table %q: put %q: %w", table, storage.ShortKey(key), err)
+		}
+		return bytes.Clone(value), nil
+	}
 	stored := sealValue(name, k, value)
 	if err := b.Put(k, stored); err != nil {
 		return nil, fmt.Errorf("storage: table %q: put %q: %w", table, storage.ShortKey(key), err)
@@ -249,10 +272,16 @@ func (w *writeTx) Delete(table, key string) (_ bool, err error) {
 		return false, err
 	}
 	k := []byte(key)
-	if b.Get(k) == nil {
+	old := b.Get(k)
+	if old == nil {
 		return false, nil
 	}
 	w.capture(table, name, b, k)
+	if isHead(old) {
+		if err := dropSegments(w.tx, name, k, 0); err != nil {
+			return false, fmt.Errorf("storage: table %q: delete %q: %w", table, storage.ShortKey(key), err)
+		}
+	}
 	if err := b.Delete(k); err != nil {
 		return false, fmt.Errorf("storage: table %q: delete %q: %w", table, storage.ShortKey(key), err)
 	}
@@ -262,23 +291,31 @@ func (w *writeTx) Delete(table, key string) (_ bool, err error) {
 func (w *writeTx) Raw(table, key string) (_ []byte, _ bool, err error) {
 	defer w.s.catch(&err, "read")
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	b, _, err := w.bucket(table)
+	b, name, err := w.bucket(table)
 	if err != nil {
 		return nil, false, err
 	}
-	v := b.Get([]byte(key))
-	return bytes.Clone(v), v != nil, nil
+	k := []byte(key)
+	v := b.Get(k)
+	if v == nil {
+		return nil, false, nil
+	}
+	return rawRow(w.tx, name, k, v), true, nil
 }
 
 func (w *writeTx) Restore(table, key string, raw []byte, found bool) (err error) {
 	defer w.s.catch(&err, "roll back")
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	b, _, err := w.bucket(table)
+	b, name, err := w.bucket(table)
 	if err != nil {
 		return err
 	}
+	k := []byte(key)
 	if found {
-		return b.Put([]byte(key), raw)
+		return restoreRow(w.tx, b, name, k, raw)
 	}
-	return b.Delete([]byte(key))
+	if err := dropSegments(w.tx, name, k, 0); err != nil {
+		return err
+	}
+	return b.Delete(k)
 }

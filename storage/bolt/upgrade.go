@@ -19,7 +19,8 @@ var keyUpgrade = []byte("upgrade")
 // (values and log records without checksums) by rewriting opts.upgradeBatch
 // rows per transaction, format 3 (log records holding full values) by
 // noting the first version logged as undos, its records being read as they
-// are. A new file and a current one are left alone; init checks a newer one.
+// are, format 4 by writing the format number (long rows are segmented at
+// their next write). A new file and a current one are left alone; init checks a newer one.
 func (s *Driver) upgrade() error {
 	var from uint64
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -33,6 +34,13 @@ func (s *Driver) upgrade() error {
 	})
 	if err != nil || from >= formatVersion {
 		return err
+	}
+	if from >= deltaFormat { // format 4 has no segments to convert: see formatVersion
+		err := s.db.Update(func(tx *bbolt.Tx) error { return putUint(tx.Bucket(metaBucket), keyFormat, formatVersion) })
+		if err != nil {
+			return fmt.Errorf("storage: %s: upgrading from format %d: %w", s.path, from, err)
+		}
+		return nil
 	}
 	if from >= sealedFormat {
 		err := s.db.Update(func(tx *bbolt.Tx) error { return finishUpgrade(tx.Bucket(metaBucket)) })

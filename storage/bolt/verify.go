@@ -452,12 +452,28 @@ func (v *verifier) leafValues(es []elem, table string) {
 			if e.flags&leafIsBucket != 0 {
 				continue
 			}
-			if _, why := openValue(bucket, e.key, e.value); why != "" {
+			if why := checkStored(bucket, e.key, e.value); why != "" {
 				v.problem(Problem{Table: table, Key: string(e.key), What: why})
+			}
+		}
+	case v.checkValues && v.format >= sealedFormat && !v.upgrading && strings.HasPrefix(table, segLabel) && strings.HasSuffix(table, "]"):
+		t := table[len(segLabel) : len(table)-1]
+		bucket := []byte(tablePrefix + t)
+		for _, e := range es {
+			key, i, ok := parseSegKey(e.key)
+			if !ok || e.flags&leafIsBucket != 0 {
+				v.problem(Problem{Table: t, What: "a segment key that names no row"})
+				continue
+			}
+			if _, why := openSegment(bucket, e.key, e.value); why != "" {
+				v.problem(Problem{Table: t, Key: string(key), What: fmt.Sprintf("segment %d: %s", i+1, why)})
 			}
 		}
 	}
 }
+
+// segLabel starts the label of a table's segments bucket.
+const segLabel = "[segments of "
 
 // bucketLabel names a bucket for problems: a table by its name, the
 // store's own buckets in brackets.
@@ -468,6 +484,8 @@ func bucketLabel(parent string, key []byte) string {
 	switch k := string(key); {
 	case len(k) > len(tablePrefix) && k[:len(tablePrefix)] == tablePrefix:
 		return k[len(tablePrefix):]
+	case len(k) > len(segPrefix) && k[:len(segPrefix)] == segPrefix:
+		return segLabel + k[len(segPrefix):] + "]"
 	case k == string(logBucket):
 		return "[change log]"
 	case k == string(metaBucket):

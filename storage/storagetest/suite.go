@@ -3,8 +3,9 @@
 // contract written on [storage.Driver], through a [storage.Store]: reads and
 // writes, versions, failed and partial writes, the change log, retention,
 // subscriptions, concurrent writers, Close, (for a durable driver) a
-// restart, and values read back from the log after appends, rewrites,
-// deletes and trims.
+// restart, values read back from the log after appends, rewrites,
+// deletes and trims, and long values across any size a driver stores
+// differently.
 package storagetest
 
 import (
@@ -64,6 +65,8 @@ func Run(t *testing.T, d Driver) {
 		{"ScanPaging", testScanPaging, false},
 		{"ScanPrefixAndCursorEdges", testScanPrefixAndCursorEdges, false},
 		{"ScanLimits", testScanLimits, false},
+		{"LongValues", testLongValues, false},
+		{"LongValueUndo", testLongValueUndo, false},
 		{"ReopenKeepsRowsVersionAndLog", testReopenKeepsRowsVersionAndLog, true},
 		{"ClosedStore", testClosedStore, false},
 		{"ViewRacingClose", testViewRacingClose, false},

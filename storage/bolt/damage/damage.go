@@ -26,7 +26,10 @@ type Variant struct {
 
 // Variants returns the eleven kinds of damage. marker must occur in exactly
 // one row's value (and perhaps in change-log copies of it): the flipped-byte
-// variant changes a byte of it wherever it occurs.
+// variant changes a byte of it wherever it occurs. A long value is stored in
+// segments of under 2 KB (storage/bolt), so a marker wholly inside one is
+// flipped in that segment, damaging the row the segment belongs to; a marker
+// cut by a segment boundary is not found.
 func Variants(marker []byte) []Variant {
 	return []Variant{
 		{Name: "truncated-to-100B", Apply: func(p string) error { return os.Truncate(p, 100) }},
