@@ -150,3 +150,80 @@ func TestWatchIsLiveWhenItReturns(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchAppliesPatchesOfAStreamedRow: a row rewritten with text appended
+// (a streamed answer) reaches a watcher as patches of its previous value,
+// which the watcher applies to the value it holds: every version arrives
+// whole and exact without asking _sync_changes.
+func TestWatchAppliesPatchesOfAStreamedRow(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		for _, sel := range []client.Selector{{Key: "p/s"}, {Prefix: "p/"}} {
+			t.Run(fmt.Sprint("legacy=", legacy, " ", sel), func(t *testing.T) {
+				s := newServer(t)
+				c := dial(t, s, legacy)
+				ctx := testCtx(t)
+				mustMutate(t, s, "put", PutIn{Key: "p/s", Name: "It was"})
+				w, err := client.Watch(ctx, c, items, sel, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Close()
+				client.SetPoll(w, 2*testWait)
+				if ev, err := w.Next(ctx); err != nil || !ev.Resync {
+					t.Fatalf("snapshot: %+v %v", ev, err)
+				}
+				before := s.reads.Load()
+				text := "It was"
+				const n = 60
+				const big = 1<<60 + 1
+				for i := range n {
+					text += fmt.Sprintf(" \"chunk\" %d é\n", i)
+					want := Item{Name: text, Count: big + i}
+					mustMutate(t, s, "put", PutIn{Key: "p/s", Name: want.Name, Count: want.Count})
+					ev, err := w.Next(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(ev.Changes) != 1 || ev.Changes[0].Value != want {
+						t.Fatalf("write %d: got %+v, want %+v", i, ev, want)
+					}
+				}
+				if reads := s.reads.Load() - before; reads > 3 { // a notification racing the snapshot
+					t.Errorf("the watcher asked _sync_changes %d times for %d writes; the notices' patches carry them", reads, n)
+				}
+			})
+		}
+	}
+}
+
+// TestWatchWithoutTheBaseAsks: a watcher that resumes from a version holds
+// no row, so the first patch it is sent does not apply: it asks
+// _sync_changes, which gives the row whole, and applies the patches after.
+func TestWatchWithoutTheBaseAsks(t *testing.T) {
+	s := newServer(t)
+	c := dial(t, s, true)
+	ctx := testCtx(t)
+	mustMutate(t, s, "put", PutIn{Key: "s", Name: "start"})
+	w, err := client.Watch(ctx, c, items, client.Selector{Key: "s"}, s.eng.Version())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	client.SetPoll(w, 2*testWait)
+	before := s.reads.Load()
+	text := "start"
+	for i := range 20 {
+		text += fmt.Sprint(" ", i)
+		mustMutate(t, s, "put", PutIn{Key: "s", Name: text})
+		ev, err := w.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ev.Changes) != 1 || ev.Changes[0].Value.Name != text {
+			t.Fatalf("write %d: got %+v, want %q", i, ev, text)
+		}
+	}
+	if reads := s.reads.Load() - before; reads < 1 || reads > 4 {
+		t.Errorf("the watcher asked _sync_changes %d times for 20 writes; want it to ask for the first it lacked the base of, then apply patches", reads)
+	}
+}

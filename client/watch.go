@@ -52,6 +52,7 @@ type Watcher[T any] struct {
 	cursor  uint64 // how far fetch has read: pending events run up to it
 	fresh   bool   // started from 0: begin with a snapshot
 	pending []Event[T]
+	rows    held          // rows' JSON as received, which notices' patches edit
 	box     *inbox        // update notifications, with the changes they carry
 	current bool          // up to date as far as notifications tell: ask only on the next one
 	kick    chan struct{} // ask for changes now (a Replica after a push)
@@ -230,10 +231,25 @@ func (w *Watcher[T]) decode(ses []wire.SyncEvent) ([]Event[T], error) {
 			if w.sel.Key != "" && sc.Key != w.sel.Key || w.sel.Key == "" && !strings.HasPrefix(sc.Key, w.sel.Prefix) {
 				continue
 			}
-			ch := Change[T]{Key: sc.Key, Deleted: sc.Op == wire.OpDelete}
+			ch := Change[T]{Key: sc.Key}
+			value := sc.Value
+			switch sc.Op {
+			case wire.OpDelete:
+				ch.Deleted = true
+				w.rows.forget(sc.Key)
+			case wire.OpPut:
+				w.rows.put(sc.Key, heldRow{version: se.Version, exact: true, value: sc.Value})
+			case wire.OpPatch:
+				var err error
+				if value, err = w.rows.patched(se.Version, sc); err != nil {
+					return nil, fmt.Errorf("table %s: %w", w.table, err)
+				}
+			default:
+				return nil, fmt.Errorf("table %s row %s: a change of unknown op %q", w.table, sc.Key, sc.Op)
+			}
 			if !ch.Deleted {
-				if err := json.Unmarshal(sc.Value, &ch.Value); err != nil {
-					return nil, fmt.Errorf("table %s row %s: decoding %s: %w", w.table, sc.Key, sc.Value, err)
+				if err := json.Unmarshal(value, &ch.Value); err != nil {
+					return nil, fmt.Errorf("table %s row %s: decoding %s: %w", w.table, sc.Key, value, err)
 				}
 			}
 			ev.Changes = append(ev.Changes, ch)
@@ -292,7 +308,9 @@ func (w *Watcher[T]) snapshot(ctx context.Context) (Event[T], error) {
 			return ev, fmt.Errorf("%s: decoding %s: %w", wire.ToolGetRow, raw, err)
 		}
 		ev.Version = out.Version
+		w.rows = held{}
 		if out.Found {
+			w.rows.put(w.sel.Key, heldRow{version: out.Version, value: out.Value})
 			ch := Change[T]{Key: w.sel.Key}
 			if err := json.Unmarshal(out.Value, &ch.Value); err != nil {
 				return ev, fmt.Errorf("table %s row %s: decoding %s: %w", w.table, w.sel.Key, out.Value, err)
@@ -314,8 +332,10 @@ func (w *Watcher[T]) snapshot(ctx context.Context) (Event[T], error) {
 		}
 		if first {
 			ev.Version = page.Version
+			w.rows = held{}
 		}
 		for _, r := range page.Rows {
+			w.rows.put(r.Key, heldRow{version: page.Version, value: r.Value})
 			ch := Change[T]{Key: r.Key}
 			if err := json.Unmarshal(r.Value, &ch.Value); err != nil {
 				return ev, fmt.Errorf("table %s row %s: decoding %s: %w", w.table, r.Key, r.Value, err)

@@ -65,7 +65,7 @@ func (n *notice) add(v uint64, changes []wire.SyncChange) {
 		return
 	}
 	for _, c := range changes {
-		n.size += len(c.Key) + len(c.Value) + 32
+		n.size += len(c.Key) + len(c.Value) + len(c.Append) + len(c.Merge) + 32
 	}
 	n.events = append(n.events, wire.SyncEvent{Version: v, Changes: changes})
 	if len(n.events) > maxNoticeEvents || n.size > maxNoticeBytes {

@@ -128,3 +128,54 @@ func fill(b *testing.B, a *app, n int) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkNoticeForms: what carrying a streamed chunk's notice as a JSON
+// string (as sent) costs beside carrying it as a raw JSON object in _meta:
+// the server's encoding of one notification (mcp-go's, once per
+// subscriber), and a Go client's decoding of it (mcp-go's transports decode
+// _meta generically, so an object must be encoded again to be read as a
+// wire.ChangeNotice, and its numbers pass through float64). Each reports
+// the notification's size.
+func BenchmarkNoticeForms(b *testing.B) {
+	notice := []byte(`{"after":26,"version":27,"events":[{"version":27,"changes":[{"key":"live-1-1796585939770148350","op":"patch","base":26,` +
+		`"append":{"text":"0123456789abcdefghij"},"merge":{"n":26,"t":1796585939898112464}}]}]}`)
+	forms := map[string]any{"string": string(notice), "raw": json.RawMessage(notice)}
+	for _, name := range []string{"string", "raw"} {
+		n := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{
+			Method: string(mcp.MethodNotificationResourceUpdated),
+			Params: mcp.NotificationParams{Meta: map[string]any{wire.ChangesMetaKey: forms[name]},
+				AdditionalFields: map[string]any{"uri": "mcp-sync://table/rows/live-1-1796585939770148350"}},
+		}}
+		data, err := json.Marshal(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/server-encode", func(b *testing.B) {
+			for range b.N {
+				if _, err := json.Marshal(n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(data)), "B/notification")
+		})
+		b.Run(name+"/client-decode", func(b *testing.B) {
+			for range b.N {
+				var got mcp.JSONRPCNotification
+				if err := json.Unmarshal(data, &got); err != nil {
+					b.Fatal(err)
+				}
+				var cn wire.ChangeNotice
+				raw, isString := got.Params.Meta[wire.ChangesMetaKey].(string)
+				body := []byte(raw)
+				if !isString {
+					if body, err = json.Marshal(got.Params.Meta[wire.ChangesMetaKey]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := json.Unmarshal(body, &cn); err != nil || len(cn.Events) != 1 {
+					b.Fatalf("%s: %v", body, err)
+				}
+			}
+		})
+	}
+}

@@ -60,6 +60,8 @@ type watcher struct {
 	refs int
 	sub  *backend.Feed
 	stop context.CancelFunc
+	// priors: the rows' previous values, for patches; only watch uses it.
+	priors priors
 }
 
 // listenReq is one subscriptions/listen request in progress: its context
@@ -313,20 +315,24 @@ func (r *registry) watch(ctx context.Context, table string, w *watcher) {
 			}
 			w.sub = sub
 			r.mu.Unlock()
+			w.priors.reset()
 			r.markTable(table, from)
 			continue
 		}
 		if ev.Resync { // changes were skipped: every watched URI of the table may be stale
+			w.priors.reset()
 			r.markTable(table, ev.Version)
 			continue
 		}
-		r.mark(table, ev)
+		r.mark(table, ev, &w.priors)
 	}
 }
 
 // mark notes a committed event of table for the clients watching the table,
-// the rows it changed or (for runs) the runs it changed.
-func (r *registry) mark(table string, ev backend.Event) {
+// the rows it changed or (for runs) the runs it changed. Rows rewritten go
+// as patches of their previous values (see priors) when a client that takes
+// changes watches them.
+func (r *registry) mark(table string, ev backend.Event, ps *priors) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if table == backend.RunsTable { // run notifications stay bare: get_run reads the run
@@ -338,7 +344,7 @@ func (r *registry) mark(table string, ev backend.Event) {
 		}
 		return
 	}
-	all := syncChanges(ev.Changes)
+	all := ps.note(ev.Version, syncChanges(ev.Changes), r.takesChanges(table, ev.Changes))
 	uri := wire.TableURI(table)
 	for cl := range r.byURI[uri] {
 		cl.note(uri, ev.Version, all, false)
@@ -357,6 +363,28 @@ func (r *registry) mark(table string, ev backend.Event) {
 	for _, key := range keys {
 		noteRow(key, byKey[key])
 	}
+}
+
+// takesChanges reports whether a client that takes changes watches table
+// or a row among changes. Callers hold r.mu.
+func (r *registry) takesChanges(table string, changes []backend.Change) bool {
+	taker := func(uri string) bool {
+		for c := range r.byURI[uri] {
+			if c.changes {
+				return true
+			}
+		}
+		return false
+	}
+	if taker(wire.TableURI(table)) {
+		return true
+	}
+	for _, c := range changes {
+		if taker(wire.RowURI(table, c.Key)) {
+			return true
+		}
+	}
+	return false
 }
 
 // byRow groups changes by key (a version may write a key more than once),

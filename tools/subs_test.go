@@ -328,9 +328,12 @@ func TestUpdateNotificationsCarryChanges(t *testing.T) {
 					var last uint64
 					counts := 0
 					carried := 0
+					patches := 0
+					held := map[string]heldRow{} // what the notices carried, as a client holds it
 					for _, no := range mine {
 						if no.bare {
 							last = 0 // the next carries on from wherever the client read to
+							clear(held)
 							continue
 						}
 						carried++
@@ -347,9 +350,16 @@ func TestUpdateNotificationsCarryChanges(t *testing.T) {
 								if uri == row && ch.Key != key {
 									t.Fatalf("row %s's notice carries a change to %s", key, ch.Key)
 								}
+								value, ok := applyChange(t, held, ev.Version, ch)
+								if !ok {
+									continue // a patch of a value this test did not see: a client would read it
+								}
+								if ch.Op == wire.OpPatch {
+									patches++
+								}
 								var it Item
-								if err := json.Unmarshal(ch.Value, &it); err != nil {
-									t.Fatalf("%s: change %s: %v", uri, ch.Value, err)
+								if err := json.Unmarshal(value, &it); err != nil {
+									t.Fatalf("%s: change %s: %v", uri, value, err)
 								}
 								if ch.Key == key && it.Count > 0 {
 									if it.Count != counts+1 {
@@ -364,6 +374,11 @@ func TestUpdateNotificationsCarryChanges(t *testing.T) {
 					if carried == 0 || counts != 100 {
 						t.Errorf("%s: %d notices carried changes, ending at count %d (want 100)", uri, carried, counts)
 					}
+					// The streamed row grows by a few bytes a write: after its
+					// first, its changes travel as patches.
+					if patches < 90 {
+						t.Errorf("%s: %d of the 100 streamed writes came as patches", uri, patches)
+					}
 				}
 				for _, x := range pn.byMethod("notifications/resources/updated") {
 					if _, ok := x.Params.Meta[wire.ChangesMetaKey]; ok {
@@ -373,4 +388,39 @@ func TestUpdateNotificationsCarryChanges(t *testing.T) {
 			})
 		}
 	})
+}
+
+// heldRow is a row's JSON as of the version that wrote it.
+type heldRow struct {
+	version uint64
+	value   json.RawMessage
+}
+
+// applyChange applies a notice's change to held, as a client does, and
+// returns the row's value after it; ok is false for a patch of a row held
+// at no version (the test missed its base). A patch of a row held at
+// another version than its base is a broken chain: the test fails.
+func applyChange(t *testing.T, held map[string]heldRow, version uint64, ch wire.SyncChange) (json.RawMessage, bool) {
+	t.Helper()
+	switch ch.Op {
+	case wire.OpDelete:
+		delete(held, ch.Key)
+		return nil, false
+	case wire.OpPatch:
+		h, ok := held[ch.Key]
+		if !ok {
+			return nil, false
+		}
+		if h.version != ch.Base {
+			t.Fatalf("row %s at version %d: a patch of version %d", ch.Key, h.version, ch.Base)
+		}
+		v, err := wire.ApplyPatch(h.value, ch.Append, ch.Merge)
+		if err != nil {
+			t.Fatalf("row %s: applying %s / %s to %s: %v", ch.Key, ch.Append, ch.Merge, h.value, err)
+		}
+		held[ch.Key] = heldRow{version, v}
+		return v, true
+	}
+	held[ch.Key] = heldRow{version, ch.Value}
+	return ch.Value, true
 }

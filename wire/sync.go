@@ -19,6 +19,12 @@ type Op string
 const (
 	OpPut    Op = "put"
 	OpDelete Op = "delete"
+	// OpPatch is a row rewritten, given as edits of its value at version
+	// Base (see [MakePatch]). Only update notifications carry it, and only
+	// where the previous value went out before (in a notice, or as the
+	// row's value when the notice stream began); _sync_changes always gives
+	// whole values.
+	OpPatch Op = "patch"
 )
 
 // MaxChangesLimit is the most events one _sync_changes answer holds; a
@@ -56,12 +62,21 @@ type SyncEvent struct {
 	Changes []SyncChange `json:"changes"`
 }
 
-// SyncChange is one row written ([OpPut], with its value) or deleted
-// ([OpDelete]).
+// SyncChange is one row written ([OpPut], with its value), deleted
+// ([OpDelete]) or rewritten as edits of its previous value ([OpPatch], in
+// update notifications only).
 type SyncChange struct {
 	Key   string          `json:"key"`
-	Op    Op              `json:"op" jsonschema:"enum=put,enum=delete"`
-	Value json.RawMessage `json:"value,omitempty" jsonschema:"type=object,description=the row written; absent on delete"`
+	Op    Op              `json:"op" jsonschema:"enum=put,enum=delete,enum=patch"`
+	Value json.RawMessage `json:"value,omitempty" jsonschema:"type=object,description=the row written; absent on delete and patch"`
+	// Base, Append and Merge make up a patch: the version whose value of
+	// the row (the row's previous change) it edits, strings appended to its
+	// string members, and a JSON merge patch applied after them. A client
+	// that does not hold the row as of Base cannot apply it: it reads the
+	// changes with _sync_changes instead.
+	Base   uint64          `json:"base,omitempty" jsonschema:"description=patch: the version of the row's value it edits"`
+	Append json.RawMessage `json:"append,omitempty" jsonschema:"type=object,description=patch: strings appended to the row's string members; an object shaped like the row"`
+	Merge  json.RawMessage `json:"merge,omitempty" jsonschema:"type=object,description=patch: a JSON merge patch (RFC 7396) applied after append"`
 }
 
 // SyncPushIn is _sync_push's input: a mutation a client ran optimistically,

@@ -49,6 +49,12 @@ const ChangesMetaKey = "io.github.mcp-sync/changes"
 // version v with After ≤ v < Version applies the events after v and has
 // then read up to Version; otherwise (After > v) it missed something and
 // asks _sync_changes.
+//
+// A row rewritten may come as a patch of its previous value ([OpPatch]):
+// a streamed answer's row then travels as its appended text. A watcher
+// applies it to the row's value as of the patch's Base, which it holds from
+// an earlier notice or its own reads; one that does not hold it asks
+// _sync_changes, which gives whole values.
 type ChangeNotice struct {
 	After   uint64      `json:"after"`
 	Version uint64      `json:"version"`

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -59,6 +60,9 @@ type peerSession struct{ s *sdk.ClientSession }
 type peerDialOptions struct {
 	changes  bool
 	onUpdate func(*sdk.ResourceUpdatedNotificationParams)
+	// received, if set, counts the bytes of the responses the session
+	// reads (its event stream included).
+	received *atomic.Int64
 }
 
 func dialPeer(ctx context.Context, url string, o peerDialOptions) (*peerSession, error) {
@@ -70,7 +74,11 @@ func dialPeer(ctx context.Context, url string, o peerDialOptions) (*peerSession,
 		opts.ResourceUpdatedHandler = func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) { o.onUpdate(r.Params) }
 	}
 	c := sdk.NewClient(&sdk.Implementation{Name: "mcp-sync-bench-peers", Version: "1"}, opts)
-	tr := &sdk.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
+	var rt http.RoundTripper = &http.Transport{MaxIdleConnsPerHost: 4}
+	if o.received != nil {
+		rt = countingTransport{rt, o.received}
+	}
+	tr := &sdk.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: rt}}
 	// The session's context is the stream's: it lives until Close.
 	s, err := c.Connect(context.WithoutCancel(ctx), tr, &sdk.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 	if err != nil {
@@ -101,21 +109,34 @@ func (p *peerSession) close() { _ = p.s.Close() }
 
 // noticeChunks is the chunk numbers (the rows' n) a changes-carrying
 // notice of mcp-sync's holds (none for an echo); ok is false for a plain
-// notice, or one whose changes do not decode.
+// notice, or one whose changes do not decode. It decodes only the n of
+// each change (a put's value's, a patch's merge's, which each chunk sets),
+// in one pass: the load generator's share of the CPU stays small.
 func noticeChunks(meta sdk.Meta) (chunks []int, ok bool) {
 	raw, ok := meta[wire.ChangesMetaKey].(string)
 	if !ok {
 		return nil, false
 	}
-	var n wire.ChangeNotice
+	type chunkOf struct {
+		N int `json:"n"`
+	}
+	var n struct {
+		Events []struct {
+			Changes []struct {
+				Value *chunkOf `json:"value"`
+				Merge *chunkOf `json:"merge"`
+			} `json:"changes"`
+		} `json:"events"`
+	}
 	if json.Unmarshal([]byte(raw), &n) != nil {
 		return nil, false
 	}
 	for _, ev := range n.Events {
 		for _, ch := range ev.Changes {
-			var row benchRow
-			if json.Unmarshal(ch.Value, &row) == nil && row.N > 0 {
-				chunks = append(chunks, row.N)
+			for _, c := range []*chunkOf{ch.Value, ch.Merge} {
+				if c != nil && c.N > 0 {
+					chunks = append(chunks, c.N)
+				}
 			}
 		}
 	}
