@@ -208,6 +208,12 @@ func (cn *Conn) subscribeAll(ctx context.Context, c *mgclient.Client, uris []str
 	case <-ctx.Done():
 	case <-time.After(listenAckWait):
 	}
+	cn.mu.Lock()
+	closed := cn.closed
+	cn.mu.Unlock()
+	if closed { // the stream ended with the connection: no watch can go on
+		return fmt.Errorf("%w: the connection is closed", ErrTransport)
+	}
 	return nil
 }
 
