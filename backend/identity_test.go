@@ -163,3 +163,40 @@ func TestStartRunChecksScopesAndRecordsCaller(t *testing.T) {
 		t.Errorf("the task's write: %s, %v; want the action run as erin", row, err)
 	}
 }
+
+// TestRunsAreTheirCallersOwn: a task another subject started is not found
+// by Run, WaitRun, CancelRun or TaskRuns (so tasks/get, tasks/result,
+// tasks/cancel and tasks/list), while its own caller, local callers and
+// server code see it.
+func TestRunsAreTheirCallersOwn(t *testing.T) {
+	eng := openScoped(t)
+	alice := backend.WithIdentity(context.Background(), backend.Identity{Subject: "alice", Scopes: []string{"rows:ai"}})
+	bob := backend.WithIdentity(context.Background(), backend.Identity{Subject: "bob", Scopes: []string{"rows:ai"}})
+	run, err := eng.StartRun(alice, "scopedAct", []byte(`{"id":"own"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok, err := eng.Run(bob, run.ID); err != nil || ok || r != nil {
+		t.Errorf("bob's Run of alice's task: %+v, %v, %v; want not found", r, ok, err)
+	}
+	if r, ok, err := eng.WaitRun(bob, run.ID); err != nil || ok || r != nil {
+		t.Errorf("bob's WaitRun of alice's task: %+v, %v, %v; want not found", r, ok, err)
+	}
+	if r, ok, err := eng.CancelRun(bob, run.ID); err != nil || ok || r != nil {
+		t.Errorf("bob's CancelRun of alice's task: %+v, %v, %v; want not found", r, ok, err)
+	}
+	if runs, _, err := eng.TaskRuns(bob, "", 100); err != nil || len(runs) != 0 {
+		t.Errorf("bob's TaskRuns: %d runs, %v; want none", len(runs), err)
+	}
+	ctx, cancel := context.WithTimeout(alice, time.Minute)
+	defer cancel()
+	if r, ok, err := eng.WaitRun(ctx, run.ID); err != nil || !ok || r.Status != backend.RunSucceeded || r.Cancelled {
+		t.Fatalf("alice's WaitRun of her task: %+v, %v, %v; want it succeeded, not cancelled by bob", r, ok, err)
+	}
+	local := backend.WithIdentity(context.Background(), backend.Identity{Subject: "me", Local: true})
+	for name, ctx := range map[string]context.Context{"alice": alice, "local": local, "server": context.Background()} {
+		if runs, _, err := eng.TaskRuns(ctx, "", 100); err != nil || len(runs) != 1 {
+			t.Errorf("%s's TaskRuns: %d runs, %v; want alice's task", name, len(runs), err)
+		}
+	}
+}

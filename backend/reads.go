@@ -133,7 +133,9 @@ func (e *Engine) Scan(ctx context.Context, table string, o ScanOptions) ([]Row, 
 // out (Redacted says so), a run of an internal action (schema.Internal) does
 // not exist, and an internal mutator that enqueued a run is not named
 // (EnqueuedBy is empty); the workers that run it read the full record.
-// ctx is as for [Engine.Get].
+// A run that records a caller (Run.Caller) is another caller's to see only
+// if ctx's caller has the same subject (or is local, or server code: no
+// identity): to anyone else it does not exist. ctx is as for [Engine.Get].
 func (e *Engine) Run(ctx context.Context, id string) (*Run, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
@@ -154,10 +156,10 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, bool, error) {
 		return nil, false, e.storageFailure("run "+Short(id), err)
 	}
 	if ok {
-		info, found := e.cfg.Schema.Action(run.Action)
-		if found && info.Internal {
-			return nil, false, nil // its action's name is not the client's to know
+		if !e.runVisible(ctx, run) {
+			return nil, false, nil
 		}
+		info, found := e.cfg.Schema.Action(run.Action)
 		if found && info.Sensitive {
 			run.Input, run.Output, run.Redacted = nil, nil, true
 		}
@@ -166,4 +168,18 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, bool, error) {
 		}
 	}
 	return run, ok, nil
+}
+
+// runVisible reports whether ctx's caller may see run: a run of an
+// internal action is no client's, and a run some caller started or
+// enqueued is that caller's (and the server's and the local user's).
+func (e *Engine) runVisible(ctx context.Context, run *Run) bool {
+	if info, found := e.cfg.Schema.Action(run.Action); found && info.Internal {
+		return false // its action's name is not the client's to know
+	}
+	id, ok := IdentityFrom(ctx)
+	if !ok || id.Local || run.Caller == nil {
+		return true
+	}
+	return run.Caller.Subject == id.Subject
 }

@@ -85,7 +85,8 @@ func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessag
 // running one has its context cancelled and ends cancelled unless it
 // finishes first. The request is recorded, so a run cut off by a stop ends
 // cancelled on the next Open rather than running again. A finished run is
-// left as it is. It returns the run as recorded after the request.
+// left as it is. It returns the run as recorded after the request. A run
+// ctx's caller may not see (see [Engine.Run]) does not exist for it.
 func (e *Engine) CancelRun(ctx context.Context, id string) (*Run, bool, error) {
 	if id == "" || len(id) > MaxKeyBytes || !utf8.ValidString(id) {
 		return nil, false, nil
@@ -98,7 +99,7 @@ func (e *Engine) CancelRun(ctx context.Context, id string) (*Run, bool, error) {
 	_, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
 		run, failed = nil, nil
 		r, ok, err := getRun(tx, id)
-		if err != nil || !ok {
+		if err != nil || !ok || !e.runVisible(ctx, r) {
 			found = false
 			return err
 		}
