@@ -233,7 +233,10 @@ func (d *Driver) writes(pending map[tableKey]pendingWrite, logs []logRow, id int
 }
 
 // outcome learns whether a batch whose connection broke during its commit
-// committed: its last log row carries the batch's id. It returns nil when
+// committed: its last log row carries the batch's id. The server may still
+// be finishing that commit (a cut connection does not end it at once), so
+// the log is read only once the meta row's lock, which the batch held, is
+// free: before, an absent row could still appear. It returns nil when
 // the batch committed, else an error saying whether it did not or whether
 // that is unknown.
 func (d *Driver) outcome(next uint64, id int64, cause error) error {
@@ -242,8 +245,7 @@ func (d *Driver) outcome(next uint64, id int64, cause error) error {
 			time.Sleep(time.Duration(try) * 200 * time.Millisecond)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		var got int64
-		err := d.pool.QueryRow(ctx, d.q.logRow, int64(next)).Scan(&got)
+		got, err := d.batchAt(ctx, next)
 		cancel()
 		switch {
 		case err == nil && got == id:
@@ -257,4 +259,20 @@ func (d *Driver) outcome(next uint64, id int64, cause error) error {
 	}
 	return &dbError{msg: "storage: the database became unavailable during the commit, and whether it committed is unknown: read the data before retrying",
 		errs: []error{storage.ErrUnavailable, storage.ErrCommit}}
+}
+
+// batchAt returns the batch id of the log row of version v, once no commit
+// holds the meta row.
+func (d *Driver) batchAt(ctx context.Context, v uint64) (int64, error) {
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // it only read
+	var meta, got int64
+	if err := tx.QueryRow(ctx, d.q.waitCommit).Scan(&meta); err != nil {
+		return 0, err
+	}
+	err = tx.QueryRow(ctx, d.q.logRow, int64(v)).Scan(&got)
+	return got, err
 }

@@ -17,8 +17,8 @@ const formatVersion = 1
 type queries struct {
 	channel string // the notification channel: a wake-up after each commit
 
-	lock, lockShared, get, exists, putRows, deleteRows, insertLog, setMeta, trimLog, notify, readLog, tail, logRow string
-	schema                                                                                                         string // quoted
+	lock, lockShared, waitCommit, get, exists, putRows, deleteRows, insertLog, setMeta, trimLog, notify, readLog, tail, logRow string
+	schema                                                                                                                     string // quoted
 }
 
 func newQueries(schema string) queries {
@@ -28,6 +28,8 @@ func newQueries(schema string) queries {
 		channel:    "mcp_sync:" + schema,
 		lock:       `SELECT version, log_floor FROM ` + s + `.meta WHERE id = 1 FOR UPDATE`,
 		lockShared: `SELECT version, log_floor FROM ` + s + `.meta WHERE id = 1`,
+		// Waits for a commit in progress (it holds the row FOR UPDATE).
+		waitCommit: `SELECT version FROM ` + s + `.meta WHERE id = 1 FOR SHARE`,
 		get:        `SELECT v, ck FROM ` + s + `.rows WHERE tbl = $1 AND kh = $2`,
 		exists:     `SELECT EXISTS (SELECT 1 FROM ` + s + `.rows WHERE tbl = $1 AND kh = $2)`,
 		putRows: `INSERT INTO ` + s + `.rows (tbl, k, kp, kh, v, ck)
