@@ -35,14 +35,14 @@ func (s *Server) addCallTools() error {
 	}
 	for _, a := range s.eng.ClientActions() {
 		t := mcp.NewToolWithRawSchema(a.Name, a.Description, a.InputSchema)
-		if !a.TextOutput {
+		if !a.TextOutput && !a.ContentOutput {
 			t.RawOutputSchema = a.OutputSchema
 		}
 		t.Annotations = hints(false, a.Destructive, a.Idempotent, true)
 		t.Execution = s.toolExecution(a.Name)
-		name, text := a.Name, a.TextOutput
+		name, kind := a.Name, kindOf(a)
 		s.mcp.AddTool(t, func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			return s.callAction(ctx, name, text, req)
+			return s.callAction(ctx, name, kind, req)
 		})
 	}
 	return nil
@@ -100,7 +100,7 @@ func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolR
 	return res, nil
 }
 
-func (s *Server) callAction(ctx context.Context, name string, textOutput bool, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
+func (s *Server) callAction(ctx context.Context, name string, kind outputKind, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
 	ctx, done := s.calls.start(ctx)
 	defer done()
 	defer s.recoverCall(name, &res)
@@ -120,14 +120,11 @@ func (s *Server) callAction(ctx context.Context, name string, textOutput bool, r
 	if err != nil {
 		return s.errorResult(ctx, "action", name, err), nil
 	}
-	if textOutput {
-		var text string
-		if err := json.Unmarshal(out, &text); err != nil {
-			return s.errorResult(ctx, "action", name, err), nil
-		}
-		return mcp.NewToolResultText(text), nil
+	res, err = outputResult(kind, out)
+	if err != nil {
+		return errorWithKind(wire.KindInvalidOutput, fmt.Sprintf("action %s failed: its output is not what it declared (a server bug): %v", name, err)), nil
 	}
-	return mcp.NewToolResultStructured(json.RawMessage(out), string(out)), nil
+	return res, nil
 }
 
 // errorResult turns an engine error into an isError result whose message a

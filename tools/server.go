@@ -95,9 +95,9 @@ type Server struct {
 	calls   *inflight
 	actions *actionLimiter
 	opts    Options
-	// actionText holds every client action's name, and whether its output
-	// is text (true) rather than structured.
-	actionText map[string]bool
+	// actionOut holds every client action's name, and how its output
+	// becomes a tool result.
+	actionOut map[string]outputKind
 	sensitive  map[string]bool // client actions declared schema.Sensitive
 
 	closeOnce sync.Once
@@ -145,9 +145,9 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		defaultInt(opts.MaxActionCalls, DefaultMaxActionCalls),
 		defaultInt(opts.MaxActionCallsPerSession, DefaultMaxActionCallsPerSession),
 		defaultInt(opts.MaxActionQueue, DefaultMaxActionQueue))}
-	s.actionText, s.sensitive = map[string]bool{}, map[string]bool{}
+	s.actionOut, s.sensitive = map[string]outputKind{}, map[string]bool{}
 	for _, a := range eng.ClientActions() {
-		s.actionText[a.Name] = a.TextOutput
+		s.actionOut[a.Name] = kindOf(a)
 		s.sensitive[a.Name] = a.Sensitive
 	}
 	sch := eng.Schema()

@@ -52,7 +52,7 @@ const (
 // sensitive action's output); for other client actions what
 // Options.TaskSupport says, optional by default.
 func (s *Server) taskSupport(name string) mcp.TaskSupport {
-	if _, ok := s.actionText[name]; !ok || s.sensitive[name] {
+	if _, ok := s.actionOut[name]; !ok || s.sensitive[name] {
 		return mcp.TaskSupportForbidden
 	}
 	if ts, ok := s.opts.TaskSupport[name]; ok && ts != "" {
@@ -340,11 +340,8 @@ func (s *Server) runResult(run *backend.Run) *mcp.CallToolResult {
 	case run.Status == backend.RunSucceeded && run.Redacted: // a run a mutator enqueued
 		return mcp.NewToolResultText(fmt.Sprintf("action %s succeeded; its output is sensitive and not shown", run.Action))
 	case run.Status == backend.RunSucceeded:
-		if s.actionText[run.Action] {
-			var text string
-			if err := json.Unmarshal(run.Output, &text); err == nil {
-				return mcp.NewToolResultText(text)
-			}
+		if res, err := outputResult(s.actionOut[run.Action], run.Output); err == nil {
+			return res
 		}
 		return mcp.NewToolResultStructured(json.RawMessage(run.Output), string(run.Output))
 	case run.Cancelled:

@@ -93,7 +93,8 @@ var (
 
 	// Schema is the fixture app's schema.
 	Schema = schema.MustDefine(1, Events, RecordEvent, SimpleTextTool, ErrorTool, ProgressTool, LoggingTool, SchemaTool,
-		GreetTool, SlowComputeTool, FailingJobTool, ProtocolErrorJobTool)
+		GreetTool, SlowComputeTool, FailingJobTool, ProtocolErrorJobTool,
+		ImageTool, AudioTool, EmbeddedTool, MixedTool)
 )
 
 // Config returns the fixture app's backend.
@@ -118,7 +119,7 @@ func Config() backend.Config {
 			backend.Action(SchemaTool, func(_ *backend.ActionCtx, in SchemaInput) (string, error) {
 				return fmt.Sprintf("name=%q", in.Name), nil
 			}),
-		}, taskActions()...),
+		}, append(taskActions(), contentActions()...)...),
 	}
 }
 
