@@ -98,7 +98,7 @@ type Server struct {
 	// actionOut holds every client action's name, and how its output
 	// becomes a tool result.
 	actionOut map[string]outputKind
-	sensitive  map[string]bool // client actions declared schema.Sensitive
+	sensitive map[string]bool // client actions declared schema.Sensitive
 
 	closeOnce sync.Once
 	sessions  atomic.Int64
