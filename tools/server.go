@@ -32,6 +32,12 @@ type Options struct {
 	Resources []server.ServerResource
 	Templates []server.ServerResourceTemplate
 	Prompts   []server.ServerPrompt
+	// CompletePrompt and CompleteTemplate, when set, answer
+	// completion/complete for the arguments of Prompts (ref: the prompt's
+	// name) and of Templates (ref: the URI template). The row template's
+	// arguments are completed without them: {table} from the client tables'
+	// names, {key} from the chosen table's keys by prefix.
+	CompletePrompt, CompleteTemplate CompleteFunc
 	// NotifyRetry is how long a subscription waits before retrying an
 	// update a client's full notification queue refused (default 20 ms).
 	NotifyRetry time.Duration
@@ -172,6 +178,9 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		server.WithResourceRecovery(),
 		server.WithToolFilter(hideSyncTools),
 		server.WithExtensions(map[string]any{TasksExtension: map[string]any{}}),
+		server.WithCompletions(),
+		server.WithPromptCompletionProvider(completer{s}),
+		server.WithResourceCompletionProvider(completer{s}),
 	}
 	if opts.Auth != nil {
 		opt = append(opt, server.WithToolFilter(s.filterTools))

@@ -179,6 +179,19 @@ func Options() tools.Options {
 	return tools.Options{
 		Name:        "mcp-sync-conformance",
 		TaskSupport: taskSupport(),
+		// test_prompt_with_arguments' arguments complete from a fixed list.
+		CompletePrompt: func(_ context.Context, prompt, _, value string, _ map[string]string) ([]string, error) {
+			if prompt != "test_prompt_with_arguments" {
+				return nil, nil
+			}
+			var vals []string
+			for _, v := range []string{"test", "testing", "test-value", "other"} {
+				if strings.HasPrefix(v, value) {
+					vals = append(vals, v)
+				}
+			}
+			return vals, nil
+		},
 		Resources: []server.ServerResource{
 			staticResource("test://static-text", "static-text", "A fixed text resource",
 				mcp.TextResourceContents{URI: "test://static-text", MIMEType: "text/plain", Text: StaticText}),
