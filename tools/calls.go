@@ -108,15 +108,24 @@ func (s *Server) callAction(ctx context.Context, name string, kind outputKind, r
 	if err != nil {
 		return errorWithKind(wire.KindInvalidInput, fmt.Sprintf("action %s: %v", name, err)), nil
 	}
+	asker, err := s.newAsker(ctx, name, req)
+	if err != nil {
+		return nil, err // a JSON-RPC error: the state is no tool's result
+	}
 	rep := newReporter(ctx, s.mcp, req)
 	release, err := s.actions.acquire(ctx, sessionID(ctx), rep)
 	if err != nil {
 		return s.limitResult(ctx, name, err), nil
 	}
 	defer release() // a panic recoverCall catches must not keep the slot (release runs once)
-	out, err := s.eng.Act(backend.WithReporter(ctx, rep), name, input)
+	out, err := s.eng.Act(backend.WithAsker(backend.WithReporter(ctx, rep), asker), name, input)
 	release()
 	rep.settle()
+	if ir, ierr := s.inputRequired(name, asker); ierr != nil {
+		return s.errorResult(ctx, "action", name, ierr), nil
+	} else if ir != nil {
+		return ir, nil
+	}
 	if err != nil {
 		return s.errorResult(ctx, "action", name, err), nil
 	}

@@ -67,6 +67,14 @@ type Options struct {
 	// which never shows such an action's output.
 	TaskSupport map[string]mcp.TaskSupport
 
+	// ClientNeeds names, by action, the client capabilities
+	// (backend.CapElicitation, CapSampling, CapRoots) the action cannot run
+	// without: a 2026-07-28 call from a client that did not declare one is
+	// refused with -32021 (missing required client capability) before the
+	// action runs. An action not named here that asks for what the client
+	// lacks fails with a tool error saying so.
+	ClientNeeds map[string][]string
+
 	// MaxSubscriptionsPerSession bounds the resources one session may
 	// subscribe to, and the URIs one subscriptions/listen may name
 	// (default 1,000; negative: no limit); beyond it the request fails
@@ -104,6 +112,7 @@ type Server struct {
 	// actionOut holds every client action's name, and how its output
 	// becomes a tool result.
 	actionOut map[string]outputKind
+	stateKey  stateKey        // signs input-required results' requestState
 	sensitive map[string]bool // client actions declared schema.Sensitive
 
 	closeOnce sync.Once
@@ -152,6 +161,10 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		defaultInt(opts.MaxActionCallsPerSession, DefaultMaxActionCallsPerSession),
 		defaultInt(opts.MaxActionQueue, DefaultMaxActionQueue))}
 	s.actionOut, s.sensitive = map[string]outputKind{}, map[string]bool{}
+	var err error
+	if s.stateKey, err = newStateKey(); err != nil {
+		return nil, fmt.Errorf("drawing the request-state key: %w", err)
+	}
 	for _, a := range eng.ClientActions() {
 		s.actionOut[a.Name] = kindOf(a)
 		s.sensitive[a.Name] = a.Sensitive

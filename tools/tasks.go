@@ -154,6 +154,9 @@ func (s *Server) claimTask(req rpcRequest) (taskCall, taskParams, bool) {
 	if req.Method != string(mcp.MethodToolsCall) {
 		return c, p, true
 	}
+	if c.modern && s.missingNeed(p) != "" {
+		return c, p, true // refused in answerTask
+	}
 	ts := s.taskSupport(p.Name)
 	if ts == mcp.TaskSupportForbidden {
 		return c, p, false
@@ -184,6 +187,9 @@ func (s *Server) answerTask(ctx context.Context, c taskCall, p taskParams, heade
 		}
 	}
 	if req.Method == string(mcp.MethodToolsCall) {
+		if need := s.missingNeed(p); c.modern && need != "" {
+			return s.missingClientCapability(req, need)
+		}
 		if c.modern && !c.declared {
 			return s.missingTasksCapability(req)
 		}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,9 +93,9 @@ var (
 		"Tool with JSON Schema 2020-12 features (conformance: json-schema-2020-12)", schema.Idempotent())
 
 	// Schema is the fixture app's schema.
-	Schema = schema.MustDefine(1, Events, RecordEvent, SimpleTextTool, ErrorTool, ProgressTool, LoggingTool, SchemaTool,
+	Schema = schema.MustDefine(1, append([]schema.Decl{Events, RecordEvent, SimpleTextTool, ErrorTool, ProgressTool, LoggingTool, SchemaTool,
 		GreetTool, SlowComputeTool, FailingJobTool, ProtocolErrorJobTool,
-		ImageTool, AudioTool, EmbeddedTool, MixedTool)
+		ImageTool, AudioTool, EmbeddedTool, MixedTool}, inputTools()...)...)
 )
 
 // Config returns the fixture app's backend.
@@ -119,7 +120,7 @@ func Config() backend.Config {
 			backend.Action(SchemaTool, func(_ *backend.ActionCtx, in SchemaInput) (string, error) {
 				return fmt.Sprintf("name=%q", in.Name), nil
 			}),
-		}, append(taskActions(), contentActions()...)...),
+		}, slices.Concat(taskActions(), contentActions(), inputActions())...),
 	}
 }
 
@@ -179,6 +180,7 @@ func Options() tools.Options {
 	return tools.Options{
 		Name:        "mcp-sync-conformance",
 		TaskSupport: taskSupport(),
+		ClientNeeds: map[string][]string{MissingCapTool.Name(): {backend.CapSampling}},
 		// test_prompt_with_arguments' arguments complete from a fixed list.
 		CompletePrompt: func(_ context.Context, prompt, _, value string, _ map[string]string) ([]string, error) {
 			if prompt != "test_prompt_with_arguments" {
@@ -206,6 +208,7 @@ func Options() tools.Options {
 			Handler: templateData,
 		}},
 		Prompts: []server.ServerPrompt{
+			inputPrompt(),
 			{
 				Prompt: mcp.NewPrompt("test_simple_prompt", mcp.WithPromptDescription("A prompt without arguments")),
 				Handler: func(context.Context, mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
