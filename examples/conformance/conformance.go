@@ -95,7 +95,7 @@ var (
 	// Schema is the fixture app's schema.
 	Schema = schema.MustDefine(1, append([]schema.Decl{Events, RecordEvent, SimpleTextTool, ErrorTool, ProgressTool, LoggingTool, SchemaTool,
 		GreetTool, SlowComputeTool, FailingJobTool, ProtocolErrorJobTool,
-		ImageTool, AudioTool, EmbeddedTool, MixedTool}, inputTools()...)...)
+		ImageTool, AudioTool, EmbeddedTool, MixedTool}, slices.Concat(inputTools(), legacyInputTools())...)...)
 )
 
 // Config returns the fixture app's backend.
@@ -120,7 +120,7 @@ func Config() backend.Config {
 			backend.Action(SchemaTool, func(_ *backend.ActionCtx, in SchemaInput) (string, error) {
 				return fmt.Sprintf("name=%q", in.Name), nil
 			}),
-		}, slices.Concat(taskActions(), contentActions(), inputActions())...),
+		}, slices.Concat(taskActions(), contentActions(), inputActions(), legacyInputActions())...),
 	}
 }
 
