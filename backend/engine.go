@@ -33,6 +33,9 @@ type Engine struct {
 	// running holds the cancel func of each run's attempt in progress (run
 	// id → context.CancelFunc), for CancelRun.
 	running sync.Map
+	// inputWake wakes a task run waiting for input (run id → chan
+	// struct{}, buffered 1) when AnswerRun records answers.
+	inputWake sync.Map
 }
 
 // Open checks cfg against its schema, opens the data file and starts the

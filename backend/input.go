@@ -59,8 +59,8 @@ func (e *MissingCapabilityError) Error() string {
 
 // InputRequest is one question for the client.
 type InputRequest struct {
-	Method string          // MethodElicit, MethodSample or MethodRoots
-	Params json.RawMessage // the method's params; nil for roots/list
+	Method string          `json:"method"`           // MethodElicit, MethodSample or MethodRoots
+	Params json.RawMessage `json:"params,omitempty"` // the method's params; nil for roots/list
 }
 
 // Asker answers an action's input requests for the call that runs it.

@@ -95,7 +95,7 @@ var (
 	// Schema is the fixture app's schema.
 	Schema = schema.MustDefine(1, append([]schema.Decl{Events, RecordEvent, SimpleTextTool, ErrorTool, ProgressTool, LoggingTool, SchemaTool,
 		GreetTool, SlowComputeTool, FailingJobTool, ProtocolErrorJobTool,
-		ImageTool, AudioTool, EmbeddedTool, MixedTool}, slices.Concat(inputTools(), legacyInputTools())...)...)
+		ImageTool, AudioTool, EmbeddedTool, MixedTool, ConfirmDeleteTool, MultiInputTaskTool}, slices.Concat(inputTools(), legacyInputTools())...)...)
 )
 
 // Config returns the fixture app's backend.
