@@ -69,7 +69,7 @@ type Run struct {
 	// received ([Engine.AnswerRun]), kept so that a run started again after
 	// a stop finds them. ClientCaps are the capabilities the client that
 	// started the task declared (CapElicitation, …).
-	InputRequests  map[string]InputRequest     `json:"inputRequests,omitempty"`
+	InputRequests  map[string]InputRequest    `json:"inputRequests,omitempty"`
 	InputResponses map[string]json.RawMessage `json:"inputResponses,omitempty"`
 	ClientCaps     []string                   `json:"clientCaps,omitempty"`
 }
