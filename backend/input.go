@@ -54,7 +54,7 @@ var ErrInputRequired = errors.New("the action needs input from the client first"
 type MissingCapabilityError struct{ Capability string }
 
 func (e *MissingCapabilityError) Error() string {
-	return fmt.Sprintf("the client did not declare the %s capability this action needs; call it from a client that supports %s", e.Capability, e.Capability)
+	return fmt.Sprintf("this action needs the client's %s capability, which the client did not declare or its transport cannot carry; call it from a client that supports %s (over streamable HTTP or stdio)", e.Capability, e.Capability)
 }
 
 // InputRequest is one question for the client.

@@ -104,8 +104,20 @@ func (s *Server) newAsker(ctx context.Context, tool string, req mcp.CallToolRequ
 	a := &callAsker{answers: map[string]json.RawMessage{}, used: map[string]json.RawMessage{}, pending: map[string]backend.InputRequest{}}
 	a.caps = req.Params.Meta.ClientCapabilities()
 	if a.caps == nil {
-		if sess, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
-			c := sess.GetClientCapabilities()
+		sess := server.ClientSessionFromContext(ctx)
+		if info, ok := sess.(server.SessionWithClientInfo); ok {
+			c := info.GetClientCapabilities()
+			// What the session cannot carry (mcp-go's SSE sessions send no
+			// server-initiated requests) the client cannot answer.
+			if _, ok := sess.(server.SessionWithElicitation); !ok {
+				c.Elicitation = nil
+			}
+			if _, ok := sess.(server.SessionWithSampling); !ok {
+				c.Sampling = nil
+			}
+			if _, ok := sess.(server.SessionWithRoots); !ok {
+				c.Roots = nil
+			}
 			a.caps = &c
 		}
 	}
