@@ -161,6 +161,7 @@ func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, ru
 	}
 	ac := &ActionCtx{Context: ctx, eng: e, name: name, runID: runID, rep: reporterFrom(ctx),
 		Platform: &Platform{ctx: ctx, funcs: e.cfg.Platform}}
+	ac.Context = withSampler(ac)
 	if caller, ok := ActionFrom(ctx); ok {
 		ac.depth = caller.depth + 1
 	}

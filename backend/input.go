@@ -15,6 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+
+	"github.com/mcp-sync/mcp-sync/backend/ai"
 )
 
 // Input request methods (the MCP methods the client answers).
@@ -242,4 +245,24 @@ func (c *ActionCtx) ask1(key string, r InputRequest) (json.RawMessage, error) {
 		return nil, err
 	}
 	return ans[key], nil
+}
+
+// withSampler gives ai.ClientModel the client's model when the client can
+// sample. Its requests are keyed by their order in the call ("ai-1", …),
+// which is the same on every round as long as the action asks in the same
+// order.
+func withSampler(ac *ActionCtx) context.Context {
+	if !ac.ClientCan(CapSampling) {
+		return ac.Context
+	}
+	n := 0
+	var mu sync.Mutex
+	return ai.WithSampler(ac.Context, func(_ context.Context, req ai.Request) (string, error) {
+		mu.Lock()
+		n++
+		key := fmt.Sprintf("ai-%d", n)
+		mu.Unlock()
+		r, err := ac.Sample(key, SampleRequest{Prompt: req.Prompt, System: req.System, MaxTokens: req.MaxTokens})
+		return r.Text, err
+	})
 }

@@ -2,6 +2,7 @@ package tools_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/backend/ai"
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/tools"
 )
@@ -196,5 +198,45 @@ func TestTaskInput(t *testing.T) {
 	}
 	if run, _, _ := eng.Run(context.Background(), id); len(run.InputRequests) != 0 {
 		t.Errorf("finished run still asks: %v", run.InputRequests)
+	}
+}
+
+type sampler struct{}
+
+func (sampler) CreateMessage(_ context.Context, req mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	// The content arrives typed or as a map, depending on the era's decoding.
+	var c struct{ Text string }
+	raw, _ := json.Marshal(req.Messages[0].Content)
+	_ = json.Unmarshal(raw, &c)
+	prompt := c.Text
+	return &mcp.CreateMessageResult{SamplingMessage: mcp.SamplingMessage{Role: mcp.RoleAssistant,
+		Content: mcp.NewTextContent("model says: " + prompt)}, Model: "host-model"}, nil
+}
+
+// TestClientModel runs an AI action on ai.ClientModel: the client's model
+// answers through sampling, with no provider of the app's own.
+func TestClientModel(t *testing.T) {
+	write := schema.Action[EchoIn, string]("write", "Writes with the app's AI provider")
+	cfg := backend.Config{Schema: schema.MustDefine(1, write), AI: ai.ClientModel{}, Actions: []backend.ActionImpl{
+		backend.Action(write, func(ctx *backend.ActionCtx, in EchoIn) (string, error) {
+			return ai.Complete(ctx, ctx.AI(), ai.Request{Prompt: in.Text})
+		})}}
+	eng, err := backend.Open(cfg, backend.Options{Path: filepath.Join(t.TempDir(), "m.db"), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	_, base := serveOpts(t, eng, tools.Options{}, tools.HTTPOptions{})
+	for _, e := range eras[:2] {
+		t.Run(e.name, func(t *testing.T) {
+			c, _ := connect(t, base, e, nil, client.WithSamplingHandler(sampler{}))
+			if got := text(call(t, c, "write", map[string]any{"text": "a haiku"})); got != "model says: a haiku" {
+				t.Errorf("with sampling: %q", got)
+			}
+			plain, _ := connect(t, base, e, nil)
+			if res := call(t, plain, "write", map[string]any{"text": "a haiku"}); !res.IsError || !strings.Contains(text(res), "cannot sample") {
+				t.Errorf("without sampling: %q", text(res))
+			}
+		})
 	}
 }
