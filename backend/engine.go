@@ -33,6 +33,9 @@ type Engine struct {
 	// running holds the cancel func of each run's attempt in progress (run
 	// id → context.CancelFunc), for CancelRun.
 	running sync.Map
+	// inputWake wakes a task run waiting for input (run id → chan
+	// struct{}, buffered 1) when AnswerRun records answers.
+	inputWake sync.Map
 }
 
 // Open checks cfg against its schema, opens the data file and starts the
@@ -171,6 +174,7 @@ func (e *Engine) act(ctx context.Context, name string, input json.RawMessage, ru
 	}
 	ac := &ActionCtx{Context: ctx, eng: e, name: name, runID: runID, rep: reporterFrom(ctx),
 		Platform: &Platform{ctx: ctx, funcs: e.cfg.Platform}}
+	ac.Context = withSampler(ac)
 	if caller, ok := ActionFrom(ctx); ok {
 		ac.depth = caller.depth + 1
 	}

@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -184,6 +185,9 @@ func TestRunsAreTheirCallersOwn(t *testing.T) {
 	}
 	if r, ok, err := eng.CancelRun(bob, run.ID); err != nil || ok || r != nil {
 		t.Errorf("bob's CancelRun of alice's task: %+v, %v, %v; want not found", r, ok, err)
+	}
+	if ok, err := eng.AnswerRun(bob, run.ID, map[string]json.RawMessage{"q": json.RawMessage(`{}`)}); err != nil || ok {
+		t.Errorf("bob's AnswerRun of alice's task: %v, %v; want not found", ok, err)
 	}
 	if runs, _, err := eng.TaskRuns(bob, "", 100); err != nil || len(runs) != 0 {
 		t.Errorf("bob's TaskRuns: %d runs, %v; want none", len(runs), err)

@@ -64,6 +64,14 @@ type Run struct {
 	// Cancelled, on a failed run, that it ended so.
 	CancelRequested bool `json:"cancelRequested,omitempty"`
 	Cancelled       bool `json:"cancelled,omitempty"`
+	// InputRequests are a task run's questions for its client still
+	// unanswered (see [ActionCtx.Ask]), by key; InputResponses the answers
+	// received ([Engine.AnswerRun]), kept so that a run started again after
+	// a stop finds them. ClientCaps are the capabilities the client that
+	// started the task declared (CapElicitation, …).
+	InputRequests  map[string]InputRequest    `json:"inputRequests,omitempty"`
+	InputResponses map[string]json.RawMessage `json:"inputResponses,omitempty"`
+	ClientCaps     []string                   `json:"clientCaps,omitempty"`
 }
 
 // UpdatedAt is when the run last changed status.
@@ -323,6 +331,7 @@ func (e *Engine) attempt(id string) outcome {
 		now := time.Now().UTC()
 		r.Status, r.StartedAt, r.NextAttemptAt = RunRunning, &now, nil
 		r.Attempts++
+		r.InputRequests = nil // the attempt asks again
 		run = r
 		return putRun(tx, r)
 	})
@@ -342,7 +351,12 @@ func (e *Engine) attempt(id string) outcome {
 	if run.Caller != nil {
 		actx = WithIdentity(ctx, *run.Caller)
 	}
+	if run.Task {
+		actx = WithAsker(actx, &runAsker{e: e, id: id, caps: run.ClientCaps})
+	}
 	out, err := e.act(actx, run.Action, run.Input, id)
+	e.inputWake.Delete(id)
+	run.InputRequests = nil
 	cancelled := ctx.Err() != nil
 	if e.ctx.Err() != nil {
 		// Shutting down: leave the run as running, so the next Open runs it

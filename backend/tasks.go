@@ -67,7 +67,7 @@ func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessag
 	_, err = e.store.Update(ctx, func(tx *storage.WriteTx) error {
 		now := time.Now().UTC()
 		run = &Run{ID: newRunID(tx.Version()), Action: name, Input: data, Status: RunQueued,
-			Version: tx.Version(), EnqueuedAt: now, Task: true, Caller: caller}
+			Version: tx.Version(), EnqueuedAt: now, Task: true, Caller: caller, ClientCaps: clientCaps(ctx)}
 		return putRun(tx, run)
 	})
 	if err != nil {

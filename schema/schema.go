@@ -72,6 +72,9 @@ type ActionInfo struct {
 	// TextOutput is true when the output is a string: plain text, with no
 	// output schema.
 	TextOutput bool
+	// ContentOutput is true when the output is [Content]: content blocks,
+	// with no output schema shown to clients (the engine still validates it).
+	ContentOutput bool
 	// OutputSchema is the output's flat JSON Schema; nil when TextOutput.
 	OutputSchema json.RawMessage
 	// Output validates an output's JSON; nil when TextOutput.
@@ -246,6 +249,7 @@ func compile(sp *declSpec) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("output type: %w (or use string, for plain text output)", err)
 	}
+	a.ContentOutput = sp.out == reflect.TypeFor[Content]()
 	return a, nil
 }
 

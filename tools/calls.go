@@ -35,14 +35,14 @@ func (s *Server) addCallTools() error {
 	}
 	for _, a := range s.eng.ClientActions() {
 		t := mcp.NewToolWithRawSchema(a.Name, a.Description, s.inputSchema(a.Name, a.InputSchema))
-		if !a.TextOutput {
+		if !a.TextOutput && !a.ContentOutput {
 			t.RawOutputSchema = a.OutputSchema
 		}
 		t.Annotations = hints(false, a.Destructive, a.Idempotent, true)
 		t.Execution = s.toolExecution(a.Name)
-		name, text := a.Name, a.TextOutput
+		name, kind := a.Name, kindOf(a)
 		s.mcp.AddTool(t, func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			return s.callAction(ctx, name, text, req)
+			return s.callAction(ctx, name, kind, req)
 		})
 	}
 	return nil
@@ -100,7 +100,7 @@ func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolR
 	return res, nil
 }
 
-func (s *Server) callAction(ctx context.Context, name string, textOutput bool, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
+func (s *Server) callAction(ctx context.Context, name string, kind outputKind, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
 	ctx, done := s.calls.start(ctx)
 	defer done()
 	defer s.recoverCall(name, &res)
@@ -108,26 +108,32 @@ func (s *Server) callAction(ctx context.Context, name string, textOutput bool, r
 	if err != nil {
 		return errorWithKind(wire.KindInvalidInput, fmt.Sprintf("action %s: %v", name, err)), nil
 	}
+	asker, err := s.newAsker(ctx, name, req)
+	if err != nil {
+		return nil, err // a JSON-RPC error: the state is no tool's result
+	}
 	rep := newReporter(ctx, s.mcp, req)
 	release, err := s.actions.acquire(ctx, sessionID(ctx), rep)
 	if err != nil {
 		return s.limitResult(ctx, name, err), nil
 	}
 	defer release() // a panic recoverCall catches must not keep the slot (release runs once)
-	out, err := s.eng.Act(backend.WithReporter(ctx, rep), name, input)
+	out, err := s.eng.Act(backend.WithAsker(backend.WithReporter(ctx, rep), asker), name, input)
 	release()
 	rep.settle()
+	if ir, ierr := s.inputRequired(name, asker); ierr != nil {
+		return s.errorResult(ctx, "action", name, ierr), nil
+	} else if ir != nil {
+		return ir, nil
+	}
 	if err != nil {
 		return s.errorResult(ctx, "action", name, err), nil
 	}
-	if textOutput {
-		var text string
-		if err := json.Unmarshal(out, &text); err != nil {
-			return s.errorResult(ctx, "action", name, err), nil
-		}
-		return mcp.NewToolResultText(text), nil
+	res, err = outputResult(kind, out)
+	if err != nil {
+		return errorWithKind(wire.KindInvalidOutput, fmt.Sprintf("action %s failed: its output is not what it declared (a server bug): %v", name, err)), nil
 	}
-	return mcp.NewToolResultStructured(json.RawMessage(out), string(out)), nil
+	return res, nil
 }
 
 // errorResult turns an engine error into an isError result whose message a

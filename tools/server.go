@@ -32,6 +32,12 @@ type Options struct {
 	Resources []server.ServerResource
 	Templates []server.ServerResourceTemplate
 	Prompts   []server.ServerPrompt
+	// CompletePrompt and CompleteTemplate, when set, answer
+	// completion/complete for the arguments of Prompts (ref: the prompt's
+	// name) and of Templates (ref: the URI template). The row template's
+	// arguments are completed without them: {table} from the client tables'
+	// names, {key} from the chosen table's keys by prefix.
+	CompletePrompt, CompleteTemplate CompleteFunc
 	// NotifyRetry is how long a subscription waits before retrying an
 	// update a client's full notification queue refused (default 20 ms).
 	NotifyRetry time.Duration
@@ -60,6 +66,14 @@ type Options struct {
 	// never runs as a task: a task's result is read by id, like get_run,
 	// which never shows such an action's output.
 	TaskSupport map[string]mcp.TaskSupport
+
+	// ClientNeeds names, by action, the client capabilities
+	// (backend.CapElicitation, CapSampling, CapRoots) the action cannot run
+	// without: a 2026-07-28 call from a client that did not declare one is
+	// refused with -32021 (missing required client capability) before the
+	// action runs. An action not named here that asks for what the client
+	// lacks fails with a tool error saying so.
+	ClientNeeds map[string][]string
 
 	// MaxSubscriptionsPerSession bounds the resources one session may
 	// subscribe to, and the URIs one subscriptions/listen may name
@@ -103,10 +117,11 @@ type Server struct {
 	calls   *inflight
 	actions *actionLimiter
 	opts    Options
-	// actionText holds every client action's name, and whether its output
-	// is text (true) rather than structured.
-	actionText map[string]bool
-	sensitive  map[string]bool // client actions declared schema.Sensitive
+	// actionOut holds every client action's name, and how its output
+	// becomes a tool result.
+	actionOut map[string]outputKind
+	stateKey  stateKey        // signs input-required results' requestState
+	sensitive map[string]bool // client actions declared schema.Sensitive
 
 	closeOnce sync.Once
 	sessions  atomic.Int64
@@ -153,9 +168,13 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		defaultInt(opts.MaxActionCalls, DefaultMaxActionCalls),
 		defaultInt(opts.MaxActionCallsPerSession, DefaultMaxActionCallsPerSession),
 		defaultInt(opts.MaxActionQueue, DefaultMaxActionQueue))}
-	s.actionText, s.sensitive = map[string]bool{}, map[string]bool{}
+	s.actionOut, s.sensitive = map[string]outputKind{}, map[string]bool{}
+	var err error
+	if s.stateKey, err = newStateKey(); err != nil {
+		return nil, fmt.Errorf("drawing the request-state key: %w", err)
+	}
 	for _, a := range eng.ClientActions() {
-		s.actionText[a.Name] = a.TextOutput
+		s.actionOut[a.Name] = kindOf(a)
 		s.sensitive[a.Name] = a.Sensitive
 	}
 	sch := eng.Schema()
@@ -180,6 +199,9 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		server.WithResourceRecovery(),
 		server.WithToolFilter(hideSyncTools),
 		server.WithExtensions(map[string]any{TasksExtension: map[string]any{}}),
+		server.WithCompletions(),
+		server.WithPromptCompletionProvider(completer{s}),
+		server.WithResourceCompletionProvider(completer{s}),
 	}
 	if opts.Auth != nil {
 		opt = append(opt, server.WithToolFilter(s.filterTools))

@@ -52,7 +52,7 @@ const (
 // sensitive action's output); for other client actions what
 // Options.TaskSupport says, optional by default.
 func (s *Server) taskSupport(name string) mcp.TaskSupport {
-	if _, ok := s.actionText[name]; !ok || s.sensitive[name] {
+	if _, ok := s.actionOut[name]; !ok || s.sensitive[name] {
 		return mcp.TaskSupportForbidden
 	}
 	if ts, ok := s.opts.TaskSupport[name]; ok && ts != "" {
@@ -114,6 +114,8 @@ type taskParams struct {
 	Task      json.RawMessage `json:"task"`
 	TaskID    *string         `json:"taskId"`
 	Cursor    string          `json:"cursor"`
+	// InputResponses are tasks/update's answers, by input request key.
+	InputResponses map[string]json.RawMessage `json:"inputResponses"`
 }
 
 // rpcReply is a JSON-RPC response, with the HTTP status 2026-07-28 gives it.
@@ -154,6 +156,9 @@ func (s *Server) claimTask(req rpcRequest) (taskCall, taskParams, bool) {
 	if req.Method != string(mcp.MethodToolsCall) {
 		return c, p, true
 	}
+	if c.modern && s.missingNeed(p) != "" {
+		return c, p, true // refused in answerTask
+	}
 	ts := s.taskSupport(p.Name)
 	if ts == mcp.TaskSupportForbidden {
 		return c, p, false
@@ -184,6 +189,9 @@ func (s *Server) answerTask(ctx context.Context, c taskCall, p taskParams, heade
 		}
 	}
 	if req.Method == string(mcp.MethodToolsCall) {
+		if need := s.missingNeed(p); c.modern && need != "" {
+			return s.missingClientCapability(req, need)
+		}
 		if c.modern && !c.declared {
 			return s.missingTasksCapability(req)
 		}
@@ -210,10 +218,9 @@ func (s *Server) answerTask(ctx context.Context, c taskCall, p taskParams, heade
 	case methodTasksCancel:
 		return s.cancelTask(ctx, c, id)
 	}
-	// tasks/update: no run asks for input yet, so there is nothing to
-	// deliver; answers for keys not outstanding are ignored, as the
-	// extension says.
-	if _, ok, err := s.eng.Run(ctx, id); err != nil {
+	// tasks/update delivers answers to the run's pending input requests;
+	// answers for keys not outstanding are ignored, as the extension says.
+	if ok, err := s.eng.AnswerRun(ctx, id, p.InputResponses); err != nil {
 		return s.taskStoreError(c, id, err)
 	} else if !ok {
 		return s.unknownTask(c, id)
@@ -226,6 +233,13 @@ func (s *Server) startTask(ctx context.Context, c taskCall, p taskParams) rpcRep
 	input := p.Arguments
 	if len(input) == 0 || string(input) == "null" {
 		input = json.RawMessage("{}")
+	}
+	if c.modern {
+		// The run may ask the client for input (tasks/get shows the
+		// requests, tasks/update answers them): it remembers what the
+		// client declared it can answer. A 2025-11-25 task cannot be
+		// answered so; its input requests fail saying so.
+		ctx = backend.WithAsker(ctx, &callAsker{caps: p.Meta.ClientCapabilities()})
 	}
 	run, err := s.eng.StartRun(ctx, p.Name, input)
 	if err != nil {
@@ -261,6 +275,8 @@ func (s *Server) getTask(ctx context.Context, c taskCall, id string) rpcReply {
 		d.Result = s.runResult(run)
 	case mcp.TaskStatusFailed:
 		d.Error = &taskError{Code: mcp.INTERNAL_ERROR, Message: run.Error}
+	case mcp.TaskStatusInputRequired:
+		d.InputRequests = run.InputRequests
 	}
 	return s.rpcResultRaw(c, d)
 }
@@ -340,11 +356,8 @@ func (s *Server) runResult(run *backend.Run) *mcp.CallToolResult {
 	case run.Status == backend.RunSucceeded && run.Redacted: // a run a mutator enqueued
 		return mcp.NewToolResultText(fmt.Sprintf("action %s succeeded; its output is sensitive and not shown", run.Action))
 	case run.Status == backend.RunSucceeded:
-		if s.actionText[run.Action] {
-			var text string
-			if err := json.Unmarshal(run.Output, &text); err == nil {
-				return mcp.NewToolResultText(text)
-			}
+		if res, err := outputResult(s.actionOut[run.Action], run.Output); err == nil {
+			return res
 		}
 		return mcp.NewToolResultStructured(json.RawMessage(run.Output), string(run.Output))
 	case run.Cancelled:

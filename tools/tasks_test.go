@@ -24,6 +24,7 @@ type rpcOpts struct {
 	declared bool // declare the tasks extension (modern)
 	name     string
 	header   map[string]string // overrides
+	caps     map[string]any    // more client capabilities (modern)
 }
 
 // taskRPC posts one JSON-RPC request to base's /mcp and returns the HTTP status
@@ -38,6 +39,9 @@ func taskRPC(t *testing.T, base, method string, params map[string]any, o rpcOpts
 		caps := map[string]any{}
 		if o.declared {
 			caps["extensions"] = map[string]any{tools.TasksExtension: map[string]any{}}
+		}
+		for k, v := range o.caps {
+			caps[k] = v
 		}
 		params["_meta"] = map[string]any{mcp.MetaKeyProtocolVersion: "2026-07-28", mcp.MetaKeyClientCapabilities: caps}
 		h[mcp.HeaderProtocolVersion] = "2026-07-28"

@@ -44,6 +44,8 @@ type detailedTask struct {
 	modernTask
 	Result *mcp.CallToolResult `json:"result,omitempty"`
 	Error  *taskError          `json:"error,omitempty"`
+	// InputRequests are an input_required task's unanswered questions.
+	InputRequests map[string]backend.InputRequest `json:"inputRequests,omitempty"`
 }
 
 // MarshalJSON flattens the embedded task (its own MarshalJSON would
@@ -59,6 +61,9 @@ func (d detailedTask) MarshalJSON() ([]byte, error) {
 	}
 	if d.Error != nil {
 		extra["error"] = d.Error
+	}
+	if len(d.InputRequests) > 0 {
+		extra["inputRequests"] = d.InputRequests
 	}
 	if len(extra) == 0 {
 		return base, nil
@@ -110,6 +115,9 @@ func taskOf(run *backend.Run) task {
 		}
 	case backend.RunRunning:
 		t.Status, t.StatusMessage = mcp.TaskStatusWorking, fmt.Sprintf("running (attempt %d)", run.Attempts)
+		if len(run.InputRequests) > 0 {
+			t.Status, t.StatusMessage = mcp.TaskStatusInputRequired, "waiting for the client's answers (tasks/update)"
+		}
 	default:
 		t.Status, t.StatusMessage = mcp.TaskStatusWorking, "queued"
 		if run.Attempts > 0 {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,8 +93,9 @@ var (
 		"Tool with JSON Schema 2020-12 features (conformance: json-schema-2020-12)", schema.Idempotent())
 
 	// Schema is the fixture app's schema.
-	Schema = schema.MustDefine(1, Events, RecordEvent, SimpleTextTool, ErrorTool, ProgressTool, LoggingTool, SchemaTool,
-		GreetTool, SlowComputeTool, FailingJobTool, ProtocolErrorJobTool)
+	Schema = schema.MustDefine(1, append([]schema.Decl{Events, RecordEvent, SimpleTextTool, ErrorTool, ProgressTool, LoggingTool, SchemaTool,
+		GreetTool, SlowComputeTool, FailingJobTool, ProtocolErrorJobTool,
+		ImageTool, AudioTool, EmbeddedTool, MixedTool, ConfirmDeleteTool, MultiInputTaskTool}, slices.Concat(inputTools(), legacyInputTools())...)...)
 )
 
 // Config returns the fixture app's backend.
@@ -118,7 +120,7 @@ func Config() backend.Config {
 			backend.Action(SchemaTool, func(_ *backend.ActionCtx, in SchemaInput) (string, error) {
 				return fmt.Sprintf("name=%q", in.Name), nil
 			}),
-		}, taskActions()...),
+		}, slices.Concat(taskActions(), contentActions(), inputActions(), legacyInputActions())...),
 	}
 }
 
@@ -178,6 +180,20 @@ func Options() tools.Options {
 	return tools.Options{
 		Name:        "mcp-sync-conformance",
 		TaskSupport: taskSupport(),
+		ClientNeeds: map[string][]string{MissingCapTool.Name(): {backend.CapSampling}},
+		// test_prompt_with_arguments' arguments complete from a fixed list.
+		CompletePrompt: func(_ context.Context, prompt, _, value string, _ map[string]string) ([]string, error) {
+			if prompt != "test_prompt_with_arguments" {
+				return nil, nil
+			}
+			var vals []string
+			for _, v := range []string{"test", "testing", "test-value", "other"} {
+				if strings.HasPrefix(v, value) {
+					vals = append(vals, v)
+				}
+			}
+			return vals, nil
+		},
 		Resources: []server.ServerResource{
 			staticResource("test://static-text", "static-text", "A fixed text resource",
 				mcp.TextResourceContents{URI: "test://static-text", MIMEType: "text/plain", Text: StaticText}),
@@ -192,6 +208,7 @@ func Options() tools.Options {
 			Handler: templateData,
 		}},
 		Prompts: []server.ServerPrompt{
+			inputPrompt(),
 			{
 				Prompt: mcp.NewPrompt("test_simple_prompt", mcp.WithPromptDescription("A prompt without arguments")),
 				Handler: func(context.Context, mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {

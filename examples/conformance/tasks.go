@@ -38,7 +38,19 @@ var (
 	// ProtocolErrorJobTool panics, which the task reports as a protocol error.
 	ProtocolErrorJobTool = schema.Action[NoInput, string]("protocol_error_job",
 		"Panics, so its task fails with a protocol error (conformance: tasks scenarios)")
+	// ConfirmDeleteTool asks the user to confirm, then answers; as a task it
+	// waits in input_required until tasks/update brings the answer.
+	ConfirmDeleteTool = schema.Action[FileInput, string]("confirm_delete",
+		"Asks the user to confirm deleting a file, then reports the answer (conformance: tasks-mrtr-input)", schema.Destructive())
+	// MultiInputTaskTool asks two questions at once.
+	MultiInputTaskTool = schema.Action[NoInput, string]("multi_input",
+		"Asks the user two questions at once (conformance: tasks-mrtr-input)")
 )
+
+// FileInput is confirm_delete's input.
+type FileInput struct {
+	Filename string `json:"filename" jsonschema:"description=The file to delete"`
+}
 
 // taskActions are the fixture's task actions' implementations.
 func taskActions() []backend.ActionImpl {
@@ -60,6 +72,26 @@ func taskActions() []backend.ActionImpl {
 		}),
 		backend.Action(ProtocolErrorJobTool, func(*backend.ActionCtx, NoInput) (string, error) {
 			panic("protocol_error_job panics, as it always does")
+		}),
+		backend.Action(ConfirmDeleteTool, func(ctx *backend.ActionCtx, in FileInput) (string, error) {
+			e, err := ctx.Elicit("confirm", fmt.Sprintf("Delete %s?", in.Filename), confirmForm)
+			if err != nil {
+				return "", err
+			}
+			if !e.Accepted() {
+				return fmt.Sprintf("Kept %s", in.Filename), nil
+			}
+			return fmt.Sprintf("Deleted %s", in.Filename), nil
+		}),
+		backend.Action(MultiInputTaskTool, func(ctx *backend.ActionCtx, _ NoInput) (string, error) {
+			first, _ := mustParams(ctx, "First: your name?", "", 0)
+			second, _ := mustParams(ctx, "Second: your name again?", "", 0)
+			ans, err := ctx.Ask(map[string]backend.InputRequest{
+				"first": {Method: backend.MethodElicit, Params: first}, "second": {Method: backend.MethodElicit, Params: second}})
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("Got %d answers", len(ans)), nil
 		}),
 	}
 }
