@@ -45,7 +45,7 @@ type Config struct {
 	Patience time.Duration
 }
 
-// maxLine bounds one message (as the owner's ServeConn does).
+// maxLine bounds one message from the host (as the owner's ServeConn does).
 const maxLine = 4 << 20
 
 // RetryMessage is the error a host gets for a tool call that was with the
@@ -162,10 +162,18 @@ func (r *relay) fromOwner(ctx context.Context) error {
 		if conn == nil { // the relay ended while reconnecting
 			return nil
 		}
-		sc := bufio.NewScanner(conn)
-		sc.Buffer(make([]byte, 64<<10), maxLine)
-		for sc.Scan() {
-			line := sc.Bytes()
+		// The owner's lines are not bounded: it is trusted, and an answer
+		// may be long (a page of large rows). A bound would end the read
+		// as if the owner had gone, and the replayed read would meet the
+		// same answer again, for ever.
+		br := bufio.NewReaderSize(conn, 64<<10)
+		var err error
+		for {
+			var line []byte
+			if line, err = br.ReadBytes('\n'); err != nil {
+				break // a partial last line: the owner went away mid-message
+			}
+			line = line[:len(line)-1]
 			r.mu.Lock()
 			keep := r.st.fromOwner(line)
 			r.mu.Unlock()
@@ -176,7 +184,7 @@ func (r *relay) fromOwner(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		r.cfg.Logger.Warn("relay: the data file's owner went away; taking over or waiting for the process that does", "error", sc.Err())
+		r.cfg.Logger.Warn("relay: the data file's owner went away; taking over or waiting for the process that does", "error", err)
 		if err := r.reconnect(ctx); err != nil {
 			r.shut()
 			return err

@@ -107,6 +107,7 @@ func startRelay(t *testing.T, sock string, takeOver func(context.Context) error,
 	h := &hostEnd{w: inW, wake: make(chan struct{}, 1)}
 	go func() {
 		sc := bufio.NewScanner(outR)
+		sc.Buffer(make([]byte, 64<<10), 64<<20)
 		for sc.Scan() {
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) != nil {
@@ -293,5 +294,36 @@ func TestSessionTracksOnlyWhatItMust(t *testing.T) {
 	}
 	if s.fromOwner([]byte(`{"jsonrpc":"2.0","id":"r1","result":{}}`)) {
 		t.Error("the answer to the relay's own subscribe reached the host")
+	}
+}
+
+// TestRelayPassesLongAnswers: an answer from the owner longer than a host
+// message may be (a page of large rows) reaches the host whole. The relay
+// used to bound the owner's lines too, and took a long one for the owner
+// going away: it reconnected and sent the read again, for ever.
+func TestRelayPassesLongAnswers(t *testing.T) {
+	sock, err := SocketPath(filepath.Join(t.TempDir(), "l.db"), socketDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := listenPeer(t, sock)
+	h, _ := startRelay(t, sock, func(context.Context) error { return nil }, 10*time.Second)
+	c, sc := owner.next(t)
+	defer c.Close() // kept open (and reachable, so no finalizer closes it)
+	h.send(t, `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_row","arguments":{}}}`)
+	readLine(t, sc)
+	long := strings.Repeat("x", maxLine+1<<20)
+	if _, err := c.Write([]byte(`{"jsonrpc":"2.0","id":7,"result":{"text":"` + long + `"}}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	m := h.await(t, "the long answer", func(m map[string]any) bool { return m["id"] == 7.0 })
+	if r, _ := m["result"].(map[string]any); r == nil || len(fmt.Sprint(r["text"])) != len(long) {
+		t.Fatalf("the host got %.200v, want the whole answer", m)
+	}
+	select {
+	case c2 := <-owner.conns:
+		c2.Close()
+		t.Fatal("the relay connected again: it took the long answer for the owner going away")
+	default:
 	}
 }
