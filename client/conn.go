@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mgclient "github.com/mark3labs/mcp-go/client"
@@ -56,6 +57,9 @@ type Conn struct {
 	nudgeDelay   time.Duration           // nudgeDelay, but a field so that a test can widen it
 	nudgeMax     time.Duration           // nudgeMax, likewise
 	progress     map[string]ProgressFunc // by progress token
+	// taskIDs numbers the connection's own task requests; their ids are
+	// strings, so that they never meet the mcp-go client's numeric ones.
+	taskIDs atomic.Uint64
 }
 
 // DialHTTP connects to a server's streamable HTTP endpoint (…/mcp), or its

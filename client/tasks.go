@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	mgtransport "github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
 
@@ -66,7 +66,7 @@ func (cn *Conn) CallTask(ctx context.Context, tool string, args any) (json.RawMe
 // has run, the Task is zero and its output is returned as Call returns it.
 // Arguments the tool refuses fail with a *CallError, as Call's do.
 func (cn *Conn) StartTask(ctx context.Context, tool string, args any) (Task, json.RawMessage, error) {
-	raw, err := json.Marshal(args)
+	raw, err := schema.Encode(args) // as Call encodes them: nil slices as []
 	if err != nil {
 		return Task{}, nil, fmt.Errorf("%s: encoding the arguments: %w", tool, err)
 	}
@@ -183,10 +183,6 @@ func (cn *Conn) isLegacy() bool {
 	return cn.legacy
 }
 
-// taskIDs numbers this package's own task requests; their ids are strings,
-// so that they never meet the mcp-go client's numeric ones.
-var taskIDs atomic.Uint64
-
 // taskRequest sends one task request on the connection's transport. The
 // mcp-go client sets each 2026-07-28 request's client capabilities itself,
 // with no way to add the tasks extension, so task requests are built here:
@@ -211,7 +207,7 @@ func (cn *Conn) taskRequest(ctx context.Context, tool, method, name string, para
 		}
 	}
 	req := mgtransport.JSONRPCRequest{JSONRPC: mcp.JSONRPC_VERSION, Method: method, Params: params, Header: header,
-		ID: mcp.NewRequestId(fmt.Sprintf("mcp-sync-task-%d", taskIDs.Add(1)))}
+		ID: mcp.NewRequestId(fmt.Sprintf("mcp-sync-task-%d", cn.taskIDs.Add(1)))}
 	resp, err := c.GetTransport().SendRequest(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %s: %v", tool, ErrTransport, method, err)

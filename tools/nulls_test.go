@@ -34,6 +34,11 @@ func TestGoClientSendsNilSlicesAsEmpty(t *testing.T) {
 		if _, err := client.Mutate(ctx, c, notesapp.SaveNote, in); err != nil {
 			t.Errorf("%s: client.Mutate with a nil required slice: %v", url, err)
 		}
+		// A mutator asked to run as a task answers at once; its arguments
+		// are encoded as Call's are.
+		if _, _, err := c.StartTask(ctx, notesapp.SaveNote.Name(), in); err != nil {
+			t.Errorf("%s: Conn.StartTask with a nil required slice: %v", url, err)
+		}
 
 		args := json.RawMessage(`{"id":"null-priority","title":"t","body":"b","tags":[],"author":{"name":"a","email":null},"priority":null}`)
 		if _, err := c.Call(ctx, notesapp.SaveNote.Name(), args); err != nil {

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -57,9 +58,13 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-var defaultAlgorithms = []string{
-	oidc.RS256, oidc.RS384, oidc.RS512, oidc.PS256, oidc.PS384, oidc.PS512,
-	oidc.ES256, oidc.ES384, oidc.ES512, oidc.EdDSA,
+// defaultAlgorithms are the asymmetric signature algorithms accepted,
+// a new slice each call, so that no caller can change another's.
+func defaultAlgorithms() []string {
+	return []string{
+		oidc.RS256, oidc.RS384, oidc.RS512, oidc.PS256, oidc.PS384, oidc.PS512,
+		oidc.ES256, oidc.ES384, oidc.ES512, oidc.EdDSA,
+	}
 }
 
 // Claims are what a validated token says about its bearer.
@@ -109,11 +114,11 @@ func New(c Config) (*Verifier, error) {
 		c.Leeway = DefaultLeeway
 	}
 	if len(c.Algorithms) == 0 {
-		c.Algorithms = defaultAlgorithms
+		c.Algorithms = defaultAlgorithms()
 	}
 	for _, a := range c.Algorithms {
-		if !slices.Contains(defaultAlgorithms, a) {
-			return nil, fmt.Errorf("signature algorithm %q is not accepted: use asymmetric ones (%s)", a, strings.Join(defaultAlgorithms, ", "))
+		if !slices.Contains(defaultAlgorithms(), a) {
+			return nil, fmt.Errorf("signature algorithm %q is not accepted: use asymmetric ones (%s)", a, strings.Join(defaultAlgorithms(), ", "))
 		}
 	}
 	client := c.HTTPClient
@@ -242,7 +247,10 @@ func unixTime(n *json.Number) (time.Time, bool) {
 	if err != nil || f <= 0 || f > 1<<40 {
 		return time.Time{}, false
 	}
-	return time.Unix(0, 0).Add(time.Duration(f * float64(time.Second))), true
+	// Not as a Duration since 1970: one overflows past 2262, turning a far
+	// nbf into a past one.
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
 
 // reason turns go-oidc's error into what the bearer may be told: which

@@ -122,6 +122,9 @@ func TestLeeway(t *testing.T) {
 		{"expired 3 minutes ago", testissuer.Token{Expiry: now.Add(-3 * time.Minute)}, false},
 		{"valid from 20 s on", testissuer.Token{NotBefore: now.Add(20 * time.Second)}, true},
 		{"valid from 3 minutes on", testissuer.Token{NotBefore: now.Add(3 * time.Minute)}, false},
+		// Past 2262 a Duration since 1970 overflows: such an nbf read as a past time.
+		{"valid from the year 5138 on", testissuer.Token{NotBefore: time.Unix(1e11, 0)}, false},
+		{"expires in the year 5138", testissuer.Token{Expiry: time.Unix(1e11, 0)}, true},
 	} {
 		c.tok.Audience = []string{resource}
 		tok, err := is.Sign(c.tok)
