@@ -74,6 +74,14 @@ func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) error {
 			}
 			return
 		}
+		// Task requests are served from the run records, as on stdio
+		// (stdioTasks): mcp-go would keep the task in its own memory.
+		if req, ok := decodeTaskRequest(line); ok {
+			if c, p, ok := s.claimTask(req); ok {
+				reqs.Go(func() { _ = w.writeLine(s.answerTask(ctx, c, p, nil).body) })
+				return
+			}
+		}
 		// Tool calls take a slot, as in mcp-go's stdio worker pool; other
 		// requests, a subscriptions/listen stream among them, live as long
 		// as they must and never wait for one.
@@ -155,6 +163,14 @@ func (l *lineWriter) write(v any) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_, err = l.w.Write(append(b, '\n'))
+	return err
+}
+
+// writeLine writes b, one encoded message, and its newline.
+func (l *lineWriter) writeLine(b []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.w.Write(append(b[:len(b):len(b)], '\n'))
 	return err
 }
 

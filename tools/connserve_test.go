@@ -3,12 +3,15 @@ package tools_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/client/transport"
 
+	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
@@ -85,4 +88,55 @@ func TestServeConnBadInput(t *testing.T) {
 		t.Errorf("an over-long line: %v", err)
 	}
 	done <- nil
+}
+
+// TestServeConnTasks: a relayed session's task is a run record, as on
+// stdio: tools/call with params.task returns a task that tasks/get and
+// tasks/result answer from the engine. ServeConn used to hand it to
+// mcp-go, which kept it in memory where tasks/get did not find it.
+func TestServeConnTasks(t *testing.T) {
+	a := newApp(t)
+	srv, err := tools.New(a.eng, tools.Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, _ := serveConn(t, srv)
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	ask := func(line string) map[string]any {
+		t.Helper()
+		if _, err := c.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Fatalf("%q: %v", sc.Text(), err)
+			}
+			if m["id"] != nil {
+				return m
+			}
+		}
+		t.Fatalf("no answer to %s: %v", line, sc.Err())
+		return nil
+	}
+	ask(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"tasks":{}},"clientInfo":{"name":"t","version":"1"}}}`)
+	if _, err := c.Write([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	out := ask(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"shout","arguments":{"text":"hey"},"task":{"ttl":60000}}}`)
+	r, _ := out["result"].(map[string]any)
+	task, _ := r["task"].(map[string]any)
+	id, _ := task["taskId"].(string)
+	if id == "" {
+		t.Fatalf("tools/call as a task: %v", out)
+	}
+	out = ask(`{"jsonrpc":"2.0","id":3,"method":"tasks/result","params":{"taskId":"` + id + `"}}`)
+	if !strings.Contains(fmt.Sprint(out["result"]), "HEY") {
+		t.Fatalf("tasks/result: %v", out)
+	}
+	if run, ok, err := a.eng.Run(context.Background(), id); err != nil || !ok || run.Status != backend.RunSucceeded {
+		t.Fatalf("the task's run record: %+v, %v, %v", run, ok, err)
+	}
 }
