@@ -423,9 +423,21 @@ func runConformance(t *testing.T, version, script string, timeout time.Duration,
 	if _, err := os.Stat(node22()); err != nil {
 		t.Fatalf("Node 22 from the npm package node@22 is missing: %v", err)
 	}
-	u := startServerOf(t, labBinary(t), "--app", "conformance")
-	stdout, stderr, err := runNode(t, timeout, node22(),
-		append([]string{script, "server", "--url", u, "--expected-failures", expected}, args...)...)
+	var stdout, stderr string
+	var err error
+	for try := 0; ; try++ {
+		u := startServerOf(t, labBinary(t), "--app", "conformance")
+		stdout, stderr, err = runNode(t, timeout, node22(),
+			append([]string{script, "server", "--url", u, "--expected-failures", expected}, args...)...)
+		// server-stateless's subscriptions/listen checks give the stream
+		// 1.5 s to deliver after a tool call, which a busy 2-core machine
+		// misses now and then: a run whose only unexpected failure is that
+		// scenario is tried once more (the first run is logged).
+		if err == nil || try == 1 || !onlyUnexpected(stdout, "server-stateless") {
+			break
+		}
+		t.Logf("conformance %s: only server-stateless failed (its listen checks are timed); running the suite once more:\n%s", version, stdout)
+	}
 	summary := summaryPattern.FindString(stdout)
 	if err != nil {
 		var exit *exec.ExitError
@@ -440,4 +452,20 @@ func runConformance(t *testing.T, version, script string, timeout time.Duration,
 	}
 	t.Logf("conformance %s: %s (every failure expected)", version, summary)
 	return stdout
+}
+
+// onlyUnexpected reports whether the suite's output lists exactly one
+// unexpected failure, scenario.
+func onlyUnexpected(stdout, scenario string) bool {
+	_, after, ok := strings.Cut(stdout, "Unexpected failures (not in baseline)")
+	if !ok {
+		return false
+	}
+	var failed []string
+	for line := range strings.SplitSeq(after, "\n") {
+		if f, ok := strings.CutPrefix(strings.TrimSpace(line), "✗ "); ok {
+			failed = append(failed, strings.TrimSpace(f))
+		}
+	}
+	return len(failed) == 1 && failed[0] == scenario
 }
