@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // streamRun is one streamed answer's bookkeeping: when each chunk's write
@@ -43,7 +46,7 @@ func (r *streamRun) noticed(sub *peerSession, p *sdk.ResourceUpdatedNotification
 		return
 	}
 	r.notices++
-	chunks, carries := noticeChunks(p.Meta)
+	chunks, carries := noticeChunks(p.URI, p.Meta)
 	for _, n := range chunks {
 		if n < 1 || n >= len(r.starts) {
 			continue
@@ -254,4 +257,33 @@ func peerStreams(ctx context.Context, cfg peersConfig, ts []*peerTarget, _ strin
 		sc.Figures[i].Note = strings.Join(notes, "; ")
 	}
 	return []peerScenario{sc}, nil
+}
+
+// noticeChunks is the chunk numbers (the rows' n) a changes-carrying
+// notice of mcp-sync's for uri holds (none for an echo); ok is false for a
+// plain notice, or one whose changes do not decode. It reads the notice as
+// the Go client does (wire.DecodeNotice), then only the n of each change (a
+// put's value's, a patch's merge's, which each chunk sets).
+func noticeChunks(uri string, meta sdk.Meta) (chunks []int, ok bool) {
+	raw, ok := meta[wire.ChangesMetaKey].(string)
+	if !ok {
+		return nil, false
+	}
+	n, err := wire.DecodeNotice(uri, []byte(raw))
+	if err != nil {
+		return nil, false
+	}
+	for _, ev := range n.Events {
+		for _, ch := range ev.Changes {
+			for _, v := range []json.RawMessage{ch.Value, ch.Merge} {
+				var c struct {
+					N int `json:"n"`
+				}
+				if len(v) > 0 && json.Unmarshal(v, &c) == nil && c.N > 0 {
+					chunks = append(chunks, c.N)
+				}
+			}
+		}
+	}
+	return chunks, true
 }
