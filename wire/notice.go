@@ -109,11 +109,11 @@ func appendChange(b []byte, c SyncChange, prev uint64, keyed bool) ([]byte, erro
 	return append(b, '}'), err
 }
 
-// noticeForm, eventForm and changeForm decode the compact form.
+// noticeForm and changeForm decode the compact form.
 type noticeForm struct {
-	A *uint64           `json:"a"`
-	V *uint64           `json:"v"`
-	E []json.RawMessage `json:"e"`
+	A *uint64             `json:"a"`
+	V *uint64             `json:"v"`
+	E [][]json.RawMessage `json:"e"`
 }
 
 type changeForm struct {
@@ -157,14 +157,14 @@ func DecodeNotice(uri string, data []byte) (ChangeNotice, error) {
 	return n, nil
 }
 
-func decodeEvent(raw json.RawMessage, prev uint64, rowKey string, isRow bool) (SyncEvent, error) {
-	var parts []json.RawMessage
-	if err := json.Unmarshal(raw, &parts); err != nil || len(parts) == 0 {
-		return SyncEvent{}, fmt.Errorf("an event is not [version, change…]: %.40s", raw)
+func decodeEvent(parts []json.RawMessage, prev uint64, rowKey string, isRow bool) (SyncEvent, error) {
+	if len(parts) == 0 {
+		return SyncEvent{}, errors.New("an event is not [version, change…]: []")
 	}
 	var ev SyncEvent
-	if err := json.Unmarshal(parts[0], &ev.Version); err != nil {
-		return SyncEvent{}, fmt.Errorf("an event's version %.40s: %w", parts[0], err)
+	var err error
+	if ev.Version, err = strconv.ParseUint(string(parts[0]), 10, 64); err != nil {
+		return SyncEvent{}, fmt.Errorf("an event's version %.40s is not a version", parts[0])
 	}
 	for _, p := range parts[1:] {
 		var f changeForm

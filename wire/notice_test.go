@@ -96,7 +96,7 @@ func TestNoticeFormRefused(t *testing.T) {
 		{row, `{"a":1,"e":[[2,{"b":1}]]}`, "one of a put"},
 		{table, `{"a":1,"e":[[2,{"d":true}]]}`, "without its key"},
 		{row, `{"a":1,"e":[[]]}`, "not [version"},
-		{row, `{"a":1,"e":[{"v":2}]}`, "not [version"},
+		{row, `{"a":1,"e":[{"v":2}]}`, "a notice of"},
 		{row, `{"a":1,"e":[["2"]]}`, "version"},
 		{row, `{"a":1,"e":[[2,[1]]]}`, "a change"},
 		{row, `{"a":-1,"v":2}`, "a notice of"},
