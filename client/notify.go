@@ -1,7 +1,6 @@
 package client
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -55,9 +54,8 @@ func (cn *Conn) notified(n mcp.JSONRPCNotification) {
 		uri, _ := n.Params.AdditionalFields["uri"].(string)
 		var notice *wire.ChangeNotice // nil: the changes are not in the notification
 		if raw, ok := n.Params.Meta[wire.ChangesMetaKey].(string); ok {
-			notice = new(wire.ChangeNotice)
-			if json.Unmarshal([]byte(raw), notice) != nil {
-				notice = nil
+			if cn, err := wire.DecodeNotice(uri, []byte(raw)); err == nil {
+				notice = &cn
 			}
 		}
 		cn.mu.Lock()

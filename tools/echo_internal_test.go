@@ -37,7 +37,7 @@ func TestCallEndEchoesNoticesItCouldHaveDropped(t *testing.T) {
 	if echo == nil || !echo.pureEcho() || echo.after != 5 || echo.bare {
 		t.Fatalf("after a notice sent during a call: pending %+v, want an echo at 5", echo)
 	}
-	if got, want := echo.encode(), `{"after":5,"version":5,"events":null}`; got != want {
+	if got, want := echo.encode("u"), `{"a":5,"v":5}`; got != want {
 		t.Errorf("echo payload %s, want %s", got, want)
 	}
 	select {
@@ -94,7 +94,7 @@ func TestEchoToAPlainClientIsBare(t *testing.T) {
 	c.sendForTest("u", &notice{after: 4, version: 5, bare: true})
 	r.callEnded("s", started, mark)
 	n := c.dirty["u"]
-	if n == nil || !n.bare || n.encode() != "" {
+	if n == nil || !n.bare || n.encode("u") != "" {
 		t.Fatalf("echo to a plain client: %+v", n)
 	}
 	c.note("u", 6, nil, true)

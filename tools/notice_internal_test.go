@@ -24,8 +24,9 @@ func TestNoticeKeepsEachVersionOnce(t *testing.T) {
 	n.add(11, all) // noted once per version…
 	n.add(11, all) // …however often it is marked
 	n.add(12, byKey["a"])
-	var got wire.ChangeNotice
-	if err := json.Unmarshal([]byte(n.encode()), &got); err != nil {
+	uri := wire.TableURI("t")
+	got, err := wire.DecodeNotice(uri, []byte(n.encode(uri)))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got.After != 10 || got.Version != 12 || len(got.Events) != 2 || got.Events[0].Version != 11 || len(got.Events[0].Changes) != 3 {
@@ -33,7 +34,7 @@ func TestNoticeKeepsEachVersionOnce(t *testing.T) {
 	}
 	big := []wire.SyncChange{{Key: "a", Op: "put", Value: json.RawMessage(`"` + strings.Repeat("x", maxNoticeBytes) + `"`)}}
 	n.add(13, big)
-	if n.encode() != "" || n.version != 13 {
+	if n.encode(uri) != "" || n.version != 13 {
 		t.Fatalf("a notice past %d bytes still carries its changes (version %d)", maxNoticeBytes, n.version)
 	}
 }

@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"encoding/json"
 	"sync"
 
 	"github.com/mcp-sync/mcp-sync/wire"
@@ -67,24 +66,25 @@ func (e *encodings) of(uri string, n *notice) string {
 		}
 	}
 	e.mu.Unlock()
-	enc.once.Do(func() { enc.s = n.encode() })
+	enc.once.Do(func() { enc.s = n.encode(uri) })
 	return enc.s
 }
 
 // carries reports whether n's notification carries a wire.ChangeNotice.
 func (n *notice) carries() bool { return !n.bare && (len(n.events) > 0 || n.pureEcho()) }
 
-// encode is n's wire.ChangeNotice as JSON, or "" when bare. It goes out as
-// a JSON string: generic decoders (mcp-go's client transports decode _meta
-// into map[string]any, JavaScript reads numbers as doubles) pass a string
-// through exactly and cheaply, where an object's numbers past 2^53 would
-// change and its decoding costs each subscriber more than the string's
-// escaping costs the server (measured: BenchmarkNoticesToSubscribers).
-func (n *notice) encode() string {
+// encode is n's wire.ChangeNotice in uri's notification (the compact form
+// of wire.EncodeNotice), or "" when bare. It goes out as a JSON string:
+// generic decoders (mcp-go's client transports decode _meta into
+// map[string]any, JavaScript reads numbers as doubles) pass a string through
+// exactly and cheaply, where an object's numbers past 2^53 would change and
+// its decoding costs each subscriber more than the string's escaping costs
+// the server (measured: BenchmarkNoticeForms).
+func (n *notice) encode(uri string) string {
 	if !n.carries() {
 		return ""
 	}
-	b, err := json.Marshal(wire.ChangeNotice{After: n.after, Version: n.version, Events: n.events})
+	b, err := wire.EncodeNotice(uri, wire.ChangeNotice{After: n.after, Version: n.version, Events: n.events})
 	if err != nil {
 		return ""
 	}

@@ -137,14 +137,14 @@ func fill(b *testing.B, a *app, n int) {
 // wire.ChangeNotice, and its numbers pass through float64). Each reports
 // the notification's size.
 func BenchmarkNoticeForms(b *testing.B) {
-	notice := []byte(`{"after":26,"version":27,"events":[{"version":27,"changes":[{"key":"live-1-1796585939770148350","op":"patch","base":26,` +
-		`"append":{"text":"0123456789abcdefghij"},"merge":{"n":26,"t":1796585939898112464}}]}]}`)
+	uri := wire.RowURI("rows", "live-1-1796585939770148350")
+	notice := []byte(`{"a":26,"e":[[27,{"+":{"text":"0123456789abcdefghij"},"m":{"n":27,"t":1796585939898112464}}]]}`)
 	forms := map[string]any{"string": string(notice), "raw": json.RawMessage(notice)}
 	for _, name := range []string{"string", "raw"} {
 		n := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{
 			Method: string(mcp.MethodNotificationResourceUpdated),
 			Params: mcp.NotificationParams{Meta: map[string]any{wire.ChangesMetaKey: forms[name]},
-				AdditionalFields: map[string]any{"uri": "mcp-sync://table/rows/live-1-1796585939770148350"}},
+				AdditionalFields: map[string]any{"uri": uri}},
 		}}
 		data, err := json.Marshal(n)
 		if err != nil {
@@ -164,7 +164,6 @@ func BenchmarkNoticeForms(b *testing.B) {
 				if err := json.Unmarshal(data, &got); err != nil {
 					b.Fatal(err)
 				}
-				var cn wire.ChangeNotice
 				raw, isString := got.Params.Meta[wire.ChangesMetaKey].(string)
 				body := []byte(raw)
 				if !isString {
@@ -172,7 +171,7 @@ func BenchmarkNoticeForms(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				if err := json.Unmarshal(body, &cn); err != nil || len(cn.Events) != 1 {
+				if cn, err := wire.DecodeNotice(uri, body); err != nil || len(cn.Events) != 1 {
 					b.Fatalf("%s: %v", body, err)
 				}
 			}

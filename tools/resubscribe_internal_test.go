@@ -108,8 +108,12 @@ func TestResubscribeWhileSendBlocked(t *testing.T) {
 	defer mu.Unlock()
 	t.Logf("v1=%d v2=%d v3=%d sent=%q", v1, v2, v3, sent)
 	for _, s := range sent {
-		var n wire.ChangeNotice
-		if s == "" || json.Unmarshal([]byte(s), &n) != nil {
+		if s == "" {
+			continue
+		}
+		n, err := wire.DecodeNotice(table, []byte(s))
+		if err != nil {
+			t.Errorf("notice %s: %v", s, err)
 			continue
 		}
 		if n.After < v2 && n.Version >= v2 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,19 +203,21 @@ type carried struct {
 	uri string
 	wire.ChangeNotice
 	bare bool
+	raw  string // the notice as sent
 }
 
 // carriedNotices decodes every update notification n took.
 func carriedNotices(t *testing.T, n *notes) []carried {
 	t.Helper()
 	var out []carried
+	var err error
 	for _, x := range n.byMethod("notifications/resources/updated") {
 		uri, _ := x.Params.AdditionalFields["uri"].(string)
-		no := carried{uri: uri}
 		raw, ok := x.Params.Meta[wire.ChangesMetaKey].(string)
+		no := carried{uri: uri, raw: raw}
 		if !ok {
 			no.bare = true
-		} else if err := json.Unmarshal([]byte(raw), &no.ChangeNotice); err != nil {
+		} else if no.ChangeNotice, err = wire.DecodeNotice(uri, []byte(raw)); err != nil {
 			t.Fatalf("notice for %s: %v in %s", uri, err, raw)
 		}
 		out = append(out, no)
@@ -310,6 +313,19 @@ func TestUpdateNotificationsCarryChanges(t *testing.T) {
 					t.Fatal(text(res))
 				}
 				final := a.eng.Version()
+				// A patch of a value no notice carried (one written before the
+				// subscription was in place, which a loaded machine can delay
+				// past the first writes) is read as a client reads it: the
+				// row's change at the patch's base, from _sync_changes.
+				readBase := func(key string, version uint64) (json.RawMessage, bool) {
+					res := call(t, writer, wire.ToolSyncChanges, map[string]any{"table": "items", "key": key, "after": version - 1, "limit": 1})
+					var out wire.SyncChangesOut
+					if res.IsError || json.Unmarshal([]byte(text(res)), &out) != nil || len(out.Events) == 0 ||
+						out.Events[0].Version != version || len(out.Events[0].Changes) == 0 {
+						return nil, false
+					}
+					return out.Events[0].Changes[len(out.Events[0].Changes)-1].Value, true
+				}
 				if !waitFor(testWait, func() bool { return reached(t, n, row, final) && reached(t, n, table, final) }) {
 					t.Fatalf("no notice reached version %d for both URIs within %v", final, testWait)
 				}
@@ -350,12 +366,13 @@ func TestUpdateNotificationsCarryChanges(t *testing.T) {
 								if uri == row && ch.Key != key {
 									t.Fatalf("row %s's notice carries a change to %s", key, ch.Key)
 								}
-								value, ok := applyChange(t, held, ev.Version, ch)
+								value, ok := applyChange(t, held, ev.Version, ch, readBase)
 								if !ok {
-									continue // a patch of a value this test did not see: a client would read it
+									continue // deleted
 								}
 								if ch.Op == wire.OpPatch {
 									patches++
+									compact(t, no, ch)
 								}
 								var it Item
 								if err := json.Unmarshal(value, &it); err != nil {
@@ -390,6 +407,21 @@ func TestUpdateNotificationsCarryChanges(t *testing.T) {
 	})
 }
 
+// compact fails unless a notice of one patch says no more than the patch:
+// on the row's own URI, the key is left out, and so is the base when it is
+// where the notice goes on from, as it is after the first.
+func compact(t *testing.T, no carried, ch wire.SyncChange) {
+	t.Helper()
+	if len(no.Events) != 1 || len(no.Events[0].Changes) != 1 || ch.Base != no.After || !strings.HasPrefix(no.uri, wire.TableURI("items")+"/") {
+		return
+	}
+	// {"a":after,"e":[[version,{"+":append,"m":merge}]]}
+	limit := len(ch.Append) + len(ch.Merge) + 2*20 + len(`{"a":,"e":[[,{"+":,"m":}]]}`)
+	if strings.Contains(no.raw, `"k":`) || strings.Contains(no.raw, `"b":`) || len(no.raw) > limit {
+		t.Errorf("%s: a notice of one patch is %d B, over %d, or names the row's key or the base it goes on from: %s", no.uri, len(no.raw), limit, no.raw)
+	}
+}
+
 // heldRow is a row's JSON as of the version that wrote it.
 type heldRow struct {
 	version uint64
@@ -397,10 +429,12 @@ type heldRow struct {
 }
 
 // applyChange applies a notice's change to held, as a client does, and
-// returns the row's value after it; ok is false for a patch of a row held
-// at no version (the test missed its base). A patch of a row held at
-// another version than its base is a broken chain: the test fails.
-func applyChange(t *testing.T, held map[string]heldRow, version uint64, ch wire.SyncChange) (json.RawMessage, bool) {
+// returns the row's value after it; ok is false for a delete. A patch of a
+// row held at no version is applied to its base as read (the test missed
+// it); one of a row held at another version than its base is a broken
+// chain: the test fails.
+func applyChange(t *testing.T, held map[string]heldRow, version uint64, ch wire.SyncChange,
+	read func(key string, version uint64) (json.RawMessage, bool)) (json.RawMessage, bool) {
 	t.Helper()
 	switch ch.Op {
 	case wire.OpDelete:
@@ -409,7 +443,11 @@ func applyChange(t *testing.T, held map[string]heldRow, version uint64, ch wire.
 	case wire.OpPatch:
 		h, ok := held[ch.Key]
 		if !ok {
-			return nil, false
+			value, found := read(ch.Key, ch.Base)
+			if !found {
+				t.Fatalf("row %s: a patch of its value at version %d, which _sync_changes does not have", ch.Key, ch.Base)
+			}
+			h = heldRow{ch.Base, value}
 		}
 		if h.version != ch.Base {
 			t.Fatalf("row %s at version %d: a patch of version %d", ch.Key, h.version, ch.Base)

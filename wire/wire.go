@@ -31,9 +31,10 @@ func RunURI(id string) string { return RunPrefix + url.PathEscape(id) }
 
 // ChangesMetaKey is the _meta key of a notifications/resources/updated for a
 // table or row URI that carries the URI's committed changes, so a watcher
-// need not ask _sync_changes for them. Its value is a [ChangeNotice]
-// encoded as a JSON string: a string passes generic JSON decoders (which
-// turn numbers into float64) unchanged. The key is absent when the changes
+// need not ask _sync_changes for them. Its value is a [ChangeNotice] in
+// the compact form of [EncodeNotice], as a JSON string: a string passes
+// generic JSON decoders (which turn numbers into float64) unchanged, and
+// [DecodeNotice] reads it. The key is absent when the changes
 // are too large to carry, or not known exactly (the server fell behind):
 // then ask _sync_changes.
 //
@@ -55,8 +56,10 @@ const ChangesMetaKey = "io.github.mcp-sync/changes"
 // applies it to the row's value as of the patch's Base, which it holds from
 // an earlier notice or its own reads; one that does not hold it asks
 // _sync_changes, which gives whole values.
+//
+// It has no JSON form of its own: [EncodeNotice] writes it for a URI.
 type ChangeNotice struct {
-	After   uint64      `json:"after"`
-	Version uint64      `json:"version"`
-	Events  []SyncEvent `json:"events"`
+	After   uint64
+	Version uint64
+	Events  []SyncEvent
 }

@@ -39,7 +39,6 @@ func TestJSONShapes(t *testing.T) {
 		{wire.SyncStateIn{Client: "c"}, `{"client":"c"}`},
 		{wire.SyncStateOut{Seq: 1, Version: 2, At: 3}, `{"seq":1,"version":2,"at":3}`},
 		{wire.ErrorMeta{Kind: wire.KindBusy}, `{"kind":"busy"}`},
-		{wire.ChangeNotice{After: 1, Version: 2, Events: []wire.SyncEvent{}}, `{"after":1,"version":2,"events":[]}`},
 		{wire.SyncChange{Key: "k", Op: wire.OpPatch, Base: 3, Append: json.RawMessage(`{"text":"more"}`), Merge: json.RawMessage(`{"n":2}`)},
 			`{"key":"k","op":"patch","base":3,"append":{"text":"more"},"merge":{"n":2}}`},
 	}

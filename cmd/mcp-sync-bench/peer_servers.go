@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -106,42 +105,6 @@ func (p *peerSession) call(ctx context.Context, tool string, args any) (*sdk.Cal
 }
 
 func (p *peerSession) close() { _ = p.s.Close() }
-
-// noticeChunks is the chunk numbers (the rows' n) a changes-carrying
-// notice of mcp-sync's holds (none for an echo); ok is false for a plain
-// notice, or one whose changes do not decode. It decodes only the n of
-// each change (a put's value's, a patch's merge's, which each chunk sets),
-// in one pass: the load generator's share of the CPU stays small.
-func noticeChunks(meta sdk.Meta) (chunks []int, ok bool) {
-	raw, ok := meta[wire.ChangesMetaKey].(string)
-	if !ok {
-		return nil, false
-	}
-	type chunkOf struct {
-		N int `json:"n"`
-	}
-	var n struct {
-		Events []struct {
-			Changes []struct {
-				Value *chunkOf `json:"value"`
-				Merge *chunkOf `json:"merge"`
-			} `json:"changes"`
-		} `json:"events"`
-	}
-	if json.Unmarshal([]byte(raw), &n) != nil {
-		return nil, false
-	}
-	for _, ev := range n.Events {
-		for _, ch := range ev.Changes {
-			for _, c := range []*chunkOf{ch.Value, ch.Merge} {
-				if c != nil && c.N > 0 {
-					chunks = append(chunks, c.N)
-				}
-			}
-		}
-	}
-	return chunks, true
-}
 
 // procWriteBytes is what process pid has caused to be written to storage
 // so far (/proc/PID/io write_bytes); 0 where the kernel does not say.

@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-sync/mcp-sync/wire"
 )
 
 // streamRun is one streamed answer's bookkeeping: when each chunk's write
@@ -37,13 +43,19 @@ type streamRun struct {
 // changes-carrying one also names its chunks, which gives exact figures.
 func (r *streamRun) noticed(sub *peerSession, p *sdk.ResourceUpdatedNotificationParams) {
 	now := time.Now().UnixNano()
+	if p.URI != r.uri {
+		return
+	}
+	// Decoded before taking the lock every subscriber's handler shares:
+	// under it, decoding would hold up the other subscribers' reads, and
+	// with them (through TCP) the server's sends.
+	chunks, carries := noticeChunks(p.URI, p.Meta)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.covered == nil || p.URI != r.uri {
+	if r.covered == nil {
 		return
 	}
 	r.notices++
-	chunks, carries := noticeChunks(p.Meta)
 	for _, n := range chunks {
 		if n < 1 || n >= len(r.starts) {
 			continue
@@ -77,6 +89,9 @@ type streamer struct {
 	// of them came while chunks were streamed, over all rounds.
 	received atomic.Int64
 	bytes    int64
+	// cpu is the server's CPU time while chunks were streamed and noticed,
+	// over all rounds (0 where /proc does not say).
+	cpu time.Duration
 }
 
 func openStreamer(ctx context.Context, t *peerTarget, subscribers int, changes bool) (*streamer, error) {
@@ -132,6 +147,7 @@ func (st *streamer) stream(ctx context.Context, round, chunks int) ([]time.Durat
 	}
 	st.run.Store(r)
 	bytes0 := st.received.Load()
+	cpu0, cpuErr := procCPU(st.t.pid)
 	t0 := time.Now()
 	for n := 1; n <= chunks; n++ {
 		if wait := time.Until(t0.Add(time.Duration(n-1) * 5 * time.Millisecond)); wait > 0 {
@@ -158,6 +174,9 @@ func (st *streamer) stream(ctx context.Context, round, chunks int) ([]time.Durat
 	}
 	st.run.Store(nil)
 	st.bytes += st.received.Load() - bytes0
+	if cpu1, err := procCPU(st.t.pid); err == nil && cpuErr == nil {
+		st.cpu += cpu1 - cpu0
+	}
 	for _, s := range st.subs {
 		_ = s.s.Unsubscribe(ctx, &sdk.UnsubscribeParams{URI: r.uri})
 	}
@@ -248,10 +267,66 @@ func peerStreams(ctx context.Context, cfg peersConfig, ts []*peerTarget, _ strin
 		if st.want > 0 {
 			notes = append(notes, fmt.Sprintf("%.0f B received a chunk a subscriber", float64(st.bytes)/float64(st.want)))
 		}
+		if st.cpu > 0 && st.notices > 0 {
+			notes = append(notes, fmt.Sprintf("server CPU %.1f µs a notice", float64(st.cpu.Microseconds())/float64(st.notices)))
+		}
 		if len(st.exact) > 0 {
 			notes = append(notes, fmt.Sprintf("exact (the chunks the notices name) %.2f / %.2f ms", percentileMs(st.exact, 0.5), percentileMs(st.exact, 0.99)))
 		}
 		sc.Figures[i].Note = strings.Join(notes, "; ")
 	}
 	return []peerScenario{sc}, nil
+}
+
+// noticeChunks is the chunk numbers (the rows' n) a changes-carrying
+// notice of mcp-sync's for uri holds (none for an echo); ok is false for a
+// plain notice, or one whose changes do not decode. It reads the notice as
+// the Go client does (wire.DecodeNotice), then only the n of each change (a
+// put's value's, a patch's merge's, which each chunk sets).
+func noticeChunks(uri string, meta sdk.Meta) (chunks []int, ok bool) {
+	raw, ok := meta[wire.ChangesMetaKey].(string)
+	if !ok {
+		return nil, false
+	}
+	n, err := wire.DecodeNotice(uri, []byte(raw))
+	if err != nil {
+		return nil, false
+	}
+	for _, ev := range n.Events {
+		for _, ch := range ev.Changes {
+			for _, v := range []json.RawMessage{ch.Value, ch.Merge} {
+				var c struct {
+					N int `json:"n"`
+				}
+				if len(v) > 0 && json.Unmarshal(v, &c) == nil && c.N > 0 {
+					chunks = append(chunks, c.N)
+				}
+			}
+		}
+	}
+	return chunks, true
+}
+
+// procCPU is the CPU time process pid has used so far (user and system,
+// from /proc/PID/stat, in clock ticks of 10 ms).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading the CPU time of process %d: %w", pid, err)
+	}
+	// The command name may hold spaces: fields count from after it.
+	i := bytes.LastIndexByte(b, ')')
+	fields := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(fields) < 13 {
+		return 0, fmt.Errorf("process %d: no CPU times in /proc/%d/stat", pid, pid)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] { // utime, stime
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("process %d: CPU time %q: %w", pid, f, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
