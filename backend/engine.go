@@ -35,8 +35,10 @@ type Engine struct {
 	running sync.Map
 	// shared is set on a store other processes use at once
 	// (storage.Shared): runs are leased to the instance self (lease.go).
-	shared bool
-	self   string
+	shared     bool
+	self       string
+	leaseUntil atomic.Int64 // Unix ms: when the lease last written expires (0: none)
+	lastClaim  atomic.Int64 // Unix ms of the last claim
 }
 
 // Open checks cfg against its schema, opens the data file and starts the

@@ -21,6 +21,8 @@ import (
 // version, so two instances cannot both claim one run. A run whose holder's
 // lease expired (the process died, or lost the database for a whole lease)
 // is taken over by another instance: at-least-once, as a restart on bbolt.
+// The lease is first written by a claim's own transaction, and renewed
+// only while the instance holds runs: an idle replica writes nothing.
 // One lease per instance rather than per run keeps renewals at one write
 // per instance, whatever the number of runs in flight.
 //
@@ -104,24 +106,54 @@ func alive(r reader, id string, now time.Time) (bool, error) {
 
 // renew writes this instance's lease.
 func (e *Engine) renew(ctx context.Context) error {
-	rec, _ := json.Marshal(instanceRec{Expires: time.Now().Add(e.opts.RunLease).UnixMilli()})
+	now := time.Now()
+	rec, _ := json.Marshal(instanceRec{Expires: now.Add(e.opts.RunLease).UnixMilli()})
 	_, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
 		return tx.Put(instancesTable, e.self, rec)
 	})
+	if err == nil {
+		e.leaseUntil.Store(now.Add(e.opts.RunLease).UnixMilli())
+	}
 	return err
 }
 
-// startShared writes this instance's first lease, then starts renewing it,
+// leaseInClaim, inside a claim's transaction, writes this instance's
+// lease when it has none or it is half spent: an instance that never
+// claims a run never writes one, so an app without queued actions pays
+// nothing for replicas.
+func (e *Engine) leaseInClaim(tx *storage.WriteTx, at time.Time) (wrote bool, err error) {
+	if e.leaseUntil.Load()-at.UnixMilli() > e.opts.RunLease.Milliseconds()/2 {
+		return false, nil
+	}
+	rec, _ := json.Marshal(instanceRec{Expires: at.Add(e.opts.RunLease).UnixMilli()})
+	return true, tx.Put(instancesTable, e.self, rec)
+}
+
+// claimed notes, after a claim made at at committed, the lease it wrote
+// (if wrote).
+func (e *Engine) claimed(at time.Time, wrote bool) {
+	e.lastClaim.Store(at.UnixMilli())
+	if until := at.Add(e.opts.RunLease).UnixMilli(); wrote && until > e.leaseUntil.Load() {
+		e.leaseUntil.Store(until)
+	}
+}
+
+// holding reports whether this instance may hold runs: it claimed one
+// lately (a run waiting for a retry waits a minute at most), or has runs
+// queued or running.
+func (e *Engine) holding() bool {
+	return time.Since(time.UnixMilli(e.lastClaim.Load())) < 10*e.opts.RunLease+2*time.Minute || e.work.busy()
+}
+
+// startShared starts renewing this instance's lease while it holds runs,
 // scanning the work list and following its change feed.
 func (e *Engine) startShared() error {
-	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
-	defer cancel()
-	if err := e.renew(ctx); err != nil {
-		return fmt.Errorf("backend: recording this instance's lease: %w", err)
-	}
 	from := e.store.Version()
 	e.wg.Add(3)
 	go e.every(false, func() {
+		if e.leaseUntil.Load() == 0 || !e.holding() {
+			return
+		}
 		if err := e.renew(e.ctx); err != nil && e.ctx.Err() == nil {
 			e.log.Warn("renewing this instance's lease on its action runs failed; retrying", "err", err)
 		}
@@ -300,6 +332,9 @@ func (e *Engine) checkHeld(tx *storage.WriteTx, run *Run) error {
 // instances take over its unfinished runs on their next scan rather than
 // after the lease expires.
 func (e *Engine) releaseLease() {
+	if e.leaseUntil.Load() == 0 {
+		return // never written
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {

@@ -163,6 +163,13 @@ func (q *workQueue) pop(ctx context.Context) (string, bool) {
 	}
 }
 
+// busy reports whether any run is queued here or running.
+func (q *workQueue) busy() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending) > 0
+}
+
 func (q *workQueue) done(id string) {
 	q.mu.Lock()
 	delete(q.pending, id)
@@ -304,8 +311,9 @@ func (e *Engine) attempt(id string) outcome {
 		e.running.Delete(id)
 		cancel()
 	}()
+	claimAt, wroteLease := time.Now(), false
 	_, err := e.store.Update(e.ctx, func(tx *storage.WriteTx) error {
-		run, failed = nil, nil
+		run, failed, wroteLease = nil, nil, false
 		r, ok, err := getRun(tx, id)
 		if err != nil || !ok || r.Done() {
 			return err
@@ -316,6 +324,9 @@ func (e *Engine) attempt(id string) outcome {
 			}
 			if r.NextAttemptAt != nil && r.NextAttemptAt.After(time.Now()) {
 				return errNotDue // taken over while waiting for a retry
+			}
+			if wroteLease, err = e.leaseInClaim(tx, claimAt); err != nil {
+				return err
 			}
 		}
 		if r.CancelRequested {
@@ -352,6 +363,9 @@ func (e *Engine) attempt(id string) outcome {
 		return notStarted
 	}
 	e.work.started(id)
+	if e.shared {
+		e.claimed(claimAt, wroteLease)
+	}
 	e.committed(failed)
 	if run == nil {
 		return finished
