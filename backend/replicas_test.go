@@ -46,7 +46,8 @@ var (
 	enqueueWork = schema.Mutator[WorkIn]("enqueueWork", "Enqueue work")
 	work        = schema.Action[WorkIn, WorkOut]("work", "Do queued work")
 	stream      = schema.Action[StreamIn, WorkOut]("stream", "Write a note chunk by chunk")
-	replSchema  = schema.MustDefine(1, replNotes, replRan, putNote, putRan, enqueueWork, work, stream)
+	waitCancel  = schema.Action[WorkIn, WorkOut]("waitCancel", "Say where it runs, then wait to be cancelled")
+	replSchema  = schema.MustDefine(1, replNotes, replRan, putNote, putRan, enqueueWork, work, stream, waitCancel)
 )
 
 func replicaConfig(name string) backend.Config {
@@ -65,6 +66,17 @@ func replicaConfig(name string) backend.Config {
 				time.Sleep(30 * time.Millisecond) // in flight when a replica is killed
 				err := ctx.Mutate("putRan", RNote{ID: ctx.RunID() + "/" + name + "/" + backend.NewRef(), Text: name})
 				return WorkOut{By: name}, err
+			}),
+			backend.Action(waitCancel, func(ctx *backend.ActionCtx, in WorkIn) (WorkOut, error) {
+				if err := ctx.Mutate("putRan", RNote{ID: ctx.RunID(), Text: name}); err != nil {
+					return WorkOut{}, err
+				}
+				select {
+				case <-ctx.Done():
+					return WorkOut{}, ctx.Err()
+				case <-time.After(2 * time.Minute):
+					return WorkOut{By: name}, nil
+				}
 			}),
 			backend.Action(stream, func(ctx *backend.ActionCtx, in StreamIn) (WorkOut, error) {
 				text := ""
@@ -242,4 +254,39 @@ func enqueueMany(e *backend.Engine, name string, n int) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// TestReplicaCancelsARunAnotherRuns: a task cancelled through one replica
+// stops on the replica running it, and ends cancelled.
+func TestReplicaCancelsARunAnotherRuns(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	sch := pgtest.Schema(t, dsn, t.Name())
+	reps := map[string]*backend.Engine{"a": openReplica(t, dsn, sch, "a"), "b": openReplica(t, dsn, sch, "b")}
+	run, err := reps["a"].StartRun(t.Context(), "waitCancel", mustJSON(WorkIn{ID: "x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runner string
+	deadline := time.Now().Add(60 * time.Second)
+	for runner == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the run never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+		if row, ok, _, err := reps["a"].Get(t.Context(), "ran", run.ID); err == nil && ok {
+			var n RNote
+			_ = json.Unmarshal(row, &n)
+			runner = n.Text
+		}
+	}
+	other := map[string]string{"a": "b", "b": "a"}[runner]
+	if _, _, err := reps[other].CancelRun(t.Context(), run.ID); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	got, ok, err := reps[other].WaitRun(ctx, run.ID)
+	if err != nil || !ok || got.Status != backend.RunFailed || !got.Cancelled {
+		t.Fatalf("run on %s cancelled through %s: %+v, %v, %v; want failed, cancelled", runner, other, got, ok, err)
+	}
 }
