@@ -165,6 +165,13 @@ type Options struct {
 	// RetryBackoff is the wait before the second attempt; it doubles for
 	// each attempt after that, up to a minute. Default 1s.
 	RetryBackoff time.Duration
+	// RunLease is, on a store several processes share (PostgreSQL
+	// replicas), how long an engine's hold on the action runs it claimed
+	// lasts unless renewed; it is renewed every RunLease/3, and the runs of
+	// an engine that stopped renewing (its process died) are taken over by
+	// another once it expires. Replicas' clocks must agree to well within
+	// it. Default 30s.
+	RunLease time.Duration
 	// LockTimeout is how long Open waits for another process to release the
 	// data file; default 2s.
 	LockTimeout time.Duration
@@ -211,6 +218,9 @@ func (o *Options) defaults() {
 	}
 	if o.RetryBackoff <= 0 {
 		o.RetryBackoff = time.Second
+	}
+	if o.RunLease <= 0 {
+		o.RunLease = 30 * time.Second
 	}
 	if o.MaxRowBytes == 0 {
 		o.MaxRowBytes = DefaultMaxRowBytes

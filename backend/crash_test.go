@@ -24,6 +24,10 @@ func TestMain(m *testing.M) {
 		crashChild(path)
 		return
 	}
+	if spec := os.Getenv(replicaEnv); spec != "" {
+		replicaChild(spec)
+		return
+	}
 	os.Exit(m.Run())
 }
 

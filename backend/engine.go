@@ -36,6 +36,12 @@ type Engine struct {
 	// inputWake wakes a task run waiting for input (run id → chan
 	// struct{}, buffered 1) when AnswerRun records answers.
 	inputWake sync.Map
+	// shared is set on a store other processes use at once
+	// (storage.Shared): runs are leased to the instance self (lease.go).
+	shared     bool
+	self       string
+	leaseUntil atomic.Int64 // Unix ms: when the lease last written expires (0: none)
+	lastClaim  atomic.Int64 // Unix ms of the last claim
 }
 
 // Open checks cfg against its schema, opens the data file and starts the
@@ -50,6 +56,9 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 	}
 	opts.defaults()
 	tables := []string{RunsTable, queueTable, clientsTable}
+	if opts.Storage != nil {
+		tables = append(tables, instancesTable) // leases, should the store be shared
+	}
 	for _, t := range cfg.Schema.Tables() {
 		tables = append(tables, t.Name)
 	}
@@ -66,12 +75,22 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 	for _, a := range cfg.Actions {
 		e.actions[a.name] = a
 	}
+	if sh, ok := d.(storage.Shared); ok && sh.Shared() && !opts.Replica {
+		e.shared, e.self = true, newInstanceID()
+	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	for range opts.Workers {
 		e.wg.Add(1)
 		go e.worker()
 	}
-	if !opts.Replica {
+	if e.shared {
+		// Unfinished runs may be live instances': the lease scan takes over
+		// only those of expired ones.
+		if err := e.startShared(); err != nil {
+			e.Close()
+			return nil, err
+		}
+	} else if !opts.Replica {
 		if err := e.recoverRuns(); err != nil {
 			e.Close()
 			return nil, err
@@ -101,12 +120,16 @@ func openDriver(cfg Config, opts Options, tables []string) (storage.Driver, erro
 }
 
 // Close stops the workers (a run cut off by Close runs again on the next
-// Open), waits for them, and closes the data file.
+// Open, or, on a shared store, is taken over by another instance), waits
+// for them, and closes the data file.
 func (e *Engine) Close() error {
 	var err error
 	e.closed.Do(func() {
 		e.cancel()
 		e.wg.Wait()
+		if e.shared {
+			e.releaseLease()
+		}
 		err = e.store.Close()
 	})
 	return err

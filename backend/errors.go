@@ -33,6 +33,10 @@ var (
 	// not be decoded. The message names the table and key (never the data
 	// file); `mcp-sync check` lists every damaged row.
 	ErrDamaged = errors.New("damaged row")
+	// ErrUnavailable: the store could not be reached (PostgreSQL restarting,
+	// the network down); the call may be retried in a moment. The message
+	// says whether anything may have been written.
+	ErrUnavailable = errors.New("storage unavailable")
 	// ErrResync: the change log no longer reaches back to the version asked
 	// for (Options.LogRetention trimmed it): read a snapshot instead. It is
 	// the storage layer's own sentinel, so either name matches.
@@ -106,7 +110,7 @@ func (e *decodeError) Error() string { return e.err.Error() }
 func (e *decodeError) Unwrap() error { return e.err }
 
 // KindOf returns the sentinel (ErrUnknown, ErrInvalidInput, ErrHandler,
-// ErrInvalidOutput, ErrClosed, ErrInternal, ErrDamaged) that classifies err as a
+// ErrInvalidOutput, ErrClosed, ErrInternal, ErrDamaged, ErrUnavailable) that classifies err as a
 // whole, or nil. Use it
 // rather than a chain of errors.Is: an action whose inner ctx.Mutate got
 // invalid input failed as a handler (ErrHandler), though ErrInvalidInput is

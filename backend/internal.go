@@ -46,7 +46,8 @@ func (e *Engine) internal(where string, err error, stack []byte) error {
 
 // storageFailure classifies an error from a storage call: closed stays
 // ErrClosed, a cancelled context stays itself, errors already classified
-// keep their kind, a damaged row is ErrDamaged naming it, and anything
+// keep their kind, an unreachable store is ErrUnavailable (retry), a
+// damaged row is ErrDamaged naming it, and anything
 // else is internal (its text may name the data file, and is not the
 // caller's business).
 func (e *Engine) storageFailure(where string, err error) error {
@@ -61,6 +62,11 @@ func (e *Engine) storageFailure(where string, err error) error {
 		return err
 	case KindOf(err) != nil:
 		return err
+	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		// The driver's message names no server and says what to do.
+		e.log.Warn("storage unavailable", "where", where, "err", err)
+		return withKind(ErrUnavailable, where, err)
 	}
 	var damaged *storage.CorruptError
 	if errors.As(err, &damaged) {

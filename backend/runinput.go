@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mcp-sync/mcp-sync/storage"
@@ -81,8 +82,16 @@ func (a *runAsker) Ask(ctx context.Context, reqs map[string]InputRequest) (map[s
 		if len(out) == len(reqs) {
 			return out, nil
 		}
+		// AnswerRun wakes this process's waiters; on a shared store the
+		// answers may come through another replica, so look again now and
+		// then.
+		var poll <-chan time.Time
+		if a.e.shared {
+			poll = time.After(time.Second)
+		}
 		select {
 		case <-wake:
+		case <-poll:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

@@ -88,7 +88,11 @@ func (r *Run) UpdatedAt() time.Time {
 // Done reports whether the run has finished, successfully or not.
 func (r *Run) Done() bool { return r.Status == RunSucceeded || r.Status == RunFailed }
 
-func putRun(tx *storage.WriteTx, r *Run) error {
+func putRun(tx *storage.WriteTx, r *Run) error { return putRunEntry(tx, r, queueEntry{}) }
+
+// putRunEntry records r, and, while it is unfinished, its work-list entry
+// ent (who holds it, on a shared store).
+func putRunEntry(tx *storage.WriteTx, r *Run, ent queueEntry) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -99,7 +103,7 @@ func putRun(tx *storage.WriteTx, r *Run) error {
 	if r.Done() {
 		return tx.Delete(queueTable, r.ID)
 	}
-	return tx.Put(queueTable, r.ID, []byte("{}"))
+	return tx.Put(queueTable, r.ID, ent.encode())
 }
 
 func getRun(r reader, id string) (*Run, bool, error) {
@@ -167,6 +171,13 @@ func (q *workQueue) pop(ctx context.Context) (string, bool) {
 	}
 }
 
+// busy reports whether any run is queued here or running.
+func (q *workQueue) busy() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending) > 0
+}
+
 func (q *workQueue) done(id string) {
 	q.mu.Lock()
 	delete(q.pending, id)
@@ -204,7 +215,10 @@ func (e *Engine) worker() {
 		if !ok {
 			return
 		}
-		next := e.attempt(id)
+		next := finished
+		if !e.shared || e.claimable(id) {
+			next = e.attempt(id)
+		}
 		e.work.done(id) // before rescheduling, or the push would be taken for a duplicate
 		switch next {
 		case retryDue:
@@ -305,11 +319,23 @@ func (e *Engine) attempt(id string) outcome {
 		e.running.Delete(id)
 		cancel()
 	}()
+	claimAt, wroteLease := time.Now(), false
 	_, err := e.store.Update(e.ctx, func(tx *storage.WriteTx) error {
-		run, failed = nil, nil
+		run, failed, wroteLease = nil, nil, false
 		r, ok, err := getRun(tx, id)
 		if err != nil || !ok || r.Done() {
 			return err
+		}
+		if e.shared {
+			if err := e.checkClaim(tx, id); err != nil {
+				return err
+			}
+			if r.NextAttemptAt != nil && r.NextAttemptAt.After(time.Now()) {
+				return errNotDue // taken over while waiting for a retry
+			}
+			if wroteLease, err = e.leaseInClaim(tx, claimAt); err != nil {
+				return err
+			}
 		}
 		if r.CancelRequested {
 			// Cancelled while running, and cut off by a stop before it ended.
@@ -333,16 +359,22 @@ func (e *Engine) attempt(id string) outcome {
 		r.Attempts++
 		r.InputRequests = nil // the attempt asks again
 		run = r
-		return putRun(tx, r)
+		return putRunEntry(tx, r, queueEntry{Owner: e.self})
 	})
 	if err != nil {
-		if errors.Is(err, storage.ErrClosed) || e.ctx.Err() != nil {
+		switch {
+		case errors.Is(err, storage.ErrClosed) || e.ctx.Err() != nil || errors.Is(err, errTaken):
 			return finished
+		case errors.Is(err, errNotDue):
+			return retryDue
 		}
 		e.log.Error("action run could not start; retrying", "run", id, "err", err)
 		return notStarted
 	}
 	e.work.started(id)
+	if e.shared {
+		e.claimed(claimAt, wroteLease)
+	}
 	e.committed(failed)
 	if run == nil {
 		return finished
@@ -396,18 +428,28 @@ func (e *Engine) recordOutcome(run *Run) bool {
 	for n := 0; ; n++ {
 		var failed *failedRun
 		_, err := e.store.Update(context.Background(), func(tx *storage.WriteTx) error {
+			failed = nil
+			if e.shared {
+				if err := e.checkHeld(tx, run); err != nil {
+					return err
+				}
+			}
 			if run.Status == RunFailed {
 				var err error
 				failed, err = e.recordFailed(tx, run)
 				return err
 			}
-			return putRun(tx, run)
+			return putRunEntry(tx, run, queueEntry{Owner: e.self})
 		})
 		if err == nil {
 			e.committed(failed)
 			return true
 		}
 		if errors.Is(err, storage.ErrClosed) {
+			return false
+		}
+		if errors.Is(err, errTaken) {
+			e.log.Warn("an action run was taken over by another instance while this one ran it (its lease lapsed); the other's attempt counts", "run", run.ID)
 			return false
 		}
 		wait := min(e.opts.RetryBackoff<<min(n, 16), time.Minute)

@@ -109,7 +109,13 @@ func (e *Engine) CancelRun(ctx context.Context, id string) (*Run, bool, error) {
 		}
 		r.CancelRequested = true
 		if r.Status == RunRunning {
-			return putRun(tx, r)
+			// The entry tells the instance running it, if another (lease.go).
+			ent, _, err := getEntry(tx, id)
+			if err != nil {
+				return err
+			}
+			ent.Cancel = ent.Owner != ""
+			return putRunEntry(tx, r, ent)
 		}
 		now := time.Now().UTC()
 		r.Status, r.FinishedAt, r.NextAttemptAt = RunFailed, &now, nil

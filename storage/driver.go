@@ -114,3 +114,14 @@ type DriverWriteTx interface {
 // ErrUndoFailed marks the error of a write function whose writes could not
 // be undone: the transaction it shares with others is unsafe to commit.
 var ErrUndoFailed = errors.New("storage: a failed write function's writes could not be undone")
+
+// Shared is implemented by a Driver whose data other processes may use at
+// the same time (the PostgreSQL driver: replicas behind a balancer). A
+// run left unfinished in such a store may belong to a live process, so the
+// engine leases runs to the process running them rather than taking over
+// every unfinished run when it opens.
+type Shared interface {
+	Driver
+	// Shared reports whether other processes may use the data at once.
+	Shared() bool
+}

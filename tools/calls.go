@@ -152,6 +152,8 @@ func (s *Server) errorResult(ctx context.Context, kind, name string, err error) 
 		k, msg = wire.KindInvalidOutput, fmt.Sprintf("%s %s failed: its output did not match its declared output schema (a server bug): %v", kind, name, err)
 	case backend.ErrClosed:
 		k, msg = wire.KindUnavailable, fmt.Sprintf("%s %s: the server is shutting down; call again once it is back", kind, name)
+	case backend.ErrUnavailable:
+		k, msg = wire.KindUnavailable, err.Error()
 	case backend.ErrUnknown:
 		k, msg = wire.KindUnknown, err.Error()
 	case backend.ErrDamaged:

@@ -131,6 +131,8 @@ func (s *Server) readError(err error, table string) (kind wire.ErrorKind, msg st
 		return wire.KindInternal, err.Error()
 	case backend.ErrClosed:
 		return wire.KindUnavailable, "the server is shutting down; read again once it is back"
+	case backend.ErrUnavailable:
+		return wire.KindUnavailable, err.Error()
 	}
 	where := "reading the run"
 	if table != "" {

@@ -27,8 +27,9 @@ const (
 	KindInvalidOutput ErrorKind = "invalid_output"
 	// KindUnknown: no such tool, mutator, table or run.
 	KindUnknown ErrorKind = "unknown"
-	// KindUnavailable: the server is shutting down; call again once it is
-	// back.
+	// KindUnavailable: the server is shutting down, or its database cannot
+	// be reached; call again once it is back (the message says whether a
+	// write may have happened).
 	KindUnavailable ErrorKind = "unavailable"
 	// KindCancelled: the call was cancelled or ran out of time.
 	KindCancelled ErrorKind = "cancelled"

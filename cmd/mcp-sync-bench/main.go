@@ -26,6 +26,7 @@ func program() cli.Program {
 			{Name: "peers", Summary: "measure mcp-sync beside hand-written peers (Go SDK + bbolt, TS SDK + SQLite, bare bbolt), in one run", Run: runPeers},
 			{Name: "peer-gosdk", Summary: "serve the todo peer written with the official Go SDK and bbolt: a baseline of peers", Run: runPeerGoSDK},
 			{Name: "pgbench", Summary: "measure mutator calls/s on PostgreSQL against a bare pgx server doing the same transaction, in one run", Run: runPGBench},
+			{Name: "replicas", Summary: "measure commit → subscriber latency across 1, 2 and 3 replicas on PostgreSQL", Run: runReplicasBench},
 			{Name: "bare-serve", Summary: "serve a bare mcp-go server: bench's baseline", Run: runBareServe},
 			{Name: "check", Summary: "check a data file of any of serve's apps without changing it; exit 0 only when intact", Run: runCheck},
 		},

@@ -196,6 +196,10 @@ func checkSchemaName(s string) error {
 // user or password).
 func (d *Driver) Path() string { return d.path }
 
+// Shared reports true: any number of processes may use one schema at once
+// (see storage.Shared).
+func (d *Driver) Shared() bool { return true }
+
 // Tables returns the tables the driver was opened with.
 func (d *Driver) Tables() []string { return slices.Clone(d.opts.Tables) }
 

@@ -87,6 +87,19 @@ func (d *Driver) initSchema(ctx context.Context) (version, floor uint64, err err
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "mcp_sync:"+d.opts.Schema); err != nil {
 			return err
 		}
+		// Commits lock the meta row before they write rows; the DDL below
+		// locks the rows table (CREATE INDEX IF NOT EXISTS takes a share
+		// lock even when the index exists). Taking the meta row first keeps
+		// that order, or a replica opening beside committing ones deadlocks.
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, d.q.schema+".meta").Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			if _, err := tx.Exec(ctx, d.q.lock); err != nil {
+				return err
+			}
+		}
 		for _, stmt := range d.q.ddl() {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
 				return err
