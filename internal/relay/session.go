@@ -95,13 +95,13 @@ func (s *session) fromHost(msg []byte) {
 
 // notificationPrefix starts every notification mcp-go writes (its struct's
 // field order): such a line is passed on unread.
-var notificationPrefix = []byte(`{"jsonrpc":"2.0","method":`)
+const notificationPrefix = `{"jsonrpc":"2.0","method":`
 
 // fromOwner notes line, from the owner on its way to the host, and says
 // whether the host should see it (not when it answers the relay's own
 // request).
 func (s *session) fromOwner(line []byte) bool {
-	if bytes.HasPrefix(line, notificationPrefix) {
+	if bytes.HasPrefix(line, []byte(notificationPrefix)) {
 		return true
 	}
 	var h head

@@ -14,7 +14,8 @@ import (
 // btree entry must stay under ~2.7 KB, and keys run to 32 KiB.
 const orderPrefix = 1024
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is the CRC-32C table (crc32 keeps one; this only looks it up).
+func castagnoli() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) }
 
 // keyHash identifies a row's key in the primary key (the key itself may be
 // too long for a btree entry).
@@ -33,11 +34,12 @@ func keyOrder(key string) []byte {
 // key and bytes, so a value found under another key fails too.
 func sumValue(table, key string, value []byte) int32 {
 	var n [binary.MaxVarintLen64]byte
-	c := crc32.Update(0, castagnoli, n[:binary.PutUvarint(n[:], uint64(len(table)))])
-	c = crc32.Update(c, castagnoli, []byte(table))
-	c = crc32.Update(c, castagnoli, n[:binary.PutUvarint(n[:], uint64(len(key)))])
-	c = crc32.Update(c, castagnoli, []byte(key))
-	return int32(crc32.Update(c, castagnoli, value))
+	tab := castagnoli()
+	c := crc32.Update(0, tab, n[:binary.PutUvarint(n[:], uint64(len(table)))])
+	c = crc32.Update(c, tab, []byte(table))
+	c = crc32.Update(c, tab, n[:binary.PutUvarint(n[:], uint64(len(key)))])
+	c = crc32.Update(c, tab, []byte(key))
+	return int32(crc32.Update(c, tab, value))
 }
 
 // checkValue returns a CorruptError unless value matches its checksum.
@@ -52,7 +54,7 @@ func checkValue(table, key string, value []byte, sum int32) error {
 func sumRecord(version uint64, data []byte) int32 {
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], version)
-	return int32(crc32.Update(crc32.Update(0, castagnoli, k[:]), castagnoli, data))
+	return int32(crc32.Update(crc32.Update(0, castagnoli(), k[:]), castagnoli(), data))
 }
 
 // encodeChanges lays out a version's changes: count, then per change
