@@ -63,7 +63,7 @@ func replicaConfig(name string) backend.Config {
 		},
 		Actions: []backend.ActionImpl{
 			backend.Action(work, func(ctx *backend.ActionCtx, in WorkIn) (WorkOut, error) {
-				time.Sleep(30 * time.Millisecond) // in flight when a replica is killed
+				time.Sleep(100 * time.Millisecond) // in flight when a replica is killed
 				err := ctx.Mutate("putRan", RNote{ID: ctx.RunID() + "/" + name + "/" + backend.NewRef(), Text: name})
 				return WorkOut{By: name}, err
 			}),
