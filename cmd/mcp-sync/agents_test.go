@@ -49,6 +49,9 @@ type agentCall struct {
 	JSON  bool   `json:"json"`
 	Text  string `json:"text"`
 	Error string `json:"error"`
+	// Progress counts the progress reports the framework handed its user
+	// during the long mode's direct call (LangChain only; -1 elsewhere).
+	Progress int `json:"progress"`
 }
 
 // agentsResult is the JSON line agents.mjs prints.
@@ -240,8 +243,8 @@ func TestInteropAgentFrameworksLongCall(t *testing.T) {
 		if res.Direct == nil || res.Route == nil {
 			continue // its subtest failed and said why
 		}
-		t.Logf("%s: direct call ok=%v after %d ms (%s); createAndGenerate + %d get_run polls: %s after %d ms (slowest call %d ms)",
-			f, res.Direct.OK, res.Direct.Ms, res.Direct.Error, res.Route.Polls, res.Route.Status, res.Route.Ms, res.Route.MaxCallMs)
+		t.Logf("%s: direct call ok=%v after %d ms (%s, %d progress reports); createAndGenerate + %d get_run polls: %s after %d ms (slowest call %d ms)",
+			f, res.Direct.OK, res.Direct.Ms, res.Direct.Error, res.Direct.Progress, res.Route.Polls, res.Route.Status, res.Route.Ms, res.Route.MaxCallMs)
 		if res.Route.Status != "succeeded" || res.Route.Ms < 60_000 || res.Route.MaxCallMs >= 30_000 {
 			t.Errorf("%s: the route: status %q after %d ms (want succeeded after more than 60 s), slowest call %d ms (want well under 60 s); run %s",
 				f, res.Route.Status, res.Route.Ms, res.Route.MaxCallMs, res.Route.Run)
@@ -254,6 +257,12 @@ func TestInteropAgentFrameworksLongCall(t *testing.T) {
 			if !res.Direct.OK || res.Direct.Ms < 60_000 {
 				t.Errorf("vercel: the direct call: ok=%v after %d ms, want it to wait past 60 s and succeed: %s", res.Direct.OK, res.Direct.Ms, res.Direct.Error)
 			}
+		case "langchain":
+			// LangChain hands its user the progress reports, yet gives up.
+			if res.Direct.Progress < 1 {
+				t.Errorf("langchain: no progress report reached the framework during the direct call")
+			}
+			fallthrough
 		default:
 			if res.Direct.OK || !strings.Contains(strings.ToLower(res.Direct.Error), "timed out") || res.Direct.Ms < 59_000 {
 				t.Errorf("%s: the direct call: ok=%v after %d ms (%q), want it to time out at 60 s", f, res.Direct.OK, res.Direct.Ms, res.Direct.Error)

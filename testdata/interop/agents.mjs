@@ -104,7 +104,15 @@ async function langchain(o) {
   const conn = o.transport === 'stdio'
     ? { transport: 'stdio', command: o.command[0], args: o.command.slice(1), stderr: 'inherit', restart: { enabled: false } }
     : { transport: o.transport, url: o.url, automaticSSEFallback: false, reconnect: { enabled: false } };
-  const client = new MultiServerMCPClient({ mcpServers: { todo: conn }, throwOnLoadError: true, onConnectionError: 'throw' });
+  // Progress notifications the framework hands its user: a long call's
+  // reports arrive, yet it still gives up at 60 s.
+  let progress = 0;
+  const client = new MultiServerMCPClient({
+    mcpServers: { todo: conn },
+    throwOnLoadError: true,
+    onConnectionError: 'throw',
+    onProgress: () => progress++,
+  });
   const lcTools = await client.getTools();
   // The TypeScript SDK 1.x it uses speaks protocols up to 2025-11-25; only
   // its HTTP transport tells which one was agreed.
@@ -120,6 +128,7 @@ async function langchain(o) {
         call: async (args) => textOf(await t.invoke(args)),
       };
     }),
+    progress: () => progress,
     close: () => client.close(),
   };
 }
@@ -291,6 +300,7 @@ async function long(o, conn, out) {
     return r;
   })();
   out.direct = await direct;
+  out.direct.progress = conn.progress?.() ?? -1;
   out.route = await route;
 }
 
