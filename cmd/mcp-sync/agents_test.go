@@ -19,11 +19,13 @@ package main
 //     client negotiates 2026-07-28 itself on stdio and HTTP (versionNegotiation
 //     auto, not an option), 2025-11-25 on SSE.
 //
-// None of the three calls a tool as a task: LangChain and the Agents SDK call
-// client.callTool with the SDKs' 60 s default request timeout (the Agents SDK
-// refuses a taskSupport "required" tool, pointing at
+// None of the three tool objects calls a tool as a task: LangChain and the
+// Agents SDK call client.callTool with the SDKs' 60 s default request timeout
+// (the Agents SDK refuses a taskSupport "required" tool, pointing at
 // experimental.tasks.callToolStream, which it never uses), and the Vercel
-// client has no task code and no default timeout.
+// client has no task code and no default timeout. LangChain hands out the
+// TypeScript SDK client beneath (client.getClient), whose experimental
+// tasks.callToolStream (2025-11-25 tasks) does.
 
 import (
 	"encoding/json"
@@ -75,6 +77,16 @@ type agentsResult struct {
 		Status    string          `json:"status"`
 		Run       json.RawMessage `json:"run"`
 	} `json:"route"`
+	// Task is the long mode's generation called as a task (LangChain: the
+	// SDK client beneath its tool objects).
+	Task *struct {
+		OK       bool   `json:"ok"`
+		Ms       int    `json:"ms"`
+		Status   string `json:"status"`
+		Statuses int    `json:"statuses"`
+		Text     string `json:"text"`
+		Error    string `json:"error"`
+	} `json:"task"`
 	Ms int `json:"ms"`
 }
 
@@ -220,8 +232,9 @@ func checkAgentsRun(t *testing.T, framework string, strict bool, res agentsResul
 // give up at 60 s (-32001 Request timed out) while the Vercel client waits it
 // out; through the README's route (createAndGenerate answers at once, then
 // get_run is polled) every framework sees it succeed, each call well under
-// 60 s. None of them calls tools as tasks (see the file comment), so tasks
-// cannot be shown through them. The suite's one test longer than a minute:
+// 60 s. No framework's tool object calls as a task (see the file comment);
+// LangChain's SDK client beneath them does, and the same generation
+// completes as a task there. The suite's one test longer than a minute:
 // parallel, so it overlaps the other parallel tests.
 func TestInteropAgentFrameworksLongCall(t *testing.T) {
 	t.Parallel()
@@ -261,6 +274,13 @@ func TestInteropAgentFrameworksLongCall(t *testing.T) {
 			// LangChain hands its user the progress reports, yet gives up.
 			if res.Direct.Progress < 1 {
 				t.Errorf("langchain: no progress report reached the framework during the direct call")
+			}
+			// The SDK client beneath its tool objects calls as a task, and
+			// the same generation completes that way.
+			if tk := res.Task; tk == nil || !tk.OK || tk.Status != "completed" || tk.Ms < 60_000 || !strings.Contains(tk.Text, "built-in local model") {
+				t.Errorf("langchain: the generation as a task (2025-11-25 tasks through client.getClient): %+v, want completed after more than 60 s with the text", tk)
+			} else {
+				t.Logf("langchain: as a task: %s after %d ms, %d tasks/get polls", tk.Status, tk.Ms, tk.Statuses)
 			}
 			fallthrough
 		default:

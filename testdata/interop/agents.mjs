@@ -15,8 +15,9 @@
 // checks the converted schema against OpenAI's strict rules and calls every
 // tool through the framework's own tool object. --mode long starts a
 // generation directly and, at the same time, through the documented route
-// (createAndGenerate, then get_run polled), and reports how each ended.
-// Prints one JSON line on stdout and exits 0 unless the driver itself broke.
+// (createAndGenerate, then get_run polled) and, where the framework's client
+// can (LangChain's, beneath its tool objects), as a task, and reports how
+// each ended. Prints one JSON line on stdout and exits 0 unless the driver itself broke.
 
 const usage = 'usage: agents.mjs --framework langchain|vercel|openai --transport stdio|http|sse [--era legacy|modern] [--mode tools|long] [--prompt P] (--url URL | -- COMMAND [ARGS...])';
 
@@ -96,7 +97,10 @@ function textOf(out) {
 }
 
 // Each adapter connects a framework's client and returns
-// { tools: [{name, schema, strict, call(args) -> text}], close }.
+// { era, tools: [{name, schema, strict, call(args) -> text}], close } and,
+// where the framework offers them, progress() (reports handed to its user)
+// and taskCall(name, args) (the call made as a task). era is the protocol
+// version the client agreed, read where the client exposes it.
 
 async function langchain(o) {
   const { MultiServerMCPClient } = await import('@langchain/mcp-adapters');
@@ -129,6 +133,21 @@ async function langchain(o) {
       };
     }),
     progress: () => progress,
+    // Its tool objects never call as a task, but the SDK client beneath them
+    // (client.getClient) does: the 2025-11-25 experimental tasks.
+    taskCall: async (name, args) => {
+      const r = { statuses: 0 };
+      const stream = sdkClient.experimental.tasks.callToolStream({ name, arguments: args }, undefined, { task: { ttl: 600_000 } });
+      for await (const m of stream) {
+        if (m.type === 'taskCreated') r.taskId = m.task.taskId;
+        else if (m.type === 'taskStatus') {
+          r.statuses++;
+          r.status = m.task.status;
+        } else if (m.type === 'result') r.text = textOf(m.result).slice(0, 400);
+        else if (m.type === 'error') throw m.error;
+      }
+      return r;
+    },
     close: () => client.close(),
   };
 }
@@ -279,6 +298,15 @@ async function long(o, conn, out) {
   const id = `${o.framework}-long`;
   parsed(await timed(() => byName.setTodo.call(argsFor(byName.setTodo, { id, text: '', completed: false }))), 'setTodo');
   const direct = timed(() => byName.generateWithAI.call(argsFor(byName.generateWithAI, { id, prompt: o.prompt })));
+  let task;
+  if (conn.taskCall) {
+    parsed(await timed(() => byName.setTodo.call(argsFor(byName.setTodo, { id: `${id}-task`, text: '', completed: false }))), 'setTodo');
+    const start = Date.now();
+    task = conn.taskCall('generateWithAI', { id: `${id}-task`, prompt: o.prompt }).then(
+      (r) => ({ ok: true, ms: Date.now() - start, ...r }),
+      (e) => ({ ok: false, ms: Date.now() - start, error: String(e?.message ?? e).slice(0, 400) }),
+    );
+  }
   const route = (async () => {
     const start = Date.now();
     const queued = parsed(await timed(() => byName.createAndGenerate.call(argsFor(byName.createAndGenerate, { id: `${id}-queued`, prompt: o.prompt }))), 'createAndGenerate');
@@ -302,6 +330,7 @@ async function long(o, conn, out) {
   out.direct = await direct;
   out.direct.progress = conn.progress?.() ?? -1;
   out.route = await route;
+  if (task) out.task = await task;
 }
 
 async function main() {
