@@ -68,6 +68,7 @@ type agentsResult struct {
 	Uncalled       []string                   `json:"uncalled"`
 	Args           map[string]json.RawMessage `json:"args"`
 	Calls          map[string]agentCall       `json:"calls"`
+	BadCall        *agentCall                 `json:"badCall"`
 	Direct         *agentCall                 `json:"direct"`
 	Route          *struct {
 		EnqueueMs int             `json:"enqueueMs"`
@@ -121,9 +122,11 @@ func agentsHarness(t *testing.T) {
 // supports and in each protocol era it lets its user pick, lists exactly the
 // todo app's tools, converts each for a model and calls each through its own
 // tool object. Against `serve --strict-schemas` every converted schema passes
-// OpenAI's strict rules; against the plain server LangChain's strict
-// conversion (which forwards the schema unchanged) does not, while the
-// Agents SDK's convertSchemasToStrict makes every schema strict itself.
+// OpenAI's strict rules, and a rule such a schema only words (list_rows'
+// maximum limit) is still enforced, its message reaching the framework's
+// caller. Against the plain server LangChain's strict conversion (which
+// forwards the schema unchanged) fails those rules, while the Agents SDK's
+// convertSchemasToStrict makes every schema strict itself.
 func TestInteropAgentFrameworks(t *testing.T) {
 	t.Parallel()
 	agentsHarness(t)
@@ -205,6 +208,16 @@ func checkAgentsRun(t *testing.T, framework string, strict bool, res agentsResul
 	}
 	if !strings.Contains(res.Calls["generateWithAI"].Text, `"text":`) {
 		t.Errorf("generateWithAI answered no text: %q", res.Calls["generateWithAI"].Text)
+	}
+	// list_rows {limit: 5000}: refused (the strict schema only words the
+	// maximum), with the field-path message handed on to the model.
+	switch bad := res.BadCall; {
+	case bad == nil:
+		t.Errorf("the bad list_rows call was not made")
+	case bad.OK && bad.JSON:
+		t.Errorf("list_rows {limit: 5000} succeeded through %s: %q", framework, bad.Text)
+	case strict && !strings.Contains(bad.Error+bad.Text, "at /limit: maximum"):
+		t.Errorf("list_rows {limit: 5000} through %s: the message %q does not name /limit and its maximum", framework, bad.Error+bad.Text)
 	}
 	problems := len(res.StrictProblems) > 0
 	switch {
