@@ -1,11 +1,11 @@
 package pgtest
 
 import (
-	"io"
 	"net"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -25,6 +25,7 @@ type Proxy struct {
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  []net.Conn
+	mute   []*atomic.Bool // each open connection's: Stall sets it
 }
 
 // NewProxy starts a proxy to the server dsn names (a URL with a host; t is
@@ -80,13 +81,43 @@ func (p *Proxy) Up() {
 				c.Close()
 				continue
 			}
+			mute := &atomic.Bool{}
 			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
+			p.conns, p.mute = append(p.conns, c, s), append(p.mute, mute)
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c); s.Close() }()
-			go func() { _, _ = io.Copy(c, s); c.Close() }()
+			go pump(s, c, mute)
+			go pump(c, s, mute)
 		}
 	}()
+}
+
+// pump copies src to dst until either fails, dropping what it reads while
+// mute is set, then closes dst.
+func pump(dst, src net.Conn, mute *atomic.Bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !mute.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	dst.Close()
+}
+
+// Stall silences the connections open now, both ways, leaving them open:
+// a network path that died without a reset, on which a query waits for its
+// timeout. New connections are served as before.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.mute {
+		m.Store(true)
+	}
 }
 
 // Refuse refuses new connections, leaving those open as they are.
@@ -108,5 +139,5 @@ func (p *Proxy) Down() {
 	for _, c := range p.conns {
 		c.Close()
 	}
-	p.conns = nil
+	p.conns, p.mute = nil, nil
 }
