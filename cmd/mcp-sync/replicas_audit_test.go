@@ -249,7 +249,7 @@ func (s *subscriber) check(want []todoEvent, complete bool) error {
 	for j, got := range s.events {
 		switch {
 		case j >= len(want):
-			return fmt.Errorf("received version %d, which the log does not hold (after %d)", got.version, want[len(want)-1].version)
+			return fmt.Errorf("received version %d, beyond the log's %d todos changes after version %d", got.version, len(want), s.start)
 		case got.version != want[j].version:
 			return fmt.Errorf("event %d is version %d; the log's next todos change is version %d (a change missed, repeated or out of order)",
 				j, got.version, want[j].version)

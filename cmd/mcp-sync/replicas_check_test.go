@@ -38,6 +38,7 @@ func TestReplicaChecksCatchFaults(t *testing.T) {
 		{"altered", 0, []todoEvent{log[0], ev(5, "B"), log[2], log[3]}, nil, true, false},
 		{"beyond the log", 0, append(log[:4:4], ev(10, "e")), nil, true, false},
 		{"resynced", 0, log, errors.New("a resync"), true, false},
+		{"beyond an empty log", 9, []todoEvent{ev(10, "e")}, nil, true, false},
 	}
 	for _, c := range cases {
 		s := &subscriber{start: c.start, events: c.got, err: c.err}
