@@ -23,6 +23,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	fs := NewFlags(env, prog, "serve", "serve [flags]", about)
 	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
 	pg := addPostgresFlags(fs)
+	runLease := fs.Duration("run-lease", 30*time.Second, "with --postgres: how long this server's hold on the action runs it took lasts unless renewed (every third of it); a server that dies has its runs taken over by another once it lapses (at least 1s)")
 	httpAddr := fs.String("http", "", "serve HTTP on this `ADDR` (host:port) instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
 	token := fs.String("token", "", "require Authorization: Bearer `TOKEN` on HTTP (default $MCP_SYNC_TOKEN)")
 	httpLimits := addHTTPFlags(fs)
@@ -41,6 +42,10 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "%s serve: unexpected argument %q\n", prog, fs.Arg(0))
+		return ExitUsage
+	}
+	if *runLease < time.Second {
+		fmt.Fprintf(env.Stderr, "%s serve: --run-lease is %v; it must be at least 1s (the hold is renewed every third of it)\n", prog, *runLease)
 		return ExitUsage
 	}
 	app, err := pickApp()
@@ -98,7 +103,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		backend: func(opts *tools.Options) backend.Options {
 			httpLimits(&hopts, opts)
 			opts.Auth = authOpts.Auth
-			bopts := limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged}, opts)
+			bopts := limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged, RunLease: *runLease}, opts)
 			onStore(&bopts)
 			return bopts
 		}}
