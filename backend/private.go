@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/storage"
 )
 
 // Private tables (schema.Private) keep each row under its owner: the row a
@@ -201,4 +202,22 @@ func pushClient(ctx context.Context, clientID string) string {
 		return ownerPrefix(id.Subject) + clientID
 	}
 	return clientID
+}
+
+// ownerless returns a damaged row's error as its owner may see it: a
+// private table's key without its owner prefix, so that no message names
+// the owner or the stored key.
+func (e *Engine) ownerless(d *storage.CorruptError) *storage.CorruptError {
+	info, ok := e.cfg.Schema.Table(d.Table)
+	if !ok || !info.Private || e.opts.Replica {
+		return d
+	}
+	n, rest, found := strings.Cut(d.Key, ":")
+	l, err := strconv.Atoi(n)
+	if !found || err != nil || l < 0 || l > len(rest) {
+		return d
+	}
+	c := *d
+	c.Key = rest[l:]
+	return &c
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/internal/drivertest"
 	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/storage/bolt/damage"
 )
 
 type privNote struct {
@@ -39,6 +40,11 @@ var (
 )
 
 func openPrivate(t *testing.T, drv func(*backend.Options)) *backend.Engine {
+	t.Helper()
+	return openPrivateAt(t, filepath.Join(t.TempDir(), "priv.db"), drv)
+}
+
+func openPrivateAt(t *testing.T, path string, opts ...func(*backend.Options)) *backend.Engine {
 	t.Helper()
 	cfg := backend.Config{
 		Schema: privApp,
@@ -74,7 +80,7 @@ func openPrivate(t *testing.T, drv func(*backend.Options)) *backend.Engine {
 			}),
 		},
 	}
-	return open(t, cfg, filepath.Join(t.TempDir(), "priv.db"), drv)
+	return open(t, cfg, path, opts...)
 }
 
 func as(subject string) context.Context {
@@ -334,5 +340,35 @@ func TestPrivatePushesPerCaller(t *testing.T) {
 	}
 	if st, err := e.ClientState(alice, "c1"); err != nil || st.Seq != 7 {
 		t.Fatalf("alice's state of c1 = %+v, %v; want seq 7", st, err)
+	}
+}
+
+// TestPrivateDamagedRowNamesOnlyTheKey: a damaged row of a private table
+// is named to its owner by the key the owner knows, never by the stored
+// key that holds the owner's subject.
+func TestPrivateDamagedRowNamesOnlyTheKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "priv.db")
+	const marker = "victim-text-0123456789"
+	e := openPrivateAt(t, path)
+	mustSave(t, e, as("alice"), "victim", marker)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var flip *damage.Variant
+	for _, v := range damage.Variants([]byte(marker)) {
+		if v.RowDamage {
+			flip = &v
+		}
+	}
+	if flip == nil {
+		t.Fatal("storage/bolt/damage has no row-damage variant")
+	}
+	if err := flip.Apply(path); err != nil {
+		t.Fatal(err)
+	}
+	e = openPrivateAt(t, path, func(o *backend.Options) { o.AllowDamagedRows = true })
+	_, _, _, err := e.Get(as("alice"), "notes", "victim")
+	if backend.KindOf(err) != backend.ErrDamaged || !strings.Contains(err.Error(), `"victim"`) || strings.Contains(err.Error(), "alice") {
+		t.Fatalf("Get of alice's damaged row: %v; want ErrDamaged naming \"victim\" and not alice", err)
 	}
 }
