@@ -50,6 +50,13 @@ var (
 // returns the base URL, the engine and a function giving a user's token.
 func servePrivate(t *testing.T) (string, *backend.Engine, func(sub string) string) {
 	t.Helper()
+	return servePrivateGated(t, nil)
+}
+
+// servePrivateGated is servePrivate whose summarizeNote of a key starting
+// with "slow" waits until gate is closed.
+func servePrivateGated(t *testing.T, gate chan struct{}) (string, *backend.Engine, func(sub string) string) {
+	t.Helper()
 	cfg := backend.Config{
 		Schema: privApp,
 		Mutators: []backend.MutatorImpl{
@@ -66,6 +73,13 @@ func servePrivate(t *testing.T) (string, *backend.Engine, func(sub string) strin
 		},
 		Actions: []backend.ActionImpl{
 			backend.Action(privAction, func(ctx *backend.ActionCtx, in PrivKey) (string, error) {
+				if strings.HasPrefix(in.Key, "slow") && gate != nil {
+					select {
+					case <-gate:
+					case <-ctx.Done():
+						return "", ctx.Err()
+					}
+				}
 				n, ok, err := backend.TableOf(ctx, privNotes).Get(in.Key)
 				if err != nil || !ok {
 					return "", fmt.Errorf("no note %s", in.Key)
@@ -257,6 +271,37 @@ func TestPrivateTableSurfaces(t *testing.T) {
 			_, missing := read(bob, wire.RowURI("notes", onlyAlice))
 			if hidden == nil || missing == nil || hidden.Error() != missing.Error() {
 				t.Fatalf("bob reading alice's row: %v; reading a missing one: %v; want the same error", hidden, missing)
+			}
+		})
+	}
+}
+
+// TestPrivateRunNotificationsPerCaller: a run's notifications reach its
+// caller's subscription and never another signed-in user's, even one who
+// subscribed to the run's URI.
+func TestPrivateRunNotificationsPerCaller(t *testing.T) {
+	for _, e := range eras[:2] {
+		t.Run(e.name, func(t *testing.T) {
+			gate := make(chan struct{})
+			base, _, token := servePrivateGated(t, gate)
+			alice, an := connect(t, base, e, map[string]string{"Authorization": "Bearer " + token("alice")})
+			bob, bn := connect(t, base, e, map[string]string{"Authorization": "Bearer " + token("bob")})
+			if res := call(t, alice, "saveNote", map[string]any{"key": "slow-" + e.name, "text": "t"}); res.IsError {
+				t.Fatal(text(res))
+			}
+			var out struct{ Runs []string }
+			structuredAs(t, call(t, alice, "summarizeLater", map[string]any{"key": "slow-" + e.name}), &out)
+			uri := wire.RunURI(out.Runs[0])
+			subscribe(t, alice, e, uri)
+			subscribe(t, bob, e, uri)
+			time.Sleep(200 * time.Millisecond) // a listen stream's subscriptions start with its request
+			close(gate)
+			if !waitFor(testWait, func() bool { return count(updatedURIs(an), uri) > 0 }) {
+				t.Fatalf("alice was never told of her run %s", uri)
+			}
+			quiet(bn, 200*time.Millisecond)
+			if n := count(updatedURIs(bn), uri); n > 0 {
+				t.Fatalf("bob was told %d times of alice's run", n)
 			}
 		})
 	}
