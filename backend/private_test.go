@@ -36,7 +36,8 @@ var (
 	privQueue     = schema.Mutator[privKey]("queueSummary", "enqueue summarizeNote")
 	privSummarize = schema.Action[privKey, string]("summarizeNote", "summarize a note")
 	privSetSum    = schema.Mutator[privSave]("setSummary", "store a summary", schema.Internal())
-	privApp       = schema.MustDefine(1, privNotes, privSaveNote, privDelNote, privQueue, privSummarize, privSetSum)
+	privShare     = schema.Mutator[privSave]("shareNote", "copy a note to the user named in text")
+	privApp       = schema.MustDefine(1, privNotes, privSaveNote, privDelNote, privQueue, privSummarize, privSetSum, privShare)
 )
 
 func openPrivate(t *testing.T, drv func(*backend.Options)) *backend.Engine {
@@ -58,6 +59,14 @@ func openPrivateAt(t *testing.T, path string, opts ...func(*backend.Options)) *b
 			backend.Mutator(privQueue, func(ctx *backend.MutatorCtx, in privKey) error {
 				_, err := backend.Enqueue(ctx, privSummarize, in)
 				return err
+			}),
+			backend.Mutator(privShare, func(ctx *backend.MutatorCtx, in privSave) error {
+				notes := backend.TableOf(ctx, privNotes)
+				n, ok, err := notes.Get(in.Key)
+				if err != nil || !ok {
+					return fmt.Errorf("no note %s: %v", in.Key, err)
+				}
+				return notes.Of(in.Text).Set(in.Key, n)
 			}),
 			backend.Mutator(privSetSum, func(ctx *backend.MutatorCtx, in privSave) error {
 				notes := backend.TableOf(ctx, privNotes)
@@ -370,5 +379,21 @@ func TestPrivateDamagedRowNamesOnlyTheKey(t *testing.T) {
 	_, _, _, err := e.Get(as("alice"), "notes", "victim")
 	if backend.KindOf(err) != backend.ErrDamaged || !strings.Contains(err.Error(), `"victim"`) || strings.Contains(err.Error(), "alice") {
 		t.Fatalf("Get of alice's damaged row: %v; want ErrDamaged naming \"victim\" and not alice", err)
+	}
+}
+
+// TestPrivateTableOf: a mutator reaches another user's rows by naming the
+// owner (Table.Of); an owner no row may have is refused.
+func TestPrivateTableOf(t *testing.T) {
+	e := openPrivate(t, func(*backend.Options) {})
+	mustSave(t, e, as("alice"), "n", "for bob")
+	if _, err := e.Mutate(as("alice"), "shareNote", mustJSON(privSave{Key: "n", Text: "bob"})); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _, err := e.Get(as("bob"), "notes", "n"); err != nil || !ok || !strings.Contains(string(v), "for bob") {
+		t.Fatalf("bob's n after alice shared it = %s, %v, %v", v, ok, err)
+	}
+	if _, err := e.Mutate(as("alice"), "shareNote", mustJSON(privSave{Key: "n", Text: ""})); backend.KindOf(err) != backend.ErrHandler || !strings.Contains(err.Error(), "empty owner") {
+		t.Fatalf("sharing with an empty owner: %v; want the handler's refusal naming the empty owner", err)
 	}
 }
