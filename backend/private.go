@@ -214,14 +214,26 @@ func (e *Engine) ownerless(d *storage.CorruptError) *storage.CorruptError {
 	if !ok || !info.Private || e.opts.Replica {
 		return d
 	}
-	n, rest, found := strings.Cut(d.Key, ":")
-	l, err := strconv.Atoi(n)
-	if !found || err != nil || l < 0 || l > len(rest) {
+	_, key, ok := splitStoredKey(d.Key)
+	if !ok {
 		return d
 	}
 	c := *d
-	c.Key = rest[l:]
+	c.Key = key
 	return &c
+}
+
+// splitStoredKey splits a private table's stored key into its owner and
+// the key the owner knows; ok is false for a key not in that form. Code
+// that reads stored keys directly (the change log, the audit) shows a
+// private row by key, never by its stored form.
+func splitStoredKey(stored string) (owner, key string, ok bool) {
+	n, rest, found := strings.Cut(stored, ":")
+	l, err := strconv.Atoi(n)
+	if !found || err != nil || l < 1 || l > len(rest) || strconv.Itoa(l) != n {
+		return "", "", false
+	}
+	return rest[:l], rest[l:], true
 }
 
 // Of returns a handle on owner's rows of the private table t names: how a
