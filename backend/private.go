@@ -261,3 +261,20 @@ func (t *Table) Of(owner string) *Table {
 
 // Of returns typed access to owner's rows (see [Table.Of]).
 func (tt TypedTable[T]) Of(owner string) TypedTable[T] { return TypedTable[T]{tt.t.Of(owner)} }
+
+// historyKey returns how a change to the stored key of table shows in the
+// history (audit) of the caller subject: a private table's row by the key
+// its owner knows, and only to its owner (visible false: count it hidden);
+// any other table's key as it is. A key cut short inside its owner prefix
+// shows to no one but admins, whose histories keep stored keys.
+func (e *Engine) historyKey(table, stored, subject string) (key string, visible bool) {
+	info, ok := e.cfg.Schema.Table(table)
+	if !ok || !info.Private || e.opts.Replica {
+		return stored, true
+	}
+	owner, key, ok := splitStoredKey(stored)
+	if !ok || owner != subject {
+		return "", false
+	}
+	return key, true
+}
