@@ -106,7 +106,7 @@ type verifierKeys struct{ v *Verifier }
 // algorithm against Config.Algorithms; go-jose checks the signature with
 // the keys bearing the token's kid.
 func (k verifierKeys) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, k.v.algorithms())
+	jws, err := jose.ParseSignedCompact(raw, k.v.algorithms())
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, fmt.Errorf("parsing the JWT: %v", err)
 	}

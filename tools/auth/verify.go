@@ -88,7 +88,8 @@ type Claims struct {
 	ClientID string
 	// Scopes are the token's scopes (scope, space-separated, or scp).
 	Scopes []string
-	// Expiry is when the token expires.
+	// Expiry is when the token expires; zero for an introspected token
+	// whose answer gave no exp.
 	Expiry time.Time
 }
 
@@ -111,9 +112,9 @@ type Verifier struct {
 }
 
 // New returns a Verifier for c. It checks c but does not reach the issuer:
-// its metadata and keys are read on the first JWT, and read again after a
-// failure (at most every 30 s, 503 meanwhile), so a server may start
-// before its issuer.
+// its metadata and keys are read on the first JWT, and after a failure
+// again once a pause is over (0.5 s, doubling up to 30 s; tokens get
+// ErrIssuerUnavailable meanwhile), so a server may start before its issuer.
 func New(c Config) (*Verifier, error) {
 	if err := checkURL("issuer", c.Issuer); err != nil {
 		return nil, err
