@@ -121,3 +121,36 @@ func TestIntrospectionFlagsMisused(t *testing.T) {
 		}
 	}
 }
+
+// TestOAuthClientWithOpaqueTokens: the TypeScript SDK's client-credentials
+// client, given an opaque token by the issuer, calls tools of a serve that
+// checks such tokens through introspection.
+func TestOAuthClientWithOpaqueTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and a Node client")
+	}
+	interopHarness(t)
+	is, err := testissuer.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer is.Close()
+	is.AddClient("agent", testissuer.Client{Secret: "agent-secret", Subject: "agent-1", Scopes: []string{"mcp"}, Opaque: true})
+	is.AddClient("mcp-sync", testissuer.Client{Secret: "rs-secret"})
+	t.Setenv(cli.EnvClientSecret, "rs-secret") // the server process inherits it
+	port := freePort(t)
+	resource := fmt.Sprintf("http://127.0.0.1:%d/mcp", port)
+	u := startHTTPServer(t, "--http", fmt.Sprintf("127.0.0.1:%d", port), "--auth-issuer", is.URL, "--resource", resource,
+		"--auth-scopes", "mcp", "--auth-introspection", is.IntrospectionURL(), "--auth-client-id", "mcp-sync")
+	stdout, stderr, err := runNode(t, 90*time.Second, "node", "oauth-client.mjs", u, "agent", "agent-secret", is.URL, "mcp")
+	if err != nil {
+		t.Fatalf("oauth-client.mjs: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "written by an OAuth client") {
+		t.Errorf("the client did not write and read its row: %s", stdout)
+	}
+	if is.TokenRequests() < 1 || is.Introspections() < 1 {
+		t.Errorf("the issuer granted %d tokens and answered %d introspections; want the client's opaque token checked there",
+			is.TokenRequests(), is.Introspections())
+	}
+}

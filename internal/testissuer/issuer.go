@@ -74,8 +74,11 @@ func New() (*Issuer, error) {
 	mux.HandleFunc("/authorize", func(w http.ResponseWriter, _ *http.Request) {
 		oauthError(w, http.StatusBadRequest, "unsupported_response_type", "this test issuer grants client_credentials only")
 	})
-	is.srv = httptest.NewServer(mux)
-	is.URL = is.srv.URL
+	// URL is set before the server starts: its handlers read it, and a
+	// write after NewServer would race with the first request.
+	is.srv = httptest.NewUnstartedServer(mux)
+	is.URL = "http://" + is.srv.Listener.Addr().String()
+	is.srv.Start()
 	return is, nil
 }
 
