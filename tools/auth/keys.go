@@ -22,6 +22,11 @@ const (
 	// once, while a stream of forged kids cannot make this server hammer
 	// the issuer (those tokens get 401 invalid_token meanwhile).
 	KeyRefetchInterval = 10 * time.Second
+	// KeySetMaxAge is how long the key set is used before it is read
+	// again in the background (tokens are checked against the old set
+	// meanwhile), so that a key the issuer withdrew stops being trusted
+	// even if no token ever names an unknown kid.
+	KeySetMaxAge = time.Hour
 	// minBackoff and maxBackoff bound the pause after a failed read of
 	// the issuer's metadata, keys or introspection endpoint: requests
 	// meanwhile are answered 503 at once instead of each waiting for a
@@ -139,14 +144,19 @@ const errUnknownKey = constError("no key of the issuer has the token's key id")
 // keysFor returns the issuer's public keys with id kid (all of them for
 // an empty kid). It reads the metadata and key set the first time, and
 // the key set again for an unknown kid, at most once per
-// KeyRefetchInterval beyond the first time. While reads are paused after
-// a failure it answers at once.
+// KeyRefetchInterval beyond the first time, and in the background once
+// the set is KeySetMaxAge old. While reads are paused after a failure it
+// answers at once.
 func (v *Verifier) keysFor(ctx context.Context, kid string) ([]crypto.PublicKey, error) {
 	for fetched := false; ; fetched = true {
 		v.mu.Lock()
 		now := v.now()
 		if v.keys != nil {
 			if m := matching(v.keys, kid); len(m) > 0 {
+				if now.Sub(v.keysAt) >= KeySetMaxAge && v.flight == nil && v.down.blocked(now) == nil {
+					v.flight = &flight{done: make(chan struct{})}
+					go v.fetchKeys(v.flight, v.jwksURL)
+				}
 				v.mu.Unlock()
 				return m, nil
 			}
@@ -210,7 +220,7 @@ func (v *Verifier) fetchKeys(f *flight, jwksURL string) {
 		v.log.Warn("reading the authorization server's keys failed; tokens get 503 until a read succeeds",
 			"issuer", v.cfg.Issuer, "retry_in", v.down.wait, "err", err)
 	} else {
-		v.jwksURL, v.keys, v.down = jwksURL, keys, backoff{}
+		v.jwksURL, v.keys, v.keysAt, v.down = jwksURL, keys, v.now(), backoff{}
 	}
 	v.flight = nil
 	v.mu.Unlock()

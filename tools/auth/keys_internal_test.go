@@ -222,3 +222,41 @@ func TestRetryAfterFollowsThePause(t *testing.T) {
 		t.Errorf("after four failures: %d, Retry-After %q; want 503, 4", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }
+
+// TestOldKeySetReadAgain: a key set KeySetMaxAge old is read again in the
+// background, so a key the issuer withdrew stops passing although no
+// token named an unknown kid; tokens are not held up meanwhile.
+func TestOldKeySetReadAgain(t *testing.T) {
+	is, err := testissuer.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer is.Close()
+	tr := &countingTransport{}
+	v, clk := newTestVerifier(t, is, tr)
+	old := sign(t, is)
+	if _, err := v.Verify(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	if err := is.Rotate(true); err != nil { // the old key is withdrawn
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(context.Background(), old); err != nil || tr.count("/jwks") != 1 {
+		t.Fatalf("a fresh key set: %v, %d reads; want the old key still trusted, no read", err, tr.count("/jwks"))
+	}
+	clk.advance(KeySetMaxAge)
+	if _, err := v.Verify(context.Background(), old); err != nil {
+		t.Fatalf("the request that finds the set old: %v, want it checked against the set in hand", err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err = v.Verify(context.Background(), old); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("a withdrawn key after the set was read again: %v, want ErrInvalidToken", err)
+	}
+	if _, err := v.Verify(context.Background(), sign(t, is)); err != nil {
+		t.Errorf("the new key: %v", err)
+	}
+}

@@ -106,6 +106,7 @@ type Verifier struct {
 	mu        sync.Mutex
 	jwksURL   string            // "" until the metadata was read
 	keys      []jose.JSONWebKey // nil until the key set was read
+	keysAt    time.Time         // when it was read
 	refetched time.Time         // when an unknown kid last had the key set read
 	flight    *flight           // the read in progress, if any
 	down      backoff
