@@ -22,6 +22,11 @@ const (
 	DefaultIntrospectionCacheTTL  = time.Minute
 )
 
+// MaxConcurrentIntrospections bounds the questions one verifier asks the
+// introspection endpoint at a time; more wait their turn, so a burst of
+// new (or made-up) tokens cannot flood the issuer.
+const MaxConcurrentIntrospections = 16
+
 // Introspection has opaque access tokens checked by the issuer's
 // introspection endpoint (RFC 7662). Its answers are checked as a JWT's
 // claims are (active, iss, aud naming the resource, exp and nbf with the
@@ -56,6 +61,7 @@ type introspector struct {
 	lru     *list.List                          // the most recently used first
 	flights map[[sha256.Size]byte]*answer       // questions in flight, answered when done closes
 	down    backoff
+	slots   chan struct{} // one per question being asked: MaxConcurrentIntrospections
 }
 
 // answer is what the endpoint's answer means for one token.
@@ -81,7 +87,7 @@ func newIntrospector(v *Verifier, c Introspection) (*introspector, error) {
 		c.CacheTTL = DefaultIntrospectionCacheTTL
 	}
 	return &introspector{v: v, cfg: c, cache: map[[sha256.Size]byte]*list.Element{}, lru: list.New(),
-		flights: map[[sha256.Size]byte]*answer{}}, nil
+		flights: map[[sha256.Size]byte]*answer{}, slots: make(chan struct{}, MaxConcurrentIntrospections)}, nil
 }
 
 // looksLikeJWT reports whether raw is a JWS in compact form: three parts,
@@ -139,7 +145,16 @@ func (in *introspector) verify(ctx context.Context, raw string) (Claims, error) 
 func (in *introspector) ask(a *answer, raw string) {
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
-	claims, reached, err := in.introspect(ctx, raw)
+	var claims Claims
+	var reached bool
+	var err error
+	select {
+	case in.slots <- struct{}{}:
+		claims, reached, err = in.introspect(ctx, raw)
+		<-in.slots
+	case <-ctx.Done():
+		err = fmt.Errorf("introspection: %d questions were in flight for %s", MaxConcurrentIntrospections, fetchTimeout)
+	}
 	in.mu.Lock()
 	defer close(a.done)
 	defer in.mu.Unlock()

@@ -260,3 +260,55 @@ func TestOldKeySetReadAgain(t *testing.T) {
 		t.Errorf("the new key: %v", err)
 	}
 }
+
+// TestIntrospectionsBounded: a burst of distinct opaque tokens never has
+// more than MaxConcurrentIntrospections questions at the endpoint at once.
+func TestIntrospectionsBounded(t *testing.T) {
+	is, err := testissuer.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer is.Close()
+	is.AddClient("rs", testissuer.Client{Secret: "rs-secret"})
+	g := &gauge{}
+	v, err := New(Config{Issuer: is.URL, Resource: testResource, HTTPClient: &http.Client{Transport: g},
+		Introspection: &Introspection{URL: is.IntrospectionURL(), ClientID: "rs", ClientSecret: "rs-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 * MaxConcurrentIntrospections {
+		tok := is.Opaque(testissuer.Token{Audience: []string{testResource}})
+		wg.Go(func() {
+			if _, err := v.Verify(context.Background(), tok); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if g.max > MaxConcurrentIntrospections || is.Introspections() != 4*MaxConcurrentIntrospections {
+		t.Errorf("%d introspections, at most %d at once; want %d, at most %d", is.Introspections(), g.max,
+			4*MaxConcurrentIntrospections, MaxConcurrentIntrospections)
+	}
+}
+
+// gauge is a transport that records the most requests it had in flight,
+// each held a moment so that they overlap.
+type gauge struct {
+	mu       sync.Mutex
+	now, max int
+}
+
+func (g *gauge) RoundTrip(req *http.Request) (*http.Response, error) {
+	g.mu.Lock()
+	g.now++
+	g.max = max(g.max, g.now)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.now--
+		g.mu.Unlock()
+	}()
+	time.Sleep(20 * time.Millisecond)
+	return http.DefaultTransport.RoundTrip(req)
+}
