@@ -163,7 +163,7 @@ func (in *introspector) ask(a *answer, raw string) {
 	if !reached {
 		a.err = in.down.failed(now, err)
 		if errors.Is(err, ErrMisconfigured) {
-			in.v.log.Error("the introspection endpoint refused this server's credentials: opaque tokens get 500 until they are fixed",
+			in.v.log.Error("the introspection endpoint refused this server's credentials: opaque tokens get 500 until its credentials are fixed",
 				"endpoint", in.cfg.URL, "err", err)
 		} else {
 			in.v.log.Warn("the introspection endpoint failed; opaque tokens get 503 until it answers",

@@ -112,8 +112,8 @@ type verifierKeys struct{ v *Verifier }
 // the keys bearing the token's kid.
 func (k verifierKeys) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
 	jws, err := jose.ParseSignedCompact(raw, k.v.algorithms())
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, fmt.Errorf("parsing the JWT: %v", err)
+	if err != nil { // go-oidc parsed it already: not reached
+		return nil, fmt.Errorf("parsing the JWT: %w", err)
 	}
 	keys, err := k.v.keysFor(ctx, jws.Signatures[0].Header.KeyID)
 	if err != nil {
