@@ -79,7 +79,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	}
 	hopts := tools.HTTPOptions{Token: *token}
 	var authOpts tools.Options // the verifier, checked before anything opens
-	if err := authFlags(&hopts, &authOpts, *token, *httpAddr); err != nil {
+	if err := authFlags(&hopts, &authOpts, authEnv{token: *token, httpAddr: *httpAddr, getenv: env.Getenv, logger: logger}); err != nil {
 		fmt.Fprintf(env.Stderr, "%s serve: %v\n", prog, err)
 		return ExitUsage
 	}
