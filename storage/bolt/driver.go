@@ -67,6 +67,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// LogRetention is how many versions the change log keeps (10000).
 	LogRetention uint64
+	// AuditRetention is how many versions the audit keeps records of
+	// (100000): the newest ones; older records are deleted as commits go.
+	AuditRetention uint64
 	// MaxBatch caps how many write functions share one commit (256).
 	MaxBatch int
 	// Linger is how long a commit waits for more writers after one that
@@ -102,6 +105,9 @@ func (o *Options) defaults() {
 	}
 	if o.LogRetention == 0 {
 		o.LogRetention = 10000
+	}
+	if o.AuditRetention == 0 {
+		o.AuditRetention = 100000
 	}
 	if o.Linger == 0 {
 		o.Linger = 300 * time.Microsecond
@@ -333,6 +339,9 @@ func (s *Driver) init() error {
 		if _, err := tx.CreateBucketIfNotExists(logBucket); err != nil {
 			return fmt.Errorf("storage: %s: create log bucket: %w", s.path, err)
 		}
+		if _, err := tx.CreateBucketIfNotExists([]byte(auditName)); err != nil {
+			return fmt.Errorf("storage: %s: create audit bucket: %w", s.path, err)
+		}
 		if err := s.checkVersions(meta); err != nil {
 			return err
 		}
@@ -359,7 +368,7 @@ func (s *Driver) init() error {
 // bucket exists and both versions are the ones init would write.
 func (s *Driver) ready(tx *bbolt.Tx) bool {
 	meta := tx.Bucket(metaBucket)
-	if meta == nil || tx.Bucket(logBucket) == nil || getUint(meta, keyFormat) != formatVersion ||
+	if meta == nil || tx.Bucket(logBucket) == nil || tx.Bucket([]byte(auditName)) == nil || getUint(meta, keyFormat) != formatVersion ||
 		getUint(meta, keySchemaVersion) != uint64(max(s.opts.SchemaVersion, 0)) {
 		return false
 	}
