@@ -149,7 +149,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	logger.Info("serving MCP on stdio, relayed to the data file's owner", "app", app.Name, "data", path,
 		"role", "relay", "socket", sock, "owner_pid", relay.PeerPID(sock))
 	err = relay.Run(ctx, relay.Config{In: os.Stdin, Out: env.Stdout, Logger: logger, TakeOver: takeOver,
-		ReadTools:    []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolSyncChanges, wire.ToolSyncState},
+		ReadTools:    []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolListHistory, wire.ToolSyncChanges, wire.ToolSyncState},
 		LostCallMeta: map[string]any{wire.ErrorMetaKey: wire.ErrorMeta{Kind: wire.KindUnavailable}},
 		Dial:         func(ctx context.Context) (net.Conn, error) { return relay.Dial(ctx, sock) }})
 	if err != nil {
