@@ -339,8 +339,10 @@ func (s *Driver) init() error {
 		if _, err := tx.CreateBucketIfNotExists(logBucket); err != nil {
 			return fmt.Errorf("storage: %s: create log bucket: %w", s.path, err)
 		}
-		if _, err := tx.CreateBucketIfNotExists([]byte(auditName)); err != nil {
-			return fmt.Errorf("storage: %s: create audit bucket: %w", s.path, err)
+		for _, name := range []string{auditName, auditTailName} {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return fmt.Errorf("storage: %s: create audit bucket: %w", s.path, err)
+			}
 		}
 		if err := s.checkVersions(meta); err != nil {
 			return err
@@ -368,7 +370,7 @@ func (s *Driver) init() error {
 // bucket exists and both versions are the ones init would write.
 func (s *Driver) ready(tx *bbolt.Tx) bool {
 	meta := tx.Bucket(metaBucket)
-	if meta == nil || tx.Bucket(logBucket) == nil || tx.Bucket([]byte(auditName)) == nil || getUint(meta, keyFormat) != formatVersion ||
+	if meta == nil || tx.Bucket(logBucket) == nil || tx.Bucket([]byte(auditName)) == nil || tx.Bucket([]byte(auditTailName)) == nil || getUint(meta, keyFormat) != formatVersion ||
 		getUint(meta, keySchemaVersion) != uint64(max(s.opts.SchemaVersion, 0)) {
 		return false
 	}
