@@ -178,8 +178,9 @@ type Options struct {
 	// LogRetention is how many versions the change log keeps for
 	// subscribers to resume from; default 10000.
 	LogRetention int
-	// AuditRetention is how many versions the audit keeps records of (the
-	// bbolt file; a Storage driver applies its own): default 100000.
+	// AuditRetention is how many versions the audit keeps records of:
+	// default 100000. The bbolt file applies it; a Storage function may
+	// pass it on to its driver (cli's PostgreSQL one does).
 	AuditRetention int
 	// AuditAdminScope is the scope that lets a caller read every caller's
 	// history ([Engine.History]); default [DefaultAuditAdminScope]. Local

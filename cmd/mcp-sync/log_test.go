@@ -82,7 +82,7 @@ func TestLogCommandOnADataFile(t *testing.T) {
 // TestLogCommandOverOAuth: `mcp-sync log --url` shows a caller with a
 // token its own versions, its runs' included (an AI answer streamed by
 // the run createAndGenerate enqueued), and a caller with the admin scope
-// everyone's.
+// (serve --audit-admin-scope) everyone's.
 func TestLogCommandOverOAuth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server")
@@ -94,7 +94,8 @@ func TestLogCommandOverOAuth(t *testing.T) {
 	defer is.Close()
 	port := freePort(t)
 	resource := fmt.Sprintf("http://127.0.0.1:%d/mcp", port)
-	u := startHTTPServer(t, "--http", fmt.Sprintf("127.0.0.1:%d", port), "--auth-issuer", is.URL, "--resource", resource)
+	u := startHTTPServer(t, "--http", fmt.Sprintf("127.0.0.1:%d", port), "--auth-issuer", is.URL, "--resource", resource,
+		"--audit-admin-scope", "audit:all")
 	token := func(sub string, scopes ...string) string {
 		tok, err := is.Sign(testissuer.Token{Audience: []string{resource}, Subject: sub, ClientID: sub + "-app", Scopes: scopes})
 		if err != nil {
@@ -102,7 +103,7 @@ func TestLogCommandOverOAuth(t *testing.T) {
 		}
 		return tok
 	}
-	alice, bob, admin := token("alice"), token("bob"), token("root", "mcp-sync:admin")
+	alice, bob, admin := token("alice"), token("bob"), token("root", "audit:all")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ca, err := client.DialHTTP(ctx, u, client.Options{Token: alice})
@@ -142,6 +143,9 @@ func TestLogCommandOverOAuth(t *testing.T) {
 	}
 	if strings.Contains(out, "bob") || strings.Contains(out, ".runs") {
 		t.Fatalf("alice's log shows another caller's write or an internal table:\n%s", out)
+	}
+	if out := runLog(t, "--url", u, "--token", token("eve", "mcp-sync:admin")); out != "" {
+		t.Fatalf("a caller with the default admin scope, another one configured, read:\n%s", out)
 	}
 	if all := runLog(t, "--url", u, "--token", admin); !strings.Contains(all, "bob (client bob-app)") || !strings.Contains(all, "alice (client alice-app)") ||
 		!strings.Contains(all, ".runs/"+run) {
