@@ -3,12 +3,14 @@ package backend_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/internal/drivertest"
+	"github.com/mcp-sync/mcp-sync/schema"
 )
 
 // history reads every entry of the audit ctx's caller may see.
@@ -143,5 +145,40 @@ func TestAuditAdminScopeOption(t *testing.T) {
 	}
 	if got := history(t, e, caller(t.Context(), "eve", "", "", "", "audit:all")); len(got) != 1 || got[0].Cause.Subject != "alice" {
 		t.Fatalf("the configured admin scope read %+v, want alice's entry", got)
+	}
+}
+
+// An app with an internal mutator a public action calls, for
+// TestAuditHidesInternalNames.
+var (
+	hItems    = schema.Table[Item]("hitems")
+	hPublic   = schema.Action[KeyIn, EchoOut]("hpublic", "Write through an internal mutator")
+	hInternal = schema.Mutator[KeyIn]("hinternal", "Write an item", schema.Internal())
+	hSchema   = schema.MustDefine(1, hItems, hPublic, hInternal)
+)
+
+// TestAuditHidesInternalNames: a caller's history of a write an action
+// made through an internal mutator names the action, not the mutator; an
+// admin's names both.
+func TestAuditHidesInternalNames(t *testing.T) {
+	cfg := backend.Config{Schema: hSchema,
+		Mutators: []backend.MutatorImpl{backend.Mutator(hInternal, func(ctx *backend.MutatorCtx, in KeyIn) error {
+			return backend.TableOf(ctx, hItems).Set(in.Key, Item{ID: in.Key, Name: "x"})
+		})},
+		Actions: []backend.ActionImpl{backend.Action(hPublic, func(ctx *backend.ActionCtx, in KeyIn) (EchoOut, error) {
+			return EchoOut{}, ctx.Mutate("hinternal", in)
+		})}}
+	e := open(t, cfg, filepath.Join(t.TempDir(), "h.db"))
+	alice := caller(t.Context(), "alice", "web", "s1", "hpublic")
+	if _, err := e.Act(alice, "hpublic", mustJSON(KeyIn{Key: "k"})); err != nil {
+		t.Fatal(err)
+	}
+	mine := history(t, e, alice)
+	if len(mine) != 1 || mine[0].Cause != (backend.Cause{Subject: "alice", ClientID: "web", Session: "s1", Tool: "hpublic", Action: "hpublic"}) ||
+		len(mine[0].Changes) != 1 || mine[0].Changes[0].Key != "k" {
+		t.Fatalf("alice's history: %+v, want her hpublic call's write without the internal mutator's name", mine)
+	}
+	if all := history(t, e, context.Background()); len(all) != 1 || all[0].Cause.Mutator != "hinternal" {
+		t.Fatalf("the server's history: %+v, want the internal mutator named", all)
 	}
 }
