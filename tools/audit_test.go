@@ -202,4 +202,34 @@ func TestAuditOverHTTPNamesEachCaller(t *testing.T) {
 			}
 		})
 	}
+	auditNamesCallers(t, o.eng)
+}
+
+// auditNamesCallers fails t unless every version of eng that changed an
+// app table names the caller that caused it (directly, or through the run
+// it enqueued), read as server code does (the whole audit).
+func auditNamesCallers(t testing.TB, eng *backend.Engine) {
+	t.Helper()
+	after, n := uint64(0), 0
+	for {
+		page, next, err := eng.History(context.Background(), backend.HistoryOptions{After: after, Limit: 1000})
+		if err != nil {
+			t.Fatalf("reading the audit: %v", err)
+		}
+		for _, h := range page {
+			for _, c := range h.Changes {
+				if !strings.HasPrefix(c.Table, ".") && h.Cause.Subject == "" {
+					t.Errorf("v%d changed %s/%s and its audit entry names no caller: %+v", h.Version, c.Table, c.Key, h.Cause)
+				}
+			}
+			n++
+		}
+		if next == 0 {
+			break
+		}
+		after = next
+	}
+	if n == 0 {
+		t.Error("the audit holds no entry")
+	}
 }
