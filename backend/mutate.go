@@ -99,7 +99,7 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage,
 		return Mutation{}, err
 	}
 	var res Mutation
-	v, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
+	v, err := e.store.Update(e.audited(ctx, name), func(tx *storage.WriteTx) error {
 		res = Mutation{}
 		if o.once {
 			// Checked again inside the transaction: two retries may race.

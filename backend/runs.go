@@ -320,7 +320,7 @@ func (e *Engine) attempt(id string) outcome {
 		cancel()
 	}()
 	claimAt, wroteLease := time.Now(), false
-	_, err := e.store.Update(e.ctx, func(tx *storage.WriteTx) error {
+	_, err := e.update(withRunCause(e.ctx, id, ""), func(tx *storage.WriteTx) error {
 		run, failed, wroteLease = nil, nil, false
 		r, ok, err := getRun(tx, id)
 		if err != nil || !ok || r.Done() {
@@ -427,7 +427,7 @@ func (e *Engine) attempt(id string) outcome {
 func (e *Engine) recordOutcome(run *Run) bool {
 	for n := 0; ; n++ {
 		var failed *failedRun
-		_, err := e.store.Update(context.Background(), func(tx *storage.WriteTx) error {
+		_, err := e.update(withRunCause(context.Background(), run.ID, run.Action), func(tx *storage.WriteTx) error {
 			failed = nil
 			if e.shared {
 				if err := e.checkHeld(tx, run); err != nil {

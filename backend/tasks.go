@@ -64,7 +64,7 @@ func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessag
 		caller = &id
 	}
 	var run *Run
-	_, err = e.store.Update(ctx, func(tx *storage.WriteTx) error {
+	_, err = e.update(ctx, func(tx *storage.WriteTx) error {
 		now := time.Now().UTC()
 		run = &Run{ID: newRunID(tx.Version()), Action: name, Input: data, Status: RunQueued,
 			Version: tx.Version(), EnqueuedAt: now, Task: true, Caller: caller, ClientCaps: clientCaps(ctx)}
@@ -96,7 +96,7 @@ func (e *Engine) CancelRun(ctx context.Context, id string) (*Run, bool, error) {
 		found  bool
 		failed *failedRun
 	)
-	_, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
+	_, err := e.update(ctx, func(tx *storage.WriteTx) error {
 		run, failed = nil, nil
 		r, ok, err := getRun(tx, id)
 		if err != nil || !ok || !e.runVisible(ctx, r) {

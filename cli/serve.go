@@ -28,6 +28,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	token := fs.String("token", "", "require Authorization: Bearer `TOKEN` on HTTP (default $MCP_SYNC_TOKEN)")
 	httpLimits := addHTTPFlags(fs)
 	authFlags := addAuthFlags(fs)
+	auditFlags := addAuditFlags(fs)
 	delay := new(time.Duration)
 	if slices.ContainsFunc(apps, func(a App) bool { return a.LocalAI }) {
 		fs.DurationVar(delay, "ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
@@ -104,6 +105,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 			httpLimits(&hopts, opts)
 			opts.Auth = authOpts.Auth
 			bopts := limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged, RunLease: *runLease}, opts)
+			auditFlags(&bopts)
 			onStore(&bopts)
 			return bopts
 		}}
@@ -154,7 +156,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	logger.Info("serving MCP on stdio, relayed to the data file's owner", "app", app.Name, "data", path,
 		"role", "relay", "socket", sock, "owner_pid", relay.PeerPID(sock))
 	err = relay.Run(ctx, relay.Config{In: os.Stdin, Out: env.Stdout, Logger: logger, TakeOver: takeOver,
-		ReadTools:    []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolSyncChanges, wire.ToolSyncState},
+		ReadTools:    []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolListHistory, wire.ToolSyncChanges, wire.ToolSyncState},
 		LostCallMeta: map[string]any{wire.ErrorMetaKey: wire.ErrorMeta{Kind: wire.KindUnavailable}},
 		Dial:         func(ctx context.Context) (net.Conn, error) { return relay.Dial(ctx, sock) }})
 	if err != nil {

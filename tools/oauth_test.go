@@ -377,6 +377,7 @@ func TestOAuthIdentityReachesHandlersOnEveryTransport(t *testing.T) {
 			}
 		})
 	}
+	auditNamesCallers(t, o.eng)
 }
 
 // listed reports whether tools/list shows c the tool name.

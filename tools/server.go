@@ -179,7 +179,7 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	}
 	sch := eng.Schema()
 	// The read and sync tools' names are taken.
-	for _, name := range []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolSyncChanges, wire.ToolSyncPush, wire.ToolSyncState} {
+	for _, name := range []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolListHistory, wire.ToolSyncChanges, wire.ToolSyncPush, wire.ToolSyncState} {
 		if _, ok := sch.Mutator(name); ok {
 			return nil, fmt.Errorf("mutator %q: the name is taken by mcp-sync's read tool of that name; rename the mutator", name)
 		}
@@ -220,6 +220,9 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if err := s.addReadTools(); err != nil {
+		return nil, err
+	}
+	if err := s.addHistoryTool(); err != nil {
 		return nil, err
 	}
 	if err := s.addSyncTools(); err != nil {
