@@ -148,7 +148,7 @@ type HistoryOptions struct {
 	After uint64
 	// Reverse reads from the newest down.
 	Reverse bool
-	// Limit is the page size: 0 means 100, at most 1000.
+	// Limit is the page size: 0 means 100; more than 1000 is refused.
 	Limit int
 }
 

@@ -80,10 +80,12 @@ func (s *Store) View(fn func(tx *ReadTx) error) error {
 }
 
 // Update runs fn in a write transaction and returns the version it committed
-// as. When ctx carries a cause ([WithCause]), the version's audit record
-// is written with it (see [Store.Audit]). fn may share the underlying commit with other callers' functions, but
+// as. fn may share the underlying commit with other callers' functions, but
 // its writes are all or nothing: when fn returns an error (or panics) none
-// of them happen. fn must not keep the transaction after it returns.
+// of them happen. fn must not keep the transaction after it returns. When
+// ctx carries a cause ([WithCause]), the version's audit record is written
+// with it, in the same commit (see [Store.Audit]); a cause longer than
+// MaxCauseSize fails the call before fn runs.
 func (s *Store) Update(ctx context.Context, fn func(tx *WriteTx) error) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
