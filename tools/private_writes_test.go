@@ -1,0 +1,126 @@
+package tools_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/mcp-sync/mcp-sync/internal/drivertest"
+	"github.com/mcp-sync/mcp-sync/wire"
+)
+
+// TestPrivateRowsAcrossPostgresReplicas: the per-surface checks with the
+// app on PostgreSQL served by two replicas: alice on the first, bob
+// reading and subscribed on the second while writing through the first.
+func TestPrivateRowsAcrossPostgresReplicas(t *testing.T) {
+	st := newPrivStack(t, 2, drivertest.Postgres(t))
+	alice, bob := st.user(t, "alice"), st.user(t, "bob")
+	for i, e := range eras {
+		t.Run(e.name, func(t *testing.T) {
+			checkSurfaces(t, alice, bob, st.bases[0], st.bases[1], e, fmt.Sprint(i))
+		})
+	}
+	alice.clean(t, bob)
+	bob.clean(t, alice)
+}
+
+// TestPrivateWritesStayWithTheirOwner: bob's writes under alice's key
+// (tools, _sync_push, an enqueued run) make and change bob's own row and
+// leave alice's as it was; deleting and tagging it as bob do nothing to
+// hers.
+func TestPrivateWritesStayWithTheirOwner(t *testing.T) {
+	st := newPrivStack(t, 1, nil)
+	alice, bob := st.user(t, "alice"), st.user(t, "bob")
+	for i, e := range eras {
+		t.Run(e.name, func(t *testing.T) {
+			key := fmt.Sprint("w", i)
+			ac, _ := alice.connect(t, st.bases[0], e)
+			bc, _ := bob.connect(t, st.bases[0], e)
+			save(t, ac, key, "ALICE "+key, false)
+			aliceIntact := func(when string) {
+				t.Helper()
+				if n, ok := getNote(t, ac, key); !ok || n.Text != "ALICE "+key || len(n.Tags) != 0 {
+					t.Errorf("after %s, alice's %s is %+v (found %v), want her text untagged", when, key, n, ok)
+				}
+			}
+			mustCall(t, bc, deleteNote.Name(), map[string]any{"key": key})
+			aliceIntact("bob deleted " + key)
+			if res := call(t, bc, tagNote.Name(), map[string]any{"key": key, "tag": "BOB tag"}); !res.IsError {
+				t.Errorf("bob tagged a note he does not have: %s", text(res))
+			}
+			aliceIntact("bob tagged " + key)
+
+			runs := save(t, bc, key, "BOB "+key, true)
+			aliceIntact("bob saved " + key)
+			if run := waitRun(t, bc, runs[0]); run.Status != "succeeded" {
+				t.Errorf("bob's summarizeNote run: %+v", run)
+			}
+			aliceIntact("bob's run tagged his " + key)
+			if n, ok := getNote(t, bc, key); !ok || n.Text != "BOB "+key || !slices.Equal(n.Tags, []string{"summary of BOB " + key}) {
+				t.Errorf("bob's own %s: %+v (found %v), want his text tagged by his run", key, n, ok)
+			}
+			mustCall(t, bc, deleteNote.Name(), map[string]any{"key": key})
+			aliceIntact("bob deleted his " + key)
+			if _, ok := getNote(t, bc, key); ok {
+				t.Errorf("bob's %s is still there after he deleted it", key)
+			}
+
+			client := fmt.Sprint("push-", i)
+			push := func(seq int, mutator string, args map[string]any) wire.SyncPushOut {
+				t.Helper()
+				var out wire.SyncPushOut
+				decodeOut(t, mustCall(t, bc, wire.ToolSyncPush, map[string]any{"client": client, "seq": seq, "mutator": mutator, "args": args}), &out)
+				if !out.Applied {
+					t.Errorf("bob's push %d of %s was not applied: %+v", seq, mutator, out)
+				}
+				return out
+			}
+			push(1, saveNote.Name(), map[string]any{"key": key, "text": "BOB pushed " + key})
+			aliceIntact("bob pushed saveNote " + key)
+			if n, ok := getNote(t, bc, key); !ok || n.Text != "BOB pushed "+key {
+				t.Errorf("bob's pushed %s: %+v (found %v)", key, n, ok)
+			}
+			push(2, deleteNote.Name(), map[string]any{"key": key})
+			aliceIntact("bob pushed deleteNote " + key)
+			if _, ok := getNote(t, bc, key); ok {
+				t.Errorf("bob's %s is still there after his pushed delete", key)
+			}
+		})
+	}
+	alice.clean(t, bob)
+	bob.clean(t, alice)
+}
+
+// TestPrivateSyncPushClientIDsPerUser: _sync_push applies a push once per
+// (client, seq); two users whose clients happen to share an id are two
+// clients: alice's push is applied although bob's of the same id and seq
+// was, and what she is told carries nothing of bob's.
+func TestPrivateSyncPushClientIDsPerUser(t *testing.T) {
+	st := newPrivStack(t, 1, nil)
+	alice, bob := st.user(t, "alice"), st.user(t, "bob")
+	ac, _ := alice.connect(t, st.bases[0], eras[0])
+	bc, _ := bob.connect(t, st.bases[0], eras[0])
+	args := func(who string) map[string]any {
+		return map[string]any{"client": "same-id", "seq": 1, "mutator": saveNote.Name(), "args": map[string]any{"key": "p", "text": who}}
+	}
+	var out wire.SyncPushOut
+	decodeOut(t, mustCall(t, bc, wire.ToolSyncPush, args("BOB p")), &out)
+	if !out.Applied {
+		t.Fatalf("bob's first push: %+v", out)
+	}
+	decodeOut(t, mustCall(t, ac, wire.ToolSyncPush, args("ALICE p")), &out)
+	if !out.Applied {
+		t.Errorf("alice's push with the client id and seq bob used was taken for his (applied false, version %d)", out.Version)
+	}
+	if n, ok := getNote(t, ac, "p"); !ok || n.Text != "ALICE p" {
+		t.Errorf("alice's p after her push: %+v (found %v)", n, ok)
+	}
+	var state wire.SyncStateOut
+	mustCall(t, bc, wire.ToolSyncPush, map[string]any{"client": "b-client-9", "seq": 5, "mutator": saveNote.Name(), "args": map[string]any{"key": "q", "text": "BOB q"}})
+	decodeOut(t, mustCall(t, ac, wire.ToolSyncState, map[string]any{"client": "b-client-9"}), &state)
+	if state.Seq != 0 || state.Version != 0 {
+		t.Errorf("alice's _sync_state of bob's client id shows his pushes: %+v", state)
+	}
+	alice.clean(t, bob)
+	bob.clean(t, alice)
+}
