@@ -88,6 +88,8 @@ func (c *ActionCtx) Table(name string) *Table {
 	}}
 	if !ok {
 		t.err = unknownf("table %q is not declared in the schema", name)
+	} else {
+		t.prefix, t.err = c.eng.rowPrefix(c, info)
 	}
 	return t
 }

@@ -125,6 +125,8 @@ func (s *Server) readError(err error, table string) (kind wire.ErrorKind, msg st
 		return wire.KindUnknown, fmt.Sprintf("no table named %s; readable tables: %s", backend.Short(table), s.tableEnum())
 	case backend.ErrInvalidInput:
 		return wire.KindInvalidInput, err.Error()
+	case backend.ErrForbidden: // a private table read by a caller with no identity
+		return wire.KindForbidden, err.Error()
 	case backend.ErrDamaged:
 		return wire.KindDamaged, err.Error()
 	case backend.ErrInternal:

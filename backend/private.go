@@ -1,0 +1,204 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/mcp-sync/mcp-sync/schema"
+)
+
+// Private tables (schema.Private) keep each row under its owner: the row a
+// caller names "a" is stored under ownerPrefix(owner)+"a" in the same
+// table. The prefix is the owner's length in decimal, a colon, then the
+// owner ("5:alice"), so no owner's prefix is a prefix of another's (the
+// length is read up to the first colon, which decides where the owner
+// ends): two (owner, key) pairs never share a stored key, and one owner's
+// rows are one prefix range, which Scan and the change feed's filters use.
+// Callers only ever see the key after the prefix. Keys stay at most
+// MaxKeyBytes as callers see them: the stored key is longer by the prefix
+// (at most MaxOwnerBytes+6 bytes), far under the storage's own 32 KiB key
+// limit. All the mapping is here and at the engine's doors (Get, Scan,
+// Subscribe, ChangesSince, Table); a replica engine (Options.Replica)
+// holds only its user's rows and stores them under their plain keys.
+//
+// A table that held rows before it was declared private keeps them under
+// their plain keys, which no caller reaches (unless one happens to read as
+// an owner's prefixed key): declare a table private before it holds rows.
+
+// MaxOwnerBytes is the longest owner (an identity's Subject) a private
+// table's rows may have, in bytes.
+const MaxOwnerBytes = 1 << 10
+
+type ownerKey struct{}
+
+// WithOwner returns ctx whose reads and writes of private tables
+// (schema.Private) reach owner's rows: how server code that has no caller
+// (a background job, Go code holding the engine) names the user whose rows
+// it means. It takes precedence over the identity ctx carries, so an action
+// running as one caller can still reach another user's rows on purpose.
+// owner is a user's identity Subject.
+func WithOwner(ctx context.Context, owner string) context.Context {
+	return context.WithValue(ctx, ownerKey{}, owner)
+}
+
+// ownerOf returns the owner ctx's calls act as on private tables: the one
+// named with WithOwner, else the caller's subject. A call with neither (or
+// an owner no row may have) is refused as ErrForbidden: a private table is
+// never a namespace shared by callers nobody named.
+func ownerOf(ctx context.Context, table string) (string, error) {
+	owner, named := ctx.Value(ownerKey{}).(string)
+	if !named {
+		id, ok := IdentityFrom(ctx)
+		if !ok || id.Subject == "" {
+			return "", withKind(ErrForbidden, "", fmt.Errorf("table %s is private: each row belongs to a user, and this call has none: "+
+				"a client must be signed in; server code names the user with backend.WithOwner(ctx, subject)", table))
+		}
+		owner = id.Subject
+	}
+	switch {
+	case owner == "":
+		return "", withKind(ErrForbidden, "", fmt.Errorf("table %s is private: backend.WithOwner was given an empty owner", table))
+	case len(owner) > MaxOwnerBytes:
+		return "", withKind(ErrForbidden, "", fmt.Errorf("table %s is private: the owner (the caller's subject) is %d bytes, over the %d-byte limit", table, len(owner), MaxOwnerBytes))
+	case !utf8.ValidString(owner):
+		return "", withKind(ErrForbidden, "", fmt.Errorf("table %s is private: the owner (the caller's subject) is not valid UTF-8", table))
+	}
+	return owner, nil
+}
+
+// ownerPrefix is the stored-key prefix of owner's rows.
+func ownerPrefix(owner string) string {
+	return strconv.Itoa(len(owner)) + ":" + owner
+}
+
+// rowPrefix returns the stored-key prefix of ctx's rows in table info: ""
+// for a table that is not private, or on a replica.
+func (e *Engine) rowPrefix(ctx context.Context, info *schema.TableInfo) (string, error) {
+	if info == nil || !info.Private || e.opts.Replica {
+		return "", nil
+	}
+	owner, err := ownerOf(ctx, info.Name)
+	if err != nil {
+		return "", err
+	}
+	return ownerPrefix(owner), nil
+}
+
+// Owner returns whose rows of the client-visible table ctx's calls reach:
+// for a private table (schema.Private), the owner (see [WithOwner]; else
+// the caller's Subject); for any other table, or on a replica, "". The
+// MCP layer keys its subscriptions by it, since one URI names a different
+// row for each owner. A private table with no owner is an error of kind
+// ErrForbidden; an undeclared or server-only one, ErrUnknown.
+func (e *Engine) Owner(ctx context.Context, table string) (string, error) {
+	info, err := e.clientTable(table)
+	if err != nil || !info.Private || e.opts.Replica {
+		return "", err
+	}
+	return ownerOf(ctx, table)
+}
+
+// scoped maps scan options in a caller's keys to stored keys under prefix.
+func scoped(prefix string, o ScanOptions) ScanOptions {
+	if prefix == "" {
+		return o
+	}
+	o.Prefix = prefix + o.Prefix
+	if o.After != "" {
+		o.After = prefix + o.After
+	}
+	return o
+}
+
+// scopedFilter maps a filter in a caller's keys to stored keys under
+// prefix.
+func scopedFilter(prefix string, f Filter) Filter {
+	if prefix == "" {
+		return f
+	}
+	if f.Key != "" {
+		f.Key = prefix + f.Key
+	}
+	f.Prefix = prefix + f.Prefix
+	return f
+}
+
+// unscope returns events with prefix cut from their keys, in new slices
+// (events are shared with other subscribers). Every change's key holds
+// prefix: the filter selected them by it.
+func unscope(prefix string, evs []Event) []Event {
+	if prefix == "" {
+		return evs
+	}
+	out := make([]Event, len(evs))
+	for i, ev := range evs {
+		out[i] = unscopeEvent(prefix, ev)
+	}
+	return out
+}
+
+func unscopeEvent(prefix string, ev Event) Event {
+	if prefix == "" || len(ev.Changes) == 0 {
+		return ev
+	}
+	cs := make([]Change, len(ev.Changes))
+	for i, c := range ev.Changes {
+		c.Key = strings.TrimPrefix(c.Key, prefix)
+		cs[i] = c
+	}
+	ev.Changes = cs
+	return ev
+}
+
+// runOwner is the part of a run record that says whose it is.
+type runOwner struct {
+	Action string `json:"action"`
+	Caller *struct {
+		Subject string `json:"subject"`
+	} `json:"caller"`
+}
+
+// visibleRuns returns ev with only the changes of runs that subject's
+// caller may see (see Engine.runVisible): a run some caller started is
+// that caller's. A deleted run's record is gone, so its delete is left
+// out. ok is false when no change remains.
+func (e *Engine) visibleRuns(subject string, ev Event) (Event, bool) {
+	if len(ev.Changes) == 0 {
+		return ev, true // a resync
+	}
+	var cs []Change
+	for _, c := range ev.Changes {
+		var r runOwner
+		if c.Op != OpPut || json.Unmarshal(c.Value, &r) != nil {
+			continue
+		}
+		if info, ok := e.cfg.Schema.Action(r.Action); ok && info.Internal {
+			continue
+		}
+		if r.Caller != nil && r.Caller.Subject != subject {
+			continue
+		}
+		cs = append(cs, c)
+	}
+	if len(cs) == 0 {
+		return Event{}, false
+	}
+	ev.Changes = cs
+	return ev, true
+}
+
+// pushClient is the key of clientID's push record (see Once) for ctx's
+// caller: a signed-in caller's client ids are its own, so another user
+// pushing under the same id can neither read its state nor make its next
+// pushes look like retries. Local callers and server code keep the plain
+// id, as records written before identities existed do.
+func pushClient(ctx context.Context, clientID string) string {
+	if id, ok := IdentityFrom(ctx); ok && !id.Local && id.Subject != "" {
+		return ownerPrefix(id.Subject) + clientID
+	}
+	return clientID
+}
