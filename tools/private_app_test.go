@@ -62,8 +62,40 @@ var (
 	privSchema    = schema.MustDefine(1, privNotes, saveNote, deleteNote, tagNote, summarizeNote)
 )
 
-// privConfig is the private-notes app.
-func privConfig() backend.Config {
+// gates hold summarizeNote runs of chosen keys until released, so that a
+// test can watch a run that is still going.
+type gates struct {
+	mu sync.Mutex
+	m  map[string]chan struct{}
+}
+
+// hold makes runs of key wait until the returned func is called.
+func (g *gates) hold(key string) (release func()) {
+	ch := make(chan struct{})
+	g.mu.Lock()
+	g.m[key] = ch
+	g.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
+func (g *gates) wait(ctx context.Context, key string) error {
+	g.mu.Lock()
+	ch := g.m[key]
+	g.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// privConfig is the private-notes app; g holds its runs.
+func privConfig(g *gates) backend.Config {
 	return backend.Config{
 		Schema: privSchema,
 		Mutators: []backend.MutatorImpl{
@@ -102,6 +134,9 @@ func privConfig() backend.Config {
 		},
 		Actions: []backend.ActionImpl{
 			backend.Action(summarizeNote, func(ctx *backend.ActionCtx, in NoteKeyIn) (SummaryOut, error) {
+				if err := g.wait(ctx, in.Key); err != nil {
+					return SummaryOut{}, err
+				}
 				var n PNote
 				ok, err := ctx.Table(privNotes.Name()).Get(in.Key, &n)
 				if err != nil {
@@ -130,6 +165,7 @@ type privStack struct {
 	issuer *testissuer.Issuer
 	bases  []string // http://127.0.0.1:port of each replica
 	engs   []*backend.Engine
+	gates  *gates
 }
 
 // newPrivStack serves the app from n engines opened with opts (bbolt in a
@@ -141,14 +177,14 @@ func newPrivStack(t testing.TB, n int, opts func(*backend.Options)) *privStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(is.Close)
-	st := &privStack{issuer: is}
+	st := &privStack{issuer: is, gates: &gates{m: map[string]chan struct{}{}}}
 	dir := t.TempDir()
 	for i := range n {
 		o := backend.Options{Path: fmt.Sprintf("%s/notes-%d.db", dir, i), Logger: quietLogger()}
 		if opts != nil {
 			opts(&o)
 		}
-		eng, err := backend.Open(privConfig(), o)
+		eng, err := backend.Open(privConfig(st.gates), o)
 		if err != nil {
 			t.Fatalf("opening replica %d: %v", i, err)
 		}

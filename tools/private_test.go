@@ -25,7 +25,7 @@ func TestPrivateRowsPerUserOnEverySurface(t *testing.T) {
 	alice, bob := st.user(t, "alice"), st.user(t, "bob")
 	for i, e := range eras {
 		t.Run(e.name, func(t *testing.T) {
-			checkSurfaces(t, alice, bob, st.bases[0], st.bases[0], e, fmt.Sprint(i))
+			checkSurfaces(t, st, alice, bob, st.bases[0], st.bases[0], e, fmt.Sprint(i))
 		})
 	}
 	alice.clean(t, bob)
@@ -38,15 +38,17 @@ type surfaceKeys struct{ s, ka, kb, kz, sent string }
 
 // aliceOwns and bobOwns say whether a key is one of the user's in any
 // run of checkSurfaces.
-func aliceOwns(k string) bool { return strings.HasPrefix(k, "s") || strings.HasPrefix(k, "ka") }
+func aliceOwns(k string) bool {
+	return strings.HasPrefix(k, "s") || strings.HasPrefix(k, "ka") || strings.HasPrefix(k, "ga")
+}
 func bobOwns(k string) bool {
-	return strings.HasPrefix(k, "s") || strings.HasPrefix(k, "kb") || strings.HasPrefix(k, "bsent")
+	return strings.HasPrefix(k, "s") || strings.HasPrefix(k, "kb") || strings.HasPrefix(k, "gb") || strings.HasPrefix(k, "bsent")
 }
 
 // checkSurfaces runs the per-surface checks for era e with keys suffixed
 // by p: alice on base1; bob writing on base1 and reading and subscribed on
 // base2 (two replicas, or one server twice).
-func checkSurfaces(t *testing.T, alice, bob *puser, base1, base2 string, e era, p string) {
+func checkSurfaces(t *testing.T, st *privStack, alice, bob *puser, base1, base2 string, e era, p string) {
 	k := surfaceKeys{s: "s" + p, ka: "ka" + p, kb: "kb" + p, kz: "kz" + p, sent: "bsent" + p}
 	ac, _ := alice.connect(t, base1, e)
 	bw, _ := bob.connect(t, base1, e)
@@ -113,6 +115,28 @@ func checkSurfaces(t *testing.T, alice, bob *puser, base1, base2 string, e era, 
 			for key, n := range all {
 				if !strings.Contains(n.Text, c.who.mark) {
 					t.Errorf("%s's list_rows: row %s is %+v, not one it wrote", c.who.name, key, n)
+				}
+			}
+			// One row a page, forwards and backwards: the pages walk
+			// exactly its own rows.
+			for _, rev := range []bool{false, true} {
+				want := slices.Sorted(maps.Keys(all))
+				if rev {
+					slices.Reverse(want)
+				}
+				var keys []string
+				for after := ""; len(keys) <= len(want); {
+					var page wire.ListRowsOut
+					decodeOut(t, mustCall(t, c.c, wire.ToolListRows, map[string]any{"table": "notes", "after": after, "limit": 1, "reverse": rev}), &page)
+					for _, r := range page.Rows {
+						keys = append(keys, r.Key)
+					}
+					if after = page.Next; after == "" {
+						break
+					}
+				}
+				if !slices.Equal(keys, want) {
+					t.Errorf("%s's list_rows one row a page (reverse %v): %v, want %v", c.who.name, rev, keys, want)
 				}
 			}
 			var page wire.ListRowsOut
@@ -247,6 +271,8 @@ func checkSurfaces(t *testing.T, alice, bob *puser, base1, base2 string, e era, 
 		}
 	})
 
+	t.Run("run subscriptions", func(t *testing.T) { checkRunSubscriptions(t, st, alice, bob, base1, base2, e, p) })
+
 	if e.transport == "http" {
 		t.Run("tasks", func(t *testing.T) { checkTasks(t, alice, bob, base1, base2, e, k, p) })
 	}
@@ -317,7 +343,7 @@ func checkNotNotified(t *testing.T, alice, bob *puser, ac, bw *client.Client, bn
 		save(t, ac, k.ka, fmt.Sprintf("ALICE ka%s again %d", p, i), false)
 		save(t, ac, k.s, fmt.Sprintf("ALICE s%s again %d", p, i), false)
 	}
-	last := sentinel("BOB after alice " + p)
+	last := sentinel("BOB sentinel " + p)
 	quiet(bn, 300*time.Millisecond)
 	for _, no := range carriedNotices(t, bn)[from : last+1] {
 		if no.uri != table && no.uri != wire.RowURI("notes", k.sent) {

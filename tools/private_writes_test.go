@@ -17,7 +17,7 @@ func TestPrivateRowsAcrossPostgresReplicas(t *testing.T) {
 	alice, bob := st.user(t, "alice"), st.user(t, "bob")
 	for i, e := range eras {
 		t.Run(e.name, func(t *testing.T) {
-			checkSurfaces(t, alice, bob, st.bases[0], st.bases[1], e, fmt.Sprint(i))
+			checkSurfaces(t, st, alice, bob, st.bases[0], st.bases[1], e, fmt.Sprint(i))
 		})
 	}
 	alice.clean(t, bob)

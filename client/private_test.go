@@ -1,0 +1,194 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/client"
+	"github.com/mcp-sync/mcp-sync/internal/testissuer"
+	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/tools"
+	"github.com/mcp-sync/mcp-sync/tools/auth"
+)
+
+// The private-notes app of the client's per-user test.
+type PrivNote struct {
+	Text string `json:"text"`
+}
+
+type PrivNoteIn struct {
+	Key  string `json:"key" jsonschema:"minLength=1"`
+	Text string `json:"text"`
+}
+
+var (
+	privNotes  = schema.Table[PrivNote]("notes", schema.Private())
+	privSave   = schema.Mutator[PrivNoteIn]("saveNote", "Save a note")
+	privDelete = schema.Mutator[PrivNoteIn]("deleteNote", "Delete a note")
+	privSchema = schema.MustDefine(1, privNotes, privSave, privDelete)
+)
+
+func privConfig() backend.Config {
+	return backend.Config{Schema: privSchema, Mutators: []backend.MutatorImpl{
+		backend.Mutator(privSave, func(ctx *backend.MutatorCtx, in PrivNoteIn) error {
+			return backend.TableOf(ctx, privNotes).Set(in.Key, PrivNote{Text: in.Text})
+		}),
+		backend.Mutator(privDelete, func(ctx *backend.MutatorCtx, in PrivNoteIn) error {
+			return backend.TableOf(ctx, privNotes).Delete(in.Key)
+		}),
+	}}
+}
+
+// TestPrivateReplicaPerUser: alice's and bob's replicas of the private
+// notes each hold only their own user's rows (both have a row "a"; they
+// are different rows), their optimistic mutations are confirmed under
+// their own user, and a watch of the table shows bob none of alice's
+// writes.
+func TestPrivateReplicaPerUser(t *testing.T) {
+	is, err := testissuer.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(is.Close)
+	const resource = "https://notes.example/mcp"
+	eng, err := backend.Open(privConfig(), backend.Options{Path: t.TempDir() + "/notes.db", Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	v, err := auth.New(auth.Config{Issuer: is.URL, Resource: resource, Scopes: []string{"mcp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := tools.New(eng, tools.Options{Logger: quiet(), Auth: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, stop := serveTools(t, ts)
+	t.Cleanup(func() { stop(); ts.Close() })
+	ctx := testCtx(t)
+	dialAs := func(sub string, legacy bool) *client.Conn {
+		tok, err := is.Sign(testissuer.Token{Audience: []string{resource}, Subject: sub, Scopes: []string{"mcp"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := client.DialHTTP(ctx, url, client.Options{Token: tok, Legacy: legacy})
+		if err != nil {
+			t.Fatalf("dialling as %s: %v", sub, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	ac, bc := dialAs("alice", false), dialAs("bob", true)
+	newReplica := func(c *client.Conn) *client.Replica {
+		r, err := client.NewReplica(ctx, c, privConfig(), client.ReplicaOptions{Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		return r
+	}
+	ra, rb := newReplica(ac), newReplica(bc)
+	bw, err := client.Watch(ctx, dialAs("bob", false), privNotes, client.Selector{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bw.Close()
+	if ev, err := bw.Next(ctx); err != nil || !ev.Resync || len(ev.Changes) != 0 {
+		t.Fatalf("bob's watch: first event %+v, %v; want an empty snapshot", ev, err)
+	}
+
+	mutate := func(r *client.Replica, who string, d schema.MutatorDef[PrivNoteIn], in PrivNoteIn) {
+		t.Helper()
+		p, err := client.MutateLocal(ctx, r, d, in)
+		if err != nil {
+			t.Fatalf("%s's %s %+v: %v", who, d.Name(), in, err)
+		}
+		if err := p.Wait(ctx); err != nil {
+			t.Fatalf("%s's %s %+v was not confirmed: %v", who, d.Name(), in, err)
+		}
+	}
+	mutate(ra, "alice", privSave, PrivNoteIn{Key: "a", Text: "ALICE a"})
+	mutate(ra, "alice", privSave, PrivNoteIn{Key: "a-only", Text: "ALICE a-only"})
+	mutate(rb, "bob", privSave, PrivNoteIn{Key: "a", Text: "BOB a"})
+	mutate(rb, "bob", privSave, PrivNoteIn{Key: "b-only", Text: "BOB b-only"})
+	mutate(ra, "alice", privSave, PrivNoteIn{Key: "a", Text: "ALICE a again"})
+	mutate(ra, "alice", privDelete, PrivNoteIn{Key: "a-only"})
+	mutate(ra, "alice", privSave, PrivNoteIn{Key: "a-only", Text: "ALICE a-only again"})
+
+	want := map[*client.Replica]map[string]string{
+		ra: {"a": "ALICE a again", "a-only": "ALICE a-only again"},
+		rb: {"a": "BOB a", "b-only": "BOB b-only"},
+	}
+	for r, w := range want {
+		name := map[*client.Replica]string{ra: "alice", rb: "bob"}[r]
+		var got map[string]string
+		if !waitUntil(testWait, func() bool {
+			rows, err := r.Scan("notes", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = map[string]string{}
+			for _, row := range rows {
+				got[row.Key] = string(row.Value)
+			}
+			return len(got) == len(w) && func() bool {
+				for k, txt := range w {
+					if !strings.Contains(got[k], `"`+txt+`"`) {
+						return false
+					}
+				}
+				return true
+			}()
+		}) {
+			t.Errorf("%s's replica holds %v, want its own rows %v", name, got, w)
+		}
+		n, ok, err := client.Get(r, privNotes, "a")
+		if err != nil || !ok || n.Text != w["a"] {
+			t.Errorf("%s's replica: Get a = %+v %v %v, want %q", name, n, ok, err, w["a"])
+		}
+	}
+	// Bob's watch saw only his two writes, and nothing of alice's.
+	var seen []string
+	for len(seen) < 2 {
+		wctx, cancel := context.WithTimeout(context.Background(), testWait)
+		ev, err := bw.Next(wctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("bob's watch after %v: %v", seen, err)
+		}
+		for _, ch := range ev.Changes {
+			seen = append(seen, fmt.Sprintf("%s=%s", ch.Key, ch.Value.Text))
+		}
+	}
+	mutate(rb, "bob", privSave, PrivNoteIn{Key: "b-last", Text: "BOB b-last"})
+	for !slices.Contains(seen, "b-last=BOB b-last") {
+		wctx, cancel := context.WithTimeout(context.Background(), testWait)
+		ev, err := bw.Next(wctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("bob's watch after %v: %v", seen, err)
+		}
+		for _, ch := range ev.Changes {
+			seen = append(seen, fmt.Sprintf("%s=%s", ch.Key, ch.Value.Text))
+		}
+	}
+	if w := []string{"a=BOB a", "b-only=BOB b-only", "b-last=BOB b-last"}; !slices.Equal(seen, w) {
+		t.Errorf("bob's watch saw %v, want only his own writes %v", seen, w)
+	}
+}
+
+// waitUntil polls cond until it holds or d passes.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
