@@ -54,12 +54,12 @@ type SummaryOut struct {
 }
 
 var (
-	privNotes     = schema.Table[PNote]("notes", schema.Private())
+	userNotes     = schema.Table[PNote]("notes", schema.Private())
 	saveNote      = schema.Mutator[SaveNoteIn]("saveNote", "Save a note's text, keeping its tags; summarize enqueues summarizeNote")
 	deleteNote    = schema.Mutator[NoteKeyIn]("deleteNote", "Delete a note")
 	tagNote       = schema.Mutator[TagNoteIn]("tagNote", "Add a tag to a note (the last three are kept)")
 	summarizeNote = schema.Action[NoteKeyIn, SummaryOut]("summarizeNote", "Summarize a note and tag it with the summary")
-	privSchema    = schema.MustDefine(1, privNotes, saveNote, deleteNote, tagNote, summarizeNote)
+	privSchema    = schema.MustDefine(1, userNotes, saveNote, deleteNote, tagNote, summarizeNote)
 )
 
 // gates hold summarizeNote runs of chosen keys until released, so that a
@@ -100,7 +100,7 @@ func privConfig(g *gates) backend.Config {
 		Schema: privSchema,
 		Mutators: []backend.MutatorImpl{
 			backend.Mutator(saveNote, func(ctx *backend.MutatorCtx, in SaveNoteIn) error {
-				notes := backend.TableOf(ctx, privNotes)
+				notes := backend.TableOf(ctx, userNotes)
 				old, _, err := notes.Get(in.Key)
 				if err != nil {
 					return err
@@ -114,10 +114,10 @@ func privConfig(g *gates) backend.Config {
 				return err
 			}),
 			backend.Mutator(deleteNote, func(ctx *backend.MutatorCtx, in NoteKeyIn) error {
-				return backend.TableOf(ctx, privNotes).Delete(in.Key)
+				return backend.TableOf(ctx, userNotes).Delete(in.Key)
 			}),
 			backend.Mutator(tagNote, func(ctx *backend.MutatorCtx, in TagNoteIn) error {
-				notes := backend.TableOf(ctx, privNotes)
+				notes := backend.TableOf(ctx, userNotes)
 				n, ok, err := notes.Get(in.Key)
 				if err != nil {
 					return err
@@ -138,7 +138,7 @@ func privConfig(g *gates) backend.Config {
 					return SummaryOut{}, err
 				}
 				var n PNote
-				ok, err := ctx.Table(privNotes.Name()).Get(in.Key, &n)
+				ok, err := ctx.Table(userNotes.Name()).Get(in.Key, &n)
 				if err != nil {
 					return SummaryOut{}, err
 				}

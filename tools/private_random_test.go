@@ -299,6 +299,7 @@ func (u *ruser) finish(t *testing.T) {
 	}
 	u.checkAll(t, u.name+" at the end: list_rows", listNotes(t, c))
 	table := wire.TableURI("notes")
+	own := ownVersions(t, c)
 	for _, cl := range u.clients {
 		if u.lastWrite > 0 && !waitFor(testWait, func() bool {
 			return reached(t, cl.n, table, u.lastWrite) || slices.ContainsFunc(carriedNotices(t, cl.n), func(no carried) bool { return no.bare })
@@ -313,12 +314,34 @@ func (u *ruser) finish(t *testing.T) {
 		}
 		for _, no := range carriedNotices(t, cl.n) {
 			for _, ev := range no.Events {
+				if !own[ev.Version] {
+					t.Errorf("%s's %s subscriber: a notice of %s has an event at version %d, none of its own changes: %s", u.name, cl.e.name, no.uri, ev.Version, no.raw)
+				}
 				for _, ch := range ev.Changes {
 					if !u.ever[ch.Key] || (ch.Op == wire.OpPut && !strings.Contains(string(ch.Value), u.mark)) {
 						t.Errorf("%s's %s subscriber: a notice of %s carries %s %s: %s", u.name, cl.e.name, no.uri, ch.Op, ch.Key, no.raw)
+					}
+					if ch.Op == wire.OpPatch && !own[ch.Base] {
+						t.Errorf("%s's %s subscriber: a patch of %s edits its value at version %d, which is none of its own changes: %s", u.name, cl.e.name, ch.Key, ch.Base, no.raw)
 					}
 				}
 			}
 		}
 	}
+}
+
+// ownVersions returns the versions of every change of c's user to notes,
+// read with _sync_changes.
+func ownVersions(t testing.TB, c *client.Client) map[uint64]bool {
+	t.Helper()
+	own := map[uint64]bool{}
+	for after, more := uint64(0), true; more; {
+		var out wire.SyncChangesOut
+		decodeOut(t, mustCall(t, c, wire.ToolSyncChanges, map[string]any{"table": "notes", "after": after}), &out)
+		for _, ev := range out.Events {
+			own[ev.Version], after = true, ev.Version
+		}
+		more = out.More && len(out.Events) > 0
+	}
+	return own
 }

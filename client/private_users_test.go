@@ -17,29 +17,29 @@ import (
 )
 
 // The private-notes app of the client's per-user test.
-type PrivNote struct {
+type UserNote struct {
 	Text string `json:"text"`
 }
 
-type PrivNoteIn struct {
+type UserNoteIn struct {
 	Key  string `json:"key" jsonschema:"minLength=1"`
 	Text string `json:"text"`
 }
 
 var (
-	privNotes  = schema.Table[PrivNote]("notes", schema.Private())
-	privSave   = schema.Mutator[PrivNoteIn]("saveNote", "Save a note")
-	privDelete = schema.Mutator[PrivNoteIn]("deleteNote", "Delete a note")
-	privSchema = schema.MustDefine(1, privNotes, privSave, privDelete)
+	usersNotes  = schema.Table[UserNote]("notes", schema.Private())
+	usersSave   = schema.Mutator[UserNoteIn]("saveNote", "Save a note")
+	usersDelete = schema.Mutator[UserNoteIn]("deleteNote", "Delete a note")
+	usersSchema = schema.MustDefine(1, usersNotes, usersSave, usersDelete)
 )
 
-func privConfig() backend.Config {
-	return backend.Config{Schema: privSchema, Mutators: []backend.MutatorImpl{
-		backend.Mutator(privSave, func(ctx *backend.MutatorCtx, in PrivNoteIn) error {
-			return backend.TableOf(ctx, privNotes).Set(in.Key, PrivNote{Text: in.Text})
+func usersConfig() backend.Config {
+	return backend.Config{Schema: usersSchema, Mutators: []backend.MutatorImpl{
+		backend.Mutator(usersSave, func(ctx *backend.MutatorCtx, in UserNoteIn) error {
+			return backend.TableOf(ctx, usersNotes).Set(in.Key, UserNote{Text: in.Text})
 		}),
-		backend.Mutator(privDelete, func(ctx *backend.MutatorCtx, in PrivNoteIn) error {
-			return backend.TableOf(ctx, privNotes).Delete(in.Key)
+		backend.Mutator(usersDelete, func(ctx *backend.MutatorCtx, in UserNoteIn) error {
+			return backend.TableOf(ctx, usersNotes).Delete(in.Key)
 		}),
 	}}
 }
@@ -56,7 +56,7 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 	}
 	t.Cleanup(is.Close)
 	const resource = "https://notes.example/mcp"
-	eng, err := backend.Open(privConfig(), backend.Options{Path: t.TempDir() + "/notes.db", Logger: quiet()})
+	eng, err := backend.Open(usersConfig(), backend.Options{Path: t.TempDir() + "/notes.db", Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 	}
 	ac, bc := dialAs("alice", false), dialAs("bob", true)
 	newReplica := func(c *client.Conn) *client.Replica {
-		r, err := client.NewReplica(ctx, c, privConfig(), client.ReplicaOptions{Logger: quiet()})
+		r, err := client.NewReplica(ctx, c, usersConfig(), client.ReplicaOptions{Logger: quiet()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 		return r
 	}
 	ra, rb := newReplica(ac), newReplica(bc)
-	bw, err := client.Watch(ctx, dialAs("bob", false), privNotes, client.Selector{}, 0)
+	bw, err := client.Watch(ctx, dialAs("bob", false), usersNotes, client.Selector{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 		t.Fatalf("bob's watch: first event %+v, %v; want an empty snapshot", ev, err)
 	}
 
-	mutate := func(r *client.Replica, who string, d schema.MutatorDef[PrivNoteIn], in PrivNoteIn) {
+	mutate := func(r *client.Replica, who string, d schema.MutatorDef[UserNoteIn], in UserNoteIn) {
 		t.Helper()
 		p, err := client.MutateLocal(ctx, r, d, in)
 		if err != nil {
@@ -113,13 +113,13 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 			t.Fatalf("%s's %s %+v was not confirmed: %v", who, d.Name(), in, err)
 		}
 	}
-	mutate(ra, "alice", privSave, PrivNoteIn{Key: "a", Text: "ALICE a"})
-	mutate(ra, "alice", privSave, PrivNoteIn{Key: "a-only", Text: "ALICE a-only"})
-	mutate(rb, "bob", privSave, PrivNoteIn{Key: "a", Text: "BOB a"})
-	mutate(rb, "bob", privSave, PrivNoteIn{Key: "b-only", Text: "BOB b-only"})
-	mutate(ra, "alice", privSave, PrivNoteIn{Key: "a", Text: "ALICE a again"})
-	mutate(ra, "alice", privDelete, PrivNoteIn{Key: "a-only"})
-	mutate(ra, "alice", privSave, PrivNoteIn{Key: "a-only", Text: "ALICE a-only again"})
+	mutate(ra, "alice", usersSave, UserNoteIn{Key: "a", Text: "ALICE a"})
+	mutate(ra, "alice", usersSave, UserNoteIn{Key: "a-only", Text: "ALICE a-only"})
+	mutate(rb, "bob", usersSave, UserNoteIn{Key: "a", Text: "BOB a"})
+	mutate(rb, "bob", usersSave, UserNoteIn{Key: "b-only", Text: "BOB b-only"})
+	mutate(ra, "alice", usersSave, UserNoteIn{Key: "a", Text: "ALICE a again"})
+	mutate(ra, "alice", usersDelete, UserNoteIn{Key: "a-only"})
+	mutate(ra, "alice", usersSave, UserNoteIn{Key: "a-only", Text: "ALICE a-only again"})
 
 	want := map[*client.Replica]map[string]string{
 		ra: {"a": "ALICE a again", "a-only": "ALICE a-only again"},
@@ -148,7 +148,7 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 		}) {
 			t.Errorf("%s's replica holds %v, want its own rows %v", name, got, w)
 		}
-		n, ok, err := client.Get(r, privNotes, "a")
+		n, ok, err := client.Get(r, usersNotes, "a")
 		if err != nil || !ok || n.Text != w["a"] {
 			t.Errorf("%s's replica: Get a = %+v %v %v, want %q", name, n, ok, err, w["a"])
 		}
@@ -166,7 +166,7 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 			seen = append(seen, fmt.Sprintf("%s=%s", ch.Key, ch.Value.Text))
 		}
 	}
-	mutate(rb, "bob", privSave, PrivNoteIn{Key: "b-last", Text: "BOB b-last"})
+	mutate(rb, "bob", usersSave, UserNoteIn{Key: "b-last", Text: "BOB b-last"})
 	for !slices.Contains(seen, "b-last=BOB b-last") {
 		wctx, cancel := context.WithTimeout(context.Background(), testWait)
 		ev, err := bw.Next(wctx)

@@ -369,9 +369,16 @@ func checkNotNotified(t *testing.T, alice, bob *puser, ac, bw *client.Client, bn
 	if n := count(updatedURIs(bn), rowA); n > 0 {
 		t.Errorf("bob was notified %d times of %s, which only alice holds", n, rowA)
 	}
+	own := ownVersions(t, bw)
 	for _, no := range carriedNotices(t, bn) {
 		for _, ev := range no.Events {
+			if !own[ev.Version] {
+				t.Errorf("bob's notice of %s has an event at version %d, none of his changes: %s", no.uri, ev.Version, no.raw)
+			}
 			for _, ch := range ev.Changes {
+				if ch.Op == wire.OpPatch && !own[ch.Base] {
+					t.Errorf("bob's notice patches %s as of version %d, none of his changes: %s", ch.Key, ch.Base, no.raw)
+				}
 				key := ch.Key
 				if !bobOwns(key) {
 					t.Errorf("bob's notice of %s carries key %q: %s", no.uri, key, no.raw)
