@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/storage"
 )
 
 // Private tables (schema.Private) keep each row under its owner: the row a
@@ -202,3 +203,47 @@ func pushClient(ctx context.Context, clientID string) string {
 	}
 	return clientID
 }
+
+// ownerless returns a damaged row's error as its owner may see it: a
+// private table's key without its owner prefix, so that no message names
+// the owner or the stored key.
+func (e *Engine) ownerless(d *storage.CorruptError) *storage.CorruptError {
+	info, ok := e.cfg.Schema.Table(d.Table)
+	if !ok || !info.Private || e.opts.Replica {
+		return d
+	}
+	n, rest, found := strings.Cut(d.Key, ":")
+	l, err := strconv.Atoi(n)
+	if !found || err != nil || l < 0 || l > len(rest) {
+		return d
+	}
+	c := *d
+	c.Key = rest[l:]
+	return &c
+}
+
+// Of returns a handle on owner's rows of the private table t names: how a
+// mutator or action reaches the rows of a user other than its caller (say,
+// sharing a note). On a table that is not private each method of the
+// handle fails; on a client's replica, which holds only its own user's
+// rows, the handle is t's.
+func (t *Table) Of(owner string) *Table {
+	o := *t
+	switch {
+	case o.err != nil:
+	case !o.info.Private:
+		o.err = fmt.Errorf("table %s is not private: Of names the owner of a private table's rows", t.name)
+	case t.eng.opts.Replica:
+	default:
+		var err error
+		if owner, err = ownerOf(WithOwner(context.Background(), owner), t.name); err != nil {
+			o.err = err
+		} else {
+			o.prefix = ownerPrefix(owner)
+		}
+	}
+	return &o
+}
+
+// Of returns typed access to owner's rows (see [Table.Of]).
+func (tt TypedTable[T]) Of(owner string) TypedTable[T] { return TypedTable[T]{tt.t.Of(owner)} }

@@ -12,6 +12,7 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/internal/drivertest"
 	"github.com/mcp-sync/mcp-sync/schema"
+	"github.com/mcp-sync/mcp-sync/storage/bolt/damage"
 )
 
 type privNote struct {
@@ -35,10 +36,16 @@ var (
 	privQueue     = schema.Mutator[privKey]("queueSummary", "enqueue summarizeNote")
 	privSummarize = schema.Action[privKey, string]("summarizeNote", "summarize a note")
 	privSetSum    = schema.Mutator[privSave]("setSummary", "store a summary", schema.Internal())
-	privApp       = schema.MustDefine(1, privNotes, privSaveNote, privDelNote, privQueue, privSummarize, privSetSum)
+	privShare     = schema.Mutator[privSave]("shareNote", "copy a note to the user named in text")
+	privApp       = schema.MustDefine(1, privNotes, privSaveNote, privDelNote, privQueue, privSummarize, privSetSum, privShare)
 )
 
 func openPrivate(t *testing.T, drv func(*backend.Options)) *backend.Engine {
+	t.Helper()
+	return openPrivateAt(t, filepath.Join(t.TempDir(), "priv.db"), drv)
+}
+
+func openPrivateAt(t *testing.T, path string, opts ...func(*backend.Options)) *backend.Engine {
 	t.Helper()
 	cfg := backend.Config{
 		Schema: privApp,
@@ -52,6 +59,14 @@ func openPrivate(t *testing.T, drv func(*backend.Options)) *backend.Engine {
 			backend.Mutator(privQueue, func(ctx *backend.MutatorCtx, in privKey) error {
 				_, err := backend.Enqueue(ctx, privSummarize, in)
 				return err
+			}),
+			backend.Mutator(privShare, func(ctx *backend.MutatorCtx, in privSave) error {
+				notes := backend.TableOf(ctx, privNotes)
+				n, ok, err := notes.Get(in.Key)
+				if err != nil || !ok {
+					return fmt.Errorf("no note %s: %v", in.Key, err)
+				}
+				return notes.Of(in.Text).Set(in.Key, n)
 			}),
 			backend.Mutator(privSetSum, func(ctx *backend.MutatorCtx, in privSave) error {
 				notes := backend.TableOf(ctx, privNotes)
@@ -74,7 +89,7 @@ func openPrivate(t *testing.T, drv func(*backend.Options)) *backend.Engine {
 			}),
 		},
 	}
-	return open(t, cfg, filepath.Join(t.TempDir(), "priv.db"), drv)
+	return open(t, cfg, path, opts...)
 }
 
 func as(subject string) context.Context {
@@ -334,5 +349,51 @@ func TestPrivatePushesPerCaller(t *testing.T) {
 	}
 	if st, err := e.ClientState(alice, "c1"); err != nil || st.Seq != 7 {
 		t.Fatalf("alice's state of c1 = %+v, %v; want seq 7", st, err)
+	}
+}
+
+// TestPrivateDamagedRowNamesOnlyTheKey: a damaged row of a private table
+// is named to its owner by the key the owner knows, never by the stored
+// key that holds the owner's subject.
+func TestPrivateDamagedRowNamesOnlyTheKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "priv.db")
+	const marker = "victim-text-0123456789"
+	e := openPrivateAt(t, path)
+	mustSave(t, e, as("alice"), "victim", marker)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var flip *damage.Variant
+	for _, v := range damage.Variants([]byte(marker)) {
+		if v.RowDamage {
+			flip = &v
+		}
+	}
+	if flip == nil {
+		t.Fatal("storage/bolt/damage has no row-damage variant")
+	}
+	if err := flip.Apply(path); err != nil {
+		t.Fatal(err)
+	}
+	e = openPrivateAt(t, path, func(o *backend.Options) { o.AllowDamagedRows = true })
+	_, _, _, err := e.Get(as("alice"), "notes", "victim")
+	if backend.KindOf(err) != backend.ErrDamaged || !strings.Contains(err.Error(), `"victim"`) || strings.Contains(err.Error(), "alice") {
+		t.Fatalf("Get of alice's damaged row: %v; want ErrDamaged naming \"victim\" and not alice", err)
+	}
+}
+
+// TestPrivateTableOf: a mutator reaches another user's rows by naming the
+// owner (Table.Of); an owner no row may have is refused.
+func TestPrivateTableOf(t *testing.T) {
+	e := openPrivate(t, func(*backend.Options) {})
+	mustSave(t, e, as("alice"), "n", "for bob")
+	if _, err := e.Mutate(as("alice"), "shareNote", mustJSON(privSave{Key: "n", Text: "bob"})); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _, err := e.Get(as("bob"), "notes", "n"); err != nil || !ok || !strings.Contains(string(v), "for bob") {
+		t.Fatalf("bob's n after alice shared it = %s, %v, %v", v, ok, err)
+	}
+	if _, err := e.Mutate(as("alice"), "shareNote", mustJSON(privSave{Key: "n", Text: ""})); backend.KindOf(err) != backend.ErrHandler || !strings.Contains(err.Error(), "empty owner") {
+		t.Fatalf("sharing with an empty owner: %v; want the handler's refusal naming the empty owner", err)
 	}
 }
