@@ -16,8 +16,10 @@ import (
 // checkTasks: a summarizeNote task alice starts (2026-07-28's extension or
 // 2025-11-25's params.task, by e) is hers: bob's tasks/get, tasks/result,
 // tasks/cancel and tasks/list treat it as a task that does not exist.
-func checkTasks(t *testing.T, alice, bob *puser, base1, base2 string, e era, k surfaceKeys, p string) {
+func checkTasks(t *testing.T, st *privStack, alice, bob *puser, base1, base2 string, e era, k surfaceKeys, p string) {
 	args := map[string]any{"key": k.ka}
+	release := st.gates.hold(k.ka) // the task runs until bob has tried it
+	defer release()
 	var id string
 	if e.legacy {
 		out := alice.rpc(t, base1, "tools/call", map[string]any{"name": summarizeNote.Name(), "arguments": args,
@@ -33,6 +35,28 @@ func checkTasks(t *testing.T, alice, bob *puser, base1, base2 string, e era, k s
 		t.Fatalf("alice's summarizeNote as a task gave no task id")
 	}
 	o := func(id string) rpcOpts { return rpcOpts{modern: !e.legacy, declared: !e.legacy, name: id} }
+	fake := fakeID(id)
+	methods := []string{"tasks/get", "tasks/cancel"}
+	if e.legacy {
+		methods = append(methods, "tasks/result")
+	}
+	// To bob it does not exist, running or done, and his tasks/cancel
+	// does not stop it.
+	bobsView := func(when string) {
+		t.Helper()
+		for _, m := range methods {
+			theirs := bob.rpc(t, base2, m, map[string]any{"taskId": id}, o(id))
+			nobodys := bob.rpc(t, base2, m, map[string]any{"taskId": fake}, o(fake))
+			if theirs["error"] == nil {
+				t.Errorf("bob's %s of alice's %s task: %v", m, when, theirs)
+			}
+			tb, _ := json.Marshal(theirs)
+			nb, _ := json.Marshal(nobodys)
+			sameAsMissing(t, "bob's "+m+" of a "+when+" task", string(tb), id, string(nb), fake)
+		}
+	}
+	bobsView("running")
+	release()
 
 	// Alice's task finishes with her note's summary.
 	var done map[string]any
@@ -43,7 +67,7 @@ func checkTasks(t *testing.T, alice, bob *puser, base1, base2 string, e era, k s
 		}
 	}
 	if done["status"] != "completed" {
-		t.Fatalf("alice's task %s: %v", id, done)
+		t.Fatalf("alice's task %s (bob tried to cancel it): %v", id, done)
 	}
 	if e.legacy {
 		done = result(t, alice.rpc(t, base1, "tasks/result", map[string]any{"taskId": id}, o(id)))
@@ -52,22 +76,7 @@ func checkTasks(t *testing.T, alice, bob *puser, base1, base2 string, e era, k s
 		t.Errorf("alice's task result does not summarize her note: %s", b)
 	}
 
-	// To bob it does not exist.
-	fake := fakeID(id)
-	methods := []string{"tasks/get", "tasks/cancel"}
-	if e.legacy {
-		methods = append(methods, "tasks/result")
-	}
-	for _, m := range methods {
-		theirs := bob.rpc(t, base2, m, map[string]any{"taskId": id}, o(id))
-		nobodys := bob.rpc(t, base2, m, map[string]any{"taskId": fake}, o(fake))
-		if theirs["error"] == nil {
-			t.Errorf("bob's %s of alice's task: %v", m, theirs)
-		}
-		tb, _ := json.Marshal(theirs)
-		nb, _ := json.Marshal(nobodys)
-		sameAsMissing(t, "bob's "+m, string(tb), id, string(nb), fake)
-	}
+	bobsView("finished")
 	if e.legacy {
 		list := func(u *puser, base string) string {
 			b, _ := json.Marshal(result(t, u.rpc(t, base, "tasks/list", nil, rpcOpts{}))["tasks"])

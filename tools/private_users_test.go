@@ -274,7 +274,7 @@ func checkSurfaces(t *testing.T, st *privStack, alice, bob *puser, base1, base2 
 	t.Run("run subscriptions", func(t *testing.T) { checkRunSubscriptions(t, st, alice, bob, base1, base2, e, p) })
 
 	if e.transport == "http" {
-		t.Run("tasks", func(t *testing.T) { checkTasks(t, alice, bob, base1, base2, e, k, p) })
+		t.Run("tasks", func(t *testing.T) { checkTasks(t, st, alice, bob, base1, base2, e, k, p) })
 	}
 
 	t.Run("errors", func(t *testing.T) {

@@ -3,8 +3,12 @@ package tools_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/internal/drivertest"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
@@ -120,6 +124,57 @@ func TestPrivateSyncPushClientIDsPerUser(t *testing.T) {
 	decodeOut(t, mustCall(t, ac, wire.ToolSyncState, map[string]any{"client": "b-client-9"}), &state)
 	if state.Seq != 0 || state.Version != 0 {
 		t.Errorf("alice's _sync_state of bob's client id shows his pushes: %+v", state)
+	}
+	alice.clean(t, bob)
+	bob.clean(t, alice)
+}
+
+// TestPrivateLimitErrorsNameTheCallersKey: the limits on keys and rows are
+// the caller's (a key of backend.MaxKeyBytes is accepted: the owner's part
+// of the stored key is not counted), and their errors, from a tool, a push
+// or a run, name the key as the caller knows it and never its owner.
+func TestPrivateLimitErrorsNameTheCallersKey(t *testing.T) {
+	st := newPrivStack(t, 1, func(o *backend.Options) { o.MaxRowBytes = 4096 })
+	alice, bob := st.user(t, "alice"), st.user(t, "bob")
+	for _, e := range eras[:2] {
+		t.Run(e.name, func(t *testing.T) {
+			bc, _ := bob.connect(t, st.bases[0], e)
+			ac, _ := alice.connect(t, st.bases[0], e)
+			longest := strings.Repeat("k", backend.MaxKeyBytes)
+			save(t, bc, longest, "BOB longest", false)
+			if n, ok := getNote(t, bc, longest); !ok || n.Text != "BOB longest" {
+				t.Errorf("bob's row under a key of %d bytes: %+v (found %v)", backend.MaxKeyBytes, n, ok)
+			}
+			if msg, got := readErr(bc, wire.RowURI("notes", longest)); msg != "" || !strings.Contains(got, "BOB longest") {
+				t.Errorf("bob's resources/read of his row under a key of %d bytes: %q %s", backend.MaxKeyBytes, got, msg)
+			}
+			if _, ok := getNote(t, ac, longest); ok {
+				t.Errorf("alice reads bob's row under the longest key")
+			}
+			tooLong := longest + "k"
+			for _, res := range []*mcp.CallToolResult{
+				call(t, bc, saveNote.Name(), map[string]any{"key": tooLong, "text": "BOB"}),
+				call(t, bc, wire.ToolGetRow, map[string]any{"table": "notes", "key": tooLong}),
+				call(t, bc, wire.ToolSyncPush, map[string]any{"client": "lim-" + e.name, "seq": 1, "mutator": saveNote.Name(),
+					"args": map[string]any{"key": tooLong, "text": "BOB"}}),
+			} {
+				if !res.IsError || !strings.Contains(text(res), fmt.Sprint(backend.MaxKeyBytes)) {
+					t.Errorf("bob's key of %d bytes: isError %v, %.300q; want an error naming the %d-byte limit",
+						len(tooLong), res.IsError, text(res), backend.MaxKeyBytes)
+				}
+			}
+			big := strings.Repeat("B", 5000)
+			res := call(t, bc, saveNote.Name(), map[string]any{"key": "big", "text": big})
+			if !res.IsError || !strings.Contains(text(res), `key "big" is`) {
+				t.Errorf("bob's row of 5000 bytes: isError %v, %.300q; want the row limit's error naming the key big", res.IsError, text(res))
+			}
+			// A run's write over the limit: the summary tag makes the row too big.
+			runs := save(t, bc, "grow", strings.Repeat("G", 3000), true)
+			run := waitRun(t, bc, runs[0])
+			if run.Status != "failed" || !strings.Contains(run.Error, "grow") {
+				t.Errorf("bob's run tagging a row past the limit: %s %q; want it failed naming the key grow", run.Status, run.Error)
+			}
+		})
 	}
 	alice.clean(t, bob)
 	bob.clean(t, alice)
