@@ -1,15 +1,19 @@
 package tools_test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/internal/drivertest"
+	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
 
@@ -178,4 +182,68 @@ func TestPrivateLimitErrorsNameTheCallersKey(t *testing.T) {
 	}
 	alice.clean(t, bob)
 	bob.clean(t, alice)
+}
+
+// TestPrivateLocalUserBesideOAuthUsers: a relayed local session (a stdio
+// host or the CLI beside `serve --http --auth-issuer`, which owns the
+// file) is one more user: it has rows of its own, and alice's rows, runs
+// and tasks (whose input and output are her notes) are to it as missing.
+func TestPrivateLocalUserBesideOAuthUsers(t *testing.T) {
+	st := newPrivStack(t, 1, nil)
+	alice := st.user(t, "alice")
+	ac, _ := alice.connect(t, st.bases[0], eras[1])
+	save(t, ac, "s", "ALICE s", false)
+	save(t, ac, "ka", "ALICE ka", false)
+	runs := save(t, ac, "s", "ALICE s", true)
+	waitRun(t, ac, runs[0])
+	out := alice.rpc(t, st.bases[0], "tools/call", map[string]any{"name": summarizeNote.Name(), "arguments": map[string]any{"key": "ka"},
+		"task": map[string]any{"ttl": 60000}}, rpcOpts{})
+	task, _ := result(t, out)["task"].(map[string]any)
+	taskID, _ := task["taskId"].(string)
+	waitRun(t, ac, taskID)
+
+	server, conn := net.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- st.srvs[0].ServeConn(tools.WithLocalIdentity(context.Background()), server) }()
+	t.Cleanup(func() { conn.Close(); <-done })
+	lc, _ := start(t, transport.NewIO(conn, conn, nil), era{"conn-legacy", "conn", true})
+
+	save(t, lc, "s", "LOCAL s", false)
+	if n, ok := getNote(t, lc, "s"); !ok || n.Text != "LOCAL s" {
+		t.Errorf("the local user's s: %+v (found %v)", n, ok)
+	}
+	if n, ok := getNote(t, ac, "s"); !ok || n.Text != "ALICE s" || len(n.Tags) != 1 {
+		t.Errorf("alice's s after the local user wrote his: %+v (found %v)", n, ok)
+	}
+	if all := listNotes(t, lc); len(all) != 1 || all["s"].Text != "LOCAL s" {
+		t.Errorf("the local user's list_rows: %v, want only his s", all)
+	}
+	for _, id := range []string{runs[0], taskID} {
+		fake := fakeID(id)
+		sameAsMissing(t, "the local user's get_run of alice's run", text(call(t, lc, wire.ToolGetRun, map[string]any{"id": id})), id,
+			text(call(t, lc, wire.ToolGetRun, map[string]any{"id": fake})), fake)
+		theirs, _ := readErr(lc, wire.RunURI(id))
+		nobodys, _ := readErr(lc, wire.RunURI(fake))
+		sameAsMissing(t, "the local user's read of alice's run resource", theirs, id, nobodys, fake)
+		ctx, cancel := context.WithTimeout(context.Background(), testWait)
+		_, errTheirs := lc.TaskResult(ctx, mcp.TaskResultRequest{Params: mcp.TaskResultParams{TaskId: id}})
+		_, errNobodys := lc.TaskResult(ctx, mcp.TaskResultRequest{Params: mcp.TaskResultParams{TaskId: fake}})
+		cancel()
+		if errTheirs == nil {
+			t.Errorf("the local user's tasks/result of alice's run %s: no error", id)
+		} else {
+			sameAsMissing(t, "the local user's tasks/result of alice's run", errText(errTheirs), id, errText(errNobodys), fake)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	tl, err := lc.ListTasks(ctx, mcp.ListTasksRequest{})
+	if err != nil {
+		t.Fatalf("the local user's tasks/list: %v", err)
+	}
+	for _, tk := range tl.Tasks {
+		if tk.TaskId == taskID || tk.TaskId == runs[0] {
+			t.Errorf("the local user's tasks/list shows alice's %s", tk.TaskId)
+		}
+	}
 }
