@@ -237,6 +237,23 @@ func (u *ruser) step(t *testing.T, rng *rand.Rand, op int, board *runBoard, othe
 			nb, _ := json.Marshal(u.rpc(t, cl.base, "tasks/get", map[string]any{"taskId": fake}, o(fake)))
 			sameAsMissing(t, at+": tasks/get", string(tb), id, string(nb), fake)
 		}
+	case r < 92 && cl.e.transport == "http": // a task of its own, which the other probes as a run
+		key := anyKey()
+		params := map[string]any{"name": summarizeNote.Name(), "arguments": map[string]any{"key": key}}
+		o := rpcOpts{modern: true, declared: true, name: summarizeNote.Name()}
+		if cl.e.legacy {
+			params["task"], o = map[string]any{"ttl": 60000}, rpcOpts{}
+		}
+		res := result(t, u.rpc(t, cl.base, "tools/call", params, o))
+		id, _ := res["taskId"].(string)
+		if task, ok := res["task"].(map[string]any); ok {
+			id, _ = task["taskId"].(string)
+		}
+		if id == "" {
+			t.Fatalf("%s: summarizeNote as a task: no task id in %v", at, res)
+		}
+		u.runs = append(u.runs, id)
+		board.add(u.name, id)
 	case r < 95:
 		if len(u.runs) == 0 {
 			return
