@@ -95,7 +95,9 @@ func (f *Feed) Close() { f.sub.Close() }
 // after it, or [Engine.Version] for new ones only. A server-only table is
 // refused exactly like an undeclared one (ErrUnknown). ctx is the caller's
 // request, which Subscribe fails once done; the feed outlives it until
-// Close.
+// Close. On a private table (schema.Private) f's key and prefix are ctx's
+// owner's (see [Engine.Owner]) and the feed carries only that owner's
+// changes, under the keys the owner knows.
 func (e *Engine) Subscribe(ctx context.Context, f Filter, from uint64) (*Feed, error) {
 	prefix, err := e.checkClientFilter(ctx, f)
 	if err != nil {
@@ -144,7 +146,8 @@ func (e *Engine) feed(f Filter, from uint64, keysOnly bool) (*Feed, error) {
 // given one that touched what f selects in a client-visible table, in
 // order. It fails with an error wrapping ErrResync when the change log no
 // longer reaches back that far: read a snapshot instead. ctx is the
-// caller's request: a done ctx reads nothing.
+// caller's request: a done ctx reads nothing. Private tables are as for
+// [Engine.Subscribe].
 func (e *Engine) ChangesSince(ctx context.Context, f Filter, after uint64, limit int) ([]Event, error) {
 	prefix, err := e.checkClientFilter(ctx, f)
 	if err != nil {

@@ -397,3 +397,29 @@ func TestPrivateTableOf(t *testing.T) {
 		t.Fatalf("sharing with an empty owner: %v; want the handler's refusal naming the empty owner", err)
 	}
 }
+
+// TestPrivateAcrossReplicas: on PostgreSQL, two engines sharing the data
+// keep users apart: each owner's write through one replica reaches that
+// owner's feed on the other, and only that owner's.
+func TestPrivateAcrossReplicas(t *testing.T) {
+	drv := drivertest.Postgres(t)
+	one, two := openPrivate(t, drv), openPrivate(t, drv)
+	from := two.Version()
+	alice, err := two.Subscribe(as("alice"), backend.Filter{Table: "notes"}, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	mustSave(t, one, as("bob"), "k", "bob's")
+	va := mustSave(t, one, as("alice"), "k", "alice's")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ev, err := alice.Next(ctx)
+	if err != nil || ev.Version != va || len(ev.Changes) != 1 || ev.Changes[0].Key != "k" || string(ev.Changes[0].Value) != `{"text":"alice's"}` {
+		t.Fatalf("alice's feed on the other replica: %+v, %v; want only her write at %d", ev, err, va)
+	}
+	v, ok, _, err := two.Get(as("bob"), "notes", "k")
+	if err != nil || !ok || string(v) != `{"text":"bob's"}` {
+		t.Fatalf("bob's k on the other replica = %s, %v, %v", v, ok, err)
+	}
+}

@@ -199,6 +199,11 @@ func TestPrivateTableSurfaces(t *testing.T) {
 			if body, err := read(bob, wire.TableURI("notes")); err != nil || strings.Contains(body, "alice") {
 				t.Fatalf("bob reads the table resource: %s, %v", body, err)
 			}
+			// resources/list says the table is private.
+			rl, err := bob.ListResources(context.Background(), mcp.ListResourcesRequest{})
+			if err != nil || len(rl.Resources) != 1 || !strings.Contains(rl.Resources[0].Description, "private") {
+				t.Fatalf("resources/list = %+v, %v; want the notes table, described as private", rl, err)
+			}
 			// Completions of {key}: only bob's keys.
 			cr, err := bob.Complete(context.Background(), mcp.CompleteRequest{Params: mcp.CompleteParams{
 				Ref:      mcp.ResourceReference{Type: "ref/resource", URI: "mcp-sync://table/{table}/{key}"},

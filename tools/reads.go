@@ -171,6 +171,9 @@ func (s *Server) addResources() {
 		if desc == "" {
 			desc = "rows of table " + t.Name
 		}
+		if t.Private {
+			desc += " (private: each user reads and writes only their own rows)"
+		}
 		s.mcp.AddResource(mcp.NewResource(wire.TableURI(t.Name), t.Name,
 			mcp.WithResourceDescription(desc+" (first page; list_rows pages further)"),
 			mcp.WithMIMEType("application/json")), s.readResource)

@@ -133,7 +133,7 @@ type Stats struct {
 	Sessions      int64 // registered sessions (stdio, SSE, legacy streamable HTTP)
 	Subscribers   int   // clients holding resource subscriptions
 	Subscriptions int   // (client, URI) pairs
-	WatchedTables int   // tables with an engine feed feeding them
+	WatchedTables int   // engine feeds feeding them: one per table, per owner of a private table
 	Calls         int   // tool calls in flight
 }
 
