@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -246,4 +248,99 @@ func TestPrivateLocalUserBesideOAuthUsers(t *testing.T) {
 			t.Errorf("the local user's tasks/list shows alice's %s", tk.TaskId)
 		}
 	}
+}
+
+// TestPrivateSubscriptionsOutliveOthers: each user's subscriptions of the
+// private table (one engine feed per owner behind them) end only with the
+// user's own: when bob unsubscribes and leaves, and one of alice's two
+// sessions leaves, her other session is still told of her writes, and bob,
+// back in a new session, of his.
+func TestPrivateSubscriptionsOutliveOthers(t *testing.T) {
+	st := newPrivStack(t, 1, nil)
+	alice, bob := st.user(t, "alice"), st.user(t, "bob")
+	table := wire.TableURI("notes")
+	for i, e := range eras {
+		t.Run(e.name, func(t *testing.T) {
+			row := wire.RowURI("notes", fmt.Sprint("o", i))
+			key := fmt.Sprint("o", i)
+			a1, n1 := alice.connect(t, st.bases[0], e, wantsChanges())
+			a2, n2 := alice.connect(t, st.bases[0], e, wantsChanges())
+			b1, nb := bob.connect(t, st.bases[0], e, wantsChanges())
+			aw, _ := alice.connect(t, st.bases[0], e)
+			bw, _ := bob.connect(t, st.bases[0], e)
+			// Each subscription in its own context, so that one can end.
+			sub := func(c *client.Client, uris ...string) (end func()) {
+				ctx, cancel := context.WithCancel(context.Background())
+				if e.legacy {
+					for _, u := range uris {
+						//lint:ignore SA1019 the legacy protocol era is tested on purpose
+						if err := c.Subscribe(ctx, mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: u}}); err != nil {
+							t.Fatalf("subscribe %s: %v", u, err)
+						}
+					}
+					return func() {
+						for _, u := range uris {
+							//lint:ignore SA1019 the legacy protocol era is tested on purpose
+							_ = c.Unsubscribe(context.Background(), mcp.UnsubscribeRequest{Params: mcp.UnsubscribeParams{URI: u}})
+						}
+						cancel()
+					}
+				}
+				done := make(chan struct{})
+				go func() { defer close(done); _ = c.Listen(ctx, mcp.SubscriptionFilter{ResourceSubscriptions: uris}) }()
+				return func() { cancel(); <-done }
+			}
+			endA1, endA2, endB := sub(a1, table, row), sub(a2, table, row), sub(b1, table, row)
+			defer endA2()
+			heard := func(n *notes, v string) bool {
+				for _, no := range carriedNotices(t, n) {
+					if no.uri == row && strings.Contains(no.raw, v) {
+						return true
+					}
+				}
+				return false
+			}
+			until := func(w *client.Client, who *puser, ns ...*notes) {
+				t.Helper()
+				for j := 0; ; j++ {
+					v := fmt.Sprintf("%s live %d", who.mark, j)
+					save(t, w, key, v, false)
+					if waitFor(500*time.Millisecond, func() bool {
+						for _, n := range ns {
+							if !heard(n, v) {
+								return false
+							}
+						}
+						return true
+					}) {
+						return
+					}
+					if j > 60 {
+						t.Fatalf("%s's subscriptions never became live", who.name)
+					}
+				}
+			}
+			until(aw, alice, n1, n2)
+			until(bw, bob, nb)
+
+			endB()
+			b1.Close()
+			endA1()
+			a1.Close()
+			save(t, aw, key, alice.mark+" after the others left", false)
+			if !waitFor(testWait, func() bool { return heard(n2, alice.mark+" after the others left") }) {
+				t.Errorf("alice's remaining session was not told of her write after bob and her other session left")
+			}
+			b2, nb2 := bob.connect(t, st.bases[0], e, wantsChanges())
+			defer sub(b2, table, row)()
+			until(bw, bob, nb2)
+			save(t, aw, key, alice.mark+" last", false)
+			save(t, bw, key, bob.mark+" last", false)
+			if !waitFor(testWait, func() bool { return heard(n2, alice.mark+" last") && heard(nb2, bob.mark+" last") }) {
+				t.Errorf("after the others left, each user's session was not told of its own last write")
+			}
+		})
+	}
+	alice.clean(t, bob)
+	bob.clean(t, alice)
 }
