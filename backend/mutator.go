@@ -92,6 +92,8 @@ func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 	}
 	if id, ok := IdentityFrom(c); ok {
 		run.Caller = &id
+	} else if owner, ok := c.Value(ownerKey{}).(string); ok && owner != "" {
+		run.Caller = &Identity{Subject: owner} // server code's run for owner: it reaches owner's private rows
 	}
 	if err := putRun(c.tx, &run); err != nil {
 		return "", fmt.Errorf("enqueue %s: %w", name, err)

@@ -41,7 +41,9 @@ type ownerKey struct{}
 // (a background job, Go code holding the engine) names the user whose rows
 // it means. It takes precedence over the identity ctx carries, so an action
 // running as one caller can still reach another user's rows on purpose.
-// owner is a user's identity Subject.
+// owner is a user's identity Subject. An action run enqueued under it by a
+// call with no identity runs as owner (its Run.Caller names owner), so
+// that its own reads and writes of private tables reach owner's rows.
 func WithOwner(ctx context.Context, owner string) context.Context {
 	return context.WithValue(ctx, ownerKey{}, owner)
 }

@@ -328,6 +328,17 @@ func TestPrivateActionsRunAsTheirCaller(t *testing.T) {
 		if _, ok, _ := e.Run(bob, m.Runs[0]); ok {
 			t.Fatal("bob reads alice's run")
 		}
+		// Server code enqueues for bob: the run works on bob's rows.
+		ms, err := e.Mutate(backend.WithOwner(context.Background(), "bob"), "queueSummary", mustJSON(privKey{Key: "n"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run, ok, err := e.WaitRun(ctx, ms.Runs[0]); err != nil || !ok || run.Status != backend.RunSucceeded {
+			t.Fatalf("the server's run for bob = %+v, %v, %v", run, ok, err)
+		}
+		if v, _, _, _ := e.Get(bob, "notes", "n"); !strings.Contains(string(v), `"summary":"summary of bob's text"`) {
+			t.Fatalf("bob's note after the server's run for him = %s; want his text summarized", v)
+		}
 	})
 }
 
