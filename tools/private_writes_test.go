@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/internal/drivertest"
+	"github.com/mcp-sync/mcp-sync/internal/testissuer"
 	"github.com/mcp-sync/mcp-sync/tools"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
@@ -343,4 +345,40 @@ func TestPrivateSubscriptionsOutliveOthers(t *testing.T) {
 	}
 	alice.clean(t, bob)
 	bob.clean(t, alice)
+}
+
+// TestPrivateOverlongSubjectRefused: a caller whose subject is longer than
+// an owner may be gets a clear error from the private table's surfaces,
+// naming the limit and not the subject, and the server goes on serving.
+func TestPrivateOverlongSubjectRefused(t *testing.T) {
+	st := newPrivStack(t, 1, nil)
+	long := strings.Repeat("x", backend.MaxOwnerBytes+1)
+	tok, err := st.issuer.Sign(testissuer.Token{Audience: []string{privResource}, Subject: long, Scopes: []string{resourceScope}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := st.user(t, "alice")
+	for _, e := range eras[:2] {
+		t.Run(e.name, func(t *testing.T) {
+			lu := &puser{name: long, token: tok, rec: &recorder{}}
+			lu.hc = &http.Client{Transport: recTransport{rec: lu.rec, base: http.DefaultTransport}}
+			c, _ := lu.connect(t, st.bases[0], e)
+			for _, res := range []*mcp.CallToolResult{
+				call(t, c, saveNote.Name(), map[string]any{"key": "k", "text": "LONG"}),
+				call(t, c, wire.ToolGetRow, map[string]any{"table": "notes", "key": "k"}),
+				call(t, c, wire.ToolListRows, map[string]any{"table": "notes"}),
+				call(t, c, wire.ToolSyncChanges, map[string]any{"table": "notes", "after": 0}),
+			} {
+				if !res.IsError || !strings.Contains(text(res), fmt.Sprint(backend.MaxOwnerBytes)) {
+					t.Errorf("a caller with a subject of %d bytes: isError %v, %.300q; want an error naming the %d-byte limit",
+						len(long), res.IsError, text(res), backend.MaxOwnerBytes)
+				}
+			}
+			if got := lu.rec.String(); strings.Contains(got, strings.Repeat("x", 64)) {
+				t.Errorf("the answers to a caller with an overlong subject quote it: %.300s", got)
+			}
+			ac, _ := alice.connect(t, st.bases[0], e)
+			save(t, ac, "k", "ALICE k", false)
+		})
+	}
 }
