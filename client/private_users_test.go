@@ -44,11 +44,11 @@ func usersConfig() backend.Config {
 	}}
 }
 
-// TestPrivateReplicaPerUser: alice's and bob's replicas of the private
-// notes each hold only their own user's rows (both have a row "a"; they
-// are different rows), their optimistic mutations are confirmed under
-// their own user, and a watch of the table shows bob none of alice's
-// writes.
+// TestPrivateReplicaPerUser: alice's replica (streamable HTTP) and bob's
+// (SSE) of the private notes each hold only their own user's rows (both
+// have a row "a"; they are different rows), their optimistic mutations are
+// confirmed under their own user, and bob's watches of the table and of
+// row a show him none of alice's writes.
 func TestPrivateReplicaPerUser(t *testing.T) {
 	is, err := testissuer.New()
 	if err != nil {
@@ -72,7 +72,7 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 	url, stop := serveTools(t, ts)
 	t.Cleanup(func() { stop(); ts.Close() })
 	ctx := testCtx(t)
-	dialAs := func(sub string, legacy bool) *client.Conn {
+	dialAs := func(sub string, url string, legacy bool) *client.Conn {
 		tok, err := is.Sign(testissuer.Token{Audience: []string{resource}, Subject: sub, Scopes: []string{"mcp"}})
 		if err != nil {
 			t.Fatal(err)
@@ -84,7 +84,8 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	ac, bc := dialAs("alice", false), dialAs("bob", true)
+	sse := strings.TrimSuffix(url, tools.PathStreamable) + tools.PathSSE
+	ac, bc := dialAs("alice", url, false), dialAs("bob", sse, true)
 	newReplica := func(c *client.Conn) *client.Replica {
 		r, err := client.NewReplica(ctx, c, usersConfig(), client.ReplicaOptions{Logger: quiet()})
 		if err != nil {
@@ -94,13 +95,21 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 		return r
 	}
 	ra, rb := newReplica(ac), newReplica(bc)
-	bw, err := client.Watch(ctx, dialAs("bob", false), usersNotes, client.Selector{}, 0)
+	bw, err := client.Watch(ctx, dialAs("bob", url, false), usersNotes, client.Selector{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer bw.Close()
 	if ev, err := bw.Next(ctx); err != nil || !ev.Resync || len(ev.Changes) != 0 {
 		t.Fatalf("bob's watch: first event %+v, %v; want an empty snapshot", ev, err)
+	}
+	brw, err := client.Watch(ctx, dialAs("bob", url, true), usersNotes, client.Selector{Key: "a"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer brw.Close()
+	if ev, err := brw.Next(ctx); err != nil || !ev.Resync || len(ev.Changes) != 0 {
+		t.Fatalf("bob's watch of row a: first event %+v, %v; want an empty snapshot", ev, err)
 	}
 
 	mutate := func(r *client.Replica, who string, d schema.MutatorDef[UserNoteIn], in UserNoteIn) {
@@ -180,6 +189,24 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 	}
 	if w := []string{"a=BOB a", "b-only=BOB b-only", "b-last=BOB b-last"}; !slices.Equal(seen, w) {
 		t.Errorf("bob's watch saw %v, want only his own writes %v", seen, w)
+	}
+	// His watch of row a: his one write to it, then (after alice's writes
+	// of her a) his next.
+	mutate(rb, "bob", usersSave, UserNoteIn{Key: "a", Text: "BOB a last"})
+	var rowSeen []string
+	for !slices.Contains(rowSeen, "a=BOB a last") {
+		wctx, cancel := context.WithTimeout(context.Background(), testWait)
+		ev, err := brw.Next(wctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("bob's watch of row a after %v: %v", rowSeen, err)
+		}
+		for _, ch := range ev.Changes {
+			rowSeen = append(rowSeen, fmt.Sprintf("%s=%s", ch.Key, ch.Value.Text))
+		}
+	}
+	if w := []string{"a=BOB a", "a=BOB a last"}; !slices.Equal(rowSeen, w) {
+		t.Errorf("bob's watch of row a saw %v, want only his own writes %v", rowSeen, w)
 	}
 }
 
