@@ -324,6 +324,18 @@ func (u *ruser) finish(t *testing.T) {
 			t.Errorf("%s's %s subscriber never heard of its last write (version %d)", u.name, cl.e.name, u.lastWrite)
 		}
 		quiet(cl.n, 200*time.Millisecond)
+		// No notification of any kind names one of the other's keys.
+		cl.n.mu.Lock()
+		all := slices.Clone(cl.n.all)
+		cl.n.mu.Unlock()
+		for _, x := range all {
+			b, _ := json.Marshal(x)
+			for _, k := range u.probes {
+				if strings.Contains(string(b), `"`+k+`"`) || strings.Contains(string(b), `\"`+k+`\"`) {
+					t.Errorf("%s's %s client was sent a %s naming the other user's key %s: %s", u.name, cl.e.name, x.Method, k, b)
+				}
+			}
+		}
 		for _, k := range u.probes {
 			if n := count(updatedURIs(cl.n), wire.RowURI("notes", k)); n > 0 {
 				t.Errorf("%s's %s subscriber was notified %d times of %s, which only the other user writes", u.name, cl.e.name, n, k)
