@@ -291,6 +291,12 @@ func checkSurfaces(t *testing.T, st *privStack, alice, bob *puser, base1, base2 
 				}
 				sameAsMissing(t, c.who.name+"'s "+tool, text(theirs), c.them, text(nobodys), k.kz)
 			}
+			// The same through _sync_push.
+			push := func(key string, seq int) string {
+				return text(call(t, c.c, wire.ToolSyncPush, map[string]any{"client": "errs-" + p, "seq": seq, "mutator": tagNote.Name(),
+					"args": map[string]any{"key": key, "tag": "x"}}))
+			}
+			sameAsMissing(t, c.who.name+"'s _sync_push of tagNote", push(c.them, 1), c.them, push(k.kz, 2), k.kz)
 			var out SummaryOut
 			decodeOut(t, mustCall(t, c.c, summarizeNote.Name(), map[string]any{"key": c.own}), &out)
 			if !strings.HasPrefix(out.Summary, "summary of "+c.who.mark) {
