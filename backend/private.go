@@ -214,14 +214,26 @@ func (e *Engine) ownerless(d *storage.CorruptError) *storage.CorruptError {
 	if !ok || !info.Private || e.opts.Replica {
 		return d
 	}
-	n, rest, found := strings.Cut(d.Key, ":")
-	l, err := strconv.Atoi(n)
-	if !found || err != nil || l < 0 || l > len(rest) {
+	_, key, ok := splitStoredKey(d.Key)
+	if !ok {
 		return d
 	}
 	c := *d
-	c.Key = rest[l:]
+	c.Key = key
 	return &c
+}
+
+// splitStoredKey splits a private table's stored key into its owner and
+// the key the owner knows; ok is false for a key not in that form. Code
+// that reads stored keys directly (the change log, the audit) shows a
+// private row by key, never by its stored form.
+func splitStoredKey(stored string) (owner, key string, ok bool) {
+	n, rest, found := strings.Cut(stored, ":")
+	l, err := strconv.Atoi(n)
+	if !found || err != nil || l < 1 || l > len(rest) || strconv.Itoa(l) != n {
+		return "", "", false
+	}
+	return rest[:l], rest[l:], true
 }
 
 // Of returns a handle on owner's rows of the private table t names: how a
@@ -249,3 +261,20 @@ func (t *Table) Of(owner string) *Table {
 
 // Of returns typed access to owner's rows (see [Table.Of]).
 func (tt TypedTable[T]) Of(owner string) TypedTable[T] { return TypedTable[T]{tt.t.Of(owner)} }
+
+// historyKey returns how a change to the stored key of table shows in the
+// history (audit) of the caller subject: a private table's row by the key
+// its owner knows, and only to its owner (visible false: count it hidden);
+// any other table's key as it is. A key cut short inside its owner prefix
+// shows to no one but admins, whose histories keep stored keys.
+func (e *Engine) historyKey(table, stored, subject string) (key string, visible bool) {
+	info, ok := e.cfg.Schema.Table(table)
+	if !ok || !info.Private || e.opts.Replica {
+		return stored, true
+	}
+	owner, key, ok := splitStoredKey(stored)
+	if !ok || owner != subject {
+		return "", false
+	}
+	return key, true
+}
