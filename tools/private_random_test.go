@@ -26,8 +26,8 @@ const privSeedEnv = "MCP_SYNC_PRIVATE_SEED"
 
 // TestPrivateRandomized: alice and bob interleave writes (saves and deletes
 // of keys both use and keys of their own), reads of every kind, runs and
-// probes of each other's keys and runs, on clients of every transport and
-// era, all subscribed throughout. Each answer is checked against the
+// probes of each other's keys and runs, tasks, and subscribing clients
+// that join and leave, on clients of every transport and era. Each answer is checked against the
 // user's own model as it comes; at the end, no notice, row, run or error
 // text of one ever reached the other.
 func TestPrivateRandomized(t *testing.T) {
@@ -48,6 +48,7 @@ type rclient struct {
 	base string
 	c    *client.Client
 	n    *notes
+	late bool // joined during the ops: owed no notice of writes before it
 }
 
 // ruser is a user of the randomized test: its clients, its key pool and
@@ -55,6 +56,8 @@ type rclient struct {
 type ruser struct {
 	*puser
 	clients   []rclient
+	gone      []rclient // late clients that left: what they were sent is still checked
+	bases     []string
 	keys      []string          // keys it writes: shared ones and its own
 	probes    []string          // the other user's own keys, which it only reads
 	model     map[string]string // key → text
@@ -110,6 +113,7 @@ func randomized(t *testing.T, st *privStack, ops int) {
 		for _, k := range append(slices.Clone(u.keys), u.probes...) {
 			uris = append(uris, wire.RowURI("notes", k))
 		}
+		u.bases = st.bases
 		for _, e := range eras {
 			base := st.bases[rng.IntN(len(st.bases))]
 			c, n := u.connect(t, base, e, wantsChanges())
@@ -147,6 +151,24 @@ func (u *ruser) step(t *testing.T, rng *rand.Rand, op int, board *runBoard, othe
 		return all[rng.IntN(len(all))]
 	}
 	switch r := rng.IntN(100); {
+	case r < 3: // a client joins, subscribed to the table and some keys
+		e := eras[rng.IntN(len(eras))]
+		base := u.bases[rng.IntN(len(u.bases))]
+		uris := []string{wire.TableURI("notes")}
+		for _, k := range append(slices.Clone(u.keys), u.probes...) {
+			if rng.IntN(2) == 0 {
+				uris = append(uris, wire.RowURI("notes", k))
+			}
+		}
+		nc, n := u.connect(t, base, e, wantsChanges())
+		subscribe(t, nc, e, uris...)
+		u.clients = append(u.clients, rclient{e: e, base: base, c: nc, n: n, late: true})
+	case r < 5: // a late client leaves
+		if i := slices.IndexFunc(u.clients, func(c rclient) bool { return c.late }); i >= 0 {
+			u.clients[i].c.Close()
+			u.gone = append(u.gone, u.clients[i])
+			u.clients = slices.Delete(u.clients, i, i+1)
+		}
 	case r < 30: // save, now and then with a run
 		key := u.keys[rng.IntN(len(u.keys))]
 		txt := fmt.Sprintf("%s %s #%d", u.mark, key, op)
@@ -317,8 +339,8 @@ func (u *ruser) finish(t *testing.T) {
 	u.checkAll(t, u.name+" at the end: list_rows", listNotes(t, c))
 	table := wire.TableURI("notes")
 	own := ownVersions(t, c)
-	for _, cl := range u.clients {
-		if u.lastWrite > 0 && !waitFor(testWait, func() bool {
+	for _, cl := range append(slices.Clone(u.clients), u.gone...) {
+		if !cl.late && u.lastWrite > 0 && !waitFor(testWait, func() bool {
 			return reached(t, cl.n, table, u.lastWrite) || slices.ContainsFunc(carriedNotices(t, cl.n), func(no carried) bool { return no.bare })
 		}) {
 			t.Errorf("%s's %s subscriber never heard of its last write (version %d)", u.name, cl.e.name, u.lastWrite)
