@@ -382,3 +382,34 @@ func TestPrivateOverlongSubjectRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestPrivateStaticTokenIsOneUser: behind the static HTTP token, every
+// holder is the one user "token": two sessions share its rows, and a local
+// session on the same server has rows of its own.
+func TestPrivateStaticTokenIsOneUser(t *testing.T) {
+	eng, err := backend.Open(privConfig(&gates{m: map[string]chan struct{}{}}), backend.Options{Path: t.TempDir() + "/notes.db", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	srv, base := serveOpts(t, eng, tools.Options{}, tools.HTTPOptions{Token: "t0ken"})
+	h := map[string]string{"Authorization": "Bearer t0ken"}
+	c1, _ := connect(t, base, eras[0], h)
+	c2, _ := connect(t, base, eras[2], h)
+	save(t, c1, "k", "TOKEN k", false)
+	if n, ok := getNote(t, c2, "k"); !ok || n.Text != "TOKEN k" {
+		t.Errorf("another holder of the static token reads k as %+v (found %v), want the token user's row", n, ok)
+	}
+	server, conn := net.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeConn(tools.WithLocalIdentity(context.Background()), server) }()
+	t.Cleanup(func() { conn.Close(); <-done })
+	lc, _ := start(t, transport.NewIO(conn, conn, nil), era{"conn-legacy", "conn", true})
+	if _, ok := getNote(t, lc, "k"); ok {
+		t.Errorf("the local user reads the token user's row k")
+	}
+	save(t, lc, "k", "LOCAL k", false)
+	if n, _ := getNote(t, c1, "k"); n.Text != "TOKEN k" {
+		t.Errorf("the token user's k after the local user wrote his: %+v", n)
+	}
+}
