@@ -212,7 +212,7 @@ func (e *Engine) historyView(ctx context.Context, a *storage.AuditEntry) (Histor
 				continue
 			}
 			var visible bool
-			if key, visible = e.historyKey(c.Table, c.Key, id.Subject); !visible {
+			if key, visible = e.historyKey(c.Table, c.Key, id.Owner()); !visible {
 				h.Hidden++ // another user's private row (written with Table.Of)
 				continue
 			}

@@ -43,7 +43,8 @@ type Feed struct {
 	keysOnly bool // run feeds: a run's record is not the subscriber's to see
 	// prefix is cut from keys: a private table's owner prefix.
 	prefix string
-	// runsOf, when set, keeps only the runs of that subject (see WatchRun).
+	// runsOf, with filters, keeps only the runs of that owner (see
+	// WatchRun, Identity.Owner) and those no caller started.
 	runsOf  string
 	filters bool
 	eng     *Engine
@@ -114,9 +115,9 @@ func (e *Engine) Subscribe(ctx context.Context, f Filter, from uint64) (*Feed, e
 // [Engine.Run]), or of every run when id is "", from version from. Its
 // events name the runs that changed (Change.Key is the run id) without
 // their records, which may hold a sensitive action's input: read a run with
-// [Engine.Run]. ctx is as for [Engine.Subscribe]; its caller, unless local
-// or absent (server code), is shown only the runs [Engine.Run] shows it:
-// its own and those no caller started, never another's, nor a run's
+// [Engine.Run]. ctx is as for [Engine.Subscribe]; its caller, unless
+// absent (server code), is shown only the runs [Engine.Run] shows it: its
+// owner's and those no caller started, never another's, nor a run's
 // deletion.
 func (e *Engine) WatchRun(ctx context.Context, id string, from uint64) (*Feed, error) {
 	if err := ctx.Err(); err != nil {
@@ -127,8 +128,8 @@ func (e *Engine) WatchRun(ctx context.Context, id string, from uint64) (*Feed, e
 	}
 	feed, err := e.feed(Filter{Table: RunsTable, Key: id}, from, true)
 	if err == nil {
-		if c, ok := IdentityFrom(ctx); ok && !c.Local {
-			feed.runsOf, feed.filters, feed.eng = c.Subject, true, e
+		if c, ok := IdentityFrom(ctx); ok {
+			feed.runsOf, feed.filters, feed.eng = c.Owner(), true, e
 		}
 	}
 	return feed, err

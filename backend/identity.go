@@ -30,6 +30,26 @@ func (id Identity) HasScope(scope string) bool {
 	return id.Local || slices.Contains(id.Scopes, scope)
 }
 
+// LocalOwnerPrefix starts the owner of a Local caller (see
+// [Identity.Owner]). No OAuth subject may start with it (the tools package
+// refuses such a token), so a local user and a signed-in one never share
+// rows or runs, whatever names an issuer hands out.
+const LocalOwnerPrefix = "local:"
+
+// Owner is whose private rows (schema.Private) and runs the caller reaches:
+// its Subject, or for a Local caller LocalOwnerPrefix and its Subject (the
+// static token's holder is "local:token", the stdio user "local:" and the
+// login name). "" when there is no Subject.
+func (id Identity) Owner() string {
+	if id.Subject == "" {
+		return ""
+	}
+	if id.Local {
+		return LocalOwnerPrefix + id.Subject
+	}
+	return id.Subject
+}
+
 // Missing returns the first of scopes the caller lacks, or "".
 func (id Identity) Missing(scopes []string) string {
 	for _, s := range scopes {

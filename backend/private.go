@@ -41,7 +41,8 @@ type ownerKey struct{}
 // (a background job, Go code holding the engine) names the user whose rows
 // it means. It takes precedence over the identity ctx carries, so an action
 // running as one caller can still reach another user's rows on purpose.
-// owner is a user's identity Subject. An action run enqueued under it by a
+// owner is a user's [Identity.Owner]: a signed-in subject, or
+// LocalOwnerPrefix and a local user's name. An action run enqueued under it by a
 // call with no identity runs as owner (its Run.Caller names owner), so
 // that its own reads and writes of private tables reach owner's rows.
 func WithOwner(ctx context.Context, owner string) context.Context {
@@ -49,18 +50,18 @@ func WithOwner(ctx context.Context, owner string) context.Context {
 }
 
 // ownerOf returns the owner ctx's calls act as on private tables: the one
-// named with WithOwner, else the caller's subject. A call with neither (or
+// named with WithOwner, else the caller's Identity.Owner. A call with neither (or
 // an owner no row may have) is refused as ErrForbidden: a private table is
 // never a namespace shared by callers nobody named.
 func ownerOf(ctx context.Context, table string) (string, error) {
 	owner, named := ctx.Value(ownerKey{}).(string)
 	if !named {
 		id, ok := IdentityFrom(ctx)
-		if !ok || id.Subject == "" {
+		if !ok || id.Owner() == "" {
 			return "", withKind(ErrForbidden, "", fmt.Errorf("table %s is private: each row belongs to a user, and this call has none: "+
 				"a client must be signed in; server code names the user with backend.WithOwner(ctx, subject)", table))
 		}
-		owner = id.Subject
+		owner = id.Owner()
 	}
 	switch {
 	case owner == "":
@@ -160,16 +161,14 @@ func unscopeEvent(prefix string, ev Event) Event {
 // runOwner is the part of a run record that says whose it is.
 type runOwner struct {
 	Action string `json:"action"`
-	Caller *struct {
-		Subject string `json:"subject"`
-	} `json:"caller"`
+	Caller *Identity `json:"caller"`
 }
 
 // visibleRuns returns ev with only the changes of runs that subject's
 // caller may see (see Engine.runVisible): a run some caller started is
 // that caller's. A deleted run's record is gone, so its delete is left
 // out. ok is false when no change remains.
-func (e *Engine) visibleRuns(subject string, ev Event) (Event, bool) {
+func (e *Engine) visibleRuns(owner string, ev Event) (Event, bool) {
 	if len(ev.Changes) == 0 {
 		return ev, true // a resync
 	}
@@ -182,7 +181,7 @@ func (e *Engine) visibleRuns(subject string, ev Event) (Event, bool) {
 		if info, ok := e.cfg.Schema.Action(r.Action); ok && info.Internal {
 			continue
 		}
-		if r.Caller != nil && r.Caller.Subject != subject {
+		if r.Caller != nil && r.Caller.Owner() != owner {
 			continue
 		}
 		cs = append(cs, c)
@@ -201,7 +200,7 @@ func (e *Engine) visibleRuns(subject string, ev Event) (Event, bool) {
 // id, as records written before identities existed do.
 func pushClient(ctx context.Context, clientID string) string {
 	if id, ok := IdentityFrom(ctx); ok && !id.Local && id.Subject != "" {
-		return ownerPrefix(id.Subject) + clientID
+		return ownerPrefix(id.Owner()) + clientID
 	}
 	return clientID
 }
@@ -263,17 +262,17 @@ func (t *Table) Of(owner string) *Table {
 func (tt TypedTable[T]) Of(owner string) TypedTable[T] { return TypedTable[T]{tt.t.Of(owner)} }
 
 // historyKey returns how a change to the stored key of table shows in the
-// history (audit) of the caller subject: a private table's row by the key
+// history (audit) of the caller whose owner (Identity.Owner) is owner: a private table's row by the key
 // its owner knows, and only to its owner (visible false: count it hidden);
 // any other table's key as it is. A key cut short inside its owner prefix
 // shows to no one but admins, whose histories keep stored keys.
-func (e *Engine) historyKey(table, stored, subject string) (key string, visible bool) {
+func (e *Engine) historyKey(table, stored, owner string) (key string, visible bool) {
 	info, ok := e.cfg.Schema.Table(table)
 	if !ok || !info.Private || e.opts.Replica {
 		return stored, true
 	}
-	owner, key, ok := splitStoredKey(stored)
-	if !ok || owner != subject {
+	rowOwner, key, ok := splitStoredKey(stored)
+	if !ok || rowOwner != owner {
 		return "", false
 	}
 	return key, true

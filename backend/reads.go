@@ -145,9 +145,10 @@ func (e *Engine) Scan(ctx context.Context, table string, o ScanOptions) ([]Row, 
 // out (Redacted says so), a run of an internal action (schema.Internal) does
 // not exist, and an internal mutator that enqueued a run is not named
 // (EnqueuedBy is empty); the workers that run it read the full record.
-// A run that records a caller (Run.Caller) is another caller's to see only
-// if ctx's caller has the same subject (or is local, or server code: no
-// identity): to anyone else it does not exist. ctx is as for [Engine.Get].
+// A run that records a caller (Run.Caller) is seen only by callers with
+// the same owner ([Identity.Owner]: a local caller and a signed-in one are
+// never the same) and by server code (no identity): to anyone else it
+// does not exist. ctx is as for [Engine.Get].
 func (e *Engine) Run(ctx context.Context, id string) (*Run, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
@@ -190,8 +191,8 @@ func (e *Engine) runVisible(ctx context.Context, run *Run) bool {
 		return false // its action's name is not the client's to know
 	}
 	id, ok := IdentityFrom(ctx)
-	if !ok || id.Local || run.Caller == nil {
+	if !ok || run.Caller == nil {
 		return true
 	}
-	return run.Caller.Subject == id.Subject
+	return run.Caller.Owner() == id.Owner()
 }

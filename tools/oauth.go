@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os/user"
+	"strconv"
+	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -32,6 +34,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (_ *http.R
 	}
 	c, ok := v.Authenticate(w, r)
 	if !ok {
+		return nil, false
+	}
+	if strings.HasPrefix(c.Subject, backend.LocalOwnerPrefix) {
+		// Local callers own rows and runs as "local:NAME" (Identity.Owner):
+		// a token with such a subject would reach them.
+		v.Refuse(w, "has a subject starting with "+strconv.Quote(backend.LocalOwnerPrefix)+", which this server reserves for its local users")
 		return nil, false
 	}
 	id := backend.Identity{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scopes}

@@ -218,6 +218,8 @@ func TestOAuthTokensCheckedWithTheRightAnswer(t *testing.T) {
 		{"HMAC with the public key", "Bearer " + hmac, 401, []string{`error="invalid_token"`, metadata}, "algorithm"},
 		{"unknown key", "Bearer " + unknownKey, 401, []string{`error="invalid_token"`, metadata}, "signature"},
 		{"garbage", "Bearer not.a.jwt", 401, []string{`error="invalid_token"`}, "JWT"},
+		{"a local user's subject", "Bearer " + sign(testissuer.Token{Subject: backend.LocalOwnerPrefix + "root", Audience: aud, Scopes: scopes}), 401,
+			[]string{`error="invalid_token"`, metadata}, "reserves for its local users"},
 		{"missing scope", "Bearer " + sign(testissuer.Token{Audience: aud, Scopes: []string{"other"}}), 403,
 			[]string{`error="insufficient_scope"`, `scope="mcp"`, metadata, `error_description="the token lacks the scope 'mcp'`}, `"mcp"`},
 	} {

@@ -54,10 +54,10 @@ func splitScopeKey(k string) (owner, s string) {
 func (r *registry) ownerFor(ctx context.Context, table string) (string, bool) {
 	if table == backend.RunsTable {
 		id, ok := backend.IdentityFrom(ctx)
-		if !ok || id.Local {
+		if !ok {
 			return "", true
 		}
-		return id.Subject, id.Subject != ""
+		return id.Owner(), id.Owner() != ""
 	}
 	owner, err := r.eng.Owner(ctx, table)
 	return owner, err == nil

@@ -124,6 +124,13 @@ func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request) (c Claim
 	return Claims{}, false
 }
 
+// Refuse answers a request whose token verified but that this server
+// will not take, for the reason desc ("… its subject is reserved"): 401
+// invalid_token, as for a token that failed a check.
+func (v *Verifier) Refuse(w http.ResponseWriter, desc string) {
+	v.challenge(w, http.StatusUnauthorized, "invalid_token", "the access token "+desc, "mcp-sync: the access token "+desc)
+}
+
 // Forbid answers a request whose token lacks scope, which the operation it
 // asks for (what, as "tool setTodo") needs: 403 insufficient_scope whose
 // scope parameter names every scope the operation needs (the required
