@@ -94,7 +94,7 @@ func (e *Engine) rowPrefix(ctx context.Context, info *schema.TableInfo) (string,
 
 // Owner returns whose rows of the client-visible table ctx's calls reach:
 // for a private table (schema.Private), the owner (see [WithOwner]; else
-// the caller's Subject); for any other table, or on a replica, "". The
+// the caller's Identity.Owner); for any other table, or on a replica, "". The
 // MCP layer keys its subscriptions by it, since one URI names a different
 // row for each owner. A private table with no owner is an error of kind
 // ErrForbidden; an undeclared or server-only one, ErrUnknown.
@@ -160,7 +160,7 @@ func unscopeEvent(prefix string, ev Event) Event {
 
 // runOwner is the part of a run record that says whose it is.
 type runOwner struct {
-	Action string `json:"action"`
+	Action string    `json:"action"`
 	Caller *Identity `json:"caller"`
 }
 
