@@ -42,7 +42,7 @@ import (
 // todoTools are the tools the todo app lists: its mutators and action (not
 // the internal setSecret) and the read tools (not over the server-only
 // secrets table).
-var todoTools = []string{"createAndGenerate", "deleteTodo", "generateWithAI", "get_row", "get_run", "list_rows", "setTodo"}
+var todoTools = []string{"createAndGenerate", "deleteTodo", "generateWithAI", "get_row", "get_run", "list_history", "list_rows", "setTodo"}
 
 // agentCall is how one call through a framework's tool object went.
 type agentCall struct {

@@ -83,7 +83,7 @@ func (h *hostEnd) send(t *testing.T, line string) {
 // await waits for a line from the owner (or the relay) that match accepts.
 func (h *hostEnd) await(t *testing.T, what string, match func(map[string]any) bool) map[string]any {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(60 * time.Second) // a 5 MiB line under -race on a loaded machine takes seconds
 	for {
 		h.mu.Lock()
 		for _, m := range h.got {

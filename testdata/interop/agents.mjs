@@ -272,6 +272,7 @@ async function everyTool(o, conn, out) {
     createAndGenerate: { id: `${id}-queued`, prompt: o.prompt },
     get_run: {}, // filled from createAndGenerate's answer
     deleteTodo: { id: `${id}-queued` },
+    list_history: { reverse: true, limit: 5 },
   };
   out.calls = {};
   out.args = {};
