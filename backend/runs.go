@@ -434,6 +434,9 @@ func (e *Engine) recordOutcome(run *Run) bool {
 					return err
 				}
 			}
+			if err := keepRecorded(tx, run); err != nil {
+				return err
+			}
 			if run.Status == RunFailed {
 				var err error
 				failed, err = e.recordFailed(tx, run)
@@ -462,6 +465,36 @@ func (e *Engine) recordOutcome(run *Run) bool {
 			return false
 		}
 	}
+}
+
+// keepRecorded carries into an attempt's outcome what was recorded in the
+// run while the attempt ran: run holds the record as the attempt read it at
+// its start. A cancel (CancelRun commits before it cancels the attempt's
+// context, and another replica's reaches the owner only through the change
+// feed) turns a retry into a cancelled end; answers from tasks/update
+// (AnswerRun) are kept for the next attempt to find.
+func keepRecorded(tx *storage.WriteTx, run *Run) error {
+	data, ok, err := tx.Get(RunsTable, run.ID)
+	if err != nil {
+		return err
+	}
+	var cur Run
+	if !ok || json.Unmarshal(data, &cur) != nil {
+		return nil // nothing readable to keep: the outcome stands alone
+	}
+	if len(cur.InputResponses) > 0 {
+		run.InputResponses = cur.InputResponses
+	}
+	if !cur.CancelRequested {
+		return nil
+	}
+	run.CancelRequested = true
+	if run.Status == RunQueued {
+		now := time.Now().UTC()
+		run.Status, run.FinishedAt, run.NextAttemptAt = RunFailed, &now, nil
+		run.Cancelled, run.Error, run.ErrorKind = true, cancelledError, ""
+	}
+	return nil
 }
 
 // dispatch hands runs enqueued by a committed transaction to the workers.
