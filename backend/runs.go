@@ -101,6 +101,11 @@ func putRunEntry(tx *storage.WriteTx, r *Run, ent queueEntry) error {
 		return err
 	}
 	if r.Done() {
+		if r.Task {
+			if err := tx.Delete(tasksTable, taskKey(r)); err != nil {
+				return err
+			}
+		}
 		return tx.Delete(queueTable, r.ID)
 	}
 	return tx.Put(queueTable, r.ID, ent.encode())

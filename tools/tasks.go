@@ -21,6 +21,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -244,8 +245,13 @@ func (s *Server) startTask(ctx context.Context, c taskCall, p taskParams) rpcRep
 	run, err := s.eng.StartRun(ctx, p.Name, input)
 	if err != nil {
 		// An invalid input is the call's result, as for a direct call: the
-		// model reads it and calls again.
+		// model reads it and calls again; so is the caller's task limit,
+		// as busy (retry later), like a full action queue.
 		res := s.errorResult(ctx, "action", p.Name, err)
+		if lim := (*backend.TaskLimitError)(nil); errors.As(err, &lim) {
+			s.log.Warn("task refused: the caller's task limit", "action", p.Name, "max", lim.Max)
+			res = errorWithKind(wire.KindBusy, err.Error())
+		}
 		if c.modern {
 			res.ResultType = mcp.ResultTypeComplete
 		}
