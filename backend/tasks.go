@@ -108,6 +108,16 @@ func (e *Engine) checkTaskLimit(tx *storage.WriteTx, caller *Identity) error {
 // with Options.MaxTasks tasks unfinished is refused with a
 // *TaskLimitError, and nothing is recorded.
 func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessage) (*Run, error) {
+	return e.StartRunAnswered(ctx, name, input, nil)
+}
+
+// StartRunAnswered is [Engine.StartRun] for a task whose client answered
+// some of its action's input requests before the task began (on
+// 2026-07-28, answers to an input_required result that came first): the
+// run finds them, by request key, when it asks ([ActionCtx.Ask]), as
+// though tasks/update had brought them. Answers that are not JSON objects
+// are dropped.
+func (e *Engine) StartRunAnswered(ctx context.Context, name string, input json.RawMessage, answers map[string]json.RawMessage) (*Run, error) {
 	if _, ok := e.actions[name]; !ok {
 		return nil, unknownf("no action named %s", Short(name))
 	}
@@ -135,7 +145,8 @@ func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessag
 		}
 		now := time.Now().UTC()
 		run = &Run{ID: newRunID(tx.Version()), Action: name, Input: data, Status: RunQueued,
-			Version: tx.Version(), EnqueuedAt: now, Task: true, Caller: caller, ClientCaps: clientCaps(ctx)}
+			Version: tx.Version(), EnqueuedAt: now, Task: true, Caller: caller, ClientCaps: clientCaps(ctx),
+			InputResponses: objectsOnly(answers)}
 		if err := tx.Put(tasksTable, taskKey(run), []byte("{}")); err != nil {
 			return err
 		}
@@ -153,6 +164,22 @@ func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessag
 	}
 	e.dispatch([]string{run.ID})
 	return run, nil
+}
+
+// objectsOnly is answers without those that are not JSON objects, or nil.
+func objectsOnly(answers map[string]json.RawMessage) map[string]json.RawMessage {
+	var out map[string]json.RawMessage
+	for k, v := range answers {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(v, &obj) != nil || obj == nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]json.RawMessage{}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // CancelRun asks the run id to stop, and reports whether the run exists.
