@@ -28,7 +28,8 @@ func decodeTaskRequest(msg []byte) (rpcRequest, bool) {
 }
 
 // withTasks answers streamable HTTP POSTs that are task requests (see
-// claimTask) and passes every other request to next.
+// claimTask) or reads of resources nothing serves (claimNotFound), and
+// passes every other request to next.
 func (s *Server) withTasks(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := postBody(r)
@@ -39,14 +40,22 @@ func (s *Server) withTasks(next http.Handler) http.Handler {
 		if req, ok := decodeTaskRequest(body); ok {
 			if c, p, mine := s.claimTask(req); mine {
 				reply := s.answerTask(r.Context(), c, p, r.Header.Get)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(reply.status)
-				_, _ = w.Write(append(reply.body, '\n'))
+				writeReply(w, reply)
 				return
 			}
 		}
+		if reply, ok := s.claimNotFound(r.Context(), body, r.Header.Get); ok {
+			writeReply(w, reply)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func writeReply(w http.ResponseWriter, reply rpcReply) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(reply.status)
+	_, _ = w.Write(append(reply.body, '\n'))
 }
 
 // postBody reads a POST's whole body (withBody bounds it) and puts it back
@@ -84,8 +93,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // stdioTasks sits between stdin and mcp-go's stdio server: task requests
-// are answered here, each on its own goroutine (tasks/result waits), and
-// every other line passes through in order. It returns the reader mcp-go
+// are answered here, each on its own goroutine (tasks/result waits), reads
+// of resources nothing serves too (claimNotFound), and every other line
+// passes through in order. It returns the reader mcp-go
 // reads, the writer both write to, and a stop func to call once mcp-go
 // has returned: it ends the answers still waiting.
 func (s *Server) stdioTasks(ctx context.Context, in io.Reader, out io.Writer) (io.Reader, io.Writer, func()) {
@@ -108,6 +118,8 @@ func (s *Server) stdioTasks(ctx context.Context, in io.Reader, out io.Writer) (i
 						reply := s.answerTask(ctx, c, p, nil)
 						_, _ = lw.Write(append(reply.body, '\n'))
 					}()
+				} else if reply, ok := s.claimNotFound(ctx, line, nil); ok {
+					_, _ = lw.Write(append(reply.body, '\n'))
 				} else if _, werr := pw.Write(line); werr != nil {
 					return
 				}
