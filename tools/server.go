@@ -138,6 +138,9 @@ type Server struct {
 	closeOnce sync.Once
 	sessions  atomic.Int64
 	owners    sync.Map // session id → the subject that opened it, with Options.Auth
+	// sessionEnds holds, by session id, a context that ends with the
+	// registered session; sessionStops its cancel func (sseTasks).
+	sessionEnds, sessionStops sync.Map
 }
 
 // Stats are counts of what a server holds, for load tests and monitoring.

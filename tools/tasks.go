@@ -74,10 +74,11 @@ func (s *Server) toolExecution(name string) *mcp.ToolExecution {
 
 // hookTasks advertises tasks: the 2026-07-28 extension through
 // server/discover (an option, see New), and the 2025-11-25 capability in
-// the initialize result, except on SSE, which does not serve them.
+// the initialize result; and it follows sessions' ends for SSE's answers.
 func (s *Server) hookTasks(hooks *server.Hooks) {
-	hooks.AddAfterInitialize(func(ctx context.Context, _ any, _ *mcp.InitializeRequest, res *mcp.InitializeResult) {
-		if res == nil || ctx.Value(sseKey{}) != nil {
+	s.hookSessionEnds(hooks)
+	hooks.AddAfterInitialize(func(_ context.Context, _ any, _ *mcp.InitializeRequest, res *mcp.InitializeResult) {
+		if res == nil {
 			return
 		}
 		caps := &mcp.TasksCapability{List: &struct{}{}, Cancel: &struct{}{}}

@@ -9,6 +9,9 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
 )
 
 // mayBeTask is a cheap look at a message before decoding it: only tools/call
@@ -139,51 +142,67 @@ func (s *Server) stdioTasks(ctx context.Context, in io.Reader, out io.Writer) (i
 	}
 }
 
-// sseKey marks a request context as SSE's: tasks are not served there.
-type sseKey struct{}
-
-// withoutTasks is the SSE message endpoint's wrapper: tasks are not served
-// on SSE (its replies travel on the session's stream, out of this layer's
-// reach), so the tasks capability is not advertised to its sessions and a
-// tools/call's params.task is dropped, which makes the call a plain one, as
-// 2025-11-25 asks of a receiver that does not take the task. Without this
-// mcp-go would run it as a task in its own memory that no tasks/get finds.
-func withoutTasks(next http.Handler) http.Handler {
+// sseTasks is the SSE message endpoint's wrapper: a task request (see
+// claimTask) of a live session is answered here, the others go to next
+// (mcp-go). As mcp-go does, the POST gets 202 at once and the answer goes
+// on the session's stream (sse.SendEventToSession), from a goroutine that
+// ends with the session: tasks/result waits for its task.
+func (s *Server) sseTasks(sse *server.SSEServer, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.WithContext(context.WithValue(r.Context(), sseKey{}, true))
-		if body, ok := postBody(r); ok {
-			r.Body = io.NopCloser(bytes.NewReader(dropTaskParam(body)))
+		sid := r.URL.Query().Get("sessionId")
+		done, live := s.sessionEnds.Load(sid)
+		body, ok := postBody(r)
+		if !ok || !live {
+			next.ServeHTTP(w, r) // mcp-go answers a bad request or an unknown session
+			return
 		}
-		next.ServeHTTP(w, r)
+		req, ok := decodeTaskRequest(body)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c, p, mine := s.claimTask(req)
+		if !mine {
+			next.ServeHTTP(w, r)
+			return
+		}
+		// The request's values (the caller's identity), not its end: the
+		// POST is answered before the reply is ready.
+		ctx, stop := context.WithCancel(context.WithoutCancel(r.Context()))
+		context.AfterFunc(done.(context.Context), stop)
+		w.WriteHeader(http.StatusAccepted)
+		go func() {
+			defer stop()
+			// SSE carries none of streamable HTTP's headers to check.
+			reply := s.answerTask(ctx, c, p, nil)
+			for {
+				// A full queue is waited out, as mcp-go waits with its
+				// replies; the session's end ends the wait.
+				if sse.SendEventToSession(sid, json.RawMessage(reply.body)) == nil {
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+		}()
 	})
 }
 
-// dropTaskParam returns msg without params.task when it is a tools/call
-// that has one; the other fields keep their bytes.
-func dropTaskParam(msg []byte) []byte {
-	if !bytes.Contains(msg, []byte(`"task"`)) {
-		return msg
-	}
-	var req map[string]json.RawMessage
-	if json.Unmarshal(msg, &req) != nil || string(req["method"]) != `"tools/call"` {
-		return msg
-	}
-	var params map[string]json.RawMessage
-	if json.Unmarshal(req["params"], &params) != nil {
-		return msg
-	}
-	if _, ok := params["task"]; !ok {
-		return msg
-	}
-	delete(params, "task")
-	p, err := json.Marshal(params)
-	if err != nil {
-		return msg
-	}
-	req["params"] = p
-	out, err := json.Marshal(req)
-	if err != nil {
-		return msg
-	}
-	return out
+// hookSessionEnds keeps, for each registered session, a context that ends
+// when the session does (sseTasks' answers stop waiting then).
+func (s *Server) hookSessionEnds(h *server.Hooks) {
+	h.AddOnRegisterSession(func(_ context.Context, sess server.ClientSession) {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.sessionEnds.Store(sess.SessionID(), ctx)
+		s.sessionStops.Store(sess.SessionID(), cancel)
+	})
+	h.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
+		s.sessionEnds.Delete(sess.SessionID())
+		if cancel, ok := s.sessionStops.LoadAndDelete(sess.SessionID()); ok {
+			cancel.(context.CancelFunc)()
+		}
+	})
 }
