@@ -169,10 +169,11 @@ func (s *Server) sseTasks(sse *server.SSEServer, next http.Handler) http.Handler
 		// The request's values (the caller's identity), not its end: the
 		// POST is answered before the reply is ready.
 		ctx, stop := context.WithCancel(context.WithoutCancel(r.Context()))
-		context.AfterFunc(done.(context.Context), stop)
+		unhook := context.AfterFunc(done.(context.Context), stop)
 		w.WriteHeader(http.StatusAccepted)
 		go func() {
 			defer stop()
+			defer unhook() // or the session's context keeps one func per request
 			// SSE carries none of streamable HTTP's headers to check.
 			reply := s.answerTask(ctx, c, p, nil)
 			for {
