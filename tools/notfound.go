@@ -22,7 +22,7 @@ import (
 // handler, into a short description that no handler serves; mcp-go's
 // message then reads "handler not found for resource URI '<description>'".
 // A row deleted between this check and the handler's read still gets -32603.
-// On 2026-07-28, stdio and streamable HTTP answer such reads before mcp-go
+// On 2026-07-28, stdio, sockets and streamable HTTP answer such reads before mcp-go
 // sees them (claimNotFound), with data.uri.
 func (s *Server) answerNotFound(hooks *server.Hooks) {
 	hooks.AddBeforeReadResource(func(ctx context.Context, _ any, req *mcp.ReadResourceRequest) {
@@ -78,7 +78,7 @@ func (s *Server) clientTable(name string) bool {
 const maxDataURI = 2048
 
 // claimNotFound answers, in mcp-go's place, a 2026-07-28 resources/read
-// (stdio or streamable HTTP) of a URI nothing here serves, so that the
+// (stdio, a socket or streamable HTTP) of a URI nothing here serves, so that the
 // error carries the URI in data.uri, as SEP-2164 asks: mcp-go builds that
 // error itself and has no way to add data. It leaves to mcp-go every read
 // it would answer otherwise: a URI a resource or template serves, an older

@@ -138,8 +138,8 @@ type Server struct {
 	closeOnce sync.Once
 	sessions  atomic.Int64
 	owners    sync.Map // session id → the subject that opened it, with Options.Auth
-	// sessionEnds holds, by session id, a context that ends with the
-	// registered session; sessionStops its cancel func (sseTasks).
+	// sessionEnds holds, by SSE session id, a context that ends with the
+	// session; sessionStops its cancel func (sseTasks).
 	sessionEnds, sessionStops sync.Map
 }
 

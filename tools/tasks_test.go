@@ -357,14 +357,26 @@ func TestTasksOnSSE(t *testing.T) {
 	if run, ok, _ := a.eng.Run(ctx, task.ID); !ok || !run.Task {
 		t.Errorf("task %s is not a task run: %+v", task.ID, run)
 	}
-	body := `{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":"x"}}`
-	resp, err := http.Post(base+tools.PathSSEMessage+"?sessionId=nope", "application/json", strings.NewReader(body))
+	// A streamable HTTP session's id is no SSE session's.
+	resp, err := http.Post(base+tools.PathStreamable, "application/json", strings.NewReader(initBody))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("a task request of an unknown SSE session: HTTP %d; want mcp-go's 400", resp.StatusCode)
+	httpSession := resp.Header.Get("Mcp-Session-Id")
+	if httpSession == "" {
+		t.Fatal("no streamable HTTP session")
+	}
+	body := `{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":"x"}}`
+	for _, sid := range []string{"nope", httpSession} {
+		resp, err := http.Post(base+tools.PathSSEMessage+"?sessionId="+sid, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("a task request naming session %q at the SSE endpoint: HTTP %d; want mcp-go's 400", sid, resp.StatusCode)
+		}
 	}
 }
 

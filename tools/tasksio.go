@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,8 +179,10 @@ func (s *Server) sseTasks(sse *server.SSEServer, next http.Handler) http.Handler
 			reply := s.answerTask(ctx, c, p, nil)
 			for {
 				// A full queue is waited out, as mcp-go waits with its
-				// replies; the session's end ends the wait.
-				if sse.SendEventToSession(sid, json.RawMessage(reply.body)) == nil {
+				// replies; the session's end ends the wait. Any other
+				// failure (the session is gone) ends it at once.
+				err := sse.SendEventToSession(sid, json.RawMessage(reply.body))
+				if err == nil || !strings.Contains(err.Error(), "queue full") {
 					return
 				}
 				select {
@@ -192,10 +195,26 @@ func (s *Server) sseTasks(sse *server.SSEServer, next http.Handler) http.Handler
 	})
 }
 
-// hookSessionEnds keeps, for each registered session, a context that ends
-// when the session does (sseTasks' answers stop waiting then).
+// sseStreamKey marks the context of an SSE stream's request, which mcp-go
+// registers the SSE session with.
+type sseStreamKey struct{}
+
+// markSSE marks the SSE stream's requests (see sseStreamKey).
+func markSSE(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sseStreamKey{}, true)))
+	})
+}
+
+// hookSessionEnds keeps, for each registered SSE session, a context that
+// ends when the session does (sseTasks' answers stop waiting then). A
+// session of another transport is not one sseTasks answers for: its id
+// given to the SSE endpoint stays mcp-go's to refuse.
 func (s *Server) hookSessionEnds(h *server.Hooks) {
-	h.AddOnRegisterSession(func(_ context.Context, sess server.ClientSession) {
+	h.AddOnRegisterSession(func(rctx context.Context, sess server.ClientSession) {
+		if rctx.Value(sseStreamKey{}) == nil {
+			return
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		s.sessionEnds.Store(sess.SessionID(), ctx)
 		s.sessionStops.Store(sess.SessionID(), cancel)

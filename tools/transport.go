@@ -105,7 +105,7 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 	)
 	mux := http.NewServeMux()
 	mux.Handle(PathStreamable, s.withTasks(withNotificationMeta(withReplyWatch(streamable, s.subs))))
-	mux.Handle(PathSSE, sse)
+	mux.Handle(PathSSE, markSSE(sse))
 	// Task requests on SSE are answered on the session's stream (tasksio.go).
 	mux.Handle(PathSSEMessage, s.sseTasks(sse, withoutStreamableHeaders(sse)))
 	gate := &sessionGate{s: s, max: o.MaxSessions, perSession: o.MaxStreamsPerSession, streams: map[string]int{}}
