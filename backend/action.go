@@ -80,7 +80,8 @@ func (c *ActionCtx) Detached() *ActionCtx {
 }
 
 // Table returns read-only access to the table named name; each read sees the
-// latest committed data. Server-only tables are readable here.
+// latest committed data. Server-only tables are readable here. A private
+// table's rows are the caller's (an enqueued run's caller; or [WithOwner]'s).
 func (c *ActionCtx) Table(name string) *Table {
 	info, ok := c.eng.cfg.Schema.Table(name)
 	t := &Table{info: info, name: name, eng: c.eng, view: func(fn func(r reader) error) error {
@@ -88,6 +89,8 @@ func (c *ActionCtx) Table(name string) *Table {
 	}}
 	if !ok {
 		t.err = unknownf("table %q is not declared in the schema", name)
+	} else {
+		t.prefix, t.err = c.eng.rowPrefix(c, info)
 	}
 	return t
 }

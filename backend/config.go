@@ -178,6 +178,14 @@ type Options struct {
 	// LogRetention is how many versions the change log keeps for
 	// subscribers to resume from; default 10000.
 	LogRetention int
+	// AuditRetention is how many versions the audit keeps records of:
+	// default 100000. The bbolt file applies it; a Storage function may
+	// pass it on to its driver (cli's PostgreSQL one does).
+	AuditRetention int
+	// AuditAdminScope is the scope that lets a caller read every caller's
+	// history ([Engine.History]); default [DefaultAuditAdminScope]. Local
+	// callers and server code always may.
+	AuditAdminScope string
 	// ClientRetention is how long the record of a client's last applied
 	// push is kept after its last push (default 30 days). A client that
 	// comes back later and retries a push it sent before then gets it
@@ -214,6 +222,9 @@ func (o *Options) defaults() {
 	}
 	if o.Workers <= 0 && !o.Replica {
 		o.Workers = 4
+	}
+	if o.AuditAdminScope == "" {
+		o.AuditAdminScope = DefaultAuditAdminScope
 	}
 	if o.ClientRetention <= 0 {
 		o.ClientRetention = 30 * 24 * time.Hour

@@ -110,12 +110,13 @@ func openDriver(cfg Config, opts Options, tables []string) (storage.Driver, erro
 		return d, err
 	}
 	return bolt.Open(opts.Path, bolt.Options{
-		SchemaVersion: cfg.Schema.Version(),
-		Tables:        tables,
-		LockTimeout:   opts.LockTimeout,
-		LogRetention:  uint64(max(opts.LogRetention, 0)),
-		NoSync:        opts.Replica,
-		Logger:        opts.Logger, AllowDamagedRows: opts.AllowDamagedRows,
+		SchemaVersion:  cfg.Schema.Version(),
+		Tables:         tables,
+		LockTimeout:    opts.LockTimeout,
+		LogRetention:   uint64(max(opts.LogRetention, 0)),
+		AuditRetention: uint64(max(opts.AuditRetention, 0)),
+		NoSync:         opts.Replica,
+		Logger:         opts.Logger, AllowDamagedRows: opts.AllowDamagedRows,
 	})
 }
 

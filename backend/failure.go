@@ -33,7 +33,8 @@ type ActionOption[In any] func(*ActionImpl)
 // Use it so that no row stays "in progress" for good (the todo example sets
 // the todo's status to error). If fn fails or panics, its writes are undone,
 // the failure is logged, and the run is still recorded as failed. Direct
-// calls of an action do not run it: their caller receives the error.
+// calls of an action do not run it: their caller receives the error. fn's
+// ctx carries the run's caller (IdentityFrom), who enqueued it.
 func OnFailure[In any](fn func(ctx *MutatorCtx, in In, failure RunFailure) error) ActionOption[In] {
 	return func(a *ActionImpl) {
 		a.onFailure = func(ctx *MutatorCtx, input []byte, f RunFailure) error {
@@ -68,7 +69,11 @@ func (e *Engine) recordFailed(tx *storage.WriteTx, r *Run) (*failedRun, error) {
 		return f, nil
 	}
 	f.handlerErr = tx.Try(func(step *storage.WriteTx) (err error) {
-		mc := &MutatorCtx{Context: context.WithoutCancel(e.ctx), eng: e, name: "OnFailure(" + r.Action + ")", tx: step}
+		ctx := context.WithoutCancel(e.ctx)
+		if r.Caller != nil { // the handler runs as the run's caller, as its action did
+			ctx = WithIdentity(ctx, *r.Caller)
+		}
+		mc := &MutatorCtx{Context: ctx, eng: e, name: "OnFailure(" + r.Action + ")", tx: step}
 		defer func() {
 			if p := recover(); p != nil {
 				err = e.internal("failure handler of action "+r.Action, fmt.Errorf("panicked: %v", p), debug.Stack())

@@ -73,7 +73,7 @@ func (e *Engine) storageFailure(where string, err error) error {
 		// The row's table and key are what the caller needs to act on, and
 		// all the message holds (no path).
 		e.log.Error("damaged row", "where", where, "table", damaged.Table, "key", Short(damaged.Key), "problem", damaged.Problem)
-		return withKind(ErrDamaged, "", damaged)
+		return withKind(ErrDamaged, "", e.ownerless(damaged))
 	}
 	return e.internal(where, err, nil)
 }

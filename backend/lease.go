@@ -108,7 +108,7 @@ func alive(r reader, id string, now time.Time) (bool, error) {
 func (e *Engine) renew(ctx context.Context) error {
 	now := time.Now()
 	rec, _ := json.Marshal(instanceRec{Expires: now.Add(e.opts.RunLease).UnixMilli()})
-	_, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
+	_, err := e.update(ctx, func(tx *storage.WriteTx) error {
 		return tx.Put(instancesTable, e.self, rec)
 	})
 	if err == nil {
@@ -337,7 +337,7 @@ func (e *Engine) releaseLease() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
+	_, err := e.update(ctx, func(tx *storage.WriteTx) error {
 		return tx.Delete(instancesTable, e.self)
 	})
 	if err != nil {

@@ -57,7 +57,9 @@ type mutateOptions struct {
 // seq): the mutator and the client's new sequence number commit in one
 // transaction, so a push retried after a lost reply is recognised and
 // reported as a Duplicate. Sequence numbers must increase per client; gaps
-// are fine (a rejected push records nothing). See [Engine.ClientState].
+// are fine (a rejected push records nothing). A signed-in caller's client
+// ids are its own (Once is per caller, clientID, seq). See
+// [Engine.ClientState].
 func Once(clientID string, seq uint64) MutateOption {
 	return func(o *mutateOptions) { o.clientID, o.seq, o.once = clientID, seq, true }
 }
@@ -79,6 +81,7 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage,
 		if st, err := e.checkPush(ctx, o); err != nil || st != nil {
 			return duplicate(st), err
 		}
+		o.clientID = pushClient(ctx, o.clientID)
 	}
 	// A push (Once) is a client's, and learns nothing of internal mutators;
 	// on a replica, whose user holds the schema, an internal mutator runs
@@ -96,7 +99,7 @@ func (e *Engine) Mutate(ctx context.Context, name string, input json.RawMessage,
 		return Mutation{}, err
 	}
 	var res Mutation
-	v, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
+	v, err := e.store.Update(e.audited(ctx, name), func(tx *storage.WriteTx) error {
 		res = Mutation{}
 		if o.once {
 			// Checked again inside the transaction: two retries may race.

@@ -27,12 +27,15 @@ type MutatorCtx struct {
 
 // Table returns read-write access to the table named name within this
 // mutator's transaction. Writes are validated against the table's schema.
-// Server-only tables are reachable here: mutators run on the server.
+// Server-only tables are reachable here: mutators run on the server. A
+// private table's rows are the caller's (or [WithOwner]'s).
 func (c *MutatorCtx) Table(name string) *Table {
 	info, ok := c.eng.cfg.Schema.Table(name)
 	t := &Table{info: info, name: name, w: c.tx, eng: c.eng, view: func(fn func(r reader) error) error { return fn(c.tx) }}
 	if !ok {
 		t.err = unknownf("table %q is not declared in the schema", name)
+	} else {
+		t.prefix, t.err = c.eng.rowPrefix(c, info)
 	}
 	return t
 }
@@ -89,6 +92,8 @@ func (c *MutatorCtx) EnqueueAction(name string, input any) (string, error) {
 	}
 	if id, ok := IdentityFrom(c); ok {
 		run.Caller = &id
+	} else if owner, ok := c.Value(ownerKey{}).(string); ok && owner != "" {
+		run.Caller = &Identity{Subject: owner} // server code's run for owner: it reaches owner's private rows
 	}
 	if err := putRun(c.tx, &run); err != nil {
 		return "", fmt.Errorf("enqueue %s: %w", name, err)

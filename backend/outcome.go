@@ -16,7 +16,7 @@ import (
 func (e *Engine) recordOutcome(run *Run) bool {
 	for n := 0; ; n++ {
 		var failed *failedRun
-		_, err := e.store.Update(context.Background(), func(tx *storage.WriteTx) error {
+		_, err := e.update(withRunCause(context.Background(), run.ID, run.Action), func(tx *storage.WriteTx) error {
 			failed = nil
 			if e.shared {
 				if err := e.checkHeld(tx, run); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/mcp-sync/mcp-sync/schema"
@@ -62,7 +63,9 @@ func (e *Engine) Version() uint64 { return e.store.Version() }
 
 // Get returns a client-visible row as JSON, whether it exists, and the
 // version the read saw. ctx is the caller's request (the reads take it so
-// that who is asking can travel with it): a done ctx reads nothing.
+// that who is asking can travel with it): a done ctx reads nothing. In a
+// private table (schema.Private) key names a row of ctx's owner (see
+// [Engine.Owner]); another user's row under the same key is not seen.
 // Fields missing from the stored row that declare a default (a row written
 // before the field existed) read as their default, as they do for server
 // code ([Table.GetJSON]); the change feed carries rows as stored.
@@ -77,6 +80,10 @@ func (e *Engine) Get(ctx context.Context, table, key string) (json.RawMessage, b
 	if err := checkKey(table, key); err != nil {
 		return nil, false, 0, withKind(ErrInvalidInput, "", err)
 	}
+	prefix, err := e.rowPrefix(ctx, info)
+	if err != nil {
+		return nil, false, 0, err
+	}
 	var (
 		val []byte
 		ok  bool
@@ -84,7 +91,7 @@ func (e *Engine) Get(ctx context.Context, table, key string) (json.RawMessage, b
 	)
 	err = e.store.View(func(tx *storage.ReadTx) error {
 		var err error
-		val, ok, err = tx.Get(table, key)
+		val, ok, err = tx.Get(table, prefix+key)
 		ver = tx.Version()
 		return err
 	})
@@ -98,8 +105,9 @@ func (e *Engine) Get(ctx context.Context, table, key string) (json.RawMessage, b
 }
 
 // Scan returns client-visible rows in key order, the cursor for the next page
-// ("" when there is none), and the version the read saw. ctx and defaults
-// are as for [Engine.Get].
+// ("" when there is none), and the version the read saw. ctx, defaults and
+// private tables are as for [Engine.Get]: a private table's scan holds only
+// ctx's owner's rows, under their keys as the owner names them.
 func (e *Engine) Scan(ctx context.Context, table string, o ScanOptions) ([]Row, string, uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", 0, err
@@ -111,6 +119,10 @@ func (e *Engine) Scan(ctx context.Context, table string, o ScanOptions) ([]Row, 
 	if err := checkScan(table, o); err != nil {
 		return nil, "", 0, withKind(ErrInvalidInput, "", err)
 	}
+	prefix, err := e.rowPrefix(ctx, info)
+	if err != nil {
+		return nil, "", 0, err
+	}
 	var (
 		kvs  []storage.KV
 		next string
@@ -118,14 +130,14 @@ func (e *Engine) Scan(ctx context.Context, table string, o ScanOptions) ([]Row, 
 	)
 	err = e.store.View(func(tx *storage.ReadTx) error {
 		var err error
-		kvs, next, err = tx.Scan(table, o)
+		kvs, next, err = tx.Scan(table, scoped(prefix, o))
 		ver = tx.Version()
 		return err
 	})
 	if err != nil {
 		return nil, "", 0, e.storageFailure("table "+table+": scan", err)
 	}
-	return toRows(info, kvs), next, ver, nil
+	return toRows(info, prefix, kvs), strings.TrimPrefix(next, prefix), ver, nil
 }
 
 // Run returns the enqueued action run with id, and whether it exists, as a

@@ -51,7 +51,7 @@ func (a *runAsker) Ask(ctx context.Context, reqs map[string]InputRequest) (map[s
 	wake := ch.(chan struct{})
 	for {
 		var out map[string]json.RawMessage
-		_, err := a.e.store.Update(ctx, func(tx *storage.WriteTx) error {
+		_, err := a.e.update(ctx, func(tx *storage.WriteTx) error {
 			r, ok, err := getRun(tx, a.id)
 			if err != nil || !ok {
 				return err
@@ -107,7 +107,7 @@ func (e *Engine) AnswerRun(ctx context.Context, id string, answers map[string]js
 		return false, nil
 	}
 	found := false
-	_, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
+	_, err := e.update(ctx, func(tx *storage.WriteTx) error {
 		r, ok, err := getRun(tx, id)
 		if err != nil || !ok || !e.runVisible(ctx, r) {
 			found = false

@@ -325,7 +325,7 @@ func (e *Engine) attempt(id string) outcome {
 		cancel()
 	}()
 	claimAt, wroteLease := time.Now(), false
-	_, err := e.store.Update(e.ctx, func(tx *storage.WriteTx) error {
+	_, err := e.update(withRunCause(e.ctx, id, ""), func(tx *storage.WriteTx) error {
 		run, failed, wroteLease = nil, nil, false
 		r, ok, err := getRun(tx, id)
 		if err != nil || !ok || r.Done() {

@@ -53,7 +53,8 @@ func (e *Engine) pruneClients(tx *storage.WriteTx) error {
 
 // ClientState returns the last mutation clientID pushed that was applied
 // (zero when none was). ctx is the caller's request: a done ctx reads
-// nothing.
+// nothing. Client ids are the caller's own (see [Once]): another signed-in
+// user's pushes under the same id are not these.
 func (e *Engine) ClientState(ctx context.Context, clientID string) (ClientState, error) {
 	var st ClientState
 	if err := ctx.Err(); err != nil {
@@ -61,7 +62,7 @@ func (e *Engine) ClientState(ctx context.Context, clientID string) (ClientState,
 	}
 	err := e.store.View(func(tx *storage.ReadTx) error {
 		var err error
-		st, err = clientState(tx, clientID)
+		st, err = clientState(tx, pushClient(ctx, clientID))
 		return err
 	})
 	return st, e.storageFailure("client "+Short(clientID), err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mcp-sync/mcp-sync/schema"
 	"github.com/mcp-sync/mcp-sync/storage"
@@ -35,7 +36,9 @@ type ScanOptions = storage.ScanOptions
 // Table gives access to one table by name inside a mutator (read and write)
 // or an action (read only). Get one with MutatorCtx.Table or ActionCtx.Table,
 // or typed with [TableOf]. Errors, such as an undeclared table name, are
-// reported by each method.
+// reported by each method. A private table's handle (schema.Private) reaches
+// the rows of the owner its ctx names (the caller, or [WithOwner]), under
+// their plain keys; with no owner, each method fails (ErrForbidden).
 type Table struct {
 	info *schema.TableInfo
 	name string
@@ -43,6 +46,9 @@ type Table struct {
 	view func(fn func(r reader) error) error
 	w    writer  // nil: read only
 	eng  *Engine // for its limits
+	// prefix is the stored-key prefix of the owner's rows of a private
+	// table (see private.go); "" otherwise.
+	prefix string
 }
 
 // failure classifies a storage error met by op: the table's error (an
@@ -74,7 +80,7 @@ func (t *Table) GetJSON(key string) (json.RawMessage, bool, error) {
 	var ok bool
 	err := t.read(func(r reader) error {
 		var err error
-		v, ok, err = r.Get(t.name, key)
+		v, ok, err = r.Get(t.name, t.prefix+key)
 		return err
 	})
 	if err != nil {
@@ -110,13 +116,13 @@ func (t *Table) Scan(o ScanOptions) ([]Row, string, error) {
 	var next string
 	err := t.read(func(r reader) error {
 		var err error
-		kvs, next, err = r.Scan(t.name, o)
+		kvs, next, err = r.Scan(t.name, scoped(t.prefix, o))
 		return err
 	})
 	if err != nil {
 		return nil, "", t.failure("scan", err)
 	}
-	return toRows(t.info, kvs), next, nil
+	return toRows(t.info, t.prefix, kvs), strings.TrimPrefix(next, t.prefix), nil
 }
 
 var errReadOnly = errors.New("actions cannot write tables directly: call ctx.Mutate with a mutator, so the write is one transaction subscribers see")
@@ -146,7 +152,7 @@ func (t *Table) Set(key string, v any) error {
 	if err := t.info.Rows.Validate(data); err != nil {
 		return fmt.Errorf("table %s: set %s: %w", t.name, Short(key), err)
 	}
-	if err := t.w.Put(t.name, key, data); err != nil {
+	if err := t.w.Put(t.name, t.prefix+key, data); err != nil {
 		return t.failure("set "+Short(key), err)
 	}
 	return nil
@@ -163,7 +169,7 @@ func (t *Table) Delete(key string) error {
 	if err := checkKey(t.name, key); err != nil {
 		return err
 	}
-	if err := t.w.Delete(t.name, key); err != nil {
+	if err := t.w.Delete(t.name, t.prefix+key); err != nil {
 		return t.failure("delete "+Short(key), err)
 	}
 	return nil
@@ -213,11 +219,11 @@ func (tt TypedTable[T]) Scan(o ScanOptions) ([]T, string, error) {
 
 // toRows turns the stored rows of table info into Rows, filling in the
 // fields that declare a default and are missing (rows written before the
-// field existed).
-func toRows(info *schema.TableInfo, kvs []storage.KV) []Row {
+// field existed), and cutting a private table's owner prefix from the keys.
+func toRows(info *schema.TableInfo, prefix string, kvs []storage.KV) []Row {
 	rows := make([]Row, len(kvs))
 	for i, kv := range kvs {
-		rows[i] = Row{Key: kv.Key, Value: info.Rows.WithDefaults(kv.Value)}
+		rows[i] = Row{Key: strings.TrimPrefix(kv.Key, prefix), Value: info.Rows.WithDefaults(kv.Value)}
 	}
 	return rows
 }

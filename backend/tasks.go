@@ -139,7 +139,7 @@ func (e *Engine) StartRunAnswered(ctx context.Context, name string, input json.R
 		caller = &id
 	}
 	var run *Run
-	_, err = e.store.Update(ctx, func(tx *storage.WriteTx) error {
+	_, err = e.update(ctx, func(tx *storage.WriteTx) error {
 		if err := e.checkTaskLimit(tx, caller); err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func (e *Engine) CancelRun(ctx context.Context, id string) (*Run, bool, error) {
 		found  bool
 		failed *failedRun
 	)
-	_, err := e.store.Update(ctx, func(tx *storage.WriteTx) error {
+	_, err := e.update(ctx, func(tx *storage.WriteTx) error {
 		run, failed = nil, nil
 		r, ok, err := getRun(tx, id)
 		if err != nil || !ok || !e.runVisible(ctx, r) {

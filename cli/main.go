@@ -113,6 +113,7 @@ func New(cfg backend.Config, opts ...Option) Program {
 		{Name: "call", Summary: "call a tool and print its result, with progress", Run: a.call},
 		{Name: "watch", Summary: "print a table's or a row's changes live", Run: a.watch},
 		{Name: "schema", Summary: "print the app's tables, mutators and actions with their JSON Schemas", Run: a.schema},
+		{Name: "log", Summary: "print the audit: which caller, tool or run committed each version, and the rows it changed", Run: a.log},
 		{Name: "check", Summary: "check a data file (pages, checksums, JSON, schemas) without changing it; exit 0 only when intact",
 			Run: func(ctx context.Context, env *Environ, args []string) int {
 				return Check(ctx, env, o.prog, apps, args)

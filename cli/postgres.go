@@ -51,7 +51,7 @@ func postgresStorage(ctx context.Context, dsn, schema string, logger *slog.Logge
 	return func(o *backend.Options) {
 		o.Storage = func(tables []string, schemaVersion int) (storage.Driver, error) {
 			return postgres.Open(ctx, dsn, postgres.Options{Tables: tables, SchemaVersion: schemaVersion, Schema: schema,
-				LogRetention: uint64(max(o.LogRetention, 0)), Logger: logger})
+				LogRetention: uint64(max(o.LogRetention, 0)), AuditRetention: uint64(max(o.AuditRetention, 0)), Logger: logger})
 		}
 	}
 }

@@ -23,10 +23,12 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	fs := NewFlags(env, prog, "serve", "serve [flags]", about)
 	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
 	pg := addPostgresFlags(fs)
+	runLease := fs.Duration("run-lease", 30*time.Second, "with --postgres: how long this server's hold on the action runs it took lasts unless renewed (every third of it); a server that dies has its runs taken over by another once it lapses (at least 1s)")
 	httpAddr := fs.String("http", "", "serve HTTP on this `ADDR` (host:port) instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
 	token := fs.String("token", "", "require Authorization: Bearer `TOKEN` on HTTP (default $MCP_SYNC_TOKEN)")
 	httpLimits := addHTTPFlags(fs)
 	authFlags := addAuthFlags(fs)
+	auditFlags := addAuditFlags(fs)
 	delay := new(time.Duration)
 	if slices.ContainsFunc(apps, func(a App) bool { return a.LocalAI }) {
 		fs.DurationVar(delay, "ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
@@ -41,6 +43,10 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "%s serve: unexpected argument %q\n", prog, fs.Arg(0))
+		return ExitUsage
+	}
+	if *runLease < time.Second {
+		fmt.Fprintf(env.Stderr, "%s serve: --run-lease is %v; it must be at least 1s (the hold is renewed every third of it)\n", prog, *runLease)
 		return ExitUsage
 	}
 	app, err := pickApp()
@@ -74,7 +80,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	}
 	hopts := tools.HTTPOptions{Token: *token}
 	var authOpts tools.Options // the verifier, checked before anything opens
-	if err := authFlags(&hopts, &authOpts, *token, *httpAddr); err != nil {
+	if err := authFlags(&hopts, &authOpts, authEnv{token: *token, httpAddr: *httpAddr, getenv: env.Getenv, logger: logger}); err != nil {
 		fmt.Fprintf(env.Stderr, "%s serve: %v\n", prog, err)
 		return ExitUsage
 	}
@@ -98,7 +104,8 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		backend: func(opts *tools.Options) backend.Options {
 			httpLimits(&hopts, opts)
 			opts.Auth = authOpts.Auth
-			bopts := limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged}, opts)
+			bopts := limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged, RunLease: *runLease}, opts)
+			auditFlags(&bopts)
 			onStore(&bopts)
 			return bopts
 		}}
@@ -149,7 +156,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	logger.Info("serving MCP on stdio, relayed to the data file's owner", "app", app.Name, "data", path,
 		"role", "relay", "socket", sock, "owner_pid", relay.PeerPID(sock))
 	err = relay.Run(ctx, relay.Config{In: os.Stdin, Out: env.Stdout, Logger: logger, TakeOver: takeOver,
-		ReadTools:    []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolSyncChanges, wire.ToolSyncState},
+		ReadTools:    []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolListHistory, wire.ToolSyncChanges, wire.ToolSyncState},
 		LostCallMeta: map[string]any{wire.ErrorMetaKey: wire.ErrorMeta{Kind: wire.KindUnavailable}},
 		Dial:         func(ctx context.Context) (net.Conn, error) { return relay.Dial(ctx, sock) }})
 	if err != nil {

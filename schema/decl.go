@@ -56,6 +56,7 @@ type Option func(*options)
 
 type options struct {
 	serverOnly  bool
+	private     bool
 	idempotent  bool
 	destructive bool
 	description string
@@ -70,6 +71,15 @@ type options struct {
 // surface (MCP tools, resources, the Go client) ever lists, reads or names it.
 // Use it for secrets such as API keys. Tables only.
 func ServerOnly() Option { return func(o *options) { o.serverOnly = true } }
+
+// Private marks a table whose rows belong to the user who writes them: the
+// owner is the caller's identity (backend.Identity.Subject). Each user has
+// keys of their own (users A and B may each have a row "a"; they are
+// different rows), and every client surface shows a caller only its own
+// rows: another user's row looks exactly like a missing one. Server code
+// without a caller names the owner explicitly (backend.WithOwner). Tables
+// only; not with [ServerOnly].
+func Private() Option { return func(o *options) { o.private = true } }
 
 // Internal marks a mutator or action as callable by server code only: from
 // other mutators and actions (backend.Mutate, backend.Enqueue, backend.Act)
@@ -143,7 +153,7 @@ func newSpec(kind Kind, name, description string, in, out reflect.Type, opts []O
 type TableDef[T any] struct{ s *declSpec }
 
 // Table declares a table named name whose rows are T, a struct type.
-// Options: [ServerOnly], [Description], [MaxRowBytes].
+// Options: [ServerOnly], [Private], [Description], [MaxRowBytes].
 func Table[T any](name string, opts ...Option) TableDef[T] {
 	return TableDef[T]{newSpec(KindTable, name, "", reflect.TypeFor[T](), nil, opts)}
 }

@@ -26,6 +26,8 @@ type TableInfo struct {
 	Description string
 	// ServerOnly tables are never shown to clients.
 	ServerOnly bool
+	// Private tables keep each row under its owner (see [Private]).
+	Private bool
 	// RowType is the Go type of a row.
 	RowType reflect.Type
 	// RowSchema is the row's flat JSON Schema.
@@ -183,6 +185,9 @@ func checkOptions(sp *declSpec) error {
 		if sp.opts.serverOnly {
 			bad = append(bad, "ServerOnly applies to tables only: to keep a mutator or action off every client surface (no MCP tool, no push), use schema.Internal()")
 		}
+		if sp.opts.private {
+			bad = append(bad, "Private applies to tables only")
+		}
 		if sp.opts.description != "" {
 			bad = append(bad, "the Description option is for tables: pass the description as the second argument")
 		}
@@ -192,6 +197,9 @@ func checkOptions(sp *declSpec) error {
 	} else {
 		if sp.opts.maxRowSet && sp.opts.maxRowBytes < 1 {
 			bad = append(bad, fmt.Sprintf("MaxRowBytes(%d): the limit must be at least 1 byte", sp.opts.maxRowBytes))
+		}
+		if sp.opts.private && sp.opts.serverOnly {
+			bad = append(bad, "Private and ServerOnly exclude each other: a ServerOnly table is never shown to any client, a Private one shows each user its own rows; choose one")
 		}
 		if sp.opts.idempotent {
 			bad = append(bad, "Idempotent applies to mutators and actions, not tables")
@@ -232,7 +240,7 @@ func compile(sp *declSpec) (any, error) {
 	switch sp.kind {
 	case KindTable:
 		return &TableInfo{Name: sp.name, Description: sp.description, ServerOnly: sp.opts.serverOnly,
-			RowType: sp.in, RowSchema: inSchema, Rows: inV, MaxRowBytes: sp.opts.maxRowBytes}, nil
+			Private: sp.opts.private, RowType: sp.in, RowSchema: inSchema, Rows: inV, MaxRowBytes: sp.opts.maxRowBytes}, nil
 	case KindMutator:
 		return &MutatorInfo{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
 			Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV,

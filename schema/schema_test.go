@@ -115,6 +115,8 @@ func TestDefineRefusesEachMistake(t *testing.T) {
 		{"map with struct keys", []schema.Decl{schema.Table[BadMapKey]("m")}, []string{`table "m"`, "BadMapKey.m", "keyed by"}},
 		{"ServerOnly on a mutator", []schema.Decl{schema.Mutator[Todo]("setTodo", "x", schema.ServerOnly())}, []string{`mutator "setTodo"`, "ServerOnly applies to tables only", "use schema.Internal()"}},
 		{"ServerOnly on an action", []schema.Decl{schema.Action[GenerateIn, GenerateOut]("gen", "x", schema.ServerOnly())}, []string{`action "gen"`, "use schema.Internal()"}},
+		{"Private with ServerOnly", []schema.Decl{schema.Table[Todo]("notes", schema.Private(), schema.ServerOnly())}, []string{`table "notes"`, "Private and ServerOnly exclude each other"}},
+		{"Private on a mutator", []schema.Decl{schema.Mutator[Todo]("setTodo", "x", schema.Private())}, []string{`mutator "setTodo"`, "Private applies to tables only"}},
 		{"Internal on a table", []schema.Decl{schema.Table[Todo]("todos", schema.Internal())}, []string{`table "todos"`, "Internal applies to mutators and actions", "schema.ServerOnly()"}},
 		{"Idempotent on a table", []schema.Decl{schema.Table[Todo]("todos", schema.Idempotent())}, []string{`table "todos"`, "Idempotent applies to mutators and actions"}},
 		{"Destructive on a table", []schema.Decl{schema.Table[Todo]("todos", schema.Destructive())}, []string{`table "todos"`, "Destructive applies"}},
@@ -177,6 +179,7 @@ func todoSchema(t *testing.T) *schema.Schema {
 	s, err := schema.Define(3,
 		schema.Table[Todo]("todos", schema.Description("Things to do")),
 		schema.Table[GenerateOut]("secrets", schema.ServerOnly()),
+		schema.Table[GenerateOut]("notes", schema.Private()),
 		schema.Mutator[Todo]("setTodo", "Create or replace a todo", schema.Idempotent()),
 		schema.Mutator[GenerateIn]("deleteTodo", "Delete a todo", schema.Destructive()),
 		schema.Action[GenerateIn, GenerateOut]("generateWithAI", "Generate todo text with AI"),
@@ -195,15 +198,18 @@ func TestSchemaLookups(t *testing.T) {
 	if s.Version() != 3 {
 		t.Errorf("Version = %d", s.Version())
 	}
-	if len(s.Tables()) != 2 || s.Tables()[0].Name != "todos" || s.Tables()[1].Name != "secrets" {
+	if len(s.Tables()) != 3 || s.Tables()[0].Name != "todos" || s.Tables()[1].Name != "secrets" {
 		t.Errorf("Tables not in declaration order: %v", s.Tables())
 	}
 	todos, ok := s.Table("todos")
 	if !ok || todos.ServerOnly || todos.Description != "Things to do" {
 		t.Errorf("todos = %+v", todos)
 	}
-	if sec, _ := s.Table("secrets"); !sec.ServerOnly {
+	if sec, _ := s.Table("secrets"); !sec.ServerOnly || sec.Private {
 		t.Error("secrets is not server-only")
+	}
+	if n, _ := s.Table("notes"); !n.Private || n.ServerOnly {
+		t.Errorf("notes = %+v, want private", n)
 	}
 	if _, ok := s.Table("setTodo"); ok {
 		t.Error("a mutator was found as a table")

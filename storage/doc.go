@@ -18,6 +18,11 @@
 // reads the missed versions back from the log; one that falls behind the
 // log's retention gets an [Event] with Resync set, and must read a snapshot.
 //
+// A write whose context carries a cause ([WithCause]) also gets an audit
+// record under its version, in the same commit: the cause, the time and the
+// rows it changed, kept for a retention of the driver's and read with
+// [Store.Audit].
+//
 // Damage is reported, never a panic: a stored value that fails its check is
 // a [*CorruptError] naming the table and key, and a damaged store fails
 // with ErrCorrupt. Errors from reads and writes never carry a file's path:

@@ -91,6 +91,13 @@ type DriverReadTx interface {
 	// the read cannot go unnoticed; visit may already have been called.
 	// The changes are the caller's to keep.
 	ReadLog(after, upto uint64, visit func(version uint64, changes []Change) bool) error
+	// ReadAudit calls visit with the audit record of each version after
+	// from, in version order, until visit returns false; with reverse, of
+	// each version before from (0: every version), newest first. Versions
+	// whose record was trimmed, or that have none, are skipped. A record
+	// that fails its check is a [*CorruptError] (Table [AuditLabel]). The
+	// bytes are valid only during the call.
+	ReadAudit(from uint64, reverse bool, visit func(version uint64, record []byte) bool) error
 }
 
 // DriverWriteTx is a driver's write transaction for one write function.
@@ -109,6 +116,12 @@ type DriverWriteTx interface {
 	Raw(table, key string) (raw []byte, found bool, err error)
 	// Restore puts back what Raw returned: raw if found, else no row.
 	Restore(table, key string, raw []byte, found bool) error
+	// Audit sets the audit record of this function's version (see
+	// [AuditEntry]), which the driver stores under the version in the same
+	// transaction, with a check, if the function succeeds. A Store calls it
+	// at most once, as the function's last step; the record is the
+	// driver's to keep. Records are kept for a retention of the driver's.
+	Audit(record []byte)
 }
 
 // ErrUndoFailed marks the error of a write function whose writes could not

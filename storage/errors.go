@@ -52,6 +52,9 @@ type CorruptError struct {
 // Error names the row and the problem, quoting at most a short prefix of the
 // key.
 func (e *CorruptError) Error() string {
+	if e.Table == AuditLabel {
+		return fmt.Sprintf("storage: the audit record of version %s is damaged (%s): run `mcp-sync check` on the data file", e.Key, e.Problem)
+	}
 	if e.Table == "" {
 		return fmt.Sprintf("storage: change log record %s is damaged (%s): run `mcp-sync check` on the data file", e.Key, e.Problem)
 	}

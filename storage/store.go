@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Options configure [New]. Zero values take the defaults shown.
@@ -81,10 +82,17 @@ func (s *Store) View(fn func(tx *ReadTx) error) error {
 // Update runs fn in a write transaction and returns the version it committed
 // as. fn may share the underlying commit with other callers' functions, but
 // its writes are all or nothing: when fn returns an error (or panics) none
-// of them happen. fn must not keep the transaction after it returns.
+// of them happen. fn must not keep the transaction after it returns. When
+// ctx carries a cause ([WithCause]), the version's audit record is written
+// with it, in the same commit (see [Store.Audit]); a cause longer than
+// MaxCauseSize fails the call before fn runs.
 func (s *Store) Update(ctx context.Context, fn func(tx *WriteTx) error) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	cause := CauseFrom(ctx)
+	if len(cause) > MaxCauseSize {
+		return 0, fmt.Errorf("storage: the write's audit cause is %d bytes, over the limit of %d", len(cause), MaxCauseSize)
 	}
 	return s.d.Update(ctx, func(dtx DriverWriteTx) ([]Change, error) {
 		if err := ctx.Err(); err != nil {
@@ -100,6 +108,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx *WriteTx) error) (uint64,
 				return nil, rbErr
 			}
 			return nil, err
+		}
+		if cause != nil {
+			dtx.Audit(encodeAudit(time.Now(), cause, w.changes))
 		}
 		return w.changes, nil
 	})

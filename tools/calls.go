@@ -82,7 +82,7 @@ func rawArguments(req mcp.CallToolRequest) (json.RawMessage, error) {
 }
 
 func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
-	ctx, done := s.calls.start(ctx)
+	ctx, done := s.calls.start(withCall(ctx, name))
 	defer done()
 	defer s.recoverCall(name, &res)
 	input, err := rawArguments(req)
@@ -101,7 +101,7 @@ func (s *Server) callMutator(ctx context.Context, name string, req mcp.CallToolR
 }
 
 func (s *Server) callAction(ctx context.Context, name string, kind outputKind, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
-	ctx, done := s.calls.start(ctx)
+	ctx, done := s.calls.start(withCall(ctx, name))
 	defer done()
 	defer s.recoverCall(name, &res)
 	input, err := rawArguments(req)

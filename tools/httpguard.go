@@ -290,7 +290,7 @@ func withToken(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := r.Header.Get("Authorization")
 		if subtle.ConstantTimeCompare([]byte(got), want) == 1 {
-			next.ServeHTTP(w, r.WithContext(backend.WithIdentity(r.Context(), tokenIdentity)))
+			next.ServeHTTP(w, r.WithContext(backend.WithIdentity(r.Context(), tokenIdentity())))
 			return
 		}
 		if got == "" {

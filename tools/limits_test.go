@@ -339,3 +339,44 @@ func TestResourceNotFoundStdio(t *testing.T) {
 	}
 	t.Fatal("no answer to resources/read over stdio")
 }
+
+// TestStdioOversizeMessageDropped: a stdio message past the 4 MiB message
+// limit gets -32600 and is not kept; the session goes on serving.
+func TestStdioOversizeMessageDropped(t *testing.T) {
+	inW, out := serveStdio(t, newApp(t))
+	lines := jsonLines(out)
+	go func() {
+		fmt.Fprintln(inW, initBody)
+		fmt.Fprintln(inW, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		fmt.Fprintln(inW, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_row","arguments":{"table":"items","key":"`+strings.Repeat("k", 5<<20)+`"}}}`)
+		fmt.Fprintln(inW, `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`)
+	}()
+	var tooLarge bool
+	for lines.Scan() {
+		var msg struct {
+			ID    *int `json:"id"`
+			Error *struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(lines.Bytes(), &msg) != nil {
+			continue
+		}
+		switch {
+		case msg.ID == nil && msg.Error != nil:
+			if msg.Error.Code != -32600 || !strings.Contains(msg.Error.Message, "limited to 4194304 bytes") {
+				t.Errorf("oversize message: %s", lines.Bytes())
+			}
+			tooLarge = true
+		case msg.ID != nil && *msg.ID == 2:
+			t.Fatalf("the oversize message was read: %.200s", lines.Bytes())
+		case msg.ID != nil && *msg.ID == 3:
+			if !tooLarge || msg.Error != nil {
+				t.Errorf("tools/list after the oversize message (error reply seen: %v): %.200s", tooLarge, lines.Bytes())
+			}
+			return
+		}
+	}
+	t.Fatal("no answer to tools/list after an oversize message over stdio")
+}

@@ -49,23 +49,26 @@ func TestNoticeEncodedOncePerRange(t *testing.T) {
 		return n
 	}
 	var e encodings
-	first, second := e.of("u", owed()), e.of("u", owed())
+	first, second := e.of("", "u", owed()), e.of("", "u", owed())
 	if first == "" || unsafe.StringData(first) != unsafe.StringData(second) {
 		t.Fatalf("two clients owing the same notice got separate encodings: %s, %s", first, second)
 	}
-	if other := e.of("v", owed()); unsafe.StringData(other) == unsafe.StringData(first) {
+	if other := e.of("", "v", owed()); unsafe.StringData(other) == unsafe.StringData(first) {
 		t.Fatal("another URI's notice shared an encoding")
+	}
+	if other := e.of("bob", "u", owed()); unsafe.StringData(other) == unsafe.StringData(first) {
+		t.Fatal("another owner's notice of the URI (a private table's row) shared an encoding")
 	}
 	later := owed()
 	later.add(6, changes)
-	if got := e.of("u", later); got == first {
+	if got := e.of("", "u", later); got == first {
 		t.Fatalf("a longer range got the shorter one's encoding: %s", got)
 	}
-	if e.of("u", &notice{after: 4, version: 9, bare: true}) != "" {
+	if e.of("", "u", &notice{after: 4, version: 9, bare: true}) != "" {
 		t.Fatal("a bare notice was encoded")
 	}
 	for i := range maxKeptEncodings + 10 {
-		e.of(fmt.Sprint("w", i), owed())
+		e.of("", fmt.Sprint("w", i), owed())
 	}
 	if len(e.byKey) > maxKeptEncodings || len(e.order) != len(e.byKey) {
 		t.Fatalf("kept %d encodings (%d in order), at most %d", len(e.byKey), len(e.order), maxKeptEncodings)

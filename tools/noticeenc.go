@@ -19,11 +19,13 @@ type encodings struct {
 	bytes int         // sum of the kept encodings' estimated sizes
 }
 
-// noticeKey names one notice's content: the changes of uri in (after,
-// version], of which there are events. Notices with the same key carry the
-// same events, since every client of a URI is noted every change of it.
+// noticeKey names one notice's content: the changes of uri as owner sees
+// it (see privatesubs.go) in (after, version], of which there are events.
+// Notices with the same key carry the same events, since every client of a
+// URI and owner is noted every change of it; two owners' notices of one
+// URI carry different rows.
 type noticeKey struct {
-	uri            string
+	owner, uri     string
 	after, version uint64
 	events         int
 }
@@ -41,13 +43,14 @@ const (
 	maxKeptEncodingBytes = 4 << 20
 )
 
-// of returns n's wire.ChangeNotice as JSON, or "" when n goes bare.
-// Clients encoding the same notice at once wait for one encoder.
-func (e *encodings) of(uri string, n *notice) string {
+// of returns n's wire.ChangeNotice (of uri, as owner sees it) as JSON, or
+// "" when n goes bare. Clients encoding the same notice at once wait for
+// one encoder.
+func (e *encodings) of(owner, uri string, n *notice) string {
 	if !n.carries() {
 		return ""
 	}
-	key := noticeKey{uri: uri, after: n.after, version: n.version, events: len(n.events)}
+	key := noticeKey{owner: owner, uri: uri, after: n.after, version: n.version, events: len(n.events)}
 	e.mu.Lock()
 	enc := e.byKey[key]
 	if enc == nil {

@@ -23,6 +23,8 @@ type client struct {
 	upTo  map[string]uint64 // per URI: every change through this version is in a notice, sent or pending
 	wake  chan struct{}
 	stop  chan struct{}
+	// owners: per URI whose rows it names, when not "" (see privatesubs.go).
+	owners map[string]string
 
 	// A legacy session's notices share its queue with whatever else it is
 	// sent, and on streamable HTTP mcp-go's forwarder for a call's response
@@ -149,8 +151,9 @@ func (r *registry) deliver(c *client) {
 		c.mu.Lock()
 		uris := make([]string, 0, len(c.dirty))
 		notices := make([]*notice, 0, len(c.dirty))
+		owners := make([]string, 0, len(c.dirty))
 		for uri, n := range c.dirty {
-			uris, notices = append(uris, uri), append(notices, n)
+			uris, notices, owners = append(uris, uri), append(notices, n), append(owners, c.owners[uri])
 		}
 		clear(c.dirty)
 		c.mu.Unlock()
@@ -161,7 +164,7 @@ func (r *registry) deliver(c *client) {
 			}
 			changes := ""
 			if c.changes {
-				changes = r.encodings.of(uri, n)
+				changes = r.encodings.of(owners[i], uri, n)
 			}
 			err := c.send(uri, changes)
 			if err == nil {

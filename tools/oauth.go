@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os/user"
@@ -43,6 +44,27 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (_ *http.R
 		return nil, false
 	}
 	return r.WithContext(backend.WithIdentity(r.Context(), id)), true
+}
+
+// checkAuth refuses HTTP options that cannot work with Options.Auth: the
+// static Token and an OAuth access token travel in the one Authorization
+// header, so no request could carry both and every one would be refused.
+func (s *Server) checkAuth(o HTTPOptions) error {
+	if s.opts.Auth != nil && o.Token != "" {
+		return errors.New("HTTPOptions.Token and Options.Auth exclude each other: a request carries one bearer token, " +
+			"so leave Token empty when serving OAuth access tokens")
+	}
+	return nil
+}
+
+// refuseAll is the handler HTTPHandler returns for options checkAuth
+// refuses: it has no error to return, so it fails closed, answering every
+// request 500 while the log says why.
+func (s *Server) refuseAll(err error) http.Handler {
+	s.log.Error("the HTTP handler refuses every request: its options are inconsistent", "err", err)
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "mcp-sync: this server is misconfigured and serves no request; its log says why", http.StatusInternalServerError)
+	})
 }
 
 // hookOwners binds each legacy session (streamable HTTP 2025-11-25 and
@@ -129,7 +151,9 @@ func (s *Server) toolScopes() []string {
 
 // tokenIdentity is the caller who holds the static HTTP token: trusted
 // with every scope, as anyone holding it could read and change all data.
-var tokenIdentity = backend.Identity{Subject: "token", Local: true}
+// A function, not a variable: a package-level value could be changed by
+// any code of the package.
+func tokenIdentity() backend.Identity { return backend.Identity{Subject: "token", Local: true} }
 
 // LocalIdentity is the caller on stdio: the user running the server, with
 // every scope. ServeStdio's callers put it on the context they serve with.

@@ -125,6 +125,8 @@ func (s *Server) readError(err error, table string) (kind wire.ErrorKind, msg st
 		return wire.KindUnknown, fmt.Sprintf("no table named %s; readable tables: %s", backend.Short(table), s.tableEnum())
 	case backend.ErrInvalidInput:
 		return wire.KindInvalidInput, err.Error()
+	case backend.ErrForbidden: // a private table read by a caller with no identity
+		return wire.KindForbidden, err.Error()
 	case backend.ErrDamaged:
 		return wire.KindDamaged, err.Error()
 	case backend.ErrInternal:
@@ -168,6 +170,9 @@ func (s *Server) addResources() {
 		desc := t.Description
 		if desc == "" {
 			desc = "rows of table " + t.Name
+		}
+		if t.Private {
+			desc += " (private: each user reads and writes only their own rows)"
 		}
 		s.mcp.AddResource(mcp.NewResource(wire.TableURI(t.Name), t.Name,
 			mcp.WithResourceDescription(desc+" (first page; list_rows pages further)"),

@@ -51,15 +51,16 @@ type registry struct {
 	mu       sync.Mutex
 	closed   bool
 	clients  map[any]*client             // by legacy session id (string) or modern session
-	byURI    map[string]map[*client]bool // who watches each URI
-	watchers map[string]*watcher         // by table (RunsTable for runs)
+	byURI    map[string]map[*client]bool // who watches each URI, by scopeKey(owner, URI)
+	watchers map[string]*watcher         // by scopeKey(owner, table) (RunsTable for runs)
 	total    int                         // (client, URI) pairs, for Options.MaxSubscriptions
 }
 
 type watcher struct {
-	refs int
-	sub  *backend.Feed
-	stop context.CancelFunc
+	table, owner string // what it watches, as whom (see privatesubs.go)
+	refs         int
+	sub          *backend.Feed
+	stop         context.CancelFunc
 	// priors: the rows' previous values, for patches; only watch uses it.
 	priors priors
 }
@@ -140,9 +141,9 @@ func (r *registry) watchTable(uri string) string {
 	return ""
 }
 
-// add subscribes a client (created on its first URI) to uris; changes says
-// its notifications carry their changes.
-func (r *registry) add(key any, changes bool, send func(uri, changes string) error, uris ...string) {
+// add subscribes a client (created on its first URI) to uris, as ctx's
+// caller; changes says its notifications carry their changes.
+func (r *registry) add(ctx context.Context, key any, changes bool, send func(uri, changes string) error, uris ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -151,18 +152,20 @@ func (r *registry) add(key any, changes bool, send func(uri, changes string) err
 	c := r.clients[key]
 	for _, uri := range uris {
 		table := r.watchTable(uri)
-		if table == "" {
+		owner, ok := r.ownerFor(ctx, table)
+		if table == "" || !ok {
 			r.log.Debug("ignoring subscription to a URI that names nothing watchable", "uri", uri)
 			continue
 		}
 		if c == nil {
 			c = &client{key: key, send: send, changes: changes, uris: map[string]bool{}, dirty: map[string]*notice{},
-				upTo: map[string]uint64{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), sentAt: map[string]uint64{}}
+				upTo: map[string]uint64{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), sentAt: map[string]uint64{},
+				owners: map[string]string{}}
 			_, c.legacy = key.(string)
 			r.clients[key] = c
 			go r.deliver(c)
 		}
-		if c.uris[uri] || !r.retain(table) {
+		if c.uris[uri] || !r.retain(table, owner) {
 			continue
 		}
 		c.uris[uri] = true
@@ -171,11 +174,15 @@ func (r *registry) add(key any, changes bool, send func(uri, changes string) err
 		// the client (see notice.add).
 		c.mu.Lock()
 		c.upTo[uri] = r.eng.Version()
-		c.mu.Unlock()
-		if r.byURI[uri] == nil {
-			r.byURI[uri] = map[*client]bool{}
+		if owner != "" {
+			c.owners[uri] = owner
 		}
-		r.byURI[uri][c] = true
+		c.mu.Unlock()
+		sk := scopeKey(owner, uri)
+		if r.byURI[sk] == nil {
+			r.byURI[sk] = map[*client]bool{}
+		}
+		r.byURI[sk][c] = true
 	}
 }
 
@@ -223,40 +230,44 @@ func (r *registry) unlink(c *client, uri string) {
 	delete(c.uris, uri)
 	r.total--
 	c.mu.Lock()
+	owner := c.owners[uri]
 	delete(c.upTo, uri)
 	delete(c.dirty, uri)
 	delete(c.sentAt, uri)
+	delete(c.owners, uri)
 	c.mu.Unlock()
-	delete(r.byURI[uri], c)
-	if len(r.byURI[uri]) == 0 {
-		delete(r.byURI, uri)
+	sk := scopeKey(owner, uri)
+	delete(r.byURI[sk], c)
+	if len(r.byURI[sk]) == 0 {
+		delete(r.byURI, sk)
 	}
-	r.release(r.watchTable(uri))
+	r.release(scopeKey(owner, r.watchTable(uri)))
 }
 
-// retain starts watching table on its first subscriber, and reports false
-// when it cannot. Callers hold r.mu.
-func (r *registry) retain(table string) bool {
-	if w := r.watchers[table]; w != nil {
+// retain starts watching table as owner on its first such subscriber, and
+// reports false when it cannot. Callers hold r.mu.
+func (r *registry) retain(table, owner string) bool {
+	wk := scopeKey(owner, table)
+	if w := r.watchers[wk]; w != nil {
 		w.refs++
 		return true
 	}
-	sub, _, err := r.subscribe(table)
+	sub, _, err := r.subscribe(table, owner)
 	if err != nil {
 		r.log.Error("cannot watch table for subscribers", "table", table, "err", err)
 		return false
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &watcher{refs: 1, sub: sub, stop: cancel}
-	r.watchers[table] = w
-	go r.watch(ctx, table, w)
+	w := &watcher{table: table, owner: owner, refs: 1, sub: sub, stop: cancel}
+	r.watchers[wk] = w
+	go r.watch(ctx, w)
 	return true
 }
 
-// subscribe opens the engine's feed behind table's URIs, from now, and says
-// the version now is.
-func (r *registry) subscribe(table string) (*backend.Feed, uint64, error) {
-	ctx := context.Background() // the registry's own watch, for all its clients
+// subscribe opens the engine's feed behind table's URIs as owner sees them,
+// from now, and says the version now is.
+func (r *registry) subscribe(table, owner string) (*backend.Feed, uint64, error) {
+	ctx := feedContext(table, owner)
 	from := r.eng.Version()
 	var sub *backend.Feed
 	var err error
@@ -268,21 +279,22 @@ func (r *registry) subscribe(table string) (*backend.Feed, uint64, error) {
 	return sub, from, err
 }
 
-// release stops watching table after its last subscriber. Callers hold r.mu.
-func (r *registry) release(table string) {
-	w := r.watchers[table]
+// release stops the watch wk (scopeKey(owner, table)) after its last
+// subscriber. Callers hold r.mu.
+func (r *registry) release(wk string) {
+	w := r.watchers[wk]
 	if w == nil {
 		return
 	}
 	if w.refs--; w.refs == 0 {
 		w.stop()
 		w.sub.Close()
-		delete(r.watchers, table)
+		delete(r.watchers, wk)
 	}
 }
 
-func (r *registry) watch(ctx context.Context, table string, w *watcher) {
-	sub := w.sub
+func (r *registry) watch(ctx context.Context, w *watcher) {
+	sub, table := w.sub, w.table
 	for {
 		ev, err := sub.Next(ctx)
 		if err != nil {
@@ -301,14 +313,14 @@ func (r *registry) watch(ctx context.Context, table string, w *watcher) {
 				case <-time.After(100 * time.Millisecond):
 				}
 				// Until one succeeds: a nil sub must not reach Next.
-				if sub, from, err = r.subscribe(table); errors.Is(err, backend.ErrClosed) {
+				if sub, from, err = r.subscribe(table, w.owner); errors.Is(err, backend.ErrClosed) {
 					return
 				} else if err != nil {
 					r.log.Error("cannot watch table again; retrying", "table", table, "err", err)
 				}
 			}
 			r.mu.Lock()
-			if r.watchers[table] != w { // released while it retried: nobody closes it but us
+			if r.watchers[scopeKey(w.owner, table)] != w { // released while it retried: nobody closes it but us
 				r.mu.Unlock()
 				sub.Close()
 				return
@@ -316,42 +328,43 @@ func (r *registry) watch(ctx context.Context, table string, w *watcher) {
 			w.sub = sub
 			r.mu.Unlock()
 			w.priors.reset()
-			r.markTable(table, from)
+			r.markTable(w, from)
 			continue
 		}
 		if ev.Resync { // changes were skipped: every watched URI of the table may be stale
 			w.priors.reset()
-			r.markTable(table, ev.Version)
+			r.markTable(w, ev.Version)
 			continue
 		}
-		r.mark(table, ev, &w.priors)
+		r.mark(w, ev)
 	}
 }
 
-// mark notes a committed event of table for the clients watching the table,
-// the rows it changed or (for runs) the runs it changed. Rows rewritten go
-// as patches of their previous values (see priors) when a client that takes
-// changes watches them.
-func (r *registry) mark(table string, ev backend.Event, ps *priors) {
+// mark notes a committed event of w's table for the clients watching the
+// table as w's owner, the rows it changed or (for runs) the runs it
+// changed. Rows rewritten go as patches of their previous values (see
+// priors) when a client that takes changes watches them.
+func (r *registry) mark(w *watcher, ev backend.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	table, owner := w.table, w.owner
 	if table == backend.RunsTable { // run notifications stay bare: get_run reads the run
 		for _, c := range ev.Changes {
 			uri := wire.RunURI(c.Key)
-			for cl := range r.byURI[uri] {
+			for cl := range r.byURI[scopeKey(owner, uri)] {
 				cl.note(uri, ev.Version, nil, true)
 			}
 		}
 		return
 	}
-	all := ps.note(ev.Version, syncChanges(ev.Changes), r.takesChanges(table, ev.Changes))
+	all := w.priors.note(ev.Version, syncChanges(ev.Changes), r.takesChanges(owner, table, ev.Changes))
 	uri := wire.TableURI(table)
-	for cl := range r.byURI[uri] {
+	for cl := range r.byURI[scopeKey(owner, uri)] {
 		cl.note(uri, ev.Version, all, false)
 	}
 	noteRow := func(key string, changes []wire.SyncChange) {
 		uri := wire.RowURI(table, key)
-		for cl := range r.byURI[uri] {
+		for cl := range r.byURI[scopeKey(owner, uri)] {
 			cl.note(uri, ev.Version, changes, false)
 		}
 	}
@@ -366,10 +379,10 @@ func (r *registry) mark(table string, ev backend.Event, ps *priors) {
 }
 
 // takesChanges reports whether a client that takes changes watches table
-// or a row among changes. Callers hold r.mu.
-func (r *registry) takesChanges(table string, changes []backend.Change) bool {
+// or a row among changes as owner. Callers hold r.mu.
+func (r *registry) takesChanges(owner, table string, changes []backend.Change) bool {
 	taker := func(uri string) bool {
-		for c := range r.byURI[uri] {
+		for c := range r.byURI[scopeKey(owner, uri)] {
 			if c.changes {
 				return true
 			}
@@ -401,13 +414,13 @@ func byRow(all []wire.SyncChange) ([]string, map[string][]wire.SyncChange) {
 	return keys, byKey
 }
 
-// markTable marks every watched URI backed by table, without changes: they
-// are not known exactly up to version, so the clients read them.
-func (r *registry) markTable(table string, version uint64) {
+// markTable marks every URI watched through w, without changes: they are
+// not known exactly up to version, so the clients read them.
+func (r *registry) markTable(w *watcher, version uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for uri, cs := range r.byURI {
-		if r.watchTable(uri) == table {
+	for sk, cs := range r.byURI {
+		if owner, uri := splitScopeKey(sk); owner == w.owner && r.watchTable(uri) == w.table {
 			for c := range cs {
 				c.note(uri, version, nil, true)
 			}

@@ -76,7 +76,7 @@ func TestResubscribeWhileSendBlocked(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}
-	r.add("k", true, send, other, table)
+	r.add(t.Context(), "k", true, send, other, table)
 	v1 := put(1) // noted; the sender blocks in send
 	for {
 		mu.Lock()
@@ -90,7 +90,7 @@ func TestResubscribeWhileSendBlocked(t *testing.T) {
 	r.remove("k", table)
 	v2 := put(2) // while unsubscribed
 	time.Sleep(50 * time.Millisecond)
-	r.add("k", true, send, table)
+	r.add(t.Context(), "k", true, send, table)
 	close(gate) // the owed notice goes back into dirty
 	time.Sleep(20 * time.Millisecond)
 	v3 := put(3)

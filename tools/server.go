@@ -148,7 +148,7 @@ type Stats struct {
 	Sessions      int64 // registered sessions (stdio, SSE, legacy streamable HTTP)
 	Subscribers   int   // clients holding resource subscriptions
 	Subscriptions int   // (client, URI) pairs
-	WatchedTables int   // tables with an engine feed feeding them
+	WatchedTables int   // engine feeds feeding them: one per table, per owner of a private table
 	Calls         int   // tool calls in flight
 }
 
@@ -194,7 +194,7 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 	}
 	sch := eng.Schema()
 	// The read and sync tools' names are taken.
-	for _, name := range []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolSyncChanges, wire.ToolSyncPush, wire.ToolSyncState} {
+	for _, name := range []string{wire.ToolGetRow, wire.ToolListRows, wire.ToolGetRun, wire.ToolListHistory, wire.ToolSyncChanges, wire.ToolSyncPush, wire.ToolSyncState} {
 		if _, ok := sch.Mutator(name); ok {
 			return nil, fmt.Errorf("mutator %q: the name is taken by mcp-sync's read tool of that name; rename the mutator", name)
 		}
@@ -235,6 +235,9 @@ func New(eng *backend.Engine, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if err := s.addReadTools(); err != nil {
+		return nil, err
+	}
+	if err := s.addHistoryTool(); err != nil {
 		return nil, err
 	}
 	if err := s.addSyncTools(); err != nil {

@@ -26,7 +26,7 @@ func (r *registry) hook(h *server.Hooks) {
 		if ci, ok := sess.(server.SessionWithClientInfo); ok {
 			_, wants = ci.GetClientCapabilities().Experimental[wire.ChangesMetaKey]
 		}
-		r.add(id, wants, func(uri, changes string) error {
+		r.add(ctx, id, wants, func(uri, changes string) error {
 			return r.sendTo(id, uri, changes)
 		}, msg.Params.URI)
 	})
@@ -75,7 +75,7 @@ func (r *registry) hook(h *server.Hooks) {
 			_, wants = info.ClientCapabilities.Experimental[wire.ChangesMetaKey]
 		}
 		key := &listenKey{sess: sess, id: id}
-		r.add(key, wants, send, msg.Params.Notifications.ResourceSubscriptions...)
+		r.add(ctx, key, wants, send, msg.Params.Notifications.ResourceSubscriptions...)
 		forget := r.trackListen(ctx, sess, id)
 		go func() {
 			<-ctx.Done()

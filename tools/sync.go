@@ -76,7 +76,7 @@ func (s *Server) syncChanges(ctx context.Context, in wire.SyncChangesIn) (*mcp.C
 }
 
 func (s *Server) syncPush(ctx context.Context, in wire.SyncPushIn) (res *mcp.CallToolResult, err error) {
-	ctx, done := s.calls.start(ctx)
+	ctx, done := s.calls.start(withCall(ctx, wire.ToolSyncPush))
 	defer done()
 	defer s.recoverCall(wire.ToolSyncPush, &res)
 	if m, ok := s.eng.Schema().Mutator(in.Mutator); !ok || m.Internal {

@@ -109,8 +109,11 @@ func (s *Server) stdioTasks(ctx context.Context, in io.Reader, out io.Writer) (i
 	go func() {
 		br := bufio.NewReader(in)
 		for {
-			line, err := br.ReadBytes('\n')
-			if len(line) > 0 {
+			line, tooLong, err := readBoundedLine(br, maxConnLine)
+			if tooLong {
+				s.log.Warn("a stdio message over the size limit was dropped", "limit", maxConnLine)
+				_, _ = lw.Write(lineTooLongReply())
+			} else if len(line) > 0 {
 				req, ok := decodeTaskRequest(line)
 				var c taskCall
 				var p taskParams

@@ -85,8 +85,12 @@ const (
 // HTTPHandler serves streamable HTTP at /mcp and SSE at /sse and /message.
 // mcp-go's DNS-rebinding protection (Host must be local) stays on; Origin
 // must be local or allowed, bodies and sessions are bounded (see
-// [HTTPOptions]).
+// [HTTPOptions]). With Options.Auth and a Token, which exclude each other,
+// it answers every request 500 and logs why (ServeHTTP refuses them).
 func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
+	if err := s.checkAuth(o); err != nil {
+		return s.refuseAll(err)
+	}
 	o = o.withDefaults()
 	streamable := server.NewStreamableHTTPServer(s.mcp,
 		server.WithEndpointPath(PathStreamable),
@@ -119,13 +123,17 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 // ServeHTTP listens on addr (host:port; port 0 picks a free one), calls
 // ready with the base URL once it accepts connections, and serves
 // [Server.HTTPHandler] until ctx is cancelled. It refuses an address other
-// machines can reach when o has no Token, unless o.InsecureNoToken.
+// machines can reach when o has no Token, unless o.InsecureNoToken, and a
+// Token beside Options.Auth.
 //
 // Headers are bounded by ReadHeaderTimeout, POST bodies by BodyReadTimeout
 // (a per-request deadline, see withBody), idle keep-alives by IdleTimeout,
 // open connections by MaxConns. Streams (GET, SSE, listen) have no read
 // deadline once their request is in.
 func (s *Server) ServeHTTP(ctx context.Context, addr string, o HTTPOptions, ready func(baseURL string)) error {
+	if err := s.checkAuth(o); err != nil {
+		return err
+	}
 	if err := checkBind(addr, o.Token, o.InsecureNoToken); err != nil {
 		return err
 	}

@@ -1,9 +1,10 @@
 // Package testissuer is a small OAuth 2.1 / OpenID Connect authorization
 // server for tests: metadata (RFC 8414 and OpenID discovery), a JWKS,
 // access tokens signed with RSA keys it can rotate, and the
-// client-credentials grant. It also mints the bad tokens tests need (alg
-// none, HMAC keyed with the public key, wrong claims). It serves on
-// 127.0.0.1 only and keeps everything in memory. The signing is go-jose's.
+// client-credentials grant, opaque tokens and their introspection (RFC
+// 7662). It also mints the bad tokens tests need (alg none, HMAC keyed
+// with the public key, wrong claims). It serves on 127.0.0.1 only and
+// keeps everything in memory. The signing is go-jose's.
 package testissuer
 
 import (
@@ -32,10 +33,12 @@ type Issuer struct {
 
 	srv *httptest.Server
 
-	mu        sync.Mutex
-	keys      []signingKey // the newest first; all are published
-	clients   map[string]Client
-	tokenReqs int
+	mu             sync.Mutex
+	keys           []signingKey // the newest first; all are published
+	clients        map[string]Client
+	tokenReqs      int
+	opaque         map[string]opaqueToken // by token
+	introspections int
 }
 
 type signingKey struct {
@@ -51,11 +54,14 @@ type Client struct {
 	// Scopes are those the client may be granted; a request for others
 	// is refused with invalid_scope. Asking for none grants all.
 	Scopes []string
+	// Opaque has the client granted opaque tokens (checked by
+	// introspection) instead of JWTs.
+	Opaque bool
 }
 
 // New starts an issuer with one signing key.
 func New() (*Issuer, error) {
-	is := &Issuer{clients: map[string]Client{}}
+	is := &Issuer{clients: map[string]Client{}, opaque: map[string]opaqueToken{}}
 	if err := is.Rotate(false); err != nil {
 		return nil, err
 	}
@@ -64,11 +70,15 @@ func New() (*Issuer, error) {
 	mux.HandleFunc("/.well-known/openid-configuration", is.metadata)
 	mux.HandleFunc("/jwks", is.jwks)
 	mux.HandleFunc("/token", is.token)
+	mux.HandleFunc("/introspect", is.introspect)
 	mux.HandleFunc("/authorize", func(w http.ResponseWriter, _ *http.Request) {
 		oauthError(w, http.StatusBadRequest, "unsupported_response_type", "this test issuer grants client_credentials only")
 	})
-	is.srv = httptest.NewServer(mux)
-	is.URL = is.srv.URL
+	// URL is set before the server starts: its handlers read it, and a
+	// write after NewServer would race with the first request.
+	is.srv = httptest.NewUnstartedServer(mux)
+	is.URL = "http://" + is.srv.Listener.Addr().String()
+	is.srv.Start()
 	return is, nil
 }
 
@@ -212,6 +222,7 @@ func (is *Issuer) metadata(w http.ResponseWriter, _ *http.Request) {
 		"authorization_endpoint":                is.URL + "/authorize", // RFC 8414 requires one; it serves no grant
 		"token_endpoint":                        is.URL + "/token",
 		"jwks_uri":                              is.URL + "/jwks",
+		"introspection_endpoint":                is.URL + "/introspect",
 		"grant_types_supported":                 []string{"client_credentials"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"response_types_supported":              []string{"token"},
@@ -270,7 +281,11 @@ func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 	if t.Subject == "" {
 		t.Subject = id
 	}
-	tok, err := is.Sign(t)
+	sign := is.Sign
+	if c.Opaque {
+		sign = func(t Token) (string, error) { return is.Opaque(t), nil }
+	}
+	tok, err := sign(t)
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return

@@ -142,6 +142,8 @@ func (r *Report) check(tx *bbolt.Tx, opts CheckOptions) error {
 			r.checkSegments(tx, name, b)
 		case bytes.Equal(name, logBucket):
 			r.checkLog(b, meta.Get(keyLogTail), sealed, r.Format < deltaFormat, getUint(meta, keyDeltaSince))
+		case string(name) == auditName, string(name) == auditTailName:
+			r.checkAudit(b)
 		}
 		return nil
 	})

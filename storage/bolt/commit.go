@@ -112,6 +112,7 @@ func (s *Driver) commit(batch []*request) {
 	next := base
 	var events []storage.Event
 	var recs []logRecord
+	var audits []auditRecord
 	if err := s.damage(); err != nil {
 		for _, r := range batch {
 			r.err, r.version = err, 0
@@ -125,8 +126,9 @@ func (s *Driver) commit(batch []*request) {
 			// One for the batch: a function must not keep its transaction.
 			w := &writeTx{readTx: readTx{s: s, tx: btx}}
 			w.w = w
+			audits = audits[:0]
 			for _, r := range batch {
-				w.version = next + 1
+				w.version, w.audit = next+1, nil
 				changes, err := r.fn(w)
 				if err := s.damage(); err != nil {
 					return err // a read or write met a damaged page: commit nothing
@@ -140,6 +142,9 @@ func (s *Driver) commit(batch []*request) {
 				}
 				next++
 				r.version = next
+				if w.audit != nil {
+					audits = append(audits, auditRecord{version: next, data: w.audit})
+				}
 				if len(changes) > 0 {
 					recs = append(recs, logRecord{version: next, data: w.undoRecord(next, changes)})
 					events = append(events, storage.Event{Version: next, Changes: changes})
@@ -149,6 +154,9 @@ func (s *Driver) commit(batch []*request) {
 				return nil
 			}
 			if err := s.appendLog(btx, recs); err != nil {
+				return err
+			}
+			if err := s.writeAudit(btx, audits, next); err != nil {
 				return err
 			}
 			meta := btx.Bucket(metaBucket)

@@ -76,7 +76,7 @@ func runSuite(t *testing.T, logWindow int) {
 		Durable: true,
 		Open: func(t testing.TB, name string, o storagetest.Options) *storage.Store {
 			s, _ := openDriver(t, filepath.Join(dir, name+".db"),
-				Options{Tables: o.Tables, LogRetention: o.LogRetention, NoSync: o.Fast, logWindow: logWindow},
+				Options{Tables: o.Tables, LogRetention: o.LogRetention, AuditRetention: o.AuditRetention, NoSync: o.Fast, logWindow: logWindow},
 				storage.Options{SubscriberBuffer: o.SubscriberBuffer})
 			return s
 		},

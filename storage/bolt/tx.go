@@ -175,6 +175,7 @@ type writeTx struct {
 	// change as its undo. Keyed by rowKey.
 	before, rows map[string]rowImage
 	buf          []byte
+	audit        []byte // the running function's audit record (audit.go)
 }
 
 // rowImage is a row's value at some point of a commit.

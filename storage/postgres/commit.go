@@ -101,8 +101,9 @@ func (d *Driver) commit(batch []*request, split bool) {
 	next := base
 	var logs []logRow
 	var events []storage.Event
+	var audits []logRow
 	for _, r := range batch {
-		w.version = next + 1
+		w.version, w.audit = next+1, nil
 		changes, err := r.fn(w)
 		if w.err != nil || errors.Is(err, storage.ErrUndoFailed) {
 			// A statement failed, and with it the transaction.
@@ -117,6 +118,9 @@ func (d *Driver) commit(batch []*request, split bool) {
 		next++
 		r.version = next
 		logs = append(logs, logRow{version: next, data: encodeChanges(changes)})
+		if w.audit != nil {
+			audits = append(audits, logRow{version: next, data: w.audit})
+		}
 		if len(changes) > 0 {
 			events = append(events, storage.Event{Version: next, Changes: changes})
 		}
@@ -126,7 +130,7 @@ func (d *Driver) commit(batch []*request, split bool) {
 		return
 	}
 	id := rand.Int64()
-	err = c.SendBatch(ctx, d.writes(w.pending, logs, id, base, next, w.floor)).Close()
+	err = c.SendBatch(ctx, d.writes(w.pending, logs, audits, id, base, next, w.floor)).Close()
 	if err != nil {
 		rollback(conn)
 		if unavailable(err) {
@@ -191,9 +195,10 @@ type logRow struct {
 }
 
 // writes is the pipelined end of a batch's transaction: its rows (each key
-// once: pending holds a key's last state), a log row per version, the new
-// version, the trimmed log, one notification and COMMIT.
-func (d *Driver) writes(pending map[tableKey]pendingWrite, logs []logRow, id int64, base, next, floor uint64) *pgx.Batch {
+// once: pending holds a key's last state), a log row per version, the
+// versions' audit records, the new version, the trimmed log, one
+// notification and COMMIT.
+func (d *Driver) writes(pending map[tableKey]pendingWrite, logs, audits []logRow, id int64, base, next, floor uint64) *pgx.Batch {
 	b := &pgx.Batch{}
 	var pt []string
 	var pk, pkp, pkh, pv [][]byte
@@ -223,6 +228,7 @@ func (d *Driver) writes(pending map[tableKey]pendingWrite, logs []logRow, id int
 	if next > d.opts.LogRetention {
 		newFloor = max(floor, next-d.opts.LogRetention)
 	}
+	d.queueAudit(b, audits, base, next)
 	b.Queue(d.q.setMeta, int64(next), int64(newFloor))
 	if newFloor > floor {
 		b.Queue(d.q.trimLog, int64(newFloor))

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -22,12 +21,8 @@ import (
 // retry a write that then committed.
 func TestCutCommitReportedTruly(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	u, _ := url.Parse(dsn)
-	if u == nil || u.Host == "" {
-		t.Skip("the test server's DSN is not a URL with a host")
-	}
-	p := newProxy(t, u.Host)
-	proxied, _ := viaProxy(t, dsn, p.addr)
+	p := pgtest.NewProxy(t, dsn)
+	proxied := p.DSN
 	schema := pgtest.Schema(t, dsn, t.Name())
 	s, _ := openStore(t, proxied, schema, Options{Tables: tables, Timeout: time.Second}, storage.Options{})
 	exec(t, dsn, schema, `CREATE FUNCTION {s}.slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$`)
@@ -35,9 +30,9 @@ func TestCutCommitReportedTruly(t *testing.T) {
 
 	go func() {
 		time.Sleep(200 * time.Millisecond) // the batch is in its COMMIT
-		p.refuse()
+		p.Refuse()
 		time.Sleep(1500 * time.Millisecond) // past the driver's 1 s timeout
-		p.up()
+		p.Up()
 	}()
 	_, err := s.Update(context.Background(), func(w *storage.WriteTx) error { return w.Put("a", "cut", []byte("1")) })
 	var n int
@@ -50,16 +45,6 @@ func TestCutCommitReportedTruly(t *testing.T) {
 		t.Fatalf("Update = %v (retry), but it committed: a retry would apply it twice", err)
 	case err != nil && !errors.Is(err, storage.ErrUnavailable):
 		t.Fatalf("Update = %v, want success or storage.ErrUnavailable", err)
-	}
-}
-
-// refuse refuses new connections, leaving those open as they are.
-func (p *proxy) refuse() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
 	}
 }
 

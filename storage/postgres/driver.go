@@ -32,6 +32,9 @@ type Options struct {
 	SchemaVersion int
 	// LogRetention is how many versions the change log keeps (10000).
 	LogRetention uint64
+	// AuditRetention is how many versions the audit keeps records of
+	// (100000): the newest ones; older records are deleted as commits go.
+	AuditRetention uint64
 	// Schema is the PostgreSQL schema holding the driver's tables
 	// (DefaultSchema): apps sharing a database each need their own.
 	Schema string
@@ -52,6 +55,9 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.LogRetention == 0 {
 		o.LogRetention = 10000
+	}
+	if o.AuditRetention == 0 {
+		o.AuditRetention = 100000
 	}
 	if o.Schema == "" {
 		o.Schema = DefaultSchema

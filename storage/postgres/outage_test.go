@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -17,104 +14,14 @@ import (
 	"github.com/mcp-sync/mcp-sync/storage/storagetest"
 )
 
-// proxy forwards a loopback port to the test server; down cuts every
-// connection and refuses new ones until up.
-type proxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target}
-	p.up()
-	p.addr = p.ln.Addr().String()
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *proxy) up() {
-	addr := "127.0.0.1:0"
-	if p.addr != "" {
-		addr = p.addr
-	}
-	var ln net.Listener
-	var err error
-	for range 100 { // the old socket may linger a moment
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		p.t.Fatalf("proxy listen %s: %v", addr, err)
-	}
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c); s.Close() }()
-			go func() { _, _ = io.Copy(c, s); c.Close() }()
-		}
-	}()
-}
-
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-// viaProxy returns dsn with its host and port replaced by addr.
-func viaProxy(t *testing.T, dsn, addr string) (string, string) {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Host == "" {
-		t.Skipf("the test server's DSN is not a URL with a host: %v", err)
-	}
-	target := u.Host
-	if !strings.Contains(target, ":") {
-		target += ":5432"
-	}
-	u.Host = addr
-	return u.String(), target
-}
-
 // TestOutageFailsClearlyThenRecovers: while the server is unreachable,
 // Updates and Views fail with storage.ErrUnavailable, naming no address;
 // once it is back the driver reconnects on its own, and commits made by
 // another process meanwhile reach this one's subscribers.
 func TestOutageFailsClearlyThenRecovers(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	u, _ := url.Parse(dsn)
-	if u == nil || u.Host == "" {
-		t.Skip("the test server's DSN is not a URL with a host")
-	}
-	target := u.Host
-	p := newProxy(t, target)
-	proxied, _ := viaProxy(t, dsn, p.addr)
+	p := pgtest.NewProxy(t, dsn)
+	proxied := p.DSN
 	schema := pgtest.Schema(t, dsn, t.Name())
 	s, _ := openStore(t, proxied, schema, Options{Tables: tables, Poll: 50 * time.Millisecond}, storage.Options{})
 	other, _ := openStore(t, dsn, schema, Options{Tables: tables}, storage.Options{})
@@ -125,12 +32,12 @@ func TestOutageFailsClearlyThenRecovers(t *testing.T) {
 	}
 	defer sub.Close()
 
-	p.down()
+	p.Down()
 	_, err = s.Update(context.Background(), func(w *storage.WriteTx) error { return w.Put("a", "during", []byte("1")) })
 	if !errors.Is(err, storage.ErrUnavailable) {
 		t.Fatalf("Update during the outage = %v, want storage.ErrUnavailable", err)
 	}
-	if strings.Contains(err.Error(), p.addr) || strings.Contains(err.Error(), "127.0.0.1") {
+	if strings.Contains(err.Error(), p.Addr) || strings.Contains(err.Error(), "127.0.0.1") {
 		t.Fatalf("error %q names the server's address", err)
 	}
 	if err := s.View(func(*storage.ReadTx) error { return nil }); !errors.Is(err, storage.ErrUnavailable) {
@@ -138,7 +45,7 @@ func TestOutageFailsClearlyThenRecovers(t *testing.T) {
 	}
 	storagetest.Put(t, other, "a", "elsewhere", "1") // another replica, still connected
 
-	p.up()
+	p.Up()
 	var v uint64
 	for try := 0; ; try++ {
 		v, err = s.Update(context.Background(), func(w *storage.WriteTx) error { return w.Put("a", "after", []byte("1")) })
@@ -278,12 +185,8 @@ func TestOneKeyTwiceInABatch(t *testing.T) {
 // subscriber gets a resync, never a silent jump, then the later changes.
 func TestLaggingReplicaResyncs(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	u, _ := url.Parse(dsn)
-	if u == nil || u.Host == "" {
-		t.Skip("the test server's DSN is not a URL with a host")
-	}
-	p := newProxy(t, u.Host)
-	proxied, _ := viaProxy(t, dsn, p.addr)
+	p := pgtest.NewProxy(t, dsn)
+	proxied := p.DSN
 	schema := pgtest.Schema(t, dsn, t.Name())
 	a, _ := openStore(t, dsn, schema, Options{Tables: tables, LogRetention: 5}, storage.Options{})
 	b, _ := openStore(t, proxied, schema, Options{Tables: tables, LogRetention: 5, Poll: 50 * time.Millisecond}, storage.Options{})
@@ -306,11 +209,11 @@ func TestLaggingReplicaResyncs(t *testing.T) {
 	if ev := next(); ev.Version != 1 || ev.Resync {
 		t.Fatalf("first event %+v, want version 1", ev)
 	}
-	p.down()
+	p.Down()
 	for i := range 20 {
 		storagetest.Put(t, a, "a", fmt.Sprint("k", i), "v")
 	}
-	p.up()
+	p.Up()
 	ev := next()
 	if !ev.Resync || ev.Version < 21 {
 		t.Fatalf("after the gap: %+v, want a resync at version 21 or later", ev)

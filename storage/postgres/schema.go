@@ -18,6 +18,7 @@ type queries struct {
 	channel string // the notification channel: a wake-up after each commit
 
 	lock, lockShared, waitCommit, get, exists, putRows, deleteRows, insertLog, setMeta, trimLog, notify, readLog, tail, logRow string
+	insertAudit, trimAudit, readAudit, readAuditDesc                                                                           string
 	schema                                                                                                                     string // quoted
 }
 
@@ -44,6 +45,11 @@ func newQueries(schema string) queries {
 		readLog: `SELECT version, changes, ck FROM ` + s + `.log WHERE version > $1 AND version <= $2 ORDER BY version LIMIT $3`,
 		tail:    `SELECT version, changes, ck FROM ` + s + `.log WHERE version > $1 ORDER BY version LIMIT $2`,
 		logRow:  `SELECT batch FROM ` + s + `.log WHERE version = $1`,
+		insertAudit: `INSERT INTO ` + s + `.audit (version, rec, ck)
+			SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int4[])`,
+		trimAudit:     `DELETE FROM ` + s + `.audit WHERE version <= $1`,
+		readAudit:     `SELECT version, rec, ck FROM ` + s + `.audit WHERE version > $1 ORDER BY version LIMIT $2`,
+		readAuditDesc: `SELECT version, rec, ck FROM ` + s + `.audit WHERE version < $1 ORDER BY version DESC LIMIT $2`,
 	}
 }
 
@@ -73,6 +79,10 @@ func (q queries) ddl() []string {
 			version bigint PRIMARY KEY,
 			batch bigint NOT NULL,
 			changes bytea NOT NULL,
+			ck int4 NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS ` + s + `.audit (
+			version bigint PRIMARY KEY,
+			rec bytea NOT NULL,
 			ck int4 NOT NULL)`,
 		`INSERT INTO ` + s + `.meta (id, format, schema_version, version, log_floor) VALUES (1, 0, 0, 0, 0) ON CONFLICT DO NOTHING`,
 	}

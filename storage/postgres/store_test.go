@@ -39,7 +39,7 @@ func TestDriverSuite(t *testing.T) {
 				schemas[name] = schema
 			}
 			mu.Unlock()
-			s, _ := openStore(tb, dsn, schema, Options{Tables: o.Tables, LogRetention: o.LogRetention},
+			s, _ := openStore(tb, dsn, schema, Options{Tables: o.Tables, LogRetention: o.LogRetention, AuditRetention: o.AuditRetention},
 				storage.Options{SubscriberBuffer: o.SubscriberBuffer})
 			return s
 		},

@@ -19,16 +19,23 @@ const tailChunk = 1000
 // next], after the versions other processes committed before it (read from
 // the log on conn, unless the listener already has).
 func (d *Driver) publishOwn(conn *pgxpool.Conn, base, next uint64, events []storage.Event) {
+	if d.published.Load() < base {
+		d.publishLog(context.Background(), conn.Conn(), base)
+	}
 	d.pubMu.Lock()
 	defer d.pubMu.Unlock()
-	if d.published.Load() >= next {
+	published := d.published.Load()
+	if published >= next {
 		return // the listener read it from the log first
 	}
-	if d.published.Load() < base {
-		d.publishLogLocked(conn.Conn(), base)
-	}
-	if d.published.Load() < base {
+	if published < base {
 		d.publishGapLocked(base) // unreadable now: subscribers read the log themselves
+	} else if published > base {
+		// The listener published the start of the batch (a read of the
+		// log ended inside it): only the rest is news.
+		for len(events) > 0 && events[0].Version <= published {
+			events = events[1:]
+		}
 	}
 	d.publishLocked(next, events)
 }
@@ -47,30 +54,20 @@ func (d *Driver) publishGapLocked(v uint64) {
 	d.publishLocked(v, []storage.Event{{Version: v, Resync: true}})
 }
 
-// publishLogLocked publishes, from the log, the versions after the last
-// published one, through upto (0: all); pubMu is held. It reports whether
-// it reached the log's end.
-func (d *Driver) publishLogLocked(conn *pgx.Conn, upto uint64) (done bool) {
+// publishLog publishes, from the log, the versions after the last published
+// one, through upto (0: all). It reads without holding pubMu, which every
+// commit of this process needs to publish: a read that stalls (a listener
+// connection gone silent) must not hold up this process's commits until
+// its timeout. It reports whether it reached the log's end.
+func (d *Driver) publishLog(ctx context.Context, conn *pgx.Conn, upto uint64) (done bool) {
 	for {
 		from := d.published.Load()
 		if upto != 0 && from >= upto {
 			return true
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), d.opts.Timeout)
-		var rows pgx.Rows
-		var err error
-		if upto != 0 {
-			rows, err = conn.Query(ctx, d.q.readLog, int64(from), int64(upto), tailChunk)
-		} else {
-			rows, err = conn.Query(ctx, d.q.tail, int64(from), tailChunk)
-		}
-		var recs []logRec
-		if err == nil {
-			recs, err = collectLog(rows)
-		}
-		cancel()
+		recs, err := d.readLogAfter(ctx, conn, from, upto)
 		if err != nil {
-			if d.opts.Logger != nil && !errors.Is(err, context.Canceled) {
+			if d.opts.Logger != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 				d.opts.Logger.Warn("could not read the change log for other processes' commits", "error", d.fail("read the change log", err))
 			}
 			return false
@@ -78,28 +75,60 @@ func (d *Driver) publishLogLocked(conn *pgx.Conn, upto uint64) (done bool) {
 		if len(recs) == 0 {
 			return true
 		}
-		last := recs[len(recs)-1].version
-		var events []storage.Event
-		for i, rec := range recs {
-			changes, err := decodeRecord(rec.version, rec.data, rec.sum)
-			if rec.version != from+uint64(i)+1 || err != nil {
-				// Trimmed past, or damaged: subscribers read the log and
-				// resync, or meet the damage themselves.
-				events = nil
-				d.publishGapLocked(last)
-				break
-			}
-			if len(changes) > 0 {
-				events = append(events, storage.Event{Version: rec.version, Changes: changes})
-			}
-		}
-		if d.published.Load() < last {
-			d.publishLocked(last, events)
-		}
+		d.pubMu.Lock()
+		d.publishRecsLocked(recs)
+		d.pubMu.Unlock()
 		if len(recs) < tailChunk {
 			return true
 		}
 	}
+}
+
+// readLogAfter reads up to tailChunk log records after version from,
+// through upto (0: to the end).
+func (d *Driver) readLogAfter(ctx context.Context, conn *pgx.Conn, from, upto uint64) ([]logRec, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	defer cancel()
+	var rows pgx.Rows
+	var err error
+	if upto != 0 {
+		rows, err = conn.Query(ctx, d.q.readLog, int64(from), int64(upto), tailChunk)
+	} else {
+		rows, err = conn.Query(ctx, d.q.tail, int64(from), tailChunk)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return collectLog(rows)
+}
+
+// publishRecsLocked publishes recs, read from the log, beyond what was
+// published meanwhile; pubMu is held. A record missing (trimmed past) or
+// damaged publishes a gap instead.
+func (d *Driver) publishRecsLocked(recs []logRec) {
+	last := recs[len(recs)-1].version
+	next := d.published.Load() + 1
+	if next > last {
+		return
+	}
+	var events []storage.Event
+	for _, rec := range recs {
+		if rec.version < next {
+			continue // published while this was read
+		}
+		changes, err := decodeRecord(rec.version, rec.data, rec.sum)
+		if rec.version != next || err != nil {
+			// Subscribers read the log and resync, or meet the damage
+			// themselves.
+			d.publishGapLocked(last)
+			return
+		}
+		next++
+		if len(changes) > 0 {
+			events = append(events, storage.Event{Version: rec.version, Changes: changes})
+		}
+	}
+	d.publishLocked(last, events)
 }
 
 // tail publishes other processes' commits: it listens for the commit
@@ -132,9 +161,7 @@ func (d *Driver) tail(ctx context.Context) {
 			}
 			conn, backoff = c, 100*time.Millisecond
 		}
-		d.pubMu.Lock()
-		d.publishLogLocked(conn, 0)
-		d.pubMu.Unlock()
+		d.publishLog(ctx, conn, 0)
 		if err := d.waitNotice(ctx, conn); err != nil && ctx.Err() == nil {
 			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			_ = conn.Close(cctx)

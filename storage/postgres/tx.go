@@ -175,6 +175,7 @@ func nonNil(b []byte) []byte {
 type writeTx struct {
 	readTx
 	pending map[tableKey]pendingWrite
+	audit   []byte // the running function's audit record (audit.go)
 }
 
 type tableKey struct{ table, key string }

@@ -23,6 +23,9 @@ type Options struct {
 	// the last LogRetention versions are served, anything older is
 	// ErrResync.
 	LogRetention uint64
+	// AuditRetention, if not 0, is how many versions the audit keeps
+	// records of: the last AuditRetention versions' at least.
+	AuditRetention uint64
 	// SubscriberBuffer is passed to storage.New (0: its default).
 	SubscriberBuffer int
 	// Fast: the test commits many versions and does not look at
@@ -47,11 +50,7 @@ type Driver struct {
 
 // Run runs the suite against d, each test a subtest of t.
 func Run(t *testing.T, d Driver) {
-	tests := []struct {
-		name    string
-		fn      func(*testing.T, harness)
-		durable bool
-	}{
+	tests := []suiteTest{
 		{"PutGetDelete", testPutGetDelete, false},
 		{"UpdateErrorLeavesNothing", testUpdateErrorLeavesNothing, false},
 		{"UpdatePanicLeavesNothing", testUpdatePanicLeavesNothing, false},
@@ -81,6 +80,7 @@ func Run(t *testing.T, d Driver) {
 		{"LogRebuildsUnderConcurrentWriters", testLogRebuildsUnderConcurrentWriters, false},
 		{"LogRebuildsAcrossTrims", testLogRebuildsAcrossTrims, false},
 	}
+	tests = append(tests, auditTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.durable && !d.Durable {
@@ -89,6 +89,14 @@ func Run(t *testing.T, d Driver) {
 			tc.fn(t, harness{d})
 		})
 	}
+}
+
+// suiteTest is one test of the suite; durable ones run only for a durable
+// driver.
+type suiteTest struct {
+	name    string
+	fn      func(*testing.T, harness)
+	durable bool
 }
 
 // testTables are the tables a test's store declares unless it says.

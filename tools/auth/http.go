@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -84,8 +85,9 @@ func (v *Verifier) ServeMetadata(w http.ResponseWriter, r *http.Request, extra .
 
 // Authenticate checks r's bearer token. On success it returns the token's
 // claims; otherwise it has answered r (401 with a challenge naming the
-// metadata, 403 insufficient_scope, or 503 while the issuer cannot be
-// read) and returns ok false.
+// metadata, 403 insufficient_scope, 503 with Retry-After while the issuer
+// cannot be reached, 500 while it refuses this server's credentials) and
+// returns ok false.
 func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request) (c Claims, ok bool) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
@@ -109,9 +111,12 @@ func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request) (c Claim
 		// scope= names all the scopes needed, not only the missing one.
 		v.challenge(w, http.StatusForbidden, "insufficient_scope", err.Error(), "mcp-sync: "+err.Error())
 	case errors.Is(err, ErrIssuerUnavailable):
-		w.Header().Set("Retry-After", "10")
-		http.Error(w, "mcp-sync: the authorization server's keys cannot be read now, so no token can be checked; retry later",
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(err)))
+		http.Error(w, "mcp-sync: the authorization server cannot be reached now, so no token can be checked; retry later",
 			http.StatusServiceUnavailable)
+	case errors.Is(err, ErrMisconfigured):
+		http.Error(w, "mcp-sync: this server cannot check access tokens now (a configuration problem on the server; its log says more)",
+			http.StatusInternalServerError)
 	default:
 		desc := strings.TrimPrefix(err.Error(), ErrInvalidToken.Error()+": ")
 		v.challenge(w, http.StatusUnauthorized, "invalid_token", "the access token "+desc, "mcp-sync: the access token "+desc)

@@ -4,12 +4,14 @@
 // metadata (RFC 9728) through which clients find that issuer, and answers
 // requests without a valid token with the challenges of RFC 6750.
 //
-// The JOSE work (parsing, algorithm allow-list, signature checks, the
-// issuer's key set, cached and refetched on an unknown key id) is
-// github.com/coreos/go-oidc's, over go-jose; this package checks the claims
-// an access token for this server must carry. It imports no package of
-// mcp-sync: the tools package turns a validated token into the caller's
-// identity.
+// The JOSE work (parsing, algorithm allow-list, signature checks) is
+// github.com/coreos/go-oidc's, over go-jose; this package keeps the
+// issuer's key set (read once, read again for an unknown key id at most
+// every KeyRefetchInterval, reads paused after a failure), checks the
+// claims an access token for this server must carry, and, as an option,
+// asks the issuer about opaque tokens (RFC 7662 introspection, with a
+// bounded cache). It imports no package of mcp-sync: the tools package
+// turns a validated token into the caller's identity.
 package auth
 
 import (
@@ -17,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -26,6 +29,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 )
 
 // DefaultLeeway is how far a token's exp and nbf may be off the server's
@@ -53,9 +57,16 @@ type Config struct {
 	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA).
 	// Symmetric (HS*) algorithms and "none" are refused whatever this says.
 	Algorithms []string
-	// HTTPClient fetches the issuer's metadata and keys (default: one
-	// with a 10-second timeout).
+	// HTTPClient fetches the issuer's metadata and keys and calls its
+	// introspection endpoint (default: one with a 10-second timeout).
 	HTTPClient *http.Client
+	// Introspection, when set, has tokens that are not JWTs checked by
+	// the issuer's introspection endpoint (RFC 7662); JWTs are still
+	// checked against the issuer's keys.
+	Introspection *Introspection
+	// Logger receives the failures to reach the issuer, which clients
+	// see only as 503 (default: discard).
+	Logger *slog.Logger
 }
 
 // defaultAlgorithms are the asymmetric signature algorithms accepted,
@@ -77,24 +88,34 @@ type Claims struct {
 	ClientID string
 	// Scopes are the token's scopes (scope, space-separated, or scp).
 	Scopes []string
-	// Expiry is when the token expires.
+	// Expiry is when the token expires; zero for an introspected token
+	// whose answer gave no exp.
 	Expiry time.Time
 }
 
 // Verifier validates access tokens for one resource. It is safe for
 // concurrent use.
 type Verifier struct {
-	cfg    Config
-	client *http.Client
-	now    func() time.Time
+	cfg      Config
+	client   *http.Client
+	now      func() time.Time
+	log      *slog.Logger
+	verifier *oidc.IDTokenVerifier
+	intro    *introspector // nil without Config.Introspection
 
-	mu       sync.Mutex
-	verifier *oidc.IDTokenVerifier // nil until the issuer's metadata was read
+	mu        sync.Mutex
+	jwksURL   string            // "" until the metadata was read
+	keys      []jose.JSONWebKey // nil until the key set was read
+	keysAt    time.Time         // when it was read
+	refetched time.Time         // when an unknown kid last had the key set read
+	flight    *flight           // the read in progress, if any
+	down      backoff
 }
 
 // New returns a Verifier for c. It checks c but does not reach the issuer:
-// its metadata is read on the first token, and read again on the next
-// token while it cannot be, so a server may start before its issuer.
+// its metadata and keys are read on the first JWT, and after a failure
+// again once a pause is over (0.5 s, doubling up to 30 s; tokens get
+// ErrIssuerUnavailable meanwhile), so a server may start before its issuer.
 func New(c Config) (*Verifier, error) {
 	if err := checkURL("issuer", c.Issuer); err != nil {
 		return nil, err
@@ -121,11 +142,26 @@ func New(c Config) (*Verifier, error) {
 			return nil, fmt.Errorf("signature algorithm %q is not accepted: use asymmetric ones (%s)", a, strings.Join(defaultAlgorithms(), ", "))
 		}
 	}
-	client := c.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Verifier{cfg: c, client: client, now: time.Now}, nil
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	v := &Verifier{cfg: c, client: c.HTTPClient, now: time.Now, log: c.Logger}
+	v.verifier = oidc.NewVerifier(c.Issuer, verifierKeys{v}, &oidc.Config{
+		ClientID:             c.Resource,
+		SupportedSigningAlgs: c.Algorithms,
+		SkipExpiryCheck:      true, // checked with Leeway by Verify; go-oidc allows none on exp and 5 minutes on nbf
+	})
+	if c.Introspection != nil {
+		in, err := newIntrospector(v, *c.Introspection)
+		if err != nil {
+			return nil, err
+		}
+		v.intro = in
+	}
+	return v, nil
 }
 
 // checkURL accepts an absolute https URL, or http on a loopback host (for
@@ -158,7 +194,20 @@ var (
 	// ErrIssuerUnavailable: the issuer's metadata or keys could not be
 	// read, so no token can be checked now (503).
 	ErrIssuerUnavailable = errors.New("authorization server unavailable")
+	// ErrMisconfigured: the issuer refused this server's own credentials
+	// (for its introspection endpoint), so no opaque token can be checked
+	// until the operator fixes them (500).
+	ErrMisconfigured = errors.New("the authorization server refused this server's credentials")
 )
+
+// notYetError is the ErrInvalidToken of a token whose nbf is ahead: unlike
+// other invalid tokens it will become valid, so it is not cached.
+type notYetError struct{ msg string }
+
+func (e *notYetError) Error() string { return ErrInvalidToken.Error() + ": " + e.msg }
+
+// Is makes a notYetError match ErrInvalidToken.
+func (e *notYetError) Is(target error) bool { return target == ErrInvalidToken }
 
 // ScopeError is the error of a token that lacks a required scope.
 type ScopeError struct{ Scope string }
@@ -170,38 +219,53 @@ func (e *ScopeError) Error() string {
 // Is makes a ScopeError match ErrInsufficientScope.
 func (e *ScopeError) Is(target error) bool { return target == ErrInsufficientScope }
 
-// Verify validates the raw access token and returns its claims. The error
-// wraps ErrInvalidToken, ErrInsufficientScope (a *ScopeError) or
-// ErrIssuerUnavailable; its text is fit for the token's bearer.
+// Verify validates the raw access token and returns its claims: a JWT
+// against the issuer's keys, any other token through introspection when
+// Config.Introspection is set. The error wraps ErrInvalidToken,
+// ErrInsufficientScope (a *ScopeError), ErrIssuerUnavailable or
+// ErrMisconfigured; the text of the first two is fit for the token's
+// bearer, the others' for the server's log.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Claims, error) {
-	iv, err := v.idVerifier(ctx)
-	if err != nil {
-		return Claims{}, err
+	if v.intro != nil && !looksLikeJWT(raw) {
+		return v.intro.verify(ctx, raw)
 	}
-	tok, err := iv.Verify(oidc.ClientContext(ctx, v.client), raw)
+	slot := &keysErr{}
+	tok, err := v.verifier.Verify(context.WithValue(ctx, keysErrKey{}, slot), raw)
 	if err != nil {
-		if strings.Contains(err.Error(), "fetching keys") {
-			return Claims{}, fmt.Errorf("%w: reading the issuer's keys failed", ErrIssuerUnavailable)
+		if slot.err != nil {
+			return Claims{}, slot.err
 		}
 		return Claims{}, fmt.Errorf("%w: %s", ErrInvalidToken, reason(err))
 	}
-	var c struct {
-		Expiry    *json.Number `json:"exp"`
-		NotBefore *json.Number `json:"nbf"`
-		ClientID  string       `json:"client_id"`
-		AZP       string       `json:"azp"`
-		Scope     string       `json:"scope"`
-		SCP       any          `json:"scp"`
-	}
+	var c tokenClaims
 	if err := tok.Claims(&c); err != nil {
 		return Claims{}, fmt.Errorf("%w: its claims are not valid JSON", ErrInvalidToken)
 	}
+	c.Subject = tok.Subject
+	return v.check(c, true)
+}
+
+// tokenClaims are the claims Verify reads from a JWT or an introspection
+// answer, beyond those go-oidc checks.
+type tokenClaims struct {
+	Subject   string       `json:"sub"`
+	Expiry    *json.Number `json:"exp"`
+	NotBefore *json.Number `json:"nbf"`
+	ClientID  string       `json:"client_id"`
+	AZP       string       `json:"azp"`
+	Scope     string       `json:"scope"`
+	SCP       any          `json:"scp"`
+}
+
+// check checks c's times, subject and scopes and returns its claims;
+// needExp says whether a missing exp makes c invalid.
+func (v *Verifier) check(c tokenClaims, needExp bool) (Claims, error) {
 	now := v.now()
 	exp, ok := unixTime(c.Expiry)
 	switch {
-	case !ok:
+	case !ok && (needExp || c.Expiry != nil):
 		return Claims{}, fmt.Errorf("%w: it has no valid exp (expiry) claim", ErrInvalidToken)
-	case now.After(exp.Add(v.cfg.Leeway)):
+	case ok && now.After(exp.Add(v.cfg.Leeway)):
 		return Claims{}, fmt.Errorf("%w: it expired at %s", ErrInvalidToken, exp.UTC().Format(time.RFC3339))
 	}
 	if c.NotBefore != nil {
@@ -210,10 +274,10 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Claims, error) {
 			return Claims{}, fmt.Errorf("%w: its nbf (not before) claim is not a time", ErrInvalidToken)
 		}
 		if now.Add(v.cfg.Leeway).Before(nbf) {
-			return Claims{}, fmt.Errorf("%w: it is not valid before %s", ErrInvalidToken, nbf.UTC().Format(time.RFC3339))
+			return Claims{}, &notYetError{fmt.Sprintf("it is not valid before %s", nbf.UTC().Format(time.RFC3339))}
 		}
 	}
-	out := Claims{Subject: tok.Subject, ClientID: c.ClientID, Expiry: exp, Scopes: strings.Fields(c.Scope)}
+	out := Claims{Subject: c.Subject, ClientID: c.ClientID, Expiry: exp, Scopes: strings.Fields(c.Scope)}
 	if out.ClientID == "" {
 		out.ClientID = c.AZP
 	}
@@ -270,28 +334,6 @@ func reason(err error) string {
 	return msg
 }
 
-// idVerifier returns go-oidc's verifier, reading the issuer's metadata the
-// first time (and again after a failure).
-func (v *Verifier) idVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.verifier != nil {
-		return v.verifier, nil
-	}
-	jwks, err := v.discover(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrIssuerUnavailable, err)
-	}
-	// The key set outlives the request that first needed it.
-	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), v.client), jwks)
-	v.verifier = oidc.NewVerifier(v.cfg.Issuer, keys, &oidc.Config{
-		ClientID:             v.cfg.Resource,
-		SupportedSigningAlgs: v.cfg.Algorithms,
-		SkipExpiryCheck:      true, // checked with Leeway by Verify; go-oidc allows none on exp and 5 minutes on nbf
-	})
-	return v.verifier, nil
-}
-
 // discover reads the issuer's metadata, RFC 8414 first, then OpenID
 // Connect discovery, and returns its jwks_uri.
 func (v *Verifier) discover(ctx context.Context) (string, error) {
@@ -313,24 +355,12 @@ func (v *Verifier) discover(ctx context.Context) (string, error) {
 }
 
 func (v *Verifier) metadata(ctx context.Context, at string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, at, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := v.client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: %s", at, resp.Status)
-	}
 	var m struct {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&m); err != nil {
-		return "", fmt.Errorf("%s: not JSON metadata: %w", at, err)
+	if err := v.getJSON(ctx, at, &m); err != nil {
+		return "", err
 	}
 	if m.Issuer != v.cfg.Issuer {
 		return "", fmt.Errorf("%s names issuer %q, not %q", at, m.Issuer, v.cfg.Issuer)
