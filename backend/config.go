@@ -200,6 +200,11 @@ type Options struct {
 	// call accepts; default 4 MiB ([DefaultMaxInputBytes]); negative means no
 	// limit. stdio has no request size limit of its own: this is it.
 	MaxInputBytes int
+	// MaxTasks is how many runs started as tasks ([Engine.StartRun]) one
+	// caller (by subject; all server code is one caller) may have
+	// unfinished at once; default 64 ([DefaultMaxTasks]); negative means no
+	// limit. A start beyond it fails with a *TaskLimitError.
+	MaxTasks int
 	// Replica opens the engine as a client's local replica (see package
 	// client): mutators run with IsServer() false, EnqueueAction records
 	// nothing, internal mutators run only as steps of other mutators, no
@@ -238,5 +243,8 @@ func (o *Options) defaults() {
 	}
 	if o.MaxInputBytes == 0 {
 		o.MaxInputBytes = DefaultMaxInputBytes
+	}
+	if o.MaxTasks == 0 {
+		o.MaxTasks = DefaultMaxTasks
 	}
 }

@@ -55,7 +55,7 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("backend: Options.Path is empty: name the data file")
 	}
 	opts.defaults()
-	tables := []string{RunsTable, queueTable, clientsTable}
+	tables := []string{RunsTable, queueTable, clientsTable, tasksTable}
 	if opts.Storage != nil {
 		tables = append(tables, instancesTable) // leases, should the store be shared
 	}

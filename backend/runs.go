@@ -101,6 +101,11 @@ func putRunEntry(tx *storage.WriteTx, r *Run, ent queueEntry) error {
 		return err
 	}
 	if r.Done() {
+		if r.Task {
+			if err := tx.Delete(tasksTable, taskKey(r)); err != nil {
+				return err
+			}
+		}
 		return tx.Delete(queueTable, r.ID)
 	}
 	return tx.Put(queueTable, r.ID, ent.encode())
@@ -418,50 +423,6 @@ func (e *Engine) attempt(id string) outcome {
 		return retryDue
 	}
 	return finished
-}
-
-// recordOutcome records a finished attempt, retrying with backoff while
-// storage fails, so that a run does not stay "running" until the next Open.
-// It reports false when the engine closed first (the next Open runs the run
-// again).
-func (e *Engine) recordOutcome(run *Run) bool {
-	for n := 0; ; n++ {
-		var failed *failedRun
-		_, err := e.update(withRunCause(context.Background(), run.ID, run.Action), func(tx *storage.WriteTx) error {
-			failed = nil
-			if e.shared {
-				if err := e.checkHeld(tx, run); err != nil {
-					return err
-				}
-			}
-			if run.Status == RunFailed {
-				var err error
-				failed, err = e.recordFailed(tx, run)
-				return err
-			}
-			return putRunEntry(tx, run, queueEntry{Owner: e.self})
-		})
-		if err == nil {
-			e.committed(failed)
-			return true
-		}
-		if errors.Is(err, storage.ErrClosed) {
-			return false
-		}
-		if errors.Is(err, errTaken) {
-			e.log.Warn("an action run was taken over by another instance while this one ran it (its lease lapsed); the other's attempt counts", "run", run.ID)
-			return false
-		}
-		wait := min(e.opts.RetryBackoff<<min(n, 16), time.Minute)
-		e.log.Error("recording an action run's outcome failed; retrying", "run", run.ID, "in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-e.ctx.Done():
-			t.Stop()
-			return false
-		}
-	}
 }
 
 // dispatch hands runs enqueued by a committed transaction to the workers.

@@ -2,6 +2,8 @@ package backend
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +34,67 @@ func runErrorKind(err error) string {
 	return RunErrorInternal
 }
 
+// DefaultMaxTasks is [Options.MaxTasks]'s default.
+const DefaultMaxTasks = 64
+
+// tasksTable indexes the unfinished runs started as tasks by caller (see
+// taskKey), so that [Options.MaxTasks] is checked with a short prefix scan
+// rather than a walk of every queued run. An entry goes when its run
+// finishes (putRunEntry).
+const tasksTable = ".tasks"
+
+// taskKey is run's entry in tasksTable: a digest of its caller's subject
+// (bounded whatever the subject's length; "" for server code), then the run
+// id.
+func taskKey(run *Run) string { return callerPrefix(run.Caller) + run.ID }
+
+func callerPrefix(caller *Identity) string {
+	subject := ""
+	if caller != nil {
+		subject = caller.Subject
+	}
+	sum := sha256.Sum256([]byte(subject))
+	return hex.EncodeToString(sum[:16]) + "/"
+}
+
+// TaskLimitError refuses a task beyond [Options.MaxTasks]: its caller
+// already has that many unfinished. It is retryable: once one of them
+// finishes (or is cancelled), the same start succeeds.
+type TaskLimitError struct {
+	// Max is the limit.
+	Max int
+}
+
+func (e *TaskLimitError) Error() string {
+	return fmt.Sprintf("this caller has reached its limit of %d unfinished tasks (backend.Options.MaxTasks, serve --max-tasks): wait for one to finish, or cancel one, then start this again", e.Max)
+}
+
+// Retryable reports true: the same start succeeds once a task finishes.
+func (e *TaskLimitError) Retryable() bool { return true }
+
+// checkTaskLimit, inside the transaction starting a task, fails with a
+// *TaskLimitError when caller already has Options.MaxTasks unfinished.
+func (e *Engine) checkTaskLimit(tx *storage.WriteTx, caller *Identity) error {
+	limit := e.opts.MaxTasks
+	if limit < 0 {
+		return nil
+	}
+	prefix, after, n := callerPrefix(caller), "", 0
+	for {
+		kvs, next, err := tx.Scan(tasksTable, storage.ScanOptions{Prefix: prefix, After: after, Limit: min(limit-n+1, storage.MaxScanLimit)})
+		if err != nil {
+			return err
+		}
+		if n += len(kvs); n >= limit {
+			return &TaskLimitError{Max: limit}
+		}
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
+}
+
 // StartRun records a run of the named action with input as a task: a run
 // its caller follows by id (Run.Task is set) rather than waiting for. It
 // returns once the run is committed, so that reading it by id finds it, and
@@ -41,8 +104,20 @@ func runErrorKind(err error) string {
 // server code: internal actions are accepted; callers that serve clients
 // must refuse them. A public action requiring scopes ctx's caller lacks
 // fails with ErrForbidden, as [Engine.Act] does; the run records the
-// caller and runs as it.
+// caller and runs as it. A caller (by subject; server code is one caller)
+// with Options.MaxTasks tasks unfinished is refused with a
+// *TaskLimitError, and nothing is recorded.
 func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessage) (*Run, error) {
+	return e.StartRunAnswered(ctx, name, input, nil)
+}
+
+// StartRunAnswered is [Engine.StartRun] for a task whose client answered
+// some of its action's input requests before the task began (on
+// 2026-07-28, answers to an input_required result that came first): the
+// run finds them, by request key, when it asks ([ActionCtx.Ask]), as
+// though tasks/update had brought them. Answers that are not JSON objects
+// are dropped.
+func (e *Engine) StartRunAnswered(ctx context.Context, name string, input json.RawMessage, answers map[string]json.RawMessage) (*Run, error) {
 	if _, ok := e.actions[name]; !ok {
 		return nil, unknownf("no action named %s", Short(name))
 	}
@@ -65,12 +140,23 @@ func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessag
 	}
 	var run *Run
 	_, err = e.update(ctx, func(tx *storage.WriteTx) error {
+		if err := e.checkTaskLimit(tx, caller); err != nil {
+			return err
+		}
 		now := time.Now().UTC()
 		run = &Run{ID: newRunID(tx.Version()), Action: name, Input: data, Status: RunQueued,
-			Version: tx.Version(), EnqueuedAt: now, Task: true, Caller: caller, ClientCaps: clientCaps(ctx)}
+			Version: tx.Version(), EnqueuedAt: now, Task: true, Caller: caller, ClientCaps: clientCaps(ctx),
+			InputResponses: objectsOnly(answers)}
+		if err := tx.Put(tasksTable, taskKey(run), []byte("{}")); err != nil {
+			return err
+		}
 		return putRun(tx, run)
 	})
 	if err != nil {
+		var lim *TaskLimitError
+		if errors.As(err, &lim) {
+			return nil, fmt.Errorf("action %s: %w", Short(name), err)
+		}
 		if errors.Is(err, storage.ErrClosed) {
 			return nil, fmt.Errorf("action %s: %w", Short(name), ErrClosed)
 		}
@@ -78,6 +164,22 @@ func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessag
 	}
 	e.dispatch([]string{run.ID})
 	return run, nil
+}
+
+// objectsOnly is answers without those that are not JSON objects, or nil.
+func objectsOnly(answers map[string]json.RawMessage) map[string]json.RawMessage {
+	var out map[string]json.RawMessage
+	for k, v := range answers {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(v, &obj) != nil || obj == nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]json.RawMessage{}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // CancelRun asks the run id to stop, and reports whether the run exists.

@@ -82,6 +82,10 @@ func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) error {
 				return
 			}
 		}
+		if reply, ok := s.claimNotFound(ctx, line, nil); ok { // data.uri (notfound.go)
+			reqs.Go(func() { _ = w.writeLine(reply.body) })
+			return
+		}
 		// Tool calls take a slot, as in mcp-go's stdio worker pool; other
 		// requests, a subscriptions/listen stream among them, live as long
 		// as they must and never wait for one.

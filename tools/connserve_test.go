@@ -136,6 +136,11 @@ func TestServeConnTasks(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(out["result"]), "HEY") {
 		t.Fatalf("tasks/result: %v", out)
 	}
+	// A 2026-07-28 read of a resource nothing serves names it in data.uri.
+	out = ask(`{"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri":"test://nowhere","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`)
+	if e, _ := out["error"].(map[string]any); fmt.Sprint(e["code"]) != "-32602" || fmt.Sprint(e["data"]) != "map[uri:test://nowhere]" {
+		t.Errorf("resources/read of a URI nothing serves: %v", out)
+	}
 	if run, ok, err := a.eng.Run(context.Background(), id); err != nil || !ok || run.Status != backend.RunSucceeded {
 		t.Fatalf("the task's run record: %+v, %v, %v", run, ok, err)
 	}

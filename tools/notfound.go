@@ -1,7 +1,9 @@
 package tools
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -20,6 +22,8 @@ import (
 // handler, into a short description that no handler serves; mcp-go's
 // message then reads "handler not found for resource URI '<description>'".
 // A row deleted between this check and the handler's read still gets -32603.
+// On 2026-07-28, stdio, sockets and streamable HTTP answer such reads before mcp-go
+// sees them (claimNotFound), with data.uri.
 func (s *Server) answerNotFound(hooks *server.Hooks) {
 	hooks.AddBeforeReadResource(func(ctx context.Context, _ any, req *mcp.ReadResourceRequest) {
 		if why := s.missing(ctx, req.Params.URI); why != "" {
@@ -67,4 +71,73 @@ func (s *Server) clientTable(name string) bool {
 		}
 	}
 	return false
+}
+
+// maxDataURI is the longest URI a not-found error echoes in data.uri: a
+// longer one is left out rather than sent back whole.
+const maxDataURI = 2048
+
+// claimNotFound answers, in mcp-go's place, a 2026-07-28 resources/read
+// (stdio, a socket or streamable HTTP) of a URI nothing here serves, so that the
+// error carries the URI in data.uri, as SEP-2164 asks: mcp-go builds that
+// error itself and has no way to add data. It leaves to mcp-go every read
+// it would answer otherwise: a URI a resource or template serves, an older
+// protocol's request (its session's version is mcp-go's to know), an
+// unknown version, and headers that do not match the body (mcp-go's
+// -32020). header reads the HTTP request's headers (nil on stdio).
+func (s *Server) claimNotFound(ctx context.Context, msg []byte, header headerFunc) (rpcReply, bool) {
+	if !bytes.Contains(msg, []byte(`resources/read`)) {
+		return rpcReply{}, false
+	}
+	var req rpcRequest
+	if json.Unmarshal(msg, &req) != nil || req.JSONRPC != "2.0" || req.Method != string(mcp.MethodResourcesRead) ||
+		len(req.ID) == 0 || string(req.ID) == "null" {
+		return rpcReply{}, false
+	}
+	var p struct {
+		URI  string    `json:"uri"`
+		Meta *mcp.Meta `json:"_meta"`
+	}
+	if json.Unmarshal(req.Params, &p) != nil || p.URI == "" {
+		return rpcReply{}, false
+	}
+	version := p.Meta.ProtocolVersion()
+	if !mcp.IsModernProtocol(version) || !mcp.IsValidProtocolVersion(version) {
+		return rpcReply{}, false
+	}
+	if header != nil && header(mcp.HeaderProtocolVersion) != "" {
+		name, ok := mcp.DecodeHeaderValue(strings.TrimSpace(header(mcp.HeaderName)))
+		if header(mcp.HeaderProtocolVersion) != version || header(mcp.HeaderMethod) != req.Method || !ok || name != p.URI {
+			return rpcReply{}, false
+		}
+	}
+	why := s.unserved(ctx, p.URI)
+	if why == "" {
+		return rpcReply{}, false
+	}
+	var data any
+	if len(p.URI) <= maxDataURI {
+		data = map[string]any{"uri": p.URI}
+	}
+	return s.rpcError(req, true, mcp.INVALID_PARAMS, "resource not found: "+why, data), true
+}
+
+// unserved says why nothing serves uri, or "" when a resource or template
+// does (or, for this server's own URIs, the read may fail otherwise: the
+// handler reports that).
+func (s *Server) unserved(ctx context.Context, uri string) string {
+	if strings.HasPrefix(uri, tablePrefix) || strings.HasPrefix(uri, runPrefix) {
+		return s.missing(ctx, uri)
+	}
+	for _, r := range s.opts.Resources {
+		if r.Resource.URI == uri {
+			return ""
+		}
+	}
+	for _, t := range s.opts.Templates {
+		if t.Template.URITemplate != nil && t.Template.URITemplate.Regexp().MatchString(uri) {
+			return ""
+		}
+	}
+	return "no resource or resource template serves " + backend.Short(uri)
 }

@@ -67,6 +67,18 @@ type Options struct {
 	// which never shows such an action's output.
 	TaskSupport map[string]mcp.TaskSupport
 
+	// AskBeforeTask names actions whose first input requests
+	// (backend.ActionCtx.Ask, Elicit, Sample, Roots) are put to a
+	// 2026-07-28 client before their task starts (SEP-2663 with SEP-2322):
+	// a call with the tasks extension runs the action as a direct call
+	// until it asks, and answers input_required with the requests and a
+	// requestState; the call that brings the answers starts the task, whose
+	// run finds them (later questions wait in the task's input_required).
+	// The action's code before its first question runs on that first call
+	// too: ask first. An action that finishes without asking answers that
+	// call directly, with no task.
+	AskBeforeTask map[string]bool
+
 	// ClientNeeds names, by action, the client capabilities
 	// (backend.CapElicitation, CapSampling, CapRoots) the action cannot run
 	// without: a 2026-07-28 call from a client that did not declare one is
@@ -126,6 +138,9 @@ type Server struct {
 	closeOnce sync.Once
 	sessions  atomic.Int64
 	owners    sync.Map // session id → the subject that opened it, with Options.Auth
+	// sessionEnds holds, by SSE session id, a context that ends with the
+	// session; sessionStops its cancel func (sseTasks).
+	sessionEnds, sessionStops sync.Map
 }
 
 // Stats are counts of what a server holds, for load tests and monitoring.

@@ -21,6 +21,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -73,10 +74,11 @@ func (s *Server) toolExecution(name string) *mcp.ToolExecution {
 
 // hookTasks advertises tasks: the 2026-07-28 extension through
 // server/discover (an option, see New), and the 2025-11-25 capability in
-// the initialize result, except on SSE, which does not serve them.
+// the initialize result; and it follows sessions' ends for SSE's answers.
 func (s *Server) hookTasks(hooks *server.Hooks) {
-	hooks.AddAfterInitialize(func(ctx context.Context, _ any, _ *mcp.InitializeRequest, res *mcp.InitializeResult) {
-		if res == nil || ctx.Value(sseKey{}) != nil {
+	s.hookSessionEnds(hooks)
+	hooks.AddAfterInitialize(func(_ context.Context, _ any, _ *mcp.InitializeRequest, res *mcp.InitializeResult) {
+		if res == nil {
 			return
 		}
 		caps := &mcp.TasksCapability{List: &struct{}{}, Cancel: &struct{}{}}
@@ -114,8 +116,10 @@ type taskParams struct {
 	Task      json.RawMessage `json:"task"`
 	TaskID    *string         `json:"taskId"`
 	Cursor    string          `json:"cursor"`
-	// InputResponses are tasks/update's answers, by input request key.
+	// InputResponses are tasks/update's answers, by input request key, or
+	// a tools/call's (see askBeforeTask), with its RequestState.
 	InputResponses map[string]json.RawMessage `json:"inputResponses"`
+	RequestState   string                     `json:"requestState"`
 }
 
 // rpcReply is a JSON-RPC response, with the HTTP status 2026-07-28 gives it.
@@ -196,7 +200,10 @@ func (s *Server) answerTask(ctx context.Context, c taskCall, p taskParams, heade
 		if c.modern && !c.declared {
 			return s.missingTasksCapability(req)
 		}
-		return s.startTask(ctx, c, p)
+		if c.modern && s.opts.AskBeforeTask[p.Name] {
+			return s.askBeforeTask(ctx, c, p)
+		}
+		return s.startTask(ctx, c, p, nil)
 	}
 	switch {
 	case !c.modern && req.Method == methodTasksUpdate:
@@ -229,8 +236,10 @@ func (s *Server) answerTask(ctx context.Context, c taskCall, p taskParams, heade
 	return s.rpcResult(c, map[string]any{})
 }
 
-// startTask records a run of the called action and answers with its task.
-func (s *Server) startTask(ctx context.Context, c taskCall, p taskParams) rpcReply {
+// startTask records a run of the called action and answers with its task;
+// answers are the client's to the action's input requests so far (see
+// askBeforeTask).
+func (s *Server) startTask(ctx context.Context, c taskCall, p taskParams, answers map[string]json.RawMessage) rpcReply {
 	input := p.Arguments
 	if len(input) == 0 || string(input) == "null" {
 		input = json.RawMessage("{}")
@@ -242,11 +251,16 @@ func (s *Server) startTask(ctx context.Context, c taskCall, p taskParams) rpcRep
 		// answered so; its input requests fail saying so.
 		ctx = backend.WithAsker(ctx, &callAsker{caps: p.Meta.ClientCapabilities()})
 	}
-	run, err := s.eng.StartRun(ctx, p.Name, input)
+	run, err := s.eng.StartRunAnswered(ctx, p.Name, input, answers)
 	if err != nil {
 		// An invalid input is the call's result, as for a direct call: the
-		// model reads it and calls again.
+		// model reads it and calls again; so is the caller's task limit,
+		// as busy (retry later), like a full action queue.
 		res := s.errorResult(ctx, "action", p.Name, err)
+		if lim := (*backend.TaskLimitError)(nil); errors.As(err, &lim) {
+			s.log.Warn("task refused: the caller's task limit", "action", p.Name, "max", lim.Max)
+			res = errorWithKind(wire.KindBusy, err.Error())
+		}
 		if c.modern {
 			res.ResultType = mcp.ResultTypeComplete
 		}

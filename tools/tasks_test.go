@@ -15,6 +15,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-sync/mcp-sync/backend"
+	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/tools"
 )
 
@@ -325,30 +326,56 @@ func TestTasksStdio(t *testing.T) {
 	}
 }
 
-// TestTasksNotOnSSE: SSE does not serve tasks: its sessions are not told
-// of them, and a call that asks for one is a plain call (mcp-go would
-// otherwise keep it in memory, where no tasks/get finds it). Legacy
-// streamable HTTP sessions are told.
-func TestTasksNotOnSSE(t *testing.T) {
+// TestTasksOnSSE: SSE serves tasks too: its sessions are told of them,
+// a call that asks for one gets its task, and the task methods answer on
+// the session's stream; a task request of an unknown session is mcp-go's
+// to refuse.
+func TestTasksOnSSE(t *testing.T) {
 	a := newApp(t)
 	_, base := serveHTTP(t, a, tools.HTTPOptions{})
-	for _, e := range eras[1:] {
+	for _, e := range eras {
 		c, _ := connect(t, base, e, nil)
-		caps := c.GetServerCapabilities()
-		if (caps.Tasks != nil) != (e.transport == "http") {
-			t.Errorf("%s: tasks capability %+v", e.name, caps.Tasks)
+		if caps := c.GetServerCapabilities(); e.legacy && caps.Tasks == nil {
+			t.Errorf("%s: no tasks capability", e.name)
 		}
-		if e.transport != "sse" {
-			continue
+	}
+	// mcp-sync's Go client speaks 2025-11-25 over SSE.
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	cn, err := client.DialHTTP(ctx, base+tools.PathSSE, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.Close()
+	task, out, err := cn.StartTask(ctx, "shout", map[string]any{"text": "sse"})
+	if err != nil || task.ID == "" {
+		t.Fatalf("StartTask over SSE: %+v %s %v; want a task", task, out, err)
+	}
+	if res, err := cn.WaitTask(ctx, "shout", task.ID); err != nil || !strings.Contains(string(res), "SSE") {
+		t.Errorf("the task's result over SSE: %s %v", res, err)
+	}
+	if run, ok, _ := a.eng.Run(ctx, task.ID); !ok || !run.Task {
+		t.Errorf("task %s is not a task run: %+v", task.ID, run)
+	}
+	// A streamable HTTP session's id is no SSE session's.
+	resp, err := http.Post(base+tools.PathStreamable, "application/json", strings.NewReader(initBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	httpSession := resp.Header.Get("Mcp-Session-Id")
+	if httpSession == "" {
+		t.Fatal("no streamable HTTP session")
+	}
+	body := `{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":"x"}}`
+	for _, sid := range []string{"nope", httpSession} {
+		resp, err := http.Post(base+tools.PathSSEMessage+"?sessionId="+sid, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
 		}
-		req := mcp.CallToolRequest{}
-		req.Params.Name, req.Params.Arguments = "shout", map[string]any{"text": "plain"}
-		req.Params.Task = &mcp.TaskParams{}
-		ctx, cancel := context.WithTimeout(context.Background(), testWait)
-		res, err := c.CallTool(ctx, req)
-		cancel()
-		if err != nil || text(res) != "PLAIN" {
-			t.Errorf("%s: a call asking for a task: %v %v; want the plain result", e.name, res, err)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("a task request naming session %q at the SSE endpoint: HTTP %d; want mcp-go's 400", sid, resp.StatusCode)
 		}
 	}
 }

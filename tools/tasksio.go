@@ -8,7 +8,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
 )
 
 // mayBeTask is a cheap look at a message before decoding it: only tools/call
@@ -28,7 +32,8 @@ func decodeTaskRequest(msg []byte) (rpcRequest, bool) {
 }
 
 // withTasks answers streamable HTTP POSTs that are task requests (see
-// claimTask) and passes every other request to next.
+// claimTask) or reads of resources nothing serves (claimNotFound), and
+// passes every other request to next.
 func (s *Server) withTasks(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := postBody(r)
@@ -39,14 +44,22 @@ func (s *Server) withTasks(next http.Handler) http.Handler {
 		if req, ok := decodeTaskRequest(body); ok {
 			if c, p, mine := s.claimTask(req); mine {
 				reply := s.answerTask(r.Context(), c, p, r.Header.Get)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(reply.status)
-				_, _ = w.Write(append(reply.body, '\n'))
+				writeReply(w, reply)
 				return
 			}
 		}
+		if reply, ok := s.claimNotFound(r.Context(), body, r.Header.Get); ok {
+			writeReply(w, reply)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func writeReply(w http.ResponseWriter, reply rpcReply) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(reply.status)
+	_, _ = w.Write(append(reply.body, '\n'))
 }
 
 // postBody reads a POST's whole body (withBody bounds it) and puts it back
@@ -84,8 +97,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // stdioTasks sits between stdin and mcp-go's stdio server: task requests
-// are answered here, each on its own goroutine (tasks/result waits), and
-// every other line passes through in order. It returns the reader mcp-go
+// are answered here, each on its own goroutine (tasks/result waits), reads
+// of resources nothing serves too (claimNotFound), and every other line
+// passes through in order. It returns the reader mcp-go
 // reads, the writer both write to, and a stop func to call once mcp-go
 // has returned: it ends the answers still waiting.
 func (s *Server) stdioTasks(ctx context.Context, in io.Reader, out io.Writer) (io.Reader, io.Writer, func()) {
@@ -111,6 +125,8 @@ func (s *Server) stdioTasks(ctx context.Context, in io.Reader, out io.Writer) (i
 						reply := s.answerTask(ctx, c, p, nil)
 						_, _ = lw.Write(append(reply.body, '\n'))
 					}()
+				} else if reply, ok := s.claimNotFound(ctx, line, nil); ok {
+					_, _ = lw.Write(append(reply.body, '\n'))
 				} else if _, werr := pw.Write(line); werr != nil {
 					return
 				}
@@ -130,51 +146,86 @@ func (s *Server) stdioTasks(ctx context.Context, in io.Reader, out io.Writer) (i
 	}
 }
 
-// sseKey marks a request context as SSE's: tasks are not served there.
-type sseKey struct{}
-
-// withoutTasks is the SSE message endpoint's wrapper: tasks are not served
-// on SSE (its replies travel on the session's stream, out of this layer's
-// reach), so the tasks capability is not advertised to its sessions and a
-// tools/call's params.task is dropped, which makes the call a plain one, as
-// 2025-11-25 asks of a receiver that does not take the task. Without this
-// mcp-go would run it as a task in its own memory that no tasks/get finds.
-func withoutTasks(next http.Handler) http.Handler {
+// sseTasks is the SSE message endpoint's wrapper: a task request (see
+// claimTask) of a live session is answered here, the others go to next
+// (mcp-go). As mcp-go does, the POST gets 202 at once and the answer goes
+// on the session's stream (sse.SendEventToSession), from a goroutine that
+// ends with the session: tasks/result waits for its task.
+func (s *Server) sseTasks(sse *server.SSEServer, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.WithContext(context.WithValue(r.Context(), sseKey{}, true))
-		if body, ok := postBody(r); ok {
-			r.Body = io.NopCloser(bytes.NewReader(dropTaskParam(body)))
+		sid := r.URL.Query().Get("sessionId")
+		done, live := s.sessionEnds.Load(sid)
+		body, ok := postBody(r)
+		if !ok || !live {
+			next.ServeHTTP(w, r) // mcp-go answers a bad request or an unknown session
+			return
 		}
-		next.ServeHTTP(w, r)
+		req, ok := decodeTaskRequest(body)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c, p, mine := s.claimTask(req)
+		if !mine {
+			next.ServeHTTP(w, r)
+			return
+		}
+		// The request's values (the caller's identity), not its end: the
+		// POST is answered before the reply is ready.
+		ctx, stop := context.WithCancel(context.WithoutCancel(r.Context()))
+		unhook := context.AfterFunc(done.(context.Context), stop)
+		w.WriteHeader(http.StatusAccepted)
+		go func() {
+			defer stop()
+			defer unhook() // or the session's context keeps one func per request
+			// SSE carries none of streamable HTTP's headers to check.
+			reply := s.answerTask(ctx, c, p, nil)
+			for {
+				// A full queue is waited out, as mcp-go waits with its
+				// replies; the session's end ends the wait. Any other
+				// failure (the session is gone) ends it at once.
+				err := sse.SendEventToSession(sid, json.RawMessage(reply.body))
+				if err == nil || !strings.Contains(err.Error(), "queue full") {
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+		}()
 	})
 }
 
-// dropTaskParam returns msg without params.task when it is a tools/call
-// that has one; the other fields keep their bytes.
-func dropTaskParam(msg []byte) []byte {
-	if !bytes.Contains(msg, []byte(`"task"`)) {
-		return msg
-	}
-	var req map[string]json.RawMessage
-	if json.Unmarshal(msg, &req) != nil || string(req["method"]) != `"tools/call"` {
-		return msg
-	}
-	var params map[string]json.RawMessage
-	if json.Unmarshal(req["params"], &params) != nil {
-		return msg
-	}
-	if _, ok := params["task"]; !ok {
-		return msg
-	}
-	delete(params, "task")
-	p, err := json.Marshal(params)
-	if err != nil {
-		return msg
-	}
-	req["params"] = p
-	out, err := json.Marshal(req)
-	if err != nil {
-		return msg
-	}
-	return out
+// sseStreamKey marks the context of an SSE stream's request, which mcp-go
+// registers the SSE session with.
+type sseStreamKey struct{}
+
+// markSSE marks the SSE stream's requests (see sseStreamKey).
+func markSSE(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sseStreamKey{}, true)))
+	})
+}
+
+// hookSessionEnds keeps, for each registered SSE session, a context that
+// ends when the session does (sseTasks' answers stop waiting then). A
+// session of another transport is not one sseTasks answers for: its id
+// given to the SSE endpoint stays mcp-go's to refuse.
+func (s *Server) hookSessionEnds(h *server.Hooks) {
+	h.AddOnRegisterSession(func(rctx context.Context, sess server.ClientSession) {
+		if rctx.Value(sseStreamKey{}) == nil {
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s.sessionEnds.Store(sess.SessionID(), ctx)
+		s.sessionStops.Store(sess.SessionID(), cancel)
+	})
+	h.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
+		s.sessionEnds.Delete(sess.SessionID())
+		if cancel, ok := s.sessionStops.LoadAndDelete(sess.SessionID()); ok {
+			cancel.(context.CancelFunc)()
+		}
+	})
 }

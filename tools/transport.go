@@ -109,9 +109,9 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 	)
 	mux := http.NewServeMux()
 	mux.Handle(PathStreamable, s.withTasks(withNotificationMeta(withReplyWatch(streamable, s.subs))))
-	mux.Handle(PathSSE, sse)
-	// Tasks are served on stdio and streamable HTTP only (tasksio.go).
-	mux.Handle(PathSSEMessage, withoutTasks(withoutStreamableHeaders(sse)))
+	mux.Handle(PathSSE, markSSE(sse))
+	// Task requests on SSE are answered on the session's stream (tasksio.go).
+	mux.Handle(PathSSEMessage, s.sseTasks(sse, withoutStreamableHeaders(sse)))
 	gate := &sessionGate{s: s, max: o.MaxSessions, perSession: o.MaxStreamsPerSession, streams: map[string]int{}}
 	h := withBody(o.MaxBodyBytes, o.BodyReadTimeout, gate.wrap(mux))
 	if o.Token != "" {

@@ -95,7 +95,7 @@ var (
 	// Schema is the fixture app's schema.
 	Schema = schema.MustDefine(1, append([]schema.Decl{Events, RecordEvent, SimpleTextTool, ErrorTool, ProgressTool, LoggingTool, SchemaTool,
 		GreetTool, SlowComputeTool, FailingJobTool, ProtocolErrorJobTool,
-		ImageTool, AudioTool, EmbeddedTool, MixedTool, ConfirmDeleteTool, MultiInputTaskTool}, slices.Concat(inputTools(), legacyInputTools())...)...)
+		ImageTool, AudioTool, EmbeddedTool, MixedTool, ConfirmDeleteTool, MultiInputTaskTool, ToolWithTask}, slices.Concat(inputTools(), legacyInputTools())...)...)
 )
 
 // Config returns the fixture app's backend.
@@ -180,7 +180,9 @@ func Options() tools.Options {
 	return tools.Options{
 		Name:        "mcp-sync-conformance",
 		TaskSupport: taskSupport(),
-		ClientNeeds: map[string][]string{MissingCapTool.Name(): {backend.CapSampling}},
+		// Its first question is asked before its task starts (tasks-mrtr-composition).
+		AskBeforeTask: map[string]bool{ToolWithTask.Name(): true},
+		ClientNeeds:   map[string][]string{MissingCapTool.Name(): {backend.CapSampling}},
 		// test_prompt_with_arguments' arguments complete from a fixed list.
 		CompletePrompt: func(_ context.Context, prompt, _, value string, _ map[string]string) ([]string, error) {
 			if prompt != "test_prompt_with_arguments" {

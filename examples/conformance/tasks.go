@@ -45,7 +45,18 @@ var (
 	// MultiInputTaskTool asks two questions at once.
 	MultiInputTaskTool = schema.Action[NoInput, string]("multi_input",
 		"Asks the user two questions at once (conformance: tasks-mrtr-input)")
+	// ToolWithTask runs only as a task, but asks the user's name first: the
+	// question comes back as an input_required result, and the call with the
+	// answer starts the task (tools.Options.AskBeforeTask), whose result
+	// greets the name.
+	ToolWithTask = schema.Action[NoInput, string]("test_tool_with_task",
+		"Asks the user's name, then greets it as a task (conformance: tasks-mrtr-composition)")
 )
+
+// nameForm asks for the user's name.
+func nameForm() map[string]any {
+	return map[string]any{"type": "object", "properties": map[string]any{"user_name": map[string]any{"type": "string", "description": "Your name"}}, "required": []string{"user_name"}}
+}
 
 // FileInput is confirm_delete's input.
 type FileInput struct {
@@ -83,6 +94,20 @@ func taskActions() []backend.ActionImpl {
 			}
 			return fmt.Sprintf("Deleted %s", in.Filename), nil
 		}),
+		backend.Action(ToolWithTask, func(ctx *backend.ActionCtx, _ NoInput) (string, error) {
+			e, err := ctx.Elicit("user_name", "What is your name?", nameForm())
+			if err != nil {
+				return "", err
+			}
+			name, _ := e.Content["user_name"].(string)
+			if n, ok := e.Content["name"].(string); ok && name == "" {
+				name = n // the suite answers with {name}
+			}
+			if !e.Accepted() || name == "" {
+				return "No name given", nil
+			}
+			return fmt.Sprintf("Hello, %s!", name), nil
+		}),
 		backend.Action(MultiInputTaskTool, func(ctx *backend.ActionCtx, _ NoInput) (string, error) {
 			first, _ := mustParams(ctx, "First: your name?", "", 0)
 			second, _ := mustParams(ctx, "Second: your name again?", "", 0)
@@ -107,5 +132,6 @@ func taskSupport() map[string]mcp.TaskSupport {
 		SchemaTool.Name():     mcp.TaskSupportForbidden,
 		GreetTool.Name():      mcp.TaskSupportForbidden,
 		FailingJobTool.Name(): mcp.TaskSupportRequired,
+		ToolWithTask.Name():   mcp.TaskSupportRequired,
 	}
 }
