@@ -43,17 +43,17 @@ const DefaultMaxTasks = 64
 // finishes (putRunEntry).
 const tasksTable = ".tasks"
 
-// taskKey is run's entry in tasksTable: a digest of its caller's subject
-// (bounded whatever the subject's length; "" for server code), then the run
-// id.
+// taskKey is run's entry in tasksTable: a digest of its caller's owner
+// (Identity.Owner: a local and a signed-in caller of one name are two;
+// bounded whatever its length; "" for server code), then the run id.
 func taskKey(run *Run) string { return callerPrefix(run.Caller) + run.ID }
 
 func callerPrefix(caller *Identity) string {
-	subject := ""
+	owner := ""
 	if caller != nil {
-		subject = caller.Subject
+		owner = caller.Owner()
 	}
-	sum := sha256.Sum256([]byte(subject))
+	sum := sha256.Sum256([]byte(owner))
 	return hex.EncodeToString(sum[:16]) + "/"
 }
 
