@@ -33,6 +33,7 @@ const privSeedEnv = "MCP_SYNC_PRIVATE_SEED"
 func TestPrivateRandomized(t *testing.T) {
 	st := newPrivStack(t, 1, nil)
 	randomized(t, st, 400)
+	auditNamesOwners(t, st.engs[0], userNotes.Name())
 }
 
 // TestPrivateRandomizedPostgresReplicas: the same over two PostgreSQL
@@ -40,6 +41,7 @@ func TestPrivateRandomized(t *testing.T) {
 func TestPrivateRandomizedPostgresReplicas(t *testing.T) {
 	st := newPrivStack(t, 2, drivertest.Postgres(t))
 	randomized(t, st, 200)
+	auditNamesOwners(t, st.engs[1], userNotes.Name())
 }
 
 // rclient is one of a user's clients.

@@ -30,6 +30,7 @@ func TestPrivateRowsPerUserOnEverySurface(t *testing.T) {
 	}
 	alice.clean(t, bob)
 	bob.clean(t, alice)
+	auditNamesOwners(t, st.engs[0], userNotes.Name())
 }
 
 // surfaceKeys are the keys of one run of checkSurfaces: s both users hold,

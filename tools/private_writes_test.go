@@ -34,6 +34,7 @@ func TestPrivateRowsAcrossPostgresReplicas(t *testing.T) {
 	}
 	alice.clean(t, bob)
 	bob.clean(t, alice)
+	auditNamesOwners(t, st.engs[1], userNotes.Name()) // the other replica reads the one audit
 }
 
 // TestPrivateWritesStayWithTheirOwner: bob's writes under alice's key
