@@ -162,6 +162,7 @@ type runOwner struct {
 	Action string `json:"action"`
 	Caller *struct {
 		Subject string `json:"subject"`
+		Local   bool   `json:"local"`
 	} `json:"caller"`
 }
 
@@ -182,7 +183,7 @@ func (e *Engine) visibleRuns(subject string, ev Event) (Event, bool) {
 		if info, ok := e.cfg.Schema.Action(r.Action); ok && info.Internal {
 			continue
 		}
-		if r.Caller != nil && r.Caller.Subject != subject {
+		if r.Caller != nil && (r.Caller.Local || r.Caller.Subject != subject) { // as runVisible
 			continue
 		}
 		cs = append(cs, c)
