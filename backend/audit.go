@@ -2,9 +2,12 @@ package backend
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mcp-sync/mcp-sync/storage"
 )
@@ -45,7 +48,8 @@ func CallInfoFrom(ctx context.Context) (CallInfo, bool) {
 // fields were not known: a Cause with no Subject is server code's (or an
 // enqueued run's bookkeeping).
 type Cause struct {
-	// Subject is the caller (Identity.Subject); ClientID its OAuth client.
+	// Subject is the caller (Identity.Subject; one over 256 bytes as its
+	// start, "#" and its SHA-256 in hex); ClientID its OAuth client.
 	Subject  string `json:"sub,omitempty"`
 	ClientID string `json:"cid,omitempty"`
 	// Local is set for a local caller (stdio, the static HTTP token).
@@ -80,7 +84,7 @@ func withRunCause(ctx context.Context, id, action string) context.Context {
 func causeOf(ctx context.Context, mutator string) Cause {
 	c := Cause{Mutator: mutator}
 	if id, ok := IdentityFrom(ctx); ok {
-		c.Subject, c.ClientID, c.Local = id.Subject, id.ClientID, id.Local
+		c.Subject, c.ClientID, c.Local = causeSubject(id.Subject), id.ClientID, id.Local
 	}
 	if ci, ok := CallInfoFrom(ctx); ok {
 		c.Session, c.Tool = ci.Session, ci.Tool
@@ -90,12 +94,35 @@ func causeOf(ctx context.Context, mutator string) Cause {
 	} else if r, ok := ctx.Value(runCauseKey{}).([2]string); ok {
 		c.Run, c.Action = r[0], r[1]
 	}
-	for _, f := range []*string{&c.Subject, &c.ClientID, &c.Session, &c.Tool, &c.Mutator, &c.Action, &c.Run} {
-		if len(*f) > maxCauseField {
-			*f = (*f)[:maxCauseField]
-		}
+	for _, f := range []*string{&c.ClientID, &c.Session, &c.Tool, &c.Mutator, &c.Action, &c.Run} {
+		*f = cutField(*f, maxCauseField)
 	}
 	return c
+}
+
+// causeSubject is how the audit records subject, by which History tells a
+// caller's own entries: whole when it fits in maxCauseField bytes; else
+// its start and the SHA-256 of all of it, longer than maxCauseField so
+// that no subject recorded whole reads as it. Cut short alone, a long
+// subject would read as another's that it starts with (that caller would
+// see its entries) and as none of its own.
+func causeSubject(subject string) string {
+	if len(subject) <= maxCauseField {
+		return subject
+	}
+	sum := sha256.Sum256([]byte(subject))
+	return cutField(subject, maxCauseField-56) + "#" + hex.EncodeToString(sum[:])
+}
+
+// cutField cuts s to at most n bytes, at a rune boundary.
+func cutField(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // audited returns ctx carrying the cause of the writes it is used for
@@ -192,7 +219,7 @@ func (e *Engine) historyView(ctx context.Context, a *storage.AuditEntry) (Histor
 	}
 	id, ok := IdentityFrom(ctx)
 	admin := !ok || id.Local || id.HasScope(e.opts.AuditAdminScope)
-	if !admin && (h.Cause.Subject == "" || h.Cause.Subject != id.Subject || h.Cause.Local) {
+	if !admin && (h.Cause.Subject == "" || h.Cause.Subject != causeSubject(id.Subject) || h.Cause.Local) {
 		return HistoryEntry{}, false
 	}
 	if !admin {

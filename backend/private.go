@@ -237,11 +237,15 @@ func splitStoredKey(stored string) (owner, key string, ok bool) {
 
 // Of returns a handle on owner's rows of the private table t names: how a
 // mutator or action reaches the rows of a user other than its caller (say,
-// sharing a note). On a table that is not private each method of the
+// sharing a note), or one run by server code with no caller names the
+// user whose rows it means. On a table that is not private each method of the
 // handle fails; on a client's replica, which holds only its own user's
 // rows, the handle is t's.
 func (t *Table) Of(owner string) *Table {
 	o := *t
+	if o.info != nil && o.info.Private && KindOf(o.err) == ErrForbidden {
+		o.err = nil // t's ctx named no owner, which server code may leave to Of
+	}
 	switch {
 	case o.err != nil:
 	case !o.info.Private:

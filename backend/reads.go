@@ -185,7 +185,9 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, bool, error) {
 
 // runVisible reports whether ctx's caller may see run: a run of an
 // internal action is no client's, and a run some caller started or
-// enqueued is that caller's (and the server's and the local user's).
+// enqueued is its owner's ([Identity.Owner]) and the server's. A local
+// caller's run is not a signed-in caller's whose subject is the local
+// user's name: they are different owners.
 func (e *Engine) runVisible(ctx context.Context, run *Run) bool {
 	if info, found := e.cfg.Schema.Action(run.Action); found && info.Internal {
 		return false // its action's name is not the client's to know

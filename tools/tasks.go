@@ -180,7 +180,11 @@ func (s *Server) claimTask(req rpcRequest) (taskCall, taskParams, bool) {
 // request's headers (nil on stdio, which has none to check).
 func (s *Server) answerTask(ctx context.Context, c taskCall, p taskParams, header headerFunc) rpcReply {
 	req := c.req
-	ctx = withCall(ctx, p.Name) // p.Name is the tool only on a tools/call
+	tool := "" // params.name is the tool only on a tools/call: elsewhere the client's word, not for the audit
+	if req.Method == string(mcp.MethodToolsCall) {
+		tool = p.Name
+	}
+	ctx = withCall(ctx, tool)
 	if c.bad {
 		return s.rpcError(req, true, mcp.INVALID_PARAMS, req.Method+": params are not a JSON object of the method's fields", nil)
 	}

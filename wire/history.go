@@ -2,8 +2,11 @@ package wire
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ToolListHistory is the read tool of the audit: which caller committed
@@ -64,42 +67,42 @@ func (e HistoryEntry) Line() string {
 	fmt.Fprintf(&b, "v%d %s ", e.Version, e.Time.UTC().Format(time.RFC3339))
 	switch {
 	case e.Subject != "":
-		b.WriteString(e.Subject)
+		b.WriteString(word(e.Subject))
 	default:
 		b.WriteString("server")
 	}
 	if e.ClientID != "" {
-		fmt.Fprintf(&b, " (client %s)", e.ClientID)
+		fmt.Fprintf(&b, " (client %s)", word(e.ClientID))
 	}
 	if e.Session != "" {
 		s := e.Session
 		if len(s) > 8 {
 			s = s[:8]
 		}
-		fmt.Fprintf(&b, " session %s", s)
+		fmt.Fprintf(&b, " session %s", word(s))
 	}
 	if e.Tool != "" {
-		fmt.Fprintf(&b, " tool %s", e.Tool)
+		fmt.Fprintf(&b, " tool %s", word(e.Tool))
 	}
 	if e.Run != "" {
-		fmt.Fprintf(&b, " run %s", e.Run)
+		fmt.Fprintf(&b, " run %s", word(e.Run))
 	}
 	if e.Action != "" && e.Action != e.Tool {
-		fmt.Fprintf(&b, " (%s)", e.Action)
+		fmt.Fprintf(&b, " (%s)", word(e.Action))
 	}
 	if e.Mutator != "" && e.Mutator != e.Tool {
-		fmt.Fprintf(&b, " %s", e.Mutator)
+		fmt.Fprintf(&b, " %s", word(e.Mutator))
 	}
 	b.WriteString(":")
 	for i, c := range e.Changes {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		key := c.Key
+		key := word(c.Key)
 		if c.Cut {
 			key += "…"
 		}
-		fmt.Fprintf(&b, " %s/%s %s", c.Table, key, c.Op)
+		fmt.Fprintf(&b, " %s/%s %s", word(c.Table), key, word(c.Op))
 	}
 	if e.Hidden > 0 {
 		fmt.Fprintf(&b, " (+%d hidden)", e.Hidden)
@@ -108,4 +111,18 @@ func (e HistoryEntry) Line() string {
 		b.WriteString(" no change")
 	}
 	return b.String()
+}
+
+// word is s as a log line shows it: as it is when it is plain text, else
+// quoted in Go syntax. Subjects, client ids and keys are the callers'
+// choice: unquoted, a newline in one would forge a line of its own, a
+// terminal escape would reach the terminal, and a space or comma would
+// read as more changes.
+func word(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) || strings.ContainsRune(` ,"\`, r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }

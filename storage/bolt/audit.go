@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"runtime/debug"
 
 	"github.com/mcp-sync/mcp-sync/storage"
@@ -126,6 +127,9 @@ func (s *Driver) trimAudit(b *bbolt.Bucket, now uint64) error {
 func (r *readTx) ReadAudit(from uint64, reverse bool, visit func(version uint64, record []byte) bool) (err error) {
 	defer r.s.catch(&err, "read the audit")
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	if !reverse && from == math.MaxUint64 {
+		return nil // no version is after it (from+1 would wrap to the start)
+	}
 	names := []string{auditName, auditTailName}
 	if reverse {
 		names[0], names[1] = names[1], names[0]

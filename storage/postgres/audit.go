@@ -53,11 +53,14 @@ func (r *readTx) ReadAudit(from uint64, reverse bool, visit func(version uint64,
 		return r.err
 	}
 	query, cursor := r.d.q.readAudit, int64(from)
-	if reverse {
+	switch {
+	case reverse:
 		query = r.d.q.readAuditDesc
 		if from == 0 || from > math.MaxInt64 {
 			cursor = math.MaxInt64
 		}
+	case from >= math.MaxInt64: // no version is after it (as int64 it would turn negative: from the start)
+		return nil
 	}
 	for {
 		ctx, cancel := r.ctx()

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -159,6 +160,13 @@ func testAuditPages(t *testing.T, h harness) {
 	page, next, err := s.Audit(storage.AuditQuery{From: vs[20]})
 	if err != nil || len(page) != 4 || page[0].Version != vs[21] || next != 0 {
 		t.Fatalf("after v%d: %d entries, next %d, err %v; want the last 4 and no next", vs[20], len(page), next, err)
+	}
+	// A cursor past every version (a client's, any uint64) reads nothing.
+	for _, from := range []uint64{vs[24] + 1, 1 << 63, math.MaxUint64} {
+		page, next, err := s.Audit(storage.AuditQuery{From: from})
+		if err != nil || len(page) != 0 || next != 0 {
+			t.Fatalf("after %d: %d entries, next %d, err %v; want none", from, len(page), next, err)
+		}
 	}
 }
 
