@@ -164,9 +164,9 @@ type runOwner struct {
 	Caller *Identity `json:"caller"`
 }
 
-// visibleRuns returns ev with only the changes of runs that subject's
-// caller may see (see Engine.runVisible): a run some caller started is
-// that caller's. A deleted run's record is gone, so its delete is left
+// visibleRuns returns ev with only the changes of runs a caller whose
+// Identity.Owner is owner may see (see Engine.runVisible): a run some
+// caller started is its owner's. A deleted run's record is gone, so its delete is left
 // out. ok is false when no change remains.
 func (e *Engine) visibleRuns(owner string, ev Event) (Event, bool) {
 	if len(ev.Changes) == 0 {
