@@ -132,11 +132,30 @@ func (e *Engine) audited(ctx context.Context, mutator string) context.Context {
 	if e.opts.Replica {
 		return ctx
 	}
-	b, err := json.Marshal(causeOf(ctx, mutator))
-	if err != nil { // strings and a bool: cannot fail
+	c := causeOf(ctx, mutator)
+	b, err := json.Marshal(c)
+	if err == nil && len(b) > storage.MaxCauseSize {
+		// Only names full of characters JSON escapes (6 bytes each) get here:
+		// the issuer's client id is kept as a digest, and the session and
+		// tool go, rather than fail the write the record is for.
+		c.ClientID = digestField(c.ClientID)
+		c.Session, c.Tool = "", ""
+		b, err = json.Marshal(c)
+	}
+	if err != nil || len(b) > storage.MaxCauseSize { // the subject alone always fits
 		return ctx
 	}
 	return storage.WithCause(ctx, b)
+}
+
+// digestField is s as "#" and the start of its SHA-256 in hex: short,
+// plain ASCII, and the same for the same s.
+func digestField(s string) string {
+	if s == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(s))
+	return "#" + hex.EncodeToString(sum[:16])
 }
 
 // update is store.Update for the engine's own writes, audited with ctx's

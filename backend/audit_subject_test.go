@@ -3,6 +3,8 @@ package backend_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/mcp-sync/mcp-sync/backend"
 )
 
 // TestAuditLongSubjects: the audit bounds the subject it records, yet a
@@ -25,5 +27,23 @@ func TestAuditLongSubjects(t *testing.T) {
 	}
 	if len(hs) == 1 && len(hs[0].Cause.Subject) > 300 {
 		t.Errorf("the recorded subject is %d bytes; want it bounded", len(hs[0].Cause.Subject))
+	}
+}
+
+// TestAuditCauseOfEscapedNames: a subject and client id full of
+// characters JSON writes as six bytes each would make a cause record over
+// storage.MaxCauseSize; the write still commits, and its caller still
+// reads it in its history.
+func TestAuditCauseOfEscapedNames(t *testing.T) {
+	e, _ := newEngine(t)
+	subject := strings.Repeat("<", 250)
+	who := backend.WithIdentity(t.Context(), backend.Identity{Subject: subject, ClientID: strings.Repeat("\x01", 250)})
+	who = backend.WithCallInfo(who, backend.CallInfo{Session: strings.Repeat("&", 250), Tool: "putItem"})
+	if _, err := e.Mutate(who, "putItem", mustJSON(Item{ID: "esc", Name: "escaped"})); err != nil {
+		t.Fatalf("a write whose cause is full of escaped characters: %v", err)
+	}
+	hs := history(t, e, who)
+	if len(hs) != 1 || len(hs[0].Changes) != 1 || hs[0].Changes[0].Key != "esc" {
+		t.Errorf("its caller's history: %+v; want the write of esc", hs)
 	}
 }
