@@ -1,10 +1,12 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mcp-sync/mcp-sync/storage"
 )
@@ -48,6 +50,10 @@ type Cause struct {
 	// Subject is the caller (Identity.Subject); ClientID its OAuth client.
 	Subject  string `json:"sub,omitempty"`
 	ClientID string `json:"cid,omitempty"`
+	// SubjectCut is set when Subject is only the first bytes of a longer
+	// one: such an entry is no caller's own, since another caller's whole
+	// subject could be those bytes.
+	SubjectCut bool `json:"subcut,omitempty"`
 	// Local is set for a local caller (stdio, the static HTTP token).
 	Local bool `json:"loc,omitempty"`
 	// Session is the MCP session the call came through; Tool the tool it
@@ -62,9 +68,10 @@ type Cause struct {
 	Run    string `json:"run,omitempty"`
 }
 
-// maxCauseField bounds each field of a recorded cause, so that a long
-// subject or session id cannot push a record past storage.MaxCauseSize
-// and fail the write it records.
+// maxCauseField bounds each field of a recorded cause. Escaping can make
+// a field's JSON up to six times its bytes, so marshalCause cuts further
+// when it must: a long subject or session id never pushes a record past
+// storage.MaxCauseSize and fails the write it records.
 const maxCauseField = 256
 
 type runCauseKey struct{}
@@ -90,12 +97,40 @@ func causeOf(ctx context.Context, mutator string) Cause {
 	} else if r, ok := ctx.Value(runCauseKey{}).([2]string); ok {
 		c.Run, c.Action = r[0], r[1]
 	}
+	c.SubjectCut = len(c.Subject) > maxCauseField
+	cutCause(&c, maxCauseField)
+	return c
+}
+
+// cutCause cuts each of c's fields to at most n bytes, at a character's
+// start.
+func cutCause(c *Cause, n int) {
 	for _, f := range []*string{&c.Subject, &c.ClientID, &c.Session, &c.Tool, &c.Mutator, &c.Action, &c.Run} {
-		if len(*f) > maxCauseField {
-			*f = (*f)[:maxCauseField]
+		if len(*f) > n {
+			i := n
+			for i > 0 && !utf8.RuneStart((*f)[i]) {
+				i--
+			}
+			*f = (*f)[:i]
 		}
 	}
-	return c
+}
+
+// marshalCause encodes c, its fields cut shorter until it fits
+// storage.MaxCauseSize.
+func marshalCause(c Cause) ([]byte, error) {
+	for n := maxCauseField; ; n /= 2 {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(c); err != nil {
+			return nil, err
+		}
+		if b := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); len(b) <= storage.MaxCauseSize || n == 0 {
+			return b, nil
+		}
+		cutCause(&c, n/2)
+	}
 }
 
 // audited returns ctx carrying the cause of the writes it is used for
@@ -105,8 +140,8 @@ func (e *Engine) audited(ctx context.Context, mutator string) context.Context {
 	if e.opts.Replica {
 		return ctx
 	}
-	b, err := json.Marshal(causeOf(ctx, mutator))
-	if err != nil { // strings and a bool: cannot fail
+	b, err := marshalCause(causeOf(ctx, mutator))
+	if err != nil { // strings and bools: cannot fail
 		return ctx
 	}
 	return storage.WithCause(ctx, b)
@@ -182,7 +217,7 @@ func (e *Engine) History(ctx context.Context, o HistoryOptions) (entries []Histo
 // historyView is the one place that decides what ctx's caller sees of an
 // audit entry, and whether it sees it at all. An admin sees every entry
 // whole. Any other caller sees only the entries whose cause is its own
-// subject, and of those only what a client may know: changes to tables
+// subject (recorded whole: a subject over maxCauseField bytes reads none), and of those only what a client may know: changes to tables
 // clients read (others are counted in Hidden, never named), and no name
 // of an internal mutator or action, nor the run of an internal action.
 func (e *Engine) historyView(ctx context.Context, a *storage.AuditEntry) (HistoryEntry, bool) {
@@ -192,7 +227,7 @@ func (e *Engine) historyView(ctx context.Context, a *storage.AuditEntry) (Histor
 	}
 	id, ok := IdentityFrom(ctx)
 	admin := !ok || id.Local || id.HasScope(e.opts.AuditAdminScope)
-	if !admin && (h.Cause.Subject == "" || h.Cause.Subject != id.Subject || h.Cause.Local) {
+	if !admin && (h.Cause.Subject == "" || h.Cause.SubjectCut || h.Cause.Subject != id.Subject || h.Cause.Local) {
 		return HistoryEntry{}, false
 	}
 	if !admin {
