@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -198,6 +199,9 @@ func (s *Store) Audit(q AuditQuery) (entries []AuditEntry, next uint64, err erro
 		q.Limit = DefaultAuditLimit
 	}
 	q.Limit = min(q.Limit, MaxAuditLimit)
+	if !q.Reverse && q.From >= math.MaxInt64 {
+		return nil, 0, nil // past every version (and From+1 would wrap to the start)
+	}
 	err = s.d.View(func(tx DriverReadTx) error {
 		entries, next = nil, 0
 		scanned := 0

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -155,6 +156,11 @@ func testAuditPages(t *testing.T, h harness) {
 	bobs, next, err := s.Audit(storage.AuditQuery{Keep: func(e *storage.AuditEntry) bool { return string(e.Cause) == "bob" }})
 	if err != nil || next != 0 || len(bobs) != 12 {
 		t.Fatalf("Keep bob: %d entries, next %d, err %v; want 12, 0", len(bobs), next, err)
+	}
+	for _, from := range []uint64{math.MaxInt64, math.MaxUint64} { // past any version: nothing, not the start again
+		if page, next, err := s.Audit(storage.AuditQuery{From: from}); err != nil || len(page) != 0 || next != 0 {
+			t.Fatalf("after v%d: %d entries, next %d, err %v; want none", from, len(page), next, err)
+		}
 	}
 	page, next, err := s.Audit(storage.AuditQuery{From: vs[20]})
 	if err != nil || len(page) != 4 || page[0].Version != vs[21] || next != 0 {
