@@ -2,8 +2,10 @@ package wire
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // ToolListHistory is the read tool of the audit: which caller committed
@@ -56,7 +58,8 @@ type HistoryChange struct {
 	Cut   bool   `json:"cut,omitempty" jsonschema:"description=the key is longer than shown"`
 }
 
-// Line is e as one line of text, as `mcp-sync log` prints it:
+// Line is e as one line of text, as `mcp-sync log` prints it, with any
+// name or key that could pass for more of the line quoted (see logText):
 //
 //	v123 2026-12-06T22:31:02Z alice (client web) tool setTodo: todos/1 put
 func (e HistoryEntry) Line() string {
@@ -64,42 +67,42 @@ func (e HistoryEntry) Line() string {
 	fmt.Fprintf(&b, "v%d %s ", e.Version, e.Time.UTC().Format(time.RFC3339))
 	switch {
 	case e.Subject != "":
-		b.WriteString(e.Subject)
+		b.WriteString(logText(e.Subject))
 	default:
 		b.WriteString("server")
 	}
 	if e.ClientID != "" {
-		fmt.Fprintf(&b, " (client %s)", e.ClientID)
+		fmt.Fprintf(&b, " (client %s)", logText(e.ClientID))
 	}
 	if e.Session != "" {
 		s := e.Session
 		if len(s) > 8 {
 			s = s[:8]
 		}
-		fmt.Fprintf(&b, " session %s", s)
+		fmt.Fprintf(&b, " session %s", logText(s))
 	}
 	if e.Tool != "" {
-		fmt.Fprintf(&b, " tool %s", e.Tool)
+		fmt.Fprintf(&b, " tool %s", logText(e.Tool))
 	}
 	if e.Run != "" {
-		fmt.Fprintf(&b, " run %s", e.Run)
+		fmt.Fprintf(&b, " run %s", logText(e.Run))
 	}
 	if e.Action != "" && e.Action != e.Tool {
-		fmt.Fprintf(&b, " (%s)", e.Action)
+		fmt.Fprintf(&b, " (%s)", logText(e.Action))
 	}
 	if e.Mutator != "" && e.Mutator != e.Tool {
-		fmt.Fprintf(&b, " %s", e.Mutator)
+		fmt.Fprintf(&b, " %s", logText(e.Mutator))
 	}
 	b.WriteString(":")
 	for i, c := range e.Changes {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		key := c.Key
+		key := logText(c.Key)
 		if c.Cut {
 			key += "…"
 		}
-		fmt.Fprintf(&b, " %s/%s %s", c.Table, key, c.Op)
+		fmt.Fprintf(&b, " %s/%s %s", logText(c.Table), key, logText(c.Op))
 	}
 	if e.Hidden > 0 {
 		fmt.Fprintf(&b, " (+%d hidden)", e.Hidden)
@@ -108,4 +111,17 @@ func (e HistoryEntry) Line() string {
 		b.WriteString(" no change")
 	}
 	return b.String()
+}
+
+// logText is s as Line prints it: quoted (Go syntax) when it holds what
+// could pass for more of the line or another line (a space, a comma, a
+// quote, a control or unprintable character), since keys are any text a
+// caller chose and subjects what a token said; as it is otherwise.
+func logText(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsPrint(r) || unicode.IsSpace(r) || r == ',' || r == '"' || r == '\\'
+	}) {
+		return strconv.Quote(s)
+	}
+	return s
 }
