@@ -129,7 +129,9 @@ func marshalCause(c Cause) ([]byte, error) {
 		if b := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); len(b) <= storage.MaxCauseSize || n == 0 {
 			return b, nil
 		}
+		subject := len(c.Subject)
 		cutCause(&c, n/2)
+		c.SubjectCut = c.SubjectCut || len(c.Subject) < subject
 	}
 }
 
