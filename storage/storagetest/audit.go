@@ -18,6 +18,7 @@ func auditTests() []suiteTest {
 		{"AuditRecordsEachVersion", testAuditRecordsEachVersion, false},
 		{"AuditPages", testAuditPages, false},
 		{"AuditGroupCommitCausePerVersion", testAuditGroupCommitCausePerVersion, false},
+		{"AuditMixedBatch", testAuditMixedBatch, false},
 		{"AuditRetention", testAuditRetention, false},
 		{"AuditSurvivesReopen", testAuditSurvivesReopen, true},
 	}
@@ -236,5 +237,54 @@ func testAuditSurvivesReopen(t *testing.T, h harness) {
 	got := allAudit(t, s, 0)
 	if len(got) != 1 || got[0].Version != v || string(got[0].Cause) != "alice" {
 		t.Fatalf("after reopen the audit holds %+v, want alice's v%d", got, v)
+	}
+}
+
+// testAuditMixedBatch: in one shared commit, a function without a cause
+// after one with gets no record, nor does one that fails; each other gets
+// its own.
+func testAuditMixedBatch(t *testing.T, h harness) {
+	s := h.open(t, Options{})
+	release := BlockLoop(t, s)
+	const n = 9
+	vs, errs := make([]uint64, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ctx, key := context.Background(), fmt.Sprintf("k%d", i)
+			if i%3 != 0 {
+				ctx = storage.WithCause(ctx, []byte(key))
+			}
+			vs[i], errs[i] = s.Update(ctx, func(w *storage.WriteTx) error {
+				if err := w.Put("a", key, []byte("v")); err != nil {
+					return err
+				}
+				if i%3 == 2 {
+					return fmt.Errorf("refused")
+				}
+				return nil
+			})
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // let them queue behind the blocker: sharing a commit is what is tested
+	release()
+	wg.Wait()
+	want := map[uint64]string{}
+	for i, err := range errs {
+		if (err == nil) != (i%3 != 2) {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+		if i%3 == 1 {
+			want[vs[i]] = fmt.Sprintf("k%d", i)
+		}
+	}
+	got := allAudit(t, s, 0)
+	if len(got) != len(want) {
+		t.Fatalf("the audit holds %d records, want %d (the writers with a cause that committed): %+v", len(got), len(want), got)
+	}
+	for _, e := range got {
+		if string(e.Cause) != want[e.Version] || len(e.Changes) != 1 || e.Changes[0].Key != want[e.Version] {
+			t.Fatalf("the record of v%d: cause %q, changes %+v; want %q's own", e.Version, e.Cause, e.Changes, want[e.Version])
+		}
 	}
 }
