@@ -20,6 +20,7 @@ func auditTests() []suiteTest {
 		{"AuditGroupCommitCausePerVersion", testAuditGroupCommitCausePerVersion, false},
 		{"AuditMixedBatch", testAuditMixedBatch, false},
 		{"AuditRetention", testAuditRetention, false},
+		{"AuditRetentionUnbounded", testAuditRetentionUnbounded, false},
 		{"AuditSurvivesReopen", testAuditSurvivesReopen, true},
 	}
 }
@@ -223,6 +224,19 @@ func testAuditRetention(t *testing.T, h harness) {
 	}
 	if got[len(got)-1].Version != last || got[len(got)-keep].Version != last-keep+1 {
 		t.Fatalf("the newest entries are v%d…v%d, want v%d…v%d", got[len(got)-keep].Version, got[len(got)-1].Version, last-keep+1, last)
+	}
+}
+
+// testAuditRetentionUnbounded: the largest retention (a caller's "keep
+// them all") keeps every record; it must not wrap around to a small one.
+func testAuditRetentionUnbounded(t *testing.T, h harness) {
+	s := h.open(t, Options{Fast: true, AuditRetention: math.MaxUint64})
+	const n = 300
+	for i := range n {
+		caused(t, s, "x", func(w *storage.WriteTx) error { return w.Put("a", "k", []byte(fmt.Sprint(i))) })
+	}
+	if got := allAudit(t, s, storage.MaxAuditLimit); len(got) != n {
+		t.Fatalf("audit holds %d entries after %d versions with the largest retention; want all", len(got), n)
 	}
 }
 
