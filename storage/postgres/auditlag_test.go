@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-sync/mcp-sync/internal/pgtest"
 	"github.com/mcp-sync/mcp-sync/storage"
 	"github.com/mcp-sync/mcp-sync/storage/storagetest"
 )
@@ -16,21 +15,7 @@ import (
 // after it yet" because this process has not yet published the versions
 // another process committed.
 func TestAuditPagesPastWhatWasPublished(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	p := pgtest.NewProxy(t, dsn)
-	schema := pgtest.Schema(t, dsn, t.Name())
-	d, err := Open(context.Background(), dsn, Options{Tables: tables, Schema: schema, Poll: time.Hour, Timeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := parseDSN(p.DSN) // only the listener goes through the proxy
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.listen = cfg.ConnConfig.Copy()
-	s := storage.New(d, storage.Options{})
-	t.Cleanup(func() { _ = s.Close() })
-	other, _ := openStore(t, dsn, schema, Options{Tables: tables}, storage.Options{})
+	s, other, p := openWithProxiedListener(t)
 	storagetest.Put(t, other, "a", "first", "1") // no cause: no audit record
 	for deadline := time.Now().Add(60 * time.Second); s.Version() != 1; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
