@@ -66,9 +66,10 @@ type Cause struct {
 	Run    string `json:"run,omitempty"`
 }
 
-// maxCauseField bounds each field of a recorded cause, so that a long
-// subject or session id cannot push a record past storage.MaxCauseSize
-// and fail the write it records.
+// maxCauseField bounds each field of a recorded cause. Escaping can make
+// a field's JSON up to six times its bytes, so audited drops fields when it
+// must: a long subject or session id never pushes a record past
+// storage.MaxCauseSize and fails the write it records.
 const maxCauseField = 256
 
 type runCauseKey struct{}
@@ -228,7 +229,7 @@ func (e *Engine) History(ctx context.Context, o HistoryOptions) (entries []Histo
 // historyView is the one place that decides what ctx's caller sees of an
 // audit entry, and whether it sees it at all. An admin sees every entry
 // whole. Any other caller sees only the entries whose cause is its own
-// subject, and of those only what a client may know: changes to tables
+// subject (recorded whole: a subject over maxCauseField bytes reads none), and of those only what a client may know: changes to tables
 // clients read (others are counted in Hidden, never named), and no name
 // of an internal mutator or action, nor the run of an internal action.
 func (e *Engine) historyView(ctx context.Context, a *storage.AuditEntry) (HistoryEntry, bool) {

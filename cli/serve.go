@@ -28,7 +28,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	token := fs.String("token", "", "require Authorization: Bearer `TOKEN` on HTTP (default $MCP_SYNC_TOKEN)")
 	httpLimits := addHTTPFlags(fs)
 	authFlags := addAuthFlags(fs)
-	auditFlags := addAuditFlags(fs)
+	checkAudit, auditFlags := addAuditFlags(fs)
 	delay := new(time.Duration)
 	if slices.ContainsFunc(apps, func(a App) bool { return a.LocalAI }) {
 		fs.DurationVar(delay, "ai-delay", 30*time.Millisecond, "pause between chunks of the built-in local AI stream")
@@ -43,6 +43,10 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "%s serve: unexpected argument %q\n", prog, fs.Arg(0))
+		return ExitUsage
+	}
+	if err := checkAudit(); err != nil {
+		fmt.Fprintf(env.Stderr, "%s serve: %v\n", prog, err)
 		return ExitUsage
 	}
 	if *runLease < time.Second {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -198,8 +199,12 @@ func (s *Store) Audit(q AuditQuery) (entries []AuditEntry, next uint64, err erro
 		q.Limit = DefaultAuditLimit
 	}
 	q.Limit = min(q.Limit, MaxAuditLimit)
+	if !q.Reverse && q.From >= math.MaxInt64 {
+		return nil, 0, nil // past every version (and From+1 would wrap to the start)
+	}
+	var top uint64 // the version the read saw: a process's own may lag it
 	err = s.d.View(func(tx DriverReadTx) error {
-		entries, next = nil, 0
+		entries, next, top = nil, 0, tx.Version()
 		scanned := 0
 		var derr error
 		err := tx.ReadAudit(q.From, q.Reverse, func(version uint64, rec []byte) bool {
@@ -223,7 +228,7 @@ func (s *Store) Audit(q AuditQuery) (entries []AuditEntry, next uint64, err erro
 	if err != nil {
 		return nil, 0, err
 	}
-	if next != 0 && !q.Reverse && next >= s.Version() {
+	if next != 0 && !q.Reverse && next >= top {
 		next = 0 // nothing after it yet
 	}
 	if next == 1 && q.Reverse {

@@ -3,20 +3,14 @@ package tools_test
 import (
 	"context"
 	"encoding/json"
-	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 
 	"github.com/mcp-sync/mcp-sync/backend"
-	"github.com/mcp-sync/mcp-sync/internal/testissuer"
 	"github.com/mcp-sync/mcp-sync/schema"
-	"github.com/mcp-sync/mcp-sync/tools"
-	"github.com/mcp-sync/mcp-sync/tools/auth"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
 
@@ -74,34 +68,7 @@ func newAuditApp(t testing.TB) *backend.Engine {
 // the OAuth app.
 func serveAudit(t testing.TB) *oauthServer {
 	t.Helper()
-	is, err := testissuer.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(is.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &oauthServer{base: "http://" + ln.Addr().String(), issuer: is, eng: newAuditApp(t)}
-	o.resource = o.base + tools.PathStreamable
-	v, err := auth.New(auth.Config{Issuer: is.URL, Resource: o.resource, Scopes: []string{resourceScope}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := tools.New(o.eng, tools.Options{Logger: quietLogger(), Auth: v})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.HTTPHandler(tools.HTTPOptions{}), ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = hs.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		_ = hs.Close()
-		<-done
-	})
-	return o
+	return serveBehindIssuer(t, newAuditApp)
 }
 
 // listHistory reads c's whole history through list_history, a page of 3

@@ -90,9 +90,15 @@ type oauthServer struct {
 	eng      *backend.Engine
 }
 
-// serveOAuth starts a test issuer and the OAuth app behind it. The
-// resource URL names the port, so the listener comes first.
+// serveOAuth starts a test issuer and the OAuth app behind it.
 func serveOAuth(t testing.TB) *oauthServer {
+	t.Helper()
+	return serveBehindIssuer(t, newOAuthApp)
+}
+
+// serveBehindIssuer starts a test issuer and the app newApp opens behind
+// it. The resource URL names the port, so the listener comes first.
+func serveBehindIssuer(t testing.TB, newApp func(testing.TB) *backend.Engine) *oauthServer {
 	t.Helper()
 	is, err := testissuer.New()
 	if err != nil {
@@ -103,7 +109,7 @@ func serveOAuth(t testing.TB) *oauthServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &oauthServer{base: "http://" + ln.Addr().String(), issuer: is, eng: newOAuthApp(t)}
+	o := &oauthServer{base: "http://" + ln.Addr().String(), issuer: is, eng: newApp(t)}
 	o.resource = o.base + tools.PathStreamable
 	v, err := auth.New(auth.Config{Issuer: is.URL, Resource: o.resource, Scopes: []string{resourceScope}})
 	if err != nil {

@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mcp-sync/mcp-sync/cli"
 	"github.com/mcp-sync/mcp-sync/client"
 	"github.com/mcp-sync/mcp-sync/examples/todo"
 	"github.com/mcp-sync/mcp-sync/internal/testissuer"
@@ -158,4 +160,16 @@ func runDone(ctx context.Context, c *client.Conn, id string) bool {
 	raw, err := c.Call(ctx, wire.ToolGetRun, wire.GetRunIn{ID: id})
 	var r wire.Run
 	return err == nil && json.Unmarshal(raw, &r) == nil && (r.Status == "succeeded" || r.Status == "failed")
+}
+
+// TestServeAuditRetentionFlag: an audit retention under one version is a
+// usage error naming the flag, not an audit silently cut to its last
+// version (the README's flags take 0 for no limit; this one has none).
+func TestServeAuditRetentionFlag(t *testing.T) {
+	for _, v := range []string{"0", "-5"} {
+		code, _, errOut := runCmd(t, nil, "serve", "--data", filepath.Join(t.TempDir(), "r.db"), "--audit-retention", v)
+		if code != cli.ExitUsage || !strings.Contains(errOut, "--audit-retention") || !strings.Contains(errOut, "at least 1") {
+			t.Errorf("serve --audit-retention %s: exit %d, %q", v, code, errOut)
+		}
+	}
 }

@@ -104,7 +104,7 @@ func flushAuditTail(b, tail *bbolt.Bucket) error {
 // trimAudit deletes the records older than the retention from the audit
 // bucket, once auditTrimChunk of them have piled up.
 func (s *Driver) trimAudit(b *bbolt.Bucket, now uint64) error {
-	if now <= s.opts.AuditRetention+auditTrimChunk {
+	if now <= s.opts.AuditRetention || now-s.opts.AuditRetention <= auditTrimChunk { // no sum: it could wrap
 		return nil
 	}
 	floor := now - s.opts.AuditRetention

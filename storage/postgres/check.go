@@ -21,7 +21,8 @@ type CheckOptions struct {
 
 // Problem is one thing wrong with the data, as [Check] reports it.
 type Problem struct {
-	// Table is the table concerned, or "[change log]" / "[meta]".
+	// Table is the table concerned, or "[change log]" / "[meta]" /
+	// storage.AuditLabel.
 	Table string
 	// Key is the row concerned, if one is.
 	Key string
@@ -72,8 +73,9 @@ const maxProblems = 200
 
 // Check reads the whole schema in one snapshot, without changing it: every
 // row's identity, order key and checksum (and opts.Row on it), every log
-// record's checksum and encoding, and that the log holds exactly one record
-// for each version from its floor to the committed version. The error is
+// record's checksum and encoding, that the log holds exactly one record
+// for each version from its floor to the committed version, and every
+// audit record's checksum and encoding. The error is
 // for a check that could not run (no server, no such schema).
 func Check(ctx context.Context, dsn string, opts CheckOptions) (*Report, error) {
 	if opts.Schema == "" {
@@ -112,7 +114,10 @@ func Check(ctx context.Context, dsn string, opts CheckOptions) (*Report, error) 
 		if err := rep.checkRows(ctx, tx, d.q.schema, opts.Row); err != nil {
 			return err
 		}
-		return rep.checkLog(ctx, tx, d.q.schema)
+		if err := rep.checkLog(ctx, tx, d.q.schema); err != nil {
+			return err
+		}
+		return rep.checkAudit(ctx, tx, d.q.schema)
 	})
 	if err != nil {
 		return nil, d.fail("check", err)
@@ -192,4 +197,48 @@ func (r *Report) checkLog(ctx context.Context, tx pgx.Tx, schema string) error {
 		r.add(Problem{Table: "[change log]", What: fmt.Sprintf("versions %d to %d are missing", want, r.Version)})
 	}
 	return nil
+}
+
+// checkAudit checks every audit record's checksum and encoding, and that
+// none is past the committed version, a row at a time. A schema made
+// before the audit existed has no audit table until its next Open.
+func (r *Report) checkAudit(ctx context.Context, tx pgx.Tx, schema string) error {
+	var table *string
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::text`, schema+".audit").Scan(&table); err != nil {
+		return err
+	}
+	if table == nil {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT version, rec, ck FROM `+schema+`.audit ORDER BY version`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int64
+		var data []byte
+		var sum int32
+		if err := rows.Scan(&v, &data, &sum); err != nil {
+			return err
+		}
+		ver := uint64(max(v, 0))
+		why := ""
+		switch {
+		case v <= 0:
+			why = "a record of no version"
+		case ver > r.Version:
+			why = fmt.Sprintf("a record past the committed version %d", r.Version)
+		case sumAudit(ver, data) != sum:
+			why = "checksum mismatch"
+		default:
+			if _, err := storage.DecodeAudit(ver, data); err != nil {
+				why = "does not decode"
+			}
+		}
+		if why != "" {
+			r.add(Problem{Table: storage.AuditLabel, Key: fmt.Sprint(v), What: why})
+		}
+	}
+	return rows.Err()
 }

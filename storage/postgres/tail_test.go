@@ -18,22 +18,7 @@ import (
 // 30 s timeout. The listener used to read the log holding the lock every
 // commit needs to publish.
 func TestStalledListenerDoesNotHoldCommits(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	p := pgtest.NewProxy(t, dsn)
-	schema := pgtest.Schema(t, dsn, t.Name())
-	d, err := Open(context.Background(), dsn, Options{Tables: tables, Schema: schema, Poll: time.Hour, Timeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Only the listener goes through the proxy; the pool connects directly.
-	cfg, err := parseDSN(p.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.listen = cfg.ConnConfig.Copy()
-	s := storage.New(d, storage.Options{}) // starts the listener
-	t.Cleanup(func() { _ = s.Close() })
-	other, _ := openStore(t, dsn, schema, Options{Tables: tables}, storage.Options{})
+	s, other, p := openWithProxiedListener(t)
 	sub, err := s.Subscribe(storage.Filter{Table: "a"}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +60,29 @@ func TestStalledListenerDoesNotHoldCommits(t *testing.T) {
 			t.Fatalf("event %+v, want version %d with its change", ev, want)
 		}
 	}
+}
+
+// openWithProxiedListener opens a store on a new schema whose listener
+// alone goes through a proxy (the pool connects directly), so that a test
+// can silence it, and another store on the same schema: another process.
+func openWithProxiedListener(t *testing.T) (s, other *storage.Store, p *pgtest.Proxy) {
+	t.Helper()
+	dsn := pgtest.DSN(t)
+	p = pgtest.NewProxy(t, dsn)
+	schema := pgtest.Schema(t, dsn, t.Name())
+	d, err := Open(context.Background(), dsn, Options{Tables: tables, Schema: schema, Poll: time.Hour, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseDSN(p.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.listen = cfg.ConnConfig.Copy()
+	s = storage.New(d, storage.Options{}) // starts the listener
+	t.Cleanup(func() { _ = s.Close() })
+	other, _ = openStore(t, dsn, schema, Options{Tables: tables}, storage.Options{})
+	return s, other, p
 }
 
 // TestPublishSkipsWhatWasPublished: the listener and this process's

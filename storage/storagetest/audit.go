@@ -18,7 +18,9 @@ func auditTests() []suiteTest {
 		{"AuditRecordsEachVersion", testAuditRecordsEachVersion, false},
 		{"AuditPages", testAuditPages, false},
 		{"AuditGroupCommitCausePerVersion", testAuditGroupCommitCausePerVersion, false},
+		{"AuditMixedBatch", testAuditMixedBatch, false},
 		{"AuditRetention", testAuditRetention, false},
+		{"AuditRetentionUnbounded", testAuditRetentionUnbounded, false},
 		{"AuditSurvivesReopen", testAuditSurvivesReopen, true},
 	}
 }
@@ -157,6 +159,11 @@ func testAuditPages(t *testing.T, h harness) {
 	if err != nil || next != 0 || len(bobs) != 12 {
 		t.Fatalf("Keep bob: %d entries, next %d, err %v; want 12, 0", len(bobs), next, err)
 	}
+	for _, from := range []uint64{math.MaxInt64, math.MaxUint64} { // past any version: nothing, not the start again
+		if page, next, err := s.Audit(storage.AuditQuery{From: from}); err != nil || len(page) != 0 || next != 0 {
+			t.Fatalf("after v%d: %d entries, next %d, err %v; want none", from, len(page), next, err)
+		}
+	}
 	page, next, err := s.Audit(storage.AuditQuery{From: vs[20]})
 	if err != nil || len(page) != 4 || page[0].Version != vs[21] || next != 0 {
 		t.Fatalf("after v%d: %d entries, next %d, err %v; want the last 4 and no next", vs[20], len(page), next, err)
@@ -227,6 +234,19 @@ func testAuditRetention(t *testing.T, h harness) {
 	}
 }
 
+// testAuditRetentionUnbounded: the largest retention (a caller's "keep
+// them all") keeps every record; it must not wrap around to a small one.
+func testAuditRetentionUnbounded(t *testing.T, h harness) {
+	s := h.open(t, Options{Fast: true, AuditRetention: math.MaxUint64})
+	const n = 300
+	for i := range n {
+		caused(t, s, "x", func(w *storage.WriteTx) error { return w.Put("a", "k", []byte(fmt.Sprint(i))) })
+	}
+	if got := allAudit(t, s, storage.MaxAuditLimit); len(got) != n {
+		t.Fatalf("audit holds %d entries after %d versions with the largest retention; want all", len(got), n)
+	}
+}
+
 // testAuditSurvivesReopen: records are durable.
 func testAuditSurvivesReopen(t *testing.T, h harness) {
 	s := h.open(t, Options{})
@@ -238,5 +258,54 @@ func testAuditSurvivesReopen(t *testing.T, h harness) {
 	got := allAudit(t, s, 0)
 	if len(got) != 1 || got[0].Version != v || string(got[0].Cause) != "alice" {
 		t.Fatalf("after reopen the audit holds %+v, want alice's v%d", got, v)
+	}
+}
+
+// testAuditMixedBatch: in one shared commit, a function without a cause
+// after one with gets no record, nor does one that fails; each other gets
+// its own.
+func testAuditMixedBatch(t *testing.T, h harness) {
+	s := h.open(t, Options{})
+	release := BlockLoop(t, s)
+	const n = 9
+	vs, errs := make([]uint64, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ctx, key := context.Background(), fmt.Sprintf("k%d", i)
+			if i%3 != 0 {
+				ctx = storage.WithCause(ctx, []byte(key))
+			}
+			vs[i], errs[i] = s.Update(ctx, func(w *storage.WriteTx) error {
+				if err := w.Put("a", key, []byte("v")); err != nil {
+					return err
+				}
+				if i%3 == 2 {
+					return fmt.Errorf("refused")
+				}
+				return nil
+			})
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // let them queue behind the blocker: sharing a commit is what is tested
+	release()
+	wg.Wait()
+	want := map[uint64]string{}
+	for i, err := range errs {
+		if (err == nil) != (i%3 != 2) {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+		if i%3 == 1 {
+			want[vs[i]] = fmt.Sprintf("k%d", i)
+		}
+	}
+	got := allAudit(t, s, 0)
+	if len(got) != len(want) {
+		t.Fatalf("the audit holds %d records, want %d (the writers with a cause that committed): %+v", len(got), len(want), got)
+	}
+	for _, e := range got {
+		if string(e.Cause) != want[e.Version] || len(e.Changes) != 1 || e.Changes[0].Key != want[e.Version] {
+			t.Fatalf("the record of v%d: cause %q, changes %+v; want %q's own", e.Version, e.Cause, e.Changes, want[e.Version])
+		}
 	}
 }
