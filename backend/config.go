@@ -157,6 +157,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Workers is how many enqueued action runs execute at once; default 4.
 	Workers int
+	// NoRuns keeps this engine from running enqueued actions: no workers,
+	// no recovery of interrupted runs, no taking over other replicas' runs.
+	// For a process that only reads or writes data beside those that run
+	// them (`mcp-sync log --postgres`); the runs it enqueues wait for an
+	// engine that runs them.
+	NoRuns bool
 	// MaxAttempts is how many times an enqueued run is attempted before it
 	// is marked failed; default 3. Only errors marked [Retryable] (or a
 	// process that stopped mid-run) cause another attempt; any other error

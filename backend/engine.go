@@ -79,6 +79,9 @@ func Open(cfg Config, opts Options) (*Engine, error) {
 		e.shared, e.self = true, newInstanceID()
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	if opts.NoRuns {
+		return e, nil
+	}
 	for range opts.Workers {
 		e.wg.Add(1)
 		go e.worker()

@@ -87,18 +87,21 @@ func (a *appCmds) log(ctx context.Context, env *Environ, args []string) int {
 }
 
 // dialPostgres starts this program's serve on the PostgreSQL data at dsn
-// over stdio, as dial does on a data file.
+// over stdio, as dial does on a data file. The server runs no enqueued
+// actions (--no-runs): it joins the replicas only to read, and must not
+// claim a run it would cut off when the command ends. The DSN goes in the
+// environment, not the command line, which other local users can read.
 func (a *appCmds) dialPostgres(ctx context.Context, dsn, schema string, legacy bool) (*client.Conn, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding this program to start its server: %w", err)
 	}
-	args := []string{"serve", "--postgres", dsn}
+	args := []string{"serve", "--no-runs"}
 	if schema != "" {
 		args = append(args, "--postgres-schema", schema)
 	}
 	log := &LockedBuffer{}
-	c, err := client.DialCommand(ctx, self, args, client.Options{Legacy: legacy, Stderr: log})
+	c, err := client.DialCommand(ctx, self, args, client.Options{Legacy: legacy, Stderr: log, Env: []string{"MCP_SYNC_POSTGRES=" + dsn}})
 	if err != nil {
 		time.Sleep(100 * time.Millisecond) // let the server's last words arrive
 		// The server's words never hold the DSN's password: they name the

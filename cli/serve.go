@@ -23,6 +23,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	fs := NewFlags(env, prog, "serve", "serve [flags]", about)
 	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
 	pg := addPostgresFlags(fs)
+	noRuns := fs.Bool("no-runs", false, "run no enqueued actions in this server (they wait for one that runs them): for a server that only reads, such as the one `log --postgres` starts")
 	runLease := fs.Duration("run-lease", 30*time.Second, "with --postgres: how long this server's hold on the action runs it took lasts unless renewed (every third of it); a server that dies has its runs taken over by another once it lapses (at least 1s)")
 	httpAddr := fs.String("http", "", "serve HTTP on this `ADDR` (host:port) instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
 	token := fs.String("token", "", "require Authorization: Bearer `TOKEN` on HTTP (default $MCP_SYNC_TOKEN)")
@@ -108,7 +109,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		backend: func(opts *tools.Options) backend.Options {
 			httpLimits(&hopts, opts)
 			opts.Auth = authOpts.Auth
-			bopts := limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged, RunLease: *runLease}, opts)
+			bopts := limits.apply(backend.Options{Path: path, Logger: logger, AllowDamagedRows: *allowDamaged, RunLease: *runLease, NoRuns: *noRuns}, opts)
 			auditFlags(&bopts)
 			onStore(&bopts)
 			return bopts

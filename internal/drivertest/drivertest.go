@@ -26,8 +26,19 @@ func Both(t *testing.T, test func(t *testing.T, drv func(*backend.Options))) {
 // schema, as replicas do. Without a server t is skipped (failed under
 // CI=true).
 func Postgres(t testing.TB) func(*backend.Options) {
-	dsn := pgtest.DSN(t)
-	schema := pgtest.Schema(t, dsn, t.Name())
+	var dsn, schema string
+	return PostgresAt(t, &dsn, &schema)
+}
+
+// PostgresAt is [Postgres] that also stores the server's DSN and the
+// schema in dsn and schema, for a test that hands them to a command.
+func PostgresAt(t testing.TB, dsn, schema *string) func(*backend.Options) {
+	*dsn = pgtest.DSN(t)
+	*schema = pgtest.Schema(t, *dsn, t.Name())
+	return postgresOpener(*dsn, *schema)
+}
+
+func postgresOpener(dsn, schema string) func(*backend.Options) {
 	return func(o *backend.Options) {
 		o.Storage = func(tables []string, schemaVersion int) (storage.Driver, error) {
 			return postgres.Open(context.Background(), dsn, postgres.Options{Tables: tables, SchemaVersion: schemaVersion,
