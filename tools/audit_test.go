@@ -177,26 +177,36 @@ func TestAuditOverHTTPNamesEachCaller(t *testing.T) {
 // it enqueued), read as server code does (the whole audit).
 func auditNamesCallers(t testing.TB, eng *backend.Engine) {
 	t.Helper()
-	after, n := uint64(0), 0
+	n := 0
+	eachHistory(t, eng, func(h backend.HistoryEntry) {
+		for _, c := range h.Changes {
+			if !strings.HasPrefix(c.Table, ".") && h.Cause.Subject == "" {
+				t.Errorf("v%d changed %s/%s and its audit entry names no caller: %+v", h.Version, c.Table, c.Key, h.Cause)
+			}
+		}
+		n++
+	})
+	if n == 0 {
+		t.Error("the audit holds no entry")
+	}
+}
+
+// eachHistory calls fn with every entry of eng's audit, as server code
+// (an admin) reads it, oldest first.
+func eachHistory(t testing.TB, eng *backend.Engine, fn func(backend.HistoryEntry)) {
+	t.Helper()
+	after := uint64(0)
 	for {
 		page, next, err := eng.History(context.Background(), backend.HistoryOptions{After: after, Limit: 1000})
 		if err != nil {
 			t.Fatalf("reading the audit: %v", err)
 		}
 		for _, h := range page {
-			for _, c := range h.Changes {
-				if !strings.HasPrefix(c.Table, ".") && h.Cause.Subject == "" {
-					t.Errorf("v%d changed %s/%s and its audit entry names no caller: %+v", h.Version, c.Table, c.Key, h.Cause)
-				}
-			}
-			n++
+			fn(h)
 		}
 		if next == 0 {
-			break
+			return
 		}
 		after = next
-	}
-	if n == 0 {
-		t.Error("the audit holds no entry")
 	}
 }

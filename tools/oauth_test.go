@@ -119,14 +119,7 @@ func serveBehindIssuer(t testing.TB, newApp func(testing.TB) *backend.Engine) *o
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv.HTTPHandler(tools.HTTPOptions{}), ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = hs.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		_ = hs.Close()
-		<-done
-	})
+	serveOn(t, srv, ln)
 	return o
 }
 

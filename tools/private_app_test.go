@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
@@ -201,14 +200,7 @@ func newPrivStack(t testing.TB, n int, opts func(*backend.Options)) *privStack {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hs := &http.Server{Handler: srv.HTTPHandler(tools.HTTPOptions{}), ReadHeaderTimeout: 10 * time.Second}
-		done := make(chan struct{})
-		go func() { defer close(done); _ = hs.Serve(ln) }()
-		t.Cleanup(func() {
-			srv.Close()
-			_ = hs.Close()
-			<-done
-		})
+		serveOn(t, srv, ln)
 		st.bases, st.engs, st.srvs = append(st.bases, "http://"+ln.Addr().String()), append(st.engs, eng), append(st.srvs, srv)
 	}
 	return st

@@ -1,7 +1,6 @@
 package tools_test
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,33 +16,23 @@ import (
 // returns how many such changes it checked.
 func auditNamesOwners(t testing.TB, eng *backend.Engine, table string) int {
 	t.Helper()
-	after, n := uint64(0), 0
-	for {
-		page, next, err := eng.History(context.Background(), backend.HistoryOptions{After: after, Limit: 1000})
-		if err != nil {
-			t.Fatalf("reading the audit: %v", err)
-		}
-		for _, h := range page {
-			for _, c := range h.Changes {
-				if c.Table != table {
-					continue
-				}
-				n++
-				owner := backend.Identity{Subject: h.Cause.Subject, Local: h.Cause.Local}.Owner()
-				if owner == "" {
-					t.Errorf("v%d changed %s/%q and its audit entry names no caller: %+v", h.Version, c.Table, c.Key, h.Cause)
-					continue
-				}
-				if prefix := strconv.Itoa(len(owner)) + ":" + owner; !strings.HasPrefix(c.Key, prefix) {
-					t.Errorf("v%d changed %s/%q, not a row of the caller %q its audit entry names (%+v)", h.Version, c.Table, c.Key, owner, h.Cause)
-				}
+	n := 0
+	eachHistory(t, eng, func(h backend.HistoryEntry) {
+		for _, c := range h.Changes {
+			if c.Table != table {
+				continue
+			}
+			n++
+			owner := backend.Identity{Subject: h.Cause.Subject, Local: h.Cause.Local}.Owner()
+			if owner == "" {
+				t.Errorf("v%d changed %s/%q and its audit entry names no caller: %+v", h.Version, c.Table, c.Key, h.Cause)
+				continue
+			}
+			if prefix := strconv.Itoa(len(owner)) + ":" + owner; !strings.HasPrefix(c.Key, prefix) {
+				t.Errorf("v%d changed %s/%q, not a row of the caller %q its audit entry names (%+v)", h.Version, c.Table, c.Key, owner, h.Cause)
 			}
 		}
-		if next == 0 {
-			break
-		}
-		after = next
-	}
+	})
 	if n == 0 {
 		t.Errorf("the audit names no change of %s", table)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,14 +111,7 @@ func servePrivateGated(t *testing.T, gate chan struct{}) (string, *backend.Engin
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv.HTTPHandler(tools.HTTPOptions{}), ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = hs.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		_ = hs.Close()
-		<-done
-	})
+	serveOn(t, srv, ln)
 	token := func(sub string) string {
 		tok, err := is.Sign(testissuer.Token{Audience: []string{resource}, Subject: sub, ClientID: "app-" + sub})
 		if err != nil {
