@@ -27,6 +27,11 @@ const (
 	// meanwhile), so that a key the issuer withdrew stops being trusted
 	// even if no token ever names an unknown kid.
 	KeySetMaxAge = time.Hour
+	// KeySetMaxStale is how long a key set is trusted at all: while the
+	// issuer cannot be read, tokens are checked against the last set read
+	// for this long, then get 503 until a read succeeds, so that a key the
+	// issuer withdrew during an outage is not trusted for good.
+	KeySetMaxStale = 24 * time.Hour
 	// minBackoff and maxBackoff bound the pause after a failed read of
 	// the issuer's metadata, keys or introspection endpoint: requests
 	// meanwhile are answered 503 at once instead of each waiting for a
@@ -145,13 +150,14 @@ const errUnknownKey = constError("no key of the issuer has the token's key id")
 // an empty kid). It reads the metadata and key set the first time, and
 // the key set again for an unknown kid, at most once per
 // KeyRefetchInterval beyond the first time, and in the background once
-// the set is KeySetMaxAge old. While reads are paused after a failure it
-// answers at once.
+// the set is KeySetMaxAge old; a set KeySetMaxStale old is not used until
+// a read succeeds. While reads are paused after a failure it answers at
+// once.
 func (v *Verifier) keysFor(ctx context.Context, kid string) ([]crypto.PublicKey, error) {
 	for fetched := false; ; fetched = true {
 		v.mu.Lock()
 		now := v.now()
-		if v.keys != nil {
+		if v.keys != nil && now.Sub(v.keysAt) < KeySetMaxStale {
 			if m := matching(v.keys, kid); len(m) > 0 {
 				if now.Sub(v.keysAt) >= KeySetMaxAge && v.flight == nil && v.down.blocked(now) == nil {
 					v.flight = &flight{done: make(chan struct{})}

@@ -312,3 +312,31 @@ func (g *gauge) RoundTrip(req *http.Request) (*http.Response, error) {
 	time.Sleep(20 * time.Millisecond)
 	return http.DefaultTransport.RoundTrip(req)
 }
+
+// TestStaleKeySetNotTrusted: while the issuer cannot be read, the last key
+// set read keeps working, but only until it is KeySetMaxStale old: then a
+// token gets ErrIssuerUnavailable (503), not a pass on a key the issuer
+// may have withdrawn meanwhile.
+func TestStaleKeySetNotTrusted(t *testing.T) {
+	is, err := testissuer.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, clk := newTestVerifier(t, is, &countingTransport{})
+	tok, err := is.Sign(testissuer.Token{Audience: []string{testResource}, Expiry: time.Now().Add(3 * KeySetMaxStale)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	is.Close() // the issuer goes away
+	clk.advance(KeySetMaxAge)
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatalf("an hour into the outage: %v, want the token checked against the set in hand", err)
+	}
+	clk.advance(KeySetMaxStale)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrIssuerUnavailable) {
+		t.Fatalf("a day into the outage: %v, want ErrIssuerUnavailable", err)
+	}
+}
