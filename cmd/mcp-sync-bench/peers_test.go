@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -30,6 +31,20 @@ func TestPeersSmoke(t *testing.T) {
 		wantTS = errNode == nil && errNpm == nil
 		if !wantTS {
 			t.Log("node or npm not on PATH: the TypeScript peer is left out (CI=true would fail instead)")
+		}
+	}
+	if wantTS {
+		// Installing the peer compiles better-sqlite3 from source where no
+		// prebuilt binary can be fetched: minutes on a loaded machine, so it
+		// gets a budget of its own, apart from the run's.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		skip, err := tsPeerReady(ctx, "../../testdata/peers/ts-sqlite", os.Getenv("CI") == "true")
+		cancel()
+		if err != nil {
+			t.Fatalf("installing the TypeScript peer: %v", err)
+		}
+		if skip != "" {
+			t.Fatalf("the TypeScript peer cannot run: %s", skip)
 		}
 	}
 	code, out, errOut := runCmdTimeout(t, 5*time.Minute, map[string]string{"CI": os.Getenv("CI")}, "peers", "--ts-dir", "../../testdata/peers/ts-sqlite",
