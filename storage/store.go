@@ -143,7 +143,9 @@ func (s *Store) checkTable(table string) error {
 
 // ChangesSince returns up to limit events (0 means 1000) with versions after
 // the given one that f selects, in order. It fails with ErrResync when the
-// log no longer reaches back to after.
+// log no longer reaches back to after, and when after is past the store's
+// version (a cursor from elsewhere, or a file restored from an older copy),
+// as a subscription from there resyncs.
 func (s *Store) ChangesSince(after uint64, f Filter, limit int) ([]Event, error) {
 	if err := s.checkFilter(f); err != nil {
 		return nil, err
@@ -153,6 +155,9 @@ func (s *Store) ChangesSince(after uint64, f Filter, limit int) ([]Event, error)
 	}
 	var out []Event
 	err := s.d.View(func(tx DriverReadTx) error {
+		if after > tx.Version() {
+			return fmt.Errorf("storage: changes after version %d, past the store's %d: %w", after, tx.Version(), ErrResync)
+		}
 		var err error
 		out, _, err = readLog(tx, after, tx.Version(), f, limit)
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -237,6 +238,23 @@ func testSubscribeFromFutureVersion(t *testing.T, h harness) {
 	ev = next(t, sub)
 	if ev.Resync || ev.Version != v || len(ev.Changes) != 1 || ev.Changes[0].Key != "k2" {
 		t.Fatalf("event after resync = %+v, want version %d putting k2", ev, v)
+	}
+}
+
+// testChangesSinceFutureVersion: changes after a version the store has not
+// reached are a resync, as a subscription from there is; the largest
+// version must not wrap around to the start of the log.
+func testChangesSinceFutureVersion(t *testing.T, h harness) {
+	s := h.open(t, Options{})
+	Put(t, s, "a", "k", "v")
+	cur := s.Version()
+	if evs, err := s.ChangesSince(cur, storage.Filter{Table: "a"}, 0); err != nil || len(evs) != 0 {
+		t.Fatalf("ChangesSince(the store's version) = %+v, %v; want nothing", evs, err)
+	}
+	for _, after := range []uint64{cur + 1, math.MaxUint64} {
+		if evs, err := s.ChangesSince(after, storage.Filter{Table: "a"}, 0); !errors.Is(err, storage.ErrResync) {
+			t.Errorf("ChangesSince(%d) past the store's version %d = %+v, %v; want ErrResync", after, cur, evs, err)
+		}
 	}
 }
 

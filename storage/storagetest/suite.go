@@ -73,6 +73,7 @@ func Run(t *testing.T, d Driver) {
 		{"SlowSubscriberDoesNotBlockWriters", testSlowSubscriberDoesNotBlockWriters, false},
 		{"RetentionResync", testRetentionResync, false},
 		{"SubscribeFromFutureVersion", testSubscribeFromFutureVersion, false},
+		{"ChangesSinceFutureVersion", testChangesSinceFutureVersion, false},
 		{"SubscriptionCloseThenNext", testSubscriptionCloseThenNext, false},
 		{"SnapshotThenSubscribeUnderWrites", testSnapshotThenSubscribeUnderWrites, false},
 		{"LogRebuildsAppends", testLogRebuildsAppends, false},
