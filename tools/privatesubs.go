@@ -19,10 +19,10 @@ import (
 // a client is one session or stream, which acts as one caller.
 //
 // The owner of a private table's URI is the caller's (backend.Engine.Owner);
-// of a run's, a signed-in caller's subject, whose run feed the engine
-// filters to that caller's runs (local callers and those without identity
-// share the unfiltered one, as they may read every run). Every other URI
-// has the owner "", and its keys are the URI or table itself.
+// of a run's, the caller's backend.Identity.Owner, whose run feed the
+// engine filters to that owner's runs (callers without identity, server
+// code, share the unfiltered one). Every other URI has the owner "", and
+// its keys are the URI or table itself.
 
 // scopeKey names s as owner sees it: s itself when owner is "", else a
 // form no URI or table name takes (they never start with a NUL), with the
