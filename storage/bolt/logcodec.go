@@ -120,17 +120,17 @@ func decodeRecord(version uint64, rec []byte, full bool) ([]logChange, error) {
 
 // decodeUndo decodes a format-4 record's changes.
 func decodeUndo(b []byte) ([]logChange, error) {
-	n, b, err := uvarint(b)
+	n, b, err := storage.RecordUvarint(b)
 	if err != nil || n > uint64(len(b)) {
 		return nil, errCorrupt
 	}
 	out := make([]logChange, 0, n)
 	for range n {
 		var c logChange
-		if c.table, b, err = field(b); err != nil {
+		if c.table, b, err = storage.RecordField(b); err != nil {
 			return nil, err
 		}
-		if c.key, b, err = field(b); err != nil {
+		if c.key, b, err = storage.RecordField(b); err != nil {
 			return nil, err
 		}
 		if len(b) < 2 {
@@ -140,19 +140,19 @@ func decodeUndo(b []byte) ([]logChange, error) {
 		var p, s uint64
 		switch {
 		case c.kind == kindSplice && c.op == storage.OpPut:
-			if p, b, err = uvarint(b); err != nil {
+			if p, b, err = storage.RecordUvarint(b); err != nil {
 				return nil, err
 			}
-			if s, b, err = uvarint(b); err != nil {
+			if s, b, err = storage.RecordUvarint(b); err != nil {
 				return nil, err
 			}
 			if p > 1<<40 || s > 1<<40 { // bounds a damaged length: values are far smaller
 				return nil, errCorrupt
 			}
 			c.p, c.s = int(p), int(s)
-			c.data, b, err = field(b)
+			c.data, b, err = storage.RecordField(b)
 		case c.kind == kindFull && (c.op == storage.OpPut || c.op == storage.OpDelete):
-			c.data, b, err = field(b)
+			c.data, b, err = storage.RecordField(b)
 		case c.kind == kindUnknown && (c.op == storage.OpPut || c.op == storage.OpDelete),
 			c.kind == kindNew && c.op == storage.OpPut:
 		default:
@@ -199,7 +199,7 @@ var errCorrupt = errors.New("corrupt record")
 // decodeChanges decodes format-3 changes; values are copies if copyValues
 // is set, else they point into b.
 func decodeChanges(b []byte, copyValues bool) ([]storage.Change, error) {
-	n, b, err := uvarint(b)
+	n, b, err := storage.RecordUvarint(b)
 	if err != nil || n > uint64(len(b)) {
 		return nil, errCorrupt
 	}
@@ -207,17 +207,17 @@ func decodeChanges(b []byte, copyValues bool) ([]storage.Change, error) {
 	for range n {
 		var c storage.Change
 		var table, key, val []byte
-		if table, b, err = field(b); err != nil {
+		if table, b, err = storage.RecordField(b); err != nil {
 			return nil, err
 		}
-		if key, b, err = field(b); err != nil {
+		if key, b, err = storage.RecordField(b); err != nil {
 			return nil, err
 		}
 		if len(b) == 0 {
 			return nil, errCorrupt
 		}
 		c.Op, b = storage.Op(b[0]), b[1:]
-		if val, b, err = field(b); err != nil {
+		if val, b, err = storage.RecordField(b); err != nil {
 			return nil, err
 		}
 		if c.Op != storage.OpPut && c.Op != storage.OpDelete {
@@ -233,20 +233,4 @@ func decodeChanges(b []byte, copyValues bool) ([]storage.Change, error) {
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-func uvarint(b []byte) (uint64, []byte, error) {
-	v, n := binary.Uvarint(b)
-	if n <= 0 {
-		return 0, nil, errCorrupt
-	}
-	return v, b[n:], nil
-}
-
-func field(b []byte) ([]byte, []byte, error) {
-	n, b, err := uvarint(b)
-	if err != nil || n > uint64(len(b)) {
-		return nil, nil, errCorrupt
-	}
-	return b[:n], b[n:], nil
 }

@@ -70,11 +70,11 @@ func (s *Driver) appendLog(btx *bbolt.Tx, recs []logRecord) error {
 func decodeTail(b []byte, copyData bool) ([]logRecord, error) {
 	var out []logRecord
 	for len(b) > 0 {
-		v, rest, err := uvarint(b)
+		v, rest, err := storage.RecordUvarint(b)
 		if err != nil {
 			return nil, &storage.CorruptError{Key: "tail", Problem: "bad framing"}
 		}
-		data, rest, err := field(rest)
+		data, rest, err := storage.RecordField(rest)
 		if err != nil {
 			return nil, &storage.CorruptError{Key: "tail", Problem: "bad framing"}
 		}

@@ -94,17 +94,17 @@ func decodeRecord(version uint64, data []byte, sum int32) ([]storage.Change, err
 }
 
 func decodeChanges(b []byte) ([]storage.Change, error) {
-	n, b, err := uvarint(b)
+	n, b, err := storage.RecordUvarint(b)
 	if err != nil || n > uint64(len(b)) {
 		return nil, errUndecodable
 	}
 	out := make([]storage.Change, 0, n)
 	for range n {
 		var table, key, val []byte
-		if table, b, err = field(b); err != nil {
+		if table, b, err = storage.RecordField(b); err != nil {
 			return nil, err
 		}
-		if key, b, err = field(b); err != nil {
+		if key, b, err = storage.RecordField(b); err != nil {
 			return nil, err
 		}
 		if len(b) == 0 {
@@ -114,7 +114,7 @@ func decodeChanges(b []byte) ([]storage.Change, error) {
 		if op != storage.OpPut && op != storage.OpDelete {
 			return nil, errUndecodable
 		}
-		if val, b, err = field(b[1:]); err != nil {
+		if val, b, err = storage.RecordField(b[1:]); err != nil {
 			return nil, err
 		}
 		c := storage.Change{Table: string(table), Key: string(key), Op: op}
@@ -127,20 +127,4 @@ func decodeChanges(b []byte) ([]storage.Change, error) {
 		return nil, errUndecodable
 	}
 	return out, nil
-}
-
-func uvarint(b []byte) (uint64, []byte, error) {
-	v, n := binary.Uvarint(b)
-	if n <= 0 {
-		return 0, nil, errUndecodable
-	}
-	return v, b[n:], nil
-}
-
-func field(b []byte) ([]byte, []byte, error) {
-	n, b, err := uvarint(b)
-	if err != nil || n > uint64(len(b)) {
-		return nil, nil, errUndecodable
-	}
-	return b[:n], b[n:], nil
 }
