@@ -21,17 +21,19 @@ import (
 // undeclared twin of the same length whose answers they must match.
 var hiddenNames = map[string]string{"putHidden": "putNoSuch", "hiddenEcho": "noSuchEcho"}
 
-// TestInternalToolsAbsent: over streamable HTTP (both eras) and SSE, an
-// internal mutator or action is not listed, calling or pushing it is
-// answered exactly as for a name never declared, and a public mutator's run
-// of an internal action is not reported.
+// TestInternalToolsAbsent: over streamable HTTP and SSE, each in both
+// protocol eras (2025-11-25 and 2026-07-28, which this server also answers
+// on the SSE transport), an internal mutator or action is not listed,
+// calling or pushing it is answered exactly as for a name never declared, a
+// public action still writes through the internal mutator, and a public
+// mutator's run of an internal action is not reported.
 func TestInternalToolsAbsent(t *testing.T) {
 	a := newApp(t)
 	_, base := serveHTTP(t, a, tools.HTTPOptions{})
 	for _, e := range eras {
 		t.Run(e.name, func(t *testing.T) {
 			c, _ := connect(t, base, e, nil)
-			checkHidden(t, c, e.name)
+			checkHidden(t, c, e)
 		})
 	}
 }
@@ -43,13 +45,22 @@ func TestInternalToolsAbsentStdio(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			in, out := serveStdio(t, a)
 			c, _ := start(t, transport.NewIO(out, in, io.NopCloser(strings.NewReader(""))), e)
-			checkHidden(t, c, e.name)
+			checkHidden(t, c, e)
 		})
 	}
 }
 
-func checkHidden(t *testing.T, c *client.Client, session string) {
+func checkHidden(t *testing.T, c *client.Client, e era) {
 	t.Helper()
+	session := e.name
+	// The era is the one asked for, so both eras' cells are really covered.
+	era := mcp.ProtocolVersion20260728
+	if e.legacy {
+		era = mcp.ProtocolVersion20251125
+	}
+	if got := c.ProtocolVersion(); got != era {
+		t.Fatalf("%s negotiated protocol %q, want %q", session, got, era)
+	}
 	res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +91,13 @@ func checkHidden(t *testing.T, c *client.Client, session string) {
 	put := call(t, c, "putAndHide", map[string]any{"key": "h-" + session, "name": "n"})
 	if b, _ := json.Marshal(put.StructuredContent); put.IsError || strings.Contains(string(b), "runs") {
 		t.Errorf("putAndHide reported %s", b)
+	}
+	// An action the client may call still reaches the internal mutator.
+	// An action the client may call still reaches the internal mutator: it
+	// reads back what putHidden wrote.
+	act := call(t, c, "hideByAction", map[string]any{"key": "a-" + session, "name": "via " + session})
+	if b, _ := json.Marshal(act.StructuredContent); act.IsError || !strings.Contains(string(b), `"text":"via `+session+`"`) {
+		t.Errorf("hideByAction, through putHidden: %s %s", b, text(act))
 	}
 }
 
