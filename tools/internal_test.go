@@ -2,10 +2,12 @@ package tools_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -138,4 +140,50 @@ func jsonLines(r io.Reader) *bufio.Scanner {
 	s := bufio.NewScanner(r)
 	s.Buffer(nil, 1<<20)
 	return s
+}
+
+// TestInternalActionIsNoTask: a tools/call that asks to run an internal
+// action as a task (the 2026-07-28 tasks extension, or 2025-11-25's task
+// parameter on a request with no session) is answered exactly as for an
+// undeclared name, and starts no task, while a public action's does.
+func TestInternalActionIsNoTask(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	ask := func(name string, modern bool) string {
+		params := map[string]any{"name": name, "arguments": map[string]any{"text": "x"}}
+		h := map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+		if modern {
+			caps := map[string]any{"extensions": map[string]any{tools.TasksExtension: map[string]any{}}}
+			params["_meta"] = map[string]any{mcp.MetaKeyProtocolVersion: mcp.ProtocolVersion20260728, mcp.MetaKeyClientCapabilities: caps}
+			h[mcp.HeaderProtocolVersion] = mcp.ProtocolVersion20260728
+			h[mcp.HeaderMethod] = "tools/call"
+			h[mcp.HeaderName] = name
+		} else {
+			params["task"] = map[string]any{"ttl": 60000}
+		}
+		body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params})
+		req, err := http.NewRequest(http.MethodPost, base+tools.PathStreamable, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Sprintf("HTTP %d %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	for _, modern := range []bool{true, false} {
+		if public := ask("echo", modern); !strings.Contains(public, "taskId") {
+			t.Fatalf("modern %v: a public action's task was not started: %s", modern, public)
+		}
+		got, want := ask("hiddenEcho", modern), ask("noSuchEcho", modern)
+		if strings.ReplaceAll(got, "hiddenEcho", "noSuchEcho") != want || strings.Contains(got, "taskId") {
+			t.Errorf("modern %v: a task of the internal action: %s; of an undeclared one: %s", modern, got, want)
+		}
+	}
 }
