@@ -23,7 +23,7 @@ func TestHelpReadsRight(t *testing.T) {
 	things := schema.Table[thing]("things")
 	cfg := backend.Config{Schema: schema.MustDefine(1, things)}
 	bare := regexp.MustCompile(`(?m)^  -\S+ (string|value)$`)
-	argName := regexp.MustCompile(`(?m)^  -\S+ (\S+)$`)
+	argName := regexp.MustCompile(`(?m)^  -\S+ (.+)$`)
 	for _, localAI := range []bool{false, true} {
 		opts := []cli.Option{cli.WithName("things")}
 		if localAI {

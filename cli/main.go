@@ -98,8 +98,9 @@ func New(cfg backend.Config, opts ...Option) Program {
 	}
 	about := o.serveAbout
 	if about == "" {
-		about = "Serves the app over MCP: every mutator and action is a tool, every table a\n" +
-			"resource. stdio by default (register it in Claude or an IDE as a command);\n" +
+		about = "Serves the app over MCP: every mutator and action is a tool and every table\n" +
+			"a resource, but for internal mutators and actions and server-only tables.\n" +
+			"stdio by default (register it in Claude or an IDE as a command);\n" +
 			"with --http, streamable HTTP at /mcp and SSE at /sse on that address.\n" +
 			"Logs go to stderr; in stdio mode stdout carries only the protocol."
 	}

@@ -68,6 +68,13 @@ func TestMainGivesAnAppTheCommands(t *testing.T) {
 		t.Errorf("schema: exit %d\n%s", code, out)
 	}
 
+	// With no --data, on a machine where the default data directory does
+	// not exist yet: it is made (the serve started with --data would refuse
+	// a missing directory).
+	if code, out, errOut := runNotes(t, bin, "tools"); code != 0 || !strings.Contains(out, "saveNote (idempotent)") {
+		t.Errorf("tools on the default data file, its directory not made yet: exit %d\n%s\n%s", code, out, errOut)
+	}
+
 	data := filepath.Join(t.TempDir(), "notes.db")
 	if code, out, errOut := runNotes(t, bin, "tools", "--data", data); code != 0 || !strings.Contains(out, "saveNote (idempotent)") {
 		t.Errorf("tools: exit %d\n%s\n%s", code, out, errOut)

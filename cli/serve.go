@@ -23,7 +23,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	fs := NewFlags(env, prog, "serve", "serve [flags]", about)
 	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
 	pg := addPostgresFlags(fs)
-	noRuns := fs.Bool("no-runs", false, "run no enqueued actions in this server (they wait for one that runs them): for a server that only reads, such as the one `log --postgres` starts")
+	noRuns := fs.Bool("no-runs", false, "run no enqueued actions in this server (they wait for one that runs them): for a server that only reads, such as the one the log command starts for --postgres")
 	runLease := fs.Duration("run-lease", 30*time.Second, "with --postgres: how long this server's hold on the action runs it took lasts unless renewed (every third of it); a server that dies has its runs taken over by another once it lapses (at least 1s)")
 	httpAddr := fs.String("http", "", "serve HTTP on this `ADDR` (host:port) instead of stdio, e.g. 127.0.0.1:8080 (port 0 picks one)")
 	token := fs.String("token", "", "require Authorization: Bearer `TOKEN` on HTTP (default $MCP_SYNC_TOKEN)")

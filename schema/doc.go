@@ -22,8 +22,10 @@
 //
 // Go writes a nil slice or map as null, which the generated schema refuses
 // (it wants an array or object). [Validator.Encode], which the engine uses
-// for every value Go code hands it (rows written with Table.Set, inputs of
-// ctx.Mutate and EnqueueAction, action outputs), writes [] or {} instead.
+// for every value Go code hands it (rows written with backend's Table.Set,
+// inputs of ctx.Mutate, EnqueueAction, backend.Mutate and backend.Enqueue,
+// action outputs), writes [] or {} instead; the Go client encodes a call's
+// arguments the same way.
 // Null stays where the declaration allows it: a field that is omitempty or
 // omitzero (left out when nil), tagged `jsonschema:"nullable"`, or a nil
 // pointer (left as null, which the schema refuses unless omitempty or

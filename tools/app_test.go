@@ -74,8 +74,9 @@ var (
 	putHidden  = schema.Mutator[PutIn]("putHidden", "Writes the secret table; internal", schema.Internal())
 	hiddenEcho = schema.Action[EchoIn, EchoOut]("hiddenEcho", "Echo; internal", schema.Internal())
 	putAndHide = schema.Mutator[PutIn]("putAndHide", "Puts an item and enqueues an internal action")
+	hideByAct  = schema.Action[PutIn, EchoOut]("hideByAction", "Writes the secret table through an internal mutator, and reads it back")
 	appSchema  = schema.MustDefine(1, items, secrets, putItem, putTwoFail, boom, putSecret, putAndEcho, echo, shout, stream, badOut, actPanic,
-		putHidden, hiddenEcho, putAndHide)
+		putHidden, hiddenEcho, putAndHide, hideByAct)
 )
 
 // testWait bounds what a test waits for: generous, since a loaded 2-core
@@ -140,6 +141,13 @@ func newApp(t testing.TB, opts ...func(*backend.Options)) *app {
 			}),
 			backend.Action(hiddenEcho, func(ctx *backend.ActionCtx, in EchoIn) (EchoOut, error) {
 				return EchoOut{Text: in.Text, Len: len(in.Text)}, nil
+			}),
+			backend.Action(hideByAct, func(ctx *backend.ActionCtx, in PutIn) (EchoOut, error) {
+				if err := backend.Mutate(ctx, putHidden, in); err != nil {
+					return EchoOut{}, err
+				}
+				s, _, err := backend.TableOf(ctx, secrets).Get(in.Key)
+				return EchoOut{Text: s.Value, Len: len(s.Value) + 1}, err
 			}),
 			backend.Action(shout, func(ctx *backend.ActionCtx, in EchoIn) (string, error) {
 				return strings.ToUpper(in.Text), nil

@@ -4,12 +4,14 @@
 // What clients see:
 //
 //   - Every declared mutator and action is a tool with the declaration's name,
-//     description and flat input schema. Mutators answer {"version": N}, the
+//     description and flat input schema, except internal ones
+//     (schema.Internal), which only server code, mutators and actions call. Mutators answer {"version": N}, the
 //     version their transaction committed; actions with a struct output answer
 //     with structuredContent (and the same JSON as text for older clients),
 //     actions with string output answer with text.
 //   - Read tools for models: get_row, list_rows (prefix, cursor, limit,
-//     reverse) and get_run (an enqueued action run's status and output).
+//     reverse), get_run (an enqueued action run's status and output) and
+//     list_history (the audit of committed versions).
 //     Their inputs and outputs, the hidden sync tools' and the error kinds
 //     in a failed call's _meta are declared in package wire, shared with
 //     the Go client; their JSON Schemas are generated from wire's structs
@@ -33,7 +35,9 @@
 //
 // Server-only tables appear nowhere: not in tool schemas, resource lists,
 // reads, subscriptions, or error messages (they are reported exactly like
-// tables that do not exist).
+// tables that do not exist). Internal mutators and actions likewise: not
+// listed, and a tools/call or _sync_push of one gets what an undeclared
+// name gets.
 //
 // Apps add their own static resources, resource templates and prompts
 // through [Options]; they are listed beside the table resources.

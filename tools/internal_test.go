@@ -2,10 +2,12 @@ package tools_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -21,17 +23,19 @@ import (
 // undeclared twin of the same length whose answers they must match.
 var hiddenNames = map[string]string{"putHidden": "putNoSuch", "hiddenEcho": "noSuchEcho"}
 
-// TestInternalToolsAbsent: over streamable HTTP (both eras) and SSE, an
-// internal mutator or action is not listed, calling or pushing it is
-// answered exactly as for a name never declared, and a public mutator's run
-// of an internal action is not reported.
+// TestInternalToolsAbsent: over streamable HTTP and SSE, each in both
+// protocol eras (2025-11-25 and 2026-07-28, which this server also answers
+// on the SSE transport), an internal mutator or action is not listed,
+// calling or pushing it is answered exactly as for a name never declared, a
+// public action still writes through the internal mutator, and a public
+// mutator's run of an internal action is not reported.
 func TestInternalToolsAbsent(t *testing.T) {
 	a := newApp(t)
 	_, base := serveHTTP(t, a, tools.HTTPOptions{})
 	for _, e := range eras {
 		t.Run(e.name, func(t *testing.T) {
 			c, _ := connect(t, base, e, nil)
-			checkHidden(t, c, e.name)
+			checkHidden(t, c, e)
 		})
 	}
 }
@@ -43,13 +47,22 @@ func TestInternalToolsAbsentStdio(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			in, out := serveStdio(t, a)
 			c, _ := start(t, transport.NewIO(out, in, io.NopCloser(strings.NewReader(""))), e)
-			checkHidden(t, c, e.name)
+			checkHidden(t, c, e)
 		})
 	}
 }
 
-func checkHidden(t *testing.T, c *client.Client, session string) {
+func checkHidden(t *testing.T, c *client.Client, e era) {
 	t.Helper()
+	session := e.name
+	// The era is the one asked for, so both eras' cells are really covered.
+	era := mcp.ProtocolVersion20260728
+	if e.legacy {
+		era = mcp.ProtocolVersion20251125
+	}
+	if got := c.ProtocolVersion(); got != era {
+		t.Fatalf("%s negotiated protocol %q, want %q", session, got, era)
+	}
 	res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +93,13 @@ func checkHidden(t *testing.T, c *client.Client, session string) {
 	put := call(t, c, "putAndHide", map[string]any{"key": "h-" + session, "name": "n"})
 	if b, _ := json.Marshal(put.StructuredContent); put.IsError || strings.Contains(string(b), "runs") {
 		t.Errorf("putAndHide reported %s", b)
+	}
+	// An action the client may call still reaches the internal mutator.
+	// An action the client may call still reaches the internal mutator: it
+	// reads back what putHidden wrote.
+	act := call(t, c, "hideByAction", map[string]any{"key": "a-" + session, "name": "via " + session})
+	if b, _ := json.Marshal(act.StructuredContent); act.IsError || !strings.Contains(string(b), `"text":"via `+session+`"`) {
+		t.Errorf("hideByAction, through putHidden: %s %s", b, text(act))
 	}
 }
 
@@ -120,4 +140,50 @@ func jsonLines(r io.Reader) *bufio.Scanner {
 	s := bufio.NewScanner(r)
 	s.Buffer(nil, 1<<20)
 	return s
+}
+
+// TestInternalActionIsNoTask: a tools/call that asks to run an internal
+// action as a task (the 2026-07-28 tasks extension, or 2025-11-25's task
+// parameter on a request with no session) is answered exactly as for an
+// undeclared name, and starts no task, while a public action's does.
+func TestInternalActionIsNoTask(t *testing.T) {
+	a := newApp(t)
+	_, base := serveHTTP(t, a, tools.HTTPOptions{})
+	ask := func(name string, modern bool) string {
+		params := map[string]any{"name": name, "arguments": map[string]any{"text": "x"}}
+		h := map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+		if modern {
+			caps := map[string]any{"extensions": map[string]any{tools.TasksExtension: map[string]any{}}}
+			params["_meta"] = map[string]any{mcp.MetaKeyProtocolVersion: mcp.ProtocolVersion20260728, mcp.MetaKeyClientCapabilities: caps}
+			h[mcp.HeaderProtocolVersion] = mcp.ProtocolVersion20260728
+			h[mcp.HeaderMethod] = "tools/call"
+			h[mcp.HeaderName] = name
+		} else {
+			params["task"] = map[string]any{"ttl": 60000}
+		}
+		body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params})
+		req, err := http.NewRequest(http.MethodPost, base+tools.PathStreamable, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Sprintf("HTTP %d %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	for _, modern := range []bool{true, false} {
+		if public := ask("echo", modern); !strings.Contains(public, "taskId") {
+			t.Fatalf("modern %v: a public action's task was not started: %s", modern, public)
+		}
+		got, want := ask("hiddenEcho", modern), ask("noSuchEcho", modern)
+		if strings.ReplaceAll(got, "hiddenEcho", "noSuchEcho") != want || strings.Contains(got, "taskId") {
+			t.Errorf("modern %v: a task of the internal action: %s; of an undeclared one: %s", modern, got, want)
+		}
+	}
 }

@@ -127,7 +127,8 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 // Token beside Options.Auth.
 //
 // Headers are bounded by ReadHeaderTimeout, POST bodies by BodyReadTimeout
-// (a per-request deadline, see withBody), idle keep-alives by IdleTimeout,
+// (a deadline per request, which [Server.HTTPHandler] sets, so a handler
+// mounted elsewhere has it too), idle keep-alives by IdleTimeout,
 // open connections by MaxConns. Streams (GET, SSE, listen) have no read
 // deadline once their request is in.
 func (s *Server) ServeHTTP(ctx context.Context, addr string, o HTTPOptions, ready func(baseURL string)) error {

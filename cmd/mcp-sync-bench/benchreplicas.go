@@ -32,7 +32,7 @@ func runReplicasBench(ctx context.Context, env *cli.Environ, args []string) int 
 			"own, dropped at the end.")
 	dsn := fs.String("postgres", "", "the PostgreSQL `DSN` (default $MCP_SYNC_POSTGRES, else postgres://postgres@127.0.0.1:5432/test)")
 	writes := fs.Int("writes", 2000, "rows written per replica count")
-	list := fs.String("replicas", "1,2,3", "replica counts, a comma-separated list")
+	list := fs.String("replicas", "1,2,3", "replica `COUNTS`, a comma-separated list")
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
 	}

@@ -59,7 +59,8 @@ func apps() []cli.App {
 func runServe(ctx context.Context, env *cli.Environ, args []string) int {
 	return cli.Serve(ctx, env, "mcp-sync-bench", "Serves the todo app (or, with --app conformance, the MCP conformance suite's\n"+
 		"fixtures; with --app bench, the app bench measures) over MCP: every mutator and\n"+
-		"action is a tool, every table a resource. stdio by default; with --http,\n"+
+		"action is a tool and every table a resource, but for internal mutators and\n"+
+		"actions and server-only tables. stdio by default; with --http,\n"+
 		"streamable HTTP at /mcp and SSE at /sse on that address.\n"+
 		"Logs go to stderr; in stdio mode stdout carries only the protocol.", apps(), args)
 }

@@ -73,11 +73,11 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 	fs.IntVar(&cfg.sessions, "sessions", 16, "concurrent HTTP sessions for durable writes")
 	fs.IntVar(&cfg.subscribers, "subscribers", 100, "subscribers of the streamed row")
 	fs.IntVar(&cfg.chunks, "chunks", 200, "chunks of 20 B streamed into the row, 5 ms apart")
-	answers := fs.String("answers", "500,1000,2000", "answer lengths (chunks) whose total bytes written are measured")
+	answers := fs.String("answers", "500,1000,2000", "answer `LENGTHS` (chunks, comma-separated) whose total bytes written are measured")
 	fs.IntVar(&cfg.rows, "rows", 1_000_000, "rows in the table list_rows reads")
 	noTS := fs.Bool("no-ts", false, "leave out the TypeScript + SQLite peer")
 	fs.StringVar(&cfg.tsDir, "ts-dir", "testdata/peers/ts-sqlite", "the TypeScript peer's `DIR` (npm ci runs there when node_modules is stale)")
-	only := fs.String("only", "", "run only these scenarios, comma-separated: writes, stream, bytes, list, stdio")
+	only := fs.String("only", "", "run only these `SCENARIOS`, comma-separated: writes, stream, bytes, list, stdio")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	asMarkdown := fs.Bool("markdown", false, "print the report as the README's table (a row a scenario, a column a server)")
 	if code, ok := cli.Parse(fs, args); !ok {

@@ -40,7 +40,7 @@ func runPGBench(ctx context.Context, env *cli.Environ, args []string) int {
 	dsn := fs.String("postgres", "", "the PostgreSQL `DSN` (default $MCP_SYNC_POSTGRES, else postgres://postgres@127.0.0.1:5432/test)")
 	duration := fs.Duration("duration", 10*time.Second, "how long each session count runs, shared by the rounds and the two servers")
 	rounds := fs.Int("rounds", 5, "the two servers take turns this many times")
-	sessionList := fs.String("sessions", "1,16", "concurrent HTTP sessions, a comma-separated list")
+	sessionList := fs.String("sessions", "1,16", "`COUNTS` of concurrent HTTP sessions, a comma-separated list")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code

@@ -57,7 +57,8 @@ func TestDemoUnwritableDataFails(t *testing.T) {
 
 // TestDataInMissingDirectoryRefused: a --data whose directory does not exist
 // (a typo) is refused with a clear error, and no folder is made; the default
-// data directory is still created (TestDemoDataFromEnvironment).
+// data directory is still created (cli's TestMainGivesAnAppTheCommands, for
+// the commands that start serve with --data on it).
 func TestDataInMissingDirectoryRefused(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tpyo")
 	for _, args := range [][]string{{"demo"}, {"serve"}} {

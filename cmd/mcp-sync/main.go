@@ -15,8 +15,9 @@ func program() cli.Program {
 	return cli.New(backend.Config{Schema: todo.Schema},
 		cli.WithName("mcp-sync"), cli.WithAppName("todo"),
 		cli.WithTagline("live, transactional, streaming app data and actions for AI models and apps."),
-		cli.WithServeHelp("Serves the todo app over MCP: every mutator and action is a tool, every table a\n"+
-			"resource. stdio by default (register it in Claude or an IDE as a command);\n"+
+		cli.WithServeHelp("Serves the todo app over MCP: every mutator and action is a tool and every\n"+
+			"table a resource, but for the internal mutator setSecret and the server-only\n"+
+			"secrets table. stdio by default (register it in Claude or an IDE as a command);\n"+
 			"with --http, streamable HTTP at /mcp and SSE at /sse on that address.\n"+
 			"Logs go to stderr; in stdio mode stdout carries only the protocol."),
 		cli.WithSetup(todoapp.Open), cli.WithLocalAI(),

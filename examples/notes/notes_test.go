@@ -109,6 +109,22 @@ func TestNilTagsStoredEmpty(t *testing.T) {
 	}
 }
 
+// TestNilTagsOverTypedCall: a typed client call (client.Mutate, over
+// tools/call) with nil tags sends them as [], as the server would store
+// them, so the call is not refused for "got null, want array".
+func TestNilTagsOverTypedCall(t *testing.T) {
+	_, c := serve(t, startLLM(t, localai.Options{}))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := client.Mutate(ctx, c, notes.SaveNote, notes.NoteInput{ID: "n2", Title: "Errands"}); err != nil {
+		t.Fatalf("saveNote with nil tags over a typed call: %v", err)
+	}
+	n, ok, _, err := client.GetRow(ctx, c, notes.Notes, "n2")
+	if err != nil || !ok || n.Tags == nil || len(n.Tags) != 0 || n.Priority != "normal" {
+		t.Errorf("note = %+v (found %v, %v)", n, ok, err)
+	}
+}
+
 // TestInternalMutatorsHidden: setSummary and setSecret are no tools, and a
 // call of either is refused as an unknown tool.
 func TestInternalMutatorsHidden(t *testing.T) {

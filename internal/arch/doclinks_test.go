@@ -13,8 +13,9 @@ import (
 )
 
 // TestDocLinksResolve: every doc link of ours ([Name], [Type.Method],
-// [pkg.Name]) names something that exists, so `go doc` never points a
-// reader at a method that is not there (tools.Server's doc once named two).
+// [pkg.Name]), in struct fields' docs too, names something that exists, so
+// `go doc` never points a reader at a method that is not there
+// (tools.Server's doc once named two).
 // Links into packages outside the module are not checked.
 func TestDocLinksResolve(t *testing.T) {
 	goBin, err := exec.LookPath("go")
@@ -63,7 +64,11 @@ func TestDocLinksResolve(t *testing.T) {
 			}
 			return "", false
 		}
-		for where, text := range docs(p) {
+		all := docs(p)
+		for where, text := range fieldDocs(p) {
+			all[where] = text
+		}
+		for where, text := range all {
 			links = links[:0]
 			collect(pr.Parse(text).Content, &links)
 			for _, l := range links {
