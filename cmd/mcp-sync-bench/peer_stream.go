@@ -31,6 +31,17 @@ type streamRun struct {
 	received int
 	notices  int                  // resources/updated of uri received, by all subscribers
 	covered  map[*peerSession]int // per subscriber: the last chunk a notice covered
+	// carried are the changes-carrying notices as received, decoded (as the
+	// Go client decodes them) only after the round: decoding a hundred
+	// subscribers' notices as they come would load the machine the server
+	// shares, and slow the very receipts being timed.
+	carried []carriedNotice
+}
+
+// carriedNotice is a changes-carrying notice, and when it was received.
+type carriedNotice struct {
+	at  int64 // Unix ns
+	raw string
 }
 
 // noticed takes one resources/updated for sub. A plain notice says only
@@ -40,30 +51,26 @@ type streamRun struct {
 // late by more than the 5 ms between chunks is credited to the next chunk
 // too, so plain figures lean low). Every notice is credited so, so that
 // plain and changes-carrying ones compare by one method; a
-// changes-carrying one also names its chunks, which gives exact figures.
+// changes-carrying one also names its chunks, which gives exact figures
+// (see settle).
 func (r *streamRun) noticed(sub *peerSession, p *sdk.ResourceUpdatedNotificationParams) {
 	now := time.Now().UnixNano()
 	if p.URI != r.uri {
 		return
 	}
-	// Decoded before taking the lock every subscriber's handler shares:
-	// under it, decoding would hold up the other subscribers' reads, and
-	// with them (through TCP) the server's sends.
-	chunks, carries := noticeChunks(p.URI, p.Meta)
+	raw, carries := p.Meta[wire.ChangesMetaKey].(string)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.covered == nil {
 		return
 	}
 	r.notices++
-	for _, n := range chunks {
-		if n < 1 || n >= len(r.starts) {
-			continue
-		}
-		if s := r.starts[n].Load(); s > 0 && s <= now {
-			r.exact = append(r.exact, time.Duration(now-s))
-			r.received++
-		}
+	if carries {
+		r.carried = append(r.carried, carriedNotice{at: now, raw: raw})
+		// Counted by a scan for the chunks' numbers, only to know when
+		// every chunk is in; settle counts them again from the decoded
+		// notices.
+		r.received += strings.Count(raw, `"n":`)
 	}
 	n := r.covered[sub] + 1
 	for ; n < len(r.starts) && r.starts[n].Load() > 0 && r.starts[n].Load() <= now; n++ {
@@ -73,6 +80,33 @@ func (r *streamRun) noticed(sub *peerSession, p *sdk.ResourceUpdatedNotification
 		}
 	}
 	r.covered[sub] = n - 1
+}
+
+// settle decodes the round's changes-carrying notices, as the Go client
+// does, and credits each to the chunks it names (exact, received). It
+// fails on a notice that does not decode. Callers hold r.mu.
+func (r *streamRun) settle() error {
+	if len(r.carried) == 0 {
+		return nil
+	}
+	r.received = 0
+	for _, cn := range r.carried {
+		chunks, ok := noticeChunks(r.uri, sdk.Meta{wire.ChangesMetaKey: cn.raw})
+		if !ok {
+			return fmt.Errorf("a notice of %s carried changes that do not decode: %.200s", r.uri, cn.raw)
+		}
+		for _, n := range chunks {
+			if n < 1 || n >= len(r.starts) {
+				continue
+			}
+			if s := r.starts[n].Load(); s > 0 && s <= cn.at {
+				r.exact = append(r.exact, time.Duration(cn.at-s))
+				r.received++
+			}
+		}
+	}
+	r.carried = nil
+	return nil
 }
 
 // streamer is one server's subscribers and trigger, kept over the rounds.
@@ -182,6 +216,9 @@ func (st *streamer) stream(ctx context.Context, round, chunks int) ([]time.Durat
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.settle(); err != nil {
+		return nil, err
+	}
 	st.got, st.want, st.notices = st.got+r.received, st.want+want, st.notices+r.notices
 	st.exact = append(st.exact, r.exact...)
 	return r.lats, nil

@@ -185,7 +185,11 @@ func startPeers(ctx context.Context, cfg peersConfig, dir, tag string) ([]*peerT
 			t.stop()
 		}
 	}
-	app, err := cli.StartServerProc(ctx, bin, "serve", "--app", "bench", "--data", mcpSyncDataPath(dir, tag), "--http", "127.0.0.1:0")
+	// MCP_SYNC_BENCH_SERVE_ARGS adds flags to mcp-sync's serve (for tuning:
+	// --cpuprofile FILE).
+	args := append([]string{"serve", "--app", "bench", "--data", mcpSyncDataPath(dir, tag), "--http", "127.0.0.1:0"},
+		strings.Fields(os.Getenv("MCP_SYNC_BENCH_SERVE_ARGS"))...)
+	app, err := cli.StartServerProc(ctx, bin, args...)
 	if err != nil {
 		return nil, fmt.Errorf("starting mcp-sync: %w", err)
 	}
