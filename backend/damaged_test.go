@@ -16,7 +16,7 @@ import (
 func TestDamagedRowIsNamedNotHidden(t *testing.T) {
 	path := t.TempDir() + "/hard.db"
 	const marker = "victim-text-0123456789"
-	eng, _, _ := openHard(t, path)
+	eng, _, _ := openJobApp(t, path)
 	for _, in := range []string{
 		`{"table":"notes","key":"victim","text":"` + marker + `"}`,
 		`{"table":"notes","key":"other","text":"fine"}`,
@@ -41,7 +41,7 @@ func TestDamagedRowIsNamedNotHidden(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	eng, _, logs := openHard(t, path, func(o *backend.Options) { o.AllowDamagedRows = true })
+	eng, _, logs := openJobApp(t, path, func(o *backend.Options) { o.AllowDamagedRows = true })
 	_, _, _, err := eng.Get(t.Context(), "notes", "victim")
 	if backend.KindOf(err) != backend.ErrDamaged {
 		t.Fatalf("Get of the damaged row: kind %v, err %v; want ErrDamaged", backend.KindOf(err), err)

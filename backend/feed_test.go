@@ -57,7 +57,7 @@ func TestFeedDeliversAndCloses(t *testing.T) {
 // every run, says which runs changed but carries no record, which may hold
 // a sensitive action's input; Run reads it, redacted.
 func TestWatchRunNamesRunsWithoutTheirRecords(t *testing.T) {
-	e, _, _ := openHard(t, filepath.Join(t.TempDir(), "h.db"))
+	e, _, _ := openJobApp(t, filepath.Join(t.TempDir(), "h.db"))
 	all, err := e.WatchRun(t.Context(), "", e.Version())
 	if err != nil {
 		t.Fatal(err)

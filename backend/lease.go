@@ -192,46 +192,30 @@ func (e *Engine) every(now bool, fn func()) {
 // instances.
 func (e *Engine) scanQueue() error {
 	now := time.Now()
-	after := ""
-	for {
+	return e.queuePages(func(tx *storage.ReadTx, kvs []storage.KV) ([]string, error) {
 		var ids []string
-		var next string
-		err := e.store.View(func(tx *storage.ReadTx) error {
-			kvs, n, err := tx.Scan(queueTable, storage.ScanOptions{After: after, Limit: 1000})
-			if err != nil {
-				return err
-			}
-			next = n
-			live := map[string]bool{e.self: true}
-			for _, kv := range kvs {
-				ent := decodeEntry(kv.Value)
-				if ent.Owner != "" {
-					ok, seen := live[ent.Owner]
-					if !seen {
-						if ok, err = alive(tx, ent.Owner, now); err != nil {
-							return err
-						}
-						live[ent.Owner] = ok
+		live := map[string]bool{e.self: true}
+		for _, kv := range kvs {
+			ent := decodeEntry(kv.Value)
+			if ent.Owner != "" {
+				ok, seen := live[ent.Owner]
+				if !seen {
+					var err error
+					if ok, err = alive(tx, ent.Owner, now); err != nil {
+						return nil, err
 					}
-					if ok {
-						continue
-					}
+					live[ent.Owner] = ok
 				}
-				ids = append(ids, kv.Key)
+				if ok {
+					continue
+				}
 			}
-			return nil
-		})
-		if err != nil {
-			return err
+			ids = append(ids, kv.Key)
 		}
-		for _, id := range ids {
-			e.work.push(id) // a claim of a retry not yet due schedules it
-		}
-		if next == "" {
-			return nil
-		}
-		after = next
-	}
+		return ids, nil
+	}, func(id string) {
+		e.work.push(id) // a claim of a retry not yet due schedules it
+	})
 }
 
 // followQueue dispatches runs other instances enqueue, and cancels a

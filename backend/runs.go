@@ -234,26 +234,45 @@ func (e *Engine) worker() {
 	}
 }
 
-// recover dispatches every unfinished run recorded in the file: those
+// recoverRuns dispatches every unfinished run recorded in the file: those
 // enqueued but not started, waiting for a retry, or cut off mid-run by a stop.
 func (e *Engine) recoverRuns() error {
+	err := e.queuePages(func(_ *storage.ReadTx, kvs []storage.KV) ([]string, error) {
+		ids := make([]string, len(kvs))
+		for i, kv := range kvs {
+			ids[i] = kv.Key
+		}
+		return ids, nil
+	}, e.schedule)
+	if err != nil {
+		return fmt.Errorf("backend: reading the action queue: %w", err)
+	}
+	return nil
+}
+
+// queuePages reads the work list a page at a time, each page in a read
+// transaction of its own so that no reader holds one over the whole queue,
+// and passes the ids pick chose from a page to do once that transaction has
+// ended (do may read or write the store).
+func (e *Engine) queuePages(pick func(tx *storage.ReadTx, kvs []storage.KV) ([]string, error), do func(id string)) error {
 	after := ""
 	for {
 		var ids []string
 		var next string
 		err := e.store.View(func(tx *storage.ReadTx) error {
-			kvs, n, err := tx.Scan(queueTable, storage.ScanOptions{After: after, Limit: 1000})
-			for _, kv := range kvs {
-				ids = append(ids, kv.Key)
+			kvs, n, err := tx.Scan(queueTable, storage.ScanOptions{After: after, Limit: storage.MaxScanLimit})
+			if err != nil {
+				return err
 			}
 			next = n
+			ids, err = pick(tx, kvs)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("backend: reading the action queue: %w", err)
+			return err
 		}
 		for _, id := range ids {
-			e.schedule(id)
+			do(id)
 		}
 		if next == "" {
 			return nil

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors callers can test with errors.Is. The errors returned wrap them with
@@ -72,4 +73,22 @@ func ShortKey(k string) string {
 		return k
 	}
 	return k[:max] + "…"
+}
+
+// DescribeProblem is how the drivers' Check reports name a problem: where
+// it is (a table, or a store part in brackets such as "[change log]"; a
+// row's key, quoted short) and what is wrong.
+func DescribeProblem(table, key, what string) string {
+	var b strings.Builder
+	switch {
+	case strings.HasPrefix(table, "["):
+		fmt.Fprintf(&b, "%s: ", table)
+	case table != "":
+		fmt.Fprintf(&b, "table %s: ", table)
+	}
+	if key != "" {
+		fmt.Fprintf(&b, "key %q: ", ShortKey(key))
+	}
+	b.WriteString(what)
+	return b.String()
 }

@@ -12,10 +12,23 @@ import (
 
 // TestListLimitIsTheStorageLimit: list_rows's published bound is wire's
 // MaxListLimit, which must equal what storage will scan in one page (wire
-// keeps a copy, since it imports nothing of the server).
+// keeps a copy, since it imports nothing of the server); likewise the
+// default page sizes, and list_history's bounds and the audit's.
 func TestListLimitIsTheStorageLimit(t *testing.T) {
-	if wire.MaxListLimit != storage.MaxScanLimit {
-		t.Errorf("wire.MaxListLimit = %d, storage.MaxScanLimit = %d: they must agree", wire.MaxListLimit, storage.MaxScanLimit)
+	for _, c := range []struct {
+		name        string
+		wire, store int
+	}{
+		{"MaxListLimit / storage.MaxScanLimit", wire.MaxListLimit, storage.MaxScanLimit},
+		{"DefaultListLimit / storage.DefaultScanLimit", wire.DefaultListLimit, storage.DefaultScanLimit},
+		// list_history publishes the audit's page bounds, which the engine
+		// enforces with storage's.
+		{"MaxHistoryLimit / storage.MaxAuditLimit", wire.MaxHistoryLimit, storage.MaxAuditLimit},
+		{"DefaultHistoryLimit / storage.DefaultAuditLimit", wire.DefaultHistoryLimit, storage.DefaultAuditLimit},
+	} {
+		if c.wire != c.store {
+			t.Errorf("wire.%s: %d and %d: they must agree", c.name, c.wire, c.store)
+		}
 	}
 	a := newApp(t)
 	srv, err := tools.New(a.eng, tools.Options{})

@@ -15,10 +15,21 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 )
 
-// This file holds every workaround for a behaviour of mcp-go v1.2.1
-// (github.com/mark3labs/mcp-go), so that they can be deleted together once
-// mcp-go is fixed. Each of the three sections below says which behaviour it
-// covers. Deleting one also means deleting its hooks outside this file:
+// This file holds the workarounds for how mcp-go v1.2.1
+// (github.com/mark3labs/mcp-go) delivers notifications and checks POST
+// bodies, so that they can be deleted together once mcp-go is fixed. Each
+// of the three sections below says which behaviour it covers.
+//
+// Adaptations to mcp-go that are part of a feature stay with the feature,
+// each saying what of mcp-go it covers: answerNotFound and claimNotFound
+// (notfound.go: a handler's error is always -32603, with no data.uri);
+// inflight (calls.go) and registry.endListens (registry.go: SSE requests
+// run on a context that outlives the connection); sessionGate's session
+// count (httpguard.go: a GET or legacy initialize mints a session of any
+// id); the task methods (tasks.go, tasksio.go: mcp-go keeps tasks in
+// memory).
+//
+// Deleting a section here also means deleting its hooks outside this file:
 //   - the echo: registry.echoDelay, notice.echo, the client fields legacy,
 //     sends and sentAt, and the pureEcho test in notice.carries;
 //   - the settle marker: the rep.settle() call in Server.callAction and

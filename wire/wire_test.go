@@ -60,6 +60,7 @@ func TestBoundsInTagsMatchConstants(t *testing.T) {
 	}{
 		{reflect.TypeFor[wire.ListRowsIn](), "Limit", wire.MaxListLimit},
 		{reflect.TypeFor[wire.SyncChangesIn](), "Limit", wire.MaxChangesLimit},
+		{reflect.TypeFor[wire.ListHistoryIn](), "Limit", wire.MaxHistoryLimit},
 	} {
 		f, _ := tc.typ.FieldByName(tc.field)
 		if tag := f.Tag.Get("jsonschema"); !strings.Contains(tag+",", ",maximum="+strconv.Itoa(tc.max)+",") {
@@ -68,6 +69,10 @@ func TestBoundsInTagsMatchConstants(t *testing.T) {
 	}
 	if !strings.Contains(listLimitTag(), "0 means "+strconv.Itoa(wire.DefaultListLimit)) {
 		t.Error("ListRowsIn.Limit's description does not give DefaultListLimit")
+	}
+	f, _ := reflect.TypeFor[wire.ListHistoryIn]().FieldByName("Limit")
+	if !strings.Contains(f.Tag.Get("jsonschema"), "0 means "+strconv.Itoa(wire.DefaultHistoryLimit)) {
+		t.Error("ListHistoryIn.Limit's description does not give DefaultHistoryLimit")
 	}
 }
 

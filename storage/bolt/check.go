@@ -205,7 +205,7 @@ func (r *Report) checkLog(b *bbolt.Bucket, tail []byte, sealed, full bool, delta
 		if sealed {
 			_, err = decodeRecord(ver, rec, full || ver < deltaSince)
 		} else {
-			_, err = decodeChanges(rec, false)
+			_, _, err = storage.DecodeChanges(rec)
 		}
 		var ce *storage.CorruptError
 		switch {

@@ -168,7 +168,7 @@ func decodeUndo(b []byte) ([]logChange, error) {
 
 // decodeFull decodes a format-3 record's changes as kindAfter ones.
 func decodeFull(b []byte) ([]logChange, error) {
-	cs, err := decodeChanges(b, false)
+	cs, _, err := storage.DecodeChanges(b)
 	if err != nil {
 		return nil, err
 	}
@@ -179,58 +179,4 @@ func decodeFull(b []byte) ([]logChange, error) {
 	return out, nil
 }
 
-// encodeChanges lays out changes in format 3 (full values) after skip zero
-// bytes: count, then per change table, key, op, value, each string
-// length-prefixed (uvarint). Only files of older formats hold it.
-func encodeChanges(skip int, cs []storage.Change) []byte {
-	b := make([]byte, skip)
-	b = binary.AppendUvarint(b, uint64(len(cs)))
-	for _, c := range cs {
-		b = appendField(b, []byte(c.Table))
-		b = appendField(b, []byte(c.Key))
-		b = append(b, byte(c.Op))
-		b = appendField(b, c.Value)
-	}
-	return b
-}
-
 var errCorrupt = errors.New("corrupt record")
-
-// decodeChanges decodes format-3 changes; values are copies if copyValues
-// is set, else they point into b.
-func decodeChanges(b []byte, copyValues bool) ([]storage.Change, error) {
-	n, b, err := storage.RecordUvarint(b)
-	if err != nil || n > uint64(len(b)) {
-		return nil, errCorrupt
-	}
-	out := make([]storage.Change, 0, n)
-	for range n {
-		var c storage.Change
-		var table, key, val []byte
-		if table, b, err = storage.RecordField(b); err != nil {
-			return nil, err
-		}
-		if key, b, err = storage.RecordField(b); err != nil {
-			return nil, err
-		}
-		if len(b) == 0 {
-			return nil, errCorrupt
-		}
-		c.Op, b = storage.Op(b[0]), b[1:]
-		if val, b, err = storage.RecordField(b); err != nil {
-			return nil, err
-		}
-		if c.Op != storage.OpPut && c.Op != storage.OpDelete {
-			return nil, errCorrupt
-		}
-		c.Table, c.Key = string(table), string(key)
-		if c.Op == storage.OpPut {
-			c.Value = val
-			if copyValues {
-				c.Value = append([]byte{}, val...)
-			}
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}

@@ -1,9 +1,7 @@
 package bolt
 
 import (
-	"bytes"
 	"fmt"
-	"strings"
 
 	"github.com/mcp-sync/mcp-sync/storage"
 )
@@ -23,19 +21,8 @@ type Problem struct {
 
 // String names where the problem is and what it is.
 func (p Problem) String() string {
-	var b bytes.Buffer
 	if p.Page != 0 {
-		fmt.Fprintf(&b, "page %d: ", p.Page)
+		return fmt.Sprintf("page %d: %s", p.Page, storage.DescribeProblem(p.Table, p.Key, p.What))
 	}
-	switch {
-	case strings.HasPrefix(p.Table, "["):
-		fmt.Fprintf(&b, "%s: ", p.Table)
-	case p.Table != "":
-		fmt.Fprintf(&b, "table %s: ", p.Table)
-	}
-	if p.Key != "" {
-		fmt.Fprintf(&b, "key %q: ", storage.ShortKey(p.Key))
-	}
-	b.WriteString(p.What)
-	return b.String()
+	return storage.DescribeProblem(p.Table, p.Key, p.What)
 }

@@ -265,3 +265,9 @@ func TestUpgradeFromFormat3(t *testing.T) {
 	defer s.Close()
 	check()
 }
+
+// encodeChanges lays out changes in format 3 (full values) after skip zero
+// bytes: what only files of older formats hold.
+func encodeChanges(skip int, cs []storage.Change) []byte {
+	return storage.AppendChanges(make([]byte, skip), cs)
+}

@@ -31,20 +31,7 @@ type Problem struct {
 }
 
 // String names where the problem is and what it is.
-func (p Problem) String() string {
-	var b bytes.Buffer
-	switch {
-	case len(p.Table) > 0 && p.Table[0] == '[':
-		fmt.Fprintf(&b, "%s: ", p.Table)
-	case p.Table != "":
-		fmt.Fprintf(&b, "table %s: ", p.Table)
-	}
-	if p.Key != "" {
-		fmt.Fprintf(&b, "key %q: ", storage.ShortKey(p.Key))
-	}
-	b.WriteString(p.What)
-	return b.String()
-}
+func (p Problem) String() string { return storage.DescribeProblem(p.Table, p.Key, p.What) }
 
 // Report is what [Check] found.
 type Report struct {

@@ -57,25 +57,14 @@ func sumRecord(version uint64, data []byte) int32 {
 	return int32(crc32.Update(crc32.Update(0, castagnoli(), k[:]), castagnoli(), data))
 }
 
-// encodeChanges lays out a version's changes: count, then per change
-// table, key, op, value, each string length-prefixed (uvarint).
+// encodeChanges lays out a version's changes (storage.AppendChanges), in
+// a buffer sized for them at once.
 func encodeChanges(cs []storage.Change) []byte {
 	n := binary.MaxVarintLen64
 	for _, c := range cs {
 		n += 3*binary.MaxVarintLen64 + 1 + len(c.Table) + len(c.Key) + len(c.Value)
 	}
-	b := make([]byte, 0, n)
-	b = binary.AppendUvarint(b, uint64(len(cs)))
-	for _, c := range cs {
-		b = binary.AppendUvarint(b, uint64(len(c.Table)))
-		b = append(b, c.Table...)
-		b = binary.AppendUvarint(b, uint64(len(c.Key)))
-		b = append(b, c.Key...)
-		b = append(b, byte(c.Op))
-		b = binary.AppendUvarint(b, uint64(len(c.Value)))
-		b = append(b, c.Value...)
-	}
-	return b
+	return storage.AppendChanges(make([]byte, 0, n), cs)
 }
 
 var errUndecodable = errors.New("undecodable")
@@ -93,38 +82,12 @@ func decodeRecord(version uint64, data []byte, sum int32) ([]storage.Change, err
 	return nil, &storage.CorruptError{Key: fmt.Sprintf("at version %d", version), Problem: why}
 }
 
-func decodeChanges(b []byte) ([]storage.Change, error) {
-	n, b, err := storage.RecordUvarint(b)
-	if err != nil || n > uint64(len(b)) {
+// decodeChanges decodes a whole log record; the values share data, which
+// pgx gives the caller to keep.
+func decodeChanges(data []byte) ([]storage.Change, error) {
+	cs, rest, err := storage.DecodeChanges(data)
+	if err != nil || len(rest) != 0 {
 		return nil, errUndecodable
 	}
-	out := make([]storage.Change, 0, n)
-	for range n {
-		var table, key, val []byte
-		if table, b, err = storage.RecordField(b); err != nil {
-			return nil, err
-		}
-		if key, b, err = storage.RecordField(b); err != nil {
-			return nil, err
-		}
-		if len(b) == 0 {
-			return nil, errUndecodable
-		}
-		op := storage.Op(b[0])
-		if op != storage.OpPut && op != storage.OpDelete {
-			return nil, errUndecodable
-		}
-		if val, b, err = storage.RecordField(b[1:]); err != nil {
-			return nil, err
-		}
-		c := storage.Change{Table: string(table), Key: string(key), Op: op}
-		if op == storage.OpPut {
-			c.Value = val // pgx's bytes are the caller's to keep
-		}
-		out = append(out, c)
-	}
-	if len(b) != 0 {
-		return nil, errUndecodable
-	}
-	return out, nil
+	return cs, nil
 }
