@@ -97,7 +97,7 @@ func TestEchoToAPlainClientIsBare(t *testing.T) {
 	if n == nil || !n.bare || n.encode("u") != "" {
 		t.Fatalf("echo to a plain client: %+v", n)
 	}
-	c.note("u", 6, nil, true)
+	c.note("u", 6, nil, true, nil)
 	if n.pureEcho() {
 		t.Errorf("a change joined the echo but it still reads as one: %+v", n)
 	}

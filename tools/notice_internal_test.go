@@ -74,3 +74,60 @@ func TestNoticeEncodedOncePerRange(t *testing.T) {
 		t.Fatalf("kept %d encodings (%d in order), at most %d", len(e.byKey), len(e.order), maxKeptEncodings)
 	}
 }
+
+// TestOneEventEncodedAsNoted: clients noted the same version of a URI get
+// the same bytes, encoded as the version was noted (their senders need not
+// wait for one another), equal to what their own encoding would be; a
+// client that subscribed later starts elsewhere and gets its own; a notice
+// that coalesced a second version, went bare or was put back after a
+// failed send is encoded by its sender.
+func TestOneEventEncodedAsNoted(t *testing.T) {
+	newClient := func(upTo uint64) *client {
+		_, c := echoClient(true)
+		c.upTo["u"] = upTo
+		return c
+	}
+	a, b, late := newClient(5), newClient(5), newClient(6)
+	changes := []wire.SyncChange{{Key: "k", Op: "put", Value: json.RawMessage(`{"n":7}`)}}
+	one := &oneEvent{uri: "u"}
+	for _, c := range []*client{a, b, late} {
+		c.note("u", 7, changes, false, one)
+	}
+	na, nb, nl := a.dirty["u"], b.dirty["u"], late.dirty["u"]
+	if !na.encoded || !nb.encoded || !nl.encoded {
+		t.Fatalf("not encoded as noted: %v %v %v", na.encoded, nb.encoded, nl.encoded)
+	}
+	if na.enc != na.encode("u") || nl.enc != nl.encode("u") || na.enc == nl.enc {
+		t.Fatalf("encodings %s / %s, want %s / %s", na.enc, nl.enc, na.encode("u"), nl.encode("u"))
+	}
+	if unsafe.StringData(na.enc) != unsafe.StringData(nb.enc) {
+		t.Fatal("two clients owing the same notice got separate encodings")
+	}
+	// The next version joins a's pending notice: it is no longer one event.
+	a.note("u", 8, changes, false, &oneEvent{uri: "u"})
+	if na.encoded {
+		t.Fatal("a notice of two versions kept the first one's encoding")
+	}
+	b.mu.Lock()
+	b.dirty = map[string]*notice{}
+	b.upTo["u"] = 7
+	b.putBack("u", nb)
+	b.mu.Unlock()
+	if nb.encoded {
+		t.Fatal("a notice put back after a failed send kept its encoding")
+	}
+	plain := newClient(5)
+	plain.changes = false
+	plain.note("u", 7, changes, false, one)
+	if n := plain.dirty["u"]; n.encoded || !n.bare {
+		t.Fatalf("a client taking no changes: %+v", n)
+	}
+	many := &oneEvent{uri: "u"}
+	for i := range maxOneEventStarts + 1 {
+		c := newClient(uint64(i))
+		c.note("u", 9, changes, false, many)
+		if got := c.dirty["u"].encoded; got != (i < maxOneEventStarts) {
+			t.Fatalf("start %d: encoded %v", i, got)
+		}
+	}
+}

@@ -93,3 +93,41 @@ func (n *notice) encode(uri string) string {
 	}
 	return string(b)
 }
+
+// oneEvent encodes the notices of one URI that hold one version's changes
+// alone, as that version is noted to the URI's clients: every client
+// keeping pace owes the same such notice, and its sender then finds it
+// encoded. Through encodings.of the first sender to come would encode it
+// while the others waited for it, and a hundred senders parked on one
+// encoder, then queued again behind everything else runnable, made the
+// notices late enough to coalesce more often than plain ones. Used only by
+// the marking goroutine, under registry.mu.
+type oneEvent struct {
+	uri   string
+	after []uint64 // the notices' afters encoded so far (clients that subscribed later start later)
+	enc   []string
+}
+
+// Notices of one version differ only in where they start; past this many
+// starts, the rest are encoded by their senders.
+const maxOneEventStarts = 4
+
+// encoding returns n's encoding and true, n holding one event and made
+// as it was noted, or false when there is none to share (n goes bare, or
+// too many starts).
+func (o *oneEvent) encoding(n *notice) (string, bool) {
+	if !n.carries() || len(n.events) != 1 || n.echo {
+		return "", false
+	}
+	for i, a := range o.after {
+		if a == n.after {
+			return o.enc[i], true
+		}
+	}
+	if len(o.after) >= maxOneEventStarts {
+		return "", false
+	}
+	s := n.encode(o.uri)
+	o.after, o.enc = append(o.after, n.after), append(o.enc, s)
+	return s, true
+}

@@ -48,6 +48,11 @@ type notice struct {
 	// after == version until a change joins it. A client that has it all
 	// ignores it; one that lost the last notice reads its changes.
 	echo bool
+	// enc is the notice's encoding when made as it was noted (see
+	// oneEvent), valid while encoded; any later change to the notice
+	// clears encoded.
+	enc     string
+	encoded bool
 }
 
 // A notice stops carrying changes beyond these: notifications stay small, and
@@ -59,6 +64,7 @@ const (
 
 // add appends the event at version v (changes already selected for the URI).
 func (n *notice) add(v uint64, changes []wire.SyncChange) {
+	n.encoded = false
 	if v <= n.after || (len(n.events) > 0 && v <= n.events[len(n.events)-1].Version) {
 		return // committed before the client subscribed, or already noted
 	}
@@ -75,7 +81,7 @@ func (n *notice) add(v uint64, changes []wire.SyncChange) {
 	}
 }
 
-func (n *notice) makeBare() { n.bare, n.events, n.size = true, nil, 0 }
+func (n *notice) makeBare() { n.bare, n.events, n.size, n.encoded = true, nil, 0, false }
 
 // putBack returns a notice whose send failed to uri's pending one. Callers
 // hold c.mu.
@@ -84,6 +90,7 @@ func (c *client) putBack(uri string, owed *notice) {
 	if !subscribed || (owed.version == 0 && !owed.bare) {
 		return // unsubscribed meanwhile, or only changes from before the subscription: nothing owed
 	}
+	owed.encoded = false // its version may move on below
 	later := c.dirty[uri]
 	// The chain must join: a client that unsubscribed and subscribed again
 	// meanwhile started a new one, and changes in between are in neither.
@@ -111,11 +118,13 @@ func (n *notice) merge(later *notice) {
 }
 
 // note adds a version's changes to uri's pending notice (bare: none carried)
-// and wakes the sender.
-func (c *client) note(uri string, version uint64, changes []wire.SyncChange, bare bool) {
+// and wakes the sender. one, when not nil, encodes a notice of this
+// version's changes alone (see oneEvent).
+func (c *client) note(uri string, version uint64, changes []wire.SyncChange, bare bool, one *oneEvent) {
 	c.mu.Lock()
 	n := c.dirty[uri]
-	if n == nil {
+	fresh := n == nil
+	if fresh {
 		// Notices of a URI go out in the order they are made, so this one
 		// goes on from where the last one ended.
 		n = &notice{after: c.upTo[uri]}
@@ -126,6 +135,9 @@ func (c *client) note(uri string, version uint64, changes []wire.SyncChange, bar
 		n.version = max(n.version, version)
 	} else {
 		n.add(version, changes)
+		if fresh && one != nil {
+			n.enc, n.encoded = one.encoding(n)
+		}
 	}
 	c.upTo[uri] = max(c.upTo[uri], n.version)
 	c.mu.Unlock()
@@ -163,7 +175,11 @@ func (r *registry) deliver(c *client) {
 				continue // only changes from before the subscription
 			}
 			changes := ""
-			if c.changes {
+			switch {
+			case !c.changes:
+			case n.encoded:
+				changes = n.enc
+			default:
 				changes = r.encodings.of(owners[i], uri, n)
 			}
 			err := c.send(uri, changes)

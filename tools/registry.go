@@ -352,20 +352,22 @@ func (r *registry) mark(w *watcher, ev backend.Event) {
 		for _, c := range ev.Changes {
 			uri := wire.RunURI(c.Key)
 			for cl := range r.byURI[scopeKey(owner, uri)] {
-				cl.note(uri, ev.Version, nil, true)
+				cl.note(uri, ev.Version, nil, true, nil)
 			}
 		}
 		return
 	}
 	all := w.priors.note(ev.Version, syncChanges(ev.Changes), r.takesChanges(owner, table, ev.Changes))
 	uri := wire.TableURI(table)
+	one := &oneEvent{uri: uri}
 	for cl := range r.byURI[scopeKey(owner, uri)] {
-		cl.note(uri, ev.Version, all, false)
+		cl.note(uri, ev.Version, all, false, one)
 	}
 	noteRow := func(key string, changes []wire.SyncChange) {
 		uri := wire.RowURI(table, key)
+		one := &oneEvent{uri: uri}
 		for cl := range r.byURI[scopeKey(owner, uri)] {
-			cl.note(uri, ev.Version, changes, false)
+			cl.note(uri, ev.Version, changes, false, one)
 		}
 	}
 	if len(all) == 1 { // the usual case
@@ -422,7 +424,7 @@ func (r *registry) markTable(w *watcher, version uint64) {
 	for sk, cs := range r.byURI {
 		if owner, uri := splitScopeKey(sk); owner == w.owner && r.watchTable(uri) == w.table {
 			for c := range cs {
-				c.note(uri, version, nil, true)
+				c.note(uri, version, nil, true, nil)
 			}
 		}
 	}
