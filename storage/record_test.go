@@ -1,8 +1,10 @@
 package storage_test
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/mcp-sync/mcp-sync/storage"
@@ -43,5 +45,34 @@ func TestChangeRecords(t *testing.T) {
 	bad := storage.AppendChanges(nil, []storage.Change{{Table: "a", Key: "k", Op: 3}})
 	if _, _, err := storage.DecodeChanges(bad); !errors.Is(err, storage.ErrBadRecord) {
 		t.Errorf("op 3: %v, want ErrBadRecord", err)
+	}
+}
+
+// TestChangeRecordBytes: the bytes the drivers wrote before they shared
+// the codec (bbolt's format-3 records, PostgreSQL's log rows: both wrote
+// count, then per change table, key, op and value, lengths as uvarints)
+// are what AppendChanges writes and what DecodeChanges reads. The round
+// trips elsewhere write with AppendChanges too, so a change of layout
+// would pass them and leave every stored record unreadable.
+func TestChangeRecordBytes(t *testing.T) {
+	long := strings.Repeat("k", 200) // a length of two varint bytes
+	cs := []storage.Change{
+		{Table: "a", Key: "k1", Op: storage.OpPut, Value: []byte(`{"n":1}`)},
+		{Table: "b", Key: long, Op: storage.OpDelete},
+	}
+	golden := []byte("\x02" +
+		"\x01a" + "\x02k1" + "\x01" + "\x07{\"n\":1}" +
+		"\x01b" + "\xc8\x01" + long + "\x02" + "\x00")
+	if got := storage.AppendChanges(nil, cs); !bytes.Equal(got, golden) {
+		t.Errorf("AppendChanges = %q,\nwant the stored layout %q", got, golden)
+	}
+	got, rest, err := storage.DecodeChanges(golden)
+	if err != nil || len(rest) != 0 || !reflect.DeepEqual(got, cs) {
+		t.Errorf("DecodeChanges(stored record) = %+v, rest %q, %v; want %+v", got, rest, err, cs)
+	}
+	// A delete's value field is read past, whatever it holds.
+	got, _, err = storage.DecodeChanges([]byte("\x01\x01b\x01k\x02\x03old"))
+	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], storage.Change{Table: "b", Key: "k", Op: storage.OpDelete}) {
+		t.Errorf("a delete written with a value: %+v, %v", got, err)
 	}
 }

@@ -5,10 +5,11 @@
 //
 //   - Every declared mutator and action is a tool with the declaration's name,
 //     description and flat input schema, except internal ones
-//     (schema.Internal), which only server code, mutators and actions call. Mutators answer {"version": N}, the
-//     version their transaction committed; actions with a struct output answer
-//     with structuredContent (and the same JSON as text for older clients),
-//     actions with string output answer with text.
+//     (schema.Internal), which only server code, mutators and actions call.
+//     Mutators answer {"version": N}, the version their transaction
+//     committed; actions with a struct output answer with structuredContent
+//     (and the same JSON as text for older clients), actions with string
+//     output answer with text.
 //   - Read tools for models: get_row, list_rows (prefix, cursor, limit,
 //     reverse), get_run (an enqueued action run's status and output) and
 //     list_history (the audit of committed versions).

@@ -94,7 +94,6 @@ func checkHidden(t *testing.T, c *client.Client, e era) {
 	if b, _ := json.Marshal(put.StructuredContent); put.IsError || strings.Contains(string(b), "runs") {
 		t.Errorf("putAndHide reported %s", b)
 	}
-	// An action the client may call still reaches the internal mutator.
 	// An action the client may call still reaches the internal mutator: it
 	// reads back what putHidden wrote.
 	act := call(t, c, "hideByAction", map[string]any{"key": "a-" + session, "name": "via " + session})

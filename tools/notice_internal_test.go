@@ -131,3 +131,25 @@ func TestOneEventEncodedAsNoted(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodedNoticeGoesBare: a notice encoded as it was noted that a bare
+// note then joins (the table's watch restarted, or skipped changes) is sent
+// bare, as its client must read the changes itself; its encoding of the
+// first version alone would tell the client it had them all.
+func TestEncodedNoticeGoesBare(t *testing.T) {
+	r, c := echoClient(true)
+	sent := make(chan string, 1)
+	c.send = func(uri, changes string) error { sent <- changes; return nil }
+	c.stop = make(chan struct{})
+	changes := []wire.SyncChange{{Key: "k", Op: "put", Value: json.RawMessage(`{"n":7}`)}}
+	c.note("u", 7, changes, false, &oneEvent{uri: "u"})
+	if !c.dirty["u"].encoded {
+		t.Fatal("a one-event notice was not encoded as noted")
+	}
+	c.note("u", 9, nil, true, nil)
+	go r.deliver(c)
+	defer close(c.stop)
+	if got := <-sent; got != "" {
+		t.Fatalf("a notice gone bare was sent with changes: %s", got)
+	}
+}

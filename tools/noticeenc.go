@@ -98,10 +98,11 @@ func (n *notice) encode(uri string) string {
 // alone, as that version is noted to the URI's clients: every client
 // keeping pace owes the same such notice, and its sender then finds it
 // encoded. Through encodings.of the first sender to come would encode it
-// while the others waited for it, and a hundred senders parked on one
-// encoder, then queued again behind everything else runnable, made the
-// notices late enough to coalesce more often than plain ones. Used only by
-// the marking goroutine, under registry.mu.
+// while the others waited for it: a hundred senders parked on one encoder,
+// then queued again behind everything else runnable, a wait only clients
+// taking changes have. That is a likely reason their notices coalesced more
+// often than plain ones, not a measured one (the peers bench was too noisy
+// to show it). Used only by the marking goroutine, under registry.mu.
 type oneEvent struct {
 	uri   string
 	after []uint64 // the notices' afters encoded so far (clients that subscribed later start later)

@@ -12,11 +12,12 @@ import (
 // per user: mcpsync://…/notes/a is alice's row "a" to alice and bob's to
 // bob, and a run URI's notifications are only its caller's. So the
 // registry keys what it shares across clients by owner as well as URI: who
-// watches a URI (byURI, by subKey), the engine feed behind it (watchers, by
-// watchKey, each feed opened as its owner so that it carries only that
-// owner's changes, and with it the priors patches are made from), and the
-// encodings of notices (noticeKey.owner). A client's own maps stay by URI:
-// a client is one session or stream, which acts as one caller.
+// watches a URI (byURI, by scopeKey of the URI), the engine feed behind it
+// (watchers, by scopeKey of the table, each feed opened as its owner so
+// that it carries only that owner's changes, and with it the priors
+// patches are made from), and the encodings of notices (noticeKey.owner; a
+// oneEvent serves one mark of one owner's feed). A client's own maps stay
+// by URI: a client is one session or stream, which acts as one caller.
 //
 // The owner of a private table's URI is the caller's (backend.Engine.Owner);
 // of a run's, the caller's backend.Identity.Owner, whose run feed the

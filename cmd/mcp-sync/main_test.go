@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mcp-sync/mcp-sync/cli"
+	"github.com/mcp-sync/mcp-sync/examples/todo"
 )
 
 // runCmd runs a command in-process with an environment that has no
@@ -70,5 +72,34 @@ func TestUsageAndExitCodes(t *testing.T) {
 		if !strings.Contains(text, c.want) {
 			t.Errorf("mcp-sync %v: %s lacks %q:\nstdout: %s\nstderr: %s", c.args, c.in, c.want, out, errOut)
 		}
+	}
+}
+
+// TestServeHelpNamesWhatIsHidden: serve --help says every mutator and action
+// is a tool and every table a resource "but for" the todo app's internal
+// declarations and server-only tables, which it names: each of them, and
+// nothing the app declares for clients.
+func TestServeHelpNamesWhatIsHidden(t *testing.T) {
+	code, out, _ := runCmd(t, nil, "serve", "--help")
+	flat := strings.Join(strings.Fields(out), " ")
+	_, hidden, ok := strings.Cut(flat, "but for ")
+	if code != cli.ExitOK || !ok {
+		t.Fatalf("serve --help: exit %d, no \"but for\" clause:\n%s", code, out)
+	}
+	hidden, _, _ = strings.Cut(hidden, ".")
+	named := func(name string) bool { return regexp.MustCompile(`\b` + name + `\b`).MatchString(hidden) }
+	check := func(kind, name string, internal bool) {
+		if named(name) != internal {
+			t.Errorf("serve --help's %q: names %s %s %v, internal or server-only %v", hidden, kind, name, named(name), internal)
+		}
+	}
+	for _, tb := range todo.Schema.Tables() {
+		check("table", tb.Name, tb.ServerOnly)
+	}
+	for _, m := range todo.Schema.Mutators() {
+		check("mutator", m.Name, m.Internal)
+	}
+	for _, a := range todo.Schema.Actions() {
+		check("action", a.Name, a.Internal)
 	}
 }

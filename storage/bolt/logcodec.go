@@ -13,7 +13,7 @@ import (
 // layout:
 //
 //   - Format 3 records (versions below Driver.deltaSince) hold each put's
-//     full value (decodeChanges).
+//     full value, in the layout storage.AppendChanges writes (decodeFull).
 //   - Format 4 records hold, per change, a kind and what the row was before
 //     it, relative to what it became: the undo of the change. The value
 //     after a change is the row in the table, or the value before the
