@@ -39,8 +39,10 @@ type TableInfo struct {
 	MaxRowBytes int
 }
 
-// MutatorInfo describes a declared mutator.
-type MutatorInfo struct {
+// Operation is what mutators and actions declare alike: each is a tool
+// with a name, hints and a validated input, callable by whoever holds its
+// scopes. [MutatorInfo] and [ActionInfo] embed it.
+type Operation struct {
 	Name        string
 	Description string
 	Idempotent  bool
@@ -51,24 +53,20 @@ type MutatorInfo struct {
 	InputSchema json.RawMessage
 	// Input validates an input's JSON.
 	Input *Validator
-	// Internal mutators are callable by server code only (see [Internal]).
+	// Internal ones are callable by server code only (see [Internal]).
 	Internal bool
 	// Scopes are the scopes a caller needs to call it (see [Scopes]).
 	Scopes []string
 }
 
+// MutatorInfo describes a declared mutator.
+type MutatorInfo struct {
+	Operation
+}
+
 // ActionInfo describes a declared action.
 type ActionInfo struct {
-	Name        string
-	Description string
-	Idempotent  bool
-	Destructive bool
-	// InputType is the Go type of the input.
-	InputType reflect.Type
-	// InputSchema is the input's flat JSON Schema.
-	InputSchema json.RawMessage
-	// Input validates an input's JSON.
-	Input *Validator
+	Operation
 	// OutputType is the Go type of the output.
 	OutputType reflect.Type
 	// TextOutput is true when the output is a string: plain text, with no
@@ -84,10 +82,6 @@ type ActionInfo struct {
 	// Sensitive actions' inputs and outputs are never shown to clients in
 	// run records (see [Sensitive]).
 	Sensitive bool
-	// Internal actions are callable by server code only (see [Internal]).
-	Internal bool
-	// Scopes are the scopes a caller needs to call it (see [Scopes]).
-	Scopes []string
 }
 
 // namePattern is what MCP accepts as a tool name; tables follow it too, so
@@ -237,18 +231,17 @@ func compile(sp *declSpec) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", role, err)
 	}
-	switch sp.kind {
-	case KindTable:
+	if sp.kind == KindTable {
 		return &TableInfo{Name: sp.name, Description: sp.description, ServerOnly: sp.opts.serverOnly,
 			Private: sp.opts.private, RowType: sp.in, RowSchema: inSchema, Rows: inV, MaxRowBytes: sp.opts.maxRowBytes}, nil
-	case KindMutator:
-		return &MutatorInfo{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
-			Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV,
-			Internal: sp.opts.internal, Scopes: slices.Clone(sp.opts.scopes)}, nil
 	}
-	a := &ActionInfo{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
-		Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV, OutputType: sp.out,
-		Sensitive: sp.opts.sensitive, Internal: sp.opts.internal, Scopes: slices.Clone(sp.opts.scopes)}
+	op := Operation{Name: sp.name, Description: sp.description, Idempotent: sp.opts.idempotent,
+		Destructive: sp.opts.destructive, InputType: sp.in, InputSchema: inSchema, Input: inV,
+		Internal: sp.opts.internal, Scopes: slices.Clone(sp.opts.scopes)}
+	if sp.kind == KindMutator {
+		return &MutatorInfo{Operation: op}, nil
+	}
+	a := &ActionInfo{Operation: op, OutputType: sp.out, Sensitive: sp.opts.sensitive}
 	if sp.out.Kind() == reflect.String {
 		a.TextOutput = true
 		return a, nil

@@ -10,7 +10,7 @@ import (
 )
 
 // Strict rewrites a generated input schema (an object schema, as
-// [MutatorInfo.InputSchema] holds) into the form OpenAI's strict function
+// [Operation.InputSchema] holds) into the form OpenAI's strict function
 // calling accepts, which hosts that forward tool schemas with strict: true
 // require:
 //

@@ -63,14 +63,8 @@ type Driver struct {
 	tables  map[string][]byte // table → bucket name
 	publish func(version uint64, events []storage.Event)
 
-	qmu       sync.Mutex
-	queue     []*request    // writers waiting for a commit
-	leading   bool          // a writer is committing the queue
-	lastBatch int           // writers in the previous commit
-	closed    bool          // no more writers are queued
-	arrived   chan struct{} // a writer queued while one leads
-	drained   chan struct{} // closed when the queue is empty after Close
-	closing   chan struct{}
+	commits   *storage.CommitQueue
+	closing   chan struct{}  // closed when Close begins: reads and the fast-open walk stop
 	walked    sync.WaitGroup // walkAfterFastOpen has returned
 	closeOnce sync.Once
 	closeErr  error
@@ -130,8 +124,8 @@ func Open(path string, opts Options) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Driver{db: db, path: path, opts: opts, tables: make(map[string][]byte),
-		arrived: make(chan struct{}, 1), drained: make(chan struct{}), closing: make(chan struct{})}
+	s := &Driver{db: db, path: path, opts: opts, tables: make(map[string][]byte), closing: make(chan struct{})}
+	s.commits = storage.NewCommitQueue(opts.MaxBatch, opts.Linger, s.commit)
 	for _, t := range opts.Tables {
 		s.tables[t] = []byte(tablePrefix + t)
 	}
@@ -350,13 +344,7 @@ func (s *Driver) OnCommit(publish func(version uint64, events []storage.Event)) 
 func (s *Driver) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
-		s.qmu.Lock()
-		s.closed = true
-		busy := s.leading
-		s.qmu.Unlock()
-		if busy { // writes queued before Close commit first
-			<-s.drained
-		}
+		s.commits.Close() // writes queued before Close commit first
 		s.walked.Wait()
 		s.saveFreelist()
 		s.closeErr = s.db.Close()
@@ -412,29 +400,10 @@ func (s *Driver) View(fn func(tx storage.DriverReadTx) error) error {
 }
 
 // Update queues fn for the next commit and waits for it (see
-// storage.Driver): the first writer to find nobody committing leads. Once
-// queued it waits whatever ctx says, since the caller must learn whether fn
-// committed; the Store's fn checks ctx before it writes.
+// storage.Driver): the first writer to find nobody committing leads (see
+// storage.CommitQueue). Once queued it waits whatever ctx says, since the
+// caller must learn whether fn committed; the Store's fn checks ctx before
+// it writes.
 func (s *Driver) Update(_ context.Context, fn func(tx storage.DriverWriteTx) ([]storage.Change, error)) (uint64, error) {
-	r := &request{fn: fn, wake: make(chan struct{}, 1)}
-	lead, err := s.enqueue(r)
-	if err != nil {
-		return 0, err
-	}
-	if lead {
-		s.lead()
-	}
-	// Once queued, wait: the caller must learn whether it committed. A
-	// writer made the leader commits the batch holding its own request.
-	for {
-		<-r.wake
-		s.qmu.Lock()
-		promoted := r.lead
-		r.lead = false
-		s.qmu.Unlock()
-		if !promoted {
-			return r.version, r.err
-		}
-		s.lead()
-	}
+	return s.commits.Update(fn)
 }

@@ -261,9 +261,7 @@ func TestCloseCommitsQueuedWrites(t *testing.T) {
 	}
 	// Wait until all n are queued behind the blocked commit.
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		d.qmu.Lock()
-		queued := len(d.queue)
-		d.qmu.Unlock()
+		queued := d.commits.Queued()
 		if queued == n {
 			break
 		}

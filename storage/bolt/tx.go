@@ -61,17 +61,24 @@ func (r *readTx) open(table string, bucket, key, stored []byte) ([]byte, error) 
 	return bytes.Clone(v), nil
 }
 
+// lookup returns key's stored bytes in table (nil when there is no row),
+// with the key and bucket name that reading its segments takes. It reads
+// the mapped file: callers recover its faults.
+func (r *readTx) lookup(table, key string) (name, k, stored []byte, err error) {
+	b, name, err := r.bucket(table)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	k = []byte(key)
+	return name, k, b.Get(k), nil
+}
+
 func (r *readTx) Get(table, key string) (_ []byte, _ bool, err error) {
 	defer r.s.catch(&err, "read")
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	b, name, err := r.bucket(table)
-	if err != nil {
+	name, k, v, err := r.lookup(table, key)
+	if v == nil || err != nil {
 		return nil, false, err
-	}
-	k := []byte(key)
-	v := b.Get(k)
-	if v == nil {
-		return nil, false, nil
 	}
 	if v, err = r.open(table, name, k, v); err != nil {
 		return nil, false, err
@@ -292,14 +299,9 @@ func (w *writeTx) Delete(table, key string) (_ bool, err error) {
 func (w *writeTx) Raw(table, key string) (_ []byte, _ bool, err error) {
 	defer w.s.catch(&err, "read")
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	b, name, err := w.bucket(table)
-	if err != nil {
+	name, k, v, err := w.lookup(table, key)
+	if v == nil || err != nil {
 		return nil, false, err
-	}
-	k := []byte(key)
-	v := b.Get(k)
-	if v == nil {
-		return nil, false, nil
 	}
 	return rawRow(w.tx, name, k, v), true, nil
 }

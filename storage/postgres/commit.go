@@ -13,80 +13,21 @@ import (
 	"github.com/mcp-sync/mcp-sync/storage"
 )
 
-// request is one Update call waiting for its commit.
-type request struct {
-	fn      func(storage.DriverWriteTx) ([]storage.Change, error)
-	wake    chan struct{} // one token: committed, or made the leader
-	lead    bool          // set under qmu before wake: commit the queue
-	version uint64
-	err     error
-}
-
 // Update queues fn for the next commit and waits for it (see
 // storage.Driver): the first writer to find nobody committing leads, and
-// commits everything queued meanwhile in one transaction. Once queued it
-// waits whatever ctx says, since the caller must learn whether fn
-// committed; the Store's fn checks ctx before it writes.
+// commits everything queued meanwhile in one transaction (see
+// storage.CommitQueue; it never lingers: a batch is whatever queued
+// during the commit before). Once queued it waits whatever ctx says, since
+// the caller must learn whether fn committed; the Store's fn checks ctx
+// before it writes.
 func (d *Driver) Update(_ context.Context, fn func(tx storage.DriverWriteTx) ([]storage.Change, error)) (uint64, error) {
-	r := &request{fn: fn, wake: make(chan struct{}, 1)}
-	d.qmu.Lock()
-	if d.closed {
-		d.qmu.Unlock()
-		return 0, storage.ErrClosed
-	}
-	d.queue = append(d.queue, r)
-	lead := !d.leading
-	d.leading = true
-	d.qmu.Unlock()
-	if lead {
-		d.lead()
-	}
-	for {
-		<-r.wake
-		d.qmu.Lock()
-		promoted := r.lead
-		r.lead = false
-		d.qmu.Unlock()
-		if !promoted {
-			return r.version, r.err
-		}
-		d.lead()
-	}
-}
-
-// lead commits one batch, the one holding the caller's request, then hands
-// the lead to the next queued writer, or gives it up when none is left.
-func (d *Driver) lead() {
-	d.qmu.Lock()
-	n := min(len(d.queue), d.opts.MaxBatch)
-	batch := make([]*request, n)
-	copy(batch, d.queue)
-	d.queue = append(d.queue[:0], d.queue[n:]...)
-	d.qmu.Unlock()
-
-	d.commit(batch, true)
-
-	d.qmu.Lock()
-	if len(d.queue) > 0 {
-		next := d.queue[0]
-		next.lead = true
-		next.wake <- struct{}{}
-	} else {
-		d.leading = false
-		if d.closed {
-			close(d.drained)
-		}
-	}
-	d.qmu.Unlock()
-	for _, r := range batch {
-		r.wake <- struct{}{}
-	}
+	return d.commits.Update(fn)
 }
 
 // commit runs batch in one transaction. When PostgreSQL refuses the
 // batch's writes (not a lost connection) and split is set, each function
 // is retried alone, so one function's bad write sinks only itself.
-func (d *Driver) commit(batch []*request, split bool) {
+func (d *Driver) commit(batch []*storage.Request, split bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), d.opts.Timeout)
 	defer cancel()
 	conn, base, floor, err := d.begin(ctx, "BEGIN", d.q.lock)
@@ -104,19 +45,19 @@ func (d *Driver) commit(batch []*request, split bool) {
 	var audits []logRow
 	for _, r := range batch {
 		w.version, w.audit = next+1, nil
-		changes, err := r.fn(w)
+		changes, err := r.Fn(w)
 		if w.err != nil || errors.Is(err, storage.ErrUndoFailed) {
 			// A statement failed, and with it the transaction.
 			rollback(conn)
 			d.retryOrFail(batch, split, w.err, err)
 			return
 		}
-		r.err, r.version = err, 0
+		r.Err, r.Version = err, 0
 		if err != nil {
 			continue // fn undid its own writes
 		}
 		next++
-		r.version = next
+		r.Version = next
 		logs = append(logs, logRow{version: next, data: encodeChanges(changes)})
 		if w.audit != nil {
 			audits = append(audits, logRow{version: next, data: w.audit})
@@ -148,14 +89,14 @@ func (d *Driver) commit(batch []*request, split bool) {
 // retryOrFail retries each function of a batch whose transaction failed
 // alone (when split is set, the batch has more than one and the server was
 // reachable); otherwise every function fails with err (or undoErr).
-func (d *Driver) retryOrFail(batch []*request, split bool, err, undoErr error) {
+func (d *Driver) retryOrFail(batch []*storage.Request, split bool, err, undoErr error) {
 	if err == nil {
 		err = fmt.Errorf("storage: commit failed: %w", undoErr)
 	}
 	if split && len(batch) > 1 && !errors.Is(err, storage.ErrUnavailable) {
 		for _, r := range batch {
-			r.err, r.version = nil, 0
-			d.commit([]*request{r}, false)
+			r.Err, r.Version = nil, 0
+			d.commit([]*storage.Request{r}, false)
 		}
 		return
 	}
@@ -171,9 +112,9 @@ func commitError(err error) error {
 	return &dbError{msg: err.Error(), errs: []error{storage.ErrCommit, err}}
 }
 
-func failAll(batch []*request, err error) {
+func failAll(batch []*storage.Request, err error) {
 	for _, r := range batch {
-		r.err, r.version = err, 0
+		r.Err, r.Version = err, 0
 	}
 }
 

@@ -85,11 +85,7 @@ type Driver struct {
 
 	publish func(version uint64, events []storage.Event)
 
-	qmu     sync.Mutex
-	queue   []*request
-	leading bool
-	closed  bool          // no more writers are queued
-	drained chan struct{} // closed when the queue is empty after Close
+	commits *storage.CommitQueue
 
 	pubMu     sync.Mutex    // orders publishing: one call at a time, in version order
 	published atomic.Uint64 // the last version published (Version)
@@ -142,8 +138,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Driver, error) {
 		listen: cfg.ConnConfig.Copy(),
 		path:   pathOf(cfg.ConnConfig, opts.Schema),
 		opts:   opts, q: newQueries(opts.Schema), tables: make(map[string]struct{}),
-		drained: make(chan struct{}), poke: make(chan struct{}, 1), closing: make(chan struct{}), tailDone: make(chan struct{}),
+		poke: make(chan struct{}, 1), closing: make(chan struct{}), tailDone: make(chan struct{}),
 	}
+	d.commits = storage.NewCommitQueue(opts.MaxBatch, 0, func(batch []*storage.Request) { d.commit(batch, true) })
 	for _, t := range opts.Tables {
 		d.tables[t] = struct{}{}
 	}
@@ -232,13 +229,7 @@ func (d *Driver) OnCommit(publish func(version uint64, events []storage.Event)) 
 func (d *Driver) Close() error {
 	d.closeOnce.Do(func() {
 		close(d.closing)
-		d.qmu.Lock()
-		d.closed = true
-		busy := d.leading
-		d.qmu.Unlock()
-		if busy {
-			<-d.drained
-		}
+		d.commits.Close()                           // writes queued before Close commit first
 		d.tailOnce.Do(func() { close(d.tailDone) }) // never started
 		if d.stopTail != nil {
 			d.stopTail()

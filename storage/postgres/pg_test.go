@@ -273,10 +273,7 @@ func TestWriteScanSeesPending(t *testing.T) {
 func waitQueued(t *testing.T, d *Driver, n int) {
 	t.Helper()
 	for range 10000 {
-		d.qmu.Lock()
-		q := len(d.queue)
-		d.qmu.Unlock()
-		if q >= n {
+		if d.commits.Queued() >= n {
 			return
 		}
 		time.Sleep(time.Millisecond)
