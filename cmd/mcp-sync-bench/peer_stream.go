@@ -25,9 +25,13 @@ type streamRun struct {
 	uri    string
 	starts []atomic.Int64 // chunk n (1-based) → write start, Unix ns
 
-	mu       sync.Mutex
-	lats     []time.Duration // every notice, credited as a plain one
-	exact    []time.Duration // changes-carrying notices, credited to the chunks they name
+	mu    sync.Mutex
+	lats  []time.Duration // every notice, credited as a plain one
+	exact []time.Duration // changes-carrying notices, credited to the chunks they name
+	// received counts chunks noticed, by all subscribers: while the round
+	// runs, plain notices' chunks and those a scan finds in changes-carrying
+	// ones (to know when to stop waiting); after settle, from the decoded
+	// notices.
 	received int
 	notices  int                  // resources/updated of uri received, by all subscribers
 	covered  map[*peerSession]int // per subscriber: the last chunk a notice covered

@@ -30,6 +30,7 @@ type peersConfig struct {
 	ts          bool            // measure the TypeScript + SQLite peer
 	only        map[string]bool // scenarios to run; empty: all
 	tsDir       string
+	serveArgs   []string // more flags for mcp-sync's serve (MCP_SYNC_BENCH_SERVE_ARGS)
 }
 
 // peersReport is everything one `peers` run measured.
@@ -66,7 +67,8 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 			"WAL, synchronous=FULL; needs node and npm) and, for storage, a bare bbolt program\n"+
 			"rewriting one row. Scenarios: durable writes over HTTP sessions; a row streamed to\n"+
 			"subscribers; bytes written per committed chunk; list_rows of 1,000 rows; one stdio\n"+
-			"session's writes and reads, one call at a time.")
+			"session's writes and reads, one call at a time. MCP_SYNC_BENCH_SERVE_ARGS adds flags to\n"+
+			"mcp-sync's serve (for tuning: --cpuprofile FILE).")
 	cfg := peersConfig{}
 	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds the servers take turns in; ratios are the median of the rounds'")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "durable writes: how long each server is driven, over all rounds")
@@ -110,6 +112,7 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 	}
 	rep := peersReport{Rounds: cfg.rounds, Skipped: map[string]string{}}
 	cfg.ts = !*noTS
+	cfg.serveArgs = strings.Fields(env.Getenv("MCP_SYNC_BENCH_SERVE_ARGS"))
 	if cfg.ts {
 		if why, err := tsPeerReady(ctx, cfg.tsDir, env.Getenv("CI") == "true"); err != nil {
 			return fail("%v", err)
@@ -185,10 +188,7 @@ func startPeers(ctx context.Context, cfg peersConfig, dir, tag string) ([]*peerT
 			t.stop()
 		}
 	}
-	// MCP_SYNC_BENCH_SERVE_ARGS adds flags to mcp-sync's serve (for tuning:
-	// --cpuprofile FILE).
-	args := append([]string{"serve", "--app", "bench", "--data", mcpSyncDataPath(dir, tag), "--http", "127.0.0.1:0"},
-		strings.Fields(os.Getenv("MCP_SYNC_BENCH_SERVE_ARGS"))...)
+	args := append([]string{"serve", "--app", "bench", "--data", mcpSyncDataPath(dir, tag), "--http", "127.0.0.1:0"}, cfg.serveArgs...)
 	app, err := cli.StartServerProc(ctx, bin, args...)
 	if err != nil {
 		return nil, fmt.Errorf("starting mcp-sync: %w", err)
