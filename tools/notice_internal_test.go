@@ -3,10 +3,14 @@ package tools
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"unsafe"
 
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/wire"
 )
 
@@ -147,9 +151,48 @@ func TestEncodedNoticeGoesBare(t *testing.T) {
 		t.Fatal("a one-event notice was not encoded as noted")
 	}
 	c.note("u", 9, nil, true, nil)
+	c.poke()
 	go r.deliver(c)
 	defer close(c.stop)
 	if got := <-sent; got != "" {
 		t.Fatalf("a notice gone bare was sent with changes: %s", got)
+	}
+}
+
+// TestMarkSendsFromTheMarkingGoroutine: the goroutine that marks a change
+// sends its clients' notices itself, before mark returns, instead of waking
+// each client's sender: on a loaded machine a hundred woken senders may not
+// all run before the next change, whose notice then coalesces with theirs.
+// A client whose queue is full is left to its sender, poked to retry.
+func TestMarkSendsFromTheMarkingGoroutine(t *testing.T) {
+	r, c := echoClient(true)
+	r.log = slog.New(slog.DiscardHandler)
+	uri := wire.RowURI("items", "k")
+	var sent []string
+	full := false
+	c.send = func(u, changes string) error {
+		if full {
+			return server.ErrNotificationChannelBlocked
+		}
+		sent = append(sent, changes)
+		return nil
+	}
+	c.upTo = map[string]uint64{uri: 5}
+	c.uris = map[string]bool{uri: true}
+	r.byURI = map[string]map[*client]bool{uri: {c: true}}
+	w := &watcher{table: "items"}
+	ev := backend.Event{Version: 6, Changes: []backend.Change{{Table: "items", Key: "k", Op: backend.OpPut, Value: json.RawMessage(`{"n":6}`)}}}
+	r.mark(w, ev)
+	if len(sent) != 1 || !strings.Contains(sent[0], `"n":6`) {
+		t.Fatalf("mark returned with %q sent, want the change's notice", sent)
+	}
+	if len(c.wake) != 0 || len(c.dirty) != 0 {
+		t.Fatalf("the sender was woken (%d) or a notice left pending (%d)", len(c.wake), len(c.dirty))
+	}
+	full = true
+	ev.Version, ev.Changes[0].Value = 7, json.RawMessage(`{"n":7}`)
+	r.mark(w, ev)
+	if len(c.wake) != 1 || c.dirty[uri] == nil {
+		t.Fatalf("a full queue: sender poked %d, pending %v; want the sender poked to retry the notice", len(c.wake), c.dirty[uri])
 	}
 }

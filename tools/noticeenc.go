@@ -96,13 +96,10 @@ func (n *notice) encode(uri string) string {
 
 // oneEvent encodes the notices of one URI that hold one version's changes
 // alone, as that version is noted to the URI's clients: every client
-// keeping pace owes the same such notice, and its sender then finds it
-// encoded. Through encodings.of the first sender to come would encode it
-// while the others waited for it: a hundred senders parked on one encoder,
-// then queued again behind everything else runnable, a wait only clients
-// taking changes have. That is a likely reason their notices coalesced more
-// often than plain ones, not a measured one (the peers bench was too noisy
-// to show it). Used only by the marking goroutine, under registry.mu.
+// keeping pace owes the same such notice, so it is encoded once per start
+// and whoever sends it (registry.flush) finds it ready, where through
+// encodings.of the first sender would encode it while the others waited.
+// Used only by the marking goroutine, under registry.mu.
 type oneEvent struct {
 	uri   string
 	after []uint64 // the notices' afters encoded so far (clients that subscribed later start later)

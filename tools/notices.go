@@ -23,6 +23,8 @@ type client struct {
 	upTo  map[string]uint64 // per URI: every change through this version is in a notice, sent or pending
 	wake  chan struct{}
 	stop  chan struct{}
+	// sending: a flush of this client is under way (see registry.flush).
+	sending bool
 	// owners: per URI whose rows it names, when not "" (see privatesubs.go).
 	owners map[string]string
 
@@ -117,9 +119,9 @@ func (n *notice) merge(later *notice) {
 	}
 }
 
-// note adds a version's changes to uri's pending notice (bare: none carried)
-// and wakes the sender. one, when not nil, encodes a notice of this
-// version's changes alone (see oneEvent).
+// note adds a version's changes to uri's pending notice (bare: none carried).
+// one, when not nil, encodes a notice of this version's changes alone (see
+// oneEvent). The caller sends it: registry.flush, or poke for the sender.
 func (c *client) note(uri string, version uint64, changes []wire.SyncChange, bare bool, one *oneEvent) {
 	c.mu.Lock()
 	n := c.dirty[uri]
@@ -141,15 +143,19 @@ func (c *client) note(uri string, version uint64, changes []wire.SyncChange, bar
 	}
 	c.upTo[uri] = max(c.upTo[uri], n.version)
 	c.mu.Unlock()
+}
+
+// poke wakes c's sender (deliver) to flush its pending notices.
+func (c *client) poke() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
 }
 
-// deliver sends a client's pending updates, one per dirty URI. A send that
-// finds the client's queue full leaves the URI dirty and retries after
-// r.retry, so the update is late, never lost.
+// deliver is c's sender: it flushes c's pending notices when poked, and
+// after r.retry when a send found the client's queue full, so an update is
+// late, never lost.
 func (r *registry) deliver(c *client) {
 	var retry <-chan time.Time
 	for {
@@ -160,7 +166,28 @@ func (r *registry) deliver(c *client) {
 		case <-retry:
 		}
 		retry = nil
-		c.mu.Lock()
+		if r.flush(c) {
+			retry = time.After(r.retry)
+		}
+	}
+}
+
+// flush sends c's pending notices, one per dirty URI, and reports whether
+// a send found the client's queue full (the rest stay pending). One flush
+// of a client runs at a time, so a URI's notices go out in the order made:
+// a flush that finds another under way leaves its notices to that one,
+// which looks for more before it ends. The marking goroutine flushes the
+// clients it noted itself (sends never block), rather than wake a hundred
+// senders, each of which a loaded machine may not run before the next
+// change, which would then coalesce.
+func (r *registry) flush(c *client) (blocked bool) {
+	c.mu.Lock()
+	if c.sending {
+		c.mu.Unlock()
+		return false
+	}
+	c.sending = true
+	for len(c.dirty) > 0 && !blocked {
 		uris := make([]string, 0, len(c.dirty))
 		notices := make([]*notice, 0, len(c.dirty))
 		owners := make([]string, 0, len(c.dirty))
@@ -169,37 +196,52 @@ func (r *registry) deliver(c *client) {
 		}
 		clear(c.dirty)
 		c.mu.Unlock()
-		for i, uri := range uris {
-			n := notices[i]
-			if n.version == 0 && len(n.events) == 0 && !n.bare {
-				continue // only changes from before the subscription
-			}
-			changes := ""
-			switch {
-			case !c.changes:
-			case n.encoded:
-				changes = n.enc
-			default:
-				changes = r.encodings.of(owners[i], uri, n)
-			}
-			err := c.send(uri, changes)
-			if err == nil {
-				c.sent(uri, n)
-				continue
-			}
-			if errors.Is(err, server.ErrNotificationChannelBlocked) {
-				c.mu.Lock()
-				for j, u := range uris[i:] {
-					c.putBack(u, notices[i+j])
-				}
-				c.mu.Unlock()
-				retry = time.After(r.retry)
-				break
-			}
-			// The session is gone (or never finished initializing): forget it.
-			r.log.Debug("dropping subscriber", "err", err)
-			go r.dropClient(c)
-			return
+		var gone bool
+		blocked, gone = r.send(c, uris, notices, owners)
+		c.mu.Lock()
+		if gone {
+			break
 		}
 	}
+	c.sending = false
+	c.mu.Unlock()
+	return blocked
+}
+
+// send sends the notices taken from c's pending ones. A send that finds the
+// client's queue full puts them back (blocked); one that finds the session
+// gone has the client dropped (gone).
+func (r *registry) send(c *client, uris []string, notices []*notice, owners []string) (blocked, gone bool) {
+	for i, uri := range uris {
+		n := notices[i]
+		if n.version == 0 && len(n.events) == 0 && !n.bare {
+			continue // only changes from before the subscription
+		}
+		changes := ""
+		switch {
+		case !c.changes:
+		case n.encoded:
+			changes = n.enc
+		default:
+			changes = r.encodings.of(owners[i], uri, n)
+		}
+		err := c.send(uri, changes)
+		if err == nil {
+			c.sent(uri, n)
+			continue
+		}
+		if errors.Is(err, server.ErrNotificationChannelBlocked) {
+			c.mu.Lock()
+			for j, u := range uris[i:] {
+				c.putBack(u, notices[i+j])
+			}
+			c.mu.Unlock()
+			return true, false
+		}
+		// The session is gone (or never finished initializing): forget it.
+		r.log.Debug("dropping subscriber", "err", err)
+		go r.dropClient(c)
+		return false, true
+	}
+	return false, false
 }

@@ -342,41 +342,41 @@ func (r *registry) watch(ctx context.Context, w *watcher) {
 
 // mark notes a committed event of w's table for the clients watching the
 // table as w's owner, the rows it changed or (for runs) the runs it
-// changed. Rows rewritten go as patches of their previous values (see
-// priors) when a client that takes changes watches them.
+// changed, then flushes each of those clients (see flush). Rows rewritten
+// go as patches of their previous values (see priors) when a client that
+// takes changes watches them.
 func (r *registry) mark(w *watcher, ev backend.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	table, owner := w.table, w.owner
-	if table == backend.RunsTable { // run notifications stay bare: get_run reads the run
-		for _, c := range ev.Changes {
-			uri := wire.RunURI(c.Key)
-			for cl := range r.byURI[scopeKey(owner, uri)] {
-				cl.note(uri, ev.Version, nil, true, nil)
-			}
-		}
-		return
-	}
-	all := w.priors.note(ev.Version, syncChanges(ev.Changes), r.takesChanges(owner, table, ev.Changes))
-	uri := wire.TableURI(table)
-	one := &oneEvent{uri: uri}
-	for cl := range r.byURI[scopeKey(owner, uri)] {
-		cl.note(uri, ev.Version, all, false, one)
-	}
-	noteRow := func(key string, changes []wire.SyncChange) {
-		uri := wire.RowURI(table, key)
+	noted := map[*client]bool{}
+	note := func(uri string, changes []wire.SyncChange, bare bool) {
 		one := &oneEvent{uri: uri}
 		for cl := range r.byURI[scopeKey(owner, uri)] {
-			cl.note(uri, ev.Version, changes, false, one)
+			cl.note(uri, ev.Version, changes, bare, one)
+			noted[cl] = true
 		}
 	}
-	if len(all) == 1 { // the usual case
-		noteRow(all[0].Key, all)
-		return
+	if table == backend.RunsTable { // run notifications stay bare: get_run reads the run
+		for _, c := range ev.Changes {
+			note(wire.RunURI(c.Key), nil, true)
+		}
+	} else {
+		all := w.priors.note(ev.Version, syncChanges(ev.Changes), r.takesChanges(owner, table, ev.Changes))
+		note(wire.TableURI(table), all, false)
+		if len(all) == 1 { // the usual case
+			note(wire.RowURI(table, all[0].Key), all, false)
+		} else {
+			keys, byKey := byRow(all)
+			for _, key := range keys {
+				note(wire.RowURI(table, key), byKey[key], false)
+			}
+		}
 	}
-	keys, byKey := byRow(all)
-	for _, key := range keys {
-		noteRow(key, byKey[key])
+	for cl := range noted {
+		if r.flush(cl) {
+			cl.poke() // its sender retries later
+		}
 	}
 }
 
@@ -425,6 +425,7 @@ func (r *registry) markTable(w *watcher, version uint64) {
 		if owner, uri := splitScopeKey(sk); owner == w.owner && r.watchTable(uri) == w.table {
 			for c := range cs {
 				c.note(uri, version, nil, true, nil)
+				c.poke()
 			}
 		}
 	}

@@ -65,9 +65,12 @@ func TestResubscribeWhileSendBlocked(t *testing.T) {
 		}
 		mu.Lock()
 		calls++
-		first := calls == 1
+		call := calls
 		mu.Unlock()
-		if first {
+		switch call {
+		case 1: // the marking goroutine's own flush finds the queue full…
+			return server.ErrNotificationChannelBlocked
+		case 2: // …and the client's sender, poked, is still sending into it
 			<-gate
 			return server.ErrNotificationChannelBlocked
 		}
@@ -82,7 +85,7 @@ func TestResubscribeWhileSendBlocked(t *testing.T) {
 		mu.Lock()
 		c := calls
 		mu.Unlock()
-		if c == 1 {
+		if c == 2 {
 			break
 		}
 		time.Sleep(time.Millisecond)
