@@ -18,35 +18,10 @@ import (
 // (tools.Server's doc once named two).
 // Links into packages outside the module are not checked.
 func TestDocLinksResolve(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to list packages: %v", err)
-	}
-	out, err := exec.Command(goBin, "list", "-f", "{{.ImportPath}}\t{{.Dir}}\t{{join .GoFiles \" \"}}", module+"/...").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	pkgs := map[string]*doc.Package{}
+	pkgs := ourDocs(t)
 	symbols := map[string]map[string]bool{} // import path → "Name", "Type.Method", "Type.Field"
-	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
-		parts := strings.SplitN(line, "\t", 3)
-		if len(parts) < 3 || parts[2] == "" {
-			continue
-		}
-		fset := token.NewFileSet()
-		var files []*ast.File
-		for name := range strings.FieldsSeq(parts[2]) {
-			f, err := parser.ParseFile(fset, filepath.Join(parts[1], name), nil, parser.ParseComments)
-			if err != nil {
-				t.Fatal(err)
-			}
-			files = append(files, f)
-		}
-		p, err := doc.NewFromFiles(fset, files, parts[0])
-		if err != nil {
-			t.Fatalf("%s: %v", parts[0], err)
-		}
-		pkgs[parts[0]], symbols[parts[0]] = p, exported(p)
+	for path, p := range pkgs {
+		symbols[path] = exported(p)
 	}
 	for path, p := range pkgs {
 		pr := p.Parser()
@@ -64,10 +39,7 @@ func TestDocLinksResolve(t *testing.T) {
 			}
 			return "", false
 		}
-		all := docs(p)
-		for where, text := range fieldDocs(p) {
-			all[where] = text
-		}
+		all := allDocs(p)
 		for where, text := range all {
 			links = links[:0]
 			collect(pr.Parse(text).Content, &links)
@@ -94,6 +66,51 @@ func TestDocLinksResolve(t *testing.T) {
 
 // exported lists a package's exported names, its types' exported methods
 // and fields among them.
+// ourDocs parses every package of the module (its non-test files) into
+// its go/doc form, by import path.
+func ourDocs(t *testing.T) map[string]*doc.Package {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to list packages: %v", err)
+	}
+	out, err := exec.Command(goBin, "list", "-f", "{{.ImportPath}}\t{{.Dir}}\t{{join .GoFiles \" \"}}", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	pkgs := map[string]*doc.Package{}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.SplitN(line, "\t", 3)
+		if len(parts) < 3 || parts[2] == "" {
+			continue
+		}
+		fset := token.NewFileSet()
+		var files []*ast.File
+		for name := range strings.FieldsSeq(parts[2]) {
+			f, err := parser.ParseFile(fset, filepath.Join(parts[1], name), nil, parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, f)
+		}
+		p, err := doc.NewFromFiles(fset, files, parts[0])
+		if err != nil {
+			t.Fatalf("%s: %v", parts[0], err)
+		}
+		pkgs[parts[0]] = p
+	}
+	return pkgs
+}
+
+// allDocs is docs(p) with p's struct fields' docs (fieldDocs).
+func allDocs(p *doc.Package) map[string]string {
+	all := docs(p)
+	for where, text := range fieldDocs(p) {
+		all[where] = text
+	}
+	return all
+}
+
 func exported(p *doc.Package) map[string]bool {
 	s := map[string]bool{}
 	addValues := func(vs []*doc.Value) {

@@ -4,10 +4,6 @@ import (
 	"go/ast"
 	"go/doc"
 	"go/doc/comment"
-	"go/parser"
-	"go/token"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -35,34 +31,9 @@ type docPkg struct {
 // are examples, and are not checked; names whose type is not one of ours
 // are not either.
 func TestDocNamesExist(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to list packages: %v", err)
-	}
-	out, err := exec.Command(goBin, "list", "-f", "{{.ImportPath}}\t{{.Dir}}\t{{join .GoFiles \" \"}}", module+"/...").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
 	pkgs := map[string]*docPkg{}     // import path →
 	byName := map[string][]*docPkg{} // package name →
-	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
-		parts := strings.SplitN(line, "\t", 3)
-		if len(parts) < 3 || parts[2] == "" {
-			continue
-		}
-		fset := token.NewFileSet()
-		var files []*ast.File
-		for name := range strings.FieldsSeq(parts[2]) {
-			f, err := parser.ParseFile(fset, filepath.Join(parts[1], name), nil, parser.ParseComments)
-			if err != nil {
-				t.Fatal(err)
-			}
-			files = append(files, f)
-		}
-		p, err := doc.NewFromFiles(fset, files, parts[0])
-		if err != nil {
-			t.Fatalf("%s: %v", parts[0], err)
-		}
+	for path, p := range ourDocs(t) {
 		dp := &docPkg{doc: p, syms: exported(p), types: map[string]bool{}, aliases: map[string]string{}, embeds: map[string]bool{}}
 		for _, ty := range p.Types {
 			dp.types[ty.Name] = true
@@ -85,7 +56,7 @@ func TestDocNamesExist(t *testing.T) {
 				}
 			}
 		}
-		pkgs[parts[0]] = dp
+		pkgs[path] = dp
 		byName[p.Name] = append(byName[p.Name], dp)
 	}
 	// has reports whether typ.member exists in p, following an alias into
@@ -112,10 +83,7 @@ func TestDocNamesExist(t *testing.T) {
 	checked := 0
 	for path, p := range pkgs {
 		pr := p.doc.Parser()
-		all := docs(p.doc)
-		for where, text := range fieldDocs(p.doc) {
-			all[where] = text
-		}
+		all := allDocs(p.doc)
 		for where, text := range all {
 			for _, m := range memberRE.FindAllStringSubmatch(plainText(pr.Parse(text).Content), -1) {
 				pkgName, typ, member := m[1], m[2], m[3]
