@@ -39,6 +39,15 @@ type surfaceKeys struct{ s, ka, kb, kz, sent string }
 
 // aliceOwns and bobOwns say whether a key is one of the user's in any
 // run of checkSurfaces.
+// userView is one of the two callers as a surface's checks walk them: its
+// client, which keys are its own, its own row and the other's.
+type userView struct {
+	who       *puser
+	c         *client.Client
+	owns      func(string) bool
+	own, them string
+}
+
 func aliceOwns(k string) bool {
 	return strings.HasPrefix(k, "s") || strings.HasPrefix(k, "ka") || strings.HasPrefix(k, "ga")
 }
@@ -65,6 +74,7 @@ func checkSurfaces(t *testing.T, st *privStack, alice, bob *puser, base1, base2 
 	if len(ra) != 1 || len(rb) != 1 {
 		t.Fatalf("saveNote with summarize: runs %v and %v, want one each", ra, rb)
 	}
+	users := []userView{{alice, ac, aliceOwns, k.ka, k.kb}, {bob, bc, bobOwns, k.kb, k.ka}}
 	for _, c := range []struct {
 		who *puser
 		c   *client.Client
@@ -80,11 +90,7 @@ func checkSurfaces(t *testing.T, st *privStack, alice, bob *puser, base1, base2 
 	}
 
 	t.Run("get_row", func(t *testing.T) {
-		for _, c := range []struct {
-			who       *puser
-			c         *client.Client
-			own, them string
-		}{{alice, ac, k.ka, k.kb}, {bob, bc, k.kb, k.ka}} {
+		for _, c := range users {
 			n, ok := getNote(t, c.c, k.s)
 			if want := c.who.mark + " s" + p; !ok || n.Text != want || !slices.Equal(n.Tags, []string{"summary of " + want}) {
 				t.Errorf("%s's get_row notes/%s: %+v found=%v, want its own text %q tagged by its own run", c.who.name, k.s, n, ok, want)
@@ -99,12 +105,7 @@ func checkSurfaces(t *testing.T, st *privStack, alice, bob *puser, base1, base2 
 	})
 
 	t.Run("list_rows", func(t *testing.T) {
-		for _, c := range []struct {
-			who       *puser
-			c         *client.Client
-			owns      func(string) bool
-			own, them string
-		}{{alice, ac, aliceOwns, k.ka, k.kb}, {bob, bc, bobOwns, k.kb, k.ka}} {
+		for _, c := range users {
 			all := listNotes(t, c.c)
 			ownKeys(t, c.who.name+"'s list_rows", slices.Collect(maps.Keys(all)), c.owns)
 			if _, ok := all[c.own]; !ok {
@@ -150,12 +151,7 @@ func checkSurfaces(t *testing.T, st *privStack, alice, bob *puser, base1, base2 
 
 	t.Run("resources", func(t *testing.T) {
 		ctx := context.Background()
-		for _, c := range []struct {
-			who       *puser
-			c         *client.Client
-			owns      func(string) bool
-			own, them string
-		}{{alice, ac, aliceOwns, k.ka, k.kb}, {bob, bc, bobOwns, k.kb, k.ka}} {
+		for _, c := range users {
 			rl, err := c.c.ListResources(ctx, mcp.ListResourcesRequest{})
 			if err != nil {
 				t.Fatal(err)
@@ -192,12 +188,7 @@ func checkSurfaces(t *testing.T, st *privStack, alice, bob *puser, base1, base2 
 
 	t.Run("completion", func(t *testing.T) {
 		rowT := mcp.ResourceReference{Type: "ref/resource", URI: wire.TablePrefix + "{table}/{key}"}
-		for _, c := range []struct {
-			who       *puser
-			c         *client.Client
-			owns      func(string) bool
-			own, them string
-		}{{alice, ac, aliceOwns, k.ka, k.kb}, {bob, bc, bobOwns, k.kb, k.ka}} {
+		for _, c := range users {
 			for _, prefix := range []string{"", "k", c.them} {
 				ctx, cancel := context.WithTimeout(context.Background(), testWait)
 				res, err := c.c.Complete(ctx, mcp.CompleteRequest{Params: mcp.CompleteParams{Ref: rowT,
@@ -215,12 +206,7 @@ func checkSurfaces(t *testing.T, st *privStack, alice, bob *puser, base1, base2 
 	})
 
 	t.Run("_sync_changes", func(t *testing.T) {
-		for _, c := range []struct {
-			who       *puser
-			c         *client.Client
-			owns      func(string) bool
-			own, them string
-		}{{alice, ac, aliceOwns, k.ka, k.kb}, {bob, bc, bobOwns, k.kb, k.ka}} {
+		for _, c := range users {
 			var keys []string
 			for after, more := uint64(0), true; more; {
 				var out wire.SyncChangesOut
@@ -279,11 +265,7 @@ func checkSurfaces(t *testing.T, st *privStack, alice, bob *puser, base1, base2 
 	}
 
 	t.Run("errors", func(t *testing.T) {
-		for _, c := range []struct {
-			who       *puser
-			c         *client.Client
-			own, them string
-		}{{alice, ac, k.ka, k.kb}, {bob, bc, k.kb, k.ka}} {
+		for _, c := range users {
 			for _, tool := range []string{summarizeNote.Name(), tagNote.Name()} {
 				args := func(key string) map[string]any { return map[string]any{"key": key, "tag": "x"} }
 				theirs, nobodys := call(t, c.c, tool, args(c.them)), call(t, c.c, tool, args(k.kz))
