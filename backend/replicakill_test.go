@@ -19,11 +19,12 @@ import (
 )
 
 // startReplica runs the test binary as a replica process that enqueues n
-// runs; it returns once they are enqueued. Closing stdin stops it.
-func startReplica(t *testing.T, dsn, sch, name string, n int) (*exec.Cmd, io.WriteCloser) {
+// runs and, after hangAfter runs (0: never), holds every run it takes until
+// killed; it returns once they are enqueued. Closing stdin stops it.
+func startReplica(t *testing.T, dsn, sch, name string, n, hangAfter int) (*exec.Cmd, io.WriteCloser) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s\t%s\t%s\t%d", replicaEnv, dsn, sch, name, n))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s\t%s\t%s\t%d\t%d", replicaEnv, dsn, sch, name, n, hangAfter))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -68,8 +69,10 @@ func TestReplicasRunEachActionOnceThroughAKill(t *testing.T) {
 	sch := pgtest.Schema(t, dsn, t.Name())
 	p := openReplica(t, dsn, sch, "p")
 	audit := openAudit(t, dsn, sch)
-	victim, _ := startReplica(t, dsn, sch, "c1", 333)
-	_, stop2 := startReplica(t, dsn, sch, "c2", 333)
+	// The victim holds the runs it takes after its 20th: a kill timed by
+	// polling alone found it between runs on a loaded CI machine.
+	victim, _ := startReplica(t, dsn, sch, "c1", 333, 20)
+	_, stop2 := startReplica(t, dsn, sch, "c2", 333, 0)
 	if err := enqueueMany(p, "p", 334); err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +98,7 @@ func TestReplicasRunEachActionOnceThroughAKill(t *testing.T) {
 	}
 	killed := fmt.Sprintf("/%d/", victim.Process.Pid)
 	// holding reports whether the victim holds a run it has not finished:
-	// killed then, it leaves one to take over. (On a loaded machine it may
-	// be between runs, or done with its share, when 200 have run.)
+	// killed then, it leaves one to take over.
 	holding := func() bool {
 		var busy bool
 		err := audit.View(func(tx *storage.ReadTx) error {

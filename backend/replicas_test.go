@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,7 +51,13 @@ var (
 	replSchema  = schema.MustDefine(1, replNotes, replRan, putNote, putRan, enqueueWork, work, stream, waitCancel)
 )
 
-func replicaConfig(name string) backend.Config {
+func replicaConfig(name string) backend.Config { return hangingReplicaConfig(name, 0) }
+
+// hangingReplicaConfig is replicaConfig whose work action, once it has done
+// hangAfter runs (0: never), holds every later run until cancelled, so a
+// replica killed after that surely has runs in flight.
+func hangingReplicaConfig(name string, hangAfter int64) backend.Config {
+	var done atomic.Int64
 	return backend.Config{
 		Schema: replSchema,
 		Mutators: []backend.MutatorImpl{
@@ -63,6 +70,10 @@ func replicaConfig(name string) backend.Config {
 		},
 		Actions: []backend.ActionImpl{
 			backend.Action(work, func(ctx *backend.ActionCtx, in WorkIn) (WorkOut, error) {
+				if hangAfter > 0 && done.Add(1) > hangAfter {
+					<-ctx.Done()
+					return WorkOut{}, ctx.Err()
+				}
 				time.Sleep(100 * time.Millisecond) // in flight when a replica is killed
 				err := ctx.Mutate("putRan", RNote{ID: ctx.RunID() + "/" + name + "/" + backend.NewRef(), Text: name})
 				return WorkOut{By: name}, err
@@ -215,19 +226,22 @@ func TestReplicaStreamWatchedFromAnother(t *testing.T) {
 	}
 }
 
-// replicaEnv, when set (to dsn, schema, name and how many runs to enqueue,
-// tab-separated), makes the test binary a replica process.
+// replicaEnv, when set (to dsn, schema, name, how many runs to enqueue and
+// after how many runs to hang, tab-separated), makes the test binary a
+// replica process.
 const replicaEnv = "MCP_SYNC_TEST_REPLICA_CHILD"
 
 func replicaChild(spec string) {
 	parts := strings.Split(spec, "\t")
-	e, err := backend.Open(replicaConfig(parts[2]), replicaOptions(parts[0], parts[1]))
+	var n int
+	var hangAfter int64
+	fmt.Sscan(parts[3], &n)
+	fmt.Sscan(parts[4], &hangAfter)
+	e, err := backend.Open(hangingReplicaConfig(parts[2], hangAfter), replicaOptions(parts[0], parts[1]))
 	if err != nil {
 		fmt.Println("OPEN FAILED:", err)
 		os.Exit(1)
 	}
-	var n int
-	fmt.Sscan(parts[3], &n)
 	if err := enqueueMany(e, parts[2], n); err != nil {
 		fmt.Println("ENQUEUE FAILED:", err)
 		os.Exit(1)
