@@ -75,8 +75,20 @@ func buildReadmeApp(t *testing.T, files map[string]string) (dir string) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	gomod := "module example.com/notes\n\ngo 1.26\n\nrequire github.com/mcp-sync/mcp-sync v0.0.0\n\n" +
-		"replace github.com/mcp-sync/mcp-sync => " + root + "\n"
+	// The repository's own requirements go in too, as `go mod tidy` would
+	// write them: with only mcp-sync required, the go command walks the
+	// unpruned graph of old dependencies (pgpassfile needs testify v1.3.0's
+	// go.mod), which a fresh module cache offline does not have.
+	rootMod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, reqs, ok := strings.Cut(string(rootMod), "\nrequire")
+	if !ok {
+		t.Fatal("the repository's go.mod requires nothing")
+	}
+	gomod := "module example.com/notes\n\ngo 1.26\n\nrequire github.com/mcp-sync/mcp-sync v0.0.0\n\nrequire" + reqs +
+		"\nreplace github.com/mcp-sync/mcp-sync => " + root + "\n"
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		t.Fatal(err)
