@@ -20,6 +20,19 @@ type peerDriver struct {
 	lats   []time.Duration
 	calls  int
 	spent  time.Duration
+	// pid is the server's process (0: none, or in this one); cpu is the
+	// CPU time it spent in the turns, user and system.
+	pid int
+	cpu time.Duration
+}
+
+// cpuNow is the CPU time the driver's server has spent so far (0 without
+// a process of its own).
+func (dr *peerDriver) cpuNow() (time.Duration, error) {
+	if dr.pid == 0 {
+		return 0, nil
+	}
+	return procCPU(dr.pid)
 }
 
 // peerRounds has the drivers take turns, rounds times, each round starting
@@ -30,11 +43,20 @@ func peerRounds(ctx context.Context, ds []*peerDriver, rounds int, d time.Durati
 		for i := range ds {
 			dr := ds[(r+i)%len(ds)]
 			t0 := time.Now()
+			cpu0, err := dr.cpuNow()
+			if err != nil {
+				return err
+			}
 			calls, lats, err := dr.turn(ctx, d)
 			if err != nil {
 				return fmt.Errorf("%s: %w", dr.name, err)
 			}
 			el := time.Since(t0)
+			cpu1, err := dr.cpuNow()
+			if err != nil {
+				return err
+			}
+			dr.cpu += cpu1 - cpu0
 			dr.calls, dr.spent, dr.lats = dr.calls+calls, dr.spent+el, append(dr.lats, lats...)
 			if perSec {
 				dr.rounds = append(dr.rounds, float64(calls)/el.Seconds())
@@ -155,7 +177,7 @@ func peerWrites(ctx context.Context, cfg peersConfig, ts []*peerTarget, barePath
 				return nil, fmt.Errorf("%s: %w", t.name, err)
 			}
 		}
-		ds = append(ds, &peerDriver{name: t.name, turn: func(ctx context.Context, d time.Duration) (int, []time.Duration, error) {
+		ds = append(ds, &peerDriver{name: t.name, pid: t.pid, turn: func(ctx context.Context, d time.Duration) (int, []time.Duration, error) {
 			return concurrently(ctx, cfg.sessions, d, write)
 		}})
 	}
@@ -179,5 +201,11 @@ func peerWrites(ctx context.Context, cfg peersConfig, ts []*peerTarget, barePath
 	if err := peerRounds(ctx, ds, cfg.rounds, cfg.duration/time.Duration(cfg.rounds), true); err != nil {
 		return nil, err
 	}
-	return []peerScenario{figures(fmt.Sprintf("durable writes, %d HTTP sessions", cfg.sessions), "calls/s", ds, true)}, nil
+	sc := figures(fmt.Sprintf("durable writes, %d HTTP sessions", cfg.sessions), "calls/s", ds, true)
+	for i, dr := range ds {
+		if dr.pid != 0 && dr.calls > 0 {
+			sc.Figures[i].Note = fmt.Sprintf("server CPU %.0f µs/call", float64(dr.cpu.Microseconds())/float64(dr.calls))
+		}
+	}
+	return []peerScenario{sc}, nil
 }
