@@ -142,10 +142,39 @@ func withBody(max int64, timeout time.Duration, next http.Handler) http.Handler 
 			http.Error(w, "mcp-sync: reading the request body failed", http.StatusBadRequest)
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Body = newBufferedBody(body)
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bufferedBody is a request body read whole (withBody): the handlers after
+// it take its bytes with requestBody instead of reading and copying them
+// again.
+type bufferedBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func newBufferedBody(data []byte) bufferedBody { return bufferedBody{bytes.NewReader(data), data} }
+
+func (bufferedBody) Close() error { return nil }
+
+// requestBody returns r's whole body and leaves it to be read again:
+// withBody's bytes when nothing has read them yet, else what is left,
+// read now.
+func requestBody(r *http.Request) ([]byte, error) {
+	if b, ok := r.Body.(bufferedBody); ok && b.Len() == len(b.data) {
+		return b.data, nil
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		return nil, err
+	}
+	r.Body = newBufferedBody(body)
+	return body, nil
 }
 
 func sizeString(n int64) string {

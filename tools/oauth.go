@@ -1,11 +1,9 @@
 package tools
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os/user"
 	"strconv"
@@ -115,8 +113,7 @@ func (s *Server) missingToolScope(r *http.Request, id backend.Identity) (kind, n
 	if r.Method != http.MethodPost || r.Body == nil {
 		return "", "", ""
 	}
-	body, err := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	body, err := requestBody(r)
 	if err != nil {
 		return "", "", "" // mcp-go reports the broken body
 	}

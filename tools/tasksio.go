@@ -16,9 +16,38 @@ import (
 )
 
 // mayBeTask is a cheap look at a message before decoding it: only tools/call
-// and tasks/* requests can be the task layer's.
+// and tasks/* requests can be the task layer's, and a tools/call only with
+// params.task (2025-11-25) or a _meta naming a modern protocol (claimTask).
+// Most calls are plain tools/calls, which this passes to mcp-go without
+// decoding them a second time.
 func mayBeTask(msg []byte) bool {
-	return bytes.Contains(msg, []byte(`tasks/`)) || bytes.Contains(msg, []byte(`tools/call`))
+	if bytes.Contains(msg, []byte(`tasks/`)) {
+		return true
+	}
+	if !bytes.Contains(msg, []byte(`tools/call`)) {
+		return false
+	}
+	return mayHoldKey(msg, "task") || mayHoldKey(msg, "_meta")
+}
+
+// mayHoldKey reports whether msg may hold key (lower-case ASCII) as an
+// object key the way encoding/json matches one, which ignores case: a
+// quoted, case-folded match, or any escape or non-ASCII byte, which could
+// spell it otherwise (\u0074ask, or U+017F folding to s).
+func mayHoldKey(msg []byte, key string) bool {
+	for i := 0; i+len(key)+1 < len(msg); i++ {
+		c := msg[i]
+		if c >= 0x80 || c == '\\' && msg[i+1] == 'u' {
+			return true
+		}
+		if c != '"' || msg[i+len(key)+1] != '"' {
+			continue
+		}
+		if strings.EqualFold(string(msg[i+1:i+1+len(key)]), key) {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeTaskRequest decodes msg when it is a single JSON-RPC request the
@@ -62,21 +91,15 @@ func writeReply(w http.ResponseWriter, reply rpcReply) {
 	_, _ = w.Write(append(reply.body, '\n'))
 }
 
-// postBody reads a POST's whole body (withBody bounds it) and puts it back
+// postBody reads a POST's whole body (withBody bounds it) and leaves it
 // for the next handler; ok is false for other requests and for a body that
 // could not be read, which the next handler then meets as it was.
 func postBody(r *http.Request) (body []byte, ok bool) {
 	if r.Method != http.MethodPost || r.Body == nil {
 		return nil, false
 	}
-	body, err := io.ReadAll(r.Body)
-	r.Body.Close()
-	if err != nil {
-		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
-		return nil, false
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return body, true
+	body, err := requestBody(r)
+	return body, err == nil
 }
 
 type errReader struct{ err error }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,9 @@ type peerDriver struct {
 	// CPU time it spent in the turns, user and system.
 	pid int
 	cpu time.Duration
+	// gen is the CPU time this process (the load generator) spent in the
+	// driver's turns.
+	gen time.Duration
 }
 
 // cpuNow is the CPU time the driver's server has spent so far (0 without
@@ -47,6 +51,10 @@ func peerRounds(ctx context.Context, ds []*peerDriver, rounds int, d time.Durati
 			if err != nil {
 				return err
 			}
+			gen0, err := procCPU(os.Getpid())
+			if err != nil {
+				return err
+			}
 			calls, lats, err := dr.turn(ctx, d)
 			if err != nil {
 				return fmt.Errorf("%s: %w", dr.name, err)
@@ -56,7 +64,11 @@ func peerRounds(ctx context.Context, ds []*peerDriver, rounds int, d time.Durati
 			if err != nil {
 				return err
 			}
-			dr.cpu += cpu1 - cpu0
+			gen1, err := procCPU(os.Getpid())
+			if err != nil {
+				return err
+			}
+			dr.cpu, dr.gen = dr.cpu+cpu1-cpu0, dr.gen+gen1-gen0
 			dr.calls, dr.spent, dr.lats = dr.calls+calls, dr.spent+el, append(dr.lats, lats...)
 			if perSec {
 				dr.rounds = append(dr.rounds, float64(calls)/el.Seconds())
@@ -204,8 +216,14 @@ func peerWrites(ctx context.Context, cfg peersConfig, ts []*peerTarget, barePath
 	sc := figures(fmt.Sprintf("durable writes, %d HTTP sessions", cfg.sessions), "calls/s", ds, true)
 	for i, dr := range ds {
 		if dr.pid != 0 && dr.calls > 0 {
-			sc.Figures[i].Note = fmt.Sprintf("server CPU %.0f µs/call", float64(dr.cpu.Microseconds())/float64(dr.calls))
+			sc.Figures[i].Note = fmt.Sprintf("server CPU %.0f µs/call, load generator %.0f", perCall(dr.cpu, dr.calls), perCall(dr.gen, dr.calls))
+			if p, err := soakProcStatus(dr.pid); err == nil {
+				sc.Figures[i].Note += fmt.Sprintf("; server peak RSS %.0f MB", p.hwmMB)
+			}
 		}
 	}
 	return []peerScenario{sc}, nil
 }
+
+// perCall is d per call, in µs.
+func perCall(d time.Duration, calls int) float64 { return float64(d.Microseconds()) / float64(calls) }

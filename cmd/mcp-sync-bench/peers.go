@@ -31,6 +31,7 @@ type peersConfig struct {
 	only        map[string]bool // scenarios to run; empty: all
 	tsDir       string
 	serveArgs   []string // more flags for mcp-sync's serve (MCP_SYNC_BENCH_SERVE_ARGS)
+	variants    []string // more mcp-sync servers: environment and BIN= (--variant)
 }
 
 // peersReport is everything one `peers` run measured.
@@ -80,6 +81,18 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 	noTS := fs.Bool("no-ts", false, "leave out the TypeScript + SQLite peer")
 	fs.StringVar(&cfg.tsDir, "ts-dir", "testdata/peers/ts-sqlite", "the TypeScript peer's `DIR` (npm ci runs there when node_modules is stale)")
 	only := fs.String("only", "", "run only these `SCENARIOS`, comma-separated: writes, stream, bytes, list, stdio")
+	fs.Func("variant", "also measure mcp-sync served with `SPEC`, comma-separated NAME=VALUE environment (GOGC=100) and BIN=another mcp-sync-bench binary (a build to compare); repeatable, each a column of its own", func(v string) error {
+		if v == "" || strings.Contains(v, ";") {
+			return fmt.Errorf("%q: want NAME=VALUE or BIN=PATH, comma-separated", v)
+		}
+		for kv := range strings.SplitSeq(v, ",") {
+			if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+				return fmt.Errorf("%q: %q is not NAME=VALUE", v, kv)
+			}
+		}
+		cfg.variants = append(cfg.variants, v)
+		return nil
+	})
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	asMarkdown := fs.Bool("markdown", false, "print the report as the README's table (a row a scenario, a column a server)")
 	if code, ok := cli.Parse(fs, args); !ok {
@@ -194,6 +207,25 @@ func startPeers(ctx context.Context, cfg peersConfig, dir, tag string) ([]*peerT
 		return nil, fmt.Errorf("starting mcp-sync: %w", err)
 	}
 	out = append(out, mcpSyncTarget(app.URL, app.PID, app.Stop))
+	for i, v := range cfg.variants {
+		vbin, venv := bin, []string{}
+		for kv := range strings.SplitSeq(v, ",") {
+			if b, ok := strings.CutPrefix(kv, "BIN="); ok {
+				vbin = b
+			} else {
+				venv = append(venv, kv)
+			}
+		}
+		vargs := append([]string{"serve", "--app", "bench", "--data", mcpSyncDataPath(dir, fmt.Sprint(tag, "-variant", i)), "--http", "127.0.0.1:0"}, cfg.serveArgs...)
+		vp, err := cli.StartServerProcEnv(ctx, venv, vbin, vargs...)
+		if err != nil {
+			stopAll()
+			return nil, fmt.Errorf("starting mcp-sync %s: %w", v, err)
+		}
+		t := mcpSyncTarget(vp.URL, vp.PID, vp.Stop)
+		t.name = "mcp-sync " + v
+		out = append(out, t)
+	}
 	gp, err := cli.StartServerProc(ctx, bin, "peer-gosdk", "--data", filepath.Join(dir, tag+"-gosdk.bolt"), "--http", "127.0.0.1:0")
 	if err != nil {
 		stopAll()

@@ -143,3 +143,32 @@ func TestStdioPeerStartFailure(t *testing.T) {
 		t.Errorf("the error does not name the server and say, in its words, what failed: %v", err)
 	}
 }
+
+// TestPeersVariant: --variant adds an mcp-sync server of its own, with the
+// environment it names, measured beside the others; a malformed one is a
+// usage error.
+func TestPeersVariant(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	benchBinary = labBinary(t)
+	defer func() { benchBinary = "" }()
+	code, out, errOut := runCmdTimeout(t, 2*time.Minute, nil, "peers", "--only", "writes", "--no-ts",
+		"--rounds", "1", "--duration", "200ms", "--sessions", "2", "--variant", "GOGC=100", "--json")
+	if code != cli.ExitOK {
+		t.Fatalf("peers exited %d\n%s\n%s", code, out, errOut)
+	}
+	var rep peersReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("peers --json printed no report: %v\n%s", err, out)
+	}
+	if want := []string{"mcp-sync", "mcp-sync GOGC=100", goPeerName, barePeerName}; strings.Join(rep.Servers, ",") != strings.Join(want, ",") {
+		t.Fatalf("servers %q, want %q", rep.Servers, want)
+	}
+	if f := rep.Scenarios[0].Figures[1]; f.Server != "mcp-sync GOGC=100" || f.Value <= 0 || !strings.Contains(f.Note, "server CPU") {
+		t.Errorf("the variant's figure: %+v", f)
+	}
+	if code, _, errOut := runCmdTimeout(t, time.Minute, nil, "peers", "--variant", "GOGC"); code != cli.ExitUsage || !strings.Contains(errOut, "not NAME=VALUE") {
+		t.Errorf("--variant GOGC: exit %d, %q; want a usage error", code, errOut)
+	}
+}
