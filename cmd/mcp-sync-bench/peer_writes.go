@@ -30,13 +30,14 @@ type peerDriver struct {
 	gen time.Duration
 }
 
-// cpuNow is the CPU time the driver's server has spent so far (0 without
-// a process of its own).
-func (dr *peerDriver) cpuNow() (time.Duration, error) {
-	if dr.pid == 0 {
-		return 0, nil
+// cpuNow is the CPU time spent so far by the driver's server (0 without a
+// process of its own) and by this process, the load generator.
+func (dr *peerDriver) cpuNow() (server, gen time.Duration, err error) {
+	if gen, err = procCPU(os.Getpid()); err != nil || dr.pid == 0 {
+		return 0, gen, err
 	}
-	return procCPU(dr.pid)
+	server, err = procCPU(dr.pid)
+	return server, gen, err
 }
 
 // peerRounds has the drivers take turns, rounds times, each round starting
@@ -47,11 +48,7 @@ func peerRounds(ctx context.Context, ds []*peerDriver, rounds int, d time.Durati
 		for i := range ds {
 			dr := ds[(r+i)%len(ds)]
 			t0 := time.Now()
-			cpu0, err := dr.cpuNow()
-			if err != nil {
-				return err
-			}
-			gen0, err := procCPU(os.Getpid())
+			cpu0, gen0, err := dr.cpuNow()
 			if err != nil {
 				return err
 			}
@@ -60,11 +57,7 @@ func peerRounds(ctx context.Context, ds []*peerDriver, rounds int, d time.Durati
 				return fmt.Errorf("%s: %w", dr.name, err)
 			}
 			el := time.Since(t0)
-			cpu1, err := dr.cpuNow()
-			if err != nil {
-				return err
-			}
-			gen1, err := procCPU(os.Getpid())
+			cpu1, gen1, err := dr.cpuNow()
 			if err != nil {
 				return err
 			}
