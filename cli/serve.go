@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"time"
@@ -20,8 +19,8 @@ import (
 
 // Serve is the serve command of prog: it serves apps[0], or with more than
 // one app the one --app names. about is the command's help text. Unless
-// the environment sets GOGC, it sets the garbage collector's target to
-// 400 (see serveGCPercent).
+// the environment sets GOGC, it tunes the garbage collector's target while
+// it serves (see gcTuner).
 func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, args []string) int {
 	fs := NewFlags(env, prog, "serve", "serve [flags]", about)
 	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
@@ -45,7 +44,9 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 	if code, ok := Parse(fs, args); !ok {
 		return code
 	}
-	tuneGC(env.Getenv)
+	if env.Getenv("GOGC") == "" { // else the runtime has applied it
+		defer startGCTuner()()
+	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "%s serve: unexpected argument %q\n", prog, fs.Arg(0))
 		return ExitUsage
@@ -172,22 +173,6 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		return fail("%v", err)
 	}
 	return ExitOK
-}
-
-// serveGCPercent is the garbage collector's target (GOGC) that [Serve]
-// sets when the environment sets none. A server's live heap is small and
-// every call allocates, so at Go's default of 100 a busy server collects
-// many times a second: at 400 it spent about 13% less CPU a call on 16
-// sessions' durable writes (mcp-sync-bench peers), for a peak resident
-// set of about 43 MB instead of 30.
-const serveGCPercent = 400
-
-// tuneGC applies serveGCPercent unless GOGC is set (the runtime has
-// applied that one).
-func tuneGC(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(serveGCPercent)
-	}
 }
 
 // CPUProfileFlag adds --cpuprofile to fs. The start it returns, called
