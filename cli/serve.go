@@ -19,8 +19,9 @@ import (
 
 // Serve is the serve command of prog: it serves apps[0], or with more than
 // one app the one --app names. about is the command's help text. Unless
-// the environment sets GOGC, it tunes the garbage collector's target while
-// it serves (see gcTuner).
+// the environment sets GOGC, it sets the garbage collector's target after
+// every collection while it serves: the live heap plus 64 MB, at most 400%
+// and at least Go's default of 100%.
 func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, args []string) int {
 	fs := NewFlags(env, prog, "serve", "serve [flags]", about)
 	data := fs.String("data", "", "data `FILE` (default "+dataDefault(apps[0].Name)+")")
