@@ -28,8 +28,9 @@ const pruneEvery = 256
 // replica instance is a client, so the table would otherwise only grow.
 func (e *Engine) pruneClients(tx *storage.WriteTx) error {
 	cutoff := time.Now().Add(-e.opts.ClientRetention).Unix()
+	const budget = 1000 // clients looked at per call, so a push never waits on a long table
 	after, scanned := "", 0
-	for scanned < 1000 {
+	for scanned < budget {
 		kvs, next, err := tx.Scan(clientsTable, storage.ScanOptions{After: after, Limit: 200})
 		if err != nil {
 			return err

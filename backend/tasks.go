@@ -268,12 +268,13 @@ func (e *Engine) WaitRun(ctx context.Context, id string) (*Run, bool, error) {
 
 // TaskRuns lists the runs started with [Engine.StartRun], as clients see
 // them, in id order (which is the order they were started) after the id
-// after, up to limit (at most 1000) of them; next is where the next page
-// starts, "" after the last. It scans at most a few thousand runs per call,
-// so a page may hold fewer than limit when most runs are not tasks.
+// after, up to limit (at most storage.MaxScanLimit, 1000) of them; next is
+// where the next page starts, "" after the last. It scans at most a few
+// thousand runs per call, so a page may hold fewer than limit when most
+// runs are not tasks.
 func (e *Engine) TaskRuns(ctx context.Context, after string, limit int) (runs []*Run, next string, err error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 1000
+	if limit <= 0 || limit > storage.MaxScanLimit {
+		limit = storage.MaxScanLimit
 	}
 	const scanBudget = 5000
 	for scanned := 0; scanned < scanBudget; {

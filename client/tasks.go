@@ -33,7 +33,7 @@ type Task struct {
 // Done reports whether the task has finished (completed, failed or
 // cancelled).
 func (t Task) Done() bool {
-	return t.Status == "completed" || t.Status == "failed" || t.Status == "cancelled"
+	return mcp.TaskStatus(t.Status).IsTerminal()
 }
 
 // taskState is tasks/get's answer on either protocol era.
@@ -157,13 +157,13 @@ func (cn *Conn) WaitTask(ctx context.Context, tool, id string) (json.RawMessage,
 // 2025-11-25 (tasks/get carries it on 2026-07-28).
 func (cn *Conn) taskOutput(ctx context.Context, tool string, st taskState) (json.RawMessage, error) {
 	switch {
-	case st.Status == "cancelled":
+	case st.Status == string(mcp.TaskStatusCancelled):
 		return nil, &CallError{Tool: tool, Kind: wire.KindCancelled, Message: fmt.Sprintf("task %s was cancelled", st.ID)}
 	case st.Error != nil:
 		return nil, &CallError{Tool: tool, Kind: wire.KindInternal, Message: st.Error.Message}
 	case st.Result != nil:
 		return resultOutput(tool, st.Result)
-	case st.Status == "failed":
+	case st.Status == string(mcp.TaskStatusFailed):
 		return nil, &CallError{Tool: tool, Kind: wire.KindInternal, Message: st.StatusMessage}
 	}
 	raw, err := cn.taskRequest(ctx, tool, "tasks/result", st.ID, map[string]any{"taskId": st.ID})
