@@ -46,7 +46,7 @@ func waitGOGC(t *testing.T, want int) {
 func TestGCTuner(t *testing.T) {
 	prev := debug.SetGCPercent(77)
 	defer debug.SetGCPercent(prev)
-	stop := startGCTuner()
+	stop := StartGCTuner()
 	waitGOGC(t, gcMaxPercent)
 	func() {
 		big := make([][]byte, 0, 160)

@@ -36,9 +36,10 @@ type gcTuner struct {
 // finalizers may never run) does not take it.
 type gcSentinel struct{ t *gcTuner }
 
-// startGCTuner starts tuning the target after each cycle; stop restores
-// the target it found.
-func startGCTuner() (stop func()) {
+// StartGCTuner starts tuning this process's collector target after each
+// cycle, as serve does; stop restores the target it found. A process that
+// must honour a GOGC set in its environment calls it only when none is.
+func StartGCTuner() (stop func()) {
 	t := &gcTuner{samples: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/gogc:percent"}}}
 	t.prev = debug.SetGCPercent(gcMaxPercent)
 	t.arm()

@@ -46,7 +46,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 		return code
 	}
 	if env.Getenv("GOGC") == "" { // else the runtime has applied it
-		defer startGCTuner()()
+		defer StartGCTuner()()
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "%s serve: unexpected argument %q\n", prog, fs.Arg(0))
@@ -180,7 +180,7 @@ func Serve(ctx context.Context, env *Environ, prog, about string, apps []App, ar
 // after parsing, profiles the process into the file named until stop runs;
 // without the flag both do nothing.
 func CPUProfileFlag(fs *flag.FlagSet) (start func() (stop func(), err error)) {
-	path := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until the server stops (for tuning)")
+	path := fs.String("cpuprofile", "", "write a CPU profile of this process to `FILE` until it ends (for tuning)")
 	return func() (func(), error) {
 		if *path == "" {
 			return func() {}, nil
