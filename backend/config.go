@@ -182,10 +182,10 @@ type Options struct {
 	// data file; default 2s.
 	LockTimeout time.Duration
 	// LogRetention is how many versions the change log keeps for
-	// subscribers to resume from; default 10000.
+	// subscribers to resume from; default (0 or less) 10000.
 	LogRetention int
 	// AuditRetention is how many versions the audit keeps records of:
-	// default 100000. The bbolt file applies it; a Storage function may
+	// default (0 or less) 100000; the audit has no "keep all". The bbolt file applies it; a Storage function may
 	// pass it on to its driver (cli's PostgreSQL one does).
 	AuditRetention int
 	// AuditAdminScope is the scope that lets a caller read every caller's

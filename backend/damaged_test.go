@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/storage/bolt/damage"
@@ -67,5 +68,61 @@ func TestDamagedRowIsNamedNotHidden(t *testing.T) {
 	}
 	if _, ok, _, err := eng.Get(t.Context(), "notes", "victim"); err != nil || !ok {
 		t.Errorf("after a rewrite: ok %v, err %v", ok, err)
+	}
+}
+
+// TestDamagedRunRecordIsNotRetried: a queued run whose stored record is
+// damaged is logged once and left queued, not retried on a backoff that
+// would log it every minute forever; get of the run names the damage, and
+// other runs go on.
+func TestDamagedRunRecordIsNotRetried(t *testing.T) {
+	path := t.TempDir() + "/runs.db"
+	const marker = "run-secret-0123456789" // only the run's input holds it
+	eng, app, _ := openJobApp(t, path)
+	m, err := eng.Mutate(t.Context(), "startJob", []byte(`{"id":"j1","mode":"block","secret":"`+marker+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-app.started
+	if err := eng.Close(); err != nil { // the run is cut off, left queued
+		t.Fatal(err)
+	}
+	var flip *damage.Variant
+	for _, v := range damage.Variants([]byte(marker)) {
+		if v.RowDamage {
+			flip = &v
+		}
+	}
+	if err := flip.Apply(path); err != nil {
+		t.Fatal(err)
+	}
+
+	eng, _, logs := openJobApp(t, path, func(o *backend.Options) { o.AllowDamagedRows = true })
+	mentions := func() (n int) { // log lines naming the run
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, m.Runs[0]) {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for mentions() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Retries would come 10 ms, 20 ms, 40 ms... apart (RetryBackoff).
+	time.Sleep(300 * time.Millisecond)
+	if n := mentions(); n != 1 || !strings.Contains(logs.String(), "stored record is damaged") {
+		t.Fatalf("the damaged run was logged %d times, want once as damaged:\n%s", n, logs)
+	}
+	if _, _, err := eng.Run(t.Context(), m.Runs[0]); backend.KindOf(err) != backend.ErrDamaged {
+		t.Errorf("Run of the damaged run: kind %v, err %v; want ErrDamaged", backend.KindOf(err), err)
+	}
+	m2, err := eng.Mutate(t.Context(), "startJob", []byte(`{"id":"j2","mode":"ok"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run := waitRun(t, eng, m2.Runs[0]); run.Status != backend.RunSucceeded {
+		t.Errorf("another run after the damaged one: %s (%s)", run.Status, run.Error)
 	}
 }

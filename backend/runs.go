@@ -118,7 +118,7 @@ func getRun(r reader, id string) (*Run, bool, error) {
 	}
 	var run Run
 	if err := json.Unmarshal(data, &run); err != nil {
-		return nil, true, fmt.Errorf("run %s: decode: %w", id, err)
+		return nil, true, &storage.CorruptError{Table: RunsTable, Key: id, Problem: "the run record does not decode: " + err.Error()}
 	}
 	return &run, true, nil
 }
@@ -132,15 +132,16 @@ type workQueue struct {
 	wake    chan struct{}
 	pending map[string]bool // queued in memory or running: no double dispatch
 	fails   map[string]int  // runs whose start failed: how many times in a row
+	damaged map[string]bool // runs whose record is damaged: never dispatched again
 }
 
 func newWorkQueue() *workQueue {
-	return &workQueue{wake: make(chan struct{}, 1), pending: make(map[string]bool), fails: make(map[string]int)}
+	return &workQueue{wake: make(chan struct{}, 1), pending: make(map[string]bool), fails: make(map[string]int), damaged: make(map[string]bool)}
 }
 
 func (q *workQueue) push(id string) {
 	q.mu.Lock()
-	if !q.pending[id] {
+	if !q.pending[id] && !q.damaged[id] {
 		q.pending[id] = true
 		q.ids = append(q.ids, id)
 	}
@@ -195,6 +196,15 @@ func (q *workQueue) failed(id string) int {
 	defer q.mu.Unlock()
 	q.fails[id]++
 	return q.fails[id]
+}
+
+// markDamaged keeps id from being dispatched again by this engine: its
+// record cannot be read, and no retry can change that.
+func (q *workQueue) markDamaged(id string) {
+	q.mu.Lock()
+	q.damaged[id] = true
+	delete(q.fails, id)
+	q.mu.Unlock()
 }
 
 func (q *workQueue) started(id string) {
@@ -290,8 +300,10 @@ func (e *Engine) schedule(id string) {
 		return err
 	})
 	if err != nil {
-		e.log.Error("action run cannot be read; retrying", "run", id, "err", err)
-		e.startLater(id)
+		if !e.runDamaged(id, err) {
+			e.log.Error("action run cannot be read; retrying", "run", id, "err", err)
+			e.startLater(id)
+		}
 		return
 	}
 	if run == nil {
@@ -304,6 +316,21 @@ func (e *Engine) schedule(id string) {
 		}
 	}
 	e.work.push(id)
+}
+
+// runDamaged reports whether err says that run id's stored record is
+// damaged, and if so logs it and keeps the run from being dispatched again:
+// retrying cannot mend the file, and a retry a minute would log it forever.
+// The run stays queued in the file; the next Open meets it again.
+func (e *Engine) runDamaged(id string, err error) bool {
+	var damaged *storage.CorruptError
+	if !errors.As(err, &damaged) {
+		return false
+	}
+	e.work.markDamaged(id)
+	e.log.Error("an action run's stored record is damaged: the run is not started (restore the data file from a backup; `mcp-sync check` lists the damage)",
+		"run", id, "problem", damaged.Problem)
+	return true
 }
 
 // startLater dispatches a run whose start failed on a storage error (a full
@@ -391,6 +418,8 @@ func (e *Engine) attempt(id string) outcome {
 			return finished
 		case errors.Is(err, errNotDue):
 			return retryDue
+		case e.runDamaged(id, err):
+			return finished
 		}
 		e.log.Error("action run could not start; retrying", "run", id, "err", err)
 		return notStarted
