@@ -118,7 +118,7 @@ func getRun(r reader, id string) (*Run, bool, error) {
 	}
 	var run Run
 	if err := json.Unmarshal(data, &run); err != nil {
-		return nil, true, &storage.CorruptError{Table: RunsTable, Key: id, Problem: "the run record does not decode: " + err.Error()}
+		return nil, true, fmt.Errorf("run %s: decode: %w", id, err)
 	}
 	return &run, true, nil
 }
@@ -318,10 +318,12 @@ func (e *Engine) schedule(id string) {
 	e.work.push(id)
 }
 
-// runDamaged reports whether err says that run id's stored record is
-// damaged, and if so logs it and keeps the run from being dispatched again:
-// retrying cannot mend the file, and a retry a minute would log it forever.
-// The run stays queued in the file; the next Open meets it again.
+// runDamaged reports whether err says that run id's stored record failed
+// its checksum, and if so logs it and keeps the run from being dispatched
+// again: retrying cannot mend the file, and a retry a minute would log it
+// forever. The run stays queued in the file; the next Open meets it again.
+// Other failures to read or start it (a full disk; a record that does not
+// decode, which only a write around the engine makes) are retried.
 func (e *Engine) runDamaged(id string, err error) bool {
 	var damaged *storage.CorruptError
 	if !errors.As(err, &damaged) {
