@@ -185,8 +185,9 @@ type Options struct {
 	// subscribers to resume from; default (0 or less) 10000.
 	LogRetention int
 	// AuditRetention is how many versions the audit keeps records of:
-	// default (0 or less) 100000; the audit has no "keep all". The bbolt file applies it; a Storage function may
-	// pass it on to its driver (cli's PostgreSQL one does).
+	// default (0 or less) 100000; the audit has no "keep all". The bbolt
+	// file applies it; a Storage function may pass it on to its driver
+	// (cli's PostgreSQL one does).
 	AuditRetention int
 	// AuditAdminScope is the scope that lets a caller read every caller's
 	// history ([Engine.History]); default [DefaultAuditAdminScope]. Local

@@ -93,6 +93,9 @@ func TestDamagedRunRecordIsNotRetried(t *testing.T) {
 			flip = &v
 		}
 	}
+	if flip == nil {
+		t.Fatal("storage/bolt/damage has no row-damage variant")
+	}
 	if err := flip.Apply(path); err != nil {
 		t.Fatal(err)
 	}

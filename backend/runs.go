@@ -132,7 +132,7 @@ type workQueue struct {
 	wake    chan struct{}
 	pending map[string]bool // queued in memory or running: no double dispatch
 	fails   map[string]int  // runs whose start failed: how many times in a row
-	damaged map[string]bool // runs whose record is damaged: never dispatched again
+	damaged map[string]bool // runs whose record failed its checksum: not dispatched again
 }
 
 func newWorkQueue() *workQueue {
@@ -199,7 +199,7 @@ func (q *workQueue) failed(id string) int {
 }
 
 // markDamaged keeps id from being dispatched again by this engine: its
-// record cannot be read, and no retry can change that.
+// record failed its checksum, and no retry can change that.
 func (q *workQueue) markDamaged(id string) {
 	q.mu.Lock()
 	q.damaged[id] = true

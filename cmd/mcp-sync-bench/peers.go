@@ -133,7 +133,7 @@ func runPeers(ctx context.Context, env *cli.Environ, args []string) int {
 	if env.Getenv("GOGC") == "" {
 		// The load generator shares the cores with the server it drives:
 		// at Go's default target a durable write cost it 234-243 µs of CPU,
-		// tuned 125-139 (every client decode allocates), and what it spends
+		// tuned 125-148 (every client decode allocates), and what it spends
 		// is taken from every server it measures.
 		defer cli.StartGCTuner()()
 	}
