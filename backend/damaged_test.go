@@ -29,18 +29,7 @@ func TestDamagedRowIsNamedNotHidden(t *testing.T) {
 	if err := eng.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var flip *damage.Variant
-	for _, v := range damage.Variants([]byte(marker)) {
-		if v.RowDamage {
-			flip = &v
-		}
-	}
-	if flip == nil {
-		t.Fatal("storage/bolt/damage has no row-damage variant")
-	}
-	if err := flip.Apply(path); err != nil {
-		t.Fatal(err)
-	}
+	damageRow(t, path, marker)
 
 	eng, _, logs := openJobApp(t, path, func(o *backend.Options) { o.AllowDamagedRows = true })
 	_, _, _, err := eng.Get(t.Context(), "notes", "victim")
@@ -87,18 +76,7 @@ func TestDamagedRunRecordIsNotRetried(t *testing.T) {
 	if err := eng.Close(); err != nil { // the run is cut off, left queued
 		t.Fatal(err)
 	}
-	var flip *damage.Variant
-	for _, v := range damage.Variants([]byte(marker)) {
-		if v.RowDamage {
-			flip = &v
-		}
-	}
-	if flip == nil {
-		t.Fatal("storage/bolt/damage has no row-damage variant")
-	}
-	if err := flip.Apply(path); err != nil {
-		t.Fatal(err)
-	}
+	damageRow(t, path, marker)
 
 	eng, _, logs := openJobApp(t, path, func(o *backend.Options) { o.AllowDamagedRows = true })
 	mentions := func() (n int) { // log lines naming the run
@@ -128,4 +106,19 @@ func TestDamagedRunRecordIsNotRetried(t *testing.T) {
 	if run := waitRun(t, eng, m2.Runs[0]); run.Status != backend.RunSucceeded {
 		t.Errorf("another run after the damaged one: %s (%s)", run.Status, run.Error)
 	}
+}
+
+// damageRow flips a byte of marker in the closed data file at path,
+// damaging the one row whose value holds it (storage/bolt/damage).
+func damageRow(t *testing.T, path, marker string) {
+	t.Helper()
+	for _, v := range damage.Variants([]byte(marker)) {
+		if v.RowDamage {
+			if err := v.Apply(path); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatal("storage/bolt/damage has no row-damage variant")
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/schema"
-	"github.com/mcp-sync/mcp-sync/storage/bolt/damage"
 )
 
 // TestDamagedRowInAMutatorIsDamaged: a mutator that fails because a row it
@@ -40,19 +39,7 @@ func TestDamagedRowInAMutatorIsDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Close()
-	applied := false
-	for _, v := range damage.Variants([]byte(marker)) {
-		if v.RowDamage {
-			if err := v.Apply(path); err != nil {
-				t.Fatal(err)
-			}
-			applied = true
-			break
-		}
-	}
-	if !applied {
-		t.Fatal("storage/bolt/damage has no row-damage variant")
-	}
+	damageRow(t, path, marker)
 	e = open(t, cfg, path, func(o *backend.Options) { o.AllowDamagedRows = true })
 	_, err := e.Mutate(context.Background(), "touch", mustJSON(PutIn{Key: "victim"}))
 	if backend.KindOf(err) != backend.ErrDamaged {

@@ -12,7 +12,6 @@ import (
 	"github.com/mcp-sync/mcp-sync/backend"
 	"github.com/mcp-sync/mcp-sync/internal/drivertest"
 	"github.com/mcp-sync/mcp-sync/schema"
-	"github.com/mcp-sync/mcp-sync/storage/bolt/damage"
 )
 
 type privNote struct {
@@ -374,18 +373,7 @@ func TestPrivateDamagedRowNamesOnlyTheKey(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var flip *damage.Variant
-	for _, v := range damage.Variants([]byte(marker)) {
-		if v.RowDamage {
-			flip = &v
-		}
-	}
-	if flip == nil {
-		t.Fatal("storage/bolt/damage has no row-damage variant")
-	}
-	if err := flip.Apply(path); err != nil {
-		t.Fatal(err)
-	}
+	damageRow(t, path, marker)
 	e = openPrivateAt(t, path, func(o *backend.Options) { o.AllowDamagedRows = true })
 	_, _, _, err := e.Get(as("alice"), "notes", "victim")
 	if backend.KindOf(err) != backend.ErrDamaged || !strings.Contains(err.Error(), `"victim"`) || strings.Contains(err.Error(), "alice") {

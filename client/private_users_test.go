@@ -162,49 +162,36 @@ func TestPrivateReplicaPerUser(t *testing.T) {
 			t.Errorf("%s's replica: Get a = %+v %v %v, want %q", name, n, ok, err, w["a"])
 		}
 	}
+	// readUntil reads w's events, as "key=text", until want is among them.
+	readUntil := func(w *client.Watcher[UserNote], what string, seen []string, want func([]string) bool) []string {
+		t.Helper()
+		for !want(seen) {
+			wctx, cancel := context.WithTimeout(context.Background(), testWait)
+			ev, err := w.Next(wctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("%s after %v: %v", what, seen, err)
+			}
+			for _, ch := range ev.Changes {
+				seen = append(seen, fmt.Sprintf("%s=%s", ch.Key, ch.Value.Text))
+			}
+		}
+		return seen
+	}
+	has := func(s string) func([]string) bool {
+		return func(seen []string) bool { return slices.Contains(seen, s) }
+	}
 	// Bob's watch saw only his two writes, and nothing of alice's.
-	var seen []string
-	for len(seen) < 2 {
-		wctx, cancel := context.WithTimeout(context.Background(), testWait)
-		ev, err := bw.Next(wctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("bob's watch after %v: %v", seen, err)
-		}
-		for _, ch := range ev.Changes {
-			seen = append(seen, fmt.Sprintf("%s=%s", ch.Key, ch.Value.Text))
-		}
-	}
+	seen := readUntil(bw, "bob's watch", nil, func(seen []string) bool { return len(seen) >= 2 })
 	mutate(rb, "bob", usersSave, UserNoteIn{Key: "b-last", Text: "BOB b-last"})
-	for !slices.Contains(seen, "b-last=BOB b-last") {
-		wctx, cancel := context.WithTimeout(context.Background(), testWait)
-		ev, err := bw.Next(wctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("bob's watch after %v: %v", seen, err)
-		}
-		for _, ch := range ev.Changes {
-			seen = append(seen, fmt.Sprintf("%s=%s", ch.Key, ch.Value.Text))
-		}
-	}
+	seen = readUntil(bw, "bob's watch", seen, has("b-last=BOB b-last"))
 	if w := []string{"a=BOB a", "b-only=BOB b-only", "b-last=BOB b-last"}; !slices.Equal(seen, w) {
 		t.Errorf("bob's watch saw %v, want only his own writes %v", seen, w)
 	}
 	// His watch of row a: his one write to it, then (after alice's writes
 	// of her a) his next.
 	mutate(rb, "bob", usersSave, UserNoteIn{Key: "a", Text: "BOB a last"})
-	var rowSeen []string
-	for !slices.Contains(rowSeen, "a=BOB a last") {
-		wctx, cancel := context.WithTimeout(context.Background(), testWait)
-		ev, err := brw.Next(wctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("bob's watch of row a after %v: %v", rowSeen, err)
-		}
-		for _, ch := range ev.Changes {
-			rowSeen = append(rowSeen, fmt.Sprintf("%s=%s", ch.Key, ch.Value.Text))
-		}
-	}
+	rowSeen := readUntil(brw, "bob's watch of row a", nil, has("a=BOB a last"))
 	if w := []string{"a=BOB a", "a=BOB a last"}; !slices.Equal(rowSeen, w) {
 		t.Errorf("bob's watch of row a saw %v, want only his own writes %v", rowSeen, w)
 	}
